@@ -1,0 +1,90 @@
+# Kevo build. Every source file is picked up by wildcard: adding a module needs no edit here.
+#   make                  build kevo-server (and build/liblsm.a)
+#   make test             install test deps if missing, build, run unit tests + redis-compat tests
+#   make run              install build deps if missing, build, start kevo-server with kevo-server.conf
+#   make SANITIZER=address|undefined|thread test
+#   make bench-engine     engine benchmark vs RocksDB db_bench
+CC       ?= cc
+SANITIZER ?=
+OPT      ?= -O2
+CFLAGS   ?=
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -pthread -MMD -MP -Isrc -Isrc/lsm -Isrc/resp
+LDLIBS   += -pthread -llz4 -lm
+BUILD    := build
+
+ifeq ($(SANITIZER),)
+  LDLIBS += -ljemalloc
+  CFLAGS += -DKEVO_JEMALLOC
+else
+  BUILD  := build-$(SANITIZER)
+  CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=$(SANITIZER)
+  OPT    := -O1
+endif
+
+LSM_SRC    := $(wildcard src/lsm/*.c)
+SERVER_SRC := $(filter-out src/main.c,$(wildcard src/*.c src/resp/*.c))
+LSM_OBJ    := $(LSM_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ   := $(BUILD)/src/main.o
+TEST_SRC   := $(wildcard tests/test_*.c)
+TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRC  := $(wildcard bench/*.c)
+BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all test unit-test compat-test run install clean deps test-deps bench-engine bench
+all: kevo-server
+
+$(BUILD)/liblsm.a: $(LSM_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/libkevo.a: $(SERVER_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/kevo-server: $(MAIN_OBJ) $(BUILD)/libkevo.a $(BUILD)/liblsm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+kevo-server: $(BUILD)/kevo-server
+	cp $< $@
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libkevo.a $(BUILD)/liblsm.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcriterion -lhiredis $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/liblsm.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@bash scripts/install-deps.sh build
+
+test-deps:
+	@bash scripts/install-deps.sh test
+
+unit-test: $(TEST_BIN)
+	@bash scripts/run-unit-tests.sh $(TEST_BIN)
+
+compat-test: kevo-server
+	@bash redis-compat-tests/run.sh ./kevo-server
+
+test: test-deps
+	$(MAKE) unit-test
+	$(MAKE) compat-test
+
+run: deps
+	$(MAKE) kevo-server
+	./kevo-server kevo-server.conf
+
+bench-engine: $(BENCH_BIN)
+	@bash bench/run-engine-bench.sh $(BUILD)/bench
+
+clean:
+	rm -rf build build-* kevo-server
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

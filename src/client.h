@@ -1,0 +1,89 @@
+/* client.h - one client connection: query buffer, parsed arguments, reply buffer, and the
+ * reply functions every command handler uses. Main thread only.
+ *
+ * Replies are buffered (a fixed buffer plus a list of overflow chunks) and written to the socket
+ * in the loop's before-sleep hook AFTER the WAL commit of that iteration (group commit), never
+ * from a handler. A client whose pending output passes its limit is closed. */
+#ifndef KEVO_CLIENT_H
+#define KEVO_CLIENT_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* One argument of the current command. ptr is NUL-terminated (ptr[len] == 0) for convenience,
+ * but the content may contain NUL bytes. Valid until the handler returns. */
+typedef struct cmdarg {
+    char *ptr;
+    size_t len;
+} cmdarg;
+
+#define CLIENT_MULTI        (1u << 0)  /* inside MULTI */
+#define CLIENT_DIRTY_CAS    (1u << 1)  /* a WATCHed key changed: EXEC will fail */
+#define CLIENT_DIRTY_EXEC   (1u << 2)  /* an error while queueing: EXEC answers EXECABORT */
+#define CLIENT_CLOSE_AFTER_REPLY (1u << 3)
+#define CLIENT_PAUSED_WRITE (1u << 4)  /* waiting for engine back-pressure to clear */
+#define CLIENT_EXECUTING    (1u << 5)  /* inside EXEC */
+#define CLIENT_NO_EVICT     (1u << 6)
+#define CLIENT_REPLY_OFF    (1u << 7)  /* CLIENT REPLY OFF/SKIP */
+#define CLIENT_MONITOR      (1u << 8)
+
+struct multi_state;  /* owned by cmd_multi.c */
+struct watch_state;  /* owned by cmd_multi.c */
+
+typedef struct client {
+    uint64_t id;
+    int fd;
+    uint32_t flags;
+    int resp;                 /* 2 or 3 (HELLO) */
+    int db;                   /* selected logical database (SELECT) */
+    int authenticated;
+    int argc;
+    cmdarg *argv;
+    const struct command *cmd;      /* command being run (top-level) */
+    struct multi_state *mstate;     /* MULTI queue, NULL outside MULTI (cmd_multi.c) */
+    struct watch_state *watched;    /* WATCHed keys, NULL if none (cmd_multi.c) */
+    char *name;                     /* CLIENT SETNAME, NULL if unset */
+    /* ... connection internals (buffers, timestamps, addresses): client.c's business ... */
+    struct client_internal *in;
+} client;
+
+/* ---- replies (RESP2 or RESP3 per c->resp) ---- */
+void reply_simple(client *c, const char *s);             /* +s */
+void reply_ok(client *c);                                /* +OK */
+void reply_error(client *c, const char *msg);            /* -msg ; msg like "ERR syntax error" */
+void reply_errorf(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void reply_int(client *c, long long v);                  /* :v */
+void reply_bulk(client *c, const void *p, size_t len);   /* $len p */
+void reply_bulk_cstr(client *c, const char *s);
+void reply_bulk_ll(client *c, long long v);              /* integer as a bulk string */
+void reply_null(client *c);          /* RESP2 $-1, RESP3 _ */
+void reply_null_array(client *c);    /* RESP2 *-1, RESP3 _ */
+void reply_array(client *c, long n); /* *n */
+void reply_map(client *c, long n);   /* RESP3 %n, RESP2 *2n */
+void reply_set(client *c, long n);   /* RESP3 ~n, RESP2 *n */
+void reply_double(client *c, double d); /* RESP3 ,d ; RESP2 bulk string (Redis's %.17g form) */
+void reply_bool(client *c, int b);   /* RESP3 #t/#f ; RESP2 :1/:0 */
+void reply_verbatim(client *c, const char *p, size_t len, const char *ext3); /* RESP3 =, RESP2 $ */
+/* Aggregate whose length is known only after its elements: reserve, add elements, then set. */
+void *reply_defer_len(client *c);
+void reply_set_deferred_array(client *c, void *handle, long n);
+void reply_set_deferred_map(client *c, void *handle, long n);
+void reply_set_deferred_set(client *c, void *handle, long n);
+
+/* Redis's standard errors */
+#define ERR_SYNTAX   "ERR syntax error"
+#define ERR_NOT_INT  "ERR value is not an integer or out of range"
+#define ERR_NOT_FLOAT "ERR value is not a valid float"
+#define ERR_WRONGTYPE "WRONGTYPE Operation against a key holding the wrong kind of value"
+#define ERR_NO_KEY   "ERR no such key"
+#define ERR_OVERFLOW "ERR increment or decrement would overflow"
+#define ERR_DB_INDEX "ERR DB index is out of range"
+void reply_wrong_arity(client *c, const char *cmdname); /* ERR wrong number of arguments for '%s' command */
+
+/* ---- lifecycle (client.c) ---- */
+client *client_create(int fd);
+void client_free(client *c);                 /* closes the socket */
+void client_close_async(client *c);          /* freed at a safe point in before-sleep */
+/* Iterate all clients (CLIENT LIST / KILL, INFO clients). */
+void client_foreach(void (*fn)(client *c, void *ctx), void *ctx);
+client *client_by_id(uint64_t id);
+#endif

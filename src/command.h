@@ -1,0 +1,61 @@
+/* command.h - the command table and dispatch.
+ * Each cmd_*.c file exports a const table of its commands, terminated by an entry with
+ * name == NULL; command.c joins them into one lookup (case-insensitive) at startup.
+ * Handlers run on the main thread with the client's arguments in c->argv (valid for the call
+ * only) and reply through the client.h reply functions. Arity as Redis: N = exactly N args
+ * (command name included), -N = at least N. The dispatcher checks arity, auth, MULTI queueing
+ * and write back-pressure before calling a handler. */
+#ifndef KEVO_COMMAND_H
+#define KEVO_COMMAND_H
+#include <stdint.h>
+
+struct client;
+typedef void (*command_proc)(struct client *c);
+
+/* flags (also shown by COMMAND INFO, lowercase, as Redis names them) */
+#define CMD_WRITE      (1u << 0)  /* "write": may modify data; paused under back-pressure */
+#define CMD_READONLY   (1u << 1)  /* "readonly" */
+#define CMD_DENYOOM    (1u << 2)  /* "denyoom" */
+#define CMD_ADMIN      (1u << 3)  /* "admin" */
+#define CMD_NOSCRIPT   (1u << 4)  /* "noscript" */
+#define CMD_LOADING    (1u << 5)  /* "loading" */
+#define CMD_STALE      (1u << 6)  /* "stale" */
+#define CMD_FAST       (1u << 7)  /* "fast" */
+#define CMD_NO_AUTH    (1u << 8)  /* "no_auth": allowed before AUTH */
+#define CMD_NO_MULTI   (1u << 9)  /* "no_multi": refused inside MULTI */
+#define CMD_ALLOW_BUSY (1u << 10) /* "allow_busy" */
+#define CMD_SKIP_SLOWLOG (1u << 11) /* "skip_slowlog" */
+#define CMD_MULTI_CTL  (1u << 12) /* internal: MULTI/EXEC/DISCARD/WATCH/UNWATCH, never queued */
+
+struct command {
+    const char *name;           /* lowercase; for a subcommand just the subcommand ("get") */
+    command_proc proc;          /* NULL for a container whose subcommands are dispatched */
+    int arity;
+    uint32_t flags;
+    int first_key, last_key, key_step; /* Redis key spec: 0 0 0 when no keys; last -1 = all */
+    const char *group;          /* "string", "generic", "server", "connection", "transactions" */
+    const char *summary;        /* for COMMAND DOCS */
+    const char *since;          /* Redis version the command appeared in, e.g. "1.0.0" */
+    const char *args_hint;      /* argument synopsis for COMMAND DOCS / redis-cli hints,
+                                   e.g. "key value [NX|XX] [GET] [EX seconds|PX milliseconds|...]" */
+    const struct command *subcommands; /* NULL-name-terminated table, or NULL */
+};
+
+/* Tables exported by the command files. */
+extern const struct command server_commands[];  /* cmd_server.c */
+extern const struct command string_commands[];  /* cmd_string.c */
+extern const struct command keys_commands[];    /* cmd_keys.c */
+extern const struct command multi_commands[];   /* cmd_multi.c */
+
+void command_table_init(void);
+/* Case-insensitive lookup of a top-level command; NULL if unknown. */
+const struct command *command_lookup(const char *name, size_t len);
+/* For a container (proc == NULL), the subcommand named by argv[1]; NULL if unknown. */
+const struct command *command_lookup_sub(const struct command *cmd, const char *name, size_t len);
+/* Runs the command in c->argv after every check (arity, auth, MULTI, back-pressure).
+ * Returns 0 when the command ran or was answered, 1 when the client must wait (paused by
+ * back-pressure; the same command will be retried later). */
+int command_process(struct client *c);
+/* Calls cmd for c with no checks (used by EXEC for queued commands). */
+void command_call(struct client *c, const struct command *cmd);
+#endif

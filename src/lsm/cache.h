@@ -1,0 +1,35 @@
+/* cache.h - the block cache: sharded, byte-bounded LRU keyed by (file number, block offset).
+ * Thread-safe (a mutex per shard): used by the owner thread and the compaction workers.
+ * Entries are reference counted: a handle returned by lookup/insert pins the entry until
+ * released; eviction never frees a pinned entry (its bytes still count). */
+#ifndef KEVO_CACHE_H
+#define KEVO_CACHE_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct block_cache block_cache;
+typedef struct cache_handle cache_handle;
+
+block_cache *block_cache_new(size_t capacity_bytes);
+void block_cache_free(block_cache *c); /* no handle may be outstanding */
+
+/* Returns a pinned handle or NULL (counts a hit or a miss). */
+cache_handle *block_cache_lookup(block_cache *c, uint64_t file, uint64_t offset);
+/* Inserts value (ownership passes to the cache; deleter(value) frees it when evicted and
+ * unpinned) with charge bytes; returns a pinned handle. If the key exists, the new value
+ * replaces it for future lookups. */
+cache_handle *block_cache_insert(block_cache *c, uint64_t file, uint64_t offset, void *value,
+                                 size_t charge, void (*deleter)(void *value));
+void *block_cache_value(cache_handle *h);
+void block_cache_release(block_cache *c, cache_handle *h);
+/* Drops every unpinned entry of file (after the file is deleted). */
+void block_cache_erase_file(block_cache *c, uint64_t file);
+/* Reserve/unreserve bytes that are not entries (pinned index+filter blocks), so they count
+ * against the budget. */
+void block_cache_charge_pinned(block_cache *c, int64_t delta);
+
+typedef struct block_cache_stats {
+    uint64_t hits, misses, bytes, capacity, entries;
+} block_cache_stats;
+void block_cache_get_stats(block_cache *c, block_cache_stats *s);
+#endif

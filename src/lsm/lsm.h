@@ -1,0 +1,206 @@
+/* lsm.h - the Kevo storage engine's public API: the only engine header the rest of src/ includes.
+ *
+ * A log-structured merge tree: WAL -> skiplist memtable -> SSTables (leveled compaction).
+ * Keys and values are byte strings (binary safe; an empty value is a value, never a delete).
+ *
+ * Threads: every function here is called from ONE thread, the owner thread (the server's event
+ * loop), unless its comment says otherwise. The engine runs its own background threads (flush,
+ * compaction, everysec fsync); they never touch the owner's state, and report back through
+ * lsm_poll(). The engine is not safe to call concurrently from two threads.
+ *
+ * Errors: functions returning int return 0 on success or a negative LSM_E* code;
+ * lsm_strerror() names it. lsm_get returns LSM_ENOTFOUND for an absent key.
+ */
+#ifndef KEVO_LSM_H
+#define KEVO_LSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    LSM_OK = 0,
+    LSM_ENOTFOUND = -1,  /* lsm_get: no such key (absent or deleted) */
+    LSM_EIO = -2,        /* a system call failed; errno-level detail is in lsm_last_error() */
+    LSM_ECORRUPT = -3,   /* a checksum or format check failed */
+    LSM_ENOMEM = -4,
+    LSM_EINVAL = -5,     /* bad argument */
+    LSM_EBUSY = -6,      /* e.g. the directory is locked by another process */
+};
+const char *lsm_strerror(int err);
+
+typedef enum { LSM_SYNC_NO = 0, LSM_SYNC_EVERYSEC = 1, LSM_SYNC_ALWAYS = 2 } lsm_sync_mode;
+
+/* Expiry hook: given a stored value, return its expire-at time in unix milliseconds, or 0 when
+ * it has none. Called from compaction threads (must be thread-safe and pure). Compaction drops a
+ * value whose expire-at <= now only under the same rule as a delete (no older version of the key
+ * can exist in a deeper level); reads never consult it. */
+typedef uint64_t (*lsm_expire_fn)(void *ctx, const void *key, size_t klen, const void *val,
+                                  size_t vlen);
+
+typedef struct lsm_options {
+    size_t memtable_size;          /* bytes before the active memtable turns immutable; 64 MiB */
+    int max_immutable_memtables;   /* writes stall beyond this many waiting for flush; 2 */
+    size_t block_cache_size;       /* bytes, data+index+filter blocks; 256 MiB */
+    size_t block_size;             /* target uncompressed data block size; 16 KiB */
+    int block_restart_interval;    /* 16 */
+    int bloom_bits_per_key;        /* 10; 0 = no filter */
+    int compression;               /* 1 = lz4 when it saves >= 1/8, 0 = none; 1 */
+    int l0_compaction_trigger;     /* 4 */
+    int l0_slowdown_trigger;       /* lsm_write_stalled() says 1 at this many L0 files; 20 */
+    uint64_t level1_max_bytes;     /* 64 MiB */
+    int level_multiplier;          /* 10 */
+    uint64_t target_file_size;     /* 64 MiB */
+    int num_levels;                /* 7 */
+    int compaction_threads;        /* 1 */
+    int max_open_files;            /* table cache size (open SSTables); 1000 */
+    lsm_sync_mode sync_mode;       /* LSM_SYNC_EVERYSEC */
+    int skip_corrupt_wal;          /* 0: refuse to open on mid-WAL corruption; 1: log and skip */
+    lsm_expire_fn expire_fn;       /* NULL: compaction never drops values for expiry */
+    void *expire_ctx;
+    /* Log sink for engine messages (recovery, corruption, compaction); NULL = stderr.
+     * level: 0 debug, 1 verbose, 2 notice, 3 warning. Called from any engine thread. */
+    void (*log_fn)(void *ctx, int level, const char *msg);
+    void *log_ctx;
+} lsm_options;
+
+/* Fills *o with the defaults above. */
+void lsm_options_init(lsm_options *o);
+
+typedef struct lsm lsm_t;
+
+/* Opens (creating if needed) the database in directory dir, recovering from the MANIFEST and
+ * replaying WALs. Takes an exclusive lock on dir/LOCK. On failure *out is NULL and the message is
+ * in lsm_last_error(NULL). The options are copied. */
+int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out);
+
+/* Commits buffered WAL records (as lsm_commit), waits for background jobs to finish, and frees
+ * everything. Does not flush the memtable (the WAL covers it) unless lsm_flush was called. */
+int lsm_close(lsm_t *db);
+
+/* Human-readable detail of the last error on this handle (or of the last failed lsm_open when
+ * db is NULL). Valid until the next engine call on the same thread. */
+const char *lsm_last_error(lsm_t *db);
+
+/* ---- writes ------------------------------------------------------------------------------
+ * A write is visible to reads at once, and appended to the in-memory WAL buffer. It becomes
+ * durable at the next lsm_commit() (which the server calls once per loop iteration, before
+ * replying). */
+int lsm_put(lsm_t *db, const void *key, size_t klen, const void *val, size_t vlen);
+int lsm_delete(lsm_t *db, const void *key, size_t klen);
+
+/* A write batch: applied atomically (all or nothing, also across a crash). Owned by the caller;
+ * reusable after lsm_batch_clear. */
+typedef struct lsm_batch lsm_batch;
+lsm_batch *lsm_batch_new(void);
+void lsm_batch_free(lsm_batch *b);
+void lsm_batch_clear(lsm_batch *b);
+int lsm_batch_put(lsm_batch *b, const void *key, size_t klen, const void *val, size_t vlen);
+int lsm_batch_delete(lsm_batch *b, const void *key, size_t klen);
+/* Adds delta to persistent counter idx (0 <= idx < LSM_MAX_COUNTERS) when the batch is applied.
+ * Counters are persisted with the data (WAL + MANIFEST) and are exact after any crash: a batch's
+ * counter deltas are applied iff its writes are. The server keeps exact key counts with them. */
+#define LSM_MAX_COUNTERS 64
+int lsm_batch_counter_add(lsm_batch *b, int idx, int64_t delta);
+size_t lsm_batch_count(const lsm_batch *b); /* number of put/delete ops */
+int lsm_write(lsm_t *db, lsm_batch *b);
+
+/* Current value of a persistent counter (0 if never touched). */
+int64_t lsm_counter(lsm_t *db, int idx);
+
+/* Writes the buffered WAL records with one write(), and per sync mode one fdatasync (always).
+ * Returns 0 or LSM_EIO; on failure the server must not acknowledge the writes. */
+int lsm_commit(lsm_t *db);
+
+/* ---- reads ------------------------------------------------------------------------------- */
+
+/* A growable byte buffer owned by the caller, reused across calls to avoid allocating per read.
+ * Initialize with {0}; free data with lsm_buf_free. */
+typedef struct lsm_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} lsm_buf;
+void lsm_buf_free(lsm_buf *b);
+
+/* Looks up key in the latest state. On success copies the value into *val (val->len set) and
+ * returns 0; LSM_ENOTFOUND when absent or deleted; another negative code on I/O or corruption. */
+int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val);
+
+/* Iterator over a consistent view taken when it is created (memtables + a referenced version):
+ * writes made after creation are not seen; flush and compaction underneath do not disturb it.
+ * Yields live keys only (latest version, deletes hidden), ascending bytewise.
+ * key()/value() pointers are valid until the next call that moves the iterator or destroys it.
+ * Must be destroyed before lsm_close. Owner thread only. */
+typedef struct lsm_iter lsm_iter;
+lsm_iter *lsm_iter_new(lsm_t *db);
+void lsm_iter_seek(lsm_iter *it, const void *key, size_t klen); /* first key >= key */
+void lsm_iter_seek_first(lsm_iter *it);
+int lsm_iter_valid(const lsm_iter *it);
+void lsm_iter_next(lsm_iter *it);
+const char *lsm_iter_key(const lsm_iter *it, size_t *klen);
+const char *lsm_iter_value(const lsm_iter *it, size_t *vlen);
+int lsm_iter_status(const lsm_iter *it); /* 0, or the error that made it invalid */
+void lsm_iter_free(lsm_iter *it);
+
+/* ---- maintenance -------------------------------------------------------------------------- */
+
+/* Turns the active memtable immutable and schedules its flush. wait=1 blocks until every
+ * memtable so far is in an installed SSTable (and obsolete WALs are deleted). */
+int lsm_flush(lsm_t *db, int wait);
+
+/* Compacts every file overlapping [begin, end] (NULL = unbounded) down to the last level.
+ * wait=1 blocks until done; wait=0 schedules it and returns. */
+int lsm_compact_range(lsm_t *db, const void *begin, size_t blen, const void *end, size_t elen,
+                      int wait);
+
+/* 1 when writers should be paused: too many immutable memtables waiting for flush or too many
+ * L0 files. Reads are never stalled. The server stops reading from writing clients while this is
+ * 1 and re-checks after lsm_poll(). */
+int lsm_write_stalled(lsm_t *db);
+
+/* File descriptor (eventfd) that becomes readable when background work has results. The server
+ * adds it to its event loop and calls lsm_poll() when it fires (and may call it any time). */
+int lsm_event_fd(lsm_t *db);
+
+/* Installs finished background results (new versions, deleted obsolete files), schedules more
+ * work (flushes, compactions by score). Never blocks on I/O of data files. Returns number of
+ * results installed, or a negative code if a background job failed (the engine then refuses
+ * writes with LSM_EIO: a Redis MISCONF-like state). */
+int lsm_poll(lsm_t *db);
+
+/* ---- stats ----------------------------------------------------------------------------------*/
+#define LSM_MAX_LEVELS 7
+typedef struct lsm_stats {
+    int level_files[LSM_MAX_LEVELS];
+    uint64_t level_bytes[LSM_MAX_LEVELS];
+    int immutable_memtables;
+    uint64_t memtable_bytes;          /* active + immutable, arena bytes */
+    uint64_t wal_bytes_written;
+    uint64_t user_bytes_written;      /* key+value bytes of all puts/deletes */
+    uint64_t flush_bytes_written;
+    uint64_t compaction_bytes_read;
+    uint64_t compaction_bytes_written;
+    uint64_t flushes, compactions;
+    uint64_t pending_compaction_bytes;
+    int running_flushes, running_compactions;
+    uint64_t bloom_checks, bloom_useful;   /* useful = lookups the filter ruled out */
+    uint64_t cache_hits, cache_misses;
+    uint64_t cache_bytes, cache_capacity;
+    uint64_t stall_micros, stall_count;
+    uint64_t last_sequence;
+    uint64_t gets, puts, deletes;
+    uint64_t expired_dropped;         /* values dropped by compaction for expiry */
+    uint64_t tombstones_dropped;
+    uint64_t total_sst_bytes;
+    int open_tables;
+} lsm_stats;
+void lsm_get_stats(lsm_t *db, lsm_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

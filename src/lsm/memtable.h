@@ -1,0 +1,38 @@
+/* memtable.h - arena-backed skiplist of internal keys (dbformat.h).
+ *
+ * Threads: one writer (the owner thread) adds entries; readers on the owner thread may read and
+ * iterate at any time (iterators stay valid across inserts). Once the owner makes a memtable
+ * immutable and hands it to the flush thread (through a queue with release/acquire ordering),
+ * nobody writes it again and any thread may read/iterate it.
+ * Lifetime: reference counted (atomic). memtable_new returns a reference; each iterator holds
+ * one; the memory (arena) is freed when the last reference drops. */
+#ifndef KEVO_MEMTABLE_H
+#define KEVO_MEMTABLE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "iterator.h"
+
+typedef struct memtable memtable;
+
+memtable *memtable_new(void);
+void memtable_ref(memtable *m);
+void memtable_unref(memtable *m);
+
+/* Adds (ukey, seq, kind, value). Copies key and value into the arena. Owner thread only.
+ * (ukey, seq) pairs are unique (sequence numbers are). Returns 0 or LSM_ENOMEM. */
+int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t ukl,
+                 const void *val, size_t vl);
+
+enum { MEMTABLE_NOTFOUND = 0, MEMTABLE_FOUND = 1, MEMTABLE_DELETED = 2 };
+/* Newest entry of ukey with sequence <= snapshot. FOUND: *val/*vl point into the arena, valid
+ * while the caller holds a reference. DELETED: a tombstone hides older data. */
+int memtable_get(memtable *m, const void *ukey, size_t ukl, uint64_t snapshot, const char **val,
+                 size_t *vl);
+
+/* Bytes allocated by the arena (what counts against memtable_size). */
+size_t memtable_memory_usage(const memtable *m);
+uint64_t memtable_entries(const memtable *m);
+
+/* Iterator over every entry (internal keys). Holds a reference to m until destroyed. */
+internal_iter *memtable_iter_new(memtable *m);
+#endif

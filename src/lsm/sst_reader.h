@@ -1,0 +1,37 @@
+/* sst_reader.h - reads one SSTable. An open reader holds the fd, the footer, and its index and
+ * filter blocks pinned (charged to the block cache budget); data blocks go through the block
+ * cache. Thread-safe for concurrent gets/iterators (pread, no shared cursor).
+ * Lifetime: reference counted (atomic); iterators hold a reference. */
+#ifndef KEVO_SST_READER_H
+#define KEVO_SST_READER_H
+#include <stddef.h>
+#include <stdint.h>
+#include "cache.h"
+#include "iterator.h"
+#include "lsm.h"
+#include "sst_builder.h"
+
+typedef struct sst_reader sst_reader;
+
+/* Opens the table at path; file_number keys its blocks in cache (may be NULL: no caching).
+ * 0 and *out set, or LSM_EIO / LSM_ECORRUPT (bad magic, bad footer, bad checksums). */
+int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, sst_reader **out);
+void sst_reader_ref(sst_reader *r);
+void sst_reader_unref(sst_reader *r);
+
+enum { SST_NOTFOUND = 0, SST_FOUND = 1, SST_DELETED = 2 };
+/* Newest entry of ukey with sequence <= snapshot: checks the bloom filter first (no data block
+ * read if it rules the key out). FOUND copies the value into *val. Returns SST_* or a negative
+ * LSM_E* code. */
+int sst_reader_get(sst_reader *r, const void *ukey, size_t ukl, uint64_t snapshot, lsm_buf *val);
+
+/* Iterator over all entries (internal keys). Holds a reference to r. fill_cache=0 avoids
+ * polluting the cache (compaction reads). */
+internal_iter *sst_reader_iter_new(sst_reader *r, int fill_cache);
+
+const sst_props *sst_reader_props(const sst_reader *r);
+uint64_t sst_reader_file_number(const sst_reader *r);
+
+/* Bloom stats of this process (all readers), atomically updated. */
+void sst_bloom_stats(uint64_t *checks, uint64_t *useful);
+#endif

@@ -1,0 +1,50 @@
+/* wal.h - the log record format used by the WAL and the MANIFEST (doc/wal_format.md).
+ *
+ * 32 KiB blocks; each physical record = crc32c_masked(4) || length(2, LE) || type(1) || data,
+ * crc over type||data; types FULL=1 FIRST=2 MIDDLE=3 LAST=4; a record never straddles a block;
+ * a block tail of < 7 bytes is zero padding. One logical record (e.g. one write batch) may span
+ * several physical fragments. On-disk: never change. */
+#ifndef KEVO_WAL_H
+#define KEVO_WAL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define WAL_BLOCK_SIZE 32768
+#define WAL_HEADER_SIZE 7
+
+/* ---- writer: owner thread (wal_writer_sync may also run on the everysec sync thread) ---- */
+typedef struct wal_writer wal_writer;
+
+/* Creates/truncates path for appending. Returns NULL on error (errno set). */
+wal_writer *wal_writer_create(const char *path);
+/* Appends one logical record to the in-memory buffer (nothing is written yet). 0 or LSM_ENOMEM. */
+int wal_writer_add(wal_writer *w, const void *data, size_t len);
+/* Writes the buffered bytes with one write() (loops on short writes). 0 or LSM_EIO. */
+int wal_writer_flush(wal_writer *w);
+/* fdatasync of what has been flushed. Safe to call from another thread concurrently with
+ * add/flush on the owner thread. 0 or LSM_EIO. */
+int wal_writer_sync(wal_writer *w);
+/* Bytes logically appended so far (flushed or buffered). */
+uint64_t wal_writer_size(const wal_writer *w);
+size_t wal_writer_buffered(const wal_writer *w);
+/* Flushes, syncs if sync != 0, closes, frees. 0 or LSM_EIO (freed anyway). */
+int wal_writer_close(wal_writer *w, int sync);
+int wal_writer_fd(const wal_writer *w);
+
+/* ---- reader: any single thread ---- */
+typedef struct wal_reader wal_reader;
+wal_reader *wal_reader_open(const char *path); /* NULL on error (errno set) */
+enum { WAL_READ_RECORD = 1, WAL_READ_EOF = 0 };
+/* Reads the next logical record. Returns WAL_READ_RECORD with *rec/*len valid until the next
+ * call; WAL_READ_EOF at the end, including a torn or bad-checksum TAIL (an incomplete last
+ * write: wal_reader_tail_dropped() then says how many bytes were ignored); or LSM_ECORRUPT when
+ * a bad record is followed by valid data (corruption in the middle): wal_reader_offset() gives
+ * the file offset of the bad record. With skip_corrupt set (wal_reader_set_skip), mid-file
+ * corruption is skipped to the next block and counted instead. */
+int wal_reader_next(wal_reader *r, const char **rec, size_t *len);
+uint64_t wal_reader_offset(const wal_reader *r);
+uint64_t wal_reader_tail_dropped(const wal_reader *r);
+void wal_reader_set_skip(wal_reader *r, int skip_corrupt);
+uint64_t wal_reader_skipped_bytes(const wal_reader *r);
+void wal_reader_close(wal_reader *r);
+#endif

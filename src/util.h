@@ -1,0 +1,18 @@
+/* util.h - small pure helpers (any thread): Redis-exact number parsing/formatting and glob
+ * matching. */
+#ifndef KEVO_UTIL_H
+#define KEVO_UTIL_H
+#include <stddef.h>
+
+/* Strict: the whole string must be a canonical integer in range (no spaces, no '+', no leading
+ * zeros), as Redis's string2ll. Returns 1 on success, 0 otherwise. */
+int string2ll(const char *s, size_t len, long long *out);
+/* As Redis's string2ld / strtold use for INCRBYFLOAT: 1 ok, 0 not a valid float (nan, spaces). */
+int string2ld(const char *s, size_t len, long double *out);
+/* Writes v in decimal (NUL-terminated); returns length. dst needs 21 bytes. */
+int ll2string(char *dst, size_t cap, long long v);
+/* Formats a long double as Redis does for INCRBYFLOAT (%.17Lf trimmed); returns length. */
+int ld2string(char *dst, size_t cap, long double v);
+/* Redis glob: * ? [abc] [^a] [a-z] \x ; nocase != 0 ignores case. Returns 1 on match. */
+int glob_match(const char *pat, size_t plen, const char *s, size_t slen, int nocase);
+#endif
