@@ -35,6 +35,16 @@ BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .PHONY: all test unit-test compat-test run install clean deps test-deps bench-engine bench
 all: kevo-server
 
+# FAKE_LSM=path/to/fake.c builds against a throwaway implementation of lsm.h (development only,
+# while the engine is being written); never used by make test.
+ifneq ($(FAKE_LSM),)
+  BUILD  := $(BUILD)-fake
+  LSM_OBJ := $(BUILD)/fake_lsm.o
+$(BUILD)/fake_lsm.o: $(FAKE_LSM)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+endif
+
 $(BUILD)/liblsm.a: $(LSM_OBJ)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
