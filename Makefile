@@ -22,9 +22,15 @@ else
   OPT    := -O1
 endif
 
+ifneq ($(FAKE_LSM),)
+  BUILD  := $(BUILD)-fake
+endif
 LSM_SRC    := $(wildcard src/lsm/*.c)
 SERVER_SRC := $(filter-out src/main.c,$(wildcard src/*.c src/resp/*.c))
 LSM_OBJ    := $(LSM_SRC:%.c=$(BUILD)/%.o)
+ifneq ($(FAKE_LSM),)
+  LSM_OBJ := $(BUILD)/fake_lsm.o
+endif
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ   := $(BUILD)/src/main.o
 TEST_SRC   := $(wildcard tests/test_*.c)
@@ -38,8 +44,6 @@ all: kevo-server
 # FAKE_LSM=path/to/fake.c builds against a throwaway implementation of lsm.h (development only,
 # while the engine is being written); never used by make test.
 ifneq ($(FAKE_LSM),)
-  BUILD  := $(BUILD)-fake
-  LSM_OBJ := $(BUILD)/fake_lsm.o
 $(BUILD)/fake_lsm.o: $(FAKE_LSM)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
