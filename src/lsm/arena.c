@@ -1,0 +1,77 @@
+/* arena.c - block bump allocator (see arena.h). */
+#include "arena.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+struct arena_block {
+    arena_block *next;
+    size_t size; /* usable bytes in data[] */
+    /* data follows; the header is 16 bytes so data is 16-aligned (malloc alignment) */
+};
+
+void arena_init(arena *a) {
+    a->ptr = NULL;
+    a->left = 0;
+    a->blocks = NULL;
+    atomic_init(&a->usage, 0);
+}
+
+void arena_destroy(arena *a) {
+    arena_block *b = a->blocks;
+    while (b) {
+        arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    arena_init(a);
+}
+
+static char *arena_new_block(arena *a, size_t size) {
+    arena_block *b = malloc(sizeof(arena_block) + size);
+    if (!b) return NULL;
+    b->size = size;
+    b->next = a->blocks;
+    a->blocks = b;
+    size_t u = atomic_load_explicit(&a->usage, memory_order_relaxed);
+    atomic_store_explicit(&a->usage, u + sizeof(arena_block) + size, memory_order_relaxed);
+    return (char *)(b + 1);
+}
+
+/* Slow path: the current block cannot hold n bytes. */
+static void *arena_fallback(arena *a, size_t n) {
+    if (n > ARENA_BLOCK_SIZE / 4) {
+        /* Own block; keep the current block's remainder for later small allocations. */
+        return arena_new_block(a, n ? n : 1);
+    }
+    char *p = arena_new_block(a, ARENA_BLOCK_SIZE);
+    if (!p) return NULL;
+    a->ptr = p + n;
+    a->left = ARENA_BLOCK_SIZE - n;
+    return p;
+}
+
+void *arena_alloc(arena *a, size_t n) {
+    if (a->ptr && n <= a->left) {
+        char *p = a->ptr;
+        a->ptr += n;
+        a->left -= n;
+        return p;
+    }
+    return arena_fallback(a, n);
+}
+
+void *arena_alloc_aligned(arena *a, size_t n) {
+    if (a->ptr) {
+        size_t mis = (size_t)((uintptr_t)a->ptr & (ARENA_ALIGN - 1));
+        size_t pad = mis ? ARENA_ALIGN - mis : 0;
+        if (n + pad <= a->left && n + pad >= n) {
+            char *p = a->ptr + pad;
+            a->ptr += n + pad;
+            a->left -= n + pad;
+            return p;
+        }
+    }
+    /* New blocks start 16-aligned, so the fallback result is aligned. */
+    return arena_fallback(a, n);
+}

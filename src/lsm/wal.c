@@ -1,0 +1,437 @@
+/* wal.c - log records for the WAL and the MANIFEST (format: wal.h, doc/wal_format.md).
+ *
+ * Physical record (on-disk: never change):
+ *   +---------+-----------+---------+----------------+
+ *   | crc (4) | length(2) | type(1) | data (length)  |
+ *   +---------+-----------+---------+----------------+
+ *   crc = crc32c_mask(crc32c(type || data)), little-endian; length little-endian.
+ * The file is a sequence of 32 KiB blocks. A physical record never straddles a block; when
+ * fewer than 7 bytes remain in a block they are zero padding and the next record starts at the
+ * next block. A logical record is either one FULL fragment or FIRST, MIDDLE*, LAST.
+ *
+ * Writer: appends fragments to an in-memory buffer; flush writes the buffer with one write().
+ * Reader: maps the whole file (or reads it) and walks it; see wal_reader_next for recovery rules. */
+/* wal.h has a slash-star sequence inside a comment (-Wcomment); tolerate it until fixed. */
+#pragma GCC diagnostic ignored "-Wcomment"
+#include "wal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "coding.h"
+#include "crc32c.h"
+#include "lsm.h"
+
+enum { WAL_ZERO = 0, WAL_FULL = 1, WAL_FIRST = 2, WAL_MIDDLE = 3, WAL_LAST = 4 }; /* on-disk */
+#define WAL_MAX_TYPE WAL_LAST
+
+/* ======================================== writer ======================================== */
+
+struct wal_writer {
+    int fd;                       /* fixed for the writer's life: read by the sync thread */
+    char *buf;                    /* owner thread only */
+    size_t len, cap;              /* owner thread only */
+    uint32_t block_off;           /* offset inside the current block of the next byte */
+    uint32_t type_crc[WAL_MAX_TYPE + 1];
+    atomic_uint_fast64_t size;    /* bytes logically appended (flushed + buffered) */
+    atomic_uint_fast64_t flushed; /* bytes handed to write() successfully */
+    atomic_uint_fast64_t synced;  /* bytes known durable */
+};
+
+wal_writer *wal_writer_create(const char *path) {
+    wal_writer *w = calloc(1, sizeof(*w));
+    if (!w) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        int e = errno;
+        free(w);
+        errno = e;
+        return NULL;
+    }
+    for (int t = 0; t <= WAL_MAX_TYPE; t++) {
+        char c = (char)t;
+        w->type_crc[t] = crc32c(&c, 1);
+    }
+    atomic_init(&w->size, 0);
+    atomic_init(&w->flushed, 0);
+    atomic_init(&w->synced, 0);
+    return w;
+}
+
+static int wal_reserve(wal_writer *w, size_t extra) {
+    if (extra <= w->cap - w->len) return 0;
+    size_t need = w->len + extra;
+    if (need < w->len) return LSM_ENOMEM;
+    size_t cap = w->cap ? w->cap : 64 * 1024;
+    while (cap < need) {
+        if (cap > SIZE_MAX / 2) {
+            cap = need;
+            break;
+        }
+        cap *= 2;
+    }
+    char *nb = realloc(w->buf, cap);
+    if (!nb) return LSM_ENOMEM;
+    w->buf = nb;
+    w->cap = cap;
+    return 0;
+}
+
+int wal_writer_add(wal_writer *w, const void *data, size_t len) {
+    const char *p = data;
+    /* Upper bound of the bytes this record adds: data, one header per fragment (at most one
+     * fragment per block touched, plus a possible empty FIRST), up to 6 bytes of padding. */
+    size_t frags = len / (WAL_BLOCK_SIZE - WAL_HEADER_SIZE) + 2;
+    if (len > SIZE_MAX - frags * WAL_HEADER_SIZE - 8) return LSM_ENOMEM;
+    size_t bound = len + frags * WAL_HEADER_SIZE + WAL_HEADER_SIZE - 1;
+    if (wal_reserve(w, bound) != 0) return LSM_ENOMEM;
+
+    size_t start = w->len;
+    size_t left = len;
+    int begin = 1;
+    do {
+        uint32_t leftover = WAL_BLOCK_SIZE - w->block_off;
+        if (leftover < WAL_HEADER_SIZE) {
+            memset(w->buf + w->len, 0, leftover); /* trailer: zero padding */
+            w->len += leftover;
+            w->block_off = 0;
+        }
+        size_t avail = WAL_BLOCK_SIZE - w->block_off - WAL_HEADER_SIZE;
+        size_t frag = left < avail ? left : avail;
+        int end = (frag == left);
+        int type = begin ? (end ? WAL_FULL : WAL_FIRST) : (end ? WAL_LAST : WAL_MIDDLE);
+        char *h = w->buf + w->len;
+        uint32_t crc = crc32c_extend(w->type_crc[type], p, frag);
+        encode_fixed32(h, crc32c_mask(crc));
+        h[4] = (char)(frag & 0xff);
+        h[5] = (char)(frag >> 8);
+        h[6] = (char)type;
+        if (frag) memcpy(h + WAL_HEADER_SIZE, p, frag);
+        w->len += WAL_HEADER_SIZE + frag;
+        w->block_off += (uint32_t)(WAL_HEADER_SIZE + frag);
+        if (w->block_off == WAL_BLOCK_SIZE) w->block_off = 0;
+        p += frag;
+        left -= frag;
+        begin = 0;
+    } while (left > 0);
+
+    uint64_t sz = atomic_load_explicit(&w->size, memory_order_relaxed);
+    atomic_store_explicit(&w->size, sz + (w->len - start), memory_order_relaxed);
+    return 0;
+}
+
+int wal_writer_flush(wal_writer *w) {
+    size_t off = 0;
+    int rc = 0;
+    while (off < w->len) {
+        ssize_t n = write(w->fd, w->buf + off, w->len - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            rc = LSM_EIO;
+            break;
+        }
+        if (n == 0) { /* should not happen for a regular file; avoid spinning */
+            errno = EIO;
+            rc = LSM_EIO;
+            break;
+        }
+        off += (size_t)n;
+    }
+    if (off) {
+        /* Keep what was not written so a later flush can retry it. */
+        if (off < w->len) memmove(w->buf, w->buf + off, w->len - off);
+        w->len -= off;
+        uint64_t f = atomic_load_explicit(&w->flushed, memory_order_relaxed);
+        atomic_store_explicit(&w->flushed, f + off, memory_order_release);
+    }
+    return rc;
+}
+
+int wal_writer_sync(wal_writer *w) {
+    uint64_t target = atomic_load_explicit(&w->flushed, memory_order_acquire);
+    if (fdatasync(w->fd) != 0) return LSM_EIO;
+    /* Monotonic max: two syncers (owner + everysec thread) may race here. */
+    uint64_t cur = atomic_load_explicit(&w->synced, memory_order_relaxed);
+    while (cur < target &&
+           !atomic_compare_exchange_weak_explicit(&w->synced, &cur, target, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+    }
+    return 0;
+}
+
+uint64_t wal_writer_size(const wal_writer *w) {
+    return atomic_load_explicit(&((wal_writer *)w)->size, memory_order_relaxed);
+}
+
+size_t wal_writer_buffered(const wal_writer *w) { return w->len; }
+
+int wal_writer_fd(const wal_writer *w) { return w->fd; }
+
+/* Bytes known durable (synced). Any thread. */
+uint64_t wal_writer_synced(const wal_writer *w);
+uint64_t wal_writer_synced(const wal_writer *w) {
+    return atomic_load_explicit(&((wal_writer *)w)->synced, memory_order_relaxed);
+}
+
+int wal_writer_close(wal_writer *w, int sync) {
+    if (!w) return 0;
+    int rc = wal_writer_flush(w);
+    if (rc == 0 && sync) rc = wal_writer_sync(w);
+    if (close(w->fd) != 0 && rc == 0 && errno != EINTR) rc = LSM_EIO;
+    free(w->buf);
+    free(w);
+    return rc;
+}
+
+/* ======================================== reader ======================================== */
+
+struct wal_reader {
+    const char *base;  /* the whole file */
+    uint64_t size;
+    int mapped;        /* base is an mmap (else malloc'ed) */
+    uint64_t pos;      /* next byte to parse */
+    char *scratch;     /* reassembled multi-fragment record */
+    size_t slen, scap;
+    int skip;
+    int status;        /* sticky LSM_ECORRUPT */
+    uint64_t rec_off;  /* offset of the last returned record, or of the bad record */
+    uint64_t tail_dropped;
+    uint64_t skipped;
+};
+
+wal_reader *wal_reader_open(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    wal_reader *r = calloc(1, sizeof(*r));
+    if (!r) {
+        close(fd);
+        errno = ENOMEM;
+        return NULL;
+    }
+    r->size = (uint64_t)st.st_size;
+    if (r->size > 0) {
+        void *p = mmap(NULL, (size_t)r->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p != MAP_FAILED) {
+            (void)madvise(p, (size_t)r->size, MADV_SEQUENTIAL);
+            r->base = p;
+            r->mapped = 1;
+        } else {
+            /* Fall back to reading the file (e.g. a filesystem without mmap). */
+            char *b = malloc((size_t)r->size);
+            size_t got = 0;
+            while (b && got < r->size) {
+                ssize_t n = pread(fd, b + got, (size_t)r->size - got, (off_t)got);
+                if (n < 0 && errno == EINTR) continue;
+                if (n <= 0) break;
+                got += (size_t)n;
+            }
+            if (!b || got < r->size) {
+                int e = b ? (errno ? errno : EIO) : ENOMEM;
+                free(b);
+                free(r);
+                close(fd);
+                errno = e;
+                return NULL;
+            }
+            r->base = b;
+        }
+    }
+    close(fd);
+    return r;
+}
+
+void wal_reader_set_skip(wal_reader *r, int skip_corrupt) { r->skip = skip_corrupt != 0; }
+uint64_t wal_reader_offset(const wal_reader *r) { return r->rec_off; }
+uint64_t wal_reader_tail_dropped(const wal_reader *r) { return r->tail_dropped; }
+uint64_t wal_reader_skipped_bytes(const wal_reader *r) { return r->skipped; }
+
+void wal_reader_close(wal_reader *r) {
+    if (!r) return;
+    if (r->mapped)
+        munmap((void *)r->base, (size_t)r->size);
+    else
+        free((void *)r->base);
+    free(r->scratch);
+    free(r);
+}
+
+enum { PHYS_OK = 0, PHYS_EOF = 1, PHYS_BAD = 2 };
+
+/* Checks a physical record at off without consuming it. PHYS_OK fills type/data/len. */
+static int phys_check(const wal_reader *r, uint64_t off, int *type, const char **data,
+                      size_t *len) {
+    uint64_t block_left = WAL_BLOCK_SIZE - off % WAL_BLOCK_SIZE;
+    if (block_left < WAL_HEADER_SIZE || r->size - off < WAL_HEADER_SIZE) return PHYS_BAD;
+    const char *h = r->base + off;
+    size_t n = (size_t)(unsigned char)h[4] | ((size_t)(unsigned char)h[5] << 8);
+    int t = (unsigned char)h[6];
+    if (t < WAL_FULL || t > WAL_MAX_TYPE) return PHYS_BAD;
+    if (WAL_HEADER_SIZE + n > block_left) return PHYS_BAD;
+    if (WAL_HEADER_SIZE + n > r->size - off) return PHYS_BAD;
+    uint32_t want = crc32c_unmask(decode_fixed32(h));
+    if (crc32c(h + 6, 1 + n) != want) return PHYS_BAD;
+    *type = t;
+    *data = h + WAL_HEADER_SIZE;
+    *len = n;
+    return PHYS_OK;
+}
+
+/* Is there any valid physical record after the bad one at off? Candidates: the position after
+ * the bad record if its length field fits the block, and every later block start (each block
+ * starts with a record header, since records never straddle blocks). */
+static int valid_after(const wal_reader *r, uint64_t off) {
+    int t;
+    const char *d;
+    size_t n;
+    uint64_t block_end = off - off % WAL_BLOCK_SIZE + WAL_BLOCK_SIZE;
+    if (r->size - off >= WAL_HEADER_SIZE) {
+        const char *h = r->base + off;
+        size_t bl = (size_t)(unsigned char)h[4] | ((size_t)(unsigned char)h[5] << 8);
+        uint64_t nxt = off + WAL_HEADER_SIZE + bl;
+        if (nxt <= block_end && block_end - nxt >= WAL_HEADER_SIZE && nxt < r->size &&
+            phys_check(r, nxt, &t, &d, &n) == PHYS_OK)
+            return 1;
+    }
+    for (uint64_t b = block_end; b < r->size && r->size - b >= WAL_HEADER_SIZE;
+         b += WAL_BLOCK_SIZE) {
+        if (phys_check(r, b, &t, &d, &n) == PHYS_OK) return 1;
+    }
+    return 0;
+}
+
+/* Reads the next physical record, skipping block trailers. PHYS_BAD leaves r->pos at the bad
+ * record (*off says where). */
+static int phys_next(wal_reader *r, int *type, const char **data, size_t *len, uint64_t *off) {
+    for (;;) {
+        if (r->pos >= r->size) return PHYS_EOF;
+        uint64_t block_left = WAL_BLOCK_SIZE - r->pos % WAL_BLOCK_SIZE;
+        if (block_left < WAL_HEADER_SIZE) { /* trailer padding */
+            r->pos = r->pos + block_left < r->size ? r->pos + block_left : r->size;
+            continue;
+        }
+        *off = r->pos;
+        int rc = phys_check(r, r->pos, type, data, len);
+        if (rc == PHYS_OK) r->pos += WAL_HEADER_SIZE + *len;
+        return rc;
+    }
+}
+
+static int scratch_append(wal_reader *r, const char *p, size_t n) {
+    if (n > r->scap - r->slen) {
+        size_t cap = r->scap ? r->scap : 64 * 1024;
+        while (cap < r->slen + n) cap *= 2;
+        char *nb = realloc(r->scratch, cap);
+        if (!nb) return LSM_ENOMEM;
+        r->scratch = nb;
+        r->scap = cap;
+    }
+    if (n) memcpy(r->scratch + r->slen, p, n);
+    r->slen += n;
+    return 0;
+}
+
+/* Recovery rules:
+ *  - EOF (possibly inside a trailer) ends reading; an unfinished FIRST..MIDDLE chain at EOF is a
+ *    torn tail: dropped quietly (tail_dropped counts from its FIRST to EOF).
+ *  - A bad physical record (bad type, length beyond block or file, bad CRC, truncated header)
+ *    with NO valid record anywhere after it is a torn tail: EOF, tail_dropped = bytes from the
+ *    bad record (or from the FIRST of the unfinished record it belongs to) to EOF.
+ *  - A bad physical record followed by a valid one is corruption: LSM_ECORRUPT, offset = the bad
+ *    physical record's offset. In skip mode the rest of its block is skipped instead.
+ *  - A fragment out of sequence (FULL/FIRST while a record is open, MIDDLE/LAST with none open)
+ *    is corruption: LSM_ECORRUPT at the open record's FIRST (or the orphan fragment). In skip
+ *    mode the incomplete record / the orphan is dropped and counted. */
+int wal_reader_next(wal_reader *r, const char **rec, size_t *len) {
+    if (r->status < 0) return r->status;
+    int in_frag = 0;
+    uint64_t rec_start = 0;
+    r->slen = 0;
+    for (;;) {
+        int type;
+        const char *data;
+        size_t n;
+        uint64_t off = r->pos;
+        int rc = phys_next(r, &type, &data, &n, &off);
+        if (rc == PHYS_EOF) {
+            if (in_frag) r->tail_dropped = r->size - rec_start;
+            return WAL_READ_EOF;
+        }
+        if (rc == PHYS_BAD) {
+            if (!valid_after(r, off)) {
+                r->tail_dropped = r->size - (in_frag ? rec_start : off);
+                r->pos = r->size;
+                return WAL_READ_EOF;
+            }
+            if (!r->skip) {
+                r->rec_off = off;
+                r->status = LSM_ECORRUPT;
+                return LSM_ECORRUPT;
+            }
+            uint64_t next_block = off - off % WAL_BLOCK_SIZE + WAL_BLOCK_SIZE;
+            if (next_block > r->size) next_block = r->size;
+            r->skipped += (next_block - off) + (in_frag ? off - rec_start : 0);
+            in_frag = 0;
+            r->slen = 0;
+            r->pos = next_block;
+            continue;
+        }
+        switch (type) {
+        case WAL_FULL:
+        case WAL_FIRST:
+            if (in_frag) {
+                if (!r->skip) {
+                    r->rec_off = rec_start;
+                    r->status = LSM_ECORRUPT;
+                    return LSM_ECORRUPT;
+                }
+                r->skipped += off - rec_start;
+                r->slen = 0;
+                in_frag = 0;
+            }
+            if (type == WAL_FULL) {
+                r->rec_off = off;
+                *rec = data;
+                *len = n;
+                return WAL_READ_RECORD;
+            }
+            rec_start = off;
+            in_frag = 1;
+            if (scratch_append(r, data, n) != 0) return r->status = LSM_ENOMEM;
+            break;
+        default: /* MIDDLE, LAST */
+            if (!in_frag) {
+                if (!r->skip) {
+                    r->rec_off = off;
+                    r->status = LSM_ECORRUPT;
+                    return LSM_ECORRUPT;
+                }
+                r->skipped += WAL_HEADER_SIZE + n;
+                break;
+            }
+            if (scratch_append(r, data, n) != 0) return r->status = LSM_ENOMEM;
+            if (type == WAL_LAST) {
+                r->rec_off = rec_start;
+                *rec = r->scratch ? r->scratch : data; /* empty reassembly: any valid pointer */
+                *len = r->slen;
+                return WAL_READ_RECORD;
+            }
+            break;
+        }
+    }
+}
