@@ -1,0 +1,469 @@
+/* sst_reader.c - reads one SSTable (format: sst_format.h, doc/sstable_format.md).
+ * Open reads the footer, then the index, filter and properties blocks, verifying every CRC;
+ * index and filter stay in memory for the reader's life and are charged to the block cache.
+ * Data blocks are read with pread (no shared cursor: any number of threads), verified,
+ * decompressed and shared through the block cache keyed by (file number, block offset). */
+#include "sst_reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lz4.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "block.h"
+#include "bloom.h"
+#include "coding.h"
+#include "crc32c.h"
+#include "dbformat.h"
+#include "sst_format.h"
+
+/* A block in memory: cache value, or owned by a reader/iterator. One allocation. */
+typedef struct sst_block {
+    block blk;
+    size_t size;
+    char data[];
+} sst_block;
+
+struct sst_reader {
+    atomic_int refs;
+    int fd;
+    uint64_t file_number;
+    uint64_t file_size;
+    block_cache *cache;
+    sst_block *index;
+    sst_block *filter;          /* NULL: no filter */
+    int64_t pinned;             /* bytes charged to the cache */
+    sst_props props;
+};
+
+static _Atomic uint64_t g_bloom_checks, g_bloom_useful;
+
+void sst_bloom_stats(uint64_t *checks, uint64_t *useful) {
+    *checks = atomic_load_explicit(&g_bloom_checks, memory_order_relaxed);
+    *useful = atomic_load_explicit(&g_bloom_useful, memory_order_relaxed);
+}
+
+static void sst_block_delete(void *v) { free(v); }
+
+static int pread_all(int fd, char *p, size_t n, uint64_t off) {
+    while (n) {
+        ssize_t r = pread(fd, p, n, (off_t)off);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return LSM_EIO;
+        }
+        if (r == 0) return LSM_ECORRUPT; /* file shorter than the handle says */
+        p += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+/* Reads, verifies and decompresses the block at (off, size). parse=1 also parses the block
+ * trailer (data/index/props blocks). *out is malloc'ed (free or hand to the cache). */
+static int read_block(const sst_reader *r, uint64_t off, uint64_t size, int parse,
+                      sst_block **out) {
+    *out = NULL;
+    if (size > SST_MAX_BLOCK_SIZE || off > r->file_size ||
+        size + SST_BLOCK_TRAILER > r->file_size - off)
+        return LSM_ECORRUPT;
+    sst_block *b = malloc(sizeof(*b) + (size_t)size + SST_BLOCK_TRAILER);
+    if (!b) return LSM_ENOMEM;
+    int rc = pread_all(r->fd, b->data, (size_t)size + SST_BLOCK_TRAILER, off);
+    if (rc) { free(b); return rc; }
+    uint32_t want = crc32c_unmask(decode_fixed32(b->data + size + 1));
+    if (crc32c(b->data, (size_t)size + 1) != want) { free(b); return LSM_ECORRUPT; }
+    int type = (unsigned char)b->data[size];
+    b->size = (size_t)size;
+    if (type == SST_COMP_LZ4) {
+        uint32_t raw;
+        const char *p = decode_varint32(b->data, b->data + size, &raw);
+        if (!p || raw > SST_MAX_BLOCK_SIZE || raw > (uint32_t)LZ4_MAX_INPUT_SIZE) {
+            free(b);
+            return LSM_ECORRUPT;
+        }
+        sst_block *d = malloc(sizeof(*d) + raw);
+        if (!d) { free(b); return LSM_ENOMEM; }
+        int n = LZ4_decompress_safe(p, d->data, (int)(b->data + size - p), (int)raw);
+        free(b);
+        if (n < 0 || (uint32_t)n != raw) { free(d); return LSM_ECORRUPT; }
+        d->size = raw;
+        b = d;
+    } else if (type != SST_COMP_NONE) {
+        free(b);
+        return LSM_ECORRUPT;
+    }
+    if (parse && block_parse(&b->blk, b->data, b->size)) { free(b); return LSM_ECORRUPT; }
+    *out = b;
+    return 0;
+}
+
+/* Fetches a data block: from the cache (pinned handle in *h), or read (inserted into the
+ * cache when fill, else owned by the caller: *h NULL). */
+static int get_block(sst_reader *r, uint64_t off, uint64_t size, int fill, sst_block **out,
+                     cache_handle **h) {
+    *h = NULL;
+    if (r->cache) {
+        cache_handle *ch = block_cache_lookup(r->cache, r->file_number, off);
+        if (ch) {
+            *h = ch;
+            *out = block_cache_value(ch);
+            return 0;
+        }
+    }
+    sst_block *b;
+    int rc = read_block(r, off, size, 1, &b);
+    if (rc) return rc;
+    if (r->cache && fill) {
+        cache_handle *ch = block_cache_insert(r->cache, r->file_number, off, b,
+                                              sizeof(*b) + b->size, sst_block_delete);
+        if (ch) *h = ch;
+    }
+    *out = b;
+    return 0;
+}
+
+static void put_block(sst_reader *r, sst_block *b, cache_handle *h) {
+    if (h) block_cache_release(r->cache, h);
+    else free(b);
+}
+
+static int decode_handle(const char *p, size_t n, uint64_t *off, uint64_t *size) {
+    const char *lim = p + n;
+    p = decode_varint64(p, lim, off);
+    if (!p) return LSM_ECORRUPT;
+    p = decode_varint64(p, lim, size);
+    return p ? 0 : LSM_ECORRUPT;
+}
+
+static int parse_props(sst_reader *r, const sst_block *pb) {
+    block_iter it;
+    block_iter_init(&it, &pb->blk);
+    sst_props *p = &r->props;
+    for (block_iter_seek_first(&it); block_iter_valid(&it); block_iter_next(&it)) {
+        size_t kl, vl;
+        const char *k = block_iter_key(&it, &kl);
+        const char *v = block_iter_value(&it, &vl);
+        char **sp = NULL;
+        size_t *slen = NULL;
+        uint64_t *dst = NULL;
+#define PROP_IS(name) (kl == sizeof(name) - 1 && memcmp(k, name, kl) == 0)
+        if (PROP_IS(SST_PROP_DATA_BLOCKS)) dst = &p->num_data_blocks;
+        else if (PROP_IS(SST_PROP_DELETIONS)) dst = &p->num_deletions;
+        else if (PROP_IS(SST_PROP_ENTRIES)) dst = &p->num_entries;
+        else if (PROP_IS(SST_PROP_MAX_SEQ)) dst = &p->max_seq;
+        else if (PROP_IS(SST_PROP_MIN_SEQ)) dst = &p->min_seq;
+        else if (PROP_IS(SST_PROP_OLDEST_EXPIRE)) dst = &p->oldest_expire;
+        else if (PROP_IS(SST_PROP_RAW_KEY)) dst = &p->raw_key_bytes;
+        else if (PROP_IS(SST_PROP_RAW_VALUE)) dst = &p->raw_value_bytes;
+        else if (PROP_IS(SST_PROP_SMALLEST)) { sp = &p->smallest; slen = &p->smallest_len; }
+        else if (PROP_IS(SST_PROP_LARGEST)) { sp = &p->largest; slen = &p->largest_len; }
+#undef PROP_IS
+        if (dst) {
+            if (!decode_varint64(v, v + vl, dst)) goto corrupt;
+        } else if (sp && vl) {
+            if (vl < IKEY_TRAILER) goto corrupt;
+            free(*sp);
+            *sp = malloc(vl);
+            if (!*sp) { block_iter_cleanup(&it); return LSM_ENOMEM; }
+            memcpy(*sp, v, vl);
+            *slen = vl;
+        }
+    }
+    if (it.status) goto corrupt;
+    block_iter_cleanup(&it);
+    p->file_size = r->file_size;
+    return 0;
+corrupt:
+    block_iter_cleanup(&it);
+    return LSM_ECORRUPT;
+}
+
+static void reader_free(sst_reader *r) {
+    if (r->cache && r->pinned) block_cache_charge_pinned(r->cache, -r->pinned);
+    if (r->fd >= 0) close(r->fd);
+    free(r->index);
+    free(r->filter);
+    sst_props_free(&r->props);
+    free(r);
+}
+
+int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, sst_reader **out) {
+    *out = NULL;
+    sst_reader *r = calloc(1, sizeof(*r));
+    if (!r) return LSM_ENOMEM;
+    atomic_init(&r->refs, 1);
+    r->file_number = file_number;
+    r->cache = cache;
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) { free(r); return LSM_EIO; }
+    int rc;
+    struct stat st;
+    if (fstat(r->fd, &st)) { rc = LSM_EIO; goto fail; }
+    r->file_size = (uint64_t)st.st_size;
+    if (r->file_size < SST_FOOTER_SIZE) { rc = LSM_ECORRUPT; goto fail; }
+    char f[SST_FOOTER_SIZE];
+    if ((rc = pread_all(r->fd, f, sizeof(f), r->file_size - SST_FOOTER_SIZE))) goto fail;
+    if (decode_fixed64(f + 56) != SST_MAGIC ||
+        crc32c_unmask(decode_fixed32(f + 52)) != crc32c(f, 52) ||
+        decode_fixed32(f + 48) != SST_FORMAT_VERSION) {
+        rc = LSM_ECORRUPT;
+        goto fail;
+    }
+    uint64_t data_end = r->file_size - SST_FOOTER_SIZE;
+    uint64_t ho[3], hs[3];
+    for (int i = 0; i < 3; i++) {
+        ho[i] = decode_fixed64(f + i * 16);
+        hs[i] = decode_fixed64(f + i * 16 + 8);
+        if (ho[i] > data_end || hs[i] + SST_BLOCK_TRAILER > data_end - ho[i]) {
+            if (i == 1 && ho[i] == 0 && hs[i] == 0) continue; /* no filter */
+            rc = LSM_ECORRUPT;
+            goto fail;
+        }
+    }
+    if ((rc = read_block(r, ho[0], hs[0], 1, &r->index))) goto fail;
+    if (!(ho[1] == 0 && hs[1] == 0)) {
+        if ((rc = read_block(r, ho[1], hs[1], 0, &r->filter))) goto fail;
+    }
+    sst_block *pb;
+    if ((rc = read_block(r, ho[2], hs[2], 1, &pb))) goto fail;
+    rc = parse_props(r, pb);
+    free(pb);
+    if (rc) goto fail;
+    if (cache) {
+        r->pinned = (int64_t)(sizeof(sst_block) + r->index->size) +
+                    (r->filter ? (int64_t)(sizeof(sst_block) + r->filter->size) : 0);
+        block_cache_charge_pinned(cache, r->pinned);
+    }
+    *out = r;
+    return 0;
+fail:
+    reader_free(r);
+    return rc;
+}
+
+void sst_reader_ref(sst_reader *r) { atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed); }
+
+void sst_reader_unref(sst_reader *r) {
+    if (!r) return;
+    if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) reader_free(r);
+}
+
+const sst_props *sst_reader_props(const sst_reader *r) { return &r->props; }
+uint64_t sst_reader_file_number(const sst_reader *r) { return r->file_number; }
+
+static int buf_set(lsm_buf *b, const char *p, size_t n) {
+    if (n > b->cap) {
+        size_t c = b->cap ? b->cap : 64;
+        while (c < n) c *= 2;
+        char *q = realloc(b->data, c);
+        if (!q) return LSM_ENOMEM;
+        b->data = q;
+        b->cap = c;
+    }
+    if (n) memcpy(b->data, p, n);
+    b->len = n;
+    return 0;
+}
+
+int sst_reader_get(sst_reader *r, const void *ukey, size_t ukl, uint64_t snapshot, lsm_buf *val) {
+    if (r->filter) {
+        atomic_fetch_add_explicit(&g_bloom_checks, 1, memory_order_relaxed);
+        if (!bloom_may_contain(r->filter->data, r->filter->size, ukey, ukl)) {
+            atomic_fetch_add_explicit(&g_bloom_useful, 1, memory_order_relaxed);
+            return SST_NOTFOUND;
+        }
+    }
+    char kbuf[256];
+    char *lk = ukl + IKEY_TRAILER <= sizeof(kbuf) ? kbuf : malloc(ukl + IKEY_TRAILER);
+    if (!lk) return LSM_ENOMEM;
+    size_t lkl = ikey_lookup(lk, ukey, ukl, snapshot > MAX_SEQUENCE ? MAX_SEQUENCE : snapshot);
+    int rc = SST_NOTFOUND;
+    block_iter it;
+    block_iter_init(&it, &r->index->blk);
+    block_iter_seek(&it, lk, lkl);
+    if (!block_iter_valid(&it)) {
+        rc = it.status ? it.status : SST_NOTFOUND;
+        goto out;
+    }
+    uint64_t off, size;
+    size_t hl;
+    const char *hv = block_iter_value(&it, &hl);
+    if (decode_handle(hv, hl, &off, &size)) { rc = LSM_ECORRUPT; goto out; }
+    sst_block *b;
+    cache_handle *h;
+    if ((rc = get_block(r, off, size, 1, &b, &h))) goto out;
+    block_iter_reset(&it, &b->blk);
+    block_iter_seek(&it, lk, lkl);
+    if (block_iter_valid(&it)) {
+        /* the entry is the newest version <= snapshot of its user key (seek order) */
+        size_t kl;
+        const char *k = block_iter_key(&it, &kl);
+        if (kl - IKEY_TRAILER == ukl && (ukl == 0 || memcmp(k, ukey, ukl) == 0)) {
+            int kind = ikey_kind(k, kl);
+            if (kind == KIND_VALUE) {
+                size_t vl;
+                const char *v = block_iter_value(&it, &vl);
+                rc = buf_set(val, v, vl);
+                if (!rc) rc = SST_FOUND;
+            } else if (kind == KIND_DELETE) {
+                rc = SST_DELETED;
+            } else {
+                rc = LSM_ECORRUPT;
+            }
+        } else {
+            rc = SST_NOTFOUND;
+        }
+    } else {
+        rc = it.status ? it.status : SST_NOTFOUND;
+    }
+    put_block(r, b, h);
+out:
+    block_iter_cleanup(&it);
+    if (lk != kbuf) free(lk);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- two-level iterator */
+
+typedef struct sst_iter {
+    internal_iter base;
+    sst_reader *r;
+    int fill_cache;
+    int status;
+    sst_block *blk;             /* current data block (NULL: none) */
+    cache_handle *h;            /* its cache handle, or NULL when owned */
+    uint64_t blk_off;
+    block_iter idx;
+    block_iter data;
+} sst_iter;
+
+static void it_drop_block(sst_iter *it) {
+    if (it->blk) put_block(it->r, it->blk, it->h);
+    it->blk = NULL;
+    it->h = NULL;
+    block_iter_reset(&it->data, NULL);
+}
+
+static void it_set_error(sst_iter *it, int rc) {
+    it->status = rc;
+    it_drop_block(it);
+}
+
+/* Loads the data block the index iterator points at. 0 on success. */
+static int it_load_block(sst_iter *it) {
+    size_t hl;
+    const char *hv = block_iter_value(&it->idx, &hl);
+    uint64_t off, size;
+    if (decode_handle(hv, hl, &off, &size)) { it_set_error(it, LSM_ECORRUPT); return -1; }
+    if (it->blk && it->blk_off == off) { /* same block: keep it */
+        block_iter_reset(&it->data, &it->blk->blk);
+        return 0;
+    }
+    it_drop_block(it);
+    sst_block *b;
+    cache_handle *h;
+    int rc = get_block(it->r, off, size, it->fill_cache, &b, &h);
+    if (rc) { it_set_error(it, rc); return -1; }
+    it->blk = b;
+    it->h = h;
+    it->blk_off = off;
+    block_iter_reset(&it->data, &b->blk);
+    return 0;
+}
+
+/* While the data iterator is exhausted, moves to the next data block. */
+static void it_skip_forward(sst_iter *it) {
+    while (!block_iter_valid(&it->data)) {
+        if (it->data.status) { it_set_error(it, it->data.status); return; }
+        if (!it->blk) return;
+        block_iter_next(&it->idx);
+        if (!block_iter_valid(&it->idx)) {
+            if (it->idx.status) it_set_error(it, it->idx.status);
+            else it_drop_block(it);
+            return;
+        }
+        if (it_load_block(it)) return;
+        block_iter_seek_first(&it->data);
+    }
+}
+
+static int it_valid(internal_iter *b) {
+    sst_iter *it = (sst_iter *)b;
+    return it->status == 0 && it->blk && block_iter_valid(&it->data);
+}
+
+static void it_seek_first(internal_iter *b) {
+    sst_iter *it = (sst_iter *)b;
+    if (it->status) return;
+    block_iter_seek_first(&it->idx);
+    if (!block_iter_valid(&it->idx)) {
+        if (it->idx.status) it_set_error(it, it->idx.status);
+        else it_drop_block(it);
+        return;
+    }
+    if (it_load_block(it)) return;
+    block_iter_seek_first(&it->data);
+    it_skip_forward(it);
+}
+
+static void it_seek(internal_iter *b, const char *k, size_t kl) {
+    sst_iter *it = (sst_iter *)b;
+    if (it->status) return;
+    block_iter_seek(&it->idx, k, kl);
+    if (!block_iter_valid(&it->idx)) {
+        if (it->idx.status) it_set_error(it, it->idx.status);
+        else it_drop_block(it);
+        return;
+    }
+    if (it_load_block(it)) return;
+    block_iter_seek(&it->data, k, kl);
+    it_skip_forward(it);
+}
+
+static void it_next(internal_iter *b) {
+    sst_iter *it = (sst_iter *)b;
+    if (!it_valid(b)) return;
+    block_iter_next(&it->data);
+    it_skip_forward(it);
+}
+
+static const char *it_key(internal_iter *b, size_t *kl) {
+    return block_iter_key(&((sst_iter *)b)->data, kl);
+}
+
+static const char *it_value(internal_iter *b, size_t *vl) {
+    return block_iter_value(&((sst_iter *)b)->data, vl);
+}
+
+static int it_status(internal_iter *b) { return ((sst_iter *)b)->status; }
+
+static void it_destroy(internal_iter *b) {
+    sst_iter *it = (sst_iter *)b;
+    it_drop_block(it);
+    block_iter_cleanup(&it->idx);
+    block_iter_cleanup(&it->data);
+    sst_reader_unref(it->r);
+    free(it);
+}
+
+static const internal_iter_ops sst_iter_ops = {
+    it_valid, it_seek_first, it_seek, it_next, it_key, it_value, it_status, it_destroy,
+};
+
+internal_iter *sst_reader_iter_new(sst_reader *r, int fill_cache) {
+    sst_iter *it = calloc(1, sizeof(*it));
+    if (!it) return NULL;
+    it->base.ops = &sst_iter_ops;
+    it->r = r;
+    it->fill_cache = fill_cache;
+    sst_reader_ref(r);
+    block_iter_init(&it->idx, &r->index->blk);
+    block_iter_init(&it->data, NULL);
+    return &it->base;
+}
