@@ -1,0 +1,99 @@
+/* test_arena.c - bump allocator: alignment, block boundaries, large allocations, usage. */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "arena.h"
+
+Test(arena, empty_arena_uses_nothing) {
+    arena a;
+    arena_init(&a);
+    cr_assert_eq(arena_memory_usage(&a), 0);
+    arena_destroy(&a);
+}
+
+Test(arena, aligned_alloc_after_odd_sizes_is_aligned) {
+    arena a;
+    arena_init(&a);
+    for (size_t i = 0; i < 20000; i++) {
+        char *p = arena_alloc(&a, i % 13);
+        cr_assert_not_null(p);
+        void *q = arena_alloc_aligned(&a, 1 + i % 50);
+        cr_assert_not_null(q);
+        cr_assert_eq((uintptr_t)q % ARENA_ALIGN, 0);
+    }
+    arena_destroy(&a);
+}
+
+Test(arena, zero_size_alloc_returns_pointer) {
+    arena a;
+    arena_init(&a);
+    cr_assert_not_null(arena_alloc(&a, 0));
+    cr_assert_not_null(arena_alloc_aligned(&a, 0));
+    arena_destroy(&a);
+}
+
+Test(arena, allocations_do_not_overlap_across_block_boundary) {
+    arena a;
+    arena_init(&a);
+    enum { N = 3000, SZ = 200 }; /* 600 KB: crosses at least two blocks */
+    char *ptrs[N];
+    for (int i = 0; i < N; i++) {
+        ptrs[i] = arena_alloc(&a, SZ);
+        memset(ptrs[i], i & 0xff, SZ);
+    }
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < SZ; j++) cr_assert_eq((unsigned char)ptrs[i][j], (unsigned)(i & 0xff));
+    size_t u = arena_memory_usage(&a);
+    cr_assert_geq(u, (size_t)N * SZ);
+    cr_assert_leq(u, (size_t)N * SZ + 2 * (ARENA_BLOCK_SIZE + 64));
+    arena_destroy(&a);
+    cr_assert_eq(arena_memory_usage(&a), 0);
+}
+
+Test(arena, usage_counts_block_after_first_small_alloc) {
+    arena a;
+    arena_init(&a);
+    arena_alloc(&a, 1);
+    size_t u1 = arena_memory_usage(&a);
+    cr_assert_geq(u1, ARENA_BLOCK_SIZE);
+    arena_alloc(&a, 100); /* same block: no growth */
+    cr_assert_eq(arena_memory_usage(&a), u1);
+    arena_destroy(&a);
+}
+
+Test(arena, large_allocation_that_does_not_fit_gets_own_block_and_keeps_current_block) {
+    arena a;
+    arena_init(&a);
+    char *small1 = arena_alloc(&a, 16);
+    char *fill = arena_alloc(&a, ARENA_BLOCK_SIZE - 1000); /* fits: same block, 984 bytes left */
+    cr_assert_eq(fill, small1 + 16);
+    size_t u1 = arena_memory_usage(&a);
+    size_t big = ARENA_BLOCK_SIZE / 4 + 1;
+    char *b = arena_alloc(&a, big);
+    memset(b, 0xab, big);
+    size_t u2 = arena_memory_usage(&a);
+    cr_assert_geq(u2 - u1, big);
+    cr_assert_lt(u2 - u1, big + 64); /* one block of exactly the requested size */
+    char *small2 = arena_alloc(&a, 16); /* still served from the first block's remainder */
+    cr_assert_eq(small2, fill + ARENA_BLOCK_SIZE - 1000);
+    cr_assert_eq(arena_memory_usage(&a), u2);
+    /* a multi-megabyte allocation also works */
+    char *huge = arena_alloc_aligned(&a, 5u << 20);
+    cr_assert_not_null(huge);
+    cr_assert_eq((uintptr_t)huge % ARENA_ALIGN, 0);
+    huge[(5u << 20) - 1] = 1;
+    arena_destroy(&a);
+}
+
+Test(arena, exact_block_fill_then_next_alloc_starts_new_block) {
+    arena a;
+    arena_init(&a);
+    size_t chunk = ARENA_BLOCK_SIZE / 4; /* not "large": served from blocks */
+    for (int i = 0; i < 4; i++) arena_alloc(&a, chunk);
+    size_t u = arena_memory_usage(&a);
+    cr_assert_lt(u, 2 * (size_t)ARENA_BLOCK_SIZE); /* four quarters fit in one block */
+    arena_alloc(&a, 1);
+    cr_assert_gt(arena_memory_usage(&a), u);
+    arena_destroy(&a);
+}
