@@ -1,0 +1,331 @@
+/* test_memtable.c - skiplist memtable: internal-key order, snapshots, tombstones, iterators. */
+#pragma GCC diagnostic ignored "-Wcomment" /* memtable.h: slash-star inside a comment */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dbformat.h"
+#include "lsm.h"
+#include "memtable.h"
+
+static int get(memtable *m, const char *k, uint64_t snap, char *out, size_t *outl) {
+    const char *v = NULL;
+    size_t vl = 0;
+    int r = memtable_get(m, k, strlen(k), snap, &v, &vl);
+    if (r == MEMTABLE_FOUND) {
+        memcpy(out, v, vl);
+        out[vl] = 0;
+        *outl = vl;
+    }
+    return r;
+}
+
+Test(memtable, empty_table_get_is_notfound_and_iter_invalid) {
+    memtable *m = memtable_new();
+    char buf[16];
+    size_t l;
+    cr_assert_eq(get(m, "a", MAX_SEQUENCE, buf, &l), MEMTABLE_NOTFOUND);
+    cr_assert_eq(get(m, "", MAX_SEQUENCE, buf, &l), MEMTABLE_NOTFOUND);
+    internal_iter *it = memtable_iter_new(m);
+    iter_seek_first(it);
+    cr_assert_not(iter_valid(it));
+    iter_destroy(it);
+    cr_assert_eq(memtable_entries(m), 0);
+    memtable_unref(m);
+}
+
+Test(memtable, iteration_order_is_user_key_asc_then_sequence_desc) {
+    memtable *m = memtable_new();
+    /* inserted in scrambled order */
+    memtable_add(m, 5, KIND_VALUE, "b", 1, "b5", 2);
+    memtable_add(m, 1, KIND_VALUE, "a", 1, "a1", 2);
+    memtable_add(m, 9, KIND_DELETE, "b", 1, NULL, 0);
+    memtable_add(m, 3, KIND_VALUE, "ab", 2, "ab3", 3);
+    memtable_add(m, 7, KIND_VALUE, "a", 1, "a7", 2);
+    memtable_add(m, 2, KIND_VALUE, "", 0, "e2", 2);
+    const char *want_uk[] = {"", "a", "a", "ab", "b", "b"};
+    uint64_t want_seq[] = {2, 7, 1, 3, 9, 5};
+    int want_kind[] = {KIND_VALUE, KIND_VALUE, KIND_VALUE, KIND_VALUE, KIND_DELETE, KIND_VALUE};
+    internal_iter *it = memtable_iter_new(m);
+    int i = 0;
+    const char *prev = NULL;
+    size_t prevl = 0;
+    for (iter_seek_first(it); iter_valid(it); iter_next(it), i++) {
+        size_t kl;
+        const char *k = iter_key(it, &kl);
+        cr_assert_lt(i, 6);
+        cr_assert_eq(ikey_user_len(kl), strlen(want_uk[i]));
+        cr_assert(memcmp(k, want_uk[i], ikey_user_len(kl)) == 0);
+        cr_assert_eq(ikey_seq(k, kl), want_seq[i]);
+        cr_assert_eq(ikey_kind(k, kl), want_kind[i]);
+        if (prev) cr_assert_lt(ikey_compare(prev, prevl, k, kl), 0);
+        prev = k;
+        prevl = kl;
+    }
+    cr_assert_eq(i, 6);
+    cr_assert_eq(iter_status(it), 0);
+    iter_destroy(it);
+    cr_assert_eq(memtable_entries(m), 6);
+    memtable_unref(m);
+}
+
+Test(memtable, get_with_snapshot_sees_version_at_or_before_it) {
+    memtable *m = memtable_new();
+    memtable_add(m, 10, KIND_VALUE, "k", 1, "v10", 3);
+    memtable_add(m, 20, KIND_VALUE, "k", 1, "v20", 3);
+    memtable_add(m, 30, KIND_VALUE, "k", 1, "v30", 3);
+    char b[16];
+    size_t l;
+    cr_assert_eq(get(m, "k", 9, b, &l), MEMTABLE_NOTFOUND); /* before the oldest */
+    cr_assert_eq(get(m, "k", 10, b, &l), MEMTABLE_FOUND);   /* exactly at a sequence */
+    cr_assert_str_eq(b, "v10");
+    cr_assert_eq(get(m, "k", 19, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "v10");
+    cr_assert_eq(get(m, "k", 20, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "v20");
+    cr_assert_eq(get(m, "k", 29, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "v20");
+    cr_assert_eq(get(m, "k", MAX_SEQUENCE, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "v30");
+    cr_assert_eq(get(m, "k", UINT64_MAX, b, &l), MEMTABLE_FOUND); /* clamped, no overflow */
+    cr_assert_str_eq(b, "v30");
+    memtable_unref(m);
+}
+
+Test(memtable, delete_hides_older_values_but_not_newer_or_earlier_snapshots) {
+    memtable *m = memtable_new();
+    memtable_add(m, 1, KIND_VALUE, "k", 1, "old", 3);
+    memtable_add(m, 2, KIND_DELETE, "k", 1, NULL, 0);
+    char b[16];
+    size_t l;
+    cr_assert_eq(get(m, "k", 2, b, &l), MEMTABLE_DELETED); /* snapshot == delete seq */
+    cr_assert_eq(get(m, "k", MAX_SEQUENCE, b, &l), MEMTABLE_DELETED);
+    cr_assert_eq(get(m, "k", 1, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "old");
+    memtable_add(m, 3, KIND_VALUE, "k", 1, "new", 3);
+    cr_assert_eq(get(m, "k", MAX_SEQUENCE, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "new");
+    memtable_unref(m);
+}
+
+Test(memtable, empty_value_is_found_not_deleted) {
+    memtable *m = memtable_new();
+    memtable_add(m, 1, KIND_VALUE, "k", 1, "x", 1);
+    memtable_add(m, 2, KIND_VALUE, "k", 1, "", 0);
+    const char *v = NULL;
+    size_t vl = 99;
+    cr_assert_eq(memtable_get(m, "k", 1, MAX_SEQUENCE, &v, &vl), MEMTABLE_FOUND);
+    cr_assert_eq(vl, 0);
+    cr_assert_not_null(v);
+    memtable_unref(m);
+}
+
+Test(memtable, empty_user_key_and_prefix_keys_are_distinct) {
+    memtable *m = memtable_new();
+    memtable_add(m, 1, KIND_VALUE, "", 0, "empty", 5);
+    memtable_add(m, 2, KIND_VALUE, "ab", 2, "AB", 2);
+    char b[16];
+    size_t l;
+    cr_assert_eq(get(m, "", MAX_SEQUENCE, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "empty");
+    cr_assert_eq(get(m, "a", MAX_SEQUENCE, b, &l), MEMTABLE_NOTFOUND); /* a prefix of "ab" */
+    cr_assert_eq(get(m, "abc", MAX_SEQUENCE, b, &l), MEMTABLE_NOTFOUND);
+    cr_assert_eq(get(m, "ab", MAX_SEQUENCE, b, &l), MEMTABLE_FOUND);
+    memtable_unref(m);
+}
+
+Test(memtable, binary_keys_with_nul_and_high_bytes_order_bytewise) {
+    memtable *m = memtable_new();
+    memtable_add(m, 1, KIND_VALUE, "\xff", 1, "ff", 2);
+    memtable_add(m, 2, KIND_VALUE, "\x00\x01", 2, "0001", 4);
+    memtable_add(m, 3, KIND_VALUE, "\x00", 1, "00", 2);
+    memtable_add(m, 4, KIND_VALUE, "\x7f", 1, "7f", 2);
+    internal_iter *it = memtable_iter_new(m);
+    const char *want[] = {"00", "0001", "7f", "ff"};
+    int i = 0;
+    for (iter_seek_first(it); iter_valid(it); iter_next(it), i++) {
+        size_t vl;
+        const char *v = iter_value(it, &vl);
+        cr_assert_eq(vl, strlen(want[i]));
+        cr_assert(memcmp(v, want[i], vl) == 0);
+    }
+    cr_assert_eq(i, 4);
+    iter_destroy(it);
+    memtable_unref(m);
+}
+
+Test(memtable, iterator_holds_reference_after_owner_unrefs) {
+    memtable *m = memtable_new();
+    memtable_add(m, 1, KIND_VALUE, "key", 3, "value", 5);
+    internal_iter *it = memtable_iter_new(m);
+    memtable_unref(m); /* the iterator keeps it alive (ASAN would flag a use after free) */
+    iter_seek_first(it);
+    cr_assert(iter_valid(it));
+    size_t vl;
+    const char *v = iter_value(it, &vl);
+    cr_assert_eq(vl, 5);
+    cr_assert(memcmp(v, "value", 5) == 0);
+    iter_destroy(it);
+}
+
+Test(memtable, iterator_stays_valid_across_inserts) {
+    memtable *m = memtable_new();
+    memtable_add(m, 1, KIND_VALUE, "b", 1, "1", 1);
+    internal_iter *it = memtable_iter_new(m);
+    iter_seek_first(it);
+    memtable_add(m, 2, KIND_VALUE, "c", 1, "2", 1);
+    memtable_add(m, 3, KIND_VALUE, "a", 1, "3", 1); /* before the cursor: not seen */
+    size_t kl;
+    cr_assert_eq(*iter_key(it, &kl), 'b');
+    iter_next(it);
+    cr_assert(iter_valid(it));
+    cr_assert_eq(*iter_key(it, &kl), 'c');
+    iter_next(it);
+    cr_assert_not(iter_valid(it));
+    iter_destroy(it);
+    memtable_unref(m);
+}
+
+Test(memtable, large_value_over_arena_block_round_trips) {
+    memtable *m = memtable_new();
+    size_t n = 1u << 20;
+    char *big = malloc(n);
+    for (size_t i = 0; i < n; i++) big[i] = (char)(i * 7);
+    cr_assert_eq(memtable_add(m, 1, KIND_VALUE, "big", 3, big, n), 0);
+    cr_assert_eq(memtable_add(m, 2, KIND_VALUE, "small", 5, "s", 1), 0);
+    const char *v;
+    size_t vl;
+    cr_assert_eq(memtable_get(m, "big", 3, MAX_SEQUENCE, &v, &vl), MEMTABLE_FOUND);
+    cr_assert_eq(vl, n);
+    cr_assert(memcmp(v, big, n) == 0);
+    cr_assert_geq(memtable_memory_usage(m), n);
+    free(big);
+    memtable_unref(m);
+}
+
+Test(memtable, memory_usage_grows_with_inserts) {
+    memtable *m = memtable_new();
+    size_t u0 = memtable_memory_usage(m);
+    char k[32], v[100];
+    memset(v, 'v', sizeof v);
+    for (int i = 0; i < 10000; i++) {
+        int kl = snprintf(k, sizeof k, "key%08d", i);
+        cr_assert_eq(memtable_add(m, (uint64_t)i + 1, KIND_VALUE, k, (size_t)kl, v, sizeof v), 0);
+    }
+    size_t u1 = memtable_memory_usage(m);
+    cr_assert_geq(u1 - u0, 10000u * (11 + 8 + 100));
+    cr_assert_lt(u1 - u0, 10000u * (11 + 8 + 100) * 2 + 2 * 256 * 1024);
+    memtable_unref(m);
+}
+
+/* ---- randomized comparison against a sorted reference ---- */
+
+typedef struct ref_ent {
+    char key[24];
+    size_t kl;
+    uint64_t seq;
+    int kind;
+    uint32_t val;
+} ref_ent;
+
+static int ref_cmp(const void *a, const void *b) {
+    const ref_ent *x = a, *y = b;
+    int r = ukey_compare(x->key, x->kl, y->key, y->kl);
+    if (r) return r;
+    return x->seq > y->seq ? -1 : x->seq < y->seq ? 1 : 0;
+}
+
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rnd(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+Test(memtable, seek_and_next_over_100k_random_keys_match_sorted_reference, .timeout = 60) {
+    enum { N = 100000, KEYSPACE = 40000 };
+    ref_ent *ref = malloc(sizeof(ref_ent) * N);
+    memtable *m = memtable_new();
+    for (int i = 0; i < N; i++) {
+        ref_ent *e = &ref[i];
+        /* variable length keys, many repeats (several versions per key) */
+        e->kl = (size_t)snprintf(e->key, sizeof e->key, "%llx",
+                                 (unsigned long long)(rnd() % KEYSPACE) * 2654435761ull);
+        e->seq = (uint64_t)i + 1;
+        e->kind = (rnd() % 8 == 0) ? KIND_DELETE : KIND_VALUE;
+        e->val = (uint32_t)rnd();
+        char vb[4];
+        memcpy(vb, &e->val, 4);
+        cr_assert_eq(memtable_add(m, e->seq, e->kind, e->key, e->kl, vb,
+                                  e->kind == KIND_VALUE ? 4 : 0), 0);
+    }
+    cr_assert_eq(memtable_entries(m), N);
+    qsort(ref, N, sizeof *ref, ref_cmp);
+
+    internal_iter *it = memtable_iter_new(m);
+    int i = 0;
+    for (iter_seek_first(it); iter_valid(it); iter_next(it), i++) {
+        size_t kl;
+        const char *k = iter_key(it, &kl);
+        if (ikey_user_len(kl) != ref[i].kl || memcmp(k, ref[i].key, ref[i].kl) != 0 ||
+            ikey_seq(k, kl) != ref[i].seq || ikey_kind(k, kl) != ref[i].kind)
+            cr_assert_fail("mismatch at %d", i);
+    }
+    cr_assert_eq(i, N);
+
+    /* seek to existing internal keys, and to lookup keys between versions */
+    char ik[40];
+    for (int t = 0; t < 20000; t++) {
+        int j = (int)(rnd() % N);
+        size_t ikl = ikey_encode(ik, ref[j].key, ref[j].kl, ref[j].seq, ref[j].kind);
+        iter_seek(it, ik, ikl);
+        cr_assert(iter_valid(it));
+        size_t kl;
+        const char *k = iter_key(it, &kl);
+        cr_assert_eq(ikey_seq(k, kl), ref[j].seq);
+        /* a lookup key at a snapshot >= seq lands on the newest version <= the snapshot */
+        uint64_t snap = ref[j].seq + (rnd() % 3);
+        ikl = ikey_lookup(ik, ref[j].key, ref[j].kl, snap);
+        iter_seek(it, ik, ikl);
+        /* expected: first ref entry >= lookup key */
+        int lo = 0, hi = N;
+        ref_ent probe;
+        memcpy(probe.key, ref[j].key, ref[j].kl);
+        probe.kl = ref[j].kl;
+        probe.seq = snap;
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            if (ref_cmp(&ref[mid], &probe) < 0) lo = mid + 1; else hi = mid;
+        }
+        cr_assert(iter_valid(it)); /* ref[j] itself is >= the lookup key */
+        k = iter_key(it, &kl);
+        cr_assert_eq(ikey_seq(k, kl), ref[lo].seq);
+        /* memtable_get agrees with the reference */
+        const char *v;
+        size_t vl;
+        int r = memtable_get(m, ref[j].key, ref[j].kl, snap, &v, &vl);
+        if (ref[lo].kind == KIND_DELETE) {
+            cr_assert_eq(r, MEMTABLE_DELETED);
+        } else {
+            cr_assert_eq(r, MEMTABLE_FOUND);
+            cr_assert_eq(vl, 4);
+            cr_assert(memcmp(v, &ref[lo].val, 4) == 0);
+        }
+        /* next walks on in reference order for a few steps */
+        for (int s = 1; s < 5 && lo + s < N; s++) {
+            iter_next(it);
+            cr_assert(iter_valid(it));
+            k = iter_key(it, &kl);
+            cr_assert_eq(ikey_seq(k, kl), ref[lo + s].seq);
+        }
+    }
+    /* seek past the last key */
+    iter_seek(it, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 10);
+    cr_assert_not(iter_valid(it));
+    iter_destroy(it);
+    memtable_unref(m);
+    free(ref);
+}
