@@ -92,6 +92,7 @@ int block_builder_add(block_builder *b, const char *key, size_t klen, const char
 }
 
 size_t block_builder_size(const block_builder *b) {
+    if (b->finished) return b->len;
     size_t nr = b->nrestarts ? b->nrestarts : 1;
     return b->len + nr * 4 + 4;
 }

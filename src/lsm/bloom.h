@@ -1,8 +1,8 @@
 /* bloom.h - the per-table bloom filter over user keys (doc/sstable_format.md).
  *
  *   filter = bit array (nbytes, nbits = nbytes * 8) || k (1 byte)
- *   probe i (0 <= i < k) of key: bit (h + i * delta) mod nbits, h = bloom_hash(key),
- *   delta = rotr32(h, 17); bit b is byte b/8, mask 1 << (b%8).
+ *   probe i (0 <= i < k) of key: bit ((h + i * delta) mod 2^32) mod nbits, h = bloom_hash(key),
+ *   delta = (h * 0x9e3779b1 mod 2^32) | 1; bit b is byte b/8, mask 1 << (b%8).
  * A k byte > 30 is reserved: such a filter answers "may contain" for every key.
  * On-disk: never change the hash, the probe sequence or the layout.
  * Thread: a builder is single-thread; filters are read-only and shareable. */
