@@ -1,0 +1,538 @@
+/* test_sst.c - SSTable builder + reader: 100k-key round trip with versions and deletes (get at
+ * snapshots, full scan, seeks), properties, temp file published, LZ4 only when it saves 1/8,
+ * corruption detected, concurrent gets. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "block.h"
+#include "cache.h"
+#include "coding.h"
+#include "dbformat.h"
+#include "lsm.h"
+#include "sst_builder.h"
+#include "sst_format.h"
+#include "sst_reader.h"
+
+static char g_dir[256];
+
+static void setup(void) {
+    snprintf(g_dir, sizeof(g_dir), "/tmp/kevo-test-sst-XXXXXX");
+    cr_assert_not_null(mkdtemp(g_dir));
+}
+static void teardown(void) {
+    DIR *d = opendir(g_dir);
+    if (d) {
+        struct dirent *e;
+        char p[512];
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            snprintf(p, sizeof(p), "%s/%s", g_dir, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(g_dir);
+}
+TestSuite(sst, .init = setup, .fini = teardown);
+
+static void default_opts(sst_options *o) {
+    memset(o, 0, sizeof(*o));
+    o->block_size = 16 * 1024;
+    o->restart_interval = 16;
+    o->bloom_bits_per_key = 10;
+    o->compression = 1;
+}
+
+/* Key i has versions: VALUE "a-i" at 10i+1; VALUE "b-i" at 10i+5 if i%3==0;
+ * DELETE at 10i+7 if i%5==0. */
+#define NKEYS 100000
+static size_t ukey(char *b, int i) { return (size_t)snprintf(b, 32, "k%08d", i); }
+static size_t mkval(char *b, char ver, int i) {
+    /* semi-compressible value of 20..100 bytes */
+    int n = snprintf(b, 128, "%c-%d-", ver, i);
+    int len = 20 + (i * 7) % 80;
+    for (int j = n; j < len; j++) b[j] = (char)('a' + (j * 3 + i) % 7);
+    return (size_t)len;
+}
+
+static uint64_t expire_of(void *ctx, const void *key, size_t klen, const void *val, size_t vlen) {
+    (void)ctx; (void)val; (void)vlen;
+    char tmp[32];
+    memcpy(tmp, (const char *)key + 1, klen - 1);
+    tmp[klen - 1] = 0;
+    int i = atoi(tmp);
+    return i % 7 == 0 ? (uint64_t)(1000000 - i) : 0;
+}
+
+static void build_table(const char *path, const sst_options *o, sst_props *props) {
+    sst_builder *b = sst_builder_new(path, o);
+    cr_assert_not_null(b);
+    char k[64], u[32], v[128];
+    for (int i = 0; i < NKEYS; i++) {
+        size_t ul = ukey(u, i);
+        size_t kl;
+        if (i % 5 == 0) {
+            kl = ikey_encode(k, u, ul, 10 * (uint64_t)i + 7, KIND_DELETE);
+            cr_assert_eq(sst_builder_add(b, k, kl, "", 0), 0);
+        }
+        if (i % 3 == 0) {
+            kl = ikey_encode(k, u, ul, 10 * (uint64_t)i + 5, KIND_VALUE);
+            size_t vl = mkval(v, 'b', i);
+            cr_assert_eq(sst_builder_add(b, k, kl, v, vl), 0);
+        }
+        kl = ikey_encode(k, u, ul, 10 * (uint64_t)i + 1, KIND_VALUE);
+        size_t vl = mkval(v, 'a', i);
+        cr_assert_eq(sst_builder_add(b, k, kl, v, vl), 0);
+    }
+    cr_assert_gt(sst_builder_file_size(b), 0);
+    char tmp[512];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    cr_assert_eq(access(tmp, F_OK), 0, "writes go to the temp name");
+    cr_assert_eq(access(path, F_OK), -1);
+    cr_assert_eq(sst_builder_finish(b, props), 0);
+    cr_assert_eq(access(tmp, F_OK), -1, "temp file gone after finish");
+    cr_assert_eq(access(path, F_OK), 0);
+}
+
+static uint64_t expected_entries(void) {
+    uint64_t n = 0;
+    for (int i = 0; i < NKEYS; i++) n += 1 + (i % 3 == 0) + (i % 5 == 0);
+    return n;
+}
+
+static void check_props(const sst_props *p, const char *path) {
+    uint64_t dels = 0, rk = 0, rv = 0;
+    char v[128];
+    for (int i = 0; i < NKEYS; i++) {
+        if (i % 5 == 0) { dels++; rk += 17; }
+        if (i % 3 == 0) { rk += 17; rv += mkval(v, 'b', i); }
+        rk += 17;
+        rv += mkval(v, 'a', i);
+    }
+    cr_assert_eq(p->num_entries, expected_entries());
+    cr_assert_eq(p->num_deletions, dels);
+    cr_assert_eq(p->raw_key_bytes, rk);
+    cr_assert_eq(p->raw_value_bytes, rv);
+    cr_assert_eq(p->min_seq, 1);
+    int last = NKEYS - 1;
+    uint64_t maxseq = 10 * (uint64_t)last + (last % 5 == 0 ? 7 : last % 3 == 0 ? 5 : 1);
+    cr_assert_eq(p->max_seq, maxseq);
+    int last7 = (NKEYS - 1) / 7 * 7;
+    cr_assert_eq(p->oldest_expire, (uint64_t)(1000000 - last7));
+    cr_assert_gt(p->num_data_blocks, 10);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(p->file_size, (uint64_t)st.st_size);
+    char k[64], u[32];
+    size_t kl = ikey_encode(k, u, ukey(u, 0), 7, KIND_DELETE);
+    cr_assert(p->smallest_len == kl && memcmp(p->smallest, k, kl) == 0);
+    kl = ikey_encode(k, u, ukey(u, NKEYS - 1), 10 * (uint64_t)(NKEYS - 1) + 1, KIND_VALUE);
+    cr_assert(p->largest_len == kl && memcmp(p->largest, k, kl) == 0);
+}
+
+static void check_gets(sst_reader *r) {
+    lsm_buf val = {0};
+    char u[32], v[128];
+    for (int i = 0; i < NKEYS; i++) {
+        size_t ul = ukey(u, i);
+        uint64_t base = 10 * (uint64_t)i;
+        /* latest */
+        int rc = sst_reader_get(r, u, ul, MAX_SEQUENCE, &val);
+        if (i % 5 == 0) {
+            cr_assert_eq(rc, SST_DELETED, "key %d", i);
+        } else {
+            cr_assert_eq(rc, SST_FOUND, "key %d rc %d", i, rc);
+            size_t vl = mkval(v, i % 3 == 0 ? 'b' : 'a', i);
+            cr_assert(val.len == vl && memcmp(val.data, v, vl) == 0, "value of %d", i);
+        }
+        if (i % 4) continue; /* snapshots on a subset to keep it quick */
+        rc = sst_reader_get(r, u, ul, base + 6, &val);
+        cr_assert_eq(rc, SST_FOUND);
+        size_t vl = mkval(v, i % 3 == 0 ? 'b' : 'a', i);
+        cr_assert(val.len == vl && memcmp(val.data, v, vl) == 0);
+        rc = sst_reader_get(r, u, ul, base + 1, &val);
+        cr_assert_eq(rc, SST_FOUND);
+        vl = mkval(v, 'a', i);
+        cr_assert(val.len == vl && memcmp(val.data, v, vl) == 0);
+        cr_assert_eq(sst_reader_get(r, u, ul, base, &val), SST_NOTFOUND, "before first version");
+    }
+    /* absent keys: between, before and after */
+    cr_assert_eq(sst_reader_get(r, "a", 1, MAX_SEQUENCE, &val), SST_NOTFOUND);
+    cr_assert_eq(sst_reader_get(r, "zzz", 3, MAX_SEQUENCE, &val), SST_NOTFOUND);
+    cr_assert_eq(sst_reader_get(r, "", 0, MAX_SEQUENCE, &val), SST_NOTFOUND);
+    uint64_t c0, u0, c1, u1;
+    sst_bloom_stats(&c0, &u0);
+    int absent = 0;
+    for (int i = 0; i < 10000; i++) {
+        char a[40];
+        int al = snprintf(a, sizeof(a), "k%08d-x", i * 7);
+        absent += sst_reader_get(r, a, (size_t)al, MAX_SEQUENCE, &val) == SST_NOTFOUND;
+    }
+    cr_assert_eq(absent, 10000);
+    sst_bloom_stats(&c1, &u1);
+    cr_assert_eq(c1 - c0, 10000);
+    cr_assert_gt(u1 - u0, 9700, "bloom ruled out only %llu", (unsigned long long)(u1 - u0));
+    free(val.data);
+}
+
+static void check_iter(sst_reader *r, int fill_cache) {
+    internal_iter *it = sst_reader_iter_new(r, fill_cache);
+    cr_assert_not_null(it);
+    uint64_t n = 0;
+    char prev[64];
+    size_t prevl = 0;
+    for (iter_seek_first(it); iter_valid(it); iter_next(it)) {
+        size_t kl;
+        const char *k = iter_key(it, &kl);
+        if (n) cr_assert_lt(ikey_compare(prev, prevl, k, kl), 0, "ascending at %llu", (unsigned long long)n);
+        memcpy(prev, k, kl);
+        prevl = kl;
+        n++;
+    }
+    cr_assert_eq(iter_status(it), 0);
+    cr_assert_eq(n, expected_entries());
+    /* seek: to each version, between keys, past the end */
+    char k[64], u[32], v[128];
+    for (int i = 0; i < NKEYS; i += 97) {
+        size_t ul = ukey(u, i);
+        size_t kl = ikey_lookup(k, u, ul, 10 * (uint64_t)i + 4); /* -> version a (seq 10i+1) */
+        iter_seek(it, k, kl);
+        cr_assert(iter_valid(it));
+        size_t gkl, gvl;
+        const char *gk = iter_key(it, &gkl);
+        const char *gv = iter_value(it, &gvl);
+        cr_assert(gkl == ul + 8 && memcmp(gk, u, ul) == 0);
+        cr_assert_eq(ikey_seq(gk, gkl), 10 * (uint64_t)i + 1);
+        size_t vl = mkval(v, 'a', i);
+        cr_assert(gvl == vl && memcmp(gv, v, vl) == 0);
+        /* between key i and i+1 ("k%08d\0" sorts after "k%08d") */
+        memcpy(k, u, ul);
+        k[ul] = 0;
+        kl = ikey_lookup(k, k, ul + 1, MAX_SEQUENCE);
+        iter_seek(it, k, kl);
+        if (i + 1 < NKEYS) {
+            cr_assert(iter_valid(it));
+            gk = iter_key(it, &gkl);
+            char u2[32];
+            size_t u2l = ukey(u2, i + 1);
+            cr_assert(gkl == u2l + 8 && memcmp(gk, u2, u2l) == 0);
+        }
+    }
+    size_t kl = ikey_lookup(k, "z", 1, MAX_SEQUENCE);
+    iter_seek(it, k, kl);
+    cr_assert(!iter_valid(it));
+    cr_assert_eq(iter_status(it), 0);
+    kl = ikey_lookup(k, "", 0, MAX_SEQUENCE);
+    iter_seek(it, k, kl);
+    cr_assert(iter_valid(it));
+    iter_destroy(it);
+}
+
+Test(sst, round_trip_100k_keys_versions_deletes_snapshots_scan_seek) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/000007.sst", g_dir);
+    sst_options o;
+    default_opts(&o);
+    o.expire_fn = expire_of;
+    sst_props props;
+    build_table(path, &o, &props);
+    check_props(&props, path);
+
+    block_cache *c = block_cache_new(8 << 20);
+    sst_reader *r;
+    cr_assert_eq(sst_reader_open(path, 7, c, &r), 0);
+    check_props(sst_reader_props(r), path);
+    cr_assert_eq(sst_reader_file_number(r), 7);
+    check_gets(r);
+    check_gets(r); /* second pass: partly from cache */
+    block_cache_stats st;
+    block_cache_get_stats(c, &st);
+    cr_assert_gt(st.hits, 0);
+    cr_assert_leq(st.bytes, st.capacity + 65536);
+    check_iter(r, 1);
+    check_iter(r, 0);
+    sst_reader_unref(r);
+    block_cache_erase_file(c, 7); /* data blocks outlive the reader until erased */
+    block_cache_get_stats(c, &st);
+    cr_assert_eq(st.bytes, 0, "pinned index/filter uncharged: %llu", (unsigned long long)st.bytes);
+    cr_assert_eq(st.entries, 0);
+    block_cache_free(c);
+    sst_props_free(&props);
+}
+
+Test(sst, reader_without_cache_and_without_filter) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/000008.sst", g_dir);
+    sst_options o;
+    default_opts(&o);
+    o.bloom_bits_per_key = 0;
+    o.compression = 0;
+    o.block_size = 4096;
+    o.restart_interval = 1;
+    sst_props props;
+    build_table(path, &o, &props);
+    sst_reader *r;
+    cr_assert_eq(sst_reader_open(path, 8, NULL, &r), 0);
+    lsm_buf val = {0};
+    char u[32];
+    for (int i = 0; i < NKEYS; i += 13) {
+        int rc = sst_reader_get(r, u, ukey(u, i), MAX_SEQUENCE, &val);
+        cr_assert_eq(rc, i % 5 == 0 ? SST_DELETED : SST_FOUND);
+    }
+    cr_assert_eq(sst_reader_get(r, "k1", 2, MAX_SEQUENCE, &val), SST_NOTFOUND);
+    check_iter(r, 1);
+    free(val.data);
+    sst_reader_unref(r);
+    sst_props_free(&props);
+}
+
+Test(sst, empty_table_round_trip) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/000009.sst", g_dir);
+    sst_options o;
+    default_opts(&o);
+    sst_builder *b = sst_builder_new(path, &o);
+    sst_props p;
+    cr_assert_eq(sst_builder_finish(b, &p), 0);
+    cr_assert_eq(p.num_entries, 0);
+    cr_assert_null(p.smallest);
+    sst_reader *r;
+    cr_assert_eq(sst_reader_open(path, 9, NULL, &r), 0);
+    lsm_buf val = {0};
+    cr_assert_eq(sst_reader_get(r, "a", 1, MAX_SEQUENCE, &val), SST_NOTFOUND);
+    internal_iter *it = sst_reader_iter_new(r, 1);
+    iter_seek_first(it);
+    cr_assert(!iter_valid(it));
+    cr_assert_eq(iter_status(it), 0);
+    iter_destroy(it);
+    sst_reader_unref(r);
+    sst_props_free(&p);
+}
+
+Test(sst, empty_value_is_a_value_not_a_delete) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/000010.sst", g_dir);
+    sst_options o;
+    default_opts(&o);
+    sst_builder *b = sst_builder_new(path, &o);
+    char k[32];
+    size_t kl = ikey_encode(k, "e", 1, 5, KIND_VALUE);
+    cr_assert_eq(sst_builder_add(b, k, kl, "", 0), 0);
+    cr_assert_eq(sst_builder_finish(b, NULL), 0);
+    sst_reader *r;
+    cr_assert_eq(sst_reader_open(path, 10, NULL, &r), 0);
+    lsm_buf val = {0};
+    val.len = 99;
+    cr_assert_eq(sst_reader_get(r, "e", 1, MAX_SEQUENCE, &val), SST_FOUND);
+    cr_assert_eq(val.len, 0);
+    free(val.data);
+    sst_reader_unref(r);
+}
+
+Test(sst, keys_out_of_order_are_rejected_and_abandon_removes_temp) {
+    char path[512], tmp[520];
+    snprintf(path, sizeof(path), "%s/000011.sst", g_dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    sst_options o;
+    default_opts(&o);
+    sst_builder *b = sst_builder_new(path, &o);
+    char k[32];
+    size_t kl = ikey_encode(k, "b", 1, 5, KIND_VALUE);
+    cr_assert_eq(sst_builder_add(b, k, kl, "x", 1), 0);
+    kl = ikey_encode(k, "a", 1, 5, KIND_VALUE);
+    cr_assert_eq(sst_builder_add(b, k, kl, "x", 1), LSM_EINVAL);
+    kl = ikey_encode(k, "b", 1, 5, KIND_VALUE); /* duplicate */
+    cr_assert_eq(sst_builder_add(b, k, kl, "x", 1), LSM_EINVAL);
+    cr_assert_eq(sst_builder_entries(b), 1);
+    cr_assert_eq(access(tmp, F_OK), 0);
+    sst_builder_abandon(b);
+    cr_assert_eq(access(tmp, F_OK), -1);
+    cr_assert_eq(access(path, F_OK), -1);
+}
+
+/* Reads the first data block's type byte via the footer and index block. */
+static int first_block_type(const char *path, uint64_t *block_size) {
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    char *d = malloc((size_t)sz);
+    fseek(f, 0, SEEK_SET);
+    cr_assert_eq(fread(d, 1, (size_t)sz, f), (size_t)sz);
+    fclose(f);
+    const char *ft = d + sz - SST_FOOTER_SIZE;
+    cr_assert_eq(decode_fixed64(ft + 56), SST_MAGIC);
+    uint64_t io = decode_fixed64(ft), is = decode_fixed64(ft + 8);
+    cr_assert_eq(d[io + is], SST_COMP_NONE, "index block is stored raw");
+    block ib;
+    cr_assert_eq(block_parse(&ib, d + io, is), 0);
+    block_iter it;
+    block_iter_init(&it, &ib);
+    block_iter_seek_first(&it);
+    cr_assert(block_iter_valid(&it));
+    size_t hl;
+    const char *h = block_iter_value(&it, &hl);
+    uint64_t off = 1, size = 0;
+    const char *lim = h + hl;
+    h = decode_varint64(h, lim, &off);
+    cr_assert_not_null(h);
+    cr_assert_not_null(decode_varint64(h, lim, &size));
+    cr_assert_eq(off, 0);
+    int type = d[size];
+    *block_size = size;
+    block_iter_cleanup(&it);
+    free(d);
+    return type;
+}
+
+static void build_values(const char *path, int random_values) {
+    sst_options o;
+    default_opts(&o);
+    sst_builder *b = sst_builder_new(path, &o);
+    unsigned s = 12345;
+    char k[32], v[200];
+    for (int i = 0; i < 2000; i++) {
+        for (int j = 0; j < 200; j++) {
+            s = s * 1103515245u + 12345u;
+            v[j] = random_values ? (char)(s >> 16) : (char)('a' + j % 4);
+        }
+        char u[16];
+        int ul = snprintf(u, sizeof(u), "r%06d", i);
+        size_t kl = ikey_encode(k, u, (size_t)ul, 1, KIND_VALUE);
+        cr_assert_eq(sst_builder_add(b, k, kl, v, sizeof(v)), 0);
+    }
+    cr_assert_eq(sst_builder_finish(b, NULL), 0);
+}
+
+Test(sst, lz4_only_when_it_saves_an_eighth_incompressible_stays_raw) {
+    char p1[512], p2[512];
+    snprintf(p1, sizeof(p1), "%s/000012.sst", g_dir);
+    snprintf(p2, sizeof(p2), "%s/000013.sst", g_dir);
+    build_values(p1, 1);
+    build_values(p2, 0);
+    uint64_t s1, s2;
+    cr_assert_eq(first_block_type(p1, &s1), SST_COMP_NONE);
+    cr_assert_geq(s1, 16 * 1024);
+    cr_assert_eq(first_block_type(p2, &s2), SST_COMP_LZ4);
+    cr_assert_lt(s2, 16 * 1024 / 8);
+    /* both read back */
+    const char *paths[2] = {p1, p2};
+    for (int t = 0; t < 2; t++) {
+        sst_reader *r;
+        cr_assert_eq(sst_reader_open(paths[t], 12 + (uint64_t)t, NULL, &r), 0);
+        internal_iter *it = sst_reader_iter_new(r, 0);
+        int n = 0;
+        for (iter_seek_first(it); iter_valid(it); iter_next(it)) n++;
+        cr_assert_eq(n, 2000);
+        iter_destroy(it);
+        sst_reader_unref(r);
+    }
+}
+
+static void flip_byte(const char *path, long off) {
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    char c;
+    cr_assert_eq(pread(fd, &c, 1, off), 1);
+    c ^= 0x40;
+    cr_assert_eq(pwrite(fd, &c, 1, off), 1);
+    close(fd);
+}
+
+Test(sst, corrupt_data_block_byte_gives_ecorrupt_on_get_and_iter) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/000014.sst", g_dir);
+    build_values(path, 1);
+    flip_byte(path, 100); /* inside the first data block */
+    sst_reader *r;
+    cr_assert_eq(sst_reader_open(path, 14, NULL, &r), 0, "index/filter/props intact");
+    lsm_buf val = {0};
+    cr_assert_eq(sst_reader_get(r, "r000000", 7, MAX_SEQUENCE, &val), LSM_ECORRUPT);
+    cr_assert_eq(sst_reader_get(r, "r001999", 7, MAX_SEQUENCE, &val), SST_FOUND);
+    internal_iter *it = sst_reader_iter_new(r, 1);
+    iter_seek_first(it);
+    cr_assert(!iter_valid(it));
+    cr_assert_eq(iter_status(it), LSM_ECORRUPT);
+    iter_destroy(it);
+    free(val.data);
+    sst_reader_unref(r);
+}
+
+Test(sst, corrupt_footer_index_or_truncation_fails_open) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/000015.sst", g_dir);
+    build_values(path, 0);
+    struct stat st;
+    stat(path, &st);
+    sst_reader *r;
+    flip_byte(path, st.st_size - 1); /* magic */
+    cr_assert_eq(sst_reader_open(path, 15, NULL, &r), LSM_ECORRUPT);
+    flip_byte(path, st.st_size - 1);
+    cr_assert_eq(sst_reader_open(path, 15, NULL, &r), 0);
+    sst_reader_unref(r);
+    flip_byte(path, st.st_size - 60); /* a handle: footer crc */
+    cr_assert_eq(sst_reader_open(path, 15, NULL, &r), LSM_ECORRUPT);
+    flip_byte(path, st.st_size - 60);
+    /* index block contents */
+    int fd = open(path, O_RDONLY);
+    char ft[SST_FOOTER_SIZE];
+    cr_assert_eq(pread(fd, ft, sizeof(ft), st.st_size - SST_FOOTER_SIZE), SST_FOOTER_SIZE);
+    close(fd);
+    flip_byte(path, (long)decode_fixed64(ft) + 2);
+    cr_assert_eq(sst_reader_open(path, 15, NULL, &r), LSM_ECORRUPT);
+    flip_byte(path, (long)decode_fixed64(ft) + 2);
+    cr_assert_eq(truncate(path, st.st_size - 1), 0);
+    cr_assert_eq(sst_reader_open(path, 15, NULL, &r), LSM_ECORRUPT);
+    cr_assert_eq(truncate(path, 10), 0);
+    cr_assert_eq(sst_reader_open(path, 15, NULL, &r), LSM_ECORRUPT);
+    char missing[520];
+    snprintf(missing, sizeof(missing), "%s/999999.sst", g_dir);
+    cr_assert_eq(sst_reader_open(missing, 1, NULL, &r), LSM_EIO);
+}
+
+typedef struct getter_arg {
+    sst_reader *r;
+    int start;
+    int bad;
+} getter_arg;
+
+static void *getter(void *p) {
+    getter_arg *a = p;
+    lsm_buf val = {0};
+    char u[32];
+    for (int i = a->start; i < 2000; i += 2) {
+        int ul = snprintf(u, sizeof(u), "r%06d", i);
+        if (sst_reader_get(a->r, u, (size_t)ul, MAX_SEQUENCE, &val) != SST_FOUND || val.len != 200)
+            a->bad++;
+    }
+    internal_iter *it = sst_reader_iter_new(a->r, 1);
+    int n = 0;
+    for (iter_seek_first(it); iter_valid(it); iter_next(it)) n++;
+    if (n != 2000) a->bad++;
+    iter_destroy(it);
+    free(val.data);
+    return NULL;
+}
+
+Test(sst, concurrent_gets_and_iterators_from_two_threads) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/000016.sst", g_dir);
+    build_values(path, 1);
+    block_cache *c = block_cache_new(64 * 1024); /* small: forces eviction while reading */
+    sst_reader *r;
+    cr_assert_eq(sst_reader_open(path, 16, c, &r), 0);
+    getter_arg a[2] = {{r, 0, 0}, {r, 1, 0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, getter, &a[i]);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    cr_assert_eq(a[0].bad + a[1].bad, 0);
+    sst_reader_unref(r);
+    block_cache_free(c);
+}
