@@ -55,7 +55,7 @@ void lsm_batch_free(lsm_batch *b) {
 }
 
 static void batch_clear_counters(lsm_batch *b) {
-    for (int i = 0; b->counter_mask >> i; i++) b->counters[i] = 0;
+    for (int i = 0; i < LSM_MAX_COUNTERS && (b->counter_mask >> i); i++) b->counters[i] = 0;
     b->counter_mask = 0;
 }
 
@@ -236,7 +236,7 @@ int batch_iterate(const lsm_batch *b, batch_op_fn op, batch_counter_fn counter, 
         }
     }
     if (counter) {
-        for (int i = 0; b->counter_mask >> i && i < LSM_MAX_COUNTERS; i++)
+        for (int i = 0; i < LSM_MAX_COUNTERS && (b->counter_mask >> i); i++)
             if (b->counters[i] != 0) counter(ctx, i, b->counters[i]);
     }
     return 0;
