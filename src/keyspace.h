@@ -34,4 +34,91 @@ long long keyspace_active_expire_cycle(long long budget_us);
  * Pure and thread-safe. */
 uint64_t keyspace_value_expire(void *ctx, const void *key, size_t klen, const void *val,
                                size_t vlen);
+
+/* ======== Additions (keyspace.c's owner): the API the command files use ======================
+ * Lifetimes: a ks_value's payload points into the lsm_buf passed to the lookup and is valid until
+ * that buffer is reused. Writes accumulate in server.batch between keyspace_begin() and
+ * keyspace_commit(); a command does exactly one commit, so each write command is atomic (one
+ * WAL record). Lazy expiry inside a lookup writes through a private batch at once (it never
+ * touches server.batch), so lookups may be freely interleaved with keyspace_put/remove. */
+#include "lsm.h"
+struct client;
+
+/* Value types and flags (on-disk: never change). */
+#define KTYPE_STRING 0
+#define KF_EXPIRE 0x01
+/* Space tags (on-disk: never change). */
+#define KS_TAG_KEY 'k'
+#define KS_TAG_EXPIRE 'x'
+#define KS_TAG_META 'M'
+#define KS_VALUE_HDR_MAX 10 /* type + flags + expire-at */
+
+typedef struct ks_value {
+    uint8_t type;
+    uint8_t flags;
+    uint64_t expire;        /* unix ms, 0 = none */
+    const char *payload;    /* into the lookup buffer */
+    size_t plen;
+} ks_value;
+
+/* ---- pure encoding helpers (any thread) ---- */
+/* 'k'||phys||key into dst (capacity >= klen + 2); returns the length. */
+size_t keyspace_encode_key(char *dst, int phys_db, const char *key, size_t klen);
+/* 'x'||at(BE)||phys||key into dst (capacity >= klen + 10); returns the length. */
+size_t keyspace_encode_xkey(char *dst, uint64_t at, int phys_db, const char *key, size_t klen);
+/* Value header (type, flags, expire) into dst (capacity KS_VALUE_HDR_MAX); returns its length. */
+size_t keyspace_encode_value_header(char *dst, uint8_t type, uint64_t expire);
+/* Parses a stored 'k' value; 0 ok, -1 malformed. out->payload points into v. */
+int keyspace_decode_value(const char *v, size_t vlen, ks_value *out);
+
+/* Logical db (SELECT index) -> physical slot used in engine keys and counters. */
+int keyspace_phys_db(int db);
+int keyspace_logical_db(int phys);
+
+/* ---- lookups ---- */
+#define KS_LOOKUP_READ     1  /* count keyspace_hits/misses */
+#define KS_LOOKUP_NOEXPIRE 2  /* report an expired key as absent but do not delete it */
+#define KS_LOOKUP_NOTOUCH  4  /* (reserved: do not update access time) */
+/* Returns 1 live key found (*out filled, payload in buf), 0 absent (an expired key is deleted on
+ * the way unless NOEXPIRE), or a negative LSM_E* code. */
+int keyspace_lookup(int db, const char *key, size_t klen, lsm_buf *buf, ks_value *out,
+                    int flags);
+/* Scratch buffers owned by the keyspace, amortized across commands (index 0..3). */
+lsm_buf *keyspace_buf(int i);
+
+/* ---- writes (into server.batch) ---- */
+void keyspace_begin(void);
+/* Stores key with the given type/expire/payload. old = the current live value (from a lookup
+ * in this command) or NULL when absent: counters and the old expire-index entry follow from it.
+ * An expire <= now stores nothing (the key is removed if old != NULL), as Redis does for a
+ * past expire time. Touches WATCH. Returns 0 or a negative LSM_E* code. */
+int keyspace_put(int db, const char *key, size_t klen, const ks_value *old, uint8_t type,
+                 uint64_t expire, const void *payload, size_t plen);
+/* Removes a live key (old from a lookup, not NULL). Touches WATCH. */
+int keyspace_remove(int db, const char *key, size_t klen, const ks_value *old);
+/* Writes server.batch (if it holds anything) as one engine write; 0 or a negative code. */
+int keyspace_commit(void);
+/* Replies "-ERR storage engine error: ..." for a negative engine code. */
+void keyspace_reply_engine_error(struct client *c, int err);
+
+/* ---- whole-db operations ---- */
+int keyspace_flushdb(int db);        /* deletes every key of logical db, counts stay exact */
+int keyspace_flushall(void);
+int keyspace_swapdb(int a, int b);   /* O(1): swaps and persists the logical->physical map */
+
+/* ---- SCAN cursor table ---- */
+/* Saves where a SCAN walk of phys_db resumes: ekey is the next engine key to visit ('k'||phys||
+ * user key, copied). Returns a nonzero cursor (< 2^63). */
+unsigned long long keyspace_cursor_save(int phys_db, const char *ekey, size_t eklen);
+/* Sets *seek and *seeklen to the engine key a walk of phys_db resumes at (inclusive: seek to it and
+ * visit keys >= it). Returns 1 when the cursor is in the table; 0 when unknown or evicted: seek is
+ * then a lower bound built from the key prefix embedded in the cursor, so the walk may repeat keys
+ * but never skips one. The returned bytes are the keyspace's, valid until the next keyspace call. */
+int keyspace_cursor_load(unsigned long long cursor, int phys_db, const char **seek,
+                         size_t *seeklen);
+
+/* DEBUG OBJECT key (Redis's line format); S1's DEBUG calls it with c->argv[2] as the key. */
+void keyspace_debug_object(struct client *c);
+/* OBJECT ENCODING name Redis would pick for a string payload: "int", "embstr" or "raw". */
+const char *keyspace_string_encoding(const char *p, size_t len);
 #endif

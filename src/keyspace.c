@@ -1,0 +1,670 @@
+/* keyspace.c - Redis semantics over the engine: key/value encoding, logical databases, expiry,
+ * exact key counts, SCAN cursors (DESIGN.md section 4; layout in keyspace.h).
+ *
+ * Value encoding (on-disk: never change):
+ *   type(1) || flags(1) || [expire-at unix ms, fixed64 little-endian, iff flags & KF_EXPIRE] || payload
+ *   e.g. SET foo bar PX ... -> 00 01 <8 bytes LE> 'b' 'a' 'r' ; SET foo bar -> 00 00 'b' 'a' 'r'
+ * Expire index key: 'x' || expire-at (8 bytes BIG-endian, so the index sorts by time) || phys db ||
+ * user key -> "".
+ *
+ * Counting invariant (what keeps DBSIZE exact across crashes and compaction):
+ *   counter[2*p]   = number of key incarnations of physical db p that were written and not yet
+ *                    retired; counter[2*p+1] = how many of them carry an expire.
+ *   I1. Every write command reads the key's current value first and updates the counters in the
+ *       SAME engine batch as the write (so a crash applies both or neither).
+ *   I2. Every counted incarnation with an expire has exactly one 'x' entry; overwriting,
+ *       persisting or deleting a key deletes its old 'x' entry in the same batch.
+ *   I3. A key is never stored with an expire-at <= now (such a write removes the key instead).
+ *   Compaction may physically drop a 'k' value whose expire-at <= now (keyspace_value_expire),
+ *   without touching counters; its 'x' entry stays (x entries never expire). The active cycle
+ *   retires it: for a due 'x' entry it looks the key up; if the key is present with that same
+ *   expire-at, key + entry are deleted; if it is absent, or present with a DIFFERENT expire, the
+ *   incarnation the entry counted is gone (dropped by compaction; a later SET found the key
+ *   absent and counted a new incarnation), so the entry is deleted and the counters decremented
+ *   as well. By I3 a new incarnation can never reuse the dropped one's (past) expire-at, so an
+ *   'x' key always identifies one incarnation. Until the cycle reaches such an entry DBSIZE may
+ *   include keys that are already expired - exactly as in Redis.
+ */
+#include "keyspace.h"
+
+#include "client.h"
+#include "multi.h"
+#include "server.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- encoding ------------------------------------------------------------------------------ */
+
+static void put_le64(char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * i));
+}
+static uint64_t get_le64(const char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | (unsigned char)p[i];
+    return v;
+}
+static void put_be64(char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * (7 - i)));
+}
+static uint64_t get_be64(const char *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = (v << 8) | (unsigned char)p[i];
+    return v;
+}
+
+size_t keyspace_encode_key(char *dst, int phys_db, const char *key, size_t klen) {
+    dst[0] = KS_TAG_KEY;
+    dst[1] = (char)phys_db;
+    if (klen) memcpy(dst + 2, key, klen);
+    return klen + 2;
+}
+
+size_t keyspace_encode_xkey(char *dst, uint64_t at, int phys_db, const char *key, size_t klen) {
+    dst[0] = KS_TAG_EXPIRE;
+    put_be64(dst + 1, at);
+    dst[9] = (char)phys_db;
+    if (klen) memcpy(dst + 10, key, klen);
+    return klen + 10;
+}
+
+size_t keyspace_encode_value_header(char *dst, uint8_t type, uint64_t expire) {
+    dst[0] = (char)type;
+    if (expire) {
+        dst[1] = KF_EXPIRE;
+        put_le64(dst + 2, expire);
+        return 10;
+    }
+    dst[1] = 0;
+    return 2;
+}
+
+int keyspace_decode_value(const char *v, size_t vlen, ks_value *out) {
+    if (vlen < 2) return -1;
+    out->type = (uint8_t)v[0];
+    out->flags = (uint8_t)v[1];
+    size_t off = 2;
+    out->expire = 0;
+    if (out->flags & KF_EXPIRE) {
+        if (vlen < 10) return -1;
+        out->expire = get_le64(v + 2);
+        off = 10;
+    }
+    out->payload = v + off;
+    out->plen = vlen - off;
+    return 0;
+}
+
+uint64_t keyspace_value_expire(void *ctx, const void *key, size_t klen, const void *val,
+                               size_t vlen) {
+    (void)ctx;
+    const char *k = key, *v = val;
+    if (klen < 2 || k[0] != KS_TAG_KEY || vlen < 10) return 0;
+    if (!((uint8_t)v[1] & KF_EXPIRE)) return 0;
+    return get_le64(v + 2);
+}
+
+/* Engine key in a stack buffer, heap only for huge keys. */
+typedef struct ekey {
+    char *p;
+    size_t len;
+    char stack[256];
+} ekey;
+
+static int ekey_reserve(ekey *e, size_t n) {
+    e->p = n <= sizeof(e->stack) ? e->stack : malloc(n);
+    return e->p ? 0 : -1;
+}
+static void ekey_free(ekey *e) {
+    if (e->p && e->p != e->stack) free(e->p);
+    e->p = NULL;
+}
+static int ekey_k(ekey *e, int phys, const char *key, size_t klen) {
+    if (ekey_reserve(e, klen + 2)) return LSM_ENOMEM;
+    e->len = keyspace_encode_key(e->p, phys, key, klen);
+    return 0;
+}
+static int ekey_x(ekey *e, uint64_t at, int phys, const char *key, size_t klen) {
+    if (ekey_reserve(e, klen + 10)) return LSM_ENOMEM;
+    e->len = keyspace_encode_xkey(e->p, at, phys, key, klen);
+    return 0;
+}
+
+/* ---- state --------------------------------------------------------------------------------- */
+
+#define KS_NBUF 4
+static lsm_buf ks_bufs[KS_NBUF];
+static lsm_buf ks_valbuf;         /* header + payload staging for keyspace_put */
+static lsm_batch *ks_lazy_batch;  /* lazy-expiry deletes, written at once */
+static int ks_dbmap[KEVO_MAX_DBS];   /* logical -> physical */
+static int ks_dbrev[KEVO_MAX_DBS];   /* physical -> logical */
+static char ks_xresume[512];         /* active cycle: resume the 'x' walk here (a lower bound) */
+static size_t ks_xresume_len;
+static unsigned ks_cycle_count;
+static long long ks_avg_ttl[KEVO_MAX_DBS];
+
+static const char ks_dbmap_name[] = "Mdbmap"; /* 'M' || "dbmap" (on-disk: never change) */
+
+lsm_buf *keyspace_buf(int i) { return &ks_bufs[i & (KS_NBUF - 1)]; }
+
+int keyspace_phys_db(int db) {
+    if (db < 0 || db >= KEVO_MAX_DBS) return 0;
+    return ks_dbmap[db];
+}
+int keyspace_logical_db(int phys) {
+    if (phys < 0 || phys >= KEVO_MAX_DBS) return 0;
+    return ks_dbrev[phys];
+}
+
+static void cursor_table_reset(void);
+
+int keyspace_open(void) {
+    for (int i = 0; i < KEVO_MAX_DBS; i++) ks_dbmap[i] = ks_dbrev[i] = i;
+    ks_xresume_len = 0;
+    memset(ks_avg_ttl, 0, sizeof(ks_avg_ttl));
+    cursor_table_reset();
+    if (!ks_lazy_batch) ks_lazy_batch = lsm_batch_new();
+    if (!ks_lazy_batch) return -1;
+    if (!server.engine) return -1;
+    lsm_buf *b = keyspace_buf(0);
+    int r = lsm_get(server.engine, ks_dbmap_name, sizeof(ks_dbmap_name) - 1, b);
+    if (r == 0 && b->len == KEVO_MAX_DBS) {
+        int seen = 0, ok = 1;
+        for (int i = 0; i < KEVO_MAX_DBS; i++) {
+            int p = (unsigned char)b->data[i];
+            if (p >= KEVO_MAX_DBS || (seen & (1 << p))) ok = 0;
+            else seen |= 1 << p;
+        }
+        if (ok) {
+            for (int i = 0; i < KEVO_MAX_DBS; i++) {
+                ks_dbmap[i] = (unsigned char)b->data[i];
+                ks_dbrev[ks_dbmap[i]] = i;
+            }
+        }
+    } else if (r != 0 && r != LSM_ENOTFOUND) {
+        return -1;
+    }
+    return 0;
+}
+
+void keyspace_close(void) {
+    cursor_table_reset();
+    for (int i = 0; i < KS_NBUF; i++) lsm_buf_free(&ks_bufs[i]);
+    lsm_buf_free(&ks_valbuf);
+    if (ks_lazy_batch) {
+        lsm_batch_free(ks_lazy_batch);
+        ks_lazy_batch = NULL;
+    }
+}
+
+long long keyspace_dbsize(int db) {
+    if (!server.engine) return 0;
+    long long n = lsm_counter(server.engine, 2 * keyspace_phys_db(db));
+    return n < 0 ? 0 : n;
+}
+long long keyspace_expires(int db) {
+    if (!server.engine) return 0;
+    long long n = lsm_counter(server.engine, 2 * keyspace_phys_db(db) + 1);
+    return n < 0 ? 0 : n;
+}
+long long keyspace_avg_ttl(int db) {
+    if (keyspace_expires(db) == 0) return 0;
+    return ks_avg_ttl[keyspace_phys_db(db)];
+}
+
+void keyspace_reply_engine_error(client *c, int err) {
+    reply_errorf(c, "ERR storage engine error: %s", lsm_strerror(err));
+}
+
+/* ---- lookups and writes -------------------------------------------------------------------- */
+
+/* Adds the deletion of a live key (and its x entry) and the counter updates to batch b. */
+static int batch_remove(lsm_batch *b, int phys, const char *key, size_t klen, uint64_t expire) {
+    ekey e;
+    int r = ekey_k(&e, phys, key, klen);
+    if (r) return r;
+    r = lsm_batch_delete(b, e.p, e.len);
+    ekey_free(&e);
+    if (r) return r;
+    lsm_batch_counter_add(b, 2 * phys, -1);
+    if (expire) {
+        if ((r = ekey_x(&e, expire, phys, key, klen))) return r;
+        r = lsm_batch_delete(b, e.p, e.len);
+        ekey_free(&e);
+        if (r) return r;
+        lsm_batch_counter_add(b, 2 * phys + 1, -1);
+    }
+    return 0;
+}
+
+/* Deletes an expired key now (own batch), counts it, touches WATCH. */
+static int expire_now(int phys, const char *key, size_t klen, uint64_t expire) {
+    lsm_batch_clear(ks_lazy_batch);
+    int r = batch_remove(ks_lazy_batch, phys, key, klen, expire);
+    if (r == 0) r = lsm_write(server.engine, ks_lazy_batch);
+    lsm_batch_clear(ks_lazy_batch);
+    if (r == 0) {
+        server.stat.expiredkeys++;
+        server.dirty++;
+        multi_touch_key(keyspace_logical_db(phys), key, klen);
+    }
+    return r;
+}
+
+int keyspace_lookup(int db, const char *key, size_t klen, lsm_buf *buf, ks_value *out,
+                    int flags) {
+    if (!server.engine) return LSM_EIO;
+    int phys = keyspace_phys_db(db);
+    ekey e;
+    int r = ekey_k(&e, phys, key, klen);
+    if (r) return r;
+    r = lsm_get(server.engine, e.p, e.len, buf);
+    ekey_free(&e);
+    if (r == LSM_ENOTFOUND) {
+        if (flags & KS_LOOKUP_READ) server.stat.keyspace_misses++;
+        return 0;
+    }
+    if (r) return r;
+    if (keyspace_decode_value(buf->data, buf->len, out)) return LSM_ECORRUPT;
+    if (out->expire && out->expire <= server_now_ms()) {
+        if (!(flags & KS_LOOKUP_NOEXPIRE)) {
+            r = expire_now(phys, key, klen, out->expire);
+            if (r) return r;
+        }
+        if (flags & KS_LOOKUP_READ) server.stat.keyspace_misses++;
+        return 0;
+    }
+    if (flags & KS_LOOKUP_READ) server.stat.keyspace_hits++;
+    return 1;
+}
+
+void keyspace_begin(void) { lsm_batch_clear(server.batch); }
+
+int keyspace_remove(int db, const char *key, size_t klen, const ks_value *old) {
+    int r = batch_remove(server.batch, keyspace_phys_db(db), key, klen, old->expire);
+    if (r == 0) multi_touch_key(db, key, klen);
+    return r;
+}
+
+int keyspace_put(int db, const char *key, size_t klen, const ks_value *old, uint8_t type,
+                 uint64_t expire, const void *payload, size_t plen) {
+    if (expire && expire <= server_now_ms()) {
+        /* I3: a past expire removes the key instead of storing it */
+        if (old) return keyspace_remove(db, key, klen, old);
+        return 0;
+    }
+    int phys = keyspace_phys_db(db);
+    lsm_batch *b = server.batch;
+    size_t need = plen + KS_VALUE_HDR_MAX;
+    if (ks_valbuf.cap < need) {
+        char *nd = realloc(ks_valbuf.data, need);
+        if (!nd) return LSM_ENOMEM;
+        ks_valbuf.data = nd;
+        ks_valbuf.cap = need;
+    }
+    size_t h = keyspace_encode_value_header(ks_valbuf.data, type, expire);
+    if (plen) memcpy(ks_valbuf.data + h, payload, plen);
+    ekey e;
+    int r = ekey_k(&e, phys, key, klen);
+    if (r) return r;
+    r = lsm_batch_put(b, e.p, e.len, ks_valbuf.data, h + plen);
+    ekey_free(&e);
+    if (ks_valbuf.cap > (1u << 20)) lsm_buf_free(&ks_valbuf); /* do not keep huge staging */
+    if (r) return r;
+    if (!old) lsm_batch_counter_add(b, 2 * phys, 1);
+    uint64_t oldexp = old ? old->expire : 0;
+    if (oldexp != expire) {
+        if (oldexp) {
+            if ((r = ekey_x(&e, oldexp, phys, key, klen))) return r;
+            r = lsm_batch_delete(b, e.p, e.len);
+            ekey_free(&e);
+            if (r) return r;
+            lsm_batch_counter_add(b, 2 * phys + 1, -1);
+        }
+        if (expire) {
+            if ((r = ekey_x(&e, expire, phys, key, klen))) return r;
+            r = lsm_batch_put(b, e.p, e.len, "", 0);
+            ekey_free(&e);
+            if (r) return r;
+            lsm_batch_counter_add(b, 2 * phys + 1, 1);
+        }
+    } else if (expire && !old) {
+        /* unreachable (oldexp == 0 != expire), kept for clarity */
+    }
+    multi_touch_key(db, key, klen);
+    return 0;
+}
+
+int keyspace_commit(void) {
+    if (lsm_batch_count(server.batch) == 0) {
+        lsm_batch_clear(server.batch);
+        return 0;
+    }
+    int r = lsm_write(server.engine, server.batch);
+    if (r == 0) server.dirty++;
+    lsm_batch_clear(server.batch);
+    return r;
+}
+
+/* ---- active expiry ------------------------------------------------------------------------- */
+
+static uint64_t ks_clock_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+long long keyspace_active_expire_cycle(long long budget_us) {
+    if (!server.engine) return 0;
+    for (int i = 0; i < KS_NBUF; i++) /* amortized buffers: do not pin huge values forever */
+        if (ks_bufs[i].cap > (4u << 20)) lsm_buf_free(&ks_bufs[i]);
+    uint64_t start = ks_clock_us();
+    uint64_t now = server_now_ms();
+    long long expired = 0;
+    /* Restart from the index's beginning now and then: the resume point is only a hint (a wall
+     * clock stepping back could insert entries before it). */
+    if (++ks_cycle_count % 64 == 0) ks_xresume_len = 0;
+    lsm_iter *it = lsm_iter_new(server.engine);
+    if (!it) return 0;
+    char first = KS_TAG_EXPIRE;
+    if (ks_xresume_len) lsm_iter_seek(it, ks_xresume, ks_xresume_len);
+    else lsm_iter_seek(it, &first, 1);
+    lsm_buf *vb = keyspace_buf(3);
+    unsigned n = 0;
+    int budget_hit = 0;
+    long long ttl_sum[KEVO_MAX_DBS] = {0}, ttl_cnt[KEVO_MAX_DBS] = {0};
+    for (; lsm_iter_valid(it); lsm_iter_next(it)) {
+        size_t xl;
+        const char *xk = lsm_iter_key(it, &xl);
+        if (xl < 10 || xk[0] != KS_TAG_EXPIRE) break;
+        uint64_t at = get_be64(xk + 1);
+        int phys = (unsigned char)xk[9];
+        if (at > now) {
+            /* not due: sample a few for the avg_ttl estimate */
+            if (phys < KEVO_MAX_DBS && ttl_cnt[phys] < 16) {
+                ttl_sum[phys] += (long long)(at - now);
+                ttl_cnt[phys]++;
+            }
+            if (n++ >= 16) break;
+            continue;
+        }
+        if ((++n & 15) == 0 && (long long)(ks_clock_us() - start) > budget_us) {
+            budget_hit = 1;
+            break;
+        }
+        if (phys >= KEVO_MAX_DBS) continue;
+        const char *key = xk + 10;
+        size_t klen = xl - 10;
+        ekey e;
+        if (ekey_k(&e, phys, key, klen)) break;
+        int r = lsm_get(server.engine, e.p, e.len, vb);
+        ekey_free(&e);
+        ks_value v;
+        int same = 0;
+        if (r == 0 && keyspace_decode_value(vb->data, vb->len, &v) == 0 && v.expire == at)
+            same = 1;
+        else if (r != 0 && r != LSM_ENOTFOUND)
+            break;
+        if (same) {
+            if (expire_now(phys, key, klen, at)) break;
+        } else {
+            /* stale entry: its incarnation was dropped by compaction (see the invariant) */
+            lsm_batch_clear(ks_lazy_batch);
+            lsm_batch_delete(ks_lazy_batch, xk, xl);
+            lsm_batch_counter_add(ks_lazy_batch, 2 * phys, -1);
+            lsm_batch_counter_add(ks_lazy_batch, 2 * phys + 1, -1);
+            r = lsm_write(server.engine, ks_lazy_batch);
+            lsm_batch_clear(ks_lazy_batch);
+            if (r) break;
+            server.stat.expiredkeys++;
+        }
+        expired++;
+        if (xl <= sizeof(ks_xresume)) {
+            memcpy(ks_xresume, xk, xl);
+            ks_xresume_len = xl;
+        } else {
+            ks_xresume_len = 0;
+        }
+    }
+    lsm_iter_free(it);
+    if (budget_hit) server.stat.stat_expired_time_cap_reached_count++;
+    for (int p = 0; p < KEVO_MAX_DBS; p++) {
+        if (!ttl_cnt[p]) continue;
+        long long sample = ttl_sum[p] / ttl_cnt[p];
+        ks_avg_ttl[p] = ks_avg_ttl[p] ? (ks_avg_ttl[p] / 50) * 49 + sample / 50 : sample;
+    }
+    return expired;
+}
+
+/* ---- whole-db operations ------------------------------------------------------------------- */
+
+#define KS_FLUSH_BATCH 1000
+
+static int flush_phys(int phys) {
+    lsm_iter *it = lsm_iter_new(server.engine);
+    if (!it) return LSM_ENOMEM;
+    char pfx[2] = {KS_TAG_KEY, (char)phys};
+    lsm_batch *b = server.batch;
+    lsm_batch_clear(b);
+    int r = 0;
+    for (lsm_iter_seek(it, pfx, 2); lsm_iter_valid(it); lsm_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = lsm_iter_key(it, &kl);
+        if (kl < 2 || memcmp(k, pfx, 2) != 0) break;
+        const char *v = lsm_iter_value(it, &vl);
+        ks_value kv;
+        uint64_t exp = 0;
+        if (keyspace_decode_value(v, vl, &kv) == 0) exp = kv.expire;
+        if ((r = batch_remove(b, phys, k + 2, kl - 2, exp))) break;
+        if (lsm_batch_count(b) >= KS_FLUSH_BATCH) {
+            if ((r = lsm_write(server.engine, b))) break;
+            lsm_batch_clear(b);
+        }
+    }
+    if (r == 0) r = lsm_iter_status(it);
+    lsm_iter_free(it);
+    if (r == 0 && lsm_batch_count(b)) r = lsm_write(server.engine, b);
+    lsm_batch_clear(b);
+    if (r) return r;
+    /* Stale (due) expire-index entries of this db still count incarnations dropped by
+     * compaction: retire them too, so the counters reach exactly zero. */
+    it = lsm_iter_new(server.engine);
+    if (!it) return LSM_ENOMEM;
+    uint64_t now = server_now_ms();
+    char first = KS_TAG_EXPIRE;
+    for (lsm_iter_seek(it, &first, 1); lsm_iter_valid(it); lsm_iter_next(it)) {
+        size_t xl;
+        const char *xk = lsm_iter_key(it, &xl);
+        if (xl < 10 || xk[0] != KS_TAG_EXPIRE || get_be64(xk + 1) > now) break;
+        if ((unsigned char)xk[9] != phys) continue;
+        lsm_batch_delete(b, xk, xl);
+        lsm_batch_counter_add(b, 2 * phys, -1);
+        lsm_batch_counter_add(b, 2 * phys + 1, -1);
+        if (lsm_batch_count(b) >= KS_FLUSH_BATCH) {
+            if ((r = lsm_write(server.engine, b))) break;
+            lsm_batch_clear(b);
+        }
+    }
+    lsm_iter_free(it);
+    if (r == 0 && lsm_batch_count(b)) r = lsm_write(server.engine, b);
+    lsm_batch_clear(b);
+    if (r) return r;
+    /* Anything left means the counters had drifted (e.g. data written by an older build):
+     * the db is empty now, so zero them. */
+    int64_t left = lsm_counter(server.engine, 2 * phys);
+    int64_t lefte = lsm_counter(server.engine, 2 * phys + 1);
+    if (left || lefte) {
+        lsm_batch_counter_add(b, 2 * phys, -left);
+        lsm_batch_counter_add(b, 2 * phys + 1, -lefte);
+        r = lsm_write(server.engine, b);
+        lsm_batch_clear(b);
+    }
+    return r;
+}
+
+int keyspace_flushdb(int db) {
+    if (!server.engine) return LSM_EIO;
+    multi_touch_db(db);
+    int r = flush_phys(keyspace_phys_db(db));
+    if (r == 0) server.dirty++;
+    return r;
+}
+
+int keyspace_flushall(void) {
+    if (!server.engine) return LSM_EIO;
+    for (int db = 0; db < KEVO_MAX_DBS; db++) {
+        multi_touch_db(db);
+        int r = flush_phys(keyspace_phys_db(db));
+        if (r) return r;
+    }
+    server.dirty++;
+    ks_xresume_len = 0;
+    return 0;
+}
+
+int keyspace_swapdb(int a, int b) {
+    if (!server.engine) return LSM_EIO;
+    if (a < 0 || b < 0 || a >= KEVO_MAX_DBS || b >= KEVO_MAX_DBS) return LSM_EINVAL;
+    if (a == b) return 0;
+    multi_touch_db(a);
+    multi_touch_db(b);
+    int map[KEVO_MAX_DBS];
+    memcpy(map, ks_dbmap, sizeof(map));
+    int t = map[a];
+    map[a] = map[b];
+    map[b] = t;
+    char enc[KEVO_MAX_DBS];
+    for (int i = 0; i < KEVO_MAX_DBS; i++) enc[i] = (char)map[i];
+    lsm_batch *bt = server.batch;
+    lsm_batch_clear(bt);
+    int r = lsm_batch_put(bt, ks_dbmap_name, sizeof(ks_dbmap_name) - 1, enc, sizeof(enc));
+    if (r == 0) r = lsm_write(server.engine, bt);
+    lsm_batch_clear(bt);
+    if (r) return r;
+    memcpy(ks_dbmap, map, sizeof(map));
+    for (int i = 0; i < KEVO_MAX_DBS; i++) ks_dbrev[ks_dbmap[i]] = i;
+    multi_touch_db(a);
+    multi_touch_db(b);
+    server.dirty++;
+    return 0;
+}
+
+/* ---- SCAN cursor table --------------------------------------------------------------------
+ * cursor (63 bits) = key prefix (first 5 bytes of the user key, zero padded) << 23 |
+ *                    tag (11 bits, never 0) << 12 | slot (12 bits).
+ * The table keeps the full resume key of the last 4096 cursors handed out (round robin). A cursor
+ * no longer in the table (evicted, or from before a restart) resumes at its embedded prefix with
+ * trailing zero bytes stripped: a lower bound of the last key returned, so nothing is skipped. */
+#define KS_CURSORS 4096
+#define KS_CURSOR_PREFIX 5
+typedef struct ks_cursor {
+    unsigned long long id;
+    int phys;
+    char *key;   /* engine key, malloc'd */
+    size_t len;
+} ks_cursor;
+static ks_cursor ks_cursors[KS_CURSORS];
+static unsigned ks_cursor_next;
+static unsigned ks_cursor_tag;
+static char *ks_seekbuf;
+static size_t ks_seekcap;
+
+static void cursor_table_reset(void) {
+    for (int i = 0; i < KS_CURSORS; i++) {
+        free(ks_cursors[i].key);
+        ks_cursors[i].key = NULL;
+        ks_cursors[i].id = 0;
+    }
+    free(ks_seekbuf);
+    ks_seekbuf = NULL;
+    ks_seekcap = 0;
+}
+
+unsigned long long keyspace_cursor_save(int phys_db, const char *ekey_p, size_t eklen) {
+    unsigned slot = ks_cursor_next++ % KS_CURSORS;
+    ks_cursor_tag = (ks_cursor_tag + 1) & 0x7ff;
+    if (ks_cursor_tag == 0) ks_cursor_tag = 1;
+    unsigned long long prefix = 0;
+    for (int i = 0; i < KS_CURSOR_PREFIX; i++) {
+        prefix <<= 8;
+        if ((size_t)(2 + i) < eklen) prefix |= (unsigned char)ekey_p[2 + i];
+    }
+    unsigned long long id = (prefix << 23) | ((unsigned long long)ks_cursor_tag << 12) | slot;
+    ks_cursor *c = &ks_cursors[slot];
+    char *copy = malloc(eklen ? eklen : 1);
+    free(c->key);
+    c->key = copy;
+    if (!copy) {
+        c->id = 0;
+        return id; /* falls back to the prefix */
+    }
+    memcpy(copy, ekey_p, eklen);
+    c->len = eklen;
+    c->id = id;
+    c->phys = phys_db;
+    return id;
+}
+
+int keyspace_cursor_load(unsigned long long cursor, int phys_db, const char **seek,
+                         size_t *seeklen) {
+    ks_cursor *c = &ks_cursors[cursor & (KS_CURSORS - 1)];
+    if (c->id == cursor && c->key && c->phys == phys_db) {
+        *seek = c->key;
+        *seeklen = c->len;
+        return 1;
+    }
+    if (ks_seekcap < 2 + KS_CURSOR_PREFIX) {
+        free(ks_seekbuf);
+        ks_seekbuf = malloc(2 + KS_CURSOR_PREFIX);
+        ks_seekcap = ks_seekbuf ? 2 + KS_CURSOR_PREFIX : 0;
+    }
+    static char fallback[2 + KS_CURSOR_PREFIX];
+    char *dst = ks_seekbuf ? ks_seekbuf : fallback;
+    dst[0] = KS_TAG_KEY;
+    dst[1] = (char)phys_db;
+    unsigned long long prefix = (cursor >> 23) & ((1ull << (8 * KS_CURSOR_PREFIX)) - 1);
+    size_t n = 2;
+    for (int i = KS_CURSOR_PREFIX - 1; i >= 0; i--) dst[n++] = (char)(prefix >> (8 * i));
+    while (n > 2 && dst[n - 1] == 0) n--;
+    *seek = dst;
+    *seeklen = n;
+    return 0;
+}
+
+/* ---- OBJECT / DEBUG OBJECT helpers --------------------------------------------------------- */
+
+const char *keyspace_string_encoding(const char *p, size_t len) {
+    long long v;
+    if (len <= 20 && string2ll(p, len, &v)) return "int";
+    return len <= 44 ? "embstr" : "raw";
+}
+
+void keyspace_debug_object(client *c) {
+    if (c->argc < 3) {
+        reply_wrong_arity(c, "debug|object");
+        return;
+    }
+    ks_value v;
+    lsm_buf *b = keyspace_buf(0);
+    int r = keyspace_lookup(c->db, c->argv[2].ptr, c->argv[2].len, b, &v, 0);
+    if (r < 0) {
+        keyspace_reply_engine_error(c, r);
+        return;
+    }
+    if (r == 0) {
+        reply_error(c, ERR_NO_KEY);
+        return;
+    }
+    const char *enc = keyspace_string_encoding(v.payload, v.plen);
+    size_t serlen = v.plen;
+    char line[256];
+    snprintf(line, sizeof(line),
+             "Value at:0x%012llx refcount:1 encoding:%s serializedlength:%zu lru:0 "
+             "lru_seconds_idle:0",
+             (unsigned long long)(uintptr_t)v.payload & 0xffffffffffffull, enc,
+             serlen ? serlen : 1);
+    reply_simple(c, line);
+}
