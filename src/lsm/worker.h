@@ -1,0 +1,56 @@
+/* worker.h - background threads. A worker runs jobs it receives from the owner thread through
+ * an SPSC ring (queue.h) and returns each finished job through a second ring, then writes to an
+ * eventfd so the owner's event loop wakes up and calls lsm_poll(). An idle worker sleeps on a
+ * condition variable (the rings themselves take no lock). The periodic thread runs a callback
+ * every interval (the everysec WAL fsync).
+ * Thread: worker_start/submit/pop_result/stop are called by the owner thread only. */
+#ifndef KEVO_WORKER_H
+#define KEVO_WORKER_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include "queue.h"
+
+typedef struct bg_job bg_job;
+/* A job: embed as the FIRST member of a concrete job struct. run() executes on the worker
+ * thread; it must not touch owner state except what the job itself carries. */
+struct bg_job {
+    void (*run)(bg_job *job);
+    int type;
+    int rc;          /* set by run() */
+};
+
+typedef struct worker {
+    pthread_t th;
+    spsc_ring in, out;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    _Atomic int stop;
+    int efd;         /* eventfd written after each result; not owned */
+    int inflight;    /* owner thread: submitted and not yet popped */
+    int started;
+} worker;
+
+/* 0 or -1. efd receives a write of 1 per finished job. */
+int worker_start(worker *w, int efd);
+/* Hands a job to the worker (owner thread). 0, or -1 when the ring is full. */
+int worker_submit(worker *w, bg_job *job);
+/* A finished job or NULL (owner thread). */
+bg_job *worker_pop_result(worker *w);
+/* Asks the thread to exit after its current job, joins it, frees the rings. Jobs still queued
+ * are not run; finished results not yet popped are returned by worker_pop_result until the
+ * rings are destroyed, so pop them BEFORE calling this. */
+void worker_stop(worker *w);
+
+typedef struct periodic {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;          /* under mu */
+    int interval_ms;
+    void (*fn)(void *ctx);
+    void *ctx;
+    int started;
+} periodic;
+int periodic_start(periodic *p, int interval_ms, void (*fn)(void *ctx), void *ctx);
+void periodic_stop(periodic *p); /* wakes and joins the thread */
+#endif

@@ -1,0 +1,369 @@
+/* test_lsm_basic.c - basic engine behaviour through lsm.h: put/get/delete, flush, reopen,
+ * compaction, counters, iterator snapshots. Small memtable/target sizes exercise flush and
+ * compaction quickly. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lsm.h"
+
+static char dir[256];
+
+static void rm_rf(const char *d) {
+    DIR *dd = opendir(d);
+    if (!dd) return;
+    struct dirent *de;
+    char p[512];
+    while ((de = readdir(dd))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        snprintf(p, sizeof(p), "%s/%s", d, de->d_name);
+        unlink(p);
+    }
+    closedir(dd);
+    rmdir(d);
+}
+
+static void setup(void) {
+    snprintf(dir, sizeof(dir), "/tmp/kevo_lsm_basic_XXXXXX");
+    cr_assert(mkdtemp(dir));
+}
+static void teardown(void) { rm_rf(dir); }
+
+static int count_files(const char *suffix) {
+    DIR *dd = opendir(dir);
+    int n = 0;
+    struct dirent *de;
+    size_t sl = strlen(suffix);
+    while ((de = readdir(dd))) {
+        size_t l = strlen(de->d_name);
+        if (l > sl && !strcmp(de->d_name + l - sl, suffix)) n++;
+    }
+    closedir(dd);
+    return n;
+}
+
+static lsm_options small_opts(void) {
+    lsm_options o;
+    lsm_options_init(&o);
+    o.memtable_size = 64 << 10;
+    o.block_size = 1024;
+    o.level1_max_bytes = 256 << 10;
+    o.target_file_size = 64 << 10;
+    o.block_cache_size = 1 << 20;
+    o.sync_mode = LSM_SYNC_NO;
+    return o;
+}
+
+static lsm_t *open_db(const lsm_options *o) {
+    lsm_t *db = NULL;
+    int rc = lsm_open(dir, o, &db);
+    cr_assert_eq(rc, 0, "open: %s", lsm_last_error(NULL));
+    return db;
+}
+
+static void expect_value(lsm_t *db, const char *k, const char *v) {
+    lsm_buf b = {0};
+    int rc = lsm_get(db, k, strlen(k), &b);
+    cr_assert_eq(rc, 0, "get %s: %d", k, rc);
+    cr_assert_eq(b.len, strlen(v), "len of %s", k);
+    cr_assert(b.len == 0 || memcmp(b.data, v, b.len) == 0, "value of %s", k);
+    lsm_buf_free(&b);
+}
+
+static void expect_absent(lsm_t *db, const char *k) {
+    lsm_buf b = {0};
+    cr_assert_eq(lsm_get(db, k, strlen(k), &b), LSM_ENOTFOUND, "%s should be absent", k);
+    lsm_buf_free(&b);
+}
+
+static void key_of(char *buf, int i) { sprintf(buf, "key%08d", i); }
+static void val_of(char *buf, int i, int gen) { sprintf(buf, "value-%d-%d-padding-padding-padding-padding", i, gen); }
+
+TestSuite(lsm_basic, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(lsm_basic, put_get_delete_overwrite) {
+    lsm_options o = small_opts();
+    lsm_t *db = open_db(&o);
+    cr_assert_eq(lsm_put(db, "a", 1, "1", 1), 0);
+    cr_assert_eq(lsm_put(db, "b", 1, "2", 1), 0);
+    expect_value(db, "a", "1");
+    cr_assert_eq(lsm_put(db, "a", 1, "3", 1), 0);
+    expect_value(db, "a", "3");
+    cr_assert_eq(lsm_delete(db, "b", 1), 0);
+    expect_absent(db, "b");
+    expect_absent(db, "zz");
+    cr_assert_eq(lsm_commit(db), 0);
+    cr_assert_eq(lsm_close(db), 0);
+}
+
+Test(lsm_basic, empty_value_survives_flush_and_reopen) {
+    lsm_options o = small_opts();
+    lsm_t *db = open_db(&o);
+    cr_assert_eq(lsm_put(db, "e", 1, "", 0), 0);
+    expect_value(db, "e", "");
+    cr_assert_eq(lsm_flush(db, 1), 0);
+    expect_value(db, "e", "");
+    cr_assert_eq(lsm_close(db), 0);
+    db = open_db(&o);
+    expect_value(db, "e", "");
+    cr_assert_eq(lsm_close(db), 0);
+}
+
+Test(lsm_basic, reopen_after_close_replays_wal) {
+    lsm_options o = small_opts();
+    lsm_t *db = open_db(&o);
+    char k[32], v[64];
+    for (int i = 0; i < 100; i++) {
+        key_of(k, i);
+        val_of(v, i, 0);
+        cr_assert_eq(lsm_put(db, k, strlen(k), v, strlen(v)), 0);
+    }
+    cr_assert_eq(lsm_delete(db, "key00000007", 11), 0);
+    cr_assert_eq(lsm_close(db), 0);
+    db = open_db(&o);
+    for (int i = 0; i < 100; i++) {
+        key_of(k, i);
+        val_of(v, i, 0);
+        if (i == 7) expect_absent(db, k);
+        else expect_value(db, k, v);
+    }
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    cr_assert_geq(st.last_sequence, 101);
+    /* sequence numbers never go back */
+    cr_assert_eq(lsm_put(db, "key00000007", 11, "new", 3), 0);
+    cr_assert_eq(lsm_close(db), 0);
+    db = open_db(&o);
+    expect_value(db, "key00000007", "new");
+    cr_assert_eq(lsm_close(db), 0);
+}
+
+Test(lsm_basic, flush_creates_l0_table_and_deletes_wal) {
+    lsm_options o = small_opts();
+    lsm_t *db = open_db(&o);
+    cr_assert_eq(lsm_put(db, "k", 1, "v", 1), 0);
+    cr_assert_eq(lsm_flush(db, 1), 0);
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    cr_assert_eq(st.level_files[0], 1);
+    cr_assert_eq(st.flushes, 1, "flushes=%llu", (unsigned long long)st.flushes);
+    cr_assert_eq(count_files(".sst"), 1);
+    cr_assert_eq(count_files(".log"), 1, "only the active WAL remains");
+    expect_value(db, "k", "v");
+    cr_assert_eq(lsm_close(db), 0);
+    db = open_db(&o);
+    expect_value(db, "k", "v");
+    cr_assert_eq(lsm_close(db), 0);
+}
+
+Test(lsm_basic, compaction_after_many_flushes_moves_data_to_l1) {
+    lsm_options o = small_opts();
+    lsm_t *db = open_db(&o);
+    char k[32], v[64];
+    for (int round = 0; round < 6; round++) {
+        for (int i = 0; i < 500; i++) {
+            key_of(k, (i * 7 + round) % 1000);
+            val_of(v, (i * 7 + round) % 1000, round);
+            cr_assert_eq(lsm_put(db, k, strlen(k), v, strlen(v)), 0);
+        }
+        cr_assert_eq(lsm_delete(db, "key00000003", 11), 0);
+        cr_assert_eq(lsm_flush(db, 1), 0);
+    }
+    /* let background compactions run to completion */
+    for (int i = 0; i < 200; i++) {
+        lsm_poll(db);
+        lsm_stats st;
+        lsm_get_stats(db, &st);
+        if (st.running_compactions == 0 && st.level_files[0] < o.l0_compaction_trigger) break;
+        usleep(10000);
+    }
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    cr_assert_geq(st.compactions, 1);
+    cr_assert_lt(st.level_files[0], o.l0_compaction_trigger);
+    int deeper = 0;
+    for (int l = 1; l < LSM_MAX_LEVELS; l++) deeper += st.level_files[l];
+    cr_assert_gt(deeper, 0);
+    /* the model: the last round that wrote each key */
+    for (int key = 0; key < 1000; key++) {
+        int last = -1;
+        for (int round = 0; round < 6; round++)
+            for (int i = 0; i < 500; i++)
+                if ((i * 7 + round) % 1000 == key) last = round;
+        key_of(k, key);
+        if (key == 3 || last < 0) { expect_absent(db, k); continue; }
+        val_of(v, key, last);
+        expect_value(db, k, v);
+    }
+    cr_assert_eq(lsm_close(db), 0);
+    db = open_db(&o);
+    val_of(v, 10, 5);
+    key_of(k, 10);
+    /* key 10 = i*7+round: round 5 -> i*7 = 5 mod 1000 -> i = 715 (>500); check via model */
+    int last = -1;
+    for (int round = 0; round < 6; round++)
+        for (int i = 0; i < 500; i++)
+            if ((i * 7 + round) % 1000 == 10) last = round;
+    if (last >= 0) {
+        val_of(v, 10, last);
+        expect_value(db, k, v);
+    }
+    expect_absent(db, "key00000003");
+    cr_assert_eq(lsm_close(db), 0);
+}
+
+Test(lsm_basic, manual_full_compaction_drops_tombstones) {
+    lsm_options o = small_opts();
+    lsm_t *db = open_db(&o);
+    char k[32], v[64];
+    for (int i = 0; i < 300; i++) {
+        key_of(k, i);
+        val_of(v, i, 0);
+        cr_assert_eq(lsm_put(db, k, strlen(k), v, strlen(v)), 0);
+    }
+    cr_assert_eq(lsm_flush(db, 1), 0);
+    for (int i = 0; i < 300; i += 2) {
+        key_of(k, i);
+        cr_assert_eq(lsm_delete(db, k, strlen(k)), 0);
+    }
+    cr_assert_eq(lsm_compact_range(db, NULL, 0, NULL, 0, 1), 0);
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    cr_assert_eq(st.level_files[0], 0);
+    cr_assert_geq(st.tombstones_dropped, 150);
+    for (int i = 0; i < 300; i++) {
+        key_of(k, i);
+        val_of(v, i, 0);
+        if (i % 2 == 0) expect_absent(db, k);
+        else expect_value(db, k, v);
+    }
+    cr_assert_eq(lsm_close(db), 0);
+}
+
+Test(lsm_basic, counters_survive_reopen_and_flush) {
+    lsm_options o = small_opts();
+    lsm_t *db = open_db(&o);
+    lsm_batch *b = lsm_batch_new();
+    cr_assert_eq(lsm_batch_put(b, "x", 1, "1", 1), 0);
+    cr_assert_eq(lsm_batch_counter_add(b, 3, 5), 0);
+    cr_assert_eq(lsm_write(db, b), 0);
+    lsm_batch_clear(b);
+    cr_assert_eq(lsm_batch_counter_add(b, 3, -2), 0);
+    cr_assert_eq(lsm_batch_counter_add(b, 0, 7), 0);
+    cr_assert_eq(lsm_write(db, b), 0);
+    cr_assert_eq(lsm_counter(db, 3), 3);
+    cr_assert_eq(lsm_close(db), 0);
+
+    db = open_db(&o);
+    cr_assert_eq(lsm_counter(db, 3), 3);
+    cr_assert_eq(lsm_counter(db, 0), 7);
+    cr_assert_eq(lsm_flush(db, 1), 0); /* counters move into the MANIFEST */
+    lsm_batch_clear(b);
+    cr_assert_eq(lsm_batch_counter_add(b, 3, 10), 0);
+    cr_assert_eq(lsm_write(db, b), 0);
+    cr_assert_eq(lsm_close(db), 0);
+
+    db = open_db(&o);
+    cr_assert_eq(lsm_counter(db, 3), 13);
+    cr_assert_eq(lsm_counter(db, 0), 7);
+    expect_value(db, "x", "1");
+    cr_assert_eq(lsm_close(db), 0);
+    lsm_batch_free(b);
+}
+
+Test(lsm_basic, iterator_sees_a_snapshot) {
+    lsm_options o = small_opts();
+    lsm_t *db = open_db(&o);
+    cr_assert_eq(lsm_put(db, "a", 1, "1", 1), 0);
+    cr_assert_eq(lsm_put(db, "c", 1, "3", 1), 0);
+    cr_assert_eq(lsm_flush(db, 1), 0);
+    cr_assert_eq(lsm_put(db, "b", 1, "2", 1), 0);
+    cr_assert_eq(lsm_delete(db, "c", 1), 0);
+    lsm_iter *it = lsm_iter_new(db);
+    /* writes after creation are not seen */
+    cr_assert_eq(lsm_put(db, "d", 1, "4", 1), 0);
+    cr_assert_eq(lsm_put(db, "a", 1, "X", 1), 0);
+    cr_assert_eq(lsm_flush(db, 1), 0);
+    const char *want_k[] = {"a", "b"}, *want_v[] = {"1", "2"};
+    int n = 0;
+    for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = lsm_iter_key(it, &kl), *v = lsm_iter_value(it, &vl);
+        cr_assert_lt(n, 2);
+        cr_assert(kl == 1 && k[0] == want_k[n][0], "key %d", n);
+        cr_assert(vl == 1 && v[0] == want_v[n][0], "value %d", n);
+        n++;
+    }
+    cr_assert_eq(n, 2);
+    cr_assert_eq(lsm_iter_status(it), 0);
+    lsm_iter_seek(it, "b", 1);
+    cr_assert(lsm_iter_valid(it));
+    size_t kl;
+    cr_assert_eq(lsm_iter_key(it, &kl)[0], 'b');
+    lsm_iter_free(it);
+
+    it = lsm_iter_new(db);
+    n = 0;
+    for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) n++;
+    cr_assert_eq(n, 3); /* a b d */
+    lsm_iter_free(it);
+    cr_assert_eq(lsm_close(db), 0);
+}
+
+Test(lsm_basic, second_open_is_refused_with_ebusy) {
+    lsm_options o = small_opts();
+    lsm_t *db = open_db(&o);
+    lsm_t *db2 = NULL;
+    cr_assert_eq(lsm_open(dir, &o, &db2), LSM_EBUSY);
+    cr_assert_null(db2);
+    cr_assert_eq(lsm_close(db), 0);
+}
+
+Test(lsm_basic, many_writes_rotate_memtables_and_stay_readable) {
+    lsm_options o = small_opts();
+    o.compaction_threads = 2;
+    lsm_t *db = open_db(&o);
+    char k[32], v[64];
+    for (int i = 0; i < 20000; i++) {
+        key_of(k, (i * 7919) % 20000);
+        val_of(v, (i * 7919) % 20000, 1);
+        cr_assert_eq(lsm_put(db, k, strlen(k), v, strlen(v)), 0);
+        if (i % 100 == 0) {
+            cr_assert_eq(lsm_commit(db), 0);
+            lsm_poll(db);
+        }
+    }
+    for (int i = 0; i < 20000; i += 37) {
+        key_of(k, i);
+        val_of(v, i, 1);
+        expect_value(db, k, v);
+    }
+    int n = 0;
+    lsm_iter *it = lsm_iter_new(db);
+    char prev[32] = "";
+    for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+        size_t kl;
+        const char *kk = lsm_iter_key(it, &kl);
+        cr_assert_lt(n, 20000);
+        cr_assert(kl < 32);
+        char cur[32];
+        memcpy(cur, kk, kl);
+        cur[kl] = 0;
+        cr_assert_gt(strcmp(cur, prev), 0);
+        strcpy(prev, cur);
+        n++;
+    }
+    cr_assert_eq(n, 20000);
+    lsm_iter_free(it);
+    cr_assert_eq(lsm_close(db), 0);
+    db = open_db(&o);
+    for (int i = 0; i < 20000; i += 101) {
+        key_of(k, i);
+        val_of(v, i, 1);
+        expect_value(db, k, v);
+    }
+    cr_assert_eq(lsm_close(db), 0);
+}
