@@ -487,6 +487,41 @@ Test(wal, skip_mode_skips_rest_of_block_and_counts_bytes) {
     free(f);
 }
 
+Test(wal, zeroed_blocks_in_middle_corrupt_then_skip_mode_resumes_after_them) {
+    enum { N = 200 };
+    size_t sizes[N];
+    uint64_t starts[N];
+    for (int i = 0; i < N; i++) sizes[i] = 1000;
+    uint64_t total = write_records(sizes, N, starts);
+    cr_assert_gt(total, 5 * (uint64_t)B);
+    uint64_t fsz;
+    char *f = slurp(&fsz);
+    memset(f + B, 0, 3 * B); /* blocks 1..3 lost */
+    spit(f, total);
+    int last_whole = -1, first_after = -1;
+    for (int i = 0; i < N; i++) {
+        if (starts[i] + H + 1000 <= B) last_whole = i;
+        if (first_after < 0 && starts[i] >= 4 * (uint64_t)B) first_after = i;
+    }
+    /* default: refuse */
+    wal_reader *r = wal_reader_open(path);
+    for (int i = 0; i <= last_whole; i++) expect_record(r, 1000, (uint32_t)i);
+    const char *rec;
+    size_t len;
+    cr_assert_eq(wal_reader_next(r, &rec, &len), LSM_ECORRUPT);
+    cr_assert_eq(wal_reader_offset(r), B);
+    wal_reader_close(r);
+    /* skip mode: everything from the straddling record to the first record starting in block 4 */
+    r = wal_reader_open(path);
+    wal_reader_set_skip(r, 1);
+    for (int i = 0; i <= last_whole; i++) expect_record(r, 1000, (uint32_t)i);
+    for (int i = first_after; i < N; i++) expect_record(r, 1000, (uint32_t)i);
+    expect_eof(r);
+    cr_assert_eq(wal_reader_skipped_bytes(r), starts[first_after] - starts[last_whole + 1]);
+    wal_reader_close(r);
+    free(f);
+}
+
 Test(wal, skip_mode_still_treats_bad_tail_as_torn) {
     size_t sizes[] = {10, 20};
     uint64_t starts[2];

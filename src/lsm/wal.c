@@ -206,6 +206,7 @@ struct wal_reader {
     uint64_t rec_off;  /* offset of the last returned record, or of the bad record */
     uint64_t tail_dropped;
     uint64_t skipped;
+    uint64_t valid_hint; /* offset of a valid record found by valid_after (0: none known) */
 };
 
 wal_reader *wal_reader_open(const char *path) {
@@ -295,7 +296,8 @@ static int phys_check(const wal_reader *r, uint64_t off, int *type, const char *
 /* Is there any valid physical record after the bad one at off? Candidates: the position after
  * the bad record if its length field fits the block, and every later block start (each block
  * starts with a record header, since records never straddle blocks). */
-static int valid_after(const wal_reader *r, uint64_t off) {
+static int valid_after(wal_reader *r, uint64_t off) {
+    if (r->valid_hint > off) return 1; /* found by an earlier scan: keeps skip mode linear */
     int t;
     const char *d;
     size_t n;
@@ -305,12 +307,17 @@ static int valid_after(const wal_reader *r, uint64_t off) {
         size_t bl = (size_t)(unsigned char)h[4] | ((size_t)(unsigned char)h[5] << 8);
         uint64_t nxt = off + WAL_HEADER_SIZE + bl;
         if (nxt <= block_end && block_end - nxt >= WAL_HEADER_SIZE && nxt < r->size &&
-            phys_check(r, nxt, &t, &d, &n) == PHYS_OK)
+            phys_check(r, nxt, &t, &d, &n) == PHYS_OK) {
+            r->valid_hint = nxt;
             return 1;
+        }
     }
     for (uint64_t b = block_end; b < r->size && r->size - b >= WAL_HEADER_SIZE;
          b += WAL_BLOCK_SIZE) {
-        if (phys_check(r, b, &t, &d, &n) == PHYS_OK) return 1;
+        if (phys_check(r, b, &t, &d, &n) == PHYS_OK) {
+            r->valid_hint = b;
+            return 1;
+        }
     }
     return 0;
 }
