@@ -1,0 +1,329 @@
+/* test_keyspace.c - the keyspace's on-disk encoding and its counting invariant (keyspace.c):
+ * value encoding round trip, expire-index ordering, the compaction hook, exact counters through
+ * SET/DEL/EXPIRE/PERSIST/overwrite, lazy and active expiry (incl. index entries whose value the
+ * engine's compaction dropped), FLUSHDB, SWAPDB persistence, SCAN cursor resume points. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keyspace.h"
+#include "lsm.h"
+#include "server.h"
+
+static char tmpdir[64];
+
+static void ks_setup(void) {
+    strcpy(tmpdir, "/tmp/kevo-test-ks-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+    lsm_options o;
+    lsm_options_init(&o);
+    o.memtable_size = 1 << 20;
+    o.block_cache_size = 1 << 20;
+    o.expire_fn = keyspace_value_expire;
+    cr_assert_eq(lsm_open(tmpdir, &o, &server.engine), 0, "%s", lsm_last_error(NULL));
+    server.batch = lsm_batch_new();
+    server.dbnum = 16;
+    cr_assert_eq(keyspace_open(), 0);
+}
+
+static void ks_teardown(void) {
+    keyspace_close();
+    lsm_batch_free(server.batch);
+    server.batch = NULL;
+    lsm_close(server.engine);
+    server.engine = NULL;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* ---- helpers acting like the command handlers: read, stage, commit ---- */
+
+static int set_key(int db, const char *k, const char *v, uint64_t expire) {
+    ks_value old;
+    int r = keyspace_lookup(db, k, strlen(k), keyspace_buf(0), &old, 0);
+    cr_assert_geq(r, 0);
+    keyspace_begin();
+    cr_assert_eq(keyspace_put(db, k, strlen(k), r ? &old : NULL, KTYPE_STRING, expire, v,
+                              strlen(v)), 0);
+    cr_assert_eq(keyspace_commit(), 0);
+    return r;
+}
+
+static int del_key(int db, const char *k) {
+    ks_value old;
+    int r = keyspace_lookup(db, k, strlen(k), keyspace_buf(0), &old, 0);
+    cr_assert_geq(r, 0);
+    if (!r) return 0;
+    keyspace_begin();
+    cr_assert_eq(keyspace_remove(db, k, strlen(k), &old), 0);
+    cr_assert_eq(keyspace_commit(), 0);
+    return 1;
+}
+
+static int set_expire(int db, const char *k, uint64_t expire) {
+    ks_value old;
+    int r = keyspace_lookup(db, k, strlen(k), keyspace_buf(0), &old, 0);
+    cr_assert_geq(r, 0);
+    if (!r) return 0;
+    keyspace_begin();
+    cr_assert_eq(keyspace_put(db, k, strlen(k), &old, old.type, expire, old.payload, old.plen),
+                 0);
+    cr_assert_eq(keyspace_commit(), 0);
+    return 1;
+}
+
+/* Number of 'x' entries in the engine (all dbs). */
+static long long count_x_entries(void) {
+    lsm_iter *it = lsm_iter_new(server.engine);
+    long long n = 0;
+    char x = KS_TAG_EXPIRE;
+    for (lsm_iter_seek(it, &x, 1); lsm_iter_valid(it); lsm_iter_next(it)) {
+        size_t kl;
+        const char *k = lsm_iter_key(it, &kl);
+        if (k[0] != KS_TAG_EXPIRE) break;
+        n++;
+    }
+    lsm_iter_free(it);
+    return n;
+}
+
+/* Writes a key straight into the engine with its counters, as a past incarnation would have
+ * been written (e.g. with an expire that has passed since). with_value=0 leaves only the index
+ * entry and the counts: a value the engine's compaction dropped. */
+static void raw_incarnation(int phys, const char *k, uint64_t expire, int with_value) {
+    char ek[300], xk[300], val[64];
+    size_t kl = keyspace_encode_key(ek, phys, k, strlen(k));
+    size_t xl = keyspace_encode_xkey(xk, expire, phys, k, strlen(k));
+    size_t h = keyspace_encode_value_header(val, KTYPE_STRING, expire);
+    memcpy(val + h, "v", 1);
+    lsm_batch *b = lsm_batch_new();
+    if (with_value) lsm_batch_put(b, ek, kl, val, h + 1);
+    lsm_batch_put(b, xk, xl, "", 0);
+    lsm_batch_counter_add(b, 2 * phys, 1);
+    lsm_batch_counter_add(b, 2 * phys + 1, 1);
+    cr_assert_eq(lsm_write(server.engine, b), 0);
+    lsm_batch_free(b);
+}
+
+/* ---- pure encoding ---- */
+
+Test(value_encoding, round_trip_with_and_without_expire) {
+    char buf[64];
+    ks_value v;
+    size_t h = keyspace_encode_value_header(buf, KTYPE_STRING, 0);
+    cr_assert_eq(h, 2);
+    memcpy(buf + h, "bar", 3);
+    cr_assert_eq(keyspace_decode_value(buf, h + 3, &v), 0);
+    cr_assert_eq(v.type, KTYPE_STRING);
+    cr_assert_eq(v.expire, 0);
+    cr_assert_eq(v.plen, 3);
+    cr_assert_eq(memcmp(v.payload, "bar", 3), 0);
+
+    uint64_t t = 0x0102030405060708ull;
+    h = keyspace_encode_value_header(buf, KTYPE_STRING, t);
+    cr_assert_eq(h, 10);
+    cr_assert_eq((unsigned char)buf[2], 0x08); /* little-endian on disk */
+    cr_assert_eq(keyspace_decode_value(buf, h, &v), 0); /* empty payload is a value */
+    cr_assert_eq(v.expire, t);
+    cr_assert_eq(v.plen, 0);
+}
+
+Test(value_encoding, truncated_values_are_rejected) {
+    ks_value v;
+    cr_assert_eq(keyspace_decode_value("", 0, &v), -1);
+    cr_assert_eq(keyspace_decode_value("\0", 1, &v), -1);
+    char buf[10] = {KTYPE_STRING, KF_EXPIRE, 1, 2, 3};
+    cr_assert_eq(keyspace_decode_value(buf, 5, &v), -1);
+}
+
+Test(expire_index, keys_sort_by_time_big_endian) {
+    uint64_t times[] = {1, 255, 256, 65535, 65536, 1ull << 40, (1ull << 40) + 1};
+    char prev[64], cur[64];
+    size_t pl = keyspace_encode_xkey(prev, times[0], 15, "zzz", 3);
+    for (size_t i = 1; i < sizeof(times) / sizeof(times[0]); i++) {
+        size_t cl = keyspace_encode_xkey(cur, times[i], 0, "a", 1);
+        size_t m = pl < cl ? pl : cl;
+        cr_assert_lt(memcmp(prev, cur, m), 0, "index not in time order at %zu", i);
+        memcpy(prev, cur, cl);
+        pl = cl;
+    }
+}
+
+Test(expire_hook, value_expire_on_every_kind_of_entry) {
+    char k[16], v[32];
+    size_t kl = keyspace_encode_key(k, 3, "foo", 3);
+    size_t h = keyspace_encode_value_header(v, KTYPE_STRING, 1234567);
+    cr_assert_eq(keyspace_value_expire(NULL, k, kl, v, h), 1234567);
+    h = keyspace_encode_value_header(v, KTYPE_STRING, 0);
+    memcpy(v + h, "12345678901", 11); /* long payload but no expire flag */
+    cr_assert_eq(keyspace_value_expire(NULL, k, kl, v, h + 11), 0);
+    char xk[32];
+    size_t xl = keyspace_encode_xkey(xk, 99, 0, "foo", 3);
+    cr_assert_eq(keyspace_value_expire(NULL, xk, xl, "", 0), 0); /* index entries never expire */
+    cr_assert_eq(keyspace_value_expire(NULL, "Mdbmap", 6, "0123456789abcdef", 16), 0);
+    cr_assert_eq(keyspace_value_expire(NULL, k, kl, "\0\1", 2), 0); /* malformed: keep */
+}
+
+/* ---- engine-backed ---- */
+
+TestSuite(keyspace_counts, .init = ks_setup, .fini = ks_teardown);
+
+Test(keyspace_counts, exact_after_set_del_expire_persist_overwrite) {
+    uint64_t far = server_now_ms() + 3600 * 1000;
+    set_key(0, "a", "1", 0);
+    set_key(0, "b", "2", far);
+    set_key(0, "c", "3", far + 1);
+    cr_assert_eq(keyspace_dbsize(0), 3);
+    cr_assert_eq(keyspace_expires(0), 2);
+    set_key(0, "a", "11", 0);          /* overwrite, no expire */
+    set_key(0, "b", "22", 0);          /* overwrite drops the expire */
+    cr_assert_eq(keyspace_dbsize(0), 3);
+    cr_assert_eq(keyspace_expires(0), 1);
+    set_expire(0, "a", far + 5);       /* EXPIRE */
+    set_expire(0, "a", far + 6);       /* EXPIRE again: index entry replaced, not added */
+    cr_assert_eq(keyspace_expires(0), 2);
+    cr_assert_eq(count_x_entries(), 2);
+    set_expire(0, "c", 0);             /* PERSIST */
+    cr_assert_eq(keyspace_expires(0), 1);
+    cr_assert_eq(del_key(0, "a"), 1);
+    cr_assert_eq(del_key(0, "a"), 0);  /* deleting an absent key changes nothing */
+    cr_assert_eq(keyspace_dbsize(0), 2);
+    cr_assert_eq(keyspace_expires(0), 0);
+    cr_assert_eq(count_x_entries(), 0);
+    set_key(1, "a", "x", far);         /* other db counts apart */
+    cr_assert_eq(keyspace_dbsize(1), 1);
+    cr_assert_eq(keyspace_expires(1), 1);
+    cr_assert_eq(keyspace_dbsize(0), 2);
+}
+
+Test(keyspace_counts, past_expire_write_removes_the_key) {
+    set_key(0, "k", "v", 0);
+    cr_assert_eq(set_expire(0, "k", server_now_ms() - 1), 1);
+    cr_assert_eq(keyspace_dbsize(0), 0);
+    ks_value v;
+    cr_assert_eq(keyspace_lookup(0, "k", 1, keyspace_buf(0), &v, 0), 0);
+    set_key(0, "n", "v", 1); /* a new key with a past expire is never stored */
+    cr_assert_eq(keyspace_dbsize(0), 0);
+    cr_assert_eq(count_x_entries(), 0);
+}
+
+Test(keyspace_counts, lazy_expiry_deletes_key_and_index_entry) {
+    raw_incarnation(keyspace_phys_db(0), "old", server_now_ms() - 1000, 1);
+    cr_assert_eq(keyspace_dbsize(0), 1);
+    long long before = server.stat.expiredkeys;
+    ks_value v;
+    cr_assert_eq(keyspace_lookup(0, "old", 3, keyspace_buf(0), &v, KS_LOOKUP_NOEXPIRE), 0);
+    cr_assert_eq(keyspace_dbsize(0), 1); /* NOEXPIRE: reported absent, not deleted */
+    cr_assert_eq(keyspace_lookup(0, "old", 3, keyspace_buf(0), &v, 0), 0);
+    cr_assert_eq(keyspace_dbsize(0), 0);
+    cr_assert_eq(keyspace_expires(0), 0);
+    cr_assert_eq(count_x_entries(), 0);
+    cr_assert_eq(server.stat.expiredkeys, before + 1);
+}
+
+Test(keyspace_counts, active_cycle_expires_due_keys_only) {
+    uint64_t now = server_now_ms();
+    raw_incarnation(0, "due1", now - 2000, 1);
+    raw_incarnation(0, "due2", now - 1000, 1);
+    set_key(0, "later", "v", now + 3600 * 1000);
+    cr_assert_eq(keyspace_dbsize(0), 3);
+    cr_assert_eq(keyspace_active_expire_cycle(100000), 2);
+    cr_assert_eq(keyspace_dbsize(0), 1);
+    cr_assert_eq(keyspace_expires(0), 1);
+    cr_assert_eq(count_x_entries(), 1);
+    cr_assert_eq(keyspace_active_expire_cycle(100000), 0);
+}
+
+Test(keyspace_counts, active_cycle_retires_index_entry_of_compacted_value) {
+    uint64_t now = server_now_ms();
+    raw_incarnation(0, "gone", now - 1000, 0); /* compaction dropped the value */
+    cr_assert_eq(keyspace_dbsize(0), 1);
+    cr_assert_eq(keyspace_active_expire_cycle(100000), 1);
+    cr_assert_eq(keyspace_dbsize(0), 0);
+    cr_assert_eq(keyspace_expires(0), 0);
+    cr_assert_eq(count_x_entries(), 0);
+}
+
+Test(keyspace_counts, stale_index_entry_with_new_incarnation_counts_once) {
+    uint64_t now = server_now_ms();
+    raw_incarnation(0, "k", now - 1000, 0); /* old incarnation dropped by compaction */
+    set_key(0, "k", "new", 0);              /* SET finds it absent: a second incarnation */
+    cr_assert_eq(keyspace_dbsize(0), 2);
+    cr_assert_eq(keyspace_active_expire_cycle(100000), 1);
+    cr_assert_eq(keyspace_dbsize(0), 1);
+    cr_assert_eq(keyspace_expires(0), 0);
+    ks_value v;
+    cr_assert_eq(keyspace_lookup(0, "k", 1, keyspace_buf(0), &v, 0), 1);
+    cr_assert_eq(v.plen, 3);
+}
+
+Test(keyspace_counts, flushdb_reaches_zero_including_stale_entries) {
+    uint64_t now = server_now_ms();
+    for (int i = 0; i < 2500; i++) { /* more than one internal delete batch */
+        char k[32];
+        snprintf(k, sizeof(k), "key:%d", i);
+        set_key(2, k, "v", i % 3 == 0 ? now + 3600 * 1000 : 0);
+    }
+    raw_incarnation(keyspace_phys_db(2), "gone", now - 5, 0);
+    set_key(3, "other", "v", now + 3600 * 1000);
+    cr_assert_eq(keyspace_dbsize(2), 2501);
+    cr_assert_eq(keyspace_flushdb(2), 0);
+    cr_assert_eq(keyspace_dbsize(2), 0);
+    cr_assert_eq(keyspace_expires(2), 0);
+    cr_assert_eq(keyspace_dbsize(3), 1);
+    cr_assert_eq(count_x_entries(), 1);
+    cr_assert_eq(keyspace_flushall(), 0);
+    cr_assert_eq(keyspace_dbsize(3), 0);
+    cr_assert_eq(count_x_entries(), 0);
+}
+
+Test(keyspace_counts, swapdb_map_survives_reopen) {
+    set_key(0, "zero", "0", 0);
+    set_key(1, "one", "1", 0);
+    set_key(1, "uno", "1", 0);
+    cr_assert_eq(keyspace_swapdb(0, 1), 0);
+    cr_assert_eq(keyspace_dbsize(0), 2);
+    cr_assert_eq(keyspace_dbsize(1), 1);
+    ks_value v;
+    cr_assert_eq(keyspace_lookup(0, "one", 3, keyspace_buf(0), &v, 0), 1);
+    keyspace_close();
+    lsm_close(server.engine);
+    lsm_options o;
+    lsm_options_init(&o);
+    cr_assert_eq(lsm_open(tmpdir, &o, &server.engine), 0);
+    cr_assert_eq(keyspace_open(), 0);
+    cr_assert_eq(keyspace_lookup(0, "one", 3, keyspace_buf(0), &v, 0), 1);
+    cr_assert_eq(keyspace_lookup(1, "zero", 4, keyspace_buf(0), &v, 0), 1);
+    cr_assert_eq(keyspace_dbsize(0), 2);
+    cr_assert_eq(keyspace_phys_db(0), 1);
+    cr_assert_eq(keyspace_logical_db(1), 0);
+}
+
+Test(keyspace_counts, scan_cursor_resumes_at_saved_key_or_lower_bound) {
+    char ek[64];
+    size_t el = keyspace_encode_key(ek, 4, "hello:world", 11);
+    unsigned long long cur = keyspace_cursor_save(4, ek, el);
+    cr_assert_neq(cur, 0);
+    cr_assert_lt(cur, 1ull << 63);
+    const char *seek;
+    size_t sl;
+    cr_assert_eq(keyspace_cursor_load(cur, 4, &seek, &sl), 1);
+    cr_assert_eq(sl, el);
+    cr_assert_eq(memcmp(seek, ek, el), 0);
+    /* a cursor the table no longer knows (e.g. after a restart) resumes at a lower bound */
+    keyspace_close();
+    cr_assert_eq(keyspace_open(), 0);
+    cr_assert_eq(keyspace_cursor_load(cur, 4, &seek, &sl), 0);
+    cr_assert_eq(sl, 2 + 5);
+    cr_assert_eq(memcmp(seek, ek, sl), 0); /* 'k' 4 "hello" <= the saved key */
+    /* short keys: padding zeros are stripped so the bound stays <= the key */
+    el = keyspace_encode_key(ek, 4, "ab", 2);
+    cur = keyspace_cursor_save(4, ek, el);
+    keyspace_close();
+    cr_assert_eq(keyspace_open(), 0);
+    cr_assert_eq(keyspace_cursor_load(cur, 4, &seek, &sl), 0);
+    cr_assert_eq(sl, 4);
+    cr_assert_eq(memcmp(seek, ek, 4), 0);
+}
