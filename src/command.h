@@ -7,6 +7,7 @@
  * and write back-pressure before calling a handler. */
 #ifndef KEVO_COMMAND_H
 #define KEVO_COMMAND_H
+#include <stddef.h>
 #include <stdint.h>
 
 struct client;
