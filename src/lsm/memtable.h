@@ -24,7 +24,7 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
                  const void *val, size_t vl);
 
 enum { MEMTABLE_NOTFOUND = 0, MEMTABLE_FOUND = 1, MEMTABLE_DELETED = 2 };
-/* Newest entry of ukey with sequence <= snapshot. FOUND: *val/*vl point into the arena, valid
+/* Newest entry of ukey with sequence <= snapshot. FOUND: *val and *vl point into the arena, valid
  * while the caller holds a reference. DELETED: a tombstone hides older data. */
 int memtable_get(memtable *m, const void *ukey, size_t ukl, uint64_t snapshot, const char **val,
                  size_t *vl);
