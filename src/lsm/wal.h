@@ -35,7 +35,7 @@ int wal_writer_fd(const wal_writer *w);
 typedef struct wal_reader wal_reader;
 wal_reader *wal_reader_open(const char *path); /* NULL on error (errno set) */
 enum { WAL_READ_RECORD = 1, WAL_READ_EOF = 0 };
-/* Reads the next logical record. Returns WAL_READ_RECORD with *rec/*len valid until the next
+/* Reads the next logical record. Returns WAL_READ_RECORD with *rec and *len valid until the next
  * call; WAL_READ_EOF at the end, including a torn or bad-checksum TAIL (an incomplete last
  * write: wal_reader_tail_dropped() then says how many bytes were ignored); or LSM_ECORRUPT when
  * a bad record is followed by valid data (corruption in the middle): wal_reader_offset() gives
