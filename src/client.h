@@ -86,4 +86,44 @@ void client_close_async(client *c);          /* freed at a safe point in before-
 /* Iterate all clients (CLIENT LIST / KILL, INFO clients). */
 void client_foreach(void (*fn)(client *c, void *ctx), void *ctx);
 client *client_by_id(uint64_t id);
+
+/* ---- added by client.c (S1): connection plumbing used by server.c/command.c/cmd_server.c ---- */
+struct event_loop;
+/* Listening socket handler: accepts up to 1000 connections per event. */
+void client_accept_handler(struct event_loop *el, int fd, void *data, int mask);
+size_t client_count(void);
+/* Processes the buffered commands of c (after a read, or when resumed). */
+void client_process_input(client *c);
+/* Back-pressure: stop reading c (its current command stays parsed, to be retried). */
+void client_pause_write(client *c);
+/* Resumes every paused client (the engine is no longer stalled): runs their pending commands. */
+void client_resume_paused(void);
+size_t client_paused_count(void);
+/* A write command is about to run for c in this loop iteration: remembers the reply position so
+ * the replies can be replaced by errors if the iteration's WAL commit fails. */
+void client_note_write(client *c);
+/* Before-sleep, after lsm_commit: writes every client's pending replies (one writev each;
+ * a writable handler only when the socket would block), then frees clients closed async.
+ * commit_ok == 0: replies of commands since each client's write mark are replaced by errs. */
+void client_flush_all(int commit_ok, const char *err);
+/* Cron: idle timeout, output-buffer soft limit, query buffer shrinking. */
+void client_cron(void);
+/* "id=.. addr=.. ..." line of CLIENT LIST / CLIENT INFO (no trailing newline) into buf. */
+void client_info_string(client *c, char *buf, size_t cap);
+const char *client_peer_addr(client *c);
+int client_is_local(client *c);
+/* CLIENT REPLY SKIP: suppress the reply of the next command only. */
+void client_skip_next_reply(client *c);
+/* Last command name run by c (for CLIENT LIST "cmd="). */
+void client_set_lastcmd(client *c, const char *fullname);
+void client_set_lib(client *c, int ver, const char *v, size_t len); /* CLIENT SETINFO */
+/* Bytes of reply not yet written (tests, INFO). */
+size_t client_reply_pending(client *c);
+/* Copies the pending reply bytes into dst (tests); returns the count. */
+size_t client_reply_copy(client *c, char *dst, size_t cap);
+/* Discards pending reply bytes (tests). */
+void client_reply_reset(client *c);
+/* Totals for INFO clients/stats. */
+size_t client_max_output(void);
+size_t client_max_input(void);
 #endif

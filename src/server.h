@@ -36,8 +36,30 @@ struct server {
     struct server_stats stat;
     lsm_batch *batch;       /* a reusable write batch for the keyspace layer (always cleared
                                before use; never held across calls) */
-    /* ... server.c adds what it needs ... */
+    /* ---- added by server.c (S1) ---- */
+    struct event_loop *el;
+    int listen_fds[16];
+    int nlisten;
+    uint64_t cmd_time_ms;   /* cached wall clock for the running command (server_now_ms) */
+    uint64_t cmd_time_us;
+    long long iteration;    /* event-loop iterations (before-sleep calls) */
+    long long cronloops;
+    volatile int shutdown_asap; /* set by SIGTERM/SIGINT, handled in cron/before-sleep */
+    int shutdown_flags;     /* SHUTDOWN_* */
+    int commit_failed;      /* the last lsm_commit failed: writes are refused (MISCONF) */
+    char commit_err[256];
+    uint64_t next_client_id;
+    long long stat_total_reads, stat_total_writes;
+    long long stat_paused_writes;   /* commands paused by back-pressure */
+    long long stat_starttime_resetstat;
+    uint64_t lsm_engine_errors;
+    int engine_failed;      /* lsm_poll reported a background failure */
+    long long bgsave_last_ms;
+    int last_save_ok;
 };
+#define SHUTDOWN_NOFLAGS 0
+#define SHUTDOWN_SAVE 1
+#define SHUTDOWN_NOSAVE 2
 extern struct server server;
 
 /* Wall clock in unix milliseconds / microseconds (cached per command for consistent expiry
@@ -47,4 +69,19 @@ uint64_t server_ustime(void);
 
 /* Commits the engine, closes it and opens it again (DEBUG RELOAD). 0 or -1 (logged). */
 int server_reload_engine(int flush_first);
+
+/* ---- added by server.c (S1) ---- */
+/* Startup after config_load: logging, listening sockets, engine open. 0 or -1 (logged). */
+int server_init(void);
+/* Runs the event loop until shutdown; returns the exit code. */
+int server_run(void);
+/* Stops the server after this iteration (SHUTDOWN): commits, closes the engine, exits.
+ * flags SHUTDOWN_SAVE flushes memtables to SSTables first. Returns only on failure (-1). */
+int server_prepare_shutdown(int flags);
+/* Zeroes INFO stats, command stats and error counts (CONFIG RESETSTAT). */
+void server_reset_stats(void);
+/* Refreshes the cached command time (called by the dispatcher before each command). */
+void server_update_cmd_time(void);
+/* Engine options from config. */
+void server_engine_options(lsm_options *o);
 #endif

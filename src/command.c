@@ -1,0 +1,353 @@
+/* command.c - the joined command table, case-insensitive lookup, and dispatch with Redis's
+ * checks (see command.h), plus per-command statistics and the slow log (info.h). */
+#include "command.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "client.h"
+#include "config.h"
+#include "info.h"
+#include "log.h"
+#include "lsm.h"
+#include "multi.h"
+#include "server.h"
+
+typedef struct cmd_entry {
+    command_stats st;
+    struct cmd_entry *subs;
+    int nsubs;
+} cmd_entry;
+
+static cmd_entry *entries;     /* top-level commands in table order */
+static size_t nentries;
+static cmd_entry **htab;       /* open addressing by lowercase name */
+static size_t hsize;
+
+static uint64_t name_hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)tolower((unsigned char)s[i]);
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static void entry_init(cmd_entry *e, const struct command *cmd, const struct command *parent)
+{
+    memset(e, 0, sizeof *e);
+    e->st.cmd = cmd;
+    e->st.parent = parent;
+    if (parent) snprintf(e->st.fullname, sizeof e->st.fullname, "%s|%s", parent->name, cmd->name);
+    else snprintf(e->st.fullname, sizeof e->st.fullname, "%s", cmd->name);
+    if (cmd->subcommands) {
+        int n = 0;
+        while (cmd->subcommands[n].name) n++;
+        e->subs = calloc((size_t)n, sizeof *e->subs);
+        e->nsubs = n;
+        for (int i = 0; i < n; i++) entry_init(&e->subs[i], &cmd->subcommands[i], cmd);
+    }
+}
+
+void command_table_init(void)
+{
+    if (entries) return;
+    const struct command *tables[] = {server_commands, string_commands, keys_commands, multi_commands};
+    size_t n = 0;
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        for (const struct command *c = tables[t]; c->name; c++) n++;
+    entries = calloc(n, sizeof *entries);
+    hsize = 16;
+    while (hsize < n * 3) hsize *= 2;
+    htab = calloc(hsize, sizeof *htab);
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        for (const struct command *c = tables[t]; c->name; c++) {
+            size_t len = strlen(c->name);
+            size_t h = (size_t)name_hash(c->name, len) & (hsize - 1);
+            int dup = 0;
+            while (htab[h]) {
+                if (!strcasecmp(htab[h]->st.cmd->name, c->name)) dup = 1;
+                h = (h + 1) & (hsize - 1);
+            }
+            if (dup) {
+                log_msg(LL_WARNING, "Duplicate command '%s' in the command tables (ignored)", c->name);
+                continue;
+            }
+            cmd_entry *e = &entries[nentries++];
+            entry_init(e, c, NULL);
+            htab[h] = e;
+        }
+}
+
+static cmd_entry *lookup_entry(const char *name, size_t len)
+{
+    if (!htab) return NULL;
+    size_t h = (size_t)name_hash(name, len) & (hsize - 1);
+    while (htab[h]) {
+        const char *n = htab[h]->st.cmd->name;
+        if (strlen(n) == len && !strncasecmp(n, name, len)) return htab[h];
+        h = (h + 1) & (hsize - 1);
+    }
+    return NULL;
+}
+
+static cmd_entry *lookup_sub_entry(cmd_entry *e, const char *name, size_t len)
+{
+    for (int i = 0; i < e->nsubs; i++) {
+        const char *n = e->subs[i].st.cmd->name;
+        if (strlen(n) == len && !strncasecmp(n, name, len)) return &e->subs[i];
+    }
+    return NULL;
+}
+
+const struct command *command_lookup(const char *name, size_t len)
+{
+    cmd_entry *e = lookup_entry(name, len);
+    return e ? e->st.cmd : NULL;
+}
+
+const struct command *command_lookup_sub(const struct command *cmd, const char *name, size_t len)
+{
+    cmd_entry *e = lookup_entry(cmd->name, strlen(cmd->name));
+    if (!e || e->st.cmd != cmd) return NULL;
+    cmd_entry *s = lookup_sub_entry(e, name, len);
+    return s ? s->st.cmd : NULL;
+}
+
+static cmd_entry *entry_of(const struct command *cmd)
+{
+    for (size_t i = 0; i < nentries; i++) {
+        if (entries[i].st.cmd == cmd) return &entries[i];
+        for (int j = 0; j < entries[i].nsubs; j++)
+            if (entries[i].subs[j].st.cmd == cmd) return &entries[i].subs[j];
+    }
+    return NULL;
+}
+
+/* Runs the handler with timing and stats. */
+static void call_entry(client *c, cmd_entry *e)
+{
+    const struct command *cmd = e->st.cmd;
+    const struct command *saved = c->cmd;
+    c->cmd = cmd;
+    server_update_cmd_time();
+    uint64_t start = server.cmd_time_us;
+    long long errs = server.stat.total_error_replies;
+    cmd->proc(c);
+    uint64_t dur = server_ustime() - start;
+    if ((long long)dur < 0) dur = 0;
+    e->st.calls++;
+    e->st.usec += (long long)dur;
+    if (server.stat.total_error_replies != errs) e->st.failed_calls++;
+    server.stat.numcommands++;
+    client_set_lastcmd(c, e->st.fullname);
+    if (config.slowlog_log_slower_than >= 0 && (long long)dur >= config.slowlog_log_slower_than &&
+        !(cmd->flags & CMD_SKIP_SLOWLOG))
+        slowlog_push(c, (long long)dur);
+    c->cmd = saved;
+}
+
+void command_call(client *c, const struct command *cmd)
+{
+    cmd_entry *e = NULL;
+    /* fast path: a top-level command found by name */
+    cmd_entry *t = lookup_entry(cmd->name, strlen(cmd->name));
+    if (t && t->st.cmd == cmd) e = t;
+    else e = entry_of(cmd);
+    if (!e || !cmd->proc) return;
+    call_entry(c, e);
+}
+
+static void reject(client *c, cmd_entry *e, const char *err)
+{
+    if (e) e->st.rejected_calls++;
+    reply_error(c, err);
+    multi_flag_error(c);
+}
+
+int command_process(client *c)
+{
+    char err[600];
+    cmd_entry *e = lookup_entry(c->argv[0].ptr, c->argv[0].len);
+    if (!e) {
+        char args[300];
+        size_t al = 0;
+        args[0] = 0;
+        for (int i = 1; i < c->argc && al < 128; i++) {
+            int n = snprintf(args + al, sizeof args - al, "'%.*s' ", (int)(128 - al), c->argv[i].ptr);
+            if (n < 0) break;
+            al += (size_t)n;
+            if (al >= sizeof args) al = sizeof args - 1;
+        }
+        snprintf(err, sizeof err, "ERR unknown command '%.128s', with args beginning with: %s", c->argv[0].ptr, args);
+        for (char *p = err; *p; p++)
+            if (*p == '\r' || *p == '\n') *p = ' ';
+        reject(c, NULL, err);
+        return 0;
+    }
+    cmd_entry *run = e;
+    if (e->nsubs && c->argc >= 2) {
+        run = lookup_sub_entry(e, c->argv[1].ptr, c->argv[1].len);
+        if (!run) {
+            char up[64];
+            size_t i;
+            for (i = 0; i + 1 < sizeof up && e->st.cmd->name[i]; i++) up[i] = (char)toupper((unsigned char)e->st.cmd->name[i]);
+            up[i] = 0;
+            snprintf(err, sizeof err, "ERR unknown subcommand '%.128s'. Try %s HELP.", c->argv[1].ptr, up);
+            for (char *p = err; *p; p++)
+                if (*p == '\r' || *p == '\n') *p = ' ';
+            reject(c, e, err);
+            return 0;
+        }
+    }
+    const struct command *cmd = run->st.cmd;
+    if ((cmd->arity > 0 && cmd->arity != c->argc) || c->argc < -cmd->arity || !cmd->proc) {
+        snprintf(err, sizeof err, "ERR wrong number of arguments for '%s' command", run->st.fullname);
+        reject(c, run, err);
+        return 0;
+    }
+    if (!c->authenticated && config.requirepass && config.requirepass[0] && !(cmd->flags & CMD_NO_AUTH) &&
+        !(e->st.cmd->flags & CMD_NO_AUTH)) {
+        reject(c, run, "NOAUTH Authentication required.");
+        return 0;
+    }
+    if ((c->flags & CLIENT_MULTI) && (cmd->flags & CMD_NO_MULTI)) {
+        reject(c, run, "ERR Command not allowed inside a transaction");
+        return 0;
+    }
+    if ((cmd->flags & CMD_WRITE) && server.commit_failed) {
+        snprintf(err, sizeof err,
+                 "MISCONF Errors writing to the write-ahead log (%s). Commands that may modify the data set are disabled until the problem is fixed.",
+                 server.commit_err);
+        reject(c, run, err);
+        return 0;
+    }
+    if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_MULTI_CTL) && !(e->st.cmd->flags & CMD_MULTI_CTL)) {
+        multi_queue_command(c);
+        return 0;
+    }
+    if ((cmd->flags & CMD_WRITE) && server.engine && lsm_write_stalled(server.engine)) {
+        client_pause_write(c);
+        return 1;
+    }
+    if (cmd->flags & (CMD_WRITE | CMD_MULTI_CTL)) client_note_write(c);
+    call_entry(c, run);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- stats (info.h) */
+
+void command_stats_foreach(void (*fn)(command_stats *st, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < nentries; i++) {
+        fn(&entries[i].st, ctx);
+        for (int j = 0; j < entries[i].nsubs; j++) fn(&entries[i].subs[j].st, ctx);
+    }
+}
+
+static void reset_one(command_stats *st, void *ctx)
+{
+    (void)ctx;
+    st->calls = st->usec = st->rejected_calls = st->failed_calls = 0;
+}
+
+void command_stats_reset(void) { command_stats_foreach(reset_one, NULL); }
+size_t command_count(void) { return nentries; }
+
+void command_foreach(void (*fn)(const struct command *cmd, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < nentries; i++) fn(entries[i].st.cmd, ctx);
+}
+
+/* ---------------------------------------------------------------- slow log */
+
+#define SLOWLOG_MAX_ARGC 32
+#define SLOWLOG_MAX_ARGLEN 128
+
+static slowlog_entry *slog;    /* ring, newest at slog_head-1 */
+static size_t slog_cap, slog_len, slog_head;
+static long long slog_next_id;
+
+static void slowlog_entry_free(slowlog_entry *e)
+{
+    for (int i = 0; i < e->argc; i++) free(e->argv[i]);
+    free(e->argv);
+    free(e->argl);
+    memset(e, 0, sizeof *e);
+}
+
+void slowlog_push(client *c, long long duration_us)
+{
+    size_t maxlen = (size_t)(config.slowlog_max_len > 0 ? config.slowlog_max_len : 0);
+    if (maxlen == 0) {
+        slowlog_reset();
+        return;
+    }
+    if (slog_cap != maxlen) { /* resize: keep the newest entries */
+        slowlog_entry *n = calloc(maxlen, sizeof *n);
+        if (!n) return;
+        size_t keep = slog_len < maxlen ? slog_len : maxlen;
+        for (size_t i = 0; i < slog_len; i++) {
+            size_t src = (slog_head + slog_cap - 1 - i) % slog_cap;
+            if (i < keep) n[keep - 1 - i] = slog[src];
+            else slowlog_entry_free(&slog[src]);
+        }
+        free(slog);
+        slog = n;
+        slog_cap = maxlen;
+        slog_len = keep;
+        slog_head = keep % maxlen;
+    }
+    slowlog_entry *e = &slog[slog_head];
+    if (slog_len == slog_cap) slowlog_entry_free(e);
+    else slog_len++;
+    slog_head = (slog_head + 1) % slog_cap;
+    e->id = slog_next_id++;
+    e->time = (long long)(server_now_ms() / 1000);
+    e->duration = duration_us;
+    int argc = c->argc > SLOWLOG_MAX_ARGC ? SLOWLOG_MAX_ARGC : c->argc;
+    e->argc = argc;
+    e->argv = calloc((size_t)argc, sizeof *e->argv);
+    e->argl = calloc((size_t)argc, sizeof *e->argl);
+    for (int i = 0; i < argc && e->argv && e->argl; i++) {
+        char buf[SLOWLOG_MAX_ARGLEN + 64];
+        size_t len;
+        if (argc != c->argc && i == argc - 1) {
+            len = (size_t)snprintf(buf, sizeof buf, "... (%d more arguments)", c->argc - argc + 1);
+        } else if (c->argv[i].len > SLOWLOG_MAX_ARGLEN) {
+            memcpy(buf, c->argv[i].ptr, SLOWLOG_MAX_ARGLEN);
+            len = SLOWLOG_MAX_ARGLEN + (size_t)snprintf(buf + SLOWLOG_MAX_ARGLEN, 64, "... (%zu more bytes)",
+                                                         c->argv[i].len - SLOWLOG_MAX_ARGLEN);
+        } else {
+            len = c->argv[i].len;
+            memcpy(buf, c->argv[i].ptr, len);
+        }
+        e->argv[i] = malloc(len + 1);
+        if (e->argv[i]) {
+            memcpy(e->argv[i], buf, len);
+            e->argv[i][len] = 0;
+        }
+        e->argl[i] = e->argv[i] ? len : 0;
+    }
+    snprintf(e->peer, sizeof e->peer, "%s", client_peer_addr(c));
+    snprintf(e->name, sizeof e->name, "%s", c->name ? c->name : "");
+}
+
+size_t slowlog_len(void) { return slog_len; }
+
+const slowlog_entry *slowlog_get(size_t i)
+{
+    if (i >= slog_len) return NULL;
+    return &slog[(slog_head + slog_cap - 1 - i) % slog_cap];
+}
+
+void slowlog_reset(void)
+{
+    for (size_t i = 0; i < slog_cap; i++) slowlog_entry_free(&slog[i]);
+    slog_len = 0;
+    slog_head = 0;
+}

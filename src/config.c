@@ -1,0 +1,762 @@
+/* config.c - the option table and everything that reads or writes it (see config.h).
+ *
+ * File syntax (redis.conf): one directive per line, "name arg arg...", arguments split like
+ * Redis's sdssplitargs (double quotes with \n \r \t \xHH escapes, single quotes), '#' starts a
+ * comment line. Names are case-insensitive. Later lines override earlier ones. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "log.h"
+#include "parser.h"
+#include "server.h"
+#include "util.h"
+
+struct config config;
+
+enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEMORY, CFG_STRING, CFG_ENUM };
+#define CFG_MUTABLE 1
+#define CFG_MULTIARG 2 /* value is a list of words written unquoted (bind, save) */
+
+typedef struct config_option {
+    const char *name;
+    int type;
+    int flags;
+    const char *deflt;
+    const char *doc;
+    void *ptr;
+    long long min, max;
+    const char *const *enums;               /* CFG_ENUM: names, value = index */
+    int (*apply)(char *err, size_t errlen); /* runtime hook after a successful set */
+} config_option;
+
+static const char *const loglevel_enum[] = {"debug", "verbose", "notice", "warning", NULL};
+static const char *const fsync_enum[] = {"no", "everysec", "always", NULL};
+static const char *const debug_enum[] = {"no", "yes", "local", NULL};
+
+static int apply_loglevel(char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    log_set_level(config.loglevel);
+    return 0;
+}
+static int apply_hz(char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    server.hz = config.hz;
+    return 0;
+}
+static int apply_obuf(char *err, size_t errlen);
+static int check_daemonize(char *err, size_t errlen)
+{
+    if (config.daemonize) {
+        snprintf(err, errlen, "daemonize yes is not supported");
+        return -1;
+    }
+    return 0;
+}
+
+#define KB 1024LL
+#define MB (1024LL * 1024)
+#define GB (1024LL * 1024 * 1024)
+
+static const config_option options[] = {
+    {"bind", CFG_STRING, CFG_MULTIARG, "127.0.0.1", "Addresses to listen on (space separated).", &config.bind, 0, 0, NULL, NULL},
+    {"port", CFG_INT, 0, "6379", "TCP port.", &config.port, 0, 65535, NULL, NULL},
+    {"tcp-backlog", CFG_INT, 0, "511", "listen() backlog.", &config.tcp_backlog, 0, INT_MAX, NULL, NULL},
+    {"dir", CFG_STRING, 0, "./data", "Data directory (the engine's files).", &config.dir, 0, 0, NULL, NULL},
+    {"logfile", CFG_STRING, 0, "", "Log file; empty = standard output.", &config.logfile, 0, 0, NULL, NULL},
+    {"loglevel", CFG_ENUM, CFG_MUTABLE, "notice", "debug, verbose, notice or warning.", &config.loglevel, 0, 0, loglevel_enum, apply_loglevel},
+    {"daemonize", CFG_BOOL, 0, "no", "Only 'no' is supported (run under a supervisor).", &config.daemonize, 0, 0, NULL, check_daemonize},
+    {"pidfile", CFG_STRING, 0, "", "Write the pid here at startup (empty = none).", &config.pidfile, 0, 0, NULL, NULL},
+    {"appendfsync", CFG_ENUM, CFG_MUTABLE, "everysec", "WAL fsync policy: always (before replying), everysec, no.", &config.appendfsync, 0, 0, fsync_enum, NULL},
+    {"appendonly", CFG_BOOL, CFG_MUTABLE, "yes", "Accepted for compatibility: the WAL is always on.", &config.appendonly, 0, 0, NULL, NULL},
+    {"save", CFG_STRING, CFG_MUTABLE | CFG_MULTIARG, "", "Accepted for compatibility, ignored (data is always persistent).", &config.save, 0, 0, NULL, NULL},
+    {"requirepass", CFG_STRING, CFG_MUTABLE, "", "Password clients must AUTH with (empty = none).", &config.requirepass, 0, 0, NULL, NULL},
+    {"protected-mode", CFG_BOOL, CFG_MUTABLE, "yes", "Accepted for compatibility.", &config.protected_mode, 0, 0, NULL, NULL},
+    {"maxclients", CFG_INT, CFG_MUTABLE, "10000", "Maximum simultaneous clients.", &config.maxclients, 1, INT_MAX, NULL, NULL},
+    {"databases", CFG_INT, 0, "16", "Number of logical databases (at most 16).", &config.databases, 1, KEVO_MAX_DBS, NULL, NULL},
+    {"timeout", CFG_INT, CFG_MUTABLE, "0", "Close a client idle for this many seconds (0 = never).", &config.timeout, 0, INT_MAX, NULL, NULL},
+    {"tcp-keepalive", CFG_INT, CFG_MUTABLE, "300", "TCP keepalive interval in seconds (0 = off).", &config.tcp_keepalive, 0, INT_MAX, NULL, NULL},
+    {"hz", CFG_INT, CFG_MUTABLE, "10", "Background task frequency (1-500).", &config.hz, 1, 500, NULL, apply_hz},
+    {"proto-max-bulk-len", CFG_MEMORY, CFG_MUTABLE, "512mb", "Largest bulk string a client may send.", &config.proto_max_bulk_len, 1024 * 1024, LLONG_MAX, NULL, NULL},
+    {"client-query-buffer-limit", CFG_MEMORY, CFG_MUTABLE, "1gb", "Largest query buffer of a client.", &config.client_query_buffer_limit, 1024 * 1024, LLONG_MAX, NULL, NULL},
+    {"client-output-buffer-limit", CFG_STRING, CFG_MUTABLE | CFG_MULTIARG, "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60", "<class> <hard> <soft> <soft-seconds>: a client over the hard limit, or over the soft limit for soft-seconds, is closed (only 'normal' applies).", &config.client_output_buffer_limit, 0, 0, NULL, apply_obuf},
+    {"enable-debug-command", CFG_ENUM, 0, "no", "DEBUG command: no, yes, or local (loopback connections only).", &config.enable_debug_command, 0, 0, debug_enum, NULL},
+    {"slowlog-log-slower-than", CFG_LL, CFG_MUTABLE, "10000", "Log commands slower than this (usec); negative disables, 0 logs all.", &config.slowlog_log_slower_than, LLONG_MIN, LLONG_MAX, NULL, NULL},
+    {"slowlog-max-len", CFG_INT, CFG_MUTABLE, "128", "Slow log entries kept.", &config.slowlog_max_len, 0, INT_MAX, NULL, NULL},
+    {"memtable-size", CFG_MEMORY, 0, "64mb", "Engine: memtable size before it is flushed.", &config.memtable_size, 64 * KB, LLONG_MAX, NULL, NULL},
+    {"max-immutable-memtables", CFG_INT, 0, "2", "Engine: writes stall beyond this many memtables waiting for flush.", &config.max_immutable_memtables, 1, 64, NULL, NULL},
+    {"block-cache-size", CFG_MEMORY, 0, "256mb", "Engine: block cache capacity.", &config.block_cache_size, 0, LLONG_MAX, NULL, NULL},
+    {"block-size", CFG_MEMORY, 0, "16kb", "Engine: target data block size.", &config.block_size, 512, 64 * MB, NULL, NULL},
+    {"bloom-bits-per-key", CFG_INT, 0, "10", "Engine: bloom filter bits per key (0 = no filter).", &config.bloom_bits_per_key, 0, 64, NULL, NULL},
+    {"compression", CFG_BOOL, 0, "yes", "Engine: LZ4-compress blocks when it saves at least 1/8.", &config.compression, 0, 0, NULL, NULL},
+    {"l0-compaction-trigger", CFG_INT, 0, "4", "Engine: L0 files that start a compaction into L1.", &config.l0_compaction_trigger, 1, 1000, NULL, NULL},
+    {"l0-slowdown-trigger", CFG_INT, 0, "20", "Engine: L0 files at which writing clients are paused.", &config.l0_slowdown_trigger, 1, 10000, NULL, NULL},
+    {"level1-max-bytes", CFG_MEMORY, 0, "64mb", "Engine: target size of L1 (each deeper level 10x).", &config.level1_max_bytes, 1 * MB, LLONG_MAX, NULL, NULL},
+    {"target-file-size", CFG_MEMORY, 0, "64mb", "Engine: target SSTable size.", &config.target_file_size, 64 * KB, LLONG_MAX, NULL, NULL},
+    {"compaction-threads", CFG_INT, 0, "1", "Engine: background compaction threads.", &config.compaction_threads, 1, 64, NULL, NULL},
+    {"max-open-files", CFG_INT, 0, "1000", "Engine: SSTables kept open.", &config.max_open_files, 16, 1000000, NULL, NULL},
+    {"wal-skip-corrupt", CFG_BOOL, 0, "no", "Engine: on a corrupt record in the middle of a WAL, log and skip (yes) or refuse to start (no).", &config.wal_skip_corrupt, 0, 0, NULL, NULL},
+    {NULL, 0, 0, NULL, NULL, NULL, 0, 0, NULL, NULL},
+};
+
+static const config_option *config_find(const char *name)
+{
+    for (const config_option *o = options; o->name; o++)
+        if (strcasecmp(o->name, name) == 0) return o;
+    return NULL;
+}
+
+int config_parse_memory(const char *s, long long *out)
+{
+    const char *u = s;
+    if (*u == '-') u++;
+    while (*u >= '0' && *u <= '9') u++;
+    size_t nlen = (size_t)(u - s);
+    long long mul;
+    if (*u == 0) mul = 1;
+    else if (!strcasecmp(u, "b")) mul = 1;
+    else if (!strcasecmp(u, "k")) mul = 1000;
+    else if (!strcasecmp(u, "kb")) mul = KB;
+    else if (!strcasecmp(u, "m")) mul = 1000 * 1000;
+    else if (!strcasecmp(u, "mb")) mul = MB;
+    else if (!strcasecmp(u, "g")) mul = 1000LL * 1000 * 1000;
+    else if (!strcasecmp(u, "gb")) mul = GB;
+    else return 0;
+    long long v;
+    if (nlen == 0 || !string2ll(s, nlen, &v)) return 0;
+    if (v != 0 && (v > LLONG_MAX / mul || v < LLONG_MIN / mul)) return 0;
+    *out = v * mul;
+    return 1;
+}
+
+/* Parses "normal 0 0 0 replica 256mb 64mb 60 ..." into the normal-class limits and a
+ * canonical string. */
+static int parse_obuf(const char *s, long long *hard, long long *soft, int *secs, char *canon,
+                      size_t canoncap, char *err, size_t errlen)
+{
+    static const char *const classes[] = {"normal", "replica", "pubsub"};
+    long long vals[3][3] = {{0, 0, 0}, {256 * MB, 64 * MB, 60}, {32 * MB, 8 * MB, 60}};
+    /* start from the current values so a partial set keeps the other classes */
+    if (config.client_output_buffer_limit && config.client_output_buffer_limit != s) {
+        char cur[256];
+        snprintf(cur, sizeof cur, "%s", config.client_output_buffer_limit);
+        char *save = NULL, *tok[12];
+        int n = 0;
+        for (char *t = strtok_r(cur, " ", &save); t && n < 12; t = strtok_r(NULL, " ", &save)) tok[n++] = t;
+        for (int i = 0; i + 3 < n + 0 && i + 3 <= 11; i += 4)
+            for (int k = 0; k < 3; k++)
+                if (!strcasecmp(tok[i], classes[k]))
+                    for (int j = 0; j < 3; j++) config_parse_memory(tok[i + 1 + j], &vals[k][j]);
+    }
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", s);
+    char *save = NULL, *tok[64];
+    int n = 0;
+    for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        if (n == 64) break;
+        tok[n++] = t;
+    }
+    if (n % 4 != 0) {
+        snprintf(err, errlen, "Wrong number of arguments in buffer limit configuration.");
+        return -1;
+    }
+    for (int i = 0; i < n; i += 4) {
+        int k;
+        const char *cls = tok[i];
+        if (!strcasecmp(cls, "slave")) cls = "replica";
+        for (k = 0; k < 3; k++)
+            if (!strcasecmp(cls, classes[k])) break;
+        if (k == 3) {
+            snprintf(err, errlen, "Invalid client class specified in buffer limit configuration.");
+            return -1;
+        }
+        long long h, so, se;
+        if (!config_parse_memory(tok[i + 1], &h) || !config_parse_memory(tok[i + 2], &so) ||
+            !string2ll(tok[i + 3], strlen(tok[i + 3]), &se) || h < 0 || so < 0 || se < 0) {
+            snprintf(err, errlen, "Error in hard, soft or soft_seconds setting in buffer limit configuration.");
+            return -1;
+        }
+        vals[k][0] = h, vals[k][1] = so, vals[k][2] = se;
+    }
+    *hard = vals[0][0], *soft = vals[0][1], *secs = (int)vals[0][2];
+    snprintf(canon, canoncap, "normal %lld %lld %lld replica %lld %lld %lld pubsub %lld %lld %lld",
+             vals[0][0], vals[0][1], vals[0][2], vals[1][0], vals[1][1], vals[1][2], vals[2][0],
+             vals[2][1], vals[2][2]);
+    return 0;
+}
+
+static int apply_obuf(char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    return 0;
+}
+
+/* Validates and stores one value. */
+static int option_set(const config_option *o, const char *value, char *err, size_t errlen)
+{
+    switch (o->type) {
+    case CFG_BOOL: {
+        int b;
+        if (!strcasecmp(value, "yes")) b = 1;
+        else if (!strcasecmp(value, "no")) b = 0;
+        else {
+            snprintf(err, errlen, "argument must be 'yes' or 'no'");
+            return -1;
+        }
+        *(int *)o->ptr = b;
+        return 0;
+    }
+    case CFG_INT:
+    case CFG_LL: {
+        long long v;
+        if (!string2ll(value, strlen(value), &v)) {
+            snprintf(err, errlen, "argument couldn't be parsed into an integer");
+            return -1;
+        }
+        if (v < o->min || v > o->max) {
+            snprintf(err, errlen, "argument must be between %lld and %lld inclusive", o->min, o->max);
+            return -1;
+        }
+        if (o->type == CFG_INT) *(int *)o->ptr = (int)v;
+        else *(long long *)o->ptr = v;
+        return 0;
+    }
+    case CFG_MEMORY: {
+        long long v;
+        if (!config_parse_memory(value, &v) || v < 0) {
+            snprintf(err, errlen, "argument must be a memory value");
+            return -1;
+        }
+        if (v < o->min || v > o->max) {
+            snprintf(err, errlen, "argument must be between %lld and %lld inclusive", o->min, o->max);
+            return -1;
+        }
+        *(long long *)o->ptr = v;
+        return 0;
+    }
+    case CFG_ENUM: {
+        for (int i = 0; o->enums[i]; i++)
+            if (!strcasecmp(value, o->enums[i])) {
+                *(int *)o->ptr = i;
+                return 0;
+            }
+        size_t off = (size_t)snprintf(err, errlen, "argument(s) must be one of the following: ");
+        for (int i = 0; o->enums[i] && off < errlen; i++)
+            off += (size_t)snprintf(err + off, errlen - off, "%s%s", i ? ", " : "", o->enums[i]);
+        return -1;
+    }
+    case CFG_STRING: {
+        char canon[512];
+        if (o->ptr == &config.client_output_buffer_limit) {
+            long long h, s;
+            int secs;
+            if (parse_obuf(value, &h, &s, &secs, canon, sizeof canon, err, errlen) < 0) return -1;
+            config.obuf_hard = h, config.obuf_soft = s, config.obuf_soft_seconds = secs;
+            value = canon;
+        }
+        char *dup = strdup(value);
+        if (!dup) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        char **slot = o->ptr;
+        free(*slot);
+        *slot = dup;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+void config_free(void)
+{
+    for (const config_option *o = options; o->name; o++)
+        if (o->type == CFG_STRING) {
+            char **slot = o->ptr;
+            free(*slot);
+            *slot = NULL;
+        }
+    free(config.configfile);
+    config.configfile = NULL;
+}
+
+void config_init(void)
+{
+    config_free();
+    char err[256];
+    for (const config_option *o = options; o->name; o++) {
+        if (option_set(o, o->deflt, err, sizeof err) < 0) {
+            fprintf(stderr, "bad default for %s: %s\n", o->name, err);
+            abort();
+        }
+    }
+}
+
+int config_set(const char *name, const char *value, int runtime, char *err, size_t errlen)
+{
+    const config_option *o = config_find(name);
+    if (!o) {
+        snprintf(err, errlen, "Bad directive or wrong number of arguments");
+        return -2;
+    }
+    if (runtime && !(o->flags & CFG_MUTABLE)) {
+        snprintf(err, errlen, "can't set immutable config");
+        return -1;
+    }
+    if (option_set(o, value, err, errlen) < 0) return -1;
+    if (o->apply && (runtime || o->apply == check_daemonize) && o->apply(err, errlen) < 0) return -1;
+    return 0;
+}
+
+static size_t format_memory_rewrite(long long v, char *buf, size_t cap)
+{
+    if (v != 0 && v % GB == 0) return (size_t)snprintf(buf, cap, "%lldgb", v / GB);
+    if (v != 0 && v % MB == 0) return (size_t)snprintf(buf, cap, "%lldmb", v / MB);
+    if (v != 0 && v % KB == 0) return (size_t)snprintf(buf, cap, "%lldkb", v / KB);
+    return (size_t)snprintf(buf, cap, "%lld", v);
+}
+
+static void option_format(const config_option *o, char *buf, size_t cap, int for_rewrite)
+{
+    switch (o->type) {
+    case CFG_BOOL: snprintf(buf, cap, "%s", *(int *)o->ptr ? "yes" : "no"); break;
+    case CFG_INT: snprintf(buf, cap, "%d", *(int *)o->ptr); break;
+    case CFG_LL: snprintf(buf, cap, "%lld", *(long long *)o->ptr); break;
+    case CFG_MEMORY:
+        if (for_rewrite) format_memory_rewrite(*(long long *)o->ptr, buf, cap);
+        else snprintf(buf, cap, "%lld", *(long long *)o->ptr);
+        break;
+    case CFG_ENUM: snprintf(buf, cap, "%s", o->enums[*(int *)o->ptr]); break;
+    case CFG_STRING: {
+        const char *s = *(char **)o->ptr ? *(char **)o->ptr : "";
+        if (!for_rewrite || (o->flags & CFG_MULTIARG && s[0])) {
+            snprintf(buf, cap, "%s", s);
+            break;
+        }
+        /* quote when needed so the file parser reads the same string back */
+        int plain = s[0] != 0;
+        for (const char *p = s; *p; p++)
+            if (isspace((unsigned char)*p) || *p == '"' || *p == '\'' || *p == '\\' || !isprint((unsigned char)*p)) plain = 0;
+        if (plain) {
+            snprintf(buf, cap, "%s", s);
+            break;
+        }
+        size_t off = 0;
+        buf[off++] = '"';
+        for (const char *p = s; *p && off + 6 < cap; p++) {
+            unsigned char ch = (unsigned char)*p;
+            if (ch == '"' || ch == '\\') off += (size_t)snprintf(buf + off, cap - off, "\\%c", ch);
+            else if (ch == '\n') off += (size_t)snprintf(buf + off, cap - off, "\\n");
+            else if (ch == '\r') off += (size_t)snprintf(buf + off, cap - off, "\\r");
+            else if (ch == '\t') off += (size_t)snprintf(buf + off, cap - off, "\\t");
+            else if (!isprint(ch)) off += (size_t)snprintf(buf + off, cap - off, "\\x%02x", ch);
+            else buf[off++] = (char)ch;
+        }
+        buf[off++] = '"';
+        buf[off] = 0;
+        break;
+    }
+    }
+}
+
+int config_get(const char *name, char *buf, size_t cap)
+{
+    const config_option *o = config_find(name);
+    if (!o) return -1;
+    option_format(o, buf, cap, 0);
+    return 0;
+}
+
+/* Splits one config line into arguments (sdssplitargs rules) using the request parser's inline
+ * splitter. Returns argc (0 for an empty line) or -1 on unbalanced quotes. args point into
+ * *scratch (owned by the caller, freed with free()). */
+static int split_line(const char *line, size_t len, char **scratch, resp_parser *p)
+{
+    free(*scratch);
+    *scratch = malloc(len + 2);
+    if (!*scratch) return -1;
+    memcpy(*scratch, line, len);
+    (*scratch)[len] = '\n';
+    (*scratch)[len + 1] = 0;
+    resp_parser_reset(p);
+    p->reqtype = RESP_REQ_INLINE;
+    int r = resp_parse(p, *scratch, len + 1);
+    if (r != RESP_PARSE_OK) return -1;
+    return p->argc;
+}
+
+/* Joins args[1..argc) with single spaces into a malloc'ed string. */
+static char *join_args(char *base, resp_parser *p)
+{
+    size_t total = 1;
+    for (int i = 1; i < p->argc; i++) total += p->arglen[i] + 1;
+    char *s = malloc(total);
+    if (!s) return NULL;
+    size_t off = 0;
+    for (int i = 1; i < p->argc; i++) {
+        if (i > 1) s[off++] = ' ';
+        memcpy(s + off, base + p->argoff[i], p->arglen[i]);
+        off += p->arglen[i];
+    }
+    s[off] = 0;
+    return s;
+}
+
+int config_load_string(const char *text, char *err, size_t errlen, int *errline, char *errtext,
+                       size_t errtextlen)
+{
+    resp_parser p;
+    resp_parser_init(&p, LLONG_MAX);
+    char *scratch = NULL;
+    int lineno = 0, rc = 0;
+    const char *s = text;
+    while (*s) {
+        const char *e = strchr(s, '\n');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        lineno++;
+        const char *t = s;
+        while (t < s + len && isspace((unsigned char)*t)) t++;
+        if (t < s + len && *t != '#') {
+            int argc = split_line(s, len, &scratch, &p);
+            const char *msg = NULL;
+            char vmsg[256];
+            if (argc < 0) {
+                msg = "Unbalanced quotes in configuration line";
+            } else if (argc > 0) {
+                const char *name = scratch + p.argoff[0];
+                const config_option *o = config_find(name);
+                if (!o || argc < 2 || (argc > 2 && !(o->flags & CFG_MULTIARG))) {
+                    msg = "Bad directive or wrong number of arguments";
+                } else {
+                    char *val = join_args(scratch, &p);
+                    if (!val || config_set(name, val, 0, vmsg, sizeof vmsg) < 0) msg = val ? vmsg : "out of memory";
+                    free(val);
+                }
+            }
+            if (msg) {
+                snprintf(err, errlen, "%s", msg);
+                if (errline) *errline = lineno;
+                if (errtext) snprintf(errtext, errtextlen, "%.*s", (int)len, s);
+                rc = -1;
+                break;
+            }
+        }
+        s += len;
+        if (*s == '\n') s++;
+    }
+    free(scratch);
+    resp_parser_free(&p);
+    return rc;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t n;
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf) buf[len] = 0;
+    return buf;
+}
+
+int config_load(const char *path, const char *extra)
+{
+    char err[256], line[1024];
+    int lineno = 0;
+    if (path) {
+        char *text = read_file(path);
+        if (!text) {
+            fprintf(stderr, "Fatal error, can't open config file '%s': %s\n", path, strerror(errno));
+            return -1;
+        }
+        char *abs = realpath(path, NULL);
+        free(config.configfile);
+        config.configfile = abs ? abs : strdup(path);
+        int r = config_load_string(text, err, sizeof err, &lineno, line, sizeof line);
+        free(text);
+        if (r < 0) goto fatal;
+    }
+    if (extra && config_load_string(extra, err, sizeof err, &lineno, line, sizeof line) < 0) goto fatal;
+    return 0;
+fatal:
+    fprintf(stderr, "\n*** FATAL CONFIG FILE ERROR (Kevo %s) ***\n", KEVO_VERSION);
+    fprintf(stderr, "Reading the configuration file, at line %d\n", lineno);
+    fprintf(stderr, ">>> '%s'\n", line);
+    fprintf(stderr, "%s\n", err);
+    return -1;
+}
+
+/* ---- CONFIG REWRITE ---- */
+
+static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t nc = *cap ? *cap * 2 : 4096;
+        while (nc < *len + n + 1) nc *= 2;
+        char *nb = realloc(*buf, nc);
+        if (!nb) return -1;
+        *buf = nb;
+        *cap = nc;
+    }
+    memcpy(*buf + *len, s, n);
+    *len += n;
+    (*buf)[*len] = 0;
+    return 0;
+}
+
+static void option_line(const config_option *o, char *line, size_t cap)
+{
+    char val[1024];
+    option_format(o, val, sizeof val, 1);
+    snprintf(line, cap, "%s %s\n", o->name, val);
+}
+
+static int option_is_default(const config_option *o)
+{
+    char cur[1024], def[1024];
+    option_format(o, cur, sizeof cur, 0);
+    /* format the default the same way */
+    if (o->type == CFG_MEMORY) {
+        long long v = 0;
+        config_parse_memory(o->deflt, &v);
+        snprintf(def, sizeof def, "%lld", v);
+    } else if (o->ptr == &config.client_output_buffer_limit) {
+        long long h, s;
+        int secs;
+        char e[128];
+        char *saved = config.client_output_buffer_limit;
+        config.client_output_buffer_limit = NULL;
+        parse_obuf(o->deflt, &h, &s, &secs, def, sizeof def, e, sizeof e);
+        config.client_output_buffer_limit = saved;
+    } else {
+        snprintf(def, sizeof def, "%s", o->deflt);
+    }
+    return strcmp(cur, def) == 0;
+}
+
+int config_rewrite(const char *path, char *err, size_t errlen)
+{
+    if (!path) {
+        snprintf(err, errlen, "The server is running without a config file");
+        return -1;
+    }
+    char *old = read_file(path);
+    if (!old) old = strdup(""); /* a missing file is created */
+    if (!old) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t nopt = 0;
+    while (options[nopt].name) nopt++;
+    char *seen = calloc(nopt, 1);
+    char *out = NULL;
+    size_t len = 0, cap = 0;
+    resp_parser p;
+    resp_parser_init(&p, LLONG_MAX);
+    char *scratch = NULL;
+    char line[2048];
+    int rc = 0, has_marker = 0;
+    const char *marker = "# Generated by CONFIG REWRITE";
+    for (const char *s = old; *s;) {
+        const char *e = strchr(s, '\n');
+        size_t l = e ? (size_t)(e - s) : strlen(s);
+        const char *t = s;
+        while (t < s + l && isspace((unsigned char)*t)) t++;
+        int keep = 1;
+        if (l >= strlen(marker) && !strncmp(s, marker, strlen(marker))) has_marker = 1;
+        if (t < s + l && *t != '#' && split_line(s, l, &scratch, &p) > 0) {
+            const config_option *o = config_find(scratch + p.argoff[0]);
+            if (o) {
+                size_t idx = (size_t)(o - options);
+                keep = 0;
+                if (!seen[idx]) {
+                    seen[idx] = 1;
+                    option_line(o, line, sizeof line);
+                    append(&out, &len, &cap, line, strlen(line));
+                }
+            }
+        }
+        if (keep) {
+            append(&out, &len, &cap, s, l);
+            append(&out, &len, &cap, "\n", 1);
+        }
+        s += l;
+        if (*s == '\n') s++;
+    }
+    int wrote_marker = has_marker;
+    for (size_t i = 0; i < nopt; i++) {
+        if (seen[i] || option_is_default(&options[i])) continue;
+        if (!wrote_marker) {
+            if (len && out[len - 1] != '\n') append(&out, &len, &cap, "\n", 1);
+            append(&out, &len, &cap, marker, strlen(marker));
+            append(&out, &len, &cap, "\n", 1);
+            wrote_marker = 1;
+        }
+        option_line(&options[i], line, sizeof line);
+        append(&out, &len, &cap, line, strlen(line));
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f || (len && fwrite(out, 1, len, f) != len) || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        snprintf(err, errlen, "Rewriting config file: %s", strerror(errno));
+        if (f) fclose(f);
+        unlink(tmp);
+        rc = -1;
+    } else {
+        fclose(f);
+        if (rename(tmp, path) < 0) {
+            snprintf(err, errlen, "Rewriting config file: %s", strerror(errno));
+            unlink(tmp);
+            rc = -1;
+        }
+    }
+    free(scratch);
+    resp_parser_free(&p);
+    free(out);
+    free(old);
+    free(seen);
+    return rc;
+}
+
+/* ---- CONFIG command handlers ---- */
+
+void config_get_command(client *c)
+{
+    size_t nopt = 0;
+    while (options[nopt].name) nopt++;
+    char *match = calloc(nopt, 1);
+    long n = 0;
+    for (int a = 2; a < c->argc; a++)
+        for (size_t i = 0; i < nopt; i++)
+            if (!match[i] && glob_match(c->argv[a].ptr, c->argv[a].len, options[i].name,
+                                        strlen(options[i].name), 1)) {
+                match[i] = 1;
+                n++;
+            }
+    reply_map(c, n);
+    char val[1024];
+    for (size_t i = 0; i < nopt; i++) {
+        if (!match[i]) continue;
+        reply_bulk_cstr(c, options[i].name);
+        option_format(&options[i], val, sizeof val, 0);
+        reply_bulk_cstr(c, val);
+    }
+    free(match);
+}
+
+void config_set_command(client *c)
+{
+    if (c->argc < 4 || c->argc % 2) {
+        reply_wrong_arity(c, "config|set");
+        return;
+    }
+    int npairs = (c->argc - 2) / 2;
+    const config_option **opts = calloc((size_t)npairs, sizeof *opts);
+    char err[512];
+    /* validate names first (unknown, immutable, duplicate), as Redis does */
+    for (int i = 0; i < npairs; i++) {
+        const char *name = c->argv[2 + 2 * i].ptr;
+        const config_option *o = config_find(name);
+        if (!o) {
+            reply_errorf(c, "ERR Unknown option or number of arguments for CONFIG SET - '%s'", name);
+            free(opts);
+            return;
+        }
+        if (!(o->flags & CFG_MUTABLE)) {
+            reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - can't set immutable config", name);
+            free(opts);
+            return;
+        }
+        for (int j = 0; j < i; j++)
+            if (opts[j] == o) {
+                reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - duplicate parameter", name);
+                free(opts);
+                return;
+            }
+        opts[i] = o;
+    }
+    /* apply all; on failure restore the previous values of those already set */
+    char (*prev)[1024] = malloc((size_t)npairs * sizeof *prev);
+    for (int i = 0; i < npairs; i++) option_format(opts[i], prev[i], sizeof prev[i], 0);
+    for (int i = 0; i < npairs; i++) {
+        if (config_set(opts[i]->name, c->argv[3 + 2 * i].ptr, 1, err, sizeof err) < 0) {
+            char e2[64];
+            for (int j = 0; j <= i; j++) config_set(opts[j]->name, prev[j], 1, e2, sizeof e2);
+            reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", opts[i]->name, err);
+            free(prev);
+            free(opts);
+            return;
+        }
+    }
+    free(prev);
+    free(opts);
+    reply_ok(c);
+}
+
+void config_rewrite_command(client *c)
+{
+    char err[512];
+    if (!config.configfile) {
+        reply_error(c, "ERR The server is running without a config file");
+        return;
+    }
+    if (config_rewrite(config.configfile, err, sizeof err) < 0) {
+        log_msg(LL_WARNING, "CONFIG REWRITE failed: %s", err);
+        reply_errorf(c, "ERR %s", err);
+        return;
+    }
+    log_msg(LL_NOTICE, "CONFIG REWRITE executed with success.");
+    reply_ok(c);
+}
+
+void config_resetstat_command(client *c)
+{
+    server_reset_stats();
+    reply_ok(c);
+}
+
+void config_help_command(client *c)
+{
+    static const char *const lines[] = {
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Print this help.",
+    };
+    size_t n = sizeof lines / sizeof lines[0];
+    reply_array(c, (long)n);
+    for (size_t i = 0; i < n; i++) reply_simple(c, lines[i]);
+}

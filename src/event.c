@@ -1,0 +1,226 @@
+/* event.c - epoll event loop (see event.h). Modelled on the shape of Redis's ae.c: per-fd
+ * read/write handlers in an fd-indexed array, a small list of timers, a before-sleep hook. */
+#include "event.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct ev_file {
+    int mask;
+    ev_file_proc rproc, wproc;
+    void *data;
+} ev_file;
+
+typedef struct ev_timer {
+    long long id;
+    long long when_ms;
+    ev_timer_proc proc;
+    void *data;
+    struct ev_timer *next;
+} ev_timer;
+
+struct event_loop {
+    int epfd;
+    int setsize;
+    ev_file *files;
+    struct epoll_event *fired;
+    int nfired_cap;
+    ev_timer *timers;
+    long long next_timer_id;
+    ev_hook_proc before_sleep;
+    int stop;
+};
+
+static long long ev_mstime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+event_loop *ev_create(int setsize)
+{
+    event_loop *el = calloc(1, sizeof *el);
+    if (!el) return NULL;
+    if (setsize < 64) setsize = 64;
+    el->epfd = epoll_create1(EPOLL_CLOEXEC);
+    el->setsize = setsize;
+    el->files = calloc((size_t)setsize, sizeof *el->files);
+    el->nfired_cap = 1024;
+    el->fired = calloc((size_t)el->nfired_cap, sizeof *el->fired);
+    if (el->epfd < 0 || !el->files || !el->fired) {
+        ev_free(el);
+        return NULL;
+    }
+    el->next_timer_id = 1;
+    return el;
+}
+
+void ev_free(event_loop *el)
+{
+    if (!el) return;
+    if (el->epfd >= 0) close(el->epfd);
+    free(el->files);
+    free(el->fired);
+    while (el->timers) {
+        ev_timer *t = el->timers;
+        el->timers = t->next;
+        free(t);
+    }
+    free(el);
+}
+
+static int ev_grow(event_loop *el, int fd)
+{
+    int ns = el->setsize;
+    while (ns <= fd) ns *= 2;
+    ev_file *nf = realloc(el->files, (size_t)ns * sizeof *nf);
+    if (!nf) return -1;
+    memset(nf + el->setsize, 0, (size_t)(ns - el->setsize) * sizeof *nf);
+    el->files = nf;
+    el->setsize = ns;
+    return 0;
+}
+
+static uint32_t ev_to_epoll(int mask)
+{
+    uint32_t e = 0;
+    if (mask & EV_READABLE) e |= EPOLLIN;
+    if (mask & EV_WRITABLE) e |= EPOLLOUT;
+    return e;
+}
+
+int ev_add(event_loop *el, int fd, int mask, ev_file_proc proc, void *data)
+{
+    if (fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    if (fd >= el->setsize && ev_grow(el, fd) < 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    ev_file *f = &el->files[fd];
+    int op = f->mask == EV_NONE ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    struct epoll_event ee;
+    memset(&ee, 0, sizeof ee);
+    ee.events = ev_to_epoll(f->mask | mask);
+    ee.data.fd = fd;
+    if (epoll_ctl(el->epfd, op, fd, &ee) < 0) return -1;
+    f->mask |= mask;
+    if (mask & EV_READABLE) f->rproc = proc;
+    if (mask & EV_WRITABLE) f->wproc = proc;
+    f->data = data;
+    return 0;
+}
+
+void ev_del(event_loop *el, int fd, int mask)
+{
+    if (fd < 0 || fd >= el->setsize) return;
+    ev_file *f = &el->files[fd];
+    if (f->mask == EV_NONE || !(f->mask & mask)) return;
+    int nm = f->mask & ~mask;
+    struct epoll_event ee;
+    memset(&ee, 0, sizeof ee);
+    ee.events = ev_to_epoll(nm);
+    ee.data.fd = fd;
+    epoll_ctl(el->epfd, nm == EV_NONE ? EPOLL_CTL_DEL : EPOLL_CTL_MOD, fd, &ee);
+    f->mask = nm;
+    if (nm == EV_NONE) f->data = NULL;
+}
+
+int ev_get_mask(event_loop *el, int fd)
+{
+    if (fd < 0 || fd >= el->setsize) return 0;
+    return el->files[fd].mask;
+}
+
+long long ev_timer_add(event_loop *el, long long ms, ev_timer_proc proc, void *data)
+{
+    ev_timer *t = malloc(sizeof *t);
+    if (!t) return -1;
+    t->id = el->next_timer_id++;
+    t->when_ms = ev_mstime() + ms;
+    t->proc = proc;
+    t->data = data;
+    t->next = el->timers;
+    el->timers = t;
+    return t->id;
+}
+
+void ev_set_before_sleep(event_loop *el, ev_hook_proc proc) { el->before_sleep = proc; }
+void ev_stop(event_loop *el) { el->stop = 1; }
+
+static int ev_run_timers(event_loop *el)
+{
+    int processed = 0;
+    long long now = ev_mstime();
+    ev_timer **pp = &el->timers;
+    while (*pp) {
+        ev_timer *t = *pp;
+        if (t->when_ms <= now) {
+            long long next = t->proc(el, t->id, t->data);
+            processed++;
+            if (next < 0) {
+                *pp = t->next;
+                free(t);
+                continue;
+            }
+            t->when_ms = ev_mstime() + next;
+        }
+        pp = &t->next;
+    }
+    return processed;
+}
+
+int ev_process(event_loop *el, int dont_wait)
+{
+    if (el->before_sleep) el->before_sleep(el);
+    int timeout = -1;
+    if (dont_wait) {
+        timeout = 0;
+    } else if (el->timers) {
+        long long now = ev_mstime(), nearest = -1;
+        for (ev_timer *t = el->timers; t; t = t->next)
+            if (nearest < 0 || t->when_ms < nearest) nearest = t->when_ms;
+        timeout = nearest <= now ? 0 : (int)(nearest - now);
+    }
+    int n = epoll_wait(el->epfd, el->fired, el->nfired_cap, timeout);
+    int processed = 0;
+    for (int i = 0; i < n; i++) {
+        int fd = el->fired[i].data.fd;
+        uint32_t ev = el->fired[i].events;
+        if (fd >= el->setsize) continue;
+        ev_file *f = &el->files[fd];
+        int fired_read = 0;
+        /* errors and hangups are reported to both handlers so reads/writes see them */
+        if ((f->mask & EV_READABLE) && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+            f->rproc(el, fd, f->data, EV_READABLE);
+            fired_read = 1;
+        }
+        f = &el->files[fd]; /* the handler may have grown or changed the table */
+        if ((f->mask & EV_WRITABLE) && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+            if (!fired_read || f->wproc != f->rproc) f->wproc(el, fd, f->data, EV_WRITABLE);
+        }
+        processed++;
+    }
+    if (n == el->nfired_cap) {
+        struct epoll_event *nf = realloc(el->fired, (size_t)el->nfired_cap * 2 * sizeof *nf);
+        if (nf) {
+            el->fired = nf;
+            el->nfired_cap *= 2;
+        }
+    }
+    processed += ev_run_timers(el);
+    return processed;
+}
+
+void ev_main(event_loop *el)
+{
+    el->stop = 0;
+    while (!el->stop) ev_process(el, 0);
+}

@@ -1,0 +1,35 @@
+/* event.h - the epoll event loop: file events (readable/writable per fd), timers, and a
+ * before-sleep hook run once per iteration before waiting. Main thread only. */
+#ifndef KEVO_EVENT_H
+#define KEVO_EVENT_H
+
+#define EV_NONE 0
+#define EV_READABLE 1
+#define EV_WRITABLE 2
+
+typedef struct event_loop event_loop;
+/* Called with the mask that fired (EV_READABLE or EV_WRITABLE). */
+typedef void (*ev_file_proc)(event_loop *el, int fd, void *data, int mask);
+/* Returns the delay in ms until the next run, or -1 to delete the timer. */
+typedef long long (*ev_timer_proc)(event_loop *el, long long id, void *data);
+typedef void (*ev_hook_proc)(event_loop *el);
+
+/* setsize: initial number of fd slots (grows on demand). NULL on failure. */
+event_loop *ev_create(int setsize);
+void ev_free(event_loop *el);
+/* Registers interest in mask for fd (adds to what is registered); proc is the handler for the
+ * given mask bit(s), data is passed back (one data pointer per fd). 0 or -1 (errno). */
+int ev_add(event_loop *el, int fd, int mask, ev_file_proc proc, void *data);
+/* Removes interest in mask for fd (the fd's slot is freed when no interest remains). */
+void ev_del(event_loop *el, int fd, int mask);
+int ev_get_mask(event_loop *el, int fd);
+/* Timer firing after ms; returns its id (> 0). */
+long long ev_timer_add(event_loop *el, long long ms, ev_timer_proc proc, void *data);
+void ev_set_before_sleep(event_loop *el, ev_hook_proc proc);
+/* Runs until ev_stop. */
+void ev_main(event_loop *el);
+void ev_stop(event_loop *el);
+/* One iteration: before-sleep hook, wait (at most until the next timer; 0 = don't block when
+ * dont_wait), file events, timers. Returns the number of events processed. */
+int ev_process(event_loop *el, int dont_wait);
+#endif

@@ -1,0 +1,359 @@
+/* server.c - the server context, startup, cron, before-sleep (group commit), engine open/reload,
+ * signals and shutdown (see server.h). */
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "command.h"
+#include "config.h"
+#include "event.h"
+#include "info.h"
+#include "keyspace.h"
+#include "log.h"
+#include "net.h"
+
+struct server server;
+
+static void server_refresh_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    server.cmd_time_us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+    server.cmd_time_ms = server.cmd_time_us / 1000;
+}
+
+uint64_t server_now_ms(void)
+{
+    if (!server.cmd_time_ms) server_refresh_time();
+    return server.cmd_time_ms;
+}
+
+/* Fresh on every call (used to time commands). */
+uint64_t server_ustime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void server_update_cmd_time(void) { server_refresh_time(); }
+
+void server_reset_stats(void)
+{
+    memset(&server.stat, 0, sizeof server.stat);
+    server.stat_total_reads = server.stat_total_writes = server.stat_paused_writes = 0;
+    command_stats_reset();
+    info_reset();
+}
+
+static void engine_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    log_str(level, msg);
+}
+
+void server_engine_options(lsm_options *o)
+{
+    lsm_options_init(o);
+    o->memtable_size = (size_t)config.memtable_size;
+    o->max_immutable_memtables = config.max_immutable_memtables;
+    o->block_cache_size = (size_t)config.block_cache_size;
+    o->block_size = (size_t)config.block_size;
+    o->bloom_bits_per_key = config.bloom_bits_per_key;
+    o->compression = config.compression;
+    o->l0_compaction_trigger = config.l0_compaction_trigger;
+    o->l0_slowdown_trigger = config.l0_slowdown_trigger;
+    o->level1_max_bytes = (uint64_t)config.level1_max_bytes;
+    o->target_file_size = (uint64_t)config.target_file_size;
+    o->compaction_threads = config.compaction_threads;
+    o->max_open_files = config.max_open_files;
+    o->sync_mode = (lsm_sync_mode)config.appendfsync;
+    o->skip_corrupt_wal = config.wal_skip_corrupt;
+    o->expire_fn = keyspace_value_expire;
+    o->expire_ctx = NULL;
+    o->log_fn = engine_log;
+    o->log_ctx = NULL;
+}
+
+static void engine_event_handler(event_loop *el, int fd, void *data, int mask)
+{
+    (void)el, (void)fd, (void)data, (void)mask;
+    if (!server.engine) return;
+    int r = lsm_poll(server.engine);
+    if (r < 0 && !server.engine_failed) {
+        server.engine_failed = 1;
+        log_msg(LL_WARNING, "Background engine job failed: %s (%s)", lsm_strerror(r), lsm_last_error(server.engine));
+    }
+    if (client_paused_count() && !lsm_write_stalled(server.engine)) client_resume_paused();
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+static int server_open_engine(void)
+{
+    if (mkdir_p(config.dir) < 0) {
+        log_msg(LL_WARNING, "Can't create the data directory '%s': %s", config.dir, strerror(errno));
+        return -1;
+    }
+    lsm_options o;
+    server_engine_options(&o);
+    uint64_t t0 = server_ustime();
+    int r = lsm_open(config.dir, &o, &server.engine);
+    if (r < 0) {
+        log_msg(LL_WARNING, "Failed opening the storage engine in '%s': %s (%s)", config.dir, lsm_strerror(r),
+                lsm_last_error(NULL));
+        server.engine = NULL;
+        return -1;
+    }
+    int efd = lsm_event_fd(server.engine);
+    if (efd >= 0 && server.el && ev_add(server.el, efd, EV_READABLE, engine_event_handler, NULL) < 0) {
+        log_msg(LL_WARNING, "Can't watch the engine's event fd: %s", strerror(errno));
+        lsm_close(server.engine);
+        server.engine = NULL;
+        return -1;
+    }
+    if (keyspace_open() < 0) {
+        log_msg(LL_WARNING, "Failed loading the keyspace metadata");
+        if (efd >= 0 && server.el) ev_del(server.el, efd, EV_READABLE);
+        lsm_close(server.engine);
+        server.engine = NULL;
+        return -1;
+    }
+    server.engine_failed = 0;
+    log_msg(LL_NOTICE, "DB loaded from disk: %.3f seconds", (double)(server_ustime() - t0) / 1e6);
+    return 0;
+}
+
+static void server_close_engine(int flush_first)
+{
+    if (!server.engine) return;
+    keyspace_close();
+    int r = lsm_commit(server.engine);
+    if (r < 0) log_msg(LL_WARNING, "WAL commit failed while closing: %s", lsm_strerror(r));
+    if (flush_first) {
+        r = lsm_flush(server.engine, 1);
+        if (r < 0) log_msg(LL_WARNING, "Flushing memtables failed: %s", lsm_strerror(r));
+    }
+    int efd = lsm_event_fd(server.engine);
+    if (efd >= 0 && server.el) ev_del(server.el, efd, EV_READABLE);
+    r = lsm_close(server.engine);
+    if (r < 0) log_msg(LL_WARNING, "Closing the engine: %s", lsm_strerror(r));
+    server.engine = NULL;
+}
+
+int server_reload_engine(int flush_first)
+{
+    server_close_engine(flush_first);
+    if (server_open_engine() < 0) {
+        /* the server cannot serve without its engine */
+        log_msg(LL_WARNING, "Reopening the engine failed: exiting");
+        exit(1);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- signals & shutdown */
+
+static void sig_shutdown_handler(int sig)
+{
+    if (server.shutdown_asap && sig == SIGINT) {
+        static const char msg[] = "You insist... exiting now.\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+        _exit(1);
+    }
+    server.shutdown_asap = sig;
+}
+
+static void setup_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = sig_shutdown_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+int server_prepare_shutdown(int flags)
+{
+    log_msg(LL_WARNING, "User requested shutdown...");
+    if (server.engine && (flags & SHUTDOWN_SAVE)) log_msg(LL_NOTICE, "Flushing memtables to SSTables before exiting.");
+    int commit_ok = 1;
+    if (server.engine && lsm_commit(server.engine) < 0) commit_ok = 0;
+    client_flush_all(commit_ok, "ERR shutdown: WAL commit failed");
+    server_close_engine(flags & SHUTDOWN_SAVE);
+    for (int i = 0; i < server.nlisten; i++) close(server.listen_fds[i]);
+    if (config.pidfile && config.pidfile[0]) unlink(config.pidfile);
+    log_msg(LL_WARNING, "Kevo is now ready to exit, bye bye...");
+    exit(0);
+    return -1;
+}
+
+static void check_shutdown(void)
+{
+    if (!server.shutdown_asap) return;
+    log_msg(LL_WARNING, "Received %s scheduling shutdown...", server.shutdown_asap == SIGINT ? "SIGINT" : "SIGTERM");
+    server_prepare_shutdown(SHUTDOWN_NOFLAGS);
+}
+
+/* ---------------------------------------------------------------- loop hooks */
+
+static void before_sleep(event_loop *el)
+{
+    (void)el;
+    check_shutdown();
+    int ok = 1;
+    char err[400];
+    err[0] = 0;
+    if (server.engine) {
+        int r = lsm_commit(server.engine);
+        if (r < 0) {
+            ok = 0;
+            if (!server.commit_failed)
+                log_msg(LL_WARNING, "WAL commit failed: %s (%s). Refusing writes until it succeeds.", lsm_strerror(r),
+                        lsm_last_error(server.engine));
+            server.commit_failed = 1;
+            snprintf(server.commit_err, sizeof server.commit_err, "%s", lsm_strerror(r));
+            snprintf(err, sizeof err, "MISCONF Errors writing to the write-ahead log (%s): the write was not persisted",
+                     server.commit_err);
+        } else if (server.commit_failed) {
+            server.commit_failed = 0;
+            log_msg(LL_WARNING, "WAL commit succeeded again: writes are accepted.");
+        }
+    }
+    client_flush_all(ok, err);
+    server.iteration++;
+}
+
+static long long server_cron(event_loop *el, long long id, void *data)
+{
+    (void)el, (void)id, (void)data;
+    server_refresh_time();
+    server.cronloops++;
+    check_shutdown();
+    client_cron();
+    info_cron();
+    if (server.engine) {
+        int r = lsm_poll(server.engine);
+        if (r < 0 && !server.engine_failed) {
+            server.engine_failed = 1;
+            log_msg(LL_WARNING, "Background engine job failed: %s", lsm_strerror(r));
+        }
+        if (server.active_expire_enabled) {
+            long long budget = 1000000LL / (server.hz > 0 ? server.hz : 10) / 4;
+            long long n = keyspace_active_expire_cycle(budget);
+            (void)n;
+        }
+        if (client_paused_count() && !lsm_write_stalled(server.engine)) client_resume_paused();
+    }
+    return 1000 / (server.hz > 0 ? server.hz : 10);
+}
+
+/* ---------------------------------------------------------------- startup */
+
+static int server_listen(void)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", config.bind ? config.bind : "");
+    char *save = NULL;
+    for (char *a = strtok_r(buf, " ", &save); a; a = strtok_r(NULL, " ", &save)) {
+        if (server.nlisten == (int)(sizeof server.listen_fds / sizeof server.listen_fds[0])) break;
+        char err[256];
+        int optional = a[0] == '-';
+        int fd = net_listen(a, config.port, config.tcp_backlog, err, sizeof err);
+        if (fd < 0) {
+            if (optional) continue;
+            log_msg(LL_WARNING, "Warning: Could not create server TCP listening socket %s:%d: %s", a, config.port, err);
+            return -1;
+        }
+        if (ev_add(server.el, fd, EV_READABLE, client_accept_handler, NULL) < 0) {
+            close(fd);
+            return -1;
+        }
+        server.listen_fds[server.nlisten++] = fd;
+    }
+    if (server.nlisten == 0) {
+        log_msg(LL_WARNING, "Configured to not listen anywhere, exiting.");
+        return -1;
+    }
+    return 0;
+}
+
+int server_init(void)
+{
+    log_set_level(config.loglevel);
+    if (log_set_file(config.logfile) < 0) {
+        fprintf(stderr, "Can't open the log file: %s\n", strerror(errno));
+        return -1;
+    }
+    server_refresh_time();
+    server.start_time_ms = server_now_ms();
+    server.port = config.port;
+    server.dir = config.dir;
+    server.dbnum = config.databases;
+    server.hz = config.hz;
+    server.active_expire_enabled = 1;
+    server.lastsave = (long long)(server.start_time_ms / 1000);
+    server.last_save_ok = 1;
+    server.stat_starttime_resetstat = server.lastsave;
+    log_msg(LL_NOTICE, "oO0OoO0OoO0Oo Kevo is starting oO0OoO0OoO0Oo");
+    log_msg(LL_NOTICE, "Kevo version=%s, bits=%d, pid=%d, just started", KEVO_VERSION, (int)(sizeof(long) * 8), (int)getpid());
+    if (config.configfile) log_msg(LL_NOTICE, "Configuration loaded");
+    else log_msg(LL_WARNING, "Warning: no config file specified, using the default config. In order to specify a config file use kevo-server /path/to/kevo-server.conf");
+    setup_signals();
+    server.el = ev_create(config.maxclients + 128);
+    if (!server.el) {
+        log_msg(LL_WARNING, "Failed creating the event loop: %s", strerror(errno));
+        return -1;
+    }
+    server.batch = lsm_batch_new();
+    command_table_init();
+    if (server_listen() < 0) return -1;
+    if (server_open_engine() < 0) return -1;
+    if (config.pidfile && config.pidfile[0]) {
+        FILE *f = fopen(config.pidfile, "w");
+        if (f) {
+            fprintf(f, "%d\n", (int)getpid());
+            fclose(f);
+        } else {
+            log_msg(LL_WARNING, "Failed to write PID file: %s", strerror(errno));
+        }
+    }
+    ev_timer_add(server.el, 1, server_cron, NULL);
+    ev_set_before_sleep(server.el, before_sleep);
+    log_msg(LL_NOTICE, "Server initialized");
+    log_msg(LL_NOTICE, "Kevo %s (LSM engine) running, port %d, data directory %s", KEVO_VERSION, config.port, config.dir);
+    log_msg(LL_NOTICE, "Ready to accept connections tcp");
+    return 0;
+}
+
+int server_run(void)
+{
+    ev_main(server.el);
+    return 0;
+}
