@@ -1,0 +1,343 @@
+#!/usr/bin/python3
+"""Restart / durability suite. Each test starts its own server instance in $KT_TMP/<name>:
+* SIGTERM then restart: everything is there, DBSIZE / INFO keyspace exact
+* kill -9 after the replies were received (appendfsync always): every acknowledged write is
+  there, including deletes, overwrites, expires, PERSIST, MOVE, SWAPDB, FLUSHDB
+* kill -9 while a client pipelines writes: every acknowledged write survives
+* expiry across a restart (short TTLs gone, long ones keep their exact expire time)
+* a small memtable (--memtable-size 1mb) so flushes and compactions happen, with DEBUG RELOAD,
+  SAVE, COMPACT and kill -9 between writes and reads
+* appendfsync everysec / no: a clean SIGTERM loses nothing
+When the suite targets redis-server itself, AOF (appendonly yes) provides the durability and
+the Kevo-only options are dropped."""
+import os
+import random
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import redis  # noqa: E402
+from lib import (eq, ok, test, run_all, start_kevo, target_is_kevo, encode_command,  # noqa: E402
+                 RawConn, wait_until)
+
+FUTURE = 4102444800  # 2100-01-01: exact EXPIRETIME comparisons
+
+
+class Model:
+    """What the server must contain: {(db, key): (value, expire_at_seconds or None)}."""
+
+    def __init__(self):
+        self.d = {}
+
+    def apply_random_workload(self, s, n, seed, value_size=64):
+        rnd = random.Random(seed)
+        clients = {}
+
+        def cl(db):
+            if db not in clients:
+                clients[db] = s.redis(db=db)
+            return clients[db]
+        for db in (0, 1, 5):
+            p = cl(db).pipeline(transaction=False)
+            ops = []
+            for i in range(n):
+                k = b"k:%d:%d" % (seed, rnd.randrange(n // 2 + 1))
+                op = rnd.random()
+                if op < 0.55:
+                    v = bytes(rnd.getrandbits(8) for _ in range(rnd.randrange(value_size)))
+                    p.set(k, v)
+                    ops.append(("set", k, v))
+                elif op < 0.65:
+                    v = b"e\x00" + k
+                    et = FUTURE - rnd.randrange(1000)
+                    p.set(k, v, exat=et)
+                    ops.append(("setex", k, (v, et)))
+                elif op < 0.8:
+                    p.delete(k)
+                    ops.append(("del", k, None))
+                elif op < 0.87:
+                    p.expireat(k, FUTURE)
+                    ops.append(("expireat", k, None))
+                elif op < 0.93:
+                    p.persist(k)
+                    ops.append(("persist", k, None))
+                else:
+                    p.append(k, b"+")
+                    ops.append(("append", k, b"+"))
+            res = p.execute()
+            for (op, k, v), r in zip(ops, res):
+                key = (db, k)
+                cur = self.d.get(key)
+                if op == "set":
+                    self.d[key] = (v, None)
+                elif op == "setex":
+                    self.d[key] = v
+                elif op == "del":
+                    self.d.pop(key, None)
+                elif op == "expireat":
+                    if cur is not None:
+                        self.d[key] = (cur[0], FUTURE)
+                elif op == "persist":
+                    if cur is not None:
+                        self.d[key] = (cur[0], None)
+                elif op == "append":
+                    self.d[key] = ((cur[0] if cur else b"") + b"+", cur[1] if cur else None)
+
+    def verify(self, s, stage):
+        clients = {}
+        dbs = sorted(set(db for db, _ in self.d) | {0, 1, 5})
+        for db in dbs:
+            c = clients.setdefault(db, s.redis(db=db))
+            keys = [k for (d, k) in self.d if d == db]
+            p = c.pipeline(transaction=False)
+            for k in keys:
+                p.get(k)
+                p.execute_command("EXPIRETIME", k)
+            res = p.execute()
+            for i, k in enumerate(keys):
+                v, e = self.d[(db, k)]
+                eq(res[2 * i], v, "%s: value of db%d %r" % (stage, db, k))
+                eq(res[2 * i + 1], -1 if e is None else e, "%s: expire of db%d %r" % (stage, db, k))
+            eq(c.dbsize(), len(keys), "%s: DBSIZE db%d" % (stage, db))
+        ks = s.redis(decode_responses=True).info("keyspace")
+        for db in dbs:
+            n = sum(1 for (d, _) in self.d if d == db)
+            m = sum(1 for (d, _), (v, e) in self.d.items() if d == db and e is not None)
+            if n == 0:
+                ok("db%d" % db not in ks, "%s: no keyspace line for empty db%d" % (stage, db))
+            else:
+                eq((ks["db%d" % db]["keys"], ks["db%d" % db]["expires"]), (n, m),
+                   "%s: INFO keyspace db%d keys/expires" % (stage, db))
+
+
+@test(timeout=120)
+def test_sigterm_restart_keeps_everything():
+    s = start_kevo("sigterm", appendfsync="always")
+    m = Model()
+    m.apply_random_workload(s, 3000, seed=1)
+    m.verify(s, "before restart")
+    eq(s.stop(signal.SIGTERM), 0, "exit code after SIGTERM")
+    s.start()
+    m.verify(s, "after SIGTERM restart")
+    m.apply_random_workload(s, 1000, seed=2)
+    eq(s.stop(signal.SIGTERM), 0)
+    s.start()
+    m.verify(s, "after second SIGTERM restart")
+    s.stop()
+
+
+@test(timeout=120)
+def test_kill9_acknowledged_writes_survive():
+    s = start_kevo("kill9", appendfsync="always")
+    m = Model()
+    m.apply_random_workload(s, 3000, seed=3)
+    r = s.redis()
+    # keyspace-level operations, each acknowledged before the kill
+    r.set(b"mv", b"moved", exat=FUTURE)
+    eq(r.move(b"mv", 1), True)
+    m.d[(1, b"mv")] = (b"moved", FUTURE)
+    r.set(b"renamed-src", b"x")
+    r.rename(b"renamed-src", b"renamed-dst")
+    m.d[(0, b"renamed-dst")] = (b"x", None)
+    r.set(b"ctr", b"0")
+    for _ in range(100):
+        r.incr(b"ctr")
+    m.d[(0, b"ctr")] = (b"100", None)
+    r.set(b"", b"")
+    m.d[(0, b"")] = (b"", None)
+    s.redis(db=9).set(b"gone", b"1")
+    s.redis(db=9).flushdb()
+    m.verify(s, "before kill -9")
+    s.stop(signal.SIGKILL)
+    s.start()
+    m.verify(s, "after kill -9")
+    # SWAPDB is persistent too
+    r = s.redis()
+    eq(r.swapdb(0, 1), True)
+    m.d = {((1 - db) if db in (0, 1) else db, k): v for (db, k), v in m.d.items()}
+    s.stop(signal.SIGKILL)
+    s.start()
+    m.verify(s, "after SWAPDB and kill -9")
+    s.stop()
+
+
+@test(timeout=120)
+def test_kill9_during_pipelined_writes():
+    s = start_kevo("kill9pipe", appendfsync="always")
+    acked = []
+    stop = threading.Event()
+    err = []
+
+    def writer():
+        try:
+            c = RawConn(s.port)
+            batch = 0
+            while not stop.is_set():
+                keys = [b"p:%d:%d" % (batch, i) for i in range(200)]
+                c.send_raw(b"".join(encode_command([b"SET", k, b"v" + k]) for k in keys))
+                for k in keys:
+                    raw, v = c.reply()
+                    if raw != b"+OK\r\n":
+                        raise AssertionError("SET reply %r" % raw)
+                    acked.append(k)
+                batch += 1
+        except Exception as e:  # the kill ends the connection
+            err.append(e)
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    wait_until(lambda: len(acked) >= 3000, timeout=30, what="3000 acknowledged writes")
+    s.stop(signal.SIGKILL)
+    stop.set()
+    t.join(10)
+    n = len(acked)
+    s.start()
+    r = s.redis()
+    p = r.pipeline(transaction=False)
+    for k in acked:
+        p.get(k)
+    vals = p.execute()
+    lost = [k for k, v in zip(acked, vals) if v != b"v" + k]
+    eq(lost[:5], [], "acknowledged writes lost after kill -9 (%d of %d)" % (len(lost), n))
+    ok(r.dbsize() >= n, "DBSIZE %d >= acknowledged %d" % (r.dbsize(), n))
+    s.stop()
+
+
+@test(timeout=120)
+def test_expiry_across_restart():
+    s = start_kevo("expiry", appendfsync="always")
+    r = s.redis()
+    p = r.pipeline(transaction=False)
+    for i in range(300):
+        p.set(b"short:%d" % i, b"v", px=800)
+    for i in range(300):
+        p.set(b"long:%d" % i, b"v", exat=FUTURE - i)
+    for i in range(100):
+        p.set(b"plain:%d" % i, b"v")
+    p.execute()
+    s.stop(signal.SIGKILL)
+    time.sleep(1.2)
+    s.start()
+    r = s.redis()
+    eq(r.get(b"short:0"), None, "a key that expired while the server was down is gone")
+    eq(r.exists(*[b"short:%d" % i for i in range(300)]), 0)
+    wait_until(lambda: r.dbsize() == 400, timeout=8, what="DBSIZE 400 after active expiry")
+    ks = r.info("keyspace")["db0"]
+    eq((ks["keys"], ks["expires"]), (400, 300))
+    p = r.pipeline(transaction=False)
+    for i in range(300):
+        p.execute_command("EXPIRETIME", b"long:%d" % i)
+    eq(p.execute(), [FUTURE - i for i in range(300)], "expire times kept exactly")
+    eq(r.ttl(b"plain:1"), -1)
+    s.stop(signal.SIGTERM)
+    s.start()
+    r = s.redis()
+    eq(r.dbsize(), 400, "DBSIZE after a clean restart")
+    s.stop()
+
+
+@test(timeout=240)
+def test_small_memtable_flush_compaction_reload_kill9():
+    s = start_kevo("smallmem", appendfsync="always", memtable_size="1mb")
+    r = s.redis()
+    rnd = random.Random(7)
+    model = {}
+    # ~3 rounds x 8000 keys x ~1 KiB = ~24 MB of writes through a 1 MB memtable
+    for rnd_no in range(3):
+        p = r.pipeline(transaction=False)
+        for i in range(8000):
+            k = b"big:%05d" % rnd.randrange(12000)
+            if rnd.random() < 0.15:
+                p.delete(k)
+                model.pop(k, None)
+            else:
+                v = (b"%d:%d:" % (rnd_no, i)) * 90
+                if rnd.random() < 0.1:
+                    p.set(k, v, exat=FUTURE)
+                    model[k] = (v, FUTURE)
+                else:
+                    p.set(k, v)
+                    model[k] = (v, None)
+            if i % 1000 == 999:
+                p.execute()
+        p.execute()
+
+    def verify(stage):
+        keys = sorted(model)
+        p = r.pipeline(transaction=False)
+        for k in keys:
+            p.get(k)
+            p.execute_command("EXPIRETIME", k)
+        res = p.execute()
+        for i, k in enumerate(keys):
+            eq(res[2 * i], model[k][0], "%s: value of %r" % (stage, k))
+            eq(res[2 * i + 1], -1 if model[k][1] is None else model[k][1],
+               "%s: expire of %r" % (stage, k))
+        missing = [b"big:%05d" % i for i in range(12000) if b"big:%05d" % i not in model]
+        if missing:
+            eq(r.exists(*missing), 0, "%s: deleted keys stay deleted" % stage)
+        eq(r.dbsize(), len(model), "%s: DBSIZE" % stage)
+        eq(r.info("keyspace")["db0"]["expires"],
+           sum(1 for v in model.values() if v[1] is not None), "%s: expires" % stage)
+        eq(len(set(r.scan_iter(count=500))), len(model), "%s: SCAN walk" % stage)
+
+    verify("after writes")
+    if target_is_kevo():
+        info = s.redis(decode_responses=True).execute_command("INFO", "lsm")
+        ok(info, "INFO lsm")
+    eq(RawConn(s.port).call("DEBUG", "RELOAD"), "OK")
+    verify("after DEBUG RELOAD")
+    eq(RawConn(s.port).call("SAVE"), "OK")
+    verify("after SAVE")
+    if target_is_kevo():
+        eq(RawConn(s.port).call("COMPACT"), "OK")
+        verify("after COMPACT")
+    s.stop(signal.SIGKILL)
+    s.start()
+    r = s.redis()
+    verify("after kill -9")
+    s.stop(signal.SIGTERM)
+    s.start()
+    r = s.redis()
+    verify("after SIGTERM restart")
+    s.stop()
+
+
+@test(timeout=120)
+def test_everysec_and_no_clean_shutdown_loses_nothing():
+    for mode in ("everysec", "no"):
+        s = start_kevo("fsync-" + mode, appendfsync=mode)
+        m = Model()
+        m.apply_random_workload(s, 2000, seed=11)
+        eq(s.stop(signal.SIGTERM), 0)
+        s.start()
+        m.verify(s, "appendfsync %s, after SIGTERM" % mode)
+        s.stop()
+
+
+@test(timeout=60)
+def test_restart_on_same_dir_twice_is_refused_or_locked():
+    if not target_is_kevo():
+        from lib import skip
+        skip("LOCK file is Kevo's")
+    s = start_kevo("locked", appendfsync="always")
+    from lib import Server, free_port
+    t = Server(s.binary, s.dir, s.extra, is_redis=False)
+    t.port = free_port()
+    import subprocess
+    p = subprocess.Popen(t.args(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        rc = p.wait(15)
+        ok(rc != 0, "a second server on the same --dir must exit non-zero")
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise AssertionError("a second server on the same --dir kept running (no LOCK)")
+    eq(s.redis().ping(), True)
+    s.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(run_all("restart"))
