@@ -293,29 +293,27 @@ static int phys_check(const wal_reader *r, uint64_t off, int *type, const char *
     return PHYS_OK;
 }
 
-/* Is there any valid physical record after the bad one at off? Candidates: the position after
- * the bad record if its length field fits the block, and every later block start (each block
- * starts with a record header, since records never straddle blocks). */
+/* Is there any valid physical record after the bad one at off? Every byte position after it is
+ * a candidate (not only block starts): a bit flip in a length field loses the record boundaries
+ * of the rest of its block, and the records behind it must still count as "valid data after".
+ * A false match needs a valid type, a fitting length and a 32-bit CRC match, so a torn tail is
+ * not mistaken for corruption in practice. The scan stops at the first valid record; its offset
+ * is remembered so later bad records before it (skip mode) do not rescan. */
 static int valid_after(wal_reader *r, uint64_t off) {
-    if (r->valid_hint > off) return 1; /* found by an earlier scan: keeps skip mode linear */
+    if (r->valid_hint > off) return 1;
     int t;
     const char *d;
     size_t n;
-    uint64_t block_end = off - off % WAL_BLOCK_SIZE + WAL_BLOCK_SIZE;
-    if (r->size - off >= WAL_HEADER_SIZE) {
-        const char *h = r->base + off;
-        size_t bl = (size_t)(unsigned char)h[4] | ((size_t)(unsigned char)h[5] << 8);
-        uint64_t nxt = off + WAL_HEADER_SIZE + bl;
-        if (nxt <= block_end && block_end - nxt >= WAL_HEADER_SIZE && nxt < r->size &&
-            phys_check(r, nxt, &t, &d, &n) == PHYS_OK) {
-            r->valid_hint = nxt;
-            return 1;
+    for (uint64_t p = off + 1; p < r->size && r->size - p >= WAL_HEADER_SIZE; p++) {
+        uint64_t block_left = WAL_BLOCK_SIZE - p % WAL_BLOCK_SIZE;
+        if (block_left < WAL_HEADER_SIZE) {
+            p += block_left - 1; /* trailer: go to the next block start */
+            continue;
         }
-    }
-    for (uint64_t b = block_end; b < r->size && r->size - b >= WAL_HEADER_SIZE;
-         b += WAL_BLOCK_SIZE) {
-        if (phys_check(r, b, &t, &d, &n) == PHYS_OK) {
-            r->valid_hint = b;
+        unsigned char type = (unsigned char)r->base[p + 6];
+        if (type < WAL_FULL || type > WAL_MAX_TYPE) continue; /* cheap reject first */
+        if (phys_check(r, p, &t, &d, &n) == PHYS_OK) {
+            r->valid_hint = p;
             return 1;
         }
     }
