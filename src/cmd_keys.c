@@ -595,7 +595,7 @@ static int rk_pick(lsm_iter *it, int phys, char **pbuf, size_t *pcap) {
     const char *k = lsm_iter_key(it, &kl);
     if (!has_prefix(k, kl, p, 2)) return 0;
     int levels = 0, steps = 0;
-    while (levels < 3 && steps < 64) {
+    while (levels < 8 && steps < 64) {
         k = lsm_iter_key(it, &kl);
         if (kl <= plen) { /* the key equals the prefix: it is the subtree's first key */
             if (rk_rand() % 2 == 0) break;
@@ -612,19 +612,33 @@ static int rk_pick(lsm_iter *it, int phys, char **pbuf, size_t *pcap) {
             *pcap = nc;
         }
         int lo = (unsigned char)k[plen];
-        int hi = lo;
         steps++;
-        if (lo < 255 && rk_exists_from(it, p, plen, lo + 1)) {
-            int a = lo + 1, b = 255; /* largest byte with keys at or after it */
+        /* the next bytes present under p: enumerate up to 16 (one seek each) and pick one of
+         * them uniformly; when there are more, pick uniformly in the byte range [lo, hi] */
+        int present[16], np = 0, more = 0;
+        present[np++] = lo;
+        while (np < 16 && present[np - 1] < 255 &&
+               rk_exists_from(it, p, plen, present[np - 1] + 1)) {
+            size_t nkl;
+            const char *nk = lsm_iter_key(it, &nkl);
+            present[np++] = (unsigned char)nk[plen];
+        }
+        if (np == 16 && present[15] < 255 && rk_exists_from(it, p, plen, present[15] + 1))
+            more = 1;
+        int pick;
+        if (!more) {
+            pick = present[rk_rand() % (unsigned)np];
+            if (np > 1) levels++;
+        } else {
+            int a = present[15] + 1, b = 255; /* largest byte with keys at or after it */
             while (a < b) {
                 int mid = (a + b + 1) / 2;
                 if (rk_exists_from(it, p, plen, mid)) a = mid;
                 else b = mid - 1;
             }
-            hi = a;
+            pick = lo + (int)(rk_rand() % (unsigned)(a - lo + 1));
             levels++;
         }
-        int pick = lo + (int)(rk_rand() % (unsigned)(hi - lo + 1));
         if (!rk_exists_from(it, p, plen, pick)) break; /* cannot happen: pick <= hi */
         k = lsm_iter_key(it, &kl);
         p[plen] = k[plen];
@@ -717,7 +731,7 @@ static void cmd_flushall(client *c) {
 }
 
 static void cmd_select(client *c) {
-    int id = parse_db(c, &c->argv[1], "ERR invalid DB index");
+    int id = parse_db(c, &c->argv[1], ERR_NOT_INT);
     if (id < 0) return;
     c->db = id;
     reply_ok(c);

@@ -660,11 +660,13 @@ void keyspace_debug_object(client *c) {
     }
     const char *enc = keyspace_string_encoding(v.payload, v.plen);
     size_t serlen = v.plen;
+    long long iv;
+    int shared = v.plen <= 4 && string2ll(v.payload, v.plen, &iv) && iv >= 0 && iv < 10000;
     char line[256];
     snprintf(line, sizeof(line),
-             "Value at:0x%012llx refcount:1 encoding:%s serializedlength:%zu lru:0 "
+             "Value at:0x%012llx refcount:%d encoding:%s serializedlength:%zu lru:0 "
              "lru_seconds_idle:0",
-             (unsigned long long)(uintptr_t)v.payload & 0xffffffffffffull, enc,
-             serlen ? serlen : 1);
+             (unsigned long long)(uintptr_t)v.payload & 0xffffffffffffull,
+             shared ? 2147483647 : 1, enc, serlen ? serlen : 1);
     reply_simple(c, line);
 }
