@@ -210,7 +210,7 @@ Test(batch, iterate_stops_at_callback_error) {
     lsm_batch_free(b);
 }
 
-Test(batch, large_batch_grows_buffer) {
+Test(batch, large_batch_grows_buffer_and_clear_shrinks_it) {
     lsm_batch *b = lsm_batch_new();
     char v[1000];
     memset(v, 'z', sizeof v);
@@ -222,6 +222,12 @@ Test(batch, large_batch_grows_buffer) {
     lsm_batch *c = lsm_batch_new();
     cr_assert_eq(batch_set_data(c, d, len), 0);
     cr_assert_eq(lsm_batch_count(c), 2000);
+    /* clear after a huge batch shrinks the buffer; the batch stays usable */
+    lsm_batch_clear(b);
+    cr_assert_eq(lsm_batch_put(b, "k", 1, "v", 1), 0);
+    d = batch_data(b, &len);
+    cr_assert_eq(batch_set_data(c, d, len), 0);
+    cr_assert_eq(lsm_batch_count(c), 1);
     lsm_batch_free(b);
     lsm_batch_free(c);
 }

@@ -233,6 +233,21 @@ Test(wal, size_and_buffered_track_flushes) {
     cr_assert_eq(wal_writer_close(w, 1), 0);
 }
 
+Test(wal, buffer_is_released_after_a_huge_record_and_writer_keeps_working) {
+    size_t sizes[] = {10, 6u << 20, 20, 30};
+    wal_writer *w = wal_writer_create(path);
+    for (int i = 0; i < 4; i++) {
+        char *p = malloc(sizes[i]);
+        fill_record(p, sizes[i], (uint32_t)i);
+        cr_assert_eq(wal_writer_add(w, p, sizes[i]), 0);
+        free(p);
+        cr_assert_eq(wal_writer_flush(w), 0);
+        cr_assert_eq(wal_writer_buffered(w), 0);
+    }
+    cr_assert_eq(wal_writer_close(w, 0), 0);
+    read_all_expect(sizes, 4);
+}
+
 /* ---- torn tails ---- */
 
 /* Truncates the file at every byte inside the last record (and its headers): all earlier records

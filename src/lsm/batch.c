@@ -19,6 +19,8 @@
 #define BATCH_HEADER 12
 /* counter_count varint (<= 2 bytes) + LSM_MAX_COUNTERS * (idx varint 1 + delta varint 10) */
 #define BATCH_COUNTER_ROOM (2 + LSM_MAX_COUNTERS * 11)
+#define BATCH_INITIAL (256 + BATCH_COUNTER_ROOM)
+#define BATCH_KEEP (1u << 20) /* lsm_batch_clear shrinks a larger buffer */
 
 struct lsm_batch {
     char *buf;
@@ -37,7 +39,7 @@ static inline int64_t zigzag_dec(uint64_t u) { return (int64_t)((u >> 1) ^ (~(u 
 lsm_batch *lsm_batch_new(void) {
     lsm_batch *b = calloc(1, sizeof(*b));
     if (!b) return NULL;
-    b->cap = 256 + BATCH_COUNTER_ROOM;
+    b->cap = BATCH_INITIAL;
     b->buf = malloc(b->cap);
     if (!b->buf) {
         free(b);
@@ -60,6 +62,13 @@ static void batch_clear_counters(lsm_batch *b) {
 }
 
 void lsm_batch_clear(lsm_batch *b) {
+    if (b->cap > BATCH_KEEP) { /* do not pin the memory of one huge batch forever */
+        char *nb = realloc(b->buf, BATCH_INITIAL);
+        if (nb) {
+            b->buf = nb;
+            b->cap = BATCH_INITIAL;
+        }
+    }
     b->len = BATCH_HEADER;
     b->seq = 0;
     b->count = 0;

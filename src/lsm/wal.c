@@ -30,6 +30,7 @@
 
 enum { WAL_ZERO = 0, WAL_FULL = 1, WAL_FIRST = 2, WAL_MIDDLE = 3, WAL_LAST = 4 }; /* on-disk */
 #define WAL_MAX_TYPE WAL_LAST
+#define WAL_BUF_KEEP (4u << 20) /* a larger buffer is freed once empty */
 
 /* ======================================== writer ======================================== */
 
@@ -150,6 +151,11 @@ int wal_writer_flush(wal_writer *w) {
         /* Keep what was not written so a later flush can retry it. */
         if (off < w->len) memmove(w->buf, w->buf + off, w->len - off);
         w->len -= off;
+        if (w->len == 0 && w->cap > WAL_BUF_KEEP) { /* a huge record passed: give it back */
+            free(w->buf);
+            w->buf = NULL;
+            w->cap = 0;
+        }
         uint64_t f = atomic_load_explicit(&w->flushed, memory_order_relaxed);
         atomic_store_explicit(&w->flushed, f + off, memory_order_release);
     }
