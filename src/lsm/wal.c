@@ -131,7 +131,7 @@ int wal_writer_add(wal_writer *w, const void *data, size_t len) {
 }
 
 int wal_writer_flush(wal_writer *w) {
-    size_t off = 0;
+    size_t used = w->len, off = 0;
     int rc = 0;
     while (off < w->len) {
         ssize_t n = write(w->fd, w->buf + off, w->len - off);
@@ -151,7 +151,9 @@ int wal_writer_flush(wal_writer *w) {
         /* Keep what was not written so a later flush can retry it. */
         if (off < w->len) memmove(w->buf, w->buf + off, w->len - off);
         w->len -= off;
-        if (w->len == 0 && w->cap > WAL_BUF_KEEP) { /* a huge record passed: give it back */
+        /* A big buffer that this flush used less than a quarter of was grown by an unusual
+         * record: give it back (a steadily busy loop keeps its buffer). */
+        if (w->len == 0 && w->cap > WAL_BUF_KEEP && used < w->cap / 4) {
             free(w->buf);
             w->buf = NULL;
             w->cap = 0;
