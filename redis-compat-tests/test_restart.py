@@ -240,10 +240,17 @@ def test_expiry_across_restart():
 
 @test(timeout=240)
 def test_small_memtable_flush_compaction_reload_kill9():
-    s = start_kevo("smallmem", appendfsync="always", memtable_size="1mb")
+    s = start_kevo("smallmem", appendfsync="always", memtable_size="1mb",
+                   target_file_size="256kb", level1_max_bytes="1mb")
     r = s.redis()
     rnd = random.Random(7)
     model = {}
+    # keys that expire during the writes: they must be gone from reads, DBSIZE and SCAN, also
+    # once their values sit in SSTables and after restarts
+    p = r.pipeline(transaction=False)
+    for i in range(500):
+        p.set(b"exp:%d" % i, b"x" * 200, px=1500)
+    p.execute()
     # ~3 rounds x 8000 keys x ~1 KiB = ~24 MB of writes through a 1 MB memtable
     for rnd_no in range(3):
         p = r.pipeline(transaction=False)
@@ -278,21 +285,30 @@ def test_small_memtable_flush_compaction_reload_kill9():
         missing = [b"big:%05d" % i for i in range(12000) if b"big:%05d" % i not in model]
         if missing:
             eq(r.exists(*missing), 0, "%s: deleted keys stay deleted" % stage)
-        eq(r.dbsize(), len(model), "%s: DBSIZE" % stage)
+        eq(r.exists(*[b"exp:%d" % i for i in range(500)]), 0, "%s: expired keys" % stage)
+        wait_until(lambda: r.dbsize() == len(model), timeout=10,
+                   what="%s: DBSIZE %d (is %d)" % (stage, len(model), r.dbsize()))
         eq(r.info("keyspace")["db0"]["expires"],
            sum(1 for v in model.values() if v[1] is not None), "%s: expires" % stage)
         eq(len(set(r.scan_iter(count=500))), len(model), "%s: SCAN walk" % stage)
 
     verify("after writes")
+
+    def lsm_stat(name):
+        text = RawConn(s.port).call("INFO", "lsm").decode()
+        for line in text.split("\r\n"):
+            if line.startswith(name + ":"):
+                return float(line.split(":", 1)[1])
+        raise AssertionError("INFO lsm has no %s" % name)
     if target_is_kevo():
-        info = s.redis(decode_responses=True).execute_command("INFO", "lsm")
-        ok(info, "INFO lsm")
+        ok(lsm_stat("lsm_flushes") >= 1, "a 1 MB memtable was flushed at least once")
     eq(RawConn(s.port).call("DEBUG", "RELOAD"), "OK")
     verify("after DEBUG RELOAD")
     eq(RawConn(s.port).call("SAVE"), "OK")
     verify("after SAVE")
     if target_is_kevo():
         eq(RawConn(s.port).call("COMPACT"), "OK")
+        ok(lsm_stat("lsm_compactions") >= 1, "COMPACT ran at least one compaction")
         verify("after COMPACT")
     s.stop(signal.SIGKILL)
     s.start()
