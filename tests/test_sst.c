@@ -536,3 +536,89 @@ Test(sst, concurrent_gets_and_iterators_from_two_threads) {
     sst_reader_unref(r);
     block_cache_free(c);
 }
+
+/* Index search accelerator edge cases: every key shares a 20-byte prefix, many keys tie on the
+ * next 8 bytes and differ only later, keys of different lengths (prefix of one another), and
+ * targets shorter than / outside the shared prefix. */
+static size_t tie_key(char *u, int i) {
+    memset(u, 'P', 20);
+    /* window bytes 20..27 change only every 50 keys; the tail varies in length */
+    int n = snprintf(u + 20, 64, "%08d%0*d", i / 50, 1 + (i % 50) / 10, i % 50);
+    return 20 + (size_t)n;
+}
+
+Test(sst, index_search_long_shared_prefix_window_ties_and_short_targets) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/000017.sst", g_dir);
+    sst_options o;
+    default_opts(&o);
+    o.block_size = 256; /* many index entries */
+    sst_builder *b = sst_builder_new(path, &o);
+    /* sort the keys: generate, then insertion order by ukey_compare */
+    enum { N = 3000 };
+    static char keys[N][96];
+    static size_t kls[N];
+    int order[N];
+    for (int i = 0; i < N; i++) { kls[i] = tie_key(keys[i], i); order[i] = i; }
+    for (int i = 1; i < N; i++) { /* insertion sort on indexes (N small) */
+        int x = order[i], j = i - 1;
+        while (j >= 0 && ukey_compare(keys[order[j]], kls[order[j]], keys[x], kls[x]) > 0) {
+            order[j + 1] = order[j];
+            j--;
+        }
+        order[j + 1] = x;
+    }
+    char ik[128];
+    for (int j = 0; j < N; j++) {
+        int i = order[j];
+        size_t kl = ikey_encode(ik, keys[i], kls[i], (uint64_t)i + 1, KIND_VALUE);
+        cr_assert_eq(sst_builder_add(b, ik, kl, (char *)&i, sizeof(i)), 0);
+    }
+    sst_props p;
+    cr_assert_eq(sst_builder_finish(b, &p), 0);
+    cr_assert_gt(p.num_data_blocks, 100);
+    sst_reader *r;
+    cr_assert_eq(sst_reader_open(path, 17, NULL, &r), 0);
+    lsm_buf val = {0};
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(sst_reader_get(r, keys[i], kls[i], MAX_SEQUENCE, &val), SST_FOUND, "key %d", i);
+        int got;
+        memcpy(&got, val.data, sizeof(got));
+        cr_assert_eq(got, i);
+        cr_assert_eq(sst_reader_get(r, keys[i], kls[i], (uint64_t)i, &val), SST_NOTFOUND);
+        /* a key just after keys[i] (extra 0 byte) must not be found */
+        char u[100];
+        memcpy(u, keys[i], kls[i]);
+        u[kls[i]] = 0;
+        cr_assert_eq(sst_reader_get(r, u, kls[i] + 1, MAX_SEQUENCE, &val), SST_NOTFOUND);
+    }
+    cr_assert_eq(sst_reader_get(r, "PPP", 3, MAX_SEQUENCE, &val), SST_NOTFOUND);
+    cr_assert_eq(sst_reader_get(r, "PPQ", 3, MAX_SEQUENCE, &val), SST_NOTFOUND);
+    /* seeks: each key in order, and targets outside the shared prefix */
+    internal_iter *it = sst_reader_iter_new(r, 0);
+    for (int j = 0; j < N; j += 7) {
+        int i = order[j];
+        size_t kl = ikey_lookup(ik, keys[i], kls[i], MAX_SEQUENCE);
+        iter_seek(it, ik, kl);
+        cr_assert(iter_valid(it));
+        size_t gkl;
+        const char *gk = iter_key(it, &gkl);
+        cr_assert(gkl == kls[i] + 8 && memcmp(gk, keys[i], kls[i]) == 0, "seek %d", i);
+    }
+    size_t kl = ikey_lookup(ik, "PPP", 3, MAX_SEQUENCE);
+    iter_seek(it, ik, kl);
+    cr_assert(iter_valid(it));
+    size_t gkl;
+    const char *gk = iter_key(it, &gkl);
+    cr_assert(gkl == kls[order[0]] + 8 && memcmp(gk, keys[order[0]], kls[order[0]]) == 0);
+    kl = ikey_lookup(ik, "PPQ", 3, MAX_SEQUENCE);
+    iter_seek(it, ik, kl);
+    cr_assert(!iter_valid(it));
+    kl = ikey_lookup(ik, "A", 1, MAX_SEQUENCE);
+    iter_seek(it, ik, kl);
+    cr_assert(iter_valid(it));
+    iter_destroy(it);
+    free(val.data);
+    sst_reader_unref(r);
+    sst_props_free(&p);
+}

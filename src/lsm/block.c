@@ -273,3 +273,27 @@ void block_iter_seek(block_iter *it, const char *ikey, size_t ikl) {
         if (ikey_compare(it->key, it->klen, ikey, ikl) >= 0) return;
     }
 }
+
+void block_iter_seek_to_restart(block_iter *it, uint32_t i) {
+    if (it->status) return;
+    it->klen = 0;
+    if (i >= it->num_restarts) {
+        it->cur = it->next_off = it->restarts;
+        return;
+    }
+    it->next_off = restart_point(it, i);
+    if (it->next_off > it->restarts) { corrupt(it); return; }
+    parse_next(it);
+}
+
+int block_restart_key(const block *b, uint32_t i, const char **key, size_t *klen) {
+    if (i >= b->num_restarts) return LSM_ECORRUPT;
+    uint32_t off = decode_fixed32(b->data + b->restarts + (size_t)i * 4);
+    if (off >= b->restarts) return LSM_ECORRUPT;
+    uint32_t shared, non_shared, vlen;
+    const char *k = decode_entry(b->data + off, b->data + b->restarts, &shared, &non_shared, &vlen);
+    if (!k || shared != 0) return LSM_ECORRUPT;
+    *key = k;
+    *klen = non_shared;
+    return 0;
+}

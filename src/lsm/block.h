@@ -84,6 +84,12 @@ void block_iter_seek_first(block_iter *it);
 /* First entry with internal key >= ikey (ikl >= 8). */
 void block_iter_seek(block_iter *it, const char *ikey, size_t ikl);
 void block_iter_next(block_iter *it);
+/* Positions it at restart point i (i >= num_restarts: past the end). With restart interval 1
+ * (index blocks) restart i is entry i. */
+void block_iter_seek_to_restart(block_iter *it, uint32_t i);
+/* Decodes the full key stored at restart point i in place (no copy): 0 and *key, *klen set, or
+ * LSM_ECORRUPT. */
+int block_restart_key(const block *b, uint32_t i, const char **key, size_t *klen);
 static inline const char *block_iter_key(const block_iter *it, size_t *klen) {
     *klen = it->klen;
     return it->key;

@@ -28,6 +28,17 @@ typedef struct sst_block {
     char data[];
 } sst_block;
 
+/* In-memory search accelerator over the index block (not on disk): every index key shares
+ * its first cp user-key bytes; pfx[i] is the next 8 user-key bytes of key i, big-endian and
+ * zero-padded, so pfx is non-decreasing and a binary search over this compact array replaces
+ * most of the random key fetches of a search over the block. */
+typedef struct index_accel {
+    uint32_t n;                 /* index entries */
+    uint32_t cp;
+    const char *common;         /* the shared prefix (in the index block) */
+    uint64_t *pfx;
+} index_accel;
+
 struct sst_reader {
     atomic_int refs;
     int fd;
@@ -37,8 +48,109 @@ struct sst_reader {
     sst_block *index;
     sst_block *filter;          /* NULL: no filter */
     int64_t pinned;             /* bytes charged to the cache */
+    index_accel acc;            /* acc.pfx NULL: plain block search */
     sst_props props;
 };
+
+static inline uint64_t key_window(const char *u, size_t ul, size_t cp) {
+    char b[8] = {0};
+    if (ul > cp) memcpy(b, u + cp, ul - cp < 8 ? ul - cp : 8);
+    return decode_fixed64_be(b);
+}
+
+/* Builds r->acc when the index block has one entry per restart (as the builder writes it).
+ * 0, or LSM_ENOMEM; a block of another shape just leaves the accelerator off. */
+static int index_accel_build(sst_reader *r) {
+    const block *b = &r->index->blk;
+    index_accel *a = &r->acc;
+    memset(a, 0, sizeof(*a));
+    if (b->restarts == 0) { /* no entries */
+        a->pfx = malloc(sizeof(uint64_t));
+        return a->pfx ? 0 : LSM_ENOMEM;
+    }
+    uint32_t n = b->num_restarts;
+    const char *first, *last;
+    size_t fl, ll;
+    if (block_restart_key(b, 0, &first, &fl) || block_restart_key(b, n - 1, &last, &ll) ||
+        fl < IKEY_TRAILER || ll < IKEY_TRAILER)
+        return 0;
+    fl -= IKEY_TRAILER;
+    ll -= IKEY_TRAILER;
+    size_t cp = 0, m = fl < ll ? fl : ll;
+    while (cp < m && first[cp] == last[cp]) cp++;
+    uint64_t *pfx = malloc((size_t)n * sizeof(uint64_t));
+    if (!pfx) return LSM_ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        size_t kl;
+        if (block_restart_key(b, i, &k, &kl) || kl < IKEY_TRAILER) { free(pfx); return 0; }
+        /* exactly one entry per restart: it ends where the next restart (or the array) starts */
+        uint32_t end = i + 1 < n ? decode_fixed32(b->data + b->restarts + (size_t)(i + 1) * 4)
+                                 : b->restarts;
+        block_iter it;
+        block_iter_init(&it, b);
+        block_iter_seek_to_restart(&it, i);
+        int one = block_iter_valid(&it) && it.next_off == end;
+        block_iter_cleanup(&it);
+        if (!one) { free(pfx); return 0; }
+        pfx[i] = key_window(k, kl - IKEY_TRAILER, cp);
+    }
+    a->n = n;
+    a->cp = (uint32_t)cp;
+    a->common = first;
+    a->pfx = pfx;
+    return 0;
+}
+
+/* Index of the first index entry >= ikey (n: none), or LSM_ECORRUPT. */
+static long index_find(const sst_reader *r, const char *t, size_t tl) {
+    const index_accel *a = &r->acc;
+    const block *b = &r->index->blk;
+    size_t tul = tl - IKEY_TRAILER, cp = a->cp;
+    size_t m = tul < cp ? tul : cp;
+    int c = m ? memcmp(t, a->common, m) : 0;
+    if (c < 0 || (c == 0 && tul < cp)) return 0;
+    if (c > 0) return a->n;
+    uint64_t pt = key_window(t, tul, cp);
+    uint32_t lo = 0, hi = a->n; /* first with pfx >= pt */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (a->pfx[mid] < pt) lo = mid + 1;
+        else hi = mid;
+    }
+    uint32_t end = lo; /* first with pfx > pt */
+    hi = a->n;
+    while (end < hi) {
+        uint32_t mid = end + (hi - end) / 2;
+        if (a->pfx[mid] <= pt) end = mid + 1;
+        else hi = mid;
+    }
+    hi = end; /* entries in [lo, end) tie on the window: compare whole keys */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const char *k;
+        size_t kl;
+        if (block_restart_key(b, mid, &k, &kl)) return LSM_ECORRUPT;
+        if (ikey_compare(k, kl, t, tl) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Positions an index iterator at the first entry >= ikey. */
+static void index_seek(const sst_reader *r, block_iter *it, const char *k, size_t kl) {
+    if (!r->acc.pfx) {
+        block_iter_seek(it, k, kl);
+        return;
+    }
+    long i = index_find(r, k, kl);
+    if (i < 0) {
+        it->status = (int)i;
+        it->cur = it->restarts;
+        return;
+    }
+    block_iter_seek_to_restart(it, (uint32_t)i);
+}
 
 static _Atomic uint64_t g_bloom_checks, g_bloom_useful;
 
@@ -187,6 +299,7 @@ corrupt:
 static void reader_free(sst_reader *r) {
     if (r->cache && r->pinned) block_cache_charge_pinned(r->cache, -r->pinned);
     if (r->fd >= 0) close(r->fd);
+    free(r->acc.pfx);
     free(r->index);
     free(r->filter);
     sst_props_free(&r->props);
@@ -235,8 +348,10 @@ int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, 
     rc = parse_props(r, pb);
     free(pb);
     if (rc) goto fail;
+    if ((rc = index_accel_build(r))) goto fail;
     if (cache) {
         r->pinned = (int64_t)(sizeof(sst_block) + r->index->size) +
+                    (r->acc.pfx ? (int64_t)r->acc.n * 8 : 0) +
                     (r->filter ? (int64_t)(sizeof(sst_block) + r->filter->size) : 0);
         block_cache_charge_pinned(cache, r->pinned);
     }
@@ -286,7 +401,7 @@ int sst_reader_get(sst_reader *r, const void *ukey, size_t ukl, uint64_t snapsho
     int rc = SST_NOTFOUND;
     block_iter it;
     block_iter_init(&it, &r->index->blk);
-    block_iter_seek(&it, lk, lkl);
+    index_seek(r, &it, lk, lkl);
     if (!block_iter_valid(&it)) {
         rc = it.status ? it.status : SST_NOTFOUND;
         goto out;
@@ -415,7 +530,7 @@ static void it_seek_first(internal_iter *b) {
 static void it_seek(internal_iter *b, const char *k, size_t kl) {
     sst_iter *it = (sst_iter *)b;
     if (it->status) return;
-    block_iter_seek(&it->idx, k, kl);
+    index_seek(it->r, &it->idx, k, kl);
     if (!block_iter_valid(&it->idx)) {
         if (it->idx.status) it_set_error(it, it->idx.status);
         else it_drop_block(it);
