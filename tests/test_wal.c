@@ -214,6 +214,21 @@ Test(wal, trailer_of_zero_to_seven_bytes) {
     }
 }
 
+Test(wal, zero_length_record_in_last_seven_bytes_is_full_and_fills_block) {
+    size_t sizes[] = {B - 2 * H, 0, 5};
+    uint64_t starts[3];
+    uint64_t total = write_records(sizes, 3, starts);
+    cr_assert_eq(starts[1], B - H);
+    cr_assert_eq(starts[2], B);
+    cr_assert_eq(total, B + H + 5);
+    uint64_t n;
+    char *f = slurp(&n);
+    cr_assert_eq((unsigned char)f[B - H + 6], 1); /* FULL, length 0 */
+    cr_assert_eq((unsigned char)f[B - H + 4], 0);
+    free(f);
+    read_all_expect(sizes, 3);
+}
+
 Test(wal, size_and_buffered_track_flushes) {
     wal_writer *w = wal_writer_create(path);
     cr_assert_eq(wal_writer_size(w), 0);
