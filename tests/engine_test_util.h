@@ -30,6 +30,19 @@
 
 #include "lsm.h"
 
+/* ETU_SANITIZED is 1 under AddressSanitizer or ThreadSanitizer (slower; RSS meaningless). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define ETU_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define ETU_SANITIZED 1
+#else
+#define ETU_SANITIZED 0
+#endif
+#else
+#define ETU_SANITIZED 0
+#endif
+
 /* ---- environment knobs ---------------------------------------------------------------- */
 
 /* Value of environment variable name parsed as an unsigned integer (decimal, or with a k/m/g

@@ -14,17 +14,7 @@
 
 #include "engine_test_util.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define ETU_RSS_MEANINGFUL 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define ETU_RSS_MEANINGFUL 0
-#else
-#define ETU_RSS_MEANINGFUL 1
-#endif
-#else
-#define ETU_RSS_MEANINGFUL 1
-#endif
+#define ETU_RSS_MEANINGFUL (!ETU_SANITIZED)
 
 #define VAL_SIZE 1000
 

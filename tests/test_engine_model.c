@@ -1,6 +1,6 @@
 /* test_engine_model.c - the engine against a reference model, through lsm.h only.
  *
- * KEVO_MODEL_OPS (default 1000000) random operations over a space of KEVO_MODEL_KEYS (default
+ * KEVO_MODEL_OPS (default 1000000; 300000 under ASan/TSan) random operations over a space of KEVO_MODEL_KEYS (default
  * 20000) keys: puts of values 0..200 bytes long (empty values included), overwrites, deletes
  * (also of absent keys), multi-op batches that may touch one key twice, and spot gets. The
  * reference is a plain array indexed by key number. Ten times during the run, and at the end,
@@ -9,7 +9,8 @@
  *
  * Seed: KEVO_SEED (default below); every failure message prints it, so
  *   KEVO_SEED=<seed> build/tests/test_engine_model
- * replays the exact run. Small memtable/file/level sizes make flush and compaction frequent. */
+ * replays the exact run. Small memtable/file/level sizes make flush and compaction frequent.
+ * A second test runs the same with tiny files, blocks and caches (KEVO_MODEL_TINY_OPS, 100k). */
 #include <criterion/criterion.h>
 
 #include "engine_test_util.h"
@@ -142,11 +143,9 @@ static void teardown(void)
         etu_rmrf(g_dir);
 }
 
-Test(engine_model, random_ops_match_reference_through_flush_compaction_reopen, .init = setup,
-     .fini = teardown, .timeout = 900)
+static void run_model(const lsm_options *opts, uint64_t ops)
 {
     g_seed = etu_seed(DEFAULT_SEED);
-    uint64_t ops = etu_env_u64("KEVO_MODEL_OPS", 1000000);
     model m = {0};
     m.nkeys = (int)etu_env_u64("KEVO_MODEL_KEYS", 20000);
     cr_assert_gt(m.nkeys, 0);
@@ -159,8 +158,7 @@ Test(engine_model, random_ops_match_reference_through_flush_compaction_reopen, .
 
     etu_rng r;
     etu_rng_init(&r, g_seed);
-    lsm_options o;
-    model_options(&o);
+    lsm_options o = *opts;
     lsm_t *db = etu_open(g_dir, &o);
     cr_assert_not_null(db, "seed %" PRIu64 ": open: %s", g_seed, lsm_last_error(NULL));
     lsm_batch *b = lsm_batch_new();
@@ -275,4 +273,36 @@ Test(engine_model, random_ops_match_reference_through_flush_compaction_reopen, .
     free(m.present);
     free(m.vlen);
     free(m.val);
+}
+
+Test(engine_model, random_ops_match_reference_through_flush_compaction_reopen, .init = setup,
+     .fini = teardown, .timeout = 900)
+{
+    lsm_options o;
+    model_options(&o);
+    /* 1M ops take ~15 s in the plain build, ~55 s under ASan: 300k there */
+    run_model(&o, etu_env_u64("KEVO_MODEL_OPS", ETU_SANITIZED ? 300000 : 1000000));
+}
+
+/* The same with everything tiny: 64 KiB memtables, 32 KiB files, 1 KiB blocks with a restart
+ * every 4 keys, a 16-table table cache and a 128 KiB block cache (constant eviction), no bloom
+ * filter, no compression, two compaction threads, L0 trigger 2. */
+Test(engine_model, random_ops_match_reference_with_tiny_files_and_caches, .init = setup,
+     .fini = teardown, .timeout = 900)
+{
+    lsm_options o;
+    etu_small_options(&o);
+    o.memtable_size = 64 << 10;
+    o.target_file_size = 32 << 10;
+    o.level1_max_bytes = 128 << 10;
+    o.level_multiplier = 4;
+    o.block_size = 1024;
+    o.block_restart_interval = 4;
+    o.max_open_files = 16;
+    o.block_cache_size = 128 << 10;
+    o.bloom_bits_per_key = 0;
+    o.compression = 0;
+    o.compaction_threads = 2;
+    o.l0_compaction_trigger = 2;
+    run_model(&o, etu_env_u64("KEVO_MODEL_TINY_OPS", ETU_SANITIZED ? 40000 : 100000));
 }
