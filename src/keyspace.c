@@ -361,6 +361,9 @@ long long keyspace_active_expire_cycle(long long budget_us) {
     if (!server.engine) return 0;
     for (int i = 0; i < KS_NBUF; i++) /* amortized buffers: do not pin huge values forever */
         if (ks_bufs[i].cap > (4u << 20)) lsm_buf_free(&ks_bufs[i]);
+    long long with_expire = 0;
+    for (int p = 0; p < KEVO_MAX_DBS; p++) with_expire += lsm_counter(server.engine, 2 * p + 1);
+    if (with_expire <= 0) return 0; /* no 'x' entry can exist (I2): skip the seek */
     uint64_t start = ks_clock_us();
     uint64_t now = server_now_ms();
     long long expired = 0;
@@ -584,6 +587,7 @@ static void cursor_table_reset(void) {
 }
 
 unsigned long long keyspace_cursor_save(int phys_db, const char *ekey_p, size_t eklen) {
+#define KS_CURSOR_MAX_KEY 4096 /* longer resume keys are not kept: the prefix bound is used */
     unsigned slot = ks_cursor_next++ % KS_CURSORS;
     ks_cursor_tag = (ks_cursor_tag + 1) & 0x7ff;
     if (ks_cursor_tag == 0) ks_cursor_tag = 1;
@@ -594,7 +598,7 @@ unsigned long long keyspace_cursor_save(int phys_db, const char *ekey_p, size_t 
     }
     unsigned long long id = (prefix << 23) | ((unsigned long long)ks_cursor_tag << 12) | slot;
     ks_cursor *c = &ks_cursors[slot];
-    char *copy = malloc(eklen ? eklen : 1);
+    char *copy = eklen <= KS_CURSOR_MAX_KEY ? malloc(eklen ? eklen : 1) : NULL;
     free(c->key);
     c->key = copy;
     if (!copy) {
