@@ -367,3 +367,35 @@ Test(lsm_basic, many_writes_rotate_memtables_and_stay_readable) {
     }
     cr_assert_eq(lsm_close(db), 0);
 }
+
+Test(lsm_basic, live_iterator_keeps_shadowed_version_through_flush_and_compaction) {
+    lsm_options o = small_opts();
+    lsm_t *db = open_db(&o);
+    cr_assert_eq(lsm_put(db, "a", 1, "old", 3), 0);
+    cr_assert_eq(lsm_put(db, "b", 1, "gone", 4), 0);
+    lsm_iter *it = lsm_iter_new(db);
+    for (int i = 0; i < 50; i++) cr_assert_eq(lsm_put(db, "a", 1, "new", 3), 0); /* same memtable */
+    cr_assert_eq(lsm_delete(db, "b", 1), 0);
+    cr_assert_eq(lsm_flush(db, 1), 0);
+    cr_assert_eq(lsm_compact_range(db, NULL, 0, NULL, 0, 1), 0);
+    expect_value(db, "a", "new");
+    expect_absent(db, "b");
+    lsm_iter_seek_first(it);
+    cr_assert(lsm_iter_valid(it));
+    size_t kl, vl;
+    cr_assert_eq(lsm_iter_key(it, &kl)[0], 'a');
+    const char *v = lsm_iter_value(it, &vl);
+    cr_assert(vl == 3 && memcmp(v, "old", 3) == 0);
+    lsm_iter_next(it);
+    cr_assert(lsm_iter_valid(it));
+    cr_assert_eq(lsm_iter_key(it, &kl)[0], 'b');
+    lsm_iter_free(it);
+    /* with no iterator left, a full compaction keeps only the newest version */
+    cr_assert_eq(lsm_compact_range(db, NULL, 0, NULL, 0, 1), 0);
+    it = lsm_iter_new(db);
+    int n = 0;
+    for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) n++;
+    cr_assert_eq(n, 1);
+    lsm_iter_free(it);
+    cr_assert_eq(lsm_close(db), 0);
+}

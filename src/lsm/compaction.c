@@ -48,11 +48,32 @@ static void flush_run(bg_job *bj) {
         return;
     }
     int rc = 0;
+    /* the previous entry's user key: versions it shadows for every reader are dropped */
+    char *pk = NULL;
+    size_t pkl = 0, pcap = 0;
+    int have_prev = 0;
+    uint64_t pseq = 0;
     for (iter_seek_first(it); iter_valid(it) && rc == 0; iter_next(it)) {
         size_t kl, vl;
         const char *k = iter_key(it, &kl), *v = iter_value(it, &vl);
+        size_t ul = kl - IKEY_TRAILER;
+        if (have_prev && pseq <= j->smallest_snapshot && ukey_compare(pk, pkl, k, ul) == 0)
+            continue;
+        if (ul > pcap) {
+            size_t nc = pcap ? pcap * 2 : 64;
+            while (nc < ul) nc *= 2;
+            char *np = realloc(pk, nc);
+            if (!np) { rc = LSM_ENOMEM; break; }
+            pk = np;
+            pcap = nc;
+        }
+        if (ul) memcpy(pk, k, ul);
+        pkl = ul;
+        pseq = ikey_seq(k, kl);
+        have_prev = 1;
         rc = sst_builder_add(b, k, kl, v, vl);
     }
+    free(pk);
     if (rc == 0) rc = iter_status(it);
     iter_destroy(it);
     if (rc) {

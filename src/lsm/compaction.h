@@ -23,6 +23,7 @@ typedef struct flush_job {
     /* input (owner fills) */
     memtable *mem;           /* referenced; the owner unrefs after install */
     uint64_t file_number;
+    uint64_t smallest_snapshot; /* older versions shadowed at or below it are dropped */
     const char *dir;
     sst_options sopts;
     void (*log_fn)(void *ctx, int level, const char *msg);

@@ -325,6 +325,7 @@ static void schedule(lsm_t *db) {
             j->mem = e->mem;
             memtable_ref(e->mem);
             j->file_number = vset_new_file_number(db->vs);
+            j->smallest_snapshot = smallest_snapshot(db);
             j->dir = db->dir;
             j->sopts = db->sopts;
             if (worker_submit(&db->flush_w, &j->base) != 0) {

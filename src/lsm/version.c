@@ -26,6 +26,8 @@
 #include "dbformat.h"
 #include "wal.h"
 
+#define MANIFEST_ROLL_BYTES (64u << 20)
+
 enum { /* on-disk: never change */
     TAG_LOG_NUMBER = 1,
     TAG_NEXT_FILE = 2,
@@ -707,6 +709,9 @@ int vset_log_and_apply(version_set *vs, version_edit *e) {
     }
     absorb_scalars(vs, e);
     install(vs, v);
+    /* keep recovery fast: start over with a snapshot once the log grows large */
+    if (vs->manifest && wal_writer_size((wal_writer *)vs->manifest) > MANIFEST_ROLL_BYTES)
+        (void)vset_write_snapshot(vs); /* on failure the old MANIFEST stays live and complete */
     return 0;
 }
 
