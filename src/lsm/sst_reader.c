@@ -21,6 +21,8 @@
 #include "dbformat.h"
 #include "sst_format.h"
 
+#define SST_READAHEAD (1024 * 1024)
+
 /* A block in memory: cache value, or owned by a reader/iterator. One allocation. */
 typedef struct sst_block {
     block blk;
@@ -319,6 +321,8 @@ int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, 
     struct stat st;
     if (fstat(r->fd, &st)) { rc = LSM_EIO; goto fail; }
     r->file_size = (uint64_t)st.st_size;
+    /* gets are random: no kernel readahead (sequential readers ask for it explicitly) */
+    (void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_RANDOM);
     if (r->file_size < SST_FOOTER_SIZE) { rc = LSM_ECORRUPT; goto fail; }
     char f[SST_FOOTER_SIZE];
     if ((rc = pread_all(r->fd, f, sizeof(f), r->file_size - SST_FOOTER_SIZE))) goto fail;
@@ -454,6 +458,7 @@ typedef struct sst_iter {
     sst_block *blk;             /* current data block (NULL: none) */
     cache_handle *h;            /* its cache handle, or NULL when owned */
     uint64_t blk_off;
+    uint64_t ra_end;            /* fill_cache=0 (compaction): readahead requested up to here */
     block_iter idx;
     block_iter data;
 } sst_iter;
@@ -481,6 +486,10 @@ static int it_load_block(sst_iter *it) {
         return 0;
     }
     it_drop_block(it);
+    if (!it->fill_cache && off + size > it->ra_end) { /* sequential scan: read ahead */
+        (void)posix_fadvise(it->r->fd, (off_t)off, SST_READAHEAD, POSIX_FADV_WILLNEED);
+        it->ra_end = off + SST_READAHEAD;
+    }
     sst_block *b;
     cache_handle *h;
     int rc = get_block(it->r, off, size, it->fill_cache, &b, &h);
