@@ -1,5 +1,4 @@
 /* test_memtable.c - skiplist memtable: internal-key order, snapshots, tombstones, iterators. */
-#pragma GCC diagnostic ignored "-Wcomment" /* memtable.h: slash-star inside a comment */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdint.h>

@@ -1,6 +1,5 @@
 /* test_wal.c - log record format: fragmentation at block edges, trailers, aligned EOF, torn
  * tails at every byte, mid-file corruption, skip mode, and concurrent flush + sync. */
-#pragma GCC diagnostic ignored "-Wcomment" /* wal.h: slash-star inside a comment */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <pthread.h>

@@ -9,8 +9,6 @@
  * it in, level 0 first, so a reader on the owner thread between inserts always sees a
  * well-formed list. Readers on other threads only exist after the memtable was handed over
  * through a release/acquire queue and is never written again, so plain loads/stores suffice. */
-/* memtable.h has a slash-star sequence inside a comment (-Wcomment); tolerate it until fixed. */
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "memtable.h"
 
 #include <stdatomic.h>

@@ -11,8 +11,6 @@
  *
  * Writer: appends fragments to an in-memory buffer; flush writes the buffer with one write().
  * Reader: maps the whole file (or reads it) and walks it; see wal_reader_next for recovery rules. */
-/* wal.h has a slash-star sequence inside a comment (-Wcomment); tolerate it until fixed. */
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "wal.h"
 
 #include <errno.h>
