@@ -436,15 +436,13 @@ static void cmd_keys(client *c) {
     reply_set_deferred_array(c, h, n);
 }
 
-/* Parses a SCAN cursor as Redis (unsigned decimal). */
+/* Parses a SCAN cursor as Redis does (strtoul: no leading space, whole string, in range). */
 static int parse_cursor(const cmdarg *a, unsigned long long *out) {
-    if (a->len == 0 || a->len > 20) return 0;
-    for (size_t i = 0; i < a->len; i++)
-        if (a->ptr[i] < '0' || a->ptr[i] > '9') return 0;
+    if (a->len && (a->ptr[0] == ' ' || (a->ptr[0] >= '\t' && a->ptr[0] <= '\r'))) return 0;
     errno = 0;
     char *end;
     unsigned long long v = strtoull(a->ptr, &end, 10);
-    if (errno || end != a->ptr + a->len) return 0;
+    if (errno == ERANGE || end != a->ptr + a->len) return 0;
     *out = v;
     return 1;
 }
