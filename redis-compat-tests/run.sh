@@ -43,8 +43,19 @@ if [ "$(basename "$bin")" = "redis-server" ]; then export KT_TARGET=redis; else 
 
 cleanup() {
     local pid
+    local pid cwd
+    # a running suite first (its own exit handlers stop the servers it started)
+    if [ -n "${SUITE_PID:-}" ] && kill -0 "$SUITE_PID" 2>/dev/null; then
+        kill -TERM "$SUITE_PID" 2>/dev/null
+        sleep 1
+        kill -KILL "$SUITE_PID" 2>/dev/null
+    fi
+    # then every server that is still ours: all of them run with their working directory
+    # inside $tmp (a pid that exited may have been reused by an unrelated process)
     while read -r pid; do
-        [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+        [ -n "$pid" ] || continue
+        cwd="$(readlink "/proc/$pid/cwd" 2>/dev/null || true)"
+        case "$cwd" in "$tmp"/*) kill -9 "$pid" 2>/dev/null ;; esac
     done < "$KT_PIDFILE"
     if [ "${KT_KEEP:-0}" = 1 ]; then echo "run.sh: kept $tmp"; else rm -rf "$tmp"; fi
 }
@@ -76,13 +87,13 @@ start_kevo() {
         KEVO_PORT="$(free_port)"
         mkdir -p "$tmp/kevo"
         if [ "$KT_TARGET" = redis ]; then
-            "$bin" --port "$KEVO_PORT" --bind 127.0.0.1 --dir "$tmp/kevo" --appendonly yes \
-                --appendfsync everysec --save '' --hz 10 --enable-debug-command yes \
-                >>"$tmp/kevo/server.log" 2>&1 &
+            (cd "$tmp/kevo" && exec "$bin" --port "$KEVO_PORT" --bind 127.0.0.1 --dir "$tmp/kevo" \
+                --appendonly yes --appendfsync everysec --save '' --hz 10 \
+                --enable-debug-command yes >>"$tmp/kevo/server.log" 2>&1) &
         else
-            "$bin" --port "$KEVO_PORT" --bind 127.0.0.1 --dir "$tmp/kevo" \
+            (cd "$tmp/kevo" && exec "$bin" --port "$KEVO_PORT" --bind 127.0.0.1 --dir "$tmp/kevo" \
                 --appendfsync everysec --hz 10 --enable-debug-command yes \
-                >>"$tmp/kevo/server.log" 2>&1 &
+                >>"$tmp/kevo/server.log" 2>&1) &
         fi
         KEVO_PID=$!; disown "$KEVO_PID"
         echo "$KEVO_PID" >> "$KT_PIDFILE"
@@ -102,9 +113,9 @@ start_redis() {
     mkdir -p "$tmp/redis"
     for i in 1 2 3; do
         REDIS_PORT="$(free_port)"
-        "$rs" --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$tmp/redis" --save '' \
-            --appendonly no --hz 10 --enable-debug-command yes --daemonize no --logfile '' \
-            >>"$tmp/redis/server.log" 2>&1 &
+        (cd "$tmp/redis" && exec "$rs" --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$tmp/redis" \
+            --save '' --appendonly no --hz 10 --enable-debug-command yes --daemonize no \
+            --logfile '' >>"$tmp/redis/server.log" 2>&1) &
         REDIS_PID=$!; disown "$REDIS_PID"
         echo "$REDIS_PID" >> "$KT_PIDFILE"
         if wait_ping "$REDIS_PORT" "$REDIS_PID"; then export REDIS_PORT; return 0; fi
@@ -119,8 +130,22 @@ start_kevo || exit 1
 start_redis
 echo "run.sh: server under test $bin ($KT_TARGET) on port $KEVO_PORT, reference redis on port ${REDIS_PORT:-none}"
 
+# runs one suite under a time limit, in the background so that INT/TERM reach the traps at once
+run_bounded() {
+    timeout -k 5 "$limit" "$@" &
+    SUITE_PID=$!
+    wait "$SUITE_PID"
+    local r=$?
+    SUITE_PID=""
+    if [ $r -eq 124 ] || [ $r -eq 137 ]; then
+        echo "run.sh: suite timed out after ${limit}s: $*" >&2
+        echo "  FAIL timeout: $* ran longer than ${limit}s" >> "$KT_SUMMARY"
+    fi
+    return $r
+}
+
 t_start=$(date +%s)
-limit="${KT_TIMEOUT:-600}"
+limit="${KT_TIMEOUT:-300}"
 rc=0
 for s in "${suites[@]}"; do
     echo "=== suite $s"
@@ -133,14 +158,14 @@ for s in "${suites[@]}"; do
         start_kevo || { rc=1; break; }
     fi
     case "$s" in
-        redispy)      timeout -k 5 "$limit" "$PY" "$here/test_redispy.py" || rc=1 ;;
+        redispy)      run_bounded "$PY" "$here/test_redispy.py" || rc=1 ;;
         differential)
             if [ -n "$REDIS_PORT" ]; then
-                timeout -k 5 "$limit" "$PY" "$here/differential.py" "$here/sequences.txt" || rc=1
+                run_bounded "$PY" "$here/differential.py" "$here/sequences.txt" || rc=1
             else
                 echo "differential 0 0 1" >> "$KT_SUMMARY"
             fi ;;
-        cli)          timeout -k 5 "$limit" "$PY" "$here/test_cli.py" || rc=1 ;;
+        cli)          run_bounded "$PY" "$here/test_cli.py" || rc=1 ;;
         hiredis)
             if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -O1 -o "$tmp/hiredis_test" \
                     "$here/hiredis_test.c" -lhiredis 2>"$tmp/hiredis_cc.log"; then
@@ -157,7 +182,7 @@ for s in "${suites[@]}"; do
                 echo "  FAIL hiredis/compile: cc hiredis_test.c -lhiredis failed" >> "$KT_SUMMARY"
                 rc=1
             fi ;;
-        restart)      timeout -k 5 "$limit" "$PY" "$here/test_restart.py" || rc=1 ;;
+        restart)      run_bounded "$PY" "$here/test_restart.py" || rc=1 ;;
         *) echo "run.sh: unknown suite $s" >&2; rc=1 ;;
     esac
 done

@@ -5,6 +5,7 @@ values, pipelining, transactions, expiry, DB commands, server/admin commands, AU
 maxclients and protocol errors. Runs against the server on $KEVO_PORT (run.sh starts it); a
 few tests start their own instance (auth, maxclients, config rewrite, shutdown)."""
 import os
+import re
 import socket
 import sys
 import threading
@@ -425,6 +426,10 @@ def test_info_keyspace_exact():
         r.set("p%d" % i, i)
     for i in range(40):
         r.set("e%d" % i, i, ex=1000 + i)
+    text = raw().call("INFO", "keyspace").decode()
+    ok(re.search(r"^db0:keys=140,expires=40,avg_ttl=\d+\r$", text, re.M),
+       "INFO keyspace line format: %r" % text)
+    ok(text.startswith("# Keyspace\r\n"), "section header")
     ks = r.info("keyspace")
     eq(ks["db0"]["keys"], 140)
     eq(ks["db0"]["expires"], 40)
