@@ -327,3 +327,135 @@ Test(keyspace_counts, scan_cursor_resumes_at_saved_key_or_lower_bound) {
     cr_assert_eq(sl, 4);
     cr_assert_eq(memcmp(seek, ek, 4), 0);
 }
+
+/* ---- through the command handlers (a socketless client; replies read back raw) ---- */
+#include "client.h"
+#include "command.h"
+#include "config.h"
+
+static void cmd_setup(void) {
+    config_init();
+    ks_setup();
+    command_table_init();
+}
+
+static void cmd_teardown(void) { ks_teardown(); }
+
+/* Runs a space-separated command line on c and returns its raw RESP reply (static buffer). */
+static const char *run(client *c, const char *line) {
+    static char reply[8192];
+    char buf[1024];
+    cmdarg argv[32];
+    int argc = 0;
+    snprintf(buf, sizeof(buf), "%s", line);
+    for (char *tok = strtok(buf, " "); tok && argc < 32; tok = strtok(NULL, " ")) {
+        argv[argc].ptr = tok;
+        argv[argc].len = strlen(tok);
+        argc++;
+    }
+    cmdarg *saved = c->argv;
+    c->argc = argc;
+    c->argv = argv;
+    client_reply_reset(c);
+    command_process(c);
+    c->argv = saved;
+    c->argc = 0;
+    size_t n = client_reply_copy(c, reply, sizeof(reply) - 1);
+    reply[n] = '\0';
+    client_reply_reset(c);
+    return reply;
+}
+
+/* Number of live 'k' entries of physical db p in the engine. */
+static long long count_k_entries(int p) {
+    lsm_iter *it = lsm_iter_new(server.engine);
+    long long n = 0;
+    char pfx[2] = {KS_TAG_KEY, (char)p};
+    for (lsm_iter_seek(it, pfx, 2); lsm_iter_valid(it); lsm_iter_next(it)) {
+        size_t kl;
+        const char *k = lsm_iter_key(it, &kl);
+        if (kl < 2 || memcmp(k, pfx, 2) != 0) break;
+        n++;
+    }
+    lsm_iter_free(it);
+    return n;
+}
+
+static void assert_counts_match_engine(const char *after) {
+    long long xs = 0;
+    for (int db = 0; db < 16; db++) {
+        cr_assert_eq(keyspace_dbsize(db), count_k_entries(keyspace_phys_db(db)),
+                     "db%d key count drifted after '%s'", db, after);
+        xs += keyspace_expires(db);
+    }
+    cr_assert_eq(xs, count_x_entries(), "expire count drifted after '%s'", after);
+}
+
+TestSuite(handlers, .init = cmd_setup, .fini = cmd_teardown);
+
+Test(handlers, counters_exact_after_every_write_command) {
+    client *c = client_create(-1);
+    cr_assert_not_null(c);
+    const char *script[] = {
+        "SET a 1", "SET b 2 EX 100", "MSET a 1 c 2 c 3 d 4", "DEL a a nokey", "EXPIRE c 100",
+        "EXPIRE c 200", "PERSIST b", "RENAME c e", "RENAME e d", "COPY d f", "COPY d f REPLACE",
+        "MOVE f 1", "GETDEL d", "INCR n", "INCRBYFLOAT n 1.5", "APPEND n x", "SETRANGE n 10 y",
+        "SETEX s 100 v", "PSETEX p 100000 v", "GETEX s PERSIST", "GETEX p EX 10", "SETNX s z",
+        "MSETNX q 1 r 2", "GETSET q 5", "SET q 6 KEEPTTL GET", "EXPIRE q -1", "PEXPIREAT r 1",
+        "SET t 1 PX 100000", "SET t 2 XX", "SELECT 1", "SET x 1 EX 50", "SWAPDB 0 1", "DEL f",
+        "SELECT 0", "FLUSHDB", "UNLINK b", "SET z 1 EX 100", "FLUSHALL",
+    };
+    for (size_t i = 0; i < sizeof(script) / sizeof(script[0]); i++) {
+        const char *r = run(c, script[i]);
+        cr_assert_neq(r[0], '-', "'%s' failed: %s", script[i], r);
+        assert_counts_match_engine(script[i]);
+    }
+    client_free(c);
+}
+
+Test(handlers, replies_match_redis_for_basic_string_commands) {
+    client *c = client_create(-1);
+    cr_assert_str_eq(run(c, "SET foo bar"), "+OK\r\n");
+    cr_assert_str_eq(run(c, "GET foo"), "$3\r\nbar\r\n");
+    cr_assert_str_eq(run(c, "GET nokey"), "$-1\r\n");
+    cr_assert_str_eq(run(c, "SET foo 1 EX 0"), "-ERR invalid expire time in 'set' command\r\n");
+    cr_assert_str_eq(run(c, "SET foo 1 NX XX"), "-ERR syntax error\r\n");
+    cr_assert_str_eq(run(c, "INCR foo"), "-ERR value is not an integer or out of range\r\n");
+    cr_assert_str_eq(run(c, "SET big 9223372036854775807"), "+OK\r\n");
+    cr_assert_str_eq(run(c, "INCR big"), "-ERR increment or decrement would overflow\r\n");
+    cr_assert_str_eq(run(c, "MSET a 1 b"), "-ERR wrong number of arguments for 'mset' command\r\n");
+    cr_assert_str_eq(run(c, "TTL foo"), ":-1\r\n");
+    cr_assert_str_eq(run(c, "TTL nokey"), ":-2\r\n");
+    cr_assert_str_eq(run(c, "RENAME nokey x"), "-ERR no such key\r\n");
+    cr_assert_str_eq(run(c, "OBJECT ENCODING big"), "$3\r\nint\r\n");
+    cr_assert_str_eq(run(c, "OBJECT ENCODING foo"), "$6\r\nembstr\r\n");
+    client_free(c);
+}
+
+Test(handlers, watch_aborts_exec_after_another_clients_write) {
+    client *a = client_create(-1), *b = client_create(-1);
+    cr_assert_str_eq(run(a, "WATCH k"), "+OK\r\n");
+    cr_assert_str_eq(run(b, "SET k 1"), "+OK\r\n");
+    cr_assert_str_eq(run(a, "MULTI"), "+OK\r\n");
+    cr_assert_str_eq(run(a, "SET k 2"), "+QUEUED\r\n");
+    cr_assert_str_eq(run(a, "EXEC"), "*-1\r\n");
+    cr_assert_str_eq(run(a, "GET k"), "$1\r\n1\r\n");
+    /* unwatched after EXEC: the next transaction runs */
+    cr_assert_str_eq(run(a, "MULTI"), "+OK\r\n");
+    cr_assert_str_eq(run(a, "SET k 3"), "+QUEUED\r\n");
+    cr_assert_str_eq(run(a, "INCR k"), "+QUEUED\r\n");
+    cr_assert_str_eq(run(a, "EXEC"), "*2\r\n+OK\r\n:4\r\n");
+    /* a queueing error discards the transaction */
+    cr_assert_str_eq(run(a, "MULTI"), "+OK\r\n");
+    cr_assert_eq(run(a, "GET")[0], '-');
+    cr_assert_str_eq(run(a, "EXEC"),
+                     "-EXECABORT Transaction discarded because of previous errors.\r\n");
+    cr_assert_str_eq(run(a, "EXEC"), "-ERR EXEC without MULTI\r\n");
+    /* FLUSHDB touches watched keys that exist */
+    cr_assert_str_eq(run(a, "WATCH k"), "+OK\r\n");
+    cr_assert_str_eq(run(b, "FLUSHDB"), "+OK\r\n");
+    cr_assert_str_eq(run(a, "MULTI"), "+OK\r\n");
+    cr_assert_str_eq(run(a, "EXEC"), "*-1\r\n");
+    client_free(a);
+    client_free(b);
+}
