@@ -247,13 +247,15 @@ void *block_cache_value(cache_handle *h) { return h->value; }
 
 void block_cache_release(block_cache *c, cache_handle *h) {
     cache_shard *s = shard_of(c, h->hash);
+    size_t cap = shard_capacity(c);
     pthread_mutex_lock(&s->mu);
     centry *dead = unref_locked(s, h);
+    if (dead) dead->hnext = NULL;
+    /* an entry unpinned while the shard is over budget (it was inserted larger than the
+     * budget, or the pinned reserve grew) is evicted now, not at the next insert */
+    if (s->usage > cap) evict_locked(s, cap, &dead);
     pthread_mutex_unlock(&s->mu);
-    if (dead) {
-        dead->hnext = NULL;
-        free_entries(dead);
-    }
+    free_entries(dead);
 }
 
 void block_cache_erase_file(block_cache *c, uint64_t file) {
