@@ -399,3 +399,44 @@ Test(lsm_basic, live_iterator_keeps_shadowed_version_through_flush_and_compactio
     lsm_iter_free(it);
     cr_assert_eq(lsm_close(db), 0);
 }
+
+static void remove_one(const char *suffix) {
+    DIR *dd = opendir(dir);
+    struct dirent *de;
+    size_t sl = strlen(suffix);
+    char p[512];
+    while ((de = readdir(dd))) {
+        size_t l = strlen(de->d_name);
+        if (l >= sl && !strcmp(de->d_name + l - sl, suffix)) {
+            snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+            unlink(p);
+            break;
+        }
+    }
+    closedir(dd);
+}
+
+Test(lsm_basic, table_listed_in_manifest_but_missing_refuses_open) {
+    lsm_options o = small_opts();
+    lsm_t *db = open_db(&o);
+    cr_assert_eq(lsm_put(db, "k", 1, "v", 1), 0);
+    cr_assert_eq(lsm_flush(db, 1), 0);
+    cr_assert_eq(lsm_close(db), 0);
+    remove_one(".sst");
+    lsm_t *db2 = NULL;
+    cr_assert_eq(lsm_open(dir, &o, &db2), LSM_ECORRUPT);
+    cr_assert_null(db2);
+    cr_assert_not_null(strstr(lsm_last_error(NULL), "missing"));
+}
+
+Test(lsm_basic, tables_without_current_refuse_open) {
+    lsm_options o = small_opts();
+    lsm_t *db = open_db(&o);
+    cr_assert_eq(lsm_put(db, "k", 1, "v", 1), 0);
+    cr_assert_eq(lsm_flush(db, 1), 0);
+    cr_assert_eq(lsm_close(db), 0);
+    remove_one("CURRENT");
+    lsm_t *db2 = NULL;
+    cr_assert_eq(lsm_open(dir, &o, &db2), LSM_ECORRUPT);
+    cr_assert_eq(count_files(".sst"), 1, "data is not deleted");
+}

@@ -917,7 +917,7 @@ static int file_in_version(const version *v, uint64_t number) {
 
 /* Lists WALs, removes temp files and orphan tables (written by a job that never got into the
  * MANIFEST), and finds the highest file number in use. */
-static int scan_dir(lsm_t *db, dir_scan *ds) {
+static int scan_dir(lsm_t *db, dir_scan *ds, int found) {
     memset(ds, 0, sizeof(*ds));
     DIR *d = opendir(db->dir);
     if (!d) return LSM_EIO;
@@ -955,6 +955,14 @@ static int scan_dir(lsm_t *db, dir_scan *ds) {
             ds->logs[ds->nlogs++] = n;
         } else if (strcmp(endp, ".sst") == 0) {
             if (n > ds->max_number) ds->max_number = n;
+            if (!found) { /* tables are only written after the first MANIFEST exists */
+                snprintf(db->errmsg, sizeof(db->errmsg),
+                         "%.300s has tables but no CURRENT file: refusing to open", db->dir);
+                closedir(d);
+                free(ds->logs);
+                ds->logs = NULL;
+                return LSM_ECORRUPT;
+            }
             if (!file_in_version(db->vs->current, n)) {
                 snprintf(path, sizeof(path), "%s/%s", db->dir, name);
                 unlink(path);
@@ -1119,10 +1127,27 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
         goto fail;
     }
     dir_scan ds;
-    rc = scan_dir(db, &ds);
+    rc = scan_dir(db, &ds, found);
     if (rc) {
-        snprintf(db->errmsg, sizeof(db->errmsg), "cannot list %s", dir);
+        if (rc != LSM_ECORRUPT)
+            snprintf(db->errmsg, sizeof(db->errmsg), "cannot list %.300s", dir);
         goto fail;
+    }
+    {
+        version *cv = db->vs->current;
+        for (int l = 0; l < cv->num_levels && rc == 0; l++)
+            for (int i = 0; i < cv->nfiles[l] && rc == 0; i++) {
+                table_file_name(path, sizeof(path), dir, cv->files[l][i]->number);
+                if (access(path, F_OK) != 0) {
+                    snprintf(db->errmsg, sizeof(db->errmsg),
+                             "table %.300s listed in the MANIFEST is missing", path);
+                    rc = LSM_ECORRUPT;
+                }
+            }
+        if (rc) {
+            free(ds.logs);
+            goto fail;
+        }
     }
     if (ds.max_number + 1 > atomic_load(&db->vs->next_file))
         atomic_store(&db->vs->next_file, ds.max_number + 1);
