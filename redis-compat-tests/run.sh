@@ -200,6 +200,17 @@ else
     echo "  FAIL shutdown: server under test not running at the end" >> "$KT_SUMMARY"; rc=1
 fi
 
+# sanitizer builds (make SANITIZER=...): any report in a server log is a failure
+san="$(grep -rhE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer' \
+        "$tmp" --include=server.log 2>/dev/null | head -n 5 || true)"
+if [ -n "$san" ]; then
+    echo "run.sh: sanitizer reports in server logs:" >&2
+    echo "$san" >&2
+    echo "sanitizer 0 1 0" >> "$KT_SUMMARY"
+    while IFS= read -r l; do echo "  FAIL sanitizer: $l"; done <<<"$san" >> "$KT_SUMMARY"
+    rc=1
+fi
+
 echo
 echo "==================== redis-compat summary ($(( $(date +%s) - t_start ))s)"
 tp=0; tf=0; tk=0
