@@ -15,8 +15,10 @@
  *   I2. Every counted incarnation with an expire has exactly one 'x' entry; overwriting,
  *       persisting or deleting a key deletes its old 'x' entry in the same batch.
  *   I3. A key is never stored with an expire-at <= now (such a write removes the key instead).
- *   Compaction may physically drop a 'k' value whose expire-at <= now (keyspace_value_expire),
- *   without touching counters; its 'x' entry stays (x entries never expire). The active cycle
+ *   Compaction may physically drop a 'k' value whose expire-at + KS_COMPACTION_EXPIRE_MARGIN_MS
+ *   <= its clock (keyspace_value_expire; the margin covers the server's cached time lagging the
+ *   engine thread's clock, so the server already sees such a value as expired), without
+ *   touching counters; its 'x' entry stays (x entries never expire). The active cycle
  *   retires it: for a due 'x' entry it looks the key up; if the key is present with that same
  *   expire-at, key + entry are deleted; if it is absent, or present with a DIFFERENT expire, the
  *   incarnation the entry counted is gone (dropped by compaction; a later SET found the key
@@ -104,7 +106,12 @@ uint64_t keyspace_value_expire(void *ctx, const void *key, size_t klen, const vo
     const char *k = key, *v = val;
     if (klen < 2 || k[0] != KS_TAG_KEY || vlen < 10) return 0;
     if (!((uint8_t)v[1] & KF_EXPIRE)) return 0;
-    return get_le64(v + 2);
+    /* Compaction threads read their own clock, which may run ahead of the server's cached
+     * command time: report a later time so a value is only ever dropped once the server, too,
+     * sees it as expired (keeps I3 true for the dropped incarnation). */
+    uint64_t at = get_le64(v + 2);
+    return at > UINT64_MAX - KS_COMPACTION_EXPIRE_MARGIN_MS ? UINT64_MAX
+                                                            : at + KS_COMPACTION_EXPIRE_MARGIN_MS;
 }
 
 /* Engine key in a stack buffer, heap only for huge keys. */
@@ -143,7 +150,7 @@ static int ks_dbmap[KEVO_MAX_DBS];   /* logical -> physical */
 static int ks_dbrev[KEVO_MAX_DBS];   /* physical -> logical */
 static char ks_xresume[512];         /* active cycle: resume the 'x' walk here (a lower bound) */
 static size_t ks_xresume_len;
-static unsigned ks_cycle_count;
+static uint64_t ks_last_now;     /* the cycle's previous clock reading */
 static long long ks_avg_ttl[KEVO_MAX_DBS];
 
 static const char ks_dbmap_name[] = "Mdbmap"; /* 'M' || "dbmap" (on-disk: never change) */
@@ -164,6 +171,7 @@ static void cursor_table_reset(void);
 int keyspace_open(void) {
     for (int i = 0; i < KEVO_MAX_DBS; i++) ks_dbmap[i] = ks_dbrev[i] = i;
     ks_xresume_len = 0;
+    ks_last_now = 0;
     memset(ks_avg_ttl, 0, sizeof(ks_avg_ttl));
     cursor_table_reset();
     if (!ks_lazy_batch) ks_lazy_batch = lsm_batch_new();
@@ -367,9 +375,12 @@ long long keyspace_active_expire_cycle(long long budget_us) {
     uint64_t start = ks_clock_us();
     uint64_t now = server_now_ms();
     long long expired = 0;
-    /* Restart from the index's beginning now and then: the resume point is only a hint (a wall
-     * clock stepping back could insert entries before it). */
-    if (++ks_cycle_count % 64 == 0) ks_xresume_len = 0;
+    /* Resume point: every index entry before it was retired, and a new entry always sorts after
+     * it (it is written with an expire-at > now >= the resume point's time, by I3), so the walk
+     * need not step over the tombstones of retired entries again. Only a wall clock stepping
+     * back breaks that: then restart from the beginning. */
+    if (now < ks_last_now) ks_xresume_len = 0;
+    ks_last_now = now;
     lsm_iter *it = lsm_iter_new(server.engine);
     if (!it) return 0;
     char first = KS_TAG_EXPIRE;
@@ -478,10 +489,17 @@ static int flush_phys(int phys) {
     if (!it) return LSM_ENOMEM;
     uint64_t now = server_now_ms();
     char first = KS_TAG_EXPIRE;
-    for (lsm_iter_seek(it, &first, 1); lsm_iter_valid(it); lsm_iter_next(it)) {
+    /* entries before the active cycle's resume point are all retired already */
+    if (ks_xresume_len) lsm_iter_seek(it, ks_xresume, ks_xresume_len);
+    else lsm_iter_seek(it, &first, 1);
+    for (; lsm_iter_valid(it); lsm_iter_next(it)) {
         size_t xl;
         const char *xk = lsm_iter_key(it, &xl);
-        if (xl < 10 || xk[0] != KS_TAG_EXPIRE || get_be64(xk + 1) > now) break;
+        /* after the deletes above every entry of phys is stale; stale ones are due (margin
+         * for the compaction clock included) */
+        if (xl < 10 || xk[0] != KS_TAG_EXPIRE ||
+            get_be64(xk + 1) > now + KS_COMPACTION_EXPIRE_MARGIN_MS)
+            break;
         if ((unsigned char)xk[9] != phys) continue;
         lsm_batch_delete(b, xk, xl);
         lsm_batch_counter_add(b, 2 * phys, -1);
