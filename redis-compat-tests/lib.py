@@ -469,7 +469,7 @@ def start_kevo(name, appendfsync="always", **opts):
     binary = env("KEVO_BIN")
     d = os.path.join(tmpdir(), name)
     if not target_is_kevo():
-        opts = {k: v for k, v in opts.items() if k in ("requirepass", "maxclients", "hz")}
+        opts = {k: v for k, v in opts.items() if k in ("requirepass", "maxclients", "hz", "timeout")}
         extra = ["--hz", "10"] + sum([["--" + k.replace("_", "-"), str(v)]
                                       for k, v in opts.items()], [])
         extra += ["--appendonly", "yes", "--appendfsync", appendfsync]

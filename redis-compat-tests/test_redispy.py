@@ -577,6 +577,59 @@ def test_pipelining():
     eq(out[5], b"$1\r\n2\r\n")
 
 
+@test
+def test_many_clients_concurrent_incr():
+    r = fresh()
+    errors = []
+
+    def worker():
+        try:
+            c = R()
+            for _ in range(200):
+                c.incr("shared")
+            c.close()
+        except Exception as e:  # reported below
+            errors.append(e)
+    threads = [threading.Thread(target=worker) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    eq(errors, [])
+    eq(r.get("shared"), "6000", "30 clients x 200 INCR")
+
+
+@test
+def test_mset_mget_10k_keys_one_command():
+    r = fresh()
+    pairs = {"m:%d" % i: "v%d" % i for i in range(10000)}
+    eq(r.mset(pairs), True)
+    eq(r.dbsize(), 10000)
+    eq(r.mget(list(pairs)), list(pairs.values()))
+    eq(r.delete(*pairs), 10000)
+    eq(r.dbsize(), 0)
+
+
+@test(timeout=120)
+def test_large_key_1mb():
+    r = RB()
+    r.flushall()
+    big = b"K" * (1 << 20) + b"\x00end"
+    eq(r.set(big, b"value"), True)
+    r.set(b"small", b"1")
+    eq(r.get(big), b"value")
+    eq(r.exists(big), 1)
+    eq(set(r.scan_iter()), {big, b"small"})
+    c = raw()
+    eq(c.call("DEBUG", "RELOAD"), "OK")
+    eq(r.get(big), b"value", "1 MB key after DEBUG RELOAD")
+    if target_is_kevo():
+        eq(c.call("COMPACT"), "OK")
+        eq(r.get(big), b"value", "1 MB key after COMPACT")
+    eq(r.delete(big), 1)
+    eq(r.dbsize(), 1)
+
+
 # ---------------------------------------------------------------------- transactions
 
 @test
@@ -1149,6 +1202,51 @@ def test_maxclients():
         time.sleep(0.2)
         again = RawConn(s.port)
         eq(again.call("PING"), "PONG", "a slot frees when a client leaves")
+    finally:
+        s.stop()
+
+
+@test
+def test_idle_timeout_closes_client():
+    s = start_kevo("idle", timeout=1)
+    try:
+        c = RawConn(s.port)
+        eq(c.call("PING"), "PONG")
+        ok(c.expect_closed(timeout=6), "an idle client is closed after timeout 1")
+        d = RawConn(s.port)
+        eq(d.call("PING"), "PONG", "new clients still served")
+    finally:
+        s.stop()
+
+
+@test(timeout=90)
+def test_client_output_buffer_limit_closes_slow_reader():
+    s = start_kevo("obuf")
+    try:
+        r = s.redis()
+        eq(r.execute_command("CONFIG", "SET", "client-output-buffer-limit", "normal 1mb 0 0"),
+           b"OK")
+        r.set("v", b"x" * (256 << 10))
+        c = RawConn(s.port)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        # 400 GETs of 256 KB = 100 MB of replies, never read while sending
+        c.send_raw(b"*2\r\n$3\r\nGET\r\n$1\r\nv\r\n" * 400)
+        time.sleep(1.0)
+        got = 0
+        closed = False
+        c.sock.settimeout(10)
+        try:
+            while True:
+                chunk = c.sock.recv(1 << 20)
+                if not chunk:
+                    closed = True
+                    break
+                got += len(chunk)
+        except (ConnectionResetError, socket.timeout):
+            closed = True
+        ok(closed, "connection over the output buffer hard limit is closed")
+        ok(got < 400 * (256 << 10), "not every reply was delivered (%d bytes)" % got)
+        eq(r.ping(), True, "server fine afterwards")
     finally:
         s.stop()
 

@@ -206,6 +206,31 @@ def test_kill9_during_pipelined_writes():
 
 
 @test(timeout=120)
+def test_flushall_and_flushdb_survive_kill9():
+    s = start_kevo("flushkill", appendfsync="always")
+    for db in (0, 3):
+        p = s.redis(db=db).pipeline(transaction=False)
+        for i in range(2000):
+            p.set(b"f:%d" % i, b"v", ex=1000 if i % 2 else None)
+        p.execute()
+    s.stop(signal.SIGKILL)
+    s.start()
+    eq(s.redis(db=3).dbsize(), 2000)
+    eq(s.redis().flushall(), True)
+    s.redis(db=3).set(b"after", b"1")
+    s.stop(signal.SIGKILL)
+    s.start()
+    eq(s.redis().dbsize(), 0, "FLUSHALL survives kill -9")
+    eq(s.redis(db=3).dbsize(), 1)
+    eq(s.redis(db=3).get(b"f:1"), None)
+    eq(s.redis(db=3).get(b"after"), b"1")
+    ks = s.redis(decode_responses=True).info("keyspace")
+    eq(list(ks), ["db3"])
+    eq((ks["db3"]["keys"], ks["db3"]["expires"]), (1, 0))
+    s.stop()
+
+
+@test(timeout=120)
 def test_expiry_across_restart():
     s = start_kevo("expiry", appendfsync="always")
     r = s.redis()
@@ -292,6 +317,13 @@ def test_small_memtable_flush_compaction_reload_kill9():
            sum(1 for v in model.values() if v[1] is not None), "%s: expires" % stage)
         eq(len(set(r.scan_iter(count=500))), len(model), "%s: SCAN walk" % stage)
 
+    # a value larger than the memtable, and an empty value, through flushes
+    huge = bytes(random.Random(3).getrandbits(8) for _ in range(1 << 16)) * 48  # 3 MiB
+    r.set(b"huge", huge)
+    model[b"huge"] = (huge, None)
+    r.set(b"emptyval", b"")
+    model[b"emptyval"] = (b"", None)
+    eq(RawConn(s.port).call("SAVE"), "OK")
     verify("after writes")
 
     def lsm_stat(name):
