@@ -353,6 +353,37 @@ def test_small_memtable_flush_compaction_reload_kill9():
     s.stop()
 
 
+@test(timeout=180)
+def test_scan_guarantee_across_flushes_and_deletes():
+    s = start_kevo("scanflush", appendfsync="no", memtable_size="1mb",
+                   target_file_size="256kb", level1_max_bytes="1mb")
+    r = s.redis()
+    p = r.pipeline(transaction=False)
+    for i in range(6000):
+        p.set(b"stable:%05d" % i, b"s" * 300)
+    for i in range(3000):
+        p.set(b"gone:%05d" % i, b"g" * 300)
+    p.execute()
+    w = s.redis()
+    cursor, seen, step = 0, set(), 0
+    while True:
+        cursor, keys = r.scan(cursor, count=100)
+        seen.update(keys)
+        step += 1
+        p = w.pipeline(transaction=False)
+        for i in range(40):  # ~80 KB per step: the 1 MB memtable flushes during the walk
+            p.set(b"churn:%d:%d" % (step, i), b"c" * 2000)
+        p.delete(*[b"gone:%05d" % j for j in range((step - 1) * 30, step * 30)])
+        p.execute()
+        if cursor == 0:
+            break
+        ok(step < 5000, "SCAN terminates")
+    missing = {b"stable:%05d" % i for i in range(6000)} - seen
+    eq(sorted(missing)[:5], [], "keys present for the whole walk were returned (%d missing)"
+       % len(missing))
+    s.stop()
+
+
 @test(timeout=120)
 def test_everysec_and_no_clean_shutdown_loses_nothing():
     for mode in ("everysec", "no"):
