@@ -219,7 +219,7 @@ static void ttl_generic(client *c, int mode) {
     switch (mode) {
     case 0: reply_int(c, (ttl + 500) / 1000); break;
     case 1: reply_int(c, ttl); break;
-    case 2: reply_int(c, e / 1000); break;
+    case 2: reply_int(c, (e + 500) / 1000); break; /* rounded, as Redis */
     default: reply_int(c, e); break;
     }
 }
@@ -596,11 +596,20 @@ static int rk_pick(lsm_iter *it, int phys, char **pbuf, size_t *pcap) {
     while (levels < 8 && steps < 64) {
         k = lsm_iter_key(it, &kl);
         if (kl <= plen) { /* the key equals the prefix: it is the subtree's first key */
-            if (rk_rand() % 2 == 0) break;
-            lsm_iter_next(it);
-            if (!lsm_iter_valid(it)) break;
-            k = lsm_iter_key(it, &kl);
-            if (!has_prefix(k, kl, p, plen) || kl <= plen) break;
+            int stop = rk_rand() % 2 == 0;
+            if (!stop) {
+                lsm_iter_next(it);
+                if (lsm_iter_valid(it)) {
+                    k = lsm_iter_key(it, &kl);
+                    stop = !has_prefix(k, kl, p, plen) || kl <= plen;
+                } else {
+                    stop = 1;
+                }
+            }
+            if (stop) { /* choose the key equal to the prefix */
+                lsm_iter_seek(it, p, plen);
+                break;
+            }
         }
         if (plen + 2 > *pcap) {
             size_t nc = (plen + 2) * 2;

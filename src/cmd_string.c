@@ -3,6 +3,7 @@
  * keyspace, and commits once (atomic), then replies. */
 #include "client.h"
 #include "command.h"
+#include "config.h"
 #include "keyspace.h"
 #include "server.h"
 #include "util.h"
@@ -13,7 +14,11 @@
 #include <string.h>
 #include <strings.h>
 
-#define STRING_MAX_SIZE (512ll * 1024 * 1024) /* proto-max-bulk-len */
+/* proto-max-bulk-len (config), 512 MB by default */
+static long long string_max_size(void) {
+    return config.proto_max_bulk_len > 0 ? config.proto_max_bulk_len : 512ll * 1024 * 1024;
+}
+#define STRING_MAX_SIZE string_max_size()
 #define ERR_TOO_BIG "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 
 /* Looks key up for a string command. Returns 1 found (a string), 0 absent, -1 when an error
