@@ -233,8 +233,6 @@ static void cmd_getex(client *c) {
     int flags;
     const cmdarg *exparg;
     if (str_parse_opts(c, 2, 0, &flags, &exparg)) return;
-    uint64_t expire = 0;
-    if (exparg && str_expire_arg(c, exparg, flags, "getex", &expire)) return;
     ks_value v;
     int r = str_lookup(c, &c->argv[1], keyspace_buf(0), &v, KS_LOOKUP_READ);
     if (r < 0) return;
@@ -242,6 +240,8 @@ static void cmd_getex(client *c) {
         reply_null(c);
         return;
     }
+    uint64_t expire = 0; /* validated after the lookup, as Redis */
+    if (exparg && str_expire_arg(c, exparg, flags, "getex", &expire)) return;
     int change = 0;
     if (exparg) change = 1;
     else if ((flags & SF_PERSIST) && v.expire) change = 1;
