@@ -871,3 +871,173 @@ Test(engine_semantics, compact_range_all_empties_level0)
     cr_assert_gt(st.compaction_bytes_written, 0);
     must(lsm_close(db), "close");
 }
+
+/* A value larger than the memtable, a WAL block and an SSTable block, next to small ones:
+ * survives WAL replay, flush, compaction and restart byte for byte. */
+Test(engine_semantics, value_larger_than_memtable_and_wal_block_round_trips)
+{
+    lsm_options o;
+    etu_small_options(&o); /* 128 KiB memtable, 4 KiB blocks, 64 KiB target files */
+    lsm_t *db = reopen(NULL, g_dir, &o);
+    const size_t big = (3u << 20) + 12345;
+    char *v = malloc(big);
+    cr_assert_not_null(v);
+    etu_rng r;
+    etu_rng_init(&r, 99);
+    for (size_t i = 0; i < big; i++)
+        v[i] = (char)(i % 3 == 0 ? etu_rng_next(&r) : 'b');
+    must(etu_put_str(db, "a-small", "1"), "put");
+    must(lsm_put(db, "big", 3, v, big), "put big");
+    must(etu_put_str(db, "c-small", "2"), "put");
+    must(lsm_commit(db), "commit");
+    const char *stages[] = {"memtable", "WAL replay", "flush", "compaction", "restart"};
+    for (int s = 0; s < 5; s++) {
+        if (s == 1)
+            db = reopen(db, g_dir, &o);
+        if (s == 2)
+            flush_wait(db);
+        if (s == 3)
+            compact_all(db);
+        if (s == 4)
+            db = reopen(db, g_dir, &o);
+        expect_value(db, "big", v, big, stages[s]);
+        expect_str(db, "a-small", "1", stages[s]);
+        expect_str(db, "c-small", "2", stages[s]);
+        lsm_iter *it = lsm_iter_new(db);
+        lsm_iter_seek(it, "b", 1);
+        cr_assert(lsm_iter_valid(it), "[%s] seek(b) found nothing", stages[s]);
+        size_t kl, vl;
+        const char *ik = lsm_iter_key(it, &kl);
+        const char *iv = lsm_iter_value(it, &vl);
+        cr_assert(kl == 3 && memcmp(ik, "big", 3) == 0, "[%s] seek(b) -> '%.*s'", stages[s],
+                  (int)kl, ik);
+        cr_assert(vl == big && memcmp(iv, v, big) == 0, "[%s] iterator value of big: %zu bytes",
+                  stages[s], vl);
+        lsm_iter_free(it);
+    }
+    free(v);
+    must(lsm_close(db), "close");
+}
+
+/* The directory lock: a second open of an open DB fails with LSM_EBUSY (also from the same
+ * process), and succeeds after close. */
+Test(engine_semantics, second_open_of_an_open_dir_fails_busy)
+{
+    lsm_options o;
+    etu_small_options(&o);
+    lsm_t *db = reopen(NULL, g_dir, &o);
+    lsm_t *db2 = NULL;
+    int rc = lsm_open(g_dir, &o, &db2);
+    if (rc == 0)
+        lsm_close(db2);
+    cr_assert_eq(rc, LSM_EBUSY, "second lsm_open of a locked dir returned %s (%d), want "
+                 "LSM_EBUSY", lsm_strerror(rc), rc);
+    cr_assert_null(db2);
+    must(lsm_close(db), "close");
+    db = reopen(NULL, g_dir, &o);
+    must(lsm_close(db), "close");
+}
+
+/* Empty database: get misses, iterators are invalid at once, seek past the end is invalid;
+ * flush and compaction of nothing are fine; and a seek past the last key of a full DB. */
+Test(engine_semantics, empty_db_and_seek_past_the_end)
+{
+    lsm_options o;
+    etu_small_options(&o);
+    lsm_t *db = reopen(NULL, g_dir, &o);
+    expect_absent(db, "nothing", "empty db");
+    lsm_iter *it = lsm_iter_new(db);
+    lsm_iter_seek_first(it);
+    cr_assert_not(lsm_iter_valid(it), "iterator over an empty DB is valid");
+    lsm_iter_seek(it, "a", 1);
+    cr_assert_not(lsm_iter_valid(it));
+    cr_assert_eq(lsm_iter_status(it), 0);
+    lsm_iter_free(it);
+    must(lsm_flush(db, 1), "flush of an empty memtable");
+    must(lsm_compact_range(db, NULL, 0, NULL, 0, 1), "compaction of an empty DB");
+    db = reopen(db, g_dir, &o);
+    expect_absent(db, "nothing", "empty db reopened");
+    must(etu_put_str(db, "m", "1"), "put");
+    flush_wait(db);
+    must(etu_put_str(db, "k", "2"), "put");
+    it = lsm_iter_new(db);
+    lsm_iter_seek(it, "m\x01", 2);
+    cr_assert_not(lsm_iter_valid(it), "seek past the last key is valid");
+    lsm_iter_seek(it, "l", 1); /* backwards after an invalid seek */
+    cr_assert(lsm_iter_valid(it));
+    size_t kl;
+    const char *k = lsm_iter_key(it, &kl);
+    cr_assert(kl == 1 && k[0] == 'm', "seek(l) -> '%.*s'", (int)kl, k);
+    lsm_iter_seek_first(it);
+    k = lsm_iter_key(it, &kl);
+    cr_assert(kl == 1 && k[0] == 'k');
+    lsm_iter_free(it);
+    must(lsm_close(db), "close");
+}
+
+/* Counter-only batches (no ops, no sequence numbers) after the last flush: they live only in the
+ * WAL; a flush of the (empty) memtable and restarts must not lose them. */
+Test(engine_semantics, counter_only_batches_survive_empty_flush_and_restart)
+{
+    lsm_options o;
+    etu_small_options(&o);
+    lsm_t *db = reopen(NULL, g_dir, &o);
+    lsm_batch *b = lsm_batch_new();
+    must(etu_put_str(db, "k", "v"), "put");
+    flush_wait(db);
+    must(lsm_batch_counter_add(b, 5, 10), "counter_add");
+    must(lsm_write(db, b), "write counter-only");
+    must(lsm_commit(db), "commit");
+    cr_assert_eq(lsm_counter(db, 5), 10);
+    db = reopen(db, g_dir, &o);
+    cr_assert_eq(lsm_counter(db, 5), 10, "counter-only batch lost by WAL replay: %" PRId64,
+                 lsm_counter(db, 5));
+    lsm_batch_clear(b);
+    must(lsm_batch_counter_add(b, 5, -3), "counter_add");
+    must(lsm_write(db, b), "write counter-only");
+    must(lsm_commit(db), "commit");
+    flush_wait(db); /* nothing in the memtable, counters pending */
+    db = reopen(db, g_dir, &o);
+    cr_assert_eq(lsm_counter(db, 5), 7, "counter-only batch lost across an empty flush + "
+                 "restart: %" PRId64 ", want 7", lsm_counter(db, 5));
+    flush_wait(db);
+    compact_all(db);
+    db = reopen(db, g_dir, &o);
+    cr_assert_eq(lsm_counter(db, 5), 7, "after flush+compaction+restart: %" PRId64,
+                 lsm_counter(db, 5));
+    expect_str(db, "k", "v", "after counter-only batches");
+    lsm_batch_free(b);
+    must(lsm_close(db), "close");
+}
+
+/* WAL replay of more data than the memtable holds (the DB reopened with a smaller
+ * memtable_size): recovery must flush as it goes or cope, and lose nothing. */
+Test(engine_semantics, wal_replay_larger_than_the_memtable)
+{
+    lsm_options big;
+    etu_small_options(&big);
+    big.memtable_size = 8 << 20;
+    lsm_t *db = reopen(NULL, g_dir, &big);
+    char k[32], v[300];
+    for (int i = 0; i < 6000; i++) {
+        key_of(k, sizeof k, i);
+        snprintf(v, sizeof v, "%d-%0250d", i, i);
+        must(etu_put_str(db, k, v), "put");
+    }
+    must(lsm_commit(db), "commit");
+    must(lsm_close(db), "close"); /* ~1.7 MiB only in the WAL */
+    lsm_options small;
+    etu_small_options(&small);
+    small.memtable_size = 64 << 10;
+    for (int round = 0; round < 3; round++) {
+        db = reopen(NULL, g_dir, round == 1 ? &big : &small);
+        for (int i = 0; i < 6000; i++) {
+            key_of(k, sizeof k, i);
+            snprintf(v, sizeof v, "%d-%0250d", i, i);
+            expect_str(db, k, v, round == 0 ? "replayed into a smaller memtable" : "reopened");
+        }
+        cr_assert_eq(iter_count(db), 6000u);
+        must(etu_wait_idle(db), "idle");
+        must(lsm_close(db), "close");
+    }
+}
