@@ -339,8 +339,6 @@ int keyspace_put(int db, const char *key, size_t klen, const ks_value *old, uint
             if (r) return r;
             lsm_batch_counter_add(b, 2 * phys + 1, 1);
         }
-    } else if (expire && !old) {
-        /* unreachable (oldexp == 0 != expire), kept for clarity */
     }
     multi_touch_key(db, key, klen);
     return 0;
@@ -590,8 +588,7 @@ typedef struct ks_cursor {
 static ks_cursor ks_cursors[KS_CURSORS];
 static unsigned ks_cursor_next;
 static unsigned ks_cursor_tag;
-static char *ks_seekbuf;
-static size_t ks_seekcap;
+static char ks_seekbuf[2 + KS_CURSOR_PREFIX]; /* fallback resume key */
 
 static void cursor_table_reset(void) {
     for (int i = 0; i < KS_CURSORS; i++) {
@@ -599,9 +596,6 @@ static void cursor_table_reset(void) {
         ks_cursors[i].key = NULL;
         ks_cursors[i].id = 0;
     }
-    free(ks_seekbuf);
-    ks_seekbuf = NULL;
-    ks_seekcap = 0;
 }
 
 unsigned long long keyspace_cursor_save(int phys_db, const char *ekey_p, size_t eklen) {
@@ -638,13 +632,7 @@ int keyspace_cursor_load(unsigned long long cursor, int phys_db, const char **se
         *seeklen = c->len;
         return 1;
     }
-    if (ks_seekcap < 2 + KS_CURSOR_PREFIX) {
-        free(ks_seekbuf);
-        ks_seekbuf = malloc(2 + KS_CURSOR_PREFIX);
-        ks_seekcap = ks_seekbuf ? 2 + KS_CURSOR_PREFIX : 0;
-    }
-    static char fallback[2 + KS_CURSOR_PREFIX];
-    char *dst = ks_seekbuf ? ks_seekbuf : fallback;
+    char *dst = ks_seekbuf;
     dst[0] = KS_TAG_KEY;
     dst[1] = (char)phys_db;
     unsigned long long prefix = (cursor >> 23) & ((1ull << (8 * KS_CURSOR_PREFIX)) - 1);
