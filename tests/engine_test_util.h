@@ -223,8 +223,40 @@ static inline long long etu_newest_log(const char *dir, char *out, size_t n)
         long long num = strtoll(name, NULL, 10);
         if (num > best) {
             best = num;
-            snprintf(out, n, "%s/%s", dir, name);
+            /* out = dir "/" name, truncated to n - 1 bytes */
+            size_t dl = strlen(dir), w = 0;
+            for (size_t i = 0; i < dl && w + 1 < n; i++)
+                out[w++] = dir[i];
+            if (w + 1 < n)
+                out[w++] = '/';
+            for (size_t i = 0; i < len && w + 1 < n; i++)
+                out[w++] = name[i];
+            if (n > 0)
+                out[w] = '\0';
         }
+    }
+    closedir(d);
+    return best;
+}
+
+/* The largest file number in dir: of "<digits>.<ext>" names and "MANIFEST-<digits>".
+ * -1 when there is none. */
+static inline long long etu_max_file_number(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    long long best = -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *p = e->d_name;
+        if (strncmp(p, "MANIFEST-", 9) == 0)
+            p += 9;
+        if (*p < '0' || *p > '9')
+            continue;
+        long long num = strtoll(p, NULL, 10);
+        if (num > best)
+            best = num;
     }
     closedir(d);
     return best;
