@@ -114,6 +114,7 @@ struct lsm {
     lsm_batch *replay_batch;
 
     int stalled;
+    int replaying;                   /* WAL replay at open: ops are not counted as puts */
     uint64_t stall_start;
     lsm_stats st;                    /* accumulated counters */
 };
@@ -636,6 +637,10 @@ static int apply_op(void *ctx, uint64_t seq, int kind, const char *key, size_t k
     lsm_t *db = ctx;
     int rc = memtable_add(db->mem, seq, kind, key, klen, val, vlen);
     db->mem_est += klen + vlen + MEM_ENTRY_OVERHEAD;
+    if (!db->replaying) {
+        if (kind == KIND_VALUE) db->st.puts++;
+        else db->st.deletes++;
+    }
     if (rc == 0 && seq > db->last_seq) db->last_seq = seq;
     return rc;
 }
@@ -1172,6 +1177,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     memcpy(db->counters, db->vs->counters, sizeof(db->counters));
 
     uint64_t records = 0;
+    db->replaying = 1;
     for (int i = 0; i < ds.nlogs && rc == 0; i++) {
         if (ds.logs[i] < db->vs->log_number) {
             /* already in SSTables: a crash between the MANIFEST write and the unlink */
@@ -1183,6 +1189,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
         if (rc == 0) rc = logs_push(db, ds.logs[i]);
     }
     free(ds.logs);
+    db->replaying = 0;
     if (rc) goto fail;
     if (records) db_log(db, 2, "recovered %llu WAL records, last sequence %llu",
                         (unsigned long long)records, (unsigned long long)db->last_seq);
