@@ -185,6 +185,85 @@ def make_test(name, steps, ref, sut):
     return t
 
 
+# Raw protocol cases: each payload is sent on a fresh connection to both servers, followed by
+# a PING sentinel; everything the server sends until the sentinel's +PONG or the close is
+# compared byte for byte, together with whether the server closed the connection.
+RAW_CASES = [
+    b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n",
+    b"*-1\r\n",
+    b"*0\r\n",
+    b"*1\r\n$0\r\n\r\n",
+    b"*2\r\n$4\r\nECHO\r\n$-1\r\n",
+    b"*2\r\n$4\r\nECHO\r\n$abc\r\n",
+    b"*1\r\n:4\r\n",
+    b"*1\r\n+PING\r\n",
+    b"*abc\r\n",
+    b"*-5\r\n",
+    b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2147483648\r\n",
+    b"*3000000000\r\n",
+    b"PING\n",
+    b"   \r\n",
+    b"\r\n",
+    b"ECHO 'a b'\r\n",
+    b"ECHO \"a\\x41\\n\"\r\n",
+    b"ECHO \"unbalanced\r\n",
+    b"ECHO 'unbalanced\r\n",
+    b"SET inl \"x y\"\r\nGET inl\r\n",
+    b"$4\r\nPING\r\n",
+    b"\x01\x02 garbage\r\n",
+    b"get\r\n",
+    b"QUIT\r\n",
+    b"*1\r\n$4\r\nQUIT\r\n",
+]
+
+
+def raw_exchange(port, payload):
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        s.sendall(payload + b"*1\r\n$4\r\nPING\r\n")
+    except OSError:
+        pass
+    data = b""
+    closed = False
+    end = time.time() + 5
+    s.settimeout(0.5)
+    while time.time() < end:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            if data.endswith(b"+PONG\r\n"):
+                break
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            closed = True
+            break
+        if not chunk:
+            closed = True
+            break
+        data += chunk
+        if data.endswith(b"+PONG\r\n"):
+            break
+    s.close()
+    return data, closed
+
+
+def make_raw_test(ref_port, sut_port):
+    def raw_protocol():
+        bad = []
+        for payload in RAW_CASES:
+            a = raw_exchange(ref_port, payload)
+            b = raw_exchange(sut_port, payload)
+            if a != b:
+                bad.append("%r\n      redis %r\n      kevo  %r" % (payload, a, b))
+        if bad:
+            for m in bad:
+                print("    " + m)
+            raise AssertionError("%d of %d raw payloads answered differently (first: %s)" %
+                                 (len(bad), len(RAW_CASES), bad[0].splitlines()[0]))
+    return raw_protocol
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "sequences.txt")
@@ -197,6 +276,8 @@ def main():
     for name, steps in sections:
         total += sum(1 for s in steps if s[1] == "cmd")
         test(make_test(name, steps, ref, sut), timeout=120)
+    test(make_raw_test(redis_port(), kevo_port()), timeout=300)
+    total += len(RAW_CASES)
     print("differential: %d sections, %d commands compared against redis-server" %
           (len(sections), total))
     return run_all("differential")
