@@ -185,8 +185,8 @@ static void expire_generic(client *c, int unit_sec, int relative, const char *na
     keyspace_begin();
     if (when <= now) r = keyspace_remove(c->db, c->argv[1].ptr, c->argv[1].len, &v);
     else
-        r = keyspace_put(c->db, c->argv[1].ptr, c->argv[1].len, &v, v.type, (uint64_t)when,
-                         v.payload, v.plen);
+        r = keyspace_put_flags(c->db, c->argv[1].ptr, c->argv[1].len, &v, v.type,
+                               v.flags & KF_RAW, (uint64_t)when, v.payload, v.plen);
     if (key_stage_error(c, r)) return;
     if (key_commit(c)) return;
     reply_int(c, 1);
@@ -238,7 +238,8 @@ static void cmd_persist(client *c) {
         return;
     }
     keyspace_begin();
-    r = keyspace_put(c->db, c->argv[1].ptr, c->argv[1].len, &v, v.type, 0, v.payload, v.plen);
+    r = keyspace_put_flags(c->db, c->argv[1].ptr, c->argv[1].len, &v, v.type, v.flags & KF_RAW, 0,
+                           v.payload, v.plen);
     if (key_stage_error(c, r)) return;
     if (key_commit(c)) return;
     reply_int(c, 1);
@@ -271,8 +272,8 @@ static void rename_generic(client *c, int nx) {
         return;
     }
     keyspace_begin();
-    int e = keyspace_put(c->db, dst->ptr, dst->len, r == 1 ? &dv : NULL, sv.type, sv.expire,
-                         sv.payload, sv.plen);
+    int e = keyspace_put_flags(c->db, dst->ptr, dst->len, r == 1 ? &dv : NULL, sv.type,
+                               sv.flags & KF_RAW, sv.expire, sv.payload, sv.plen);
     if (!e) e = keyspace_remove(c->db, src->ptr, src->len, &sv);
     if (key_stage_error(c, e)) return;
     if (key_commit(c)) return;
@@ -338,8 +339,8 @@ static void cmd_copy(client *c) {
         return;
     }
     keyspace_begin();
-    int e = keyspace_put(dstdb, dst->ptr, dst->len, r == 1 ? &dv : NULL, sv.type, sv.expire,
-                         sv.payload, sv.plen);
+    int e = keyspace_put_flags(dstdb, dst->ptr, dst->len, r == 1 ? &dv : NULL, sv.type,
+                               sv.flags & KF_RAW, sv.expire, sv.payload, sv.plen);
     if (key_stage_error(c, e)) return;
     if (key_commit(c)) return;
     reply_int(c, 1);
@@ -367,7 +368,8 @@ static void cmd_move(client *c) {
         return;
     }
     keyspace_begin();
-    int e = keyspace_put(dstdb, k->ptr, k->len, NULL, sv.type, sv.expire, sv.payload, sv.plen);
+    int e = keyspace_put_flags(dstdb, k->ptr, k->len, NULL, sv.type, sv.flags & KF_RAW, sv.expire,
+                               sv.payload, sv.plen);
     if (!e) e = keyspace_remove(c->db, k->ptr, k->len, &sv);
     if (key_stage_error(c, e)) return;
     if (key_commit(c)) return;
@@ -765,7 +767,7 @@ static int object_lookup(client *c, ks_value *v) {
 static void cmd_object_encoding(client *c) {
     ks_value v;
     if (object_lookup(c, &v) != 1) return;
-    reply_bulk_cstr(c, keyspace_string_encoding(v.payload, v.plen));
+    reply_bulk_cstr(c, keyspace_value_encoding(&v));
 }
 
 static void cmd_object_freq(client *c) {

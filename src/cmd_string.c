@@ -249,8 +249,8 @@ static void cmd_getex(client *c) {
         uint64_t newexp = (flags & SF_PERSIST) ? 0 : expire;
         keyspace_begin();
         /* payload of v is in buf 0, which put does not touch */
-        r = keyspace_put(c->db, c->argv[1].ptr, c->argv[1].len, &v, KTYPE_STRING, newexp,
-                         v.payload, v.plen);
+        r = keyspace_put_flags(c->db, c->argv[1].ptr, c->argv[1].len, &v, KTYPE_STRING,
+                               v.flags & KF_RAW, newexp, v.payload, v.plen);
         if (str_stage_error(c, r)) return;
         if (str_commit(c)) return;
     }
@@ -511,8 +511,8 @@ static void cmd_append(client *c) {
     if (oldlen) memcpy(p, v.payload, oldlen);
     if (a->len) memcpy(p + oldlen, a->ptr, a->len);
     keyspace_begin();
-    r = keyspace_put(c->db, c->argv[1].ptr, c->argv[1].len, r == 1 ? &v : NULL, KTYPE_STRING,
-                     r == 1 ? v.expire : 0, p, oldlen + a->len);
+    r = keyspace_put_flags(c->db, c->argv[1].ptr, c->argv[1].len, r == 1 ? &v : NULL,
+                           KTYPE_STRING, KF_RAW, r == 1 ? v.expire : 0, p, oldlen + a->len);
     scratch_trim();
     if (str_stage_error(c, r)) return;
     if (str_commit(c)) return;
@@ -553,8 +553,8 @@ static void cmd_setrange(client *c) {
     if ((size_t)off > oldlen) memset(p + oldlen, 0, (size_t)off - oldlen);
     memcpy(p + off, a->ptr, a->len);
     keyspace_begin();
-    r = keyspace_put(c->db, c->argv[1].ptr, c->argv[1].len, r == 1 ? &v : NULL, KTYPE_STRING,
-                     r == 1 ? v.expire : 0, p, newlen);
+    r = keyspace_put_flags(c->db, c->argv[1].ptr, c->argv[1].len, r == 1 ? &v : NULL,
+                           KTYPE_STRING, KF_RAW, r == 1 ? v.expire : 0, p, newlen);
     scratch_trim();
     if (str_stage_error(c, r)) return;
     if (str_commit(c)) return;

@@ -299,6 +299,11 @@ int keyspace_remove(int db, const char *key, size_t klen, const ks_value *old) {
 
 int keyspace_put(int db, const char *key, size_t klen, const ks_value *old, uint8_t type,
                  uint64_t expire, const void *payload, size_t plen) {
+    return keyspace_put_flags(db, key, klen, old, type, 0, expire, payload, plen);
+}
+
+int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old, uint8_t type,
+                       uint8_t vflags, uint64_t expire, const void *payload, size_t plen) {
     if (expire && expire <= server_now_ms()) {
         /* I3: a past expire removes the key instead of storing it */
         if (old) return keyspace_remove(db, key, klen, old);
@@ -314,6 +319,7 @@ int keyspace_put(int db, const char *key, size_t klen, const ks_value *old, uint
         ks_valbuf.cap = need;
     }
     size_t h = keyspace_encode_value_header(ks_valbuf.data, type, expire);
+    ks_valbuf.data[1] = (char)((uint8_t)ks_valbuf.data[1] | (vflags & KF_RAW));
     if (plen) memcpy(ks_valbuf.data + h, payload, plen);
     ekey e;
     int r = ekey_k(&e, phys, key, klen);
@@ -652,6 +658,11 @@ const char *keyspace_string_encoding(const char *p, size_t len) {
     return len <= 44 ? "embstr" : "raw";
 }
 
+const char *keyspace_value_encoding(const ks_value *v) {
+    if (v->flags & KF_RAW) return "raw";
+    return keyspace_string_encoding(v->payload, v->plen);
+}
+
 void keyspace_debug_object(client *c) {
     if (c->argc < 3) {
         reply_wrong_arity(c, "debug|object");
@@ -668,7 +679,7 @@ void keyspace_debug_object(client *c) {
         reply_error(c, ERR_NO_KEY);
         return;
     }
-    const char *enc = keyspace_string_encoding(v.payload, v.plen);
+    const char *enc = keyspace_value_encoding(&v);
     size_t serlen = v.plen;
     long long iv;
     int shared = v.plen <= 4 && string2ll(v.payload, v.plen, &iv) && iv >= 0 && iv < 10000;

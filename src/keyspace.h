@@ -49,6 +49,7 @@ struct client;
 /* Value types and flags (on-disk: never change). */
 #define KTYPE_STRING 0
 #define KF_EXPIRE 0x01
+#define KF_RAW    0x02   /* string was modified in place (APPEND/SETRANGE): OBJECT ENCODING "raw" */
 /* Space tags (on-disk: never change). */
 #define KS_TAG_KEY 'k'
 #define KS_TAG_EXPIRE 'x'
@@ -96,6 +97,9 @@ void keyspace_begin(void);
  * past expire time. Touches WATCH. Returns 0 or a negative LSM_E* code. */
 int keyspace_put(int db, const char *key, size_t klen, const ks_value *old, uint8_t type,
                  uint64_t expire, const void *payload, size_t plen);
+/* As keyspace_put, with value flags (KF_RAW) stored along. */
+int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old, uint8_t type,
+                       uint8_t vflags, uint64_t expire, const void *payload, size_t plen);
 /* Removes a live key (old from a lookup, not NULL). Touches WATCH. */
 int keyspace_remove(int db, const char *key, size_t klen, const ks_value *old);
 /* Writes server.batch (if it holds anything) as one engine write; 0 or a negative code. */
@@ -123,4 +127,6 @@ int keyspace_cursor_load(unsigned long long cursor, int phys_db, const char **se
 void keyspace_debug_object(struct client *c);
 /* OBJECT ENCODING name Redis would pick for a string payload: "int", "embstr" or "raw". */
 const char *keyspace_string_encoding(const char *p, size_t len);
+/* Same for a stored value, honoring KF_RAW. */
+const char *keyspace_value_encoding(const ks_value *v);
 #endif
