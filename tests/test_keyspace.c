@@ -429,6 +429,65 @@ Test(handlers, replies_match_redis_for_basic_string_commands) {
     cr_assert_str_eq(run(c, "RENAME nokey x"), "-ERR no such key\r\n");
     cr_assert_str_eq(run(c, "OBJECT ENCODING big"), "$3\r\nint\r\n");
     cr_assert_str_eq(run(c, "OBJECT ENCODING foo"), "$6\r\nembstr\r\n");
+    cr_assert_str_eq(run(c, "APPEND big 1"), ":20\r\n");
+    cr_assert_str_eq(run(c, "OBJECT ENCODING big"), "$3\r\nraw\r\n"); /* modified in place */
+    cr_assert_str_eq(run(c, "EXPIRE big 100"), ":1\r\n");
+    cr_assert_str_eq(run(c, "OBJECT ENCODING big"), "$3\r\nraw\r\n");
+    cr_assert_str_eq(run(c, "SET big 7"), "+OK\r\n");
+    cr_assert_str_eq(run(c, "OBJECT ENCODING big"), "$3\r\nint\r\n");
+    client_free(c);
+}
+
+/* Parses a SCAN reply: returns the cursor, adds the keys' names to seen[] (by index in key:N). */
+static unsigned long long parse_scan(const char *r, int *seen, int nkeys, long *returned) {
+    unsigned long long cur;
+    long n;
+    const char *p = strstr(r, "\r\n$");
+    cr_assert_not_null(p);
+    p = strstr(p + 2, "\r\n") + 2; /* cursor bulk */
+    cur = strtoull(p, NULL, 10);
+    p = strchr(p, '*');
+    n = strtol(p + 1, NULL, 10);
+    for (long i = 0; i < n; i++) {
+        p = strchr(p + 1, '$');
+        p = strstr(p, "\r\n") + 2;
+        if (strncmp(p, "key:", 4) != 0) continue; /* keys added during the walk */
+        int idx = atoi(p + 4);
+        cr_assert(idx >= 0 && idx < nkeys);
+        seen[idx]++;
+    }
+    *returned += n;
+    return cur;
+}
+
+Test(handlers, scan_returns_every_key_present_for_the_whole_walk) {
+    client *c = client_create(-1);
+    enum { N = 500 };
+    static int seen[N];
+    char line[128];
+    for (int i = 0; i < N; i++) {
+        snprintf(line, sizeof(line), "SET key:%d v", i);
+        run(c, line);
+    }
+    unsigned long long cur = 0;
+    long returned = 0;
+    int calls = 0, deleted = 0;
+    do {
+        snprintf(line, sizeof(line), "SCAN %llu COUNT 7", cur);
+        cur = parse_scan(run(c, line), seen, N, &returned);
+        /* churn during the walk: delete keys 0,10,20.. and add new ones */
+        if (deleted * 10 < N) {
+            snprintf(line, sizeof(line), "DEL key:%d", deleted * 10);
+            run(c, line);
+            deleted++;
+        }
+        snprintf(line, sizeof(line), "SET zz:%d v", calls);
+        run(c, line);
+        calls++;
+        cr_assert_lt(calls, 10 * N, "the walk does not terminate");
+    } while (cur != 0);
+    for (int i = 0; i < N; i++)
+        if (!(i % 10 == 0 && i / 10 < deleted)) cr_assert_geq(seen[i], 1, "key:%d never returned", i);
     client_free(c);
 }
 
