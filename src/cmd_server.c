@@ -500,14 +500,15 @@ static void reply_acl_categories(client *c, const struct command *cmd, const str
 static void reply_key_specs(client *c, const struct command *cmd)
 {
     if (cmd->first_key <= 0) {
-        reply_array(c, 0);
+        reply_set(c, 0);
         return;
     }
-    reply_array(c, 1);
+    reply_set(c, 1);
     reply_map(c, 3);
     reply_bulk_cstr(c, "flags");
-    reply_set(c, 1);
+    reply_set(c, 2);
     reply_simple(c, (cmd->flags & CMD_WRITE) ? "RW" : "RO");
+    reply_simple(c, (cmd->flags & CMD_WRITE) ? "update" : "access");
     reply_bulk_cstr(c, "begin_search");
     reply_map(c, 2);
     reply_bulk_cstr(c, "type");
@@ -543,12 +544,12 @@ static void reply_command_info(client *c, const struct command *cmd, const struc
     reply_int(c, cmd->last_key);
     reply_int(c, cmd->key_step);
     reply_acl_categories(c, cmd, parent);
-    reply_array(c, 0); /* tips */
+    reply_set(c, 0); /* tips */
     reply_key_specs(c, cmd);
     long nsub = 0;
     if (cmd->subcommands)
         while (cmd->subcommands[nsub].name) nsub++;
-    reply_array(c, nsub);
+    reply_set(c, nsub);
     for (long i = 0; i < nsub; i++) reply_command_info(c, &cmd->subcommands[i], cmd);
 }
 
@@ -1265,7 +1266,7 @@ static const struct command command_subcommands[] = {
     {"info", command_info_cmd, -2, LS, 0, 0, 0, "server", "Returns information about one, multiple or all commands.", "2.8.13", "[command-name [command-name ...]]", NULL},
     {"docs", command_docs_cmd, -2, LS, 0, 0, 0, "server", "Returns documentary information about one, multiple or all commands.", "7.0.0", "[command-name [command-name ...]]", NULL},
     {"list", command_list_cmd, -2, LS, 0, 0, 0, "server", "Returns a list of command names.", "7.0.0", "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]", NULL},
-    {"getkeys", command_getkeys_cmd, -3, LS, 0, 0, 0, "server", "Extracts the key names from an arbitrary command.", "2.8.13", "command [arg [arg ...]]", NULL},
+    {"getkeys", command_getkeys_cmd, -4, LS, 0, 0, 0, "server", "Extracts the key names from an arbitrary command.", "2.8.13", "command [arg [arg ...]]", NULL},
     {"help", command_help_cmd, 2, LS, 0, 0, 0, "server", "Returns helpful text about the different subcommands.", "5.0.0", "", NULL},
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL},
 };
