@@ -307,9 +307,13 @@ static int submit_compaction(lsm_t *db, worker *w, compaction_job *j) {
     j->expire_fn = db->o.expire_fn;
     j->expire_ctx = db->o.expire_ctx;
     j->now_ms = now_unix_ms();
-    if (worker_submit(w, &j->base) != 0) return -1;
     mark_inputs(j, 1);
-    if (j->ninputs[0]) db->l0_busy = 1;
+    int l0 = j->ninputs[0] > 0;
+    if (worker_submit(w, &j->base) != 0) {
+        mark_inputs(j, 0);
+        return -1;
+    }
+    if (l0) db->l0_busy = 1;
     db->running_compactions++;
     return 0;
 }
