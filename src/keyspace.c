@@ -461,7 +461,12 @@ long long keyspace_active_expire_cycle(long long budget_us) {
 
 #define KS_FLUSH_BATCH 1000
 
-static int flush_phys(int phys) {
+/* Deletes written by a FLUSHDB/FLUSHALL after which the flushed range is compacted in the
+ * background, so that seeks into the emptied db (SCAN, RANDOMKEY) stop stepping over the
+ * tombstones. Small flushes leave it to normal compaction. */
+#define KS_FLUSH_COMPACT_MIN 10000
+
+static int flush_phys(int phys, long long *deleted) {
     lsm_iter *it = lsm_iter_new(server.engine);
     if (!it) return LSM_ENOMEM;
     char pfx[2] = {KS_TAG_KEY, (char)phys};
@@ -477,6 +482,7 @@ static int flush_phys(int phys) {
         uint64_t exp = 0;
         if (keyspace_decode_value(v, vl, &kv) == 0) exp = kv.expire;
         if ((r = batch_remove(b, phys, k + 2, kl - 2, exp))) break;
+        (*deleted)++;
         if (lsm_batch_count(b) >= KS_FLUSH_BATCH) {
             if ((r = lsm_write(server.engine, b))) break;
             lsm_batch_clear(b);
@@ -533,20 +539,27 @@ static int flush_phys(int phys) {
 int keyspace_flushdb(int db) {
     if (!server.engine) return LSM_EIO;
     multi_touch_db(db);
-    int r = flush_phys(keyspace_phys_db(db));
+    long long deleted = 0;
+    int phys = keyspace_phys_db(db);
+    int r = flush_phys(phys, &deleted);
     if (r == 0) server.dirty++;
+    if (r == 0 && deleted >= KS_FLUSH_COMPACT_MIN) {
+        char b[2] = {KS_TAG_KEY, (char)phys}, e[2] = {KS_TAG_KEY, (char)(phys + 1)};
+        lsm_compact_range(server.engine, b, 2, e, 2, 0); /* best effort */
+    }
     return r;
 }
 
 int keyspace_flushall(void) {
     if (!server.engine) return LSM_EIO;
+    long long deleted = 0;
     for (int db = 0; db < KEVO_MAX_DBS; db++) {
         multi_touch_db(db);
-        int r = flush_phys(keyspace_phys_db(db));
+        int r = flush_phys(keyspace_phys_db(db), &deleted);
         if (r) return r;
     }
     server.dirty++;
-    ks_xresume_len = 0;
+    if (deleted >= KS_FLUSH_COMPACT_MIN) lsm_compact_range(server.engine, NULL, 0, NULL, 0, 0);
     return 0;
 }
 
