@@ -409,6 +409,10 @@ static int has_prefix(const char *k, size_t kl, const char *p, size_t pl) {
 
 static void cmd_keys(client *c) {
     const cmdarg *pat = &c->argv[1];
+    if (keyspace_dbsize(c->db) == 0) {
+        reply_array(c, 0);
+        return;
+    }
     int phys = keyspace_phys_db(c->db);
     size_t lit = glob_literal_prefix(pat->ptr, pat->len);
     int allkeys = pat->len == 1 && pat->ptr[0] == '*';
@@ -502,6 +506,12 @@ static void cmd_scan(client *c) {
             reply_error(c, ERR_SYNTAX);
             return;
         }
+    }
+    if (keyspace_dbsize(c->db) == 0) {
+        reply_array(c, 2);
+        reply_bulk_cstr(c, "0");
+        reply_array(c, 0);
+        return;
     }
     int phys = keyspace_phys_db(c->db);
     int allkeys = !pat || (pat->len == 1 && pat->ptr[0] == '*');
@@ -657,6 +667,10 @@ static int rk_pick(lsm_iter *it, int phys, char **pbuf, size_t *pcap) {
 }
 
 static void cmd_randomkey(client *c) {
+    if (keyspace_dbsize(c->db) == 0) { /* exact count: no seek over tombstones needed */
+        reply_null(c);
+        return;
+    }
     int phys = keyspace_phys_db(c->db);
     size_t cap = 64;
     char *p = malloc(cap);
