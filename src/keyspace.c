@@ -351,6 +351,10 @@ int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old
 }
 
 int keyspace_commit(void) {
+    if (!server.engine) {
+        lsm_batch_clear(server.batch);
+        return LSM_EIO;
+    }
     if (lsm_batch_count(server.batch) == 0) {
         lsm_batch_clear(server.batch);
         return 0;
