@@ -5,7 +5,9 @@
  * (also of absent keys), multi-op batches that may touch one key twice, and spot gets. The
  * reference is a plain array indexed by key number. Ten times during the run, and at the end,
  * the engine is flushed, compacted, reopened (in rotation) and compared with the model by a get
- * of EVERY key and by a full iteration (exact contents, ascending order).
+ * of EVERY key and by a full iteration (exact contents, ascending order). Meanwhile long-lived
+ * iterators, each with a copy of the model taken at its creation, are walked a few entries at a
+ * time across thousands of writes, flushes and compactions and must yield exactly their copy.
  *
  * Seed: KEVO_SEED (default below); every failure message prints it, so
  *   KEVO_SEED=<seed> build/tests/test_engine_model
@@ -143,6 +145,84 @@ static void teardown(void)
         etu_rmrf(g_dir);
 }
 
+/* A long-lived iterator and a copy of the model taken when it was created. It is walked a few
+ * entries at a time while writes, flushes and compactions go on underneath (lsm_poll installs
+ * new versions and deletes obsolete files), and must yield exactly the copy. */
+typedef struct snap_iter {
+    lsm_iter *it;
+    model m;
+    int next;        /* next model index to expect */
+    uint64_t born;   /* op at creation */
+    size_t walked;
+} snap_iter;
+
+static void snap_open(snap_iter *s, lsm_t *db, const model *m, uint64_t op)
+{
+    s->m.nkeys = m->nkeys;
+    s->m.present = malloc((size_t)m->nkeys);
+    s->m.vlen = malloc((size_t)m->nkeys);
+    s->m.val = malloc((size_t)m->nkeys * MAXV);
+    cr_assert(s->m.present && s->m.vlen && s->m.val);
+    memcpy(s->m.present, m->present, (size_t)m->nkeys);
+    memcpy(s->m.vlen, m->vlen, (size_t)m->nkeys);
+    memcpy(s->m.val, m->val, (size_t)m->nkeys * MAXV);
+    s->it = lsm_iter_new(db);
+    cr_assert_not_null(s->it);
+    lsm_iter_seek_first(s->it);
+    s->next = 0;
+    s->born = op;
+    s->walked = 0;
+}
+
+static void snap_close(snap_iter *s)
+{
+    if (s->it)
+        lsm_iter_free(s->it);
+    free(s->m.present);
+    free(s->m.vlen);
+    free(s->m.val);
+    memset(s, 0, sizeof *s);
+}
+
+/* Walks up to n entries (n < 0: to the end). At the end checks nothing is missing and closes. */
+static void snap_step(snap_iter *s, int n, uint64_t op)
+{
+    char k[64];
+    for (; n != 0 && lsm_iter_valid(s->it); n--, lsm_iter_next(s->it)) {
+        while (s->next < s->m.nkeys && !s->m.present[s->next])
+            s->next++;
+        size_t ikl, ivl;
+        const char *ik = lsm_iter_key(s->it, &ikl);
+        const char *iv = lsm_iter_value(s->it, &ivl);
+        cr_assert_lt(s->next, s->m.nkeys, "seed %" PRIu64 " op %" PRIu64 ": iterator created at "
+                     "op %" PRIu64 " yields an extra key '%.*s'", g_seed, op, s->born,
+                     (int)(ikl > 40 ? 40 : ikl), ik);
+        size_t kl = key_of(k, sizeof k, s->next);
+        cr_assert(ikl == kl && memcmp(ik, k, kl) == 0, "seed %" PRIu64 " op %" PRIu64
+                  ": iterator created at op %" PRIu64 ", entry %zu, is '%.*s', expected '%s' "
+                  "(its view changed under flush/compaction?)", g_seed, op, s->born, s->walked,
+                  (int)(ikl > 40 ? 40 : ikl), ik, k);
+        int i = s->next;
+        cr_assert(ivl == s->m.vlen[i] && (ivl == 0 || memcmp(iv, s->m.val + (size_t)i * MAXV,
+                                                             ivl) == 0),
+                  "seed %" PRIu64 " op %" PRIu64 ": iterator created at op %" PRIu64 ": value "
+                  "of %s has %zu bytes, expected %u (or different bytes)", g_seed, op, s->born,
+                  k, ivl, s->m.vlen[i]);
+        s->next++;
+        s->walked++;
+    }
+    if (!lsm_iter_valid(s->it)) {
+        cr_assert_eq(lsm_iter_status(s->it), 0, "seed %" PRIu64 " op %" PRIu64 ": iterator "
+                     "created at op %" PRIu64 " failed: %s", g_seed, op, s->born,
+                     lsm_strerror(lsm_iter_status(s->it)));
+        while (s->next < s->m.nkeys && !s->m.present[s->next])
+            s->next++;
+        cr_assert_eq(s->next, s->m.nkeys, "seed %" PRIu64 " op %" PRIu64 ": iterator created at "
+                     "op %" PRIu64 " ended early, before key %d", g_seed, op, s->born, s->next);
+        snap_close(s);
+    }
+}
+
 static void run_model(const lsm_options *opts, uint64_t ops)
 {
     g_seed = etu_seed(DEFAULT_SEED);
@@ -168,6 +248,8 @@ static void run_model(const lsm_options *opts, uint64_t ops)
     uint64_t checkpoint_every = ops / 10 ? ops / 10 : 1;
     int checkpoint = 0;
     uint64_t t0 = etu_now_ms();
+    snap_iter snap = {0};
+    uint64_t snaps_done = 0;
 
     for (uint64_t op = 0; op < ops; op++) {
         uint64_t kind = etu_rng_below(&r, 100);
@@ -216,8 +298,22 @@ static void run_model(const lsm_options *opts, uint64_t ops)
             cr_assert_geq(prc, 0, "seed %" PRIu64 " op %" PRIu64 ": lsm_poll: %s", g_seed, op,
                           lsm_strerror(prc));
         }
+        /* long-lived iterators: one at a time, opened every ~checkpoint/3 ops, walked 16
+         * entries every 256 ops (so it lives across many flushes and compactions) */
+        if (snap.it == NULL && op % (checkpoint_every / 3 + 1) == 7)
+            snap_open(&snap, db, &m, op);
+        else if (snap.it != NULL && op % 256 == 255) {
+            snap_step(&snap, 16, op);
+            if (snap.it == NULL)
+                snaps_done++;
+        }
         if ((op + 1) % checkpoint_every == 0 || op + 1 == ops) {
             const char *stage;
+            if (snap.it != NULL && checkpoint % 5 == 3) {
+                /* about to close the DB: finish the walk first */
+                snap_step(&snap, -1, op);
+                snaps_done++;
+            }
             must(lsm_commit(db), "commit", op);
             switch (checkpoint % 5) {
             case 0:
@@ -254,6 +350,11 @@ static void run_model(const lsm_options *opts, uint64_t ops)
             checkpoint++;
         }
     }
+    if (snap.it != NULL) {
+        snap_step(&snap, -1, ops);
+        snaps_done++;
+    }
+    fprintf(stderr, "engine_model: %" PRIu64 " long-lived iterators verified\n", snaps_done);
     /* final: let background work finish, reopen, compare; then compact everything and again */
     must(etu_wait_idle(db), "wait idle", ops);
     must(lsm_close(db), "close", ops);
