@@ -566,6 +566,13 @@ Test(engine_crash, kill9_with_sync_no_keeps_every_committed_write, .timeout = 60
     kill9_rounds();
 }
 
+/* The same with sync_mode EVERYSEC (the background fsync thread and its WAL rotation path). */
+Test(engine_crash, kill9_with_sync_everysec_keeps_every_committed_write, .timeout = 600)
+{
+    g_kill_sync = LSM_SYNC_EVERYSEC;
+    kill9_rounds();
+}
+
 static void kill9_rounds(void)
 {
     char dir[1024];
@@ -589,11 +596,14 @@ static void kill9_rounds(void)
             kill_child(dir, next, pfd[1]);
         }
         close(pfd[1]);
-        int target = 50 + (int)etu_rng_below(&r, 400);
+        /* ALWAYS: kill after 50..450 acks (each costs an fdatasync); NO/EVERYSEC: after a
+         * random 50..850 ms (so EVERYSEC's once-a-second sync and WAL rotation are crossed) */
+        int target = g_kill_sync == LSM_SYNC_ALWAYS ? 50 + (int)etu_rng_below(&r, 400) : INT32_MAX;
+        uint64_t deadline = g_kill_sync == LSM_SYNC_ALWAYS ? 20000 : 50 + etu_rng_below(&r, 800);
         int got = 0, last = next - 1;
         int32_t ack;
         uint64_t t0 = etu_now_ms();
-        while (got < target && etu_now_ms() - t0 < 20000) {
+        while (got < target && etu_now_ms() - t0 < deadline) {
             ssize_t n = read(pfd[0], &ack, sizeof ack);
             if (n != (ssize_t)sizeof ack)
                 break;
