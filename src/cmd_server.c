@@ -465,6 +465,131 @@ static void client_help_cmd(client *c)
 
 /* ---------------------------------------------------------------- COMMAND */
 
+typedef struct cmd_meta {
+    const char *name, *acl, *tips; /* space-separated lists */
+    int nspecs;
+    struct {
+        const char *flags;
+        int index, lastkey, keystep;
+        const char *notes;
+    } specs[2];
+} cmd_meta;
+
+/* Redis 7.0 command metadata not carried by struct command: ACL categories (in Redis's order),
+ * command tips and key specs, as COMMAND INFO reports them. Commands not listed fall back to
+ * categories derived from their flags and one key spec from first/last/step. */
+static const struct cmd_meta redis_meta[] = {
+    {"ping", "@fast @connection", "request_policy:all_shards response_policy:all_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"echo", "@fast @connection", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"quit", "@fast @connection", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"hello", "@fast @connection", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"auth", "@fast @connection", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"reset", "@fast @connection", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"client", "@slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"command", "@slow @connection", "nondeterministic_output_order", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"info", "@slow @dangerous", "nondeterministic_output request_policy:all_shards response_policy:special", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"config", "@slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"time", "@fast", "nondeterministic_output", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lastsave", "@admin @fast @dangerous", "nondeterministic_output", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"debug", "@admin @slow @dangerous", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"function", "@slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"slowlog", "@slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"save", "@admin @slow @dangerous", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"bgsave", "@admin @slow @dangerous", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"bgrewriteaof", "@admin @slow @dangerous", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"shutdown", "@admin @slow @dangerous", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"role", "@admin @fast @dangerous", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"wait", "@slow @connection", "request_policy:all_shards response_policy:agg_min", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"readwrite", "@fast @connection", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"get", "@read @string @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"set", "@write @string @slow", "", 1, {{"RW access update variable_flags", 1, 0, 1, "RW and ACCESS due to the optional `GET` argument"}, {NULL, 0, 0, 0, NULL}}},
+    {"setnx", "@write @string @fast", "", 1, {{"OW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"setex", "@write @string @slow", "", 1, {{"OW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"psetex", "@write @string @slow", "", 1, {{"OW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"getset", "@write @string @fast", "", 1, {{"RW access update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"getdel", "@write @string @fast", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"getex", "@write @string @fast", "", 1, {{"RW access update", 1, 0, 1, "RW and UPDATE because it changes the TTL"}, {NULL, 0, 0, 0, NULL}}},
+    {"mget", "@read @string @fast", "request_policy:multi_shard", 1, {{"RO access", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"mset", "@write @string @slow", "request_policy:multi_shard response_policy:all_succeeded", 1, {{"OW update", 1, -1, 2, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"msetnx", "@write @string @slow", "request_policy:multi_shard response_policy:agg_min", 1, {{"OW insert", 1, -1, 2, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"incr", "@write @string @fast", "", 1, {{"RW access update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"decr", "@write @string @fast", "", 1, {{"RW access update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"incrby", "@write @string @fast", "", 1, {{"RW access update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"decrby", "@write @string @fast", "", 1, {{"RW access update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"incrbyfloat", "@write @string @fast", "", 1, {{"RW access update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"append", "@write @string @fast", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"strlen", "@read @string @fast", "", 1, {{"RO", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"getrange", "@read @string @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"substr", "@read @string @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"setrange", "@write @string @slow", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"del", "@keyspace @write @slow", "request_policy:multi_shard response_policy:agg_sum", 1, {{"RM delete", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"unlink", "@keyspace @write @fast", "request_policy:multi_shard response_policy:agg_sum", 1, {{"RM delete", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"exists", "@keyspace @read @fast", "request_policy:multi_shard response_policy:agg_sum", 1, {{"RO", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"touch", "@keyspace @read @fast", "request_policy:multi_shard response_policy:agg_sum", 1, {{"RO", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"type", "@keyspace @read @fast", "", 1, {{"RO", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"rename", "@keyspace @write @slow", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"OW update", 2, 0, 1, NULL}}},
+    {"renamenx", "@keyspace @write @fast", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"OW insert", 2, 0, 1, NULL}}},
+    {"copy", "@keyspace @write @slow", "", 2, {{"RO access", 1, 0, 1, NULL}, {"OW update", 2, 0, 1, NULL}}},
+    {"move", "@keyspace @write @fast", "", 1, {{"RW access update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"expire", "@keyspace @write @fast", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"pexpire", "@keyspace @write @fast", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"expireat", "@keyspace @write @fast", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"pexpireat", "@keyspace @write @fast", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"ttl", "@keyspace @read @fast", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"pttl", "@keyspace @read @fast", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"expiretime", "@keyspace @read @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"pexpiretime", "@keyspace @read @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"persist", "@keyspace @write @fast", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"keys", "@keyspace @read @slow @dangerous", "request_policy:all_shards nondeterministic_output_order", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"scan", "@keyspace @read @slow", "nondeterministic_output request_policy:special", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"randomkey", "@keyspace @read @slow", "request_policy:all_shards nondeterministic_output", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"dbsize", "@keyspace @read @fast", "request_policy:all_shards response_policy:agg_sum", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"flushdb", "@keyspace @write @slow @dangerous", "request_policy:all_shards response_policy:all_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"flushall", "@keyspace @write @slow @dangerous", "request_policy:all_shards response_policy:all_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"select", "@fast @connection", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"swapdb", "@keyspace @write @fast @dangerous", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"object", "@slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"multi", "@fast @transaction", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"exec", "@slow @transaction", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"discard", "@fast @transaction", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"watch", "@fast @transaction", "", 1, {{"RO", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"unwatch", "@fast @transaction", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+};
+
+static const cmd_meta *find_meta(const struct command *cmd, const struct command *parent)
+{
+    if (parent) return NULL;
+    for (size_t i = 0; i < sizeof redis_meta / sizeof redis_meta[0]; i++)
+        if (!strcmp(redis_meta[i].name, cmd->name)) return &redis_meta[i];
+    return NULL;
+}
+
+/* Replies a set of the space-separated words of list (bulk strings when bulk, else simple). */
+static void reply_word_set(client *c, const char *list, int bulk)
+{
+    long n = 0;
+    for (const char *p = list; *p;) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        n++;
+        while (*p && *p != ' ') p++;
+    }
+    reply_set(c, n);
+    for (const char *p = list; *p;) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        const char *e = p;
+        while (*e && *e != ' ') e++;
+        char w[64];
+        size_t l = (size_t)(e - p) < sizeof w - 1 ? (size_t)(e - p) : sizeof w - 1;
+        memcpy(w, p, l);
+        w[l] = 0;
+        if (bulk) reply_bulk(c, w, l);
+        else reply_simple(c, w);
+        p = e;
+    }
+}
+
 static const char *const flag_names[] = {"write", "readonly", "denyoom", "admin", "noscript", "loading",
                                          "stale", "fast", "no_auth", "no_multi", "allow_busy", "skip_slowlog"};
 
@@ -480,35 +605,39 @@ static void reply_command_flags(client *c, const struct command *cmd)
 
 static void reply_acl_categories(client *c, const struct command *cmd, const struct command *parent)
 {
-    const char *cats[6];
+    const cmd_meta *m = find_meta(cmd, parent);
+    if (m) {
+        reply_word_set(c, m->acl, 0);
+        return;
+    }
+    /* Redis's category order: keyspace read write ... string ... admin fast slow ... dangerous
+     * connection transaction */
+    const char *cats[8];
     int n = 0;
     const char *group = cmd->group ? cmd->group : (parent ? parent->group : NULL);
-    if (cmd->flags & CMD_WRITE) cats[n++] = "@write";
+    if (group && !strcmp(group, "generic")) cats[n++] = "@keyspace";
     if (cmd->flags & CMD_READONLY) cats[n++] = "@read";
-    if (cmd->flags & CMD_ADMIN) cats[n++] = "@admin", cats[n++] = "@dangerous";
+    if (cmd->flags & CMD_WRITE) cats[n++] = "@write";
+    if (group && !strcmp(group, "string")) cats[n++] = "@string";
+    if (cmd->flags & CMD_ADMIN) cats[n++] = "@admin";
     cats[n++] = (cmd->flags & CMD_FAST) ? "@fast" : "@slow";
-    if (group) {
-        if (!strcmp(group, "string")) cats[n++] = "@string";
-        else if (!strcmp(group, "generic")) cats[n++] = "@keyspace";
-        else if (!strcmp(group, "connection")) cats[n++] = "@connection";
-        else if (!strcmp(group, "transactions")) cats[n++] = "@transaction";
-    }
+    if (cmd->flags & CMD_ADMIN) cats[n++] = "@dangerous";
+    if (group && !strcmp(group, "connection")) cats[n++] = "@connection";
+    if (group && !strcmp(group, "transactions")) cats[n++] = "@transaction";
     reply_set(c, n);
     for (int i = 0; i < n; i++) reply_simple(c, cats[i]);
 }
 
-static void reply_key_specs(client *c, const struct command *cmd)
+static void reply_one_key_spec(client *c, const char *flags, int index, int lastkey, int keystep,
+                               const char *notes)
 {
-    if (cmd->first_key <= 0) {
-        reply_set(c, 0);
-        return;
+    reply_map(c, notes ? 4 : 3);
+    if (notes) {
+        reply_bulk_cstr(c, "notes");
+        reply_bulk_cstr(c, notes);
     }
-    reply_set(c, 1);
-    reply_map(c, 3);
     reply_bulk_cstr(c, "flags");
-    reply_set(c, 2);
-    reply_simple(c, (cmd->flags & CMD_WRITE) ? "RW" : "RO");
-    reply_simple(c, (cmd->flags & CMD_WRITE) ? "update" : "access");
+    reply_word_set(c, flags, 0);
     reply_bulk_cstr(c, "begin_search");
     reply_map(c, 2);
     reply_bulk_cstr(c, "type");
@@ -516,7 +645,7 @@ static void reply_key_specs(client *c, const struct command *cmd)
     reply_bulk_cstr(c, "spec");
     reply_map(c, 1);
     reply_bulk_cstr(c, "index");
-    reply_int(c, cmd->first_key);
+    reply_int(c, index);
     reply_bulk_cstr(c, "find_keys");
     reply_map(c, 2);
     reply_bulk_cstr(c, "type");
@@ -524,11 +653,30 @@ static void reply_key_specs(client *c, const struct command *cmd)
     reply_bulk_cstr(c, "spec");
     reply_map(c, 3);
     reply_bulk_cstr(c, "lastkey");
-    reply_int(c, cmd->last_key < 0 ? cmd->last_key : cmd->last_key - cmd->first_key);
+    reply_int(c, lastkey);
     reply_bulk_cstr(c, "keystep");
-    reply_int(c, cmd->key_step);
+    reply_int(c, keystep);
     reply_bulk_cstr(c, "limit");
     reply_int(c, 0);
+}
+
+static void reply_key_specs(client *c, const struct command *cmd, const struct command *parent)
+{
+    const cmd_meta *m = find_meta(cmd, parent);
+    if (m) {
+        reply_set(c, m->nspecs);
+        for (int i = 0; i < m->nspecs; i++)
+            reply_one_key_spec(c, m->specs[i].flags, m->specs[i].index, m->specs[i].lastkey, m->specs[i].keystep,
+                               m->specs[i].notes);
+        return;
+    }
+    if (cmd->first_key <= 0) {
+        reply_set(c, 0);
+        return;
+    }
+    reply_set(c, 1);
+    reply_one_key_spec(c, (cmd->flags & CMD_WRITE) ? "RW update" : "RO access", cmd->first_key,
+                       cmd->last_key < 0 ? cmd->last_key : cmd->last_key - cmd->first_key, cmd->key_step, NULL);
 }
 
 static void reply_command_info(client *c, const struct command *cmd, const struct command *parent)
@@ -544,8 +692,9 @@ static void reply_command_info(client *c, const struct command *cmd, const struc
     reply_int(c, cmd->last_key);
     reply_int(c, cmd->key_step);
     reply_acl_categories(c, cmd, parent);
-    reply_set(c, 0); /* tips */
-    reply_key_specs(c, cmd);
+    const cmd_meta *m = find_meta(cmd, parent);
+    reply_word_set(c, m ? m->tips : "", 1); /* tips */
+    reply_key_specs(c, cmd, parent);
     long nsub = 0;
     if (cmd->subcommands)
         while (cmd->subcommands[nsub].name) nsub++;
@@ -1295,12 +1444,12 @@ static const struct command slowlog_subcommands[] = {
 };
 
 const struct command server_commands[] = {
-    {"ping", cmd_ping, -1, CMD_FAST | CMD_STALE, 0, 0, 0, "connection", "Returns the server's liveliness response.", "1.0.0", "[message]", NULL},
+    {"ping", cmd_ping, -1, CMD_FAST, 0, 0, 0, "connection", "Returns the server's liveliness response.", "1.0.0", "[message]", NULL},
     {"echo", cmd_echo, 2, CMD_FAST | LS, 0, 0, 0, "connection", "Returns the given string.", "1.0.0", "message", NULL},
-    {"quit", cmd_quit, -1, CMD_NO_AUTH | CMD_FAST | LS | CMD_MULTI_CTL | CMD_ALLOW_BUSY, 0, 0, 0, "connection", "Closes the connection.", "1.0.0", "", NULL},
-    {"hello", cmd_hello, -1, CMD_NO_AUTH | CMD_FAST | LS | NS, 0, 0, 0, "connection", "Handshakes with the Redis server.", "6.0.0", "[protover [AUTH username password] [SETNAME clientname]]", NULL},
-    {"auth", cmd_auth, -2, CMD_NO_AUTH | CMD_FAST | LS | NS, 0, 0, 0, "connection", "Authenticates the connection.", "1.0.0", "[username] password", NULL},
-    {"reset", cmd_reset, 1, CMD_NO_AUTH | CMD_FAST | LS | NS | CMD_MULTI_CTL, 0, 0, 0, "connection", "Resets the connection.", "6.2.0", "", NULL},
+    {"quit", cmd_quit, -1, NS | CMD_NO_AUTH | CMD_FAST | LS | CMD_MULTI_CTL | CMD_ALLOW_BUSY, 0, 0, 0, "connection", "Closes the connection.", "1.0.0", "", NULL},
+    {"hello", cmd_hello, -1, CMD_NO_AUTH | CMD_FAST | LS | NS | CMD_ALLOW_BUSY, 0, 0, 0, "connection", "Handshakes with the Redis server.", "6.0.0", "[protover [AUTH username password] [SETNAME clientname]]", NULL},
+    {"auth", cmd_auth, -2, CMD_NO_AUTH | CMD_FAST | LS | NS | CMD_ALLOW_BUSY, 0, 0, 0, "connection", "Authenticates the connection.", "1.0.0", "[username] password", NULL},
+    {"reset", cmd_reset, 1, CMD_NO_AUTH | CMD_FAST | LS | NS | CMD_MULTI_CTL | CMD_ALLOW_BUSY, 0, 0, 0, "connection", "Resets the connection.", "6.2.0", "", NULL},
     {"client", NULL, -2, 0, 0, 0, 0, "connection", "A container for client connection commands.", "2.4.0", "", client_subcommands},
     {"command", cmd_command, -1, LS, 0, 0, 0, "server", "Returns detailed information about all commands.", "2.8.13", "", command_subcommands},
     {"info", cmd_info, -1, LS, 0, 0, 0, "server", "Returns information and statistics about the server.", "1.0.0", "[section [section ...]]", NULL},

@@ -165,8 +165,16 @@ void command_call(client *c, const struct command *cmd)
 static void reject(client *c, cmd_entry *e, const char *err)
 {
     if (e) e->st.rejected_calls++;
-    reply_error(c, err);
     multi_flag_error(c);
+    if (e && !e->st.parent && !strcmp(e->st.cmd->name, "exec")) {
+        /* as Redis's execCommandAbort: the transaction is discarded */
+        multi_client_free(c);
+        c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_CAS | CLIENT_DIRTY_EXEC);
+        if (!strncmp(err, "ERR ", 4)) err += 4;
+        reply_errorf(c, "EXECABORT Transaction discarded because of: %s", err);
+        return;
+    }
+    reply_error(c, err);
 }
 
 int command_process(client *c)

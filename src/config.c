@@ -26,6 +26,11 @@ enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEMORY, CFG_STRING, CFG_ENUM };
 #define CFG_MUTABLE 1
 #define CFG_MULTIARG 2 /* value is a list of words written unquoted (bind, save) */
 
+typedef struct cfg_enum {
+    const char *name;
+    int value;
+} cfg_enum;
+
 typedef struct config_option {
     const char *name;
     int type;
@@ -34,13 +39,17 @@ typedef struct config_option {
     const char *doc;
     void *ptr;
     long long min, max;
-    const char *const *enums;               /* CFG_ENUM: names, value = index */
+    const cfg_enum *enums;                  /* CFG_ENUM: NULL-name-terminated */
     int (*apply)(char *err, size_t errlen); /* runtime hook after a successful set */
 } config_option;
 
-static const char *const loglevel_enum[] = {"debug", "verbose", "notice", "warning", NULL};
-static const char *const fsync_enum[] = {"no", "everysec", "always", NULL};
-static const char *const debug_enum[] = {"no", "yes", "local", NULL};
+/* Enum values in Redis's listing order (error messages list them in this order). */
+static const cfg_enum loglevel_enum[] = {{"debug", 0}, {"verbose", 1}, {"notice", 2}, {"warning", 3}, {NULL, 0}};
+static const cfg_enum fsync_enum[] = {{"everysec", 1}, {"always", 2}, {"no", 0}, {NULL, 0}};
+static const cfg_enum debug_enum[] = {{"no", CFG_DEBUG_NO}, {"yes", CFG_DEBUG_YES}, {"local", CFG_DEBUG_LOCAL}, {NULL, 0}};
+static const cfg_enum maxmemory_policy_enum[] = {
+    {"volatile-lru", 0}, {"volatile-lfu", 1}, {"volatile-random", 2}, {"volatile-ttl", 3},
+    {"allkeys-lru", 4},  {"allkeys-lfu", 5},  {"allkeys-random", 6},  {"noeviction", 7}, {NULL, 0}};
 
 static int apply_loglevel(char *err, size_t errlen)
 {
@@ -90,6 +99,9 @@ static const config_option options[] = {
     {"proto-max-bulk-len", CFG_MEMORY, CFG_MUTABLE, "512mb", "Largest bulk string a client may send.", &config.proto_max_bulk_len, 1024 * 1024, LLONG_MAX, NULL, NULL},
     {"client-query-buffer-limit", CFG_MEMORY, CFG_MUTABLE, "1gb", "Largest query buffer of a client.", &config.client_query_buffer_limit, 1024 * 1024, LLONG_MAX, NULL, NULL},
     {"client-output-buffer-limit", CFG_STRING, CFG_MUTABLE | CFG_MULTIARG, "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60", "<class> <hard> <soft> <soft-seconds>: a client over the hard limit, or over the soft limit for soft-seconds, is closed (only 'normal' applies).", &config.client_output_buffer_limit, 0, 0, NULL, apply_obuf},
+    {"maxmemory", CFG_MEMORY, CFG_MUTABLE, "0", "Accepted for compatibility: memory is bounded by the engine options below (not enforced).", &config.maxmemory, 0, LLONG_MAX, NULL, NULL},
+    {"maxmemory-policy", CFG_ENUM, CFG_MUTABLE, "noeviction", "Accepted for compatibility (Kevo never evicts: data lives on disk).", &config.maxmemory_policy, 0, 0, maxmemory_policy_enum, NULL},
+    {"maxmemory-samples", CFG_INT, CFG_MUTABLE, "5", "Accepted for compatibility.", &config.maxmemory_samples, 1, 64, NULL, NULL},
     {"enable-debug-command", CFG_ENUM, 0, "no", "DEBUG command: no, yes, or local (loopback connections only).", &config.enable_debug_command, 0, 0, debug_enum, NULL},
     {"slowlog-log-slower-than", CFG_LL, CFG_MUTABLE, "10000", "Log commands slower than this (usec); negative disables, 0 logs all.", &config.slowlog_log_slower_than, LLONG_MIN, LLONG_MAX, NULL, NULL},
     {"slowlog-max-len", CFG_INT, CFG_MUTABLE, "128", "Slow log entries kept.", &config.slowlog_max_len, 0, INT_MAX, NULL, NULL},
@@ -245,14 +257,14 @@ static int option_set(const config_option *o, const char *value, char *err, size
         return 0;
     }
     case CFG_ENUM: {
-        for (int i = 0; o->enums[i]; i++)
-            if (!strcasecmp(value, o->enums[i])) {
-                *(int *)o->ptr = i;
+        for (int i = 0; o->enums[i].name; i++)
+            if (!strcasecmp(value, o->enums[i].name)) {
+                *(int *)o->ptr = o->enums[i].value;
                 return 0;
             }
         size_t off = (size_t)snprintf(err, errlen, "argument(s) must be one of the following: ");
-        for (int i = 0; o->enums[i] && off < errlen; i++)
-            off += (size_t)snprintf(err + off, errlen - off, "%s%s", i ? ", " : "", o->enums[i]);
+        for (int i = 0; o->enums[i].name && off < errlen; i++)
+            off += (size_t)snprintf(err + off, errlen - off, "%s%s", i ? ", " : "", o->enums[i].name);
         return -1;
     }
     case CFG_STRING: {
@@ -336,7 +348,13 @@ static void option_format(const config_option *o, char *buf, size_t cap, int for
         if (for_rewrite) format_memory_rewrite(*(long long *)o->ptr, buf, cap);
         else snprintf(buf, cap, "%lld", *(long long *)o->ptr);
         break;
-    case CFG_ENUM: snprintf(buf, cap, "%s", o->enums[*(int *)o->ptr]); break;
+    case CFG_ENUM: {
+        const char *name = "";
+        for (int i = 0; o->enums[i].name; i++)
+            if (o->enums[i].value == *(int *)o->ptr) name = o->enums[i].name;
+        snprintf(buf, cap, "%s", name);
+        break;
+    }
     case CFG_STRING: {
         const char *s = *(char **)o->ptr ? *(char **)o->ptr : "";
         if (!for_rewrite || (o->flags & CFG_MULTIARG && s[0])) {

@@ -36,6 +36,9 @@ struct config {
     long long obuf_hard, obuf_soft;    /* normal class, bytes; 0 = no limit */
     int obuf_soft_seconds;
     int enable_debug_command;  /* CFG_DEBUG_* */
+    long long maxmemory;       /* accepted, not enforced */
+    int maxmemory_policy;      /* accepted */
+    int maxmemory_samples;     /* accepted */
     long long slowlog_log_slower_than; /* usec, <0 disables, 0 logs all */
     int slowlog_max_len;
     /* engine */

@@ -105,7 +105,7 @@ Test(config, set_validation_messages)
     cr_assert_eq(config_set("compression", "maybe", 0, err, sizeof err), -1);
     cr_assert_str_eq(err, "argument must be 'yes' or 'no'");
     cr_assert_eq(config_set("appendfsync", "sometimes", 1, err, sizeof err), -1);
-    cr_assert_str_eq(err, "argument(s) must be one of the following: no, everysec, always");
+    cr_assert_str_eq(err, "argument(s) must be one of the following: everysec, always, no");
     cr_assert_eq(config_set("proto-max-bulk-len", "12xb", 1, err, sizeof err), -1);
     cr_assert_str_eq(err, "argument must be a memory value");
     cr_assert_eq(config_set("port", "7000", 1, err, sizeof err), -1);
