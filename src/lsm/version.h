@@ -66,8 +66,8 @@ int version_overlapping(const version *v, int level, const void *begin, size_t b
 /* ---- edits ---- */
 typedef struct edit_file {
     int level;
-    file_meta *f;       /* added: owned reference-less pointer; the new version takes refs */
-    uint64_t number;    /* deleted: number */
+    file_meta *f;       /* added: the meta (the edit holds no ref; the new version takes one) */
+    uint64_t number;    /* the file number */
 } edit_file;
 
 typedef struct version_edit {
@@ -79,8 +79,8 @@ typedef struct version_edit {
 } version_edit;
 
 void edit_init(version_edit *e);
-void edit_free(version_edit *e); /* frees arrays; frees added metas only if free_added */
-void edit_free_added(version_edit *e); /* frees added metas whose refs are 0 */
+void edit_free(version_edit *e);       /* frees the arrays, never the metas */
+void edit_free_added(version_edit *e); /* frees added metas no version references (refs 0) */
 int edit_add_file(version_edit *e, int level, file_meta *f);
 int edit_delete_file(version_edit *e, int level, uint64_t number);
 /* Serializes into a malloc'ed buffer. 0 or LSM_ENOMEM. */
