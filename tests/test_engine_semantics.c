@@ -100,15 +100,25 @@ static size_t iter_count(lsm_t *db)
     return n;
 }
 
-/* Writes filler keys "zfill..." until at least `bytes` were written, honoring stalls; this makes
- * the engine flush and run its own (score-picked) compactions on everything in L0. */
-static void write_filler(lsm_t *db, size_t bytes, int round)
+/* Writes filler keys until at least `bytes` were written, honoring stalls; this makes the engine
+ * flush and run its own (score-picked) compactions. overlap=0: keys "zfill..." after every test
+ * key; overlap=1: keys "key<6 digits>~..." interleaved with the test keys key000000..key001999
+ * (longer than 9 bytes), so the engine's compactions take files holding the test keys. */
+static void write_filler(lsm_t *db, size_t bytes, int round, int overlap)
 {
     char k[64], v[200];
-    memset(v, 'f', sizeof v);
+    etu_rng r;
+    etu_rng_init(&r, (uint64_t)round * 7 + (uint64_t)overlap);
     size_t done = 0;
     for (int i = 0; done < bytes; i++) {
-        snprintf(k, sizeof k, "zfill%02d-%07d", round, i);
+        for (size_t j = 0; j < sizeof v; j += 8) { /* incompressible: real file sizes */
+            uint64_t x = etu_rng_next(&r);
+            memcpy(v + j, &x, 8);
+        }
+        if (overlap)
+            snprintf(k, sizeof k, "key%06d~%02d-%07d", i % 2000, round, i);
+        else
+            snprintf(k, sizeof k, "zfill%02d-%07d", round, i);
         must(lsm_put(db, k, strlen(k), v, sizeof v), "filler put");
         done += strlen(k) + sizeof v;
         if (i % 64 == 0) {
@@ -118,6 +128,17 @@ static void write_filler(lsm_t *db, size_t bytes, int round)
         }
     }
     must(lsm_commit(db), "commit");
+}
+
+/* Prints files per level (diagnostics: shows which layout a test built). */
+static void print_levels(lsm_t *db, const char *what)
+{
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    fprintf(stderr, "  %s: files per level", what);
+    for (int l = 0; l < LSM_MAX_LEVELS; l++)
+        fprintf(stderr, " %d", st.level_files[l]);
+    fprintf(stderr, "\n");
 }
 
 static char g_dir[512];
@@ -274,8 +295,10 @@ Test(engine_semantics, delete_over_deeper_version_never_resurrects)
         snprintf(v, sizeof v, "old-%06d-%060d", i, 0);
         must(etu_put_str(db, k, v), "put old");
     }
+    write_filler(db, 2u << 20, 90, 1); /* enough data for more than one level */
     flush_wait(db);
-    compact_all(db); /* old versions now at the last level */
+    compact_all(db); /* old versions now at the last level (below L1) */
+    print_levels(db, "delete_over_deeper_version: old versions compacted");
     for (int i = 0; i < N; i += 2) {
         key_of(k, sizeof k, i);
         must(lsm_delete(db, k, strlen(k)), "delete");
@@ -287,14 +310,14 @@ Test(engine_semantics, delete_over_deeper_version_never_resurrects)
         switch (round) {
         case 0: stage = "tombstones in L0"; break;
         case 1: stage = "after engine-picked compactions (filler writes)";
-            write_filler(db, 1u << 20, round);
+            write_filler(db, 1u << 20, round, 1);
             break;
         case 2: stage = "after compact_range of a middle sub-range";
             must(lsm_compact_range(db, "key000500", 9, "key001000", 9, 1), "compact sub-range");
             break;
         case 3: stage = "after reopen"; db = reopen(db, g_dir, &o); break;
         case 4: stage = "after more filler + full compaction";
-            write_filler(db, 512u << 10, round);
+            write_filler(db, 512u << 10, round, 1);
             compact_all(db);
             break;
         default: stage = "after reopen + full compaction";
@@ -320,6 +343,8 @@ Test(engine_semantics, delete_over_deeper_version_never_resurrects)
             const char *ik = lsm_iter_key(it, &kl);
             if (kl < 3 || memcmp(ik, "key", 3) != 0)
                 break;
+            if (kl != 9)
+                continue; /* overlapping filler */
             char num[16] = {0};
             memcpy(num, ik + 3, kl - 3 < sizeof num - 1 ? kl - 3 : sizeof num - 1);
             int idx = atoi(num);
@@ -664,7 +689,7 @@ Test(engine_semantics, iterator_keeps_its_view_under_flush_and_compaction)
             }
             flush_wait(db);
             compact_all(db);
-            write_filler(db, 512u << 10, 0);
+            write_filler(db, 512u << 10, 0, 0);
             compact_all(db);
             for (int i = 0; i < 5; i++)
                 etu_poll_once(db, 10);
@@ -802,8 +827,10 @@ Test(engine_semantics, expired_value_over_deeper_version_never_resurrects_it)
         snprintf(v, sizeof v, "v1-old-%d", i);
         must(etu_put_str(db, k, v), "put v1");
     }
+    write_filler(db, 2u << 20, 90, 1); /* enough data for more than one level */
     flush_wait(db);
-    compact_all(db); /* v1 at the last level */
+    compact_all(db); /* v1 at the last level (below L1) */
+    print_levels(db, "expired_value_over_deeper_version: v1 compacted");
     for (int i = 0; i < N; i++) {
         key_of(k, sizeof k, i);
         size_t vl = make_expiring(v, PAST_MS, "v2-expired");
@@ -814,14 +841,14 @@ Test(engine_semantics, expired_value_over_deeper_version_never_resurrects_it)
         const char *stage = "v2 in L0";
         if (round == 1) {
             stage = "after engine-picked compactions";
-            write_filler(db, 1u << 20, round);
+            write_filler(db, 1u << 20, round, 1);
         } else if (round == 2) {
             stage = "after compact_range of a sub-range";
             must(lsm_compact_range(db, "key000100", 9, "key000200", 9, 1), "compact sub-range");
         } else if (round == 3) {
             stage = "after reopen";
             db = reopen(db, g_dir, &o);
-            write_filler(db, 512u << 10, round);
+            write_filler(db, 512u << 10, round, 1);
         } else if (round == 4) {
             stage = "after full compaction";
             compact_all(db);
@@ -856,7 +883,7 @@ Test(engine_semantics, compact_range_all_empties_level0)
     lsm_options o;
     etu_small_options(&o);
     lsm_t *db = reopen(NULL, g_dir, &o);
-    write_filler(db, 1u << 20, 0);
+    write_filler(db, 1u << 20, 0, 0);
     flush_wait(db);
     compact_all(db);
     lsm_stats st;
