@@ -407,8 +407,16 @@ static int has_prefix(const char *k, size_t kl, const char *p, size_t pl) {
     return kl >= pl && memcmp(k, p, pl) == 0;
 }
 
+/* Iterators do not see the writes an EXEC has staged: write them first. */
+static int iter_prepare(client *c) {
+    int r = keyspace_defer_flush();
+    if (r) keyspace_reply_engine_error(c, r);
+    return r;
+}
+
 static void cmd_keys(client *c) {
     const cmdarg *pat = &c->argv[1];
+    if (iter_prepare(c)) return;
     if (keyspace_dbsize(c->db) == 0) {
         reply_array(c, 0);
         return;
@@ -478,6 +486,7 @@ static int keylist_add(keylist *l, const char *k, size_t kl) {
 
 static void cmd_scan(client *c) {
     unsigned long long cursor;
+    if (iter_prepare(c)) return;
     if (!parse_cursor(&c->argv[1], &cursor)) {
         reply_error(c, "ERR invalid cursor");
         return;
@@ -667,6 +676,7 @@ static int rk_pick(lsm_iter *it, int phys, char **pbuf, size_t *pcap) {
 }
 
 static void cmd_randomkey(client *c) {
+    if (iter_prepare(c)) return;
     if (keyspace_dbsize(c->db) == 0) { /* exact count: no seek over tombstones needed */
         reply_null(c);
         return;

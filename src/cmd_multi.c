@@ -7,6 +7,7 @@
 #include "client.h"
 #include "command.h"
 #include "keyspace.h"
+#include "log.h"
 #include "server.h"
 
 #include <stdlib.h>
@@ -258,6 +259,7 @@ static void cmd_exec(client *c) {
     cmdarg *saved_argv = c->argv;
     const struct command *saved_cmd = c->cmd;
     c->flags |= CLIENT_EXECUTING;
+    keyspace_defer_begin(); /* the transaction's writes become one engine batch */
     for (int i = 0; i < n; i++) {
         queued_cmd *q = &m->cmds[i];
         c->argc = q->argc;
@@ -280,6 +282,9 @@ static void cmd_exec(client *c) {
         c->cmd = cmd;
         command_call(c, cmd);
     }
+    int wr = keyspace_defer_end();
+    if (wr) /* the replies are out already; the engine refuses writes from now on */
+        log_msg(LL_WARNING, "EXEC: writing the transaction failed: %s", lsm_strerror(wr));
     c->flags &= ~CLIENT_EXECUTING;
     c->argc = saved_argc;
     c->argv = saved_argv;

@@ -153,6 +153,9 @@ static size_t ks_xresume_len;
 static uint64_t ks_last_now;     /* the cycle's previous clock reading */
 static long long ks_avg_ttl[KEVO_MAX_DBS];
 
+static int ks_defer;                          /* inside EXEC: see "EXEC grouping" */
+static int64_t ks_pending[LSM_MAX_COUNTERS];  /* counter deltas staged while deferring */
+
 static const char ks_dbmap_name[] = "Mdbmap"; /* 'M' || "dbmap" (on-disk: never change) */
 
 lsm_buf *keyspace_buf(int i) { return &ks_bufs[i & (KS_NBUF - 1)]; }
@@ -199,6 +202,7 @@ int keyspace_open(void) {
 }
 
 void keyspace_close(void) {
+    keyspace_defer_flush();
     cursor_table_reset();
     for (int i = 0; i < KS_NBUF; i++) lsm_buf_free(&ks_bufs[i]);
     lsm_buf_free(&ks_valbuf);
@@ -210,12 +214,14 @@ void keyspace_close(void) {
 
 long long keyspace_dbsize(int db) {
     if (!server.engine) return 0;
-    long long n = lsm_counter(server.engine, 2 * keyspace_phys_db(db));
+    int idx = 2 * keyspace_phys_db(db);
+    long long n = lsm_counter(server.engine, idx) + (ks_defer ? ks_pending[idx] : 0);
     return n < 0 ? 0 : n;
 }
 long long keyspace_expires(int db) {
     if (!server.engine) return 0;
-    long long n = lsm_counter(server.engine, 2 * keyspace_phys_db(db) + 1);
+    int idx = 2 * keyspace_phys_db(db) + 1;
+    long long n = lsm_counter(server.engine, idx) + (ks_defer ? ks_pending[idx] : 0);
     return n < 0 ? 0 : n;
 }
 long long keyspace_avg_ttl(int db) {
@@ -227,6 +233,145 @@ void keyspace_reply_engine_error(client *c, int err) {
     reply_errorf(c, "ERR storage engine error: %s", lsm_strerror(err));
 }
 
+/* ---- EXEC grouping ---------------------------------------------------------------------------
+ * Between keyspace_defer_begin() and keyspace_defer_end() (EXEC), the commands' writes are not
+ * applied one by one: they accumulate in server.batch and are written as ONE engine batch at the
+ * end, so a transaction is one WAL record (all of it or none of it survives a crash). So that the
+ * queued commands still read their own writes, every 'k' key staged meanwhile is also kept in a
+ * small overlay (engine key -> stored value or deleted) that keyspace_lookup consults first, and
+ * the counter deltas staged are added to DBSIZE. Commands that walk the engine with an iterator
+ * (KEYS, SCAN, RANDOMKEY) or rewrite whole dbs (FLUSHDB, FLUSHALL, SWAPDB) first write what is
+ * pending (keyspace_defer_flush): the group is split there. */
+typedef struct ov_entry {
+    char *ekey;
+    size_t eklen;
+    char *val; /* NULL when deleted */
+    size_t vlen;
+} ov_entry;
+static ov_entry *ov;
+static size_t ov_n, ov_cap;
+static uint32_t *ov_slots; /* open addressing: entry index + 1, 0 = empty */
+static size_t ov_nslots;   /* power of two, > 2 * ov_n */
+static uint64_t ov_hashfn(const char *p, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    return h;
+}
+
+static void ov_clear(void) {
+    for (size_t i = 0; i < ov_n; i++) {
+        free(ov[i].ekey);
+        free(ov[i].val);
+    }
+    ov_n = 0;
+    if (ov_slots) memset(ov_slots, 0, ov_nslots * sizeof(*ov_slots));
+    if (ov_cap > 1024) { /* do not keep a big transaction's arrays */
+        free(ov);
+        free(ov_slots);
+        ov = NULL;
+        ov_slots = NULL;
+        ov_cap = ov_nslots = 0;
+    }
+    memset(ks_pending, 0, sizeof(ks_pending));
+}
+
+static ov_entry *ov_find(const char *ek, size_t eklen) {
+    if (!ov_n) return NULL;
+    size_t mask = ov_nslots - 1;
+    for (size_t i = ov_hashfn(ek, eklen) & mask;; i = (i + 1) & mask) {
+        uint32_t s = ov_slots[i];
+        if (!s) return NULL;
+        ov_entry *e = &ov[s - 1];
+        if (e->eklen == eklen && memcmp(e->ekey, ek, eklen) == 0) return e;
+    }
+}
+
+static int ov_rehash(size_t nslots) {
+    uint32_t *ns = calloc(nslots, sizeof(*ns));
+    if (!ns) return LSM_ENOMEM;
+    for (size_t j = 0; j < ov_n; j++) {
+        size_t i = ov_hashfn(ov[j].ekey, ov[j].eklen) & (nslots - 1);
+        while (ns[i]) i = (i + 1) & (nslots - 1);
+        ns[i] = (uint32_t)(j + 1);
+    }
+    free(ov_slots);
+    ov_slots = ns;
+    ov_nslots = nslots;
+    return 0;
+}
+
+/* Records the staged state of engine key ek: value v (copied) or deleted (v == NULL). */
+static int ov_set(const char *ek, size_t eklen, const char *v, size_t vlen) {
+    char *vc = NULL;
+    if (v) {
+        vc = malloc(vlen ? vlen : 1);
+        if (!vc) return LSM_ENOMEM;
+        if (vlen) memcpy(vc, v, vlen);
+    }
+    ov_entry *e = ov_find(ek, eklen);
+    if (e) {
+        free(e->val);
+        e->val = vc;
+        e->vlen = vlen;
+        return 0;
+    }
+    if (ov_n == ov_cap) {
+        size_t nc = ov_cap ? ov_cap * 2 : 16;
+        ov_entry *no = realloc(ov, nc * sizeof(*no));
+        if (!no) { free(vc); return LSM_ENOMEM; }
+        ov = no;
+        ov_cap = nc;
+    }
+    if (2 * (ov_n + 1) >= ov_nslots) {
+        int r = ov_rehash(ov_nslots ? ov_nslots * 2 : 64);
+        if (r) { free(vc); return r; }
+    }
+    char *kc = malloc(eklen);
+    if (!kc) { free(vc); return LSM_ENOMEM; }
+    memcpy(kc, ek, eklen);
+    ov[ov_n].ekey = kc;
+    ov[ov_n].eklen = eklen;
+    ov[ov_n].val = vc;
+    ov[ov_n].vlen = vlen;
+    ov_n++;
+    size_t i = ov_hashfn(ek, eklen) & (ov_nslots - 1);
+    while (ov_slots[i]) i = (i + 1) & (ov_nslots - 1);
+    ov_slots[i] = (uint32_t)ov_n;
+    return 0;
+}
+
+/* Counter update staged in batch b (tracked while deferring when b is server.batch). */
+static void ks_counter_add(lsm_batch *b, int idx, int64_t d) {
+    lsm_batch_counter_add(b, idx, d);
+    if (ks_defer && b == server.batch && idx >= 0 && idx < LSM_MAX_COUNTERS) ks_pending[idx] += d;
+}
+
+int keyspace_defer_flush(void) {
+    if (!ks_defer) return 0;
+    int r = 0;
+    if (server.engine && lsm_batch_count(server.batch)) {
+        r = lsm_write(server.engine, server.batch);
+        if (r == 0) server.dirty++;
+    }
+    lsm_batch_clear(server.batch);
+    ov_clear();
+    return r;
+}
+
+void keyspace_defer_begin(void) {
+    if (ks_defer) return;
+    lsm_batch_clear(server.batch);
+    ov_clear();
+    ks_defer = 1;
+}
+
+int keyspace_defer_end(void) {
+    if (!ks_defer) return 0;
+    int r = keyspace_defer_flush();
+    ks_defer = 0;
+    return r;
+}
+
 /* ---- lookups and writes -------------------------------------------------------------------- */
 
 /* Adds the deletion of a live key (and its x entry) and the counter updates to batch b. */
@@ -235,15 +380,16 @@ static int batch_remove(lsm_batch *b, int phys, const char *key, size_t klen, ui
     int r = ekey_k(&e, phys, key, klen);
     if (r) return r;
     r = lsm_batch_delete(b, e.p, e.len);
+    if (r == 0 && ks_defer && b == server.batch) r = ov_set(e.p, e.len, NULL, 0);
     ekey_free(&e);
     if (r) return r;
-    lsm_batch_counter_add(b, 2 * phys, -1);
+    ks_counter_add(b, 2 * phys, -1);
     if (expire) {
         if ((r = ekey_x(&e, expire, phys, key, klen))) return r;
         r = lsm_batch_delete(b, e.p, e.len);
         ekey_free(&e);
         if (r) return r;
-        lsm_batch_counter_add(b, 2 * phys + 1, -1);
+        ks_counter_add(b, 2 * phys + 1, -1);
     }
     return 0;
 }
@@ -269,7 +415,25 @@ int keyspace_lookup(int db, const char *key, size_t klen, lsm_buf *buf, ks_value
     ekey e;
     int r = ekey_k(&e, phys, key, klen);
     if (r) return r;
-    r = lsm_get(server.engine, e.p, e.len, buf);
+    ov_entry *oe = ks_defer ? ov_find(e.p, e.len) : NULL;
+    if (oe) { /* staged by an earlier command of this EXEC */
+        if (!oe->val) {
+            r = LSM_ENOTFOUND;
+        } else if (buf->cap < oe->vlen + 1) {
+            char *nd = realloc(buf->data, oe->vlen + 1);
+            if (!nd) r = LSM_ENOMEM;
+            else {
+                buf->data = nd;
+                buf->cap = oe->vlen + 1;
+            }
+        }
+        if (oe->val && r == 0) {
+            memcpy(buf->data, oe->val, oe->vlen);
+            buf->len = oe->vlen;
+        }
+    } else {
+        r = lsm_get(server.engine, e.p, e.len, buf);
+    }
     ekey_free(&e);
     if (r == LSM_ENOTFOUND) {
         if (flags & KS_LOOKUP_READ) server.stat.keyspace_misses++;
@@ -279,8 +443,15 @@ int keyspace_lookup(int db, const char *key, size_t klen, lsm_buf *buf, ks_value
     if (keyspace_decode_value(buf->data, buf->len, out)) return LSM_ECORRUPT;
     if (out->expire && out->expire <= server_now_ms()) {
         if (!(flags & KS_LOOKUP_NOEXPIRE)) {
-            r = expire_now(phys, key, klen, out->expire);
-            if (r) return r;
+            if (oe) { /* its write is still staged: the delete must follow it in the group */
+                r = batch_remove(server.batch, phys, key, klen, out->expire);
+                if (r) return r;
+                server.stat.expiredkeys++;
+                multi_touch_key(db, key, klen);
+            } else {
+                r = expire_now(phys, key, klen, out->expire);
+                if (r) return r;
+            }
         }
         if (flags & KS_LOOKUP_READ) server.stat.keyspace_misses++;
         return 0;
@@ -289,7 +460,9 @@ int keyspace_lookup(int db, const char *key, size_t klen, lsm_buf *buf, ks_value
     return 1;
 }
 
-void keyspace_begin(void) { lsm_batch_clear(server.batch); }
+void keyspace_begin(void) {
+    if (!ks_defer) lsm_batch_clear(server.batch); /* in EXEC the group keeps accumulating */
+}
 
 int keyspace_remove(int db, const char *key, size_t klen, const ks_value *old) {
     int r = batch_remove(server.batch, keyspace_phys_db(db), key, klen, old->expire);
@@ -325,10 +498,11 @@ int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old
     int r = ekey_k(&e, phys, key, klen);
     if (r) return r;
     r = lsm_batch_put(b, e.p, e.len, ks_valbuf.data, h + plen);
+    if (r == 0 && ks_defer) r = ov_set(e.p, e.len, ks_valbuf.data, h + plen);
     ekey_free(&e);
     if (ks_valbuf.cap > (1u << 20)) lsm_buf_free(&ks_valbuf); /* do not keep huge staging */
     if (r) return r;
-    if (!old) lsm_batch_counter_add(b, 2 * phys, 1);
+    if (!old) ks_counter_add(b, 2 * phys, 1);
     uint64_t oldexp = old ? old->expire : 0;
     if (oldexp != expire) {
         if (oldexp) {
@@ -336,14 +510,14 @@ int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old
             r = lsm_batch_delete(b, e.p, e.len);
             ekey_free(&e);
             if (r) return r;
-            lsm_batch_counter_add(b, 2 * phys + 1, -1);
+            ks_counter_add(b, 2 * phys + 1, -1);
         }
         if (expire) {
             if ((r = ekey_x(&e, expire, phys, key, klen))) return r;
             r = lsm_batch_put(b, e.p, e.len, "", 0);
             ekey_free(&e);
             if (r) return r;
-            lsm_batch_counter_add(b, 2 * phys + 1, 1);
+            ks_counter_add(b, 2 * phys + 1, 1);
         }
     }
     multi_touch_key(db, key, klen);
@@ -355,6 +529,7 @@ int keyspace_commit(void) {
         lsm_batch_clear(server.batch);
         return LSM_EIO;
     }
+    if (ks_defer) return 0; /* written by keyspace_defer_end */
     if (lsm_batch_count(server.batch) == 0) {
         lsm_batch_clear(server.batch);
         return 0;
@@ -374,7 +549,7 @@ static uint64_t ks_clock_us(void) {
 }
 
 long long keyspace_active_expire_cycle(long long budget_us) {
-    if (!server.engine) return 0;
+    if (!server.engine || ks_defer) return 0;
     for (int i = 0; i < KS_NBUF; i++) /* amortized buffers: do not pin huge values forever */
         if (ks_bufs[i].cap > (4u << 20)) lsm_buf_free(&ks_bufs[i]);
     long long with_expire = 0;
@@ -542,10 +717,15 @@ static int flush_phys(int phys, long long *deleted) {
 
 int keyspace_flushdb(int db) {
     if (!server.engine) return LSM_EIO;
+    int fr = keyspace_defer_flush();
+    if (fr) return fr;
     multi_touch_db(db);
     long long deleted = 0;
     int phys = keyspace_phys_db(db);
+    int saved = ks_defer; /* flush_phys writes its own batches */
+    ks_defer = 0;
     int r = flush_phys(phys, &deleted);
+    ks_defer = saved;
     if (r == 0) server.dirty++;
     if (r == 0 && deleted >= KS_FLUSH_COMPACT_MIN) {
         char b[2] = {KS_TAG_KEY, (char)phys}, e[2] = {KS_TAG_KEY, (char)(phys + 1)};
@@ -556,12 +736,20 @@ int keyspace_flushdb(int db) {
 
 int keyspace_flushall(void) {
     if (!server.engine) return LSM_EIO;
+    int fr = keyspace_defer_flush();
+    if (fr) return fr;
     long long deleted = 0;
+    int saved = ks_defer; /* flush_phys writes its own batches */
+    ks_defer = 0;
     for (int db = 0; db < KEVO_MAX_DBS; db++) {
         multi_touch_db(db);
         int r = flush_phys(keyspace_phys_db(db), &deleted);
-        if (r) return r;
+        if (r) {
+            ks_defer = saved;
+            return r;
+        }
     }
+    ks_defer = saved;
     server.dirty++;
     if (deleted >= KS_FLUSH_COMPACT_MIN) lsm_compact_range(server.engine, NULL, 0, NULL, 0, 0);
     return 0;
@@ -571,6 +759,8 @@ int keyspace_swapdb(int a, int b) {
     if (!server.engine) return LSM_EIO;
     if (a < 0 || b < 0 || a >= KEVO_MAX_DBS || b >= KEVO_MAX_DBS) return LSM_EINVAL;
     if (a == b) return 0;
+    int fr = keyspace_defer_flush();
+    if (fr) return fr;
     multi_touch_db(a);
     multi_touch_db(b);
     int map[KEVO_MAX_DBS];

@@ -104,6 +104,13 @@ int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old
 int keyspace_remove(int db, const char *key, size_t klen, const ks_value *old);
 /* Writes server.batch (if it holds anything) as one engine write; 0 or a negative code. */
 int keyspace_commit(void);
+/* EXEC grouping: between begin and end, keyspace_commit stages instead of writing and the
+ * whole transaction is written as ONE engine batch by keyspace_defer_end (0 or a negative code).
+ * Lookups see the staged writes. keyspace_defer_flush writes what is staged so far (used before
+ * iterators and whole-db operations; a no-op outside EXEC). */
+void keyspace_defer_begin(void);
+int keyspace_defer_end(void);
+int keyspace_defer_flush(void);
 /* Replies "-ERR storage engine error: ..." for a negative engine code. */
 void keyspace_reply_engine_error(struct client *c, int err);
 

@@ -518,3 +518,41 @@ Test(handlers, watch_aborts_exec_after_another_clients_write) {
     client_free(a);
     client_free(b);
 }
+
+Test(handlers, exec_writes_reach_the_engine_as_one_group_and_read_their_own_writes) {
+    client *c = client_create(-1);
+    cr_assert_str_eq(run(c, "SET a 1"), "+OK\r\n");
+    cr_assert_str_eq(run(c, "MULTI"), "+OK\r\n");
+    run(c, "INCR a");
+    run(c, "SET b x EX 100");
+    run(c, "APPEND b y");
+    run(c, "DEL a");
+    run(c, "GET b");
+    run(c, "DBSIZE");
+    run(c, "EXISTS a");
+    cr_assert_str_eq(run(c, "EXEC"), "*7\r\n:2\r\n+OK\r\n:2\r\n:1\r\n$2\r\nxy\r\n:1\r\n:0\r\n");
+    cr_assert_eq(keyspace_dbsize(0), 1);
+    cr_assert_eq(keyspace_expires(0), 1);
+    assert_counts_match_engine("EXEC");
+
+    /* the staging itself: nothing reaches the engine before keyspace_defer_end */
+    char ek[16];
+    size_t el = keyspace_encode_key(ek, keyspace_phys_db(0), "g", 1);
+    lsm_buf raw = {0};
+    keyspace_defer_begin();
+    ks_value old, v;
+    int r = keyspace_lookup(0, "g", 1, keyspace_buf(0), &old, 0);
+    cr_assert_eq(r, 0);
+    keyspace_begin();
+    cr_assert_eq(keyspace_put(0, "g", 1, NULL, KTYPE_STRING, 0, "v", 1), 0);
+    cr_assert_eq(keyspace_commit(), 0);
+    cr_assert_eq(lsm_get(server.engine, ek, el, &raw), LSM_ENOTFOUND);
+    cr_assert_eq(keyspace_lookup(0, "g", 1, keyspace_buf(0), &v, 0), 1); /* own write seen */
+    cr_assert_eq(keyspace_dbsize(0), 2);                                  /* counted */
+    cr_assert_eq(keyspace_defer_end(), 0);
+    cr_assert_eq(lsm_get(server.engine, ek, el, &raw), 0);
+    cr_assert_eq(keyspace_dbsize(0), 2);
+    assert_counts_match_engine("defer_end");
+    lsm_buf_free(&raw);
+    client_free(c);
+}
