@@ -44,7 +44,7 @@ echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    "${missing[@]}" >/dev/null
+    "${missing[@]}"
 
 # The Debian redis-server package starts a system service on port 6379; the tests never use it
 # (they start their own servers on free ports), so leave it as the package set it up.
