@@ -440,3 +440,84 @@ Test(lsm_basic, tables_without_current_refuse_open) {
     cr_assert_eq(lsm_open(dir, &o, &db2), LSM_ECORRUPT);
     cr_assert_eq(count_files(".sst"), 1, "data is not deleted");
 }
+
+static void settle(lsm_t *db) {
+    for (int i = 0; i < 500; i++) {
+        lsm_poll(db);
+        lsm_stats st;
+        lsm_get_stats(db, &st);
+        if (!st.running_compactions && !st.running_flushes && st.immutable_memtables == 0) {
+            lsm_poll(db);
+            lsm_get_stats(db, &st);
+            if (!st.running_compactions && !st.running_flushes) return;
+        }
+        usleep(10000);
+    }
+}
+
+Test(lsm_basic, tombstone_over_older_level_is_kept_by_l0_compaction) {
+    lsm_options o = small_opts();
+    o.level1_max_bytes = 4096; /* pushes the first data below L1 */
+    lsm_t *db = open_db(&o);
+    char k[32], v[64];
+    for (int i = 0; i < 3000; i++) {
+        key_of(k, i);
+        val_of(v, i, 0);
+        cr_assert_eq(lsm_put(db, k, strlen(k), v, strlen(v)), 0);
+    }
+    cr_assert_eq(lsm_compact_range(db, NULL, 0, NULL, 0, 1), 0);
+    settle(db);
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    int deep = 0;
+    for (int l = 2; l < LSM_MAX_LEVELS; l++) deep += st.level_files[l];
+    cr_assert_gt(deep, 0, "old data sits below L1");
+    /* four L0 files, the second deletes key 5: the L0 -> L1 compaction must keep the
+     * tombstone because key 5 still exists below */
+    for (int f = 0; f < o.l0_compaction_trigger; f++) {
+        key_of(k, 1000 + f);
+        cr_assert_eq(lsm_put(db, k, strlen(k), "x", 1), 0);
+        if (f == 1) cr_assert_eq(lsm_delete(db, "key00000005", 11), 0);
+        cr_assert_eq(lsm_flush(db, 1), 0);
+    }
+    settle(db);
+    lsm_get_stats(db, &st);
+    cr_assert_lt(st.level_files[0], o.l0_compaction_trigger);
+    expect_absent(db, "key00000005");
+    expect_value(db, "key00000006", "value-6-0-padding-padding-padding-padding");
+    cr_assert_eq(lsm_close(db), 0);
+    db = open_db(&o);
+    expect_absent(db, "key00000005");
+    cr_assert_eq(lsm_close(db), 0);
+}
+
+static uint64_t expire_prefix(void *ctx, const void *key, size_t klen, const void *val,
+                              size_t vlen) {
+    (void)ctx; (void)key; (void)klen;
+    /* values "E<ms>" carry an expire-at time */
+    if (vlen < 2 || ((const char *)val)[0] != 'E') return 0;
+    char buf[32];
+    size_t n = vlen - 1 < sizeof(buf) - 1 ? vlen - 1 : sizeof(buf) - 1;
+    memcpy(buf, (const char *)val + 1, n);
+    buf[n] = 0;
+    return strtoull(buf, NULL, 10);
+}
+
+Test(lsm_basic, expired_values_dropped_by_bottommost_compaction) {
+    lsm_options o = small_opts();
+    o.expire_fn = expire_prefix;
+    lsm_t *db = open_db(&o);
+    cr_assert_eq(lsm_put(db, "gone", 4, "E1000", 5), 0);            /* expired in 1970 */
+    cr_assert_eq(lsm_put(db, "kept", 4, "E99999999999999", 15), 0); /* far future */
+    cr_assert_eq(lsm_put(db, "plain", 5, "v", 1), 0);
+    cr_assert_eq(lsm_flush(db, 1), 0);
+    expect_value(db, "gone", "E1000"); /* reads never consult expire_fn */
+    cr_assert_eq(lsm_compact_range(db, NULL, 0, NULL, 0, 1), 0);
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    cr_assert_eq(st.expired_dropped, 1);
+    expect_absent(db, "gone");
+    expect_value(db, "kept", "E99999999999999");
+    expect_value(db, "plain", "v");
+    cr_assert_eq(lsm_close(db), 0);
+}
