@@ -32,15 +32,6 @@ static void flush_run(bg_job *bj) {
     flush_job *j = (flush_job *)bj;
     j->base.rc = 0;
     j->out = NULL;
-    if (j->close_wal) {
-        int rc = wal_writer_close(j->close_wal, 1);
-        j->close_wal = NULL;
-        if (rc) {
-            snprintf(j->err, sizeof(j->err), "flush: syncing the memtable's WAL failed");
-            j->base.rc = LSM_EIO;
-            return;
-        }
-    }
     if (memtable_entries(j->mem) == 0) return;
     char path[4096];
     table_file_name(path, sizeof(path), j->dir, j->file_number);

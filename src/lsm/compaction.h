@@ -14,7 +14,6 @@
 #include "sst_builder.h"
 #include "table_cache.h"
 #include "version.h"
-#include "wal.h"
 #include "worker.h"
 
 enum { JOB_FLUSH = 1, JOB_COMPACT = 2 };
@@ -25,8 +24,6 @@ typedef struct flush_job {
     memtable *mem;           /* referenced; the owner unrefs after install */
     uint64_t file_number;
     uint64_t smallest_snapshot; /* older versions shadowed at or below it are dropped */
-    wal_writer *close_wal;   /* the memtable's WAL (already written out by the owner), or NULL:
-                              * fdatasync'ed and closed first (everysec keeps it off the loop) */
     const char *dir;
     sst_options sopts;
     void (*log_fn)(void *ctx, int level, const char *msg);

@@ -49,7 +49,6 @@ typedef struct imm_entry {
     int64_t counters[LSM_MAX_COUNTERS];
     int flushing;
     flush_job *job;
-    wal_writer *wal;         /* its WAL when closing it was left to the flush job */
 } imm_entry;
 
 struct lsm_iter {
@@ -77,6 +76,9 @@ struct lsm {
     wal_writer *wal;                 /* swapped under wal_mu (the sync thread reads it) */
     pthread_mutex_t wal_mu;
     _Atomic int wal_unsynced;        /* flushed bytes not yet fdatasync'ed (everysec) */
+    wal_writer **retired;            /* everysec: written-out WALs of rotated memtables that the
+                                      * sync thread fdatasyncs and closes (under wal_mu) */
+    int nretired, cap_retired;
     int wal_dirty;                   /* owner: flushed since the last sync (always) */
 
     imm_entry *imm;                  /* oldest first */
@@ -334,13 +336,11 @@ static void schedule(lsm_t *db) {
             j->smallest_snapshot = smallest_snapshot(db);
             j->dir = db->dir;
             j->sopts = db->sopts;
-            j->close_wal = e->wal;
             if (worker_submit(&db->flush_w, &j->base) != 0) {
                 memtable_unref(e->mem);
                 free(j);
                 break;
             }
-            e->wal = NULL;
             e->flushing = 1;
             e->job = j;
             break;
@@ -517,6 +517,26 @@ static void wait_bg(lsm_t *db) {
 
 /* ---------------- write path ---------------- */
 
+/* Everysec: queue a written-out WAL for fdatasync + close on the sync thread. 0 or -1. */
+static int retire_wal(lsm_t *db, wal_writer *w) {
+    if (wal_writer_flush(w) != 0) return -1;
+    int rc = 0;
+    pthread_mutex_lock(&db->wal_mu);
+    if (db->nretired == db->cap_retired) {
+        int nc = db->cap_retired ? db->cap_retired * 2 : 4;
+        wal_writer **na = realloc(db->retired, sizeof(*na) * (size_t)nc);
+        if (na) {
+            db->retired = na;
+            db->cap_retired = nc;
+        } else {
+            rc = -1;
+        }
+    }
+    if (rc == 0) db->retired[db->nretired++] = w;
+    pthread_mutex_unlock(&db->wal_mu);
+    return rc;
+}
+
 /* The active memtable turns immutable; a new WAL starts. */
 static int rotate_memtable(lsm_t *db) {
     uint64_t num = vset_new_file_number(db->vs);
@@ -548,21 +568,18 @@ static int rotate_memtable(lsm_t *db) {
     db->wal = nw;
     pthread_mutex_unlock(&db->wal_mu);
     /* Records appended since the last commit are written now (a process crash must not lose
-     * them once the next commit acknowledges them). ALWAYS syncs here; EVERYSEC leaves the
-     * fdatasync + close to the flush job, off the owner's loop. */
+     * them once the next commit acknowledges them). ALWAYS syncs here; EVERYSEC hands the
+     * fdatasync + close to the sync thread's next tick, off the owner's loop. */
     int rc;
-    wal_writer *defer = NULL;
-    if (db->o.sync_mode == LSM_SYNC_EVERYSEC) {
-        rc = wal_writer_flush(old);
-        defer = old;
+    if (db->o.sync_mode == LSM_SYNC_EVERYSEC && retire_wal(db, old) == 0) {
+        rc = 0;
     } else {
-        rc = wal_writer_close(old, db->o.sync_mode == LSM_SYNC_ALWAYS);
+        rc = wal_writer_close(old, db->o.sync_mode != LSM_SYNC_NO);
     }
     db->wal_dirty = 0;
     if (rc) set_bg_error(db, LSM_EIO, "writing the WAL failed");
     imm_entry *e = &db->imm[db->nimm++];
     memset(e, 0, sizeof(*e));
-    e->wal = defer;
     e->mem = db->mem;
     e->log_number = db->mem_log;
     e->next_log = num;
@@ -701,6 +718,12 @@ int lsm_commit(lsm_t *db) {
 
 static void sync_tick(void *ctx) {
     lsm_t *db = ctx;
+    wal_writer *batch[16];
+    int n = 0;
+    pthread_mutex_lock(&db->wal_mu);
+    while (db->nretired > 0 && n < 16) batch[n++] = db->retired[--db->nretired];
+    pthread_mutex_unlock(&db->wal_mu);
+    for (int i = 0; i < n; i++) (void)wal_writer_close(batch[i], 1);
     if (!atomic_exchange_explicit(&db->wal_unsynced, 0, memory_order_acq_rel)) return;
     pthread_mutex_lock(&db->wal_mu);
     if (db->wal) (void)wal_writer_sync(db->wal);
@@ -1047,10 +1070,9 @@ static int replay_log(lsm_t *db, uint64_t number, uint64_t *records) {
 }
 
 static void free_db(lsm_t *db) {
-    for (int i = 0; i < db->nimm; i++) {
-        if (db->imm[i].wal) wal_writer_close(db->imm[i].wal, 1);
-        memtable_unref(db->imm[i].mem);
-    }
+    for (int i = 0; i < db->nimm; i++) memtable_unref(db->imm[i].mem);
+    for (int i = 0; i < db->nretired; i++) wal_writer_close(db->retired[i], 1);
+    free(db->retired);
     free(db->imm);
     if (db->mem) memtable_unref(db->mem);
     if (db->vs) vset_free(db->vs);
