@@ -18,7 +18,8 @@
 # Kevo commits (one WAL write()) after every COMMIT_EVERY puts (1 = after each put, as a server
 # serving one client does); RocksDB with --sync=0 --disable_wal=0 does one WAL write per Put too.
 #
-# Both engines run the SAME four phases, each a separate process:
+# Both engines run the SAME four phases, each a separate process (alternating between the
+# engines phase by phase):
 #   1. fillseq,waitforcompaction          fresh DB "seq"
 #   2. fillrandom,waitforcompaction       fresh DB "rand"
 #   3. overwrite,waitforcompaction        DB "rand" reopened (use_existing_db=1)
@@ -73,8 +74,8 @@ log "== engine bench: NUM=$NUM block=$BLOCK_SIZE L1=$L1_BYTES commit_every=$COMM
 declare -A K_OPS K_WAMP R_OPS R_WAMP K_FOUND R_FOUND
 
 run_kevo() {
-  local i
-  for i in 0 1 2 3; do
+  local i=$1
+  {
     log "-- kevo phase $((i+1)): ${PHASES[$i]}"
     local out
     out=$(nice -n 10 "$KEVO_BENCH" "${COMMON[@]}" --commit_every="$COMMIT_EVERY" \
@@ -94,12 +95,12 @@ run_kevo() {
       K_FOUND[$name]=$(sed -n 's/.*found=\([0-9]*\).*/\1/p' <<<"$rest")
     done < <(grep '^RESULT ' <<<"$out")
     grep -E 'micros/op|^levels' <<<"$out" | sed 's/^/   /'
-  done
+  }
 }
 
 run_rocksdb() {
-  local i
-  for i in 0 1 2 3; do
+  local i=$1
+  {
     log "-- rocksdb phase $((i+1)): ${PHASES[$i]}"
     local out
     out=$(nice -n 10 "$DB_BENCH" "${COMMON[@]}" --disable_wal=0 --threads=1 --statistics=1 \
@@ -130,18 +131,22 @@ run_rocksdb() {
       ;;
     esac
     grep -E 'micros/op' <<<"$out" | sed 's/^/   /'
-  done
+  }
 }
 
+# Phases alternate between the engines (kevo 1, rocksdb 1, kevo 2, ...) so that load from
+# other processes on a shared machine hits both alike.
 kevo_ok=1; rocks_ok=0
-run_kevo || kevo_ok=0
 if [ -n "$DB_BENCH" ]; then
   log "(RocksDB: $("$DB_BENCH" --version 2>&1 | head -1))"
   rocks_ok=1
-  run_rocksdb || rocks_ok=0
 else
   log "(db_bench not found: RocksDB column skipped; apt-get install rocksdb-tools)"
 fi
+for i in 0 1 2 3; do
+  [ $kevo_ok = 1 ] && { run_kevo $i || kevo_ok=0; }
+  [ -n "$DB_BENCH" ] && [ $rocks_ok = 1 ] && { run_rocksdb $i || rocks_ok=0; }
+done
 
 log ""
 log "NUM=$NUM, 16-byte keys, 100-byte values (ratio 0.5), lz4, 64 MiB cache, 10 bloom bits, 64 MiB memtable, WAL on, no sync"
