@@ -8,10 +8,14 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+/* head and tail are kept on separate cache lines by padding (not _Alignas, so a struct that
+ * embeds a ring can come from plain malloc). */
 typedef struct spsc_ring {
-    _Alignas(64) _Atomic size_t head;   /* next slot to pop (consumer) */
-    _Alignas(64) _Atomic size_t tail;   /* next slot to push (producer) */
-    _Alignas(64) size_t mask;
+    _Atomic size_t head;   /* next slot to pop (consumer) */
+    char pad_head[64 - sizeof(size_t)];
+    _Atomic size_t tail;   /* next slot to push (producer) */
+    char pad_tail[64 - sizeof(size_t)];
+    size_t mask;
     void **slots;
 } spsc_ring;
 
