@@ -392,6 +392,7 @@ void client_process_input(client *c)
             c->flags &= ~CLIENT_REPLY_OFF;
         }
         if (ci->mark_iter == server.iteration) ci->cmds_since_mark++;
+        if (config.obuf_hard || config.obuf_soft) client_check_output_limit(c);
         c->argc = 0;
         c->argv = NULL;
         ci->cmd_ready = 0;
