@@ -173,6 +173,8 @@ Test(parser, too_big_inline_and_count_strings)
 {
     size_t n = RESP_INLINE_MAX_SIZE + 10;
     char *big = malloc(n + 8);
+    cr_assert_not_null(big);
+    if (!big) return;
     memset(big, 'x', n);
     expect_error(big, n, "Protocol error: too big inline request");
     big[0] = '*';
@@ -187,6 +189,8 @@ Test(parser, inline_just_under_limit_is_incomplete_not_error)
 {
     size_t n = RESP_INLINE_MAX_SIZE;
     char *big = malloc(n);
+    cr_assert_not_null(big);
+    if (!big) return;
     memset(big, 'x', n);
     parsed r;
     feed(big, n, NULL, 0, &r);
