@@ -457,7 +457,7 @@ static int client_write(client *c)
         int n = reply_buf_iov(&ci->rb, iov, MAX_IOV);
         size_t want = 0;
         for (int i = 0; i < n; i++) want += iov[i].iov_len;
-        ssize_t w = writev(c->fd, iov, n);
+        ssize_t w = n == 1 ? write(c->fd, iov[0].iov_base, iov[0].iov_len) : writev(c->fd, iov, n);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
             log_msg(LL_VERBOSE, "Error writing to client: %s", strerror(errno));

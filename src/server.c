@@ -279,7 +279,7 @@ static long long server_cron(event_loop *el, long long id, void *data)
 static int server_listen(void)
 {
     char buf[1024];
-    snprintf(buf, sizeof buf, "%s", config.bind ? config.bind : "");
+    snprintf(buf, sizeof buf, "%s", config.port == 0 ? "" : config.bind ? config.bind : ""); /* port 0: no TCP */
     char *save = NULL;
     for (char *a = strtok_r(buf, " ", &save); a; a = strtok_r(NULL, " ", &save)) {
         if (server.nlisten == (int)(sizeof server.listen_fds / sizeof server.listen_fds[0])) break;
