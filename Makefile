@@ -46,6 +46,7 @@ TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
+.DELETE_ON_ERROR:
 .PHONY: all test unit-test compat-test run install clean deps test-deps bench-engine bench
 all: kevo-server
 
@@ -77,11 +78,11 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libkevo.a $(BUILD)/liblsm.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBCRITERION) -lhiredis $(LDLIBS)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(TEST_LIBCRITERION) -lhiredis $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/liblsm.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(LDLIBS)
 
 deps:
 	@bash scripts/install-deps.sh build
