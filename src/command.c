@@ -137,6 +137,7 @@ static void call_entry(client *c, cmd_entry *e)
     server_update_cmd_time();
     uint64_t start = server.cmd_time_us;
     long long errs = server.stat.total_error_replies;
+    client_set_lastcmd(c, e->st.fullname);
     cmd->proc(c);
     uint64_t dur = server_ustime() - start;
     if ((long long)dur < 0) dur = 0;
@@ -144,7 +145,6 @@ static void call_entry(client *c, cmd_entry *e)
     e->st.usec += (long long)dur;
     if (server.stat.total_error_replies != errs) e->st.failed_calls++;
     server.stat.numcommands++;
-    client_set_lastcmd(c, e->st.fullname);
     if (config.slowlog_log_slower_than >= 0 && (long long)dur >= config.slowlog_log_slower_than &&
         !(cmd->flags & CMD_SKIP_SLOWLOG))
         slowlog_push(c, (long long)dur);
