@@ -57,6 +57,8 @@ static client *pending_head;
 static client *paused_head;
 static client **closing;
 static size_t nclosing, closing_cap;
+static client **monitors;
+static size_t nmonitors, monitors_cap;
 
 /* ---------------------------------------------------------------- lists */
 
@@ -162,6 +164,11 @@ void client_free(client *c)
     paused_remove(c);
     for (size_t i = 0; i < nclosing; i++)
         if (closing[i] == c) closing[i] = NULL;
+    for (size_t i = 0; i < nmonitors; i++)
+        if (monitors[i] == c) {
+            monitors[i] = monitors[--nmonitors];
+            break;
+        }
     multi_client_free(c);
     if (ci->prev) ci->prev->in->next = ci->next;
     else clients_head = ci->next;
@@ -534,6 +541,60 @@ void client_cron(void)
             if (reply_buf_pending(&ci->rb)) client_check_output_limit(c);
         }
         c = next;
+    }
+}
+
+/* ---------------------------------------------------------------- monitor */
+
+void client_monitor_add(client *c)
+{
+    if (c->flags & CLIENT_MONITOR) return;
+    if (nmonitors == monitors_cap) {
+        size_t nc = monitors_cap ? monitors_cap * 2 : 4;
+        client **n = realloc(monitors, nc * sizeof *n);
+        if (!n) return;
+        monitors = n;
+        monitors_cap = nc;
+    }
+    monitors[nmonitors++] = c;
+    c->flags |= CLIENT_MONITOR;
+}
+
+int client_monitors_active(void) { return nmonitors > 0; }
+
+void client_monitor_feed(client *c)
+{
+    char line[4096];
+    uint64_t us = server.cmd_time_us ? server.cmd_time_us : server_ustime();
+    size_t off = (size_t)snprintf(line, sizeof line, "+%llu.%06llu [%d %s]", (unsigned long long)(us / 1000000),
+                                  (unsigned long long)(us % 1000000), c->db, c->in->addr);
+    for (int i = 0; i < c->argc && off + 8 < sizeof line; i++) {
+        line[off++] = ' ';
+        line[off++] = '"';
+        for (size_t j = 0; j < c->argv[i].len && off + 8 < sizeof line; j++) {
+            unsigned char ch = (unsigned char)c->argv[i].ptr[j];
+            if (ch == '"' || ch == '\\') {
+                line[off++] = '\\';
+                line[off++] = (char)ch;
+            } else if (ch == '\n') {
+                line[off++] = '\\', line[off++] = 'n';
+            } else if (ch == '\r') {
+                line[off++] = '\\', line[off++] = 'r';
+            } else if (ch < 32 || ch > 126) {
+                off += (size_t)snprintf(line + off, sizeof line - off, "\\x%02x", ch);
+            } else {
+                line[off++] = (char)ch;
+            }
+        }
+        line[off++] = '"';
+    }
+    line[off++] = '\r';
+    line[off++] = '\n';
+    for (size_t i = 0; i < nmonitors; i++) {
+        client *m = monitors[i];
+        if (m == c || m->in->closing) continue;
+        if (reply_buf_append(&m->in->rb, line, off) == 0) pending_add(m);
+        client_check_output_limit(m);
     }
 }
 

@@ -123,6 +123,13 @@ size_t client_reply_pending(client *c);
 size_t client_reply_copy(client *c, char *dst, size_t cap);
 /* Discards pending reply bytes (tests). */
 void client_reply_reset(client *c);
+/* MONITOR: c starts receiving every command run by any client. */
+void client_monitor_add(client *c);
+/* 1 when at least one MONITOR client is connected. */
+int client_monitors_active(void);
+/* Sends c's current command (c->argv) to every monitor, Redis's format:
+ * +<unix time.usec> [<db> <addr>] "arg" "arg"... */
+void client_monitor_feed(client *c);
 /* Totals for INFO clients/stats. */
 size_t client_max_output(void);
 size_t client_max_input(void);

@@ -1389,6 +1389,13 @@ static void cmd_wait(client *c)
 
 static void cmd_readonly_noop(client *c) { reply_ok(c); }
 
+static void cmd_monitor(client *c)
+{
+    if (c->flags & CLIENT_MONITOR) return; /* already monitoring: ignored, as Redis */
+    client_monitor_add(c);
+    reply_ok(c);
+}
+
 /* ---------------------------------------------------------------- tables */
 
 #define A CMD_ADMIN
@@ -1466,6 +1473,7 @@ const struct command server_commands[] = {
     {"shutdown", cmd_shutdown, -1, A | NS | LS | CMD_NO_MULTI | CMD_ALLOW_BUSY, 0, 0, 0, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "1.0.0", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", NULL},
     {"role", cmd_role, 1, NS | LS | CMD_FAST, 0, 0, 0, "server", "Returns the replication role.", "2.8.12", "", NULL},
     {"wait", cmd_wait, 3, NS, 0, 0, 0, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "3.0.0", "numreplicas timeout", NULL},
+    {"monitor", cmd_monitor, 1, A | NS | LS, 0, 0, 0, "server", "Listens for all requests received by the server in real-time.", "1.0.0", "", NULL},
     {"readwrite", cmd_readonly_noop, 1, LS | CMD_FAST, 0, 0, 0, "connection", "Enables read-write queries for a connection to a Redis Cluster replica node.", "3.0.0", "", NULL},
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL},
 };

@@ -138,6 +138,8 @@ static void call_entry(client *c, cmd_entry *e)
     uint64_t start = server.cmd_time_us;
     long long errs = server.stat.total_error_replies;
     client_set_lastcmd(c, e->st.fullname);
+    if (client_monitors_active() && !(cmd->flags & CMD_ADMIN) && !(e->st.parent && (e->st.parent->flags & CMD_ADMIN)))
+        client_monitor_feed(c);
     cmd->proc(c);
     uint64_t dur = server_ustime() - start;
     if ((long long)dur < 0) dur = 0;
