@@ -212,7 +212,7 @@ static int parse_obuf(const char *s, long long *hard, long long *soft, int *secs
         vals[k][0] = h, vals[k][1] = so, vals[k][2] = se;
     }
     *hard = vals[0][0], *soft = vals[0][1], *secs = (int)vals[0][2];
-    snprintf(canon, canoncap, "normal %lld %lld %lld replica %lld %lld %lld pubsub %lld %lld %lld",
+    snprintf(canon, canoncap, "normal %lld %lld %lld slave %lld %lld %lld pubsub %lld %lld %lld",
              vals[0][0], vals[0][1], vals[0][2], vals[1][0], vals[1][1], vals[1][2], vals[2][0],
              vals[2][1], vals[2][2]);
     return 0;

@@ -145,7 +145,7 @@ Test(config, output_buffer_limit_simple_form)
     cr_assert_eq(config.obuf_soft_seconds, 30);
     char v[256];
     config_get("client-output-buffer-limit", v, sizeof v);
-    cr_assert_str_eq(v, "normal 10485760 5242880 30 replica 268435456 67108864 60 pubsub 33554432 8388608 60");
+    cr_assert_str_eq(v, "normal 10485760 5242880 30 slave 268435456 67108864 60 pubsub 33554432 8388608 60");
     cr_assert_eq(config_set("client-output-buffer-limit", "normal 1 2", 1, err, sizeof err), -1);
     cr_assert_eq(config_set("client-output-buffer-limit", "bogus 1 2 3", 1, err, sizeof err), -1);
 }
