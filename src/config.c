@@ -178,7 +178,7 @@ static int parse_obuf(const char *s, long long *hard, long long *soft, int *secs
         for (char *t = strtok_r(cur, " ", &save); t && n < 12; t = strtok_r(NULL, " ", &save)) tok[n++] = t;
         for (int i = 0; i + 3 < n + 0 && i + 3 <= 11; i += 4)
             for (int k = 0; k < 3; k++)
-                if (!strcasecmp(tok[i], classes[k]))
+                if (!strcasecmp(tok[i], classes[k]) || (k == 1 && !strcasecmp(tok[i], "slave")))
                     for (int j = 0; j < 3; j++) config_parse_memory(tok[i + 1 + j], &vals[k][j]);
     }
     char buf[512];
