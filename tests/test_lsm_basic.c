@@ -564,3 +564,35 @@ Test(lsm_basic, compact_subrange_moves_only_overlapping_files_and_reads_stay_cor
     cr_assert_eq(wrong, 0, "%d keys read wrong", wrong);
     cr_assert_eq(lsm_close(db), 0);
 }
+
+Test(lsm_basic, disjoint_l0_files_move_to_l1_without_rewrite) {
+    lsm_options o = small_opts();
+    o.memtable_size = 1 << 20;
+    lsm_t *db = open_db(&o);
+    char k[32], v[64];
+    for (int f = 0; f < o.l0_compaction_trigger; f++) { /* sequential keys: disjoint files */
+        for (int i = f * 100; i < f * 100 + 100; i++) {
+            key_of(k, i);
+            val_of(v, i, 0);
+            cr_assert_eq(lsm_put(db, k, strlen(k), v, strlen(v)), 0);
+        }
+        cr_assert_eq(lsm_flush(db, 1), 0);
+    }
+    settle(db);
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    cr_assert_eq(st.level_files[0], 0);
+    cr_assert_eq(st.level_files[1], o.l0_compaction_trigger);
+    cr_assert_eq(st.compactions, 0, "moved, not rewritten");
+    cr_assert_eq(st.compaction_bytes_written, 0);
+    cr_assert_eq(lsm_close(db), 0);
+    db = open_db(&o);
+    for (int i = 0; i < 100 * o.l0_compaction_trigger; i += 7) {
+        key_of(k, i);
+        val_of(v, i, 0);
+        expect_value(db, k, v);
+    }
+    lsm_get_stats(db, &st);
+    cr_assert_eq(st.level_files[1], o.l0_compaction_trigger, "the move is in the MANIFEST");
+    cr_assert_eq(lsm_close(db), 0);
+}

@@ -333,6 +333,25 @@ static void files_range(file_meta **f, int n, const char **b, size_t *bl, const 
     }
 }
 
+static int cmp_smallest(const void *a, const void *b) {
+    const file_meta *x = *(file_meta *const *)a, *y = *(file_meta *const *)b;
+    return ikey_compare(x->smallest, x->smallest_len, y->smallest, y->smallest_len);
+}
+
+/* 1 when no two files share a user key (their ranges are disjoint). */
+static int l0_disjoint(file_meta **in, int n) {
+    file_meta **s = malloc(sizeof(*s) * (size_t)n);
+    if (!s) return 0;
+    memcpy(s, in, sizeof(*s) * (size_t)n);
+    qsort(s, (size_t)n, sizeof(*s), cmp_smallest);
+    int ok = 1;
+    for (int i = 0; i + 1 < n && ok; i++)
+        ok = ukey_compare(s[i]->largest, s[i]->largest_len - IKEY_TRAILER, s[i + 1]->smallest,
+                          s[i + 1]->smallest_len - IKEY_TRAILER) < 0;
+    free(s);
+    return ok;
+}
+
 static compaction_job *new_job(version *v, int out_level) {
     compaction_job *j = malloc(sizeof(*j));
     if (!j) return NULL;
@@ -409,7 +428,9 @@ static compaction_job *try_level(version *v, const compaction_policy *p, int lev
     } else {
         free(next);
     }
-    *trivial = nin == 1 && nnext == 0;
+    /* nothing below overlaps: a single file, or L0 files with disjoint key ranges, can move
+     * down without a rewrite */
+    *trivial = nnext == 0 && (nin == 1 || (level == 0 && l0_disjoint(in, nin)));
     return j;
 }
 

@@ -81,8 +81,9 @@ double compaction_score(const version *v, const compaction_policy *p, int level)
 /* Picks the best compaction by score (>= 1) whose files are all free (not being_compacted).
  * Returns a job with v referenced and inputs filled (caller fills the runtime fields and marks
  * the inputs being_compacted), or NULL. rr[] is a per-level round-robin cursor (owner state).
- * l0_busy: an L0 compaction is running. *trivial set when the job is a single-file move that
- * needs no rewrite (caller installs it directly). */
+ * l0_busy: an L0 compaction is running. *trivial set when the job's input files can move to
+ * the next level without a rewrite (one file, or disjoint L0 files, with no overlap below):
+ * the caller installs it directly. */
 compaction_job *compaction_pick(version *v, const compaction_policy *p, int *rr, int l0_busy,
                                 int *trivial);
 

@@ -286,11 +286,14 @@ static void mark_inputs(compaction_job *j, int busy) {
 
 static int install_trivial_move(lsm_t *db, compaction_job *j) {
     int from = j->out_level - 1;
-    file_meta *f = j->inputs[from][0];
     version_edit e;
     edit_init(&e);
-    int rc = edit_delete_file(&e, from, f->number);
-    if (!rc) rc = edit_add_file(&e, j->out_level, f);
+    int rc = 0;
+    for (int i = 0; i < j->ninputs[from] && !rc; i++) {
+        file_meta *f = j->inputs[from][i];
+        rc = edit_delete_file(&e, from, f->number);
+        if (!rc) rc = edit_add_file(&e, j->out_level, f);
+    }
     e.has_last_seq = 1;
     e.last_seq = db->last_seq;
     if (!rc) rc = vset_log_and_apply(db->vs, &e);
