@@ -146,7 +146,7 @@ static void cmd_hello(client *c)
         c->authenticated = 1;
     }
     if (!c->authenticated && config.requirepass && config.requirepass[0]) {
-        reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
         return;
     }
     if (name) {
