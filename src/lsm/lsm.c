@@ -566,6 +566,9 @@ static int rotate_memtable(lsm_t *db) {
         db->imm = na;
         db->cap_imm = nc;
     }
+    /* the new WAL's directory entry must survive a power loss before writes are acknowledged
+     * in it (ALWAYS); everysec accepts losing the last second anyway */
+    if (db->o.sync_mode == LSM_SYNC_ALWAYS) fsync_dir(db->dir);
     pthread_mutex_lock(&db->wal_mu);
     wal_writer *old = db->wal;
     db->wal = nw;
@@ -1233,6 +1236,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
         goto fail;
     }
     if ((rc = logs_push(db, db->mem_log))) goto fail;
+    fsync_dir(dir);
     if (records == 0) db->vs->log_number = db->mem_log; /* older WALs hold nothing */
     if (db->last_seq > db->vs->last_seq) db->vs->last_seq = db->last_seq;
     rc = vset_write_snapshot(db->vs);
