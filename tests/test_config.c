@@ -146,6 +146,11 @@ Test(config, output_buffer_limit_simple_form)
     char v[256];
     config_get("client-output-buffer-limit", v, sizeof v);
     cr_assert_str_eq(v, "normal 10485760 5242880 30 slave 268435456 67108864 60 pubsub 33554432 8388608 60");
+    /* setting one class keeps the others */
+    cr_assert_eq(config_set("client-output-buffer-limit", "pubsub 1mb 1mb 1", 1, err, sizeof err), 0, "%s", err);
+    config_get("client-output-buffer-limit", v, sizeof v);
+    cr_assert_str_eq(v, "normal 10485760 5242880 30 slave 268435456 67108864 60 pubsub 1048576 1048576 1");
+    cr_assert_eq(config.obuf_hard, 10LL << 20);
     cr_assert_eq(config_set("client-output-buffer-limit", "normal 1 2", 1, err, sizeof err), -1);
     cr_assert_eq(config_set("client-output-buffer-limit", "bogus 1 2 3", 1, err, sizeof err), -1);
 }
