@@ -70,7 +70,7 @@ $(BUILD)/kevo-server: $(MAIN_OBJ) $(BUILD)/libkevo.a $(BUILD)/liblsm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 kevo-server: $(BUILD)/kevo-server
-	cp $< $@
+	cp --remove-destination $< $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
