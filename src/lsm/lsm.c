@@ -72,6 +72,7 @@ struct lsm {
 
     memtable *mem;
     size_t mem_est;                  /* estimated bytes of the active memtable's entries */
+    size_t mem_base;                 /* memtable_memory_usage of the fresh active memtable */
     uint64_t mem_log;
     wal_writer *wal;                 /* swapped under wal_mu (the sync thread reads it) */
     pthread_mutex_t wal_mu;
@@ -592,6 +593,7 @@ static int rotate_memtable(lsm_t *db) {
     memcpy(e->counters, db->counters, sizeof(e->counters));
     db->mem = nm;
     db->mem_est = 0;
+    db->mem_base = memtable_memory_usage(nm);
     db->mem_log = num;
     schedule(db);
     update_stall(db);
@@ -604,7 +606,7 @@ static int rotate_memtable(lsm_t *db) {
  * the estimated entry bytes, or when the arena is a block past the limit. */
 static inline int mem_full(lsm_t *db) {
     return db->mem_est >= db->o.memtable_size ||
-           memtable_memory_usage(db->mem) >= db->o.memtable_size + (256u << 10);
+           memtable_memory_usage(db->mem) - db->mem_base >= db->o.memtable_size + (256u << 10);
 }
 static inline void maybe_rotate(lsm_t *db) {
     if (mem_full(db)) (void)rotate_memtable(db);
@@ -1164,6 +1166,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     if (db->bc) db->tc = table_cache_new(dir, o->max_open_files, db->bc);
     db->vs = vset_new(dir, o->num_levels);
     db->mem = memtable_new();
+    if (db->mem) db->mem_base = memtable_memory_usage(db->mem);
     db->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!db->bc || !db->tc || !db->vs || !db->mem) { rc = LSM_ENOMEM; goto fail; }
     if (db->efd < 0) {
