@@ -363,3 +363,264 @@ Test(memtable, seek_and_next_over_100k_random_keys_match_sorted_reference, .time
     memtable_unref(m);
     free(ref);
 }
+
+/* ---- hash index ---- */
+
+static uint64_t keyseq_rng = 0x2545f4914f6cdd1dull;
+static uint64_t krnd(void) {
+    keyseq_rng ^= keyseq_rng << 13;
+    keyseq_rng ^= keyseq_rng >> 7;
+    keyseq_rng ^= keyseq_rng << 17;
+    return keyseq_rng;
+}
+
+Test(memtable_index, get_after_overwrite_returns_newest_version) {
+    memtable *m = memtable_new();
+    char b[16];
+    size_t l;
+    for (int i = 1; i <= 50; i++) {
+        char v[8];
+        int vl = snprintf(v, sizeof v, "v%d", i);
+        cr_assert_eq(memtable_add(m, (uint64_t)i, KIND_VALUE, "k", 1, v, (size_t)vl), 0);
+        cr_assert_eq(get(m, "k", MAX_SEQUENCE, b, &l), MEMTABLE_FOUND);
+        cr_assert_str_eq(b, v);
+    }
+    cr_assert_eq(memtable_entries(m), 50);
+    memtable_unref(m);
+}
+
+Test(memtable_index, out_of_order_add_does_not_replace_newer_version) {
+    memtable *m = memtable_new();
+    memtable_add(m, 20, KIND_VALUE, "k", 1, "v20", 3);
+    memtable_add(m, 10, KIND_VALUE, "k", 1, "v10", 3); /* older sequence added later */
+    char b[16];
+    size_t l;
+    cr_assert_eq(get(m, "k", MAX_SEQUENCE, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "v20");
+    cr_assert_eq(get(m, "k", 15, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "v10");
+    memtable_unref(m);
+}
+
+Test(memtable_index, older_snapshot_falls_back_to_older_versions_and_tombstones) {
+    memtable *m = memtable_new();
+    memtable_add(m, 1, KIND_VALUE, "k", 1, "v1", 2);
+    memtable_add(m, 2, KIND_DELETE, "k", 1, NULL, 0);
+    memtable_add(m, 3, KIND_VALUE, "k", 1, "v3", 2);
+    memtable_add(m, 4, KIND_VALUE, "other", 5, "o", 1);
+    memtable_add(m, 5, KIND_VALUE, "k", 1, "v5", 2);
+    char b[16];
+    size_t l;
+    cr_assert_eq(get(m, "k", 0, b, &l), MEMTABLE_NOTFOUND); /* before every version */
+    cr_assert_eq(get(m, "k", 1, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "v1");
+    cr_assert_eq(get(m, "k", 2, b, &l), MEMTABLE_DELETED);
+    cr_assert_eq(get(m, "k", 3, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "v3");
+    cr_assert_eq(get(m, "k", 4, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "v3");
+    cr_assert_eq(get(m, "k", 5, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "v5");
+    cr_assert_eq(get(m, "other", 3, b, &l), MEMTABLE_NOTFOUND); /* newest (only) is too new */
+    memtable_unref(m);
+}
+
+Test(memtable_index, put_after_delete_is_found_and_delete_after_put_is_deleted) {
+    memtable *m = memtable_new();
+    char b[16];
+    size_t l;
+    memtable_add(m, 1, KIND_DELETE, "k", 1, NULL, 0); /* tombstone of a key never put here */
+    cr_assert_eq(get(m, "k", MAX_SEQUENCE, b, &l), MEMTABLE_DELETED);
+    memtable_add(m, 2, KIND_VALUE, "k", 1, "v2", 2);
+    cr_assert_eq(get(m, "k", MAX_SEQUENCE, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "v2");
+    cr_assert_eq(get(m, "k", 1, b, &l), MEMTABLE_DELETED);
+    memtable_add(m, 3, KIND_DELETE, "k", 1, NULL, 0);
+    cr_assert_eq(get(m, "k", MAX_SEQUENCE, b, &l), MEMTABLE_DELETED);
+    memtable_unref(m);
+}
+
+Test(memtable_index, empty_key_and_empty_value_through_the_index) {
+    memtable *m = memtable_new();
+    const char *v = NULL;
+    size_t vl = 99;
+    cr_assert_eq(memtable_get(m, "", 0, MAX_SEQUENCE, &v, &vl), MEMTABLE_NOTFOUND);
+    cr_assert_eq(memtable_add(m, 1, KIND_VALUE, "", 0, "", 0), 0);
+    cr_assert_eq(memtable_get(m, "", 0, MAX_SEQUENCE, &v, &vl), MEMTABLE_FOUND);
+    cr_assert_eq(vl, 0);
+    cr_assert_not_null(v);
+    cr_assert_eq(memtable_get(m, "\0", 1, MAX_SEQUENCE, &v, &vl), MEMTABLE_NOTFOUND);
+    cr_assert_eq(memtable_add(m, 2, KIND_VALUE, "", 0, "e", 1), 0);
+    cr_assert_eq(memtable_get(m, "", 0, MAX_SEQUENCE, &v, &vl), MEMTABLE_FOUND);
+    cr_assert_eq(vl, 1);
+    cr_assert_eq(memtable_get(m, "", 0, 1, &v, &vl), MEMTABLE_FOUND);
+    cr_assert_eq(vl, 0);
+    cr_assert_eq(memtable_add(m, 3, KIND_DELETE, "", 0, NULL, 0), 0);
+    cr_assert_eq(memtable_get(m, "", 0, MAX_SEQUENCE, &v, &vl), MEMTABLE_DELETED);
+    memtable_unref(m);
+}
+
+/* With the hash limited to 4 values every key collides in full (same hash, same home slot), so
+ * lookups must compare key bytes along long probe chains, across growth too. */
+Test(memtable_index, keys_with_colliding_hashes_stay_distinct) {
+    memtable *m = memtable_new();
+    memtable_debug_limit_hash(m, 3);
+    enum { N = 6000 }; /* grows several times while fully colliding */
+    char k[24], b[24];
+    size_t l;
+    for (int i = 0; i < N; i++) {
+        int kl = snprintf(k, sizeof k, "c%d", i);
+        cr_assert_eq(memtable_add(m, (uint64_t)i + 1, KIND_VALUE, k, (size_t)kl, k, (size_t)kl),
+                     0);
+    }
+    /* keys of different lengths and prefixes of each other ("c1", "c10", "c100") */
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof k, "c%d", i);
+        if (get(m, k, MAX_SEQUENCE, b, &l) != MEMTABLE_FOUND || strcmp(b, k) != 0)
+            cr_assert_fail("key %s", k);
+    }
+    cr_assert_eq(get(m, "c", MAX_SEQUENCE, b, &l), MEMTABLE_NOTFOUND);
+    cr_assert_eq(get(m, "c6000", MAX_SEQUENCE, b, &l), MEMTABLE_NOTFOUND);
+    /* overwrite a colliding key: the index slot moves to the newest node */
+    memtable_add(m, N + 1, KIND_VALUE, "c17", 3, "new", 3);
+    cr_assert_eq(get(m, "c17", MAX_SEQUENCE, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "new");
+    cr_assert_eq(get(m, "c17", N, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "c17");
+    memtable_unref(m);
+}
+
+Test(memtable_index, debug_limit_hash_is_ignored_once_keys_exist) {
+    memtable *m = memtable_new();
+    memtable_add(m, 1, KIND_VALUE, "a", 1, "1", 1);
+    memtable_debug_limit_hash(m, 0); /* would make "a" unfindable if it applied */
+    char b[8];
+    size_t l;
+    cr_assert_eq(get(m, "a", MAX_SEQUENCE, b, &l), MEMTABLE_FOUND);
+    memtable_unref(m);
+}
+
+typedef struct kv_ref {
+    char key[24];
+    size_t kl;
+    uint64_t seq;  /* newest sequence */
+    int kind;
+    uint32_t val;
+} kv_ref;
+
+Test(memtable_index, growth_across_doublings_keeps_every_key_findable_100k_random, .timeout = 60) {
+    enum { N = 100000 };
+    kv_ref *ref = calloc(N, sizeof *ref);
+    memtable *m = memtable_new();
+    size_t bytes0 = memtable_index_bytes(m);
+    uint64_t seq = 0;
+    for (int i = 0; i < N; i++) {
+        kv_ref *e = &ref[i];
+        /* random binary keys of 3..19 bytes; a fixed-width index prefix keeps them distinct */
+        e->key[0] = (char)(i >> 16);
+        e->key[1] = (char)(i >> 8);
+        e->key[2] = (char)i;
+        e->kl = 3 + (size_t)(krnd() % 17);
+        for (size_t j = 3; j < e->kl; j++) e->key[j] = (char)(krnd() & 0xff);
+        e->seq = ++seq;
+        e->kind = KIND_VALUE;
+        e->val = (uint32_t)krnd();
+        cr_assert_eq(memtable_add(m, e->seq, KIND_VALUE, e->key, e->kl, &e->val, 4), 0);
+        /* every so often rewrite or delete an earlier key */
+        if (i % 7 == 0) {
+            kv_ref *o = &ref[krnd() % (uint64_t)(i + 1)];
+            o->seq = ++seq;
+            o->kind = (krnd() % 3 == 0) ? KIND_DELETE : KIND_VALUE;
+            o->val = (uint32_t)krnd();
+            cr_assert_eq(memtable_add(m, o->seq, o->kind, o->key, o->kl, &o->val,
+                                      o->kind == KIND_VALUE ? 4 : 0), 0);
+        }
+    }
+    /* 100k distinct keys at load <= 0.7 need >= 2^18 slots: many doublings */
+    cr_assert_geq(memtable_index_bytes(m), (size_t)16 << 18);
+    cr_assert_geq(memtable_index_bytes(m), bytes0 * 64);
+    for (int i = 0; i < N; i++) {
+        const kv_ref *e = &ref[i];
+        const char *v;
+        size_t vl;
+        int r = memtable_get(m, e->key, e->kl, MAX_SEQUENCE, &v, &vl);
+        if (e->kind == KIND_DELETE) {
+            if (r != MEMTABLE_DELETED) cr_assert_fail("key %d: %d, want deleted", i, r);
+        } else if (r != MEMTABLE_FOUND || vl != 4 || memcmp(v, &e->val, 4) != 0) {
+            cr_assert_fail("key %d: %d, want found", i, r);
+        }
+    }
+    /* absent keys (lengths that collide with present ones, bytes that do not) */
+    char k[32];
+    for (int i = 0; i < 20000; i++) {
+        int kl = snprintf(k, sizeof k, "absent-%d", i);
+        const char *v;
+        size_t vl;
+        if (memtable_get(m, k, (size_t)kl, MAX_SEQUENCE, &v, &vl) != MEMTABLE_NOTFOUND)
+            cr_assert_fail("absent key %s found", k);
+    }
+    memtable_unref(m);
+    free(ref);
+}
+
+Test(memtable_index, memory_usage_includes_the_index) {
+    memtable *m = memtable_new();
+    cr_assert_gt(memtable_index_bytes(m), 0);
+    cr_assert_geq(memtable_memory_usage(m), memtable_index_bytes(m));
+    char k[16];
+    enum { N = 50000 };
+    size_t keybytes = 0;
+    for (int i = 0; i < N; i++) {
+        int kl = snprintf(k, sizeof k, "k%06d", i);
+        memtable_add(m, (uint64_t)i + 1, KIND_VALUE, k, (size_t)kl, "v", 1);
+        keybytes += (size_t)kl + 8 + 1;
+    }
+    size_t ib = memtable_index_bytes(m);
+    cr_assert_geq(ib, (size_t)N * 16 * 10 / 7); /* 16-byte slots at load <= 0.7 */
+    cr_assert_geq(memtable_memory_usage(m), ib + keybytes);
+    /* overwrites of existing keys add nodes but no index slots */
+    for (int i = 0; i < 1000; i++) {
+        int kl = snprintf(k, sizeof k, "k%06d", i);
+        memtable_add(m, (uint64_t)N + (uint64_t)i + 1, KIND_VALUE, k, (size_t)kl, "w", 1);
+    }
+    cr_assert_eq(memtable_index_bytes(m), ib);
+    memtable_unref(m);
+}
+
+/* The index is read by other threads after the handoff (TSAN checks the ordering). */
+static void *get_all(void *arg) {
+    memtable *m = arg;
+    char k[16];
+    size_t found = 0;
+    for (int i = 0; i < 5000; i++) {
+        int kl = snprintf(k, sizeof k, "k%05d", i);
+        const char *v;
+        size_t vl;
+        if (memtable_get(m, k, (size_t)kl, MAX_SEQUENCE, &v, &vl) == MEMTABLE_FOUND) found++;
+    }
+    memtable_unref(m);
+    return (void *)found;
+}
+
+Test(memtable_index, immutable_table_index_is_readable_from_another_thread_after_handoff) {
+    memtable *m = memtable_new();
+    char k[16];
+    for (int i = 0; i < 5000; i++) { /* the index grows several times */
+        int kl = snprintf(k, sizeof k, "k%05d", i);
+        memtable_add(m, (uint64_t)i + 1, KIND_VALUE, k, (size_t)kl, k, (size_t)kl);
+    }
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++) {
+        memtable_ref(m);
+        cr_assert_eq(pthread_create(&th[t], NULL, get_all, m), 0);
+    }
+    const char *v;
+    size_t vl;
+    cr_assert_eq(memtable_get(m, "k00000", 6, MAX_SEQUENCE, &v, &vl), MEMTABLE_FOUND);
+    memtable_unref(m);
+    for (int t = 0; t < 2; t++) {
+        void *res;
+        pthread_join(th[t], &res);
+        cr_assert_eq((size_t)res, 5000);
+    }
+}

@@ -5,10 +5,19 @@
  * Order: ikey_compare (user key ascending, then trailer descending = newest first).
  * Max height 12, branching factor 1/4.
  *
+ * Hash index: open addressing, power-of-two capacity, linear probing, each slot {node, hash64}
+ * (node NULL = empty). It maps a user key to the NEWEST node of that key, so memtable_get at the
+ * latest snapshot is one probe sequence (the full 64-bit hash is compared before the key bytes,
+ * so a collision in the slot index rarely touches a node). The table doubles when more than 7/10
+ * of the slots would be used (load stays in 0.35..0.7). It is malloc'ed, counted in
+ * memtable_memory_usage, freed with the memtable. Slots are never removed (tombstones are nodes).
+ *
  * Threads: a single writer (the owner). Inserts set a new node's next pointers before linking
  * it in, level 0 first, so a reader on the owner thread between inserts always sees a
- * well-formed list. Readers on other threads only exist after the memtable was handed over
- * through a release/acquire queue and is never written again, so plain loads/stores suffice. */
+ * well-formed list. The hash index is rebuilt (grown) only inside memtable_add, on the owner
+ * thread, so owner-thread readers never see it half-built. Readers on other threads only exist
+ * after the memtable was handed over through a release/acquire queue and is never written
+ * again, so plain loads/stores suffice for the list and the index alike. */
 #include "memtable.h"
 
 #include <stdatomic.h>
@@ -29,6 +38,15 @@ struct mt_node {
     mt_node *next[]; /* height entries, then ikey bytes, then value bytes */
 };
 
+typedef struct mt_slot {
+    mt_node *node; /* newest node of its user key; NULL: empty slot */
+    uint64_t hash; /* mt_hash of the user key (after hash_mask) */
+} mt_slot;
+
+/* Initial capacity (1 KiB): small, because lsm.c rotates when arena + index exceed the memtable
+ * size by more than one arena block; the first doublings are cheap. */
+#define MT_INDEX_MIN_SLOTS 64u
+
 struct memtable {
     atomic_int refs;
     int height;                    /* current max height of the list (owner writes) */
@@ -36,12 +54,95 @@ struct memtable {
     atomic_uint_fast64_t entries;
     arena arena;
     mt_node *head;                 /* sentinel with MT_MAX_HEIGHT links */
+    mt_slot *slots;                /* hash index, cap slots */
+    size_t cap;                    /* power of two */
+    size_t used;                   /* non-empty slots (distinct user keys) */
+    uint64_t hash_mask;            /* ANDed into every hash; ~0 except in tests */
+    atomic_size_t index_bytes;     /* cap * sizeof(mt_slot), readable from any thread */
 };
 
 static inline const char *node_key(const mt_node *n) {
     return (const char *)&n->next[n->height];
 }
 static inline const char *node_val(const mt_node *n) { return node_key(n) + n->ikl; }
+
+/* ---- hash ---- */
+
+static inline uint64_t load64(const unsigned char *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+static inline uint64_t load32(const unsigned char *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+#define MT_P1 0x9e3779b97f4a7c15ull
+#define MT_P2 0xc2b2ae3d27d4eb4full
+#define MT_P3 0x165667b19e3779f9ull
+
+/* 64-bit hash of a short byte string: 8-byte lanes through a multiply-rotate round, the tail
+ * read as an overlapping 8-byte (or 4+4 / 3 byte) load, then a murmur3-style finalizer. Not
+ * keyed: the table only serves keys of one memtable and degrades gracefully (probing). */
+static uint64_t mt_hash(const void *key, size_t len) {
+    const unsigned char *p = key;
+    uint64_t h = MT_P3 ^ ((uint64_t)len * MT_P1);
+    if (len >= 8) {
+        size_t n = len;
+        while (n > 8) {
+            h ^= rotl64(load64(p) * MT_P2, 31) * MT_P1;
+            h = rotl64(h, 27) * MT_P1 + MT_P3;
+            p += 8;
+            n -= 8;
+        }
+        /* last 8 bytes of the key (overlapping the previous lane when len % 8 != 0) */
+        h ^= rotl64(load64((const unsigned char *)key + len - 8) * MT_P2, 31) * MT_P1;
+    } else if (len >= 4) {
+        h ^= ((load32(p) << 32) | load32(p + len - 4)) * MT_P1;
+    } else if (len > 0) {
+        h ^= (((uint64_t)p[0] << 16) | ((uint64_t)p[len >> 1] << 8) | p[len - 1]) * MT_P1;
+    }
+    h ^= h >> 33;
+    h *= MT_P2;
+    h ^= h >> 29;
+    h *= MT_P3;
+    h ^= h >> 32;
+    return h;
+}
+
+static inline int node_ukey_eq(const mt_node *n, const void *ukey, size_t ukl) {
+    return n->ikl - IKEY_TRAILER == ukl && (ukl == 0 || memcmp(node_key(n), ukey, ukl) == 0);
+}
+
+/* The slot holding ukey, or the empty slot where it would go. The table is never full. */
+static inline mt_slot *index_find(const memtable *m, const void *ukey, size_t ukl, uint64_t h) {
+    size_t mask = m->cap - 1;
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        mt_slot *s = &m->slots[i];
+        if (!s->node || (s->hash == h && node_ukey_eq(s->node, ukey, ukl))) return s;
+    }
+}
+
+static int index_alloc(memtable *m, size_t cap) {
+    mt_slot *ns = calloc(cap, sizeof(mt_slot));
+    if (!ns) return LSM_ENOMEM;
+    size_t mask = cap - 1;
+    for (size_t i = 0; i < m->cap; i++) {
+        const mt_slot *s = &m->slots[i];
+        if (!s->node) continue;
+        size_t j = (size_t)s->hash & mask;
+        while (ns[j].node) j = (j + 1) & mask;
+        ns[j] = *s;
+    }
+    free(m->slots);
+    m->slots = ns;
+    m->cap = cap;
+    atomic_store_explicit(&m->index_bytes, cap * sizeof(mt_slot), memory_order_relaxed);
+    return 0;
+}
 
 memtable *memtable_new(void) {
     memtable *m = malloc(sizeof(*m));
@@ -61,6 +162,16 @@ memtable *memtable_new(void) {
     m->head->vl = 0;
     m->head->height = MT_MAX_HEIGHT;
     for (int i = 0; i < MT_MAX_HEIGHT; i++) m->head->next[i] = NULL;
+    m->slots = NULL;
+    m->cap = 0;
+    m->used = 0;
+    m->hash_mask = UINT64_MAX;
+    atomic_init(&m->index_bytes, 0);
+    if (index_alloc(m, MT_INDEX_MIN_SLOTS)) {
+        arena_destroy(&m->arena);
+        free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -70,11 +181,22 @@ void memtable_unref(memtable *m) {
     if (!m) return;
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
         arena_destroy(&m->arena);
+        free(m->slots);
         free(m);
     }
 }
 
-size_t memtable_memory_usage(const memtable *m) { return arena_memory_usage(&m->arena); }
+size_t memtable_memory_usage(const memtable *m) {
+    return arena_memory_usage(&m->arena) + memtable_index_bytes(m);
+}
+
+size_t memtable_index_bytes(const memtable *m) {
+    return atomic_load_explicit(&((memtable *)m)->index_bytes, memory_order_relaxed);
+}
+
+void memtable_debug_limit_hash(memtable *m, uint64_t mask) {
+    if (m->used == 0) m->hash_mask = mask;
+}
 
 uint64_t memtable_entries(const memtable *m) {
     return atomic_load_explicit(&((memtable *)m)->entries, memory_order_relaxed);
@@ -129,6 +251,11 @@ static inline int random_height(memtable *m) {
 int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t ukl,
                  const void *val, size_t vl) {
     if (ukl > UINT32_MAX - IKEY_TRAILER || vl > UINT32_MAX) return LSM_EINVAL;
+    /* Grow first (it is the only step that can fail besides the node allocation), keeping the
+     * load <= 7/10 even if this key turns out to be new. */
+    if ((m->used + 1) * 10 > m->cap * 7 && index_alloc(m, m->cap * 2)) return LSM_ENOMEM;
+    uint64_t hh = mt_hash(ukey, ukl) & m->hash_mask;
+    mt_slot *slot = index_find(m, ukey, ukl, hh);
     size_t ikl = ukl + IKEY_TRAILER;
     int h = random_height(m);
     size_t sz = sizeof(mt_node) + (size_t)h * sizeof(mt_node *) + ikl + vl;
@@ -152,6 +279,13 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
     /* Set the new node's links first, then publish it bottom-up. */
     for (int i = 0; i < h; i++) n->next[i] = prev[i]->next[i];
     for (int i = 0; i < h; i++) prev[i]->next[i] = n;
+    if (!slot->node) {
+        slot->node = n;
+        slot->hash = hh;
+        m->used++;
+    } else if (decode_fixed64(node_key(slot->node) + ukl) < trailer) {
+        slot->node = n; /* newer version (sequences grow; checked for out-of-order adds) */
+    }
     atomic_store_explicit(&m->entries,
                           atomic_load_explicit(&m->entries, memory_order_relaxed) + 1,
                           memory_order_relaxed);
@@ -161,6 +295,17 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
 int memtable_get(memtable *m, const void *ukey, size_t ukl, uint64_t snapshot, const char **val,
                  size_t *vl) {
     if (snapshot > MAX_SEQUENCE) snapshot = MAX_SEQUENCE;
+    const mt_slot *slot = index_find(m, ukey, ukl, mt_hash(ukey, ukl) & m->hash_mask);
+    if (!slot->node) return MEMTABLE_NOTFOUND;
+    const char *nk = node_key(slot->node);
+    uint64_t nt = decode_fixed64(nk + ukl);
+    if ((nt >> 8) <= snapshot) { /* the newest version is visible: answer from it */
+        if ((int)(nt & 0xff) == KIND_DELETE) return MEMTABLE_DELETED;
+        *val = nk + slot->node->ikl;
+        *vl = slot->node->vl;
+        return MEMTABLE_FOUND;
+    }
+    /* Older snapshot than the newest version: search the list for the version it sees. */
     mt_node *n = find_ge(m, ukey, ukl, ikey_pack_trailer(snapshot, KIND_VALUE), NULL);
     if (!n || n->ikl - IKEY_TRAILER != ukl) return MEMTABLE_NOTFOUND;
     const char *k = node_key(n);

@@ -4,6 +4,9 @@
  * iterate at any time (iterators stay valid across inserts). Once the owner makes a memtable
  * immutable and hands it to the flush thread (through a queue with release/acquire ordering),
  * nobody writes it again and any thread may read/iterate it.
+ * The hash index (user key -> newest node, see memtable.c) follows the same rule: it is rebuilt
+ * only by memtable_add on the owner thread, and other threads read it only after the handoff,
+ * so no lock is needed.
  * Lifetime: reference counted (atomic). memtable_new returns a reference; each iterator holds
  * one; the memory (arena) is freed when the last reference drops. */
 #ifndef KEVO_MEMTABLE_H
@@ -24,13 +27,20 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
                  const void *val, size_t vl);
 
 enum { MEMTABLE_NOTFOUND = 0, MEMTABLE_FOUND = 1, MEMTABLE_DELETED = 2 };
-/* Newest entry of ukey with sequence <= snapshot. FOUND: *val and *vl point into the arena, valid
+/* Newest entry of ukey with sequence <= snapshot. O(1) through the hash index when the key is
+ * absent or its newest version is <= snapshot; an older snapshot falls back to the list. FOUND: *val and *vl point into the arena, valid
  * while the caller holds a reference. DELETED: a tombstone hides older data. */
 int memtable_get(memtable *m, const void *ukey, size_t ukl, uint64_t snapshot, const char **val,
                  size_t *vl);
 
-/* Bytes allocated by the arena (what counts against memtable_size). */
+/* Bytes allocated by the arena plus the hash index (what counts against memtable_size). Any
+ * thread (relaxed). */
 size_t memtable_memory_usage(const memtable *m);
+/* Bytes of the hash index alone (included in memtable_memory_usage). Any thread (relaxed). */
+size_t memtable_index_bytes(const memtable *m);
+/* Tests only: ANDs mask into every hash of m to force collisions. Only on an empty memtable
+ * (ignored otherwise); owner thread. */
+void memtable_debug_limit_hash(memtable *m, uint64_t mask);
 uint64_t memtable_entries(const memtable *m);
 
 /* Iterator over every entry (internal keys). Holds a reference to m until destroyed. */
