@@ -4,6 +4,7 @@
 #   make run              install build deps if missing, build, start kevo-server with kevo-server.conf
 #   make SANITIZER=address|undefined|thread test
 #   make bench-engine     engine benchmark vs RocksDB db_bench
+#   make test-scale       long engine runs (5M-op model, 2 GiB memory bound, dense crash cuts)
 CC       ?= cc
 SANITIZER ?=
 OPT      ?= -O2
@@ -26,6 +27,9 @@ else
     TEST_LIBCRITERION :=
   endif
   CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
+  ifeq ($(SANITIZER),undefined)
+    CFLAGS += -fno-sanitize-recover=all
+  endif
   LDFLAGS += -fsanitize=$(SANITIZER)
   OPT    := -O1
 endif
@@ -47,7 +51,7 @@ BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .DELETE_ON_ERROR:
-.PHONY: all test unit-test compat-test run install clean deps test-deps bench-engine bench
+.PHONY: test-scale all test unit-test compat-test run install clean deps test-deps bench-engine bench
 all: kevo-server
 
 # FAKE_LSM=path/to/fake.c builds against a throwaway implementation of lsm.h (development only,
@@ -99,6 +103,12 @@ compat-test: kevo-server
 test: test-deps
 	$(MAKE) unit-test
 	$(MAKE) compat-test
+
+# Long engine runs (not part of make test): 5M-op model, 2 GiB memory bound, dense crash cuts.
+test-scale: $(BUILD)/tests/test_engine_model $(BUILD)/tests/test_engine_memory $(BUILD)/tests/test_engine_crash
+	KEVO_MODEL_OPS=$${KEVO_MODEL_OPS:-5000000} KEVO_MODEL_TINY_OPS=$${KEVO_MODEL_TINY_OPS:-1000000} $(BUILD)/tests/test_engine_model --jobs 2
+	KEVO_MEMTEST_BYTES=$${KEVO_MEMTEST_BYTES:-2g} $(BUILD)/tests/test_engine_memory
+	KEVO_KILL_ROUNDS=$${KEVO_KILL_ROUNDS:-20} KEVO_CRASH_STRIDE=$${KEVO_CRASH_STRIDE:-101} $(BUILD)/tests/test_engine_crash --jobs 2
 
 run: deps
 	$(MAKE) kevo-server
