@@ -624,3 +624,53 @@ Test(memtable_index, immutable_table_index_is_readable_from_another_thread_after
         cr_assert_eq((size_t)res, 5000);
     }
 }
+
+/* New versions of a key already present are often linked just before its newest node without a
+ * descent (through the level-0 predecessor): the order must be the same as a descent gives,
+ * for the first key in the table (predecessor = head) and for keys in the middle. */
+Test(memtable_index, overwrites_of_first_and_middle_keys_keep_list_order) {
+    memtable *m = memtable_new();
+    memtable_add(m, 1, KIND_VALUE, "b", 1, "b", 1);
+    memtable_add(m, 2, KIND_VALUE, "d", 1, "d", 1);
+    memtable_add(m, 3, KIND_VALUE, "a", 1, "a", 1);
+    internal_iter *held = memtable_iter_new(m);
+    iter_seek(held, "b", 1); /* on b@1, which later versions are linked before */
+    cr_assert(iter_valid(held));
+    uint64_t seq = 3, newest_c = 0;
+    for (int r = 0; r < 300; r++) {
+        const char *k = (r % 3 == 0) ? "a" : (r % 3 == 1) ? "b" : "d";
+        cr_assert_eq(memtable_add(m, ++seq, r % 5 == 0 ? KIND_DELETE : KIND_VALUE, k, 1, k, 1),
+                     0);
+        if (r % 50 == 0) { /* a key between them */
+            newest_c = ++seq;
+            memtable_add(m, newest_c, KIND_VALUE, "c", 1, "c", 1);
+        }
+    }
+    cr_assert_eq(memtable_entries(m), seq);
+    internal_iter *it = memtable_iter_new(m);
+    const char *prev = NULL;
+    size_t prevl = 0, n = 0;
+    for (iter_seek_first(it); iter_valid(it); iter_next(it), n++) {
+        size_t kl;
+        const char *k = iter_key(it, &kl);
+        if (prev && ikey_compare(prev, prevl, k, kl) >= 0) cr_assert_fail("order at %zu", n);
+        prev = k;
+        prevl = kl;
+    }
+    cr_assert_eq(n, seq);
+    iter_destroy(it);
+    /* the held iterator continues from b@1 to the versions of c (newest first) */
+    size_t kl;
+    const char *hk = iter_key(held, &kl);
+    cr_assert_eq(ikey_seq(hk, kl), 1);
+    iter_next(held);
+    cr_assert(iter_valid(held));
+    hk = iter_key(held, &kl);
+    cr_assert_eq(hk[0], 'c');
+    cr_assert_eq(ikey_seq(hk, kl), newest_c);
+    iter_destroy(held);
+    char b[4];
+    size_t l;
+    cr_assert_eq(get(m, "a", 3, b, &l), MEMTABLE_FOUND); /* oldest version through the list */
+    memtable_unref(m);
+}

@@ -1,7 +1,9 @@
 /* memtable.c - arena-backed skiplist of internal keys (see memtable.h).
  *
  * Node layout (one arena allocation per entry, 8-aligned):
- *   uint32 ikl | uint32 vl | uint8 height | pad | next[height] | ikey (ukey||fixed64 trailer) | value
+ *   uint32 ikl | uint32 vl | uint32 height | pad | prev0 | next[height] | ikey (ukey||trailer) | value
+ * prev0 (the level-0 predecessor) lets a new version of a key already in the table, when its
+ * random height is 1, be linked just before the key's newest node without a descent.
  * Order: ikey_compare (user key ascending, then trailer descending = newest first).
  * Max height 12, branching factor 1/4.
  *
@@ -35,6 +37,7 @@ struct mt_node {
     uint32_t ikl;
     uint32_t vl;
     uint32_t height;
+    mt_node *prev0;  /* level-0 predecessor (head for the first node); owner thread only */
     mt_node *next[]; /* height entries, then ikey bytes, then value bytes */
 };
 
@@ -161,6 +164,7 @@ memtable *memtable_new(void) {
     m->head->ikl = 0;
     m->head->vl = 0;
     m->head->height = MT_MAX_HEIGHT;
+    m->head->prev0 = NULL;
     for (int i = 0; i < MT_MAX_HEIGHT; i++) m->head->next[i] = NULL;
     m->slots = NULL;
     m->cap = 0;
@@ -214,6 +218,15 @@ static inline int node_cmp(const mt_node *n, const char *ukey, size_t ukl, uint6
     return t > trailer ? -1 : t < trailer ? 1 : 0;
 }
 
+/* Prefetch hint (a no-op where the builtin is unavailable): the descent overlaps the miss on
+ * the node below (the next candidate if the current comparison says "go down") with the miss
+ * on the node to the right being compared. */
+#if defined(__GNUC__)
+#define MT_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define MT_PREFETCH(p) ((void)(p))
+#endif
+
 /* First node >= (ukey, trailer); fills prev[] (per level, the last node < key) when given. */
 static mt_node *find_ge(const memtable *m, const char *ukey, size_t ukl, uint64_t trailer,
                         mt_node **prev) {
@@ -222,6 +235,7 @@ static mt_node *find_ge(const memtable *m, const char *ukey, size_t ukl, uint64_
     mt_node *last_cmp = NULL; /* a node already known to be >= key at a higher level */
     for (;;) {
         mt_node *nx = x->next[level];
+        if (level > 0) MT_PREFETCH(x->next[level - 1]);
         if (nx && nx != last_cmp && node_cmp(nx, ukey, ukl, trailer) < 0) {
             x = nx;
         } else {
@@ -270,20 +284,34 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
     encode_fixed64(k + ukl, trailer);
     if (vl) memcpy(k + ikl, val, vl);
 
-    mt_node *prev[MT_MAX_HEIGHT];
-    find_ge(m, (const char *)k, ukl, trailer, prev);
-    if (h > m->height) {
-        for (int i = m->height; i < h; i++) prev[i] = m->head;
-        m->height = h;
+    mt_node *old = slot->node;
+    if (h == 1 && old && decode_fixed64(node_key(old) + ukl) < trailer) {
+        /* Fast path: old is the first (newest) node of ukey, so the new version belongs between
+         * old's level-0 predecessor (a smaller user key, or head) and old. The height drawn is 1
+         * anyway, so the list's shape is the same as through a descent. */
+        mt_node *p = old->prev0;
+        n->next[0] = old;
+        n->prev0 = p;
+        p->next[0] = n;
+        old->prev0 = n;
+    } else {
+        mt_node *prev[MT_MAX_HEIGHT];
+        find_ge(m, (const char *)k, ukl, trailer, prev);
+        if (h > m->height) {
+            for (int i = m->height; i < h; i++) prev[i] = m->head;
+            m->height = h;
+        }
+        /* Set the new node's links first, then publish it bottom-up. */
+        for (int i = 0; i < h; i++) n->next[i] = prev[i]->next[i];
+        n->prev0 = prev[0];
+        if (n->next[0]) n->next[0]->prev0 = n;
+        for (int i = 0; i < h; i++) prev[i]->next[i] = n;
     }
-    /* Set the new node's links first, then publish it bottom-up. */
-    for (int i = 0; i < h; i++) n->next[i] = prev[i]->next[i];
-    for (int i = 0; i < h; i++) prev[i]->next[i] = n;
     if (!slot->node) {
         slot->node = n;
         slot->hash = hh;
         m->used++;
-    } else if (decode_fixed64(node_key(slot->node) + ukl) < trailer) {
+    } else if (decode_fixed64(node_key(old) + ukl) < trailer) {
         slot->node = n; /* newer version (sequences grow; checked for out-of-order adds) */
     }
     atomic_store_explicit(&m->entries,
