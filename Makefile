@@ -4,6 +4,7 @@
 #   make run              install build deps if missing, build, start kevo-server with kevo-server.conf
 #   make SANITIZER=address|undefined|thread test
 #   make bench-engine     engine benchmark vs RocksDB db_bench
+#   make install          binary, /etc/kevo/kevo-server.conf and a systemd unit (PREFIX, DESTDIR)
 #   make test-scale       long engine runs (5M-op model, 2 GiB memory bound, dense crash cuts)
 CC       ?= cc
 SANITIZER ?=
@@ -51,7 +52,7 @@ BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .DELETE_ON_ERROR:
-.PHONY: test-scale all test unit-test compat-test run install clean deps test-deps bench-engine bench
+.PHONY: install uninstall test-scale all test unit-test compat-test run install clean deps test-deps bench-engine bench
 all: kevo-server
 
 # FAKE_LSM=path/to/fake.c builds against a throwaway implementation of lsm.h (development only,
@@ -116,6 +117,34 @@ run: deps
 
 bench-engine: $(BENCH_BIN)
 	@bash bench/run-engine-bench.sh $(BUILD)/bench
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the config (data in /var/lib/kevo,
+# log via journald), a systemd unit, and a 'kevo' system user when run as root on a live system.
+PREFIX  ?= /usr/local
+BINDIR  := $(PREFIX)/bin
+CONFDIR ?= /etc/kevo
+DOCDIR  := $(PREFIX)/share/doc/kevo
+UNITDIR ?= /etc/systemd/system
+install: kevo-server
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 kevo-server $(DESTDIR)$(BINDIR)/kevo-server
+	@if [ -e $(DESTDIR)$(CONFDIR)/kevo-server.conf ]; then \
+	  echo "keeping existing $(DESTDIR)$(CONFDIR)/kevo-server.conf"; \
+	else \
+	  sed -e 's|^dir .*|dir /var/lib/kevo|' kevo-server.conf > $(DESTDIR)$(CONFDIR)/kevo-server.conf; \
+	  chmod 0644 $(DESTDIR)$(CONFDIR)/kevo-server.conf; \
+	fi
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@CONFDIR@|$(CONFDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+	  scripts/kevo-server.service > $(DESTDIR)$(UNITDIR)/kevo-server.service
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ! getent passwd kevo >/dev/null; then \
+	  useradd --system --home-dir /var/lib/kevo --shell /usr/sbin/nologin kevo; fi
+	@echo "installed; start with: systemctl daemon-reload && systemctl enable --now kevo-server"
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/kevo-server $(DESTDIR)$(UNITDIR)/kevo-server.service
+	rm -rf $(DESTDIR)$(DOCDIR)
+	@echo "kept $(CONFDIR) and /var/lib/kevo"
 
 clean:
 	rm -rf build build-* kevo-server
