@@ -243,6 +243,44 @@ Test(lsm_basic, manual_full_compaction_drops_tombstones) {
     cr_assert_eq(lsm_close(db), 0);
 }
 
+/* COMPACT ASYNC: the compaction must start only after the memtable it froze is in L0, or the
+ * deletes still in that memtable are not dropped. */
+Test(lsm_basic, async_manual_compaction_waits_for_its_flush_and_drops_tombstones) {
+    lsm_options o = small_opts();
+    lsm_t *db = open_db(&o);
+    char k[32], v[64];
+    for (int i = 0; i < 300; i++) {
+        key_of(k, i);
+        val_of(v, i, 0);
+        cr_assert_eq(lsm_put(db, k, strlen(k), v, strlen(v)), 0);
+    }
+    cr_assert_eq(lsm_flush(db, 1), 0);
+    for (int i = 0; i < 300; i += 2) {
+        key_of(k, i);
+        cr_assert_eq(lsm_delete(db, k, strlen(k)), 0);
+    }
+    cr_assert_eq(lsm_compact_range(db, NULL, 0, NULL, 0, 0), 0);
+    lsm_stats st;
+    for (int spins = 0; spins < 2000; spins++) {
+        lsm_poll(db);
+        lsm_get_stats(db, &st);
+        if (st.compactions > 0 && st.running_compactions == 0 && st.immutable_memtables == 0 &&
+            st.level_files[0] == 0)
+            break;
+        usleep(5000);
+    }
+    lsm_get_stats(db, &st);
+    cr_assert_eq(st.level_files[0], 0);
+    cr_assert_geq(st.tombstones_dropped, 150, "dropped %llu", (unsigned long long)st.tombstones_dropped);
+    for (int i = 0; i < 300; i++) {
+        key_of(k, i);
+        val_of(v, i, 0);
+        if (i % 2 == 0) expect_absent(db, k);
+        else expect_value(db, k, v);
+    }
+    cr_assert_eq(lsm_close(db), 0);
+}
+
 Test(lsm_basic, counters_survive_reopen_and_flush) {
     lsm_options o = small_opts();
     lsm_t *db = open_db(&o);

@@ -102,6 +102,8 @@ struct lsm {
 
     struct {
         int pending, running;
+        uint64_t after_flushes;      /* starts once st.flushes reaches this: the memtables
+                                        frozen by the request are in L0 first */
         char *begin, *end;
         size_t bl, el;
         int has_begin, has_end;
@@ -356,6 +358,7 @@ static void schedule(lsm_t *db) {
         if (w->inflight) continue;
         if (db->manual.pending) {
             if (db->running_compactions) return; /* let running ones finish first */
+            if (db->st.flushes < db->manual.after_flushes) return; /* its flush first */
             int busy;
             compaction_job *j = compaction_pick_range(
                 db->vs->current, db->manual.has_begin ? db->manual.begin : NULL, db->manual.bl,
@@ -906,6 +909,7 @@ int lsm_compact_range(lsm_t *db, const void *begin, size_t blen, const void *end
         if (elen) memcpy(db->manual.end, end, elen);
         db->manual.el = elen;
     }
+    db->manual.after_flushes = db->st.flushes + (uint64_t)db->nimm;
     db->manual.pending = 1;
     schedule(db);
     if (wait)
