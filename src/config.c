@@ -64,15 +64,17 @@ static int apply_hz(char *err, size_t errlen)
     return 0;
 }
 static int apply_obuf(char *err, size_t errlen);
-/* The engine takes its sync mode at open: reopen it (commits the WAL first; no flush). */
+/* Applied in place: the engine commits and syncs its WAL, then switches policy. */
 static int apply_appendfsync(char *err, size_t errlen)
 {
     if (!server.engine) return 0;
-    log_msg(LL_NOTICE, "appendfsync changed: reopening the engine to apply it");
-    if (server_reload_engine(0) < 0) {
-        snprintf(err, errlen, "reopening the engine failed");
+    if (lsm_set_sync_mode(server.engine, (lsm_sync_mode)config.appendfsync) != 0) {
+        snprintf(err, errlen, "changing the WAL sync policy failed: %s",
+                 lsm_last_error(server.engine));
         return -1;
     }
+    log_msg(LL_NOTICE, "appendfsync set to %s", config.appendfsync == LSM_SYNC_ALWAYS ? "always" :
+            config.appendfsync == LSM_SYNC_EVERYSEC ? "everysec" : "no");
     return 0;
 }
 static int check_daemonize(char *err, size_t errlen)
@@ -97,7 +99,7 @@ static const config_option options[] = {
     {"loglevel", CFG_ENUM, CFG_MUTABLE, "notice", "debug, verbose, notice or warning.", &config.loglevel, 0, 0, loglevel_enum, apply_loglevel},
     {"daemonize", CFG_BOOL, 0, "no", "Only 'no' is supported (run under a supervisor).", &config.daemonize, 0, 0, NULL, check_daemonize},
     {"pidfile", CFG_STRING, 0, "", "Write the pid here at startup (empty = none).", &config.pidfile, 0, 0, NULL, NULL},
-    {"appendfsync", CFG_ENUM, CFG_MUTABLE, "everysec", "WAL fsync policy: always (before replying), everysec, no. CONFIG SET reopens the engine to apply it.", &config.appendfsync, 0, 0, fsync_enum, apply_appendfsync},
+    {"appendfsync", CFG_ENUM, CFG_MUTABLE, "everysec", "WAL fsync policy: always (before replying), everysec, no. Mutable at runtime.", &config.appendfsync, 0, 0, fsync_enum, apply_appendfsync},
     {"appendonly", CFG_BOOL, CFG_MUTABLE, "yes", "Accepted for compatibility: the WAL is always on.", &config.appendonly, 0, 0, NULL, NULL},
     {"save", CFG_STRING, CFG_MUTABLE | CFG_MULTIARG, "", "Accepted for compatibility, ignored (data is always persistent).", &config.save, 0, 0, NULL, NULL},
     {"requirepass", CFG_STRING, CFG_MUTABLE, "", "Password clients must AUTH with (empty = none).", &config.requirepass, 0, 0, NULL, NULL},

@@ -281,6 +281,36 @@ Test(lsm_basic, async_manual_compaction_waits_for_its_flush_and_drops_tombstones
     cr_assert_eq(lsm_close(db), 0);
 }
 
+/* CONFIG SET appendfsync: the policy changes in place, across memtable rotations (everysec
+ * hands old WALs to the sync thread; leaving everysec must close them), and nothing is lost. */
+Test(lsm_basic, sync_mode_switches_at_runtime_across_rotations_and_reopen) {
+    lsm_options o = small_opts();
+    o.sync_mode = LSM_SYNC_EVERYSEC;
+    lsm_t *db = open_db(&o);
+    const lsm_sync_mode modes[] = {LSM_SYNC_ALWAYS, LSM_SYNC_NO, LSM_SYNC_EVERYSEC,
+                                   LSM_SYNC_NO, LSM_SYNC_ALWAYS, LSM_SYNC_EVERYSEC};
+    char k[32], v[64];
+    int n = 0;
+    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+        for (int i = 0; i < 400; i++, n++) { /* ~2 memtables per round: rotations in each mode */
+            key_of(k, n);
+            val_of(v, n, 0);
+            cr_assert_eq(lsm_put(db, k, strlen(k), v, strlen(v)), 0);
+            cr_assert_eq(lsm_commit(db), 0);
+        }
+        lsm_poll(db);
+        cr_assert_eq(lsm_set_sync_mode(db, modes[m]), 0, "switch %zu", m);
+    }
+    cr_assert_eq(lsm_close(db), 0);
+    db = open_db(&o);
+    for (int i = 0; i < n; i++) {
+        key_of(k, i);
+        val_of(v, i, 0);
+        expect_value(db, k, v);
+    }
+    cr_assert_eq(lsm_close(db), 0);
+}
+
 Test(lsm_basic, counters_survive_reopen_and_flush) {
     lsm_options o = small_opts();
     lsm_t *db = open_db(&o);

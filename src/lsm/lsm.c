@@ -741,6 +741,29 @@ static void sync_tick(void *ctx) {
     pthread_mutex_unlock(&db->wal_mu);
 }
 
+int lsm_set_sync_mode(lsm_t *db, lsm_sync_mode mode) {
+    if (mode == db->o.sync_mode) return 0;
+    int rc = lsm_commit(db);
+    if (rc) return rc;
+    if (db->o.sync_mode == LSM_SYNC_EVERYSEC) {
+        periodic_stop(&db->syncer);
+        /* close the WALs handed to the sync thread; the current one is synced below */
+        pthread_mutex_lock(&db->wal_mu);
+        while (db->nretired > 0) {
+            wal_writer *w = db->retired[--db->nretired];
+            if (wal_writer_close(w, 1) != 0) rc = LSM_EIO;
+        }
+        pthread_mutex_unlock(&db->wal_mu);
+        atomic_store_explicit(&db->wal_unsynced, 0, memory_order_release);
+    }
+    if (wal_writer_sync(db->wal) != 0) rc = LSM_EIO;
+    db->wal_dirty = 0;
+    db->o.sync_mode = mode;
+    if (mode == LSM_SYNC_EVERYSEC && periodic_start(&db->syncer, 1000, sync_tick, db) != 0)
+        rc = LSM_ENOMEM;
+    return rc;
+}
+
 /* ---------------- read path ---------------- */
 
 static inline int ukey_in_file(const file_meta *f, const void *k, size_t kl) {

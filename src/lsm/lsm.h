@@ -108,6 +108,11 @@ int lsm_batch_counter_add(lsm_batch *b, int idx, int64_t delta);
 size_t lsm_batch_count(const lsm_batch *b); /* number of put/delete ops */
 int lsm_write(lsm_t *db, lsm_batch *b);
 
+/* Changes the WAL sync policy at runtime (CONFIG SET appendfsync). Commits what is buffered
+ * and syncs the WAL first, so everything written before the call is durable under the stricter
+ * of the two policies; starts or stops the everysec sync thread. 0 or LSM_EIO/LSM_ENOMEM. */
+int lsm_set_sync_mode(lsm_t *db, lsm_sync_mode mode);
+
 /* Current value of a persistent counter (0 if never touched). */
 int64_t lsm_counter(lsm_t *db, int idx);
 
