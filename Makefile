@@ -53,7 +53,12 @@ BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .DELETE_ON_ERROR:
 .PHONY: install uninstall test-scale all test unit-test compat-test run install clean deps test-deps bench-engine bench
+# ./kevo-server is always the release build; sanitizer builds stay in build-<sanitizer>/.
+ifeq ($(SANITIZER),)
 all: kevo-server
+else
+all: $(BUILD)/kevo-server
+endif
 
 # FAKE_LSM=path/to/fake.c builds against a throwaway implementation of lsm.h (development only,
 # while the engine is being written); never used by make test.
@@ -98,8 +103,8 @@ test-deps:
 unit-test: $(TEST_BIN)
 	@bash scripts/run-unit-tests.sh $(TEST_BIN)
 
-compat-test: kevo-server
-	@bash redis-compat-tests/run.sh ./kevo-server
+compat-test: $(BUILD)/kevo-server
+	@bash redis-compat-tests/run.sh $(BUILD)/kevo-server
 
 test: test-deps
 	$(MAKE) unit-test
@@ -125,7 +130,12 @@ BINDIR  := $(PREFIX)/bin
 CONFDIR ?= /etc/kevo
 DOCDIR  := $(PREFIX)/share/doc/kevo
 UNITDIR ?= /etc/systemd/system
-install: kevo-server
+inst# ./kevo-server is always the release build; sanitizer builds stay in build-<sanitizer>/.
+ifeq ($(SANITIZER),)
+all: kevo-server
+else
+all: $(BUILD)/kevo-server
+endif
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 kevo-server $(DESTDIR)$(BINDIR)/kevo-server
 	@if [ -e $(DESTDIR)$(CONFDIR)/kevo-server.conf ]; then \
