@@ -1,9 +1,11 @@
 /* memtable.c - arena-backed skiplist of internal keys (see memtable.h).
  *
  * Node layout (one arena allocation per entry, 8-aligned):
- *   uint32 ikl | uint32 vl | uint32 height | pad | prev0 | next[height] | ikey (ukey||trailer) | value
- * prev0 (the level-0 predecessor) lets a new version of a key already in the table, when its
- * random height is 1, be linked just before the key's newest node without a descent.
+ *   prev0 | u32 ikl | u32 vl | u32 height | pad | next[height] | ikey (ukey||trailer) | value
+ * A node pointer points at ikl; prev0 (the level-0 predecessor) sits just before it, so the bytes
+ * a descent reads (header, tower, key) stay as compact as without it. prev0 lets a new version
+ * of a key already in the table, when its random height is 1, be linked just before the key's
+ * newest node without a descent.
  * Order: ikey_compare (user key ascending, then trailer descending = newest first).
  * Max height 12, branching factor 1/4.
  *
@@ -37,7 +39,6 @@ struct mt_node {
     uint32_t ikl;
     uint32_t vl;
     uint32_t height;
-    mt_node *prev0;  /* level-0 predecessor (head for the first node); owner thread only */
     mt_node *next[]; /* height entries, then ikey bytes, then value bytes */
 };
 
@@ -63,6 +64,17 @@ struct memtable {
     uint64_t hash_mask;            /* ANDed into every hash; ~0 except in tests */
     atomic_size_t index_bytes;     /* cap * sizeof(mt_slot), readable from any thread */
 };
+
+/* The level-0 predecessor (head for the first node), stored just before the node; owner thread
+ * only (inserts). */
+static inline mt_node **node_prev0(mt_node *n) {
+    return (mt_node **)(void *)((char *)n - sizeof(mt_node *));
+}
+/* Allocates a node with room for its prev0 word in front. */
+static inline mt_node *node_alloc(arena *a, size_t sz) {
+    char *p = arena_alloc_aligned(a, sizeof(mt_node *) + sz);
+    return p ? (mt_node *)(void *)(p + sizeof(mt_node *)) : NULL;
+}
 
 static inline const char *node_key(const mt_node *n) {
     return (const char *)&n->next[n->height];
@@ -155,7 +167,7 @@ memtable *memtable_new(void) {
     m->rnd = 0x9e3779b9u;
     atomic_init(&m->entries, 0);
     arena_init(&m->arena);
-    m->head = arena_alloc_aligned(&m->arena, sizeof(mt_node) + MT_MAX_HEIGHT * sizeof(mt_node *));
+    m->head = node_alloc(&m->arena, sizeof(mt_node) + MT_MAX_HEIGHT * sizeof(mt_node *));
     if (!m->head) {
         arena_destroy(&m->arena);
         free(m);
@@ -164,7 +176,7 @@ memtable *memtable_new(void) {
     m->head->ikl = 0;
     m->head->vl = 0;
     m->head->height = MT_MAX_HEIGHT;
-    m->head->prev0 = NULL;
+    *node_prev0(m->head) = NULL;
     for (int i = 0; i < MT_MAX_HEIGHT; i++) m->head->next[i] = NULL;
     m->slots = NULL;
     m->cap = 0;
@@ -273,7 +285,7 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
     size_t ikl = ukl + IKEY_TRAILER;
     int h = random_height(m);
     size_t sz = sizeof(mt_node) + (size_t)h * sizeof(mt_node *) + ikl + vl;
-    mt_node *n = arena_alloc_aligned(&m->arena, sz);
+    mt_node *n = node_alloc(&m->arena, sz);
     if (!n) return LSM_ENOMEM;
     n->ikl = (uint32_t)ikl;
     n->vl = (uint32_t)vl;
@@ -289,11 +301,11 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
         /* Fast path: old is the first (newest) node of ukey, so the new version belongs between
          * old's level-0 predecessor (a smaller user key, or head) and old. The height drawn is 1
          * anyway, so the list's shape is the same as through a descent. */
-        mt_node *p = old->prev0;
+        mt_node *p = *node_prev0(old);
         n->next[0] = old;
-        n->prev0 = p;
+        *node_prev0(n) = p;
         p->next[0] = n;
-        old->prev0 = n;
+        *node_prev0(old) = n;
     } else {
         mt_node *prev[MT_MAX_HEIGHT];
         find_ge(m, (const char *)k, ukl, trailer, prev);
@@ -303,8 +315,8 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
         }
         /* Set the new node's links first, then publish it bottom-up. */
         for (int i = 0; i < h; i++) n->next[i] = prev[i]->next[i];
-        n->prev0 = prev[0];
-        if (n->next[0]) n->next[0]->prev0 = n;
+        *node_prev0(n) = prev[0];
+        if (n->next[0]) *node_prev0(n->next[0]) = n;
         for (int i = 0; i < h; i++) prev[i]->next[i] = n;
     }
     if (!slot->node) {

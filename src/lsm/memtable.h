@@ -28,8 +28,9 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
 
 enum { MEMTABLE_NOTFOUND = 0, MEMTABLE_FOUND = 1, MEMTABLE_DELETED = 2 };
 /* Newest entry of ukey with sequence <= snapshot. O(1) through the hash index when the key is
- * absent or its newest version is <= snapshot; an older snapshot falls back to the list. FOUND: *val and *vl point into the arena, valid
- * while the caller holds a reference. DELETED: a tombstone hides older data. */
+ * absent or its newest version is <= snapshot; an older snapshot falls back to the list.
+ * FOUND: *val and *vl point into the arena, valid while the caller holds a reference.
+ * DELETED: a tombstone hides older data. */
 int memtable_get(memtable *m, const void *ukey, size_t ukl, uint64_t snapshot, const char **val,
                  size_t *vl);
 
