@@ -130,12 +130,7 @@ BINDIR  := $(PREFIX)/bin
 CONFDIR ?= /etc/kevo
 DOCDIR  := $(PREFIX)/share/doc/kevo
 UNITDIR ?= /etc/systemd/system
-inst# ./kevo-server is always the release build; sanitizer builds stay in build-<sanitizer>/.
-ifeq ($(SANITIZER),)
-all: kevo-server
-else
-all: $(BUILD)/kevo-server
-endif
+install: kevo-server
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 kevo-server $(DESTDIR)$(BINDIR)/kevo-server
 	@if [ -e $(DESTDIR)$(CONFDIR)/kevo-server.conf ]; then \
