@@ -177,6 +177,9 @@ Test(memtable, iterator_stays_valid_across_inserts) {
     iter_seek_first(it);
     memtable_add(m, 2, KIND_VALUE, "c", 1, "2", 1);
     memtable_add(m, 3, KIND_VALUE, "a", 1, "3", 1); /* before the cursor: not seen */
+    /* entries added after the iterator was created are seen once linked (sealing links them;
+     * until then they may be pending and unseen, which the lsm layer's snapshot hides anyway) */
+    memtable_seal(m);
     size_t kl;
     cr_assert_eq(*iter_key(it, &kl), 'b');
     iter_next(it);
@@ -238,6 +241,7 @@ Test(memtable, immutable_table_is_readable_from_another_thread_after_handoff) {
         int kl = snprintf(k, sizeof k, "k%05d", i);
         memtable_add(m, (uint64_t)i + 1, KIND_VALUE, k, (size_t)kl, k, (size_t)kl);
     }
+    memtable_seal(m); /* the owner links its pending entries before the handoff */
     pthread_t th[2];
     for (int t = 0; t < 2; t++) {
         memtable_ref(m); /* the thread's reference */
@@ -609,6 +613,7 @@ Test(memtable_index, immutable_table_index_is_readable_from_another_thread_after
         int kl = snprintf(k, sizeof k, "k%05d", i);
         memtable_add(m, (uint64_t)i + 1, KIND_VALUE, k, (size_t)kl, k, (size_t)kl);
     }
+    memtable_seal(m);
     pthread_t th[2];
     for (int t = 0; t < 2; t++) {
         memtable_ref(m);
@@ -672,5 +677,231 @@ Test(memtable_index, overwrites_of_first_and_middle_keys_keep_list_order) {
     char b[4];
     size_t l;
     cr_assert_eq(get(m, "a", 3, b, &l), MEMTABLE_FOUND); /* oldest version through the list */
+    memtable_unref(m);
+}
+
+/* ---- deferred (pending) linking of new entries ---- */
+
+/* Counts the entries of m in order; fails unless strictly ascending in internal-key order. */
+static size_t count_in_order(memtable *m) {
+    internal_iter *it = memtable_iter_new(m);
+    const char *prev = NULL;
+    size_t prevl = 0, n = 0;
+    for (iter_seek_first(it); iter_valid(it); iter_next(it), n++) {
+        size_t kl;
+        const char *k = iter_key(it, &kl);
+        if (prev && ikey_compare(prev, prevl, k, kl) >= 0) cr_assert_fail("order at %zu", n);
+        prev = k;
+        prevl = kl;
+    }
+    iter_destroy(it);
+    return n;
+}
+
+/* Around the pending bound (a merge happens when it fills; the exact bound is internal, so the
+ * counts cover any bound up to 8192): every key is found at the latest snapshot at every step,
+ * and iteration afterwards sees all of them in order. */
+Test(memtable_pending, pending_merge_at_the_bound_keeps_every_key_visible_and_ordered,
+     .timeout = 60) {
+    memtable *m = memtable_new();
+    char k[24];
+    const int n = 9000;
+    for (int i = 0; i < n; i++) {
+        /* descending-ish scrambled order: i * 7919 mod n */
+        int kl = snprintf(k, sizeof k, "p%06d", (int)(((long)i * 7919) % n));
+        cr_assert_eq(memtable_add(m, (uint64_t)i + 1, KIND_VALUE, k, (size_t)kl, k, (size_t)kl),
+                     0);
+        const char *v;
+        size_t vl;
+        cr_assert_eq(memtable_get(m, k, (size_t)kl, MAX_SEQUENCE, &v, &vl), MEMTABLE_FOUND);
+        cr_assert(vl == (size_t)kl && memcmp(v, k, vl) == 0);
+    }
+    for (int i = 0; i < n; i++) {
+        int kl = snprintf(k, sizeof k, "p%06d", i);
+        const char *v;
+        size_t vl;
+        cr_assert_eq(memtable_get(m, k, (size_t)kl, MAX_SEQUENCE, &v, &vl), MEMTABLE_FOUND, "%s",
+                     k);
+    }
+    cr_assert_eq(count_in_order(m), (size_t)n);
+    memtable_unref(m);
+}
+
+/* An older snapshot than the newest version needs the ordered list, while the versions are
+ * still pending (added just before, nothing iterated). */
+Test(memtable_pending, get_at_an_older_snapshot_while_entries_are_pending) {
+    memtable *m = memtable_new();
+    memtable_add(m, 1, KIND_VALUE, "x", 1, "x1", 2);
+    memtable_add(m, 2, KIND_VALUE, "y", 1, "y2", 2);
+    memtable_add(m, 3, KIND_VALUE, "x", 1, "x3", 2);
+    memtable_add(m, 4, KIND_DELETE, "y", 1, NULL, 0);
+    memtable_add(m, 5, KIND_VALUE, "y", 1, "y5", 2);
+    char b[8];
+    size_t l;
+    cr_assert_eq(get(m, "x", 2, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "x1");
+    cr_assert_eq(get(m, "x", 0, b, &l), MEMTABLE_NOTFOUND);
+    cr_assert_eq(get(m, "y", 4, b, &l), MEMTABLE_DELETED);
+    cr_assert_eq(get(m, "y", 3, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "y2");
+    /* more versions pending after that merge */
+    memtable_add(m, 6, KIND_VALUE, "x", 1, "x6", 2);
+    memtable_add(m, 7, KIND_VALUE, "w", 1, "w7", 2);
+    cr_assert_eq(get(m, "x", 5, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "x3");
+    cr_assert_eq(get(m, "x", MAX_SEQUENCE, b, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(b, "x6");
+    cr_assert_eq(get(m, "w", 6, b, &l), MEMTABLE_NOTFOUND);
+    cr_assert_eq(count_in_order(m), 7);
+    memtable_unref(m);
+}
+
+/* An iterator created while entries are pending sees every one of them, in order; an iterator
+ * held across later adds (and the merges they trigger) stays valid. */
+Test(memtable_pending, iterator_created_with_pending_entries_sees_them_all_in_order) {
+    memtable *m = memtable_new();
+    char k[16];
+    for (int i = 0; i < 300; i++) {
+        int kl = snprintf(k, sizeof k, "i%04d", (i * 37) % 300);
+        memtable_add(m, (uint64_t)i + 1, KIND_VALUE, k, (size_t)kl, k, (size_t)kl);
+    }
+    internal_iter *it = memtable_iter_new(m);
+    iter_seek_first(it);
+    for (int i = 0; i < 300; i++, iter_next(it)) {
+        cr_assert(iter_valid(it));
+        size_t kl;
+        const char *ik = iter_key(it, &kl);
+        snprintf(k, sizeof k, "i%04d", i);
+        cr_assert_eq(ikey_user_len(kl), 5);
+        cr_assert(memcmp(ik, k, 5) == 0, "at %d", i);
+    }
+    cr_assert_not(iter_valid(it));
+    iter_seek(it, "i0150", 5);
+    cr_assert(iter_valid(it));
+    for (int i = 0; i < 20000; i++) { /* several merges while it is held */
+        int kl = snprintf(k, sizeof k, "j%05d", (i * 7919) % 20000);
+        memtable_add(m, (uint64_t)i + 301, KIND_VALUE, k, (size_t)kl, k, (size_t)kl);
+    }
+    size_t kl;
+    const char *ik = iter_key(it, &kl);
+    cr_assert(memcmp(ik, "i0150", 5) == 0);
+    iter_next(it);
+    ik = iter_key(it, &kl);
+    cr_assert(memcmp(ik, "i0151", 5) == 0);
+    iter_destroy(it);
+    cr_assert_eq(count_in_order(m), 20300);
+    memtable_unref(m);
+}
+
+/* memtable_seal links everything on the owner thread; then another thread iterates and reads
+ * (TSAN checks that no merge happens there). */
+Test(memtable_pending, seal_then_iterate_from_another_thread) {
+    memtable *m = memtable_new();
+    char k[16];
+    for (int i = 0; i < 5000; i++) {
+        int kl = snprintf(k, sizeof k, "k%05d", (i * 7919) % 5000);
+        memtable_add(m, (uint64_t)i + 1, KIND_VALUE, k, (size_t)kl, k, (size_t)kl);
+    }
+    memtable_seal(m);
+    memtable_seal(m); /* idempotent */
+    pthread_t th[2];
+    memtable_ref(m);
+    cr_assert_eq(pthread_create(&th[0], NULL, count_entries, m), 0);
+    memtable_ref(m);
+    cr_assert_eq(pthread_create(&th[1], NULL, get_all, m), 0);
+    cr_assert_eq(get(m, "k00001", 3, (char[16]){0}, &(size_t){0}), MEMTABLE_NOTFOUND);
+    memtable_unref(m);
+    void *res;
+    pthread_join(th[0], &res);
+    cr_assert_eq((size_t)res, 5000);
+    pthread_join(th[1], &res);
+    cr_assert_eq((size_t)res, 5000);
+}
+
+/* 100k random operations (puts, overwrites, deletes on a small key space) against a reference,
+ * checked at the latest snapshot, at older snapshots, and by a full iteration, across many
+ * merges. */
+Test(memtable_pending, random_keys_with_overwrites_and_deletes_match_reference_across_merges,
+     .timeout = 60) {
+    enum { NOPS = 100000, NKEYS = 20000 };
+    memtable *m = memtable_new();
+    uint32_t *latest = calloc(NKEYS, sizeof(uint32_t)); /* 0 absent, 1 deleted, v+2 value */
+    uint64_t *latest_seq = calloc(NKEYS, sizeof(uint64_t));
+    cr_assert(latest && latest_seq);
+    uint64_t st = 0x1234567u;
+    char k[24];
+    for (uint64_t seq = 1; seq <= NOPS; seq++) {
+        st ^= st << 13;
+        st ^= st >> 7;
+        st ^= st << 17;
+        uint32_t ki = (uint32_t)(st % NKEYS);
+        int kl = snprintf(k, sizeof k, "r%u", ki); /* prefix keys of different lengths */
+        uint32_t val = (uint32_t)(st >> 40);
+        int del = (st >> 20) % 7 == 0;
+        cr_assert_eq(memtable_add(m, seq, del ? KIND_DELETE : KIND_VALUE, k, (size_t)kl, &val,
+                                  del ? 0 : sizeof val),
+                     0);
+        uint32_t before = latest[ki];
+        uint64_t before_seq = latest_seq[ki];
+        latest[ki] = del ? 1 : val + 2;
+        latest_seq[ki] = seq;
+        if (seq % 997 == 0 && before_seq) { /* the previous version at the snapshot before */
+            const char *v;
+            size_t vl;
+            int r = memtable_get(m, k, (size_t)kl, seq - 1, &v, &vl);
+            if (before == 1) {
+                cr_assert_eq(r, MEMTABLE_DELETED);
+            } else {
+                cr_assert_eq(r, MEMTABLE_FOUND);
+                uint32_t got;
+                memcpy(&got, v, 4);
+                cr_assert_eq(got + 2, before);
+            }
+        }
+    }
+    size_t live = 0;
+    for (uint32_t ki = 0; ki < NKEYS; ki++) {
+        int kl = snprintf(k, sizeof k, "r%u", ki);
+        const char *v;
+        size_t vl;
+        int r = memtable_get(m, k, (size_t)kl, MAX_SEQUENCE, &v, &vl);
+        if (latest[ki] == 0) {
+            cr_assert_eq(r, MEMTABLE_NOTFOUND);
+        } else if (latest[ki] == 1) {
+            cr_assert_eq(r, MEMTABLE_DELETED);
+        } else {
+            live++;
+            cr_assert_eq(r, MEMTABLE_FOUND);
+            uint32_t got;
+            memcpy(&got, v, 4);
+            cr_assert_eq(got + 2, latest[ki]);
+        }
+    }
+    cr_assert_gt(live, 0);
+    /* full iteration: every entry once, in order; the first entry of each user key is its
+     * newest version */
+    internal_iter *it = memtable_iter_new(m);
+    const char *prev = NULL;
+    size_t prevl = 0, n = 0;
+    for (iter_seek_first(it); iter_valid(it); iter_next(it), n++) {
+        size_t kl;
+        const char *ik = iter_key(it, &kl);
+        if (prev && ikey_compare(prev, prevl, ik, kl) >= 0) cr_assert_fail("order at %zu", n);
+        size_t ukl = ikey_user_len(kl);
+        if (!prev || ikey_user_len(prevl) != ukl || memcmp(prev, ik, ukl) != 0) {
+            char buf[24];
+            memcpy(buf, ik, ukl);
+            buf[ukl] = 0;
+            uint32_t ki = (uint32_t)strtoul(buf + 1, NULL, 10);
+            cr_assert_eq(ikey_seq(ik, kl), latest_seq[ki]);
+        }
+        prev = ik;
+        prevl = kl;
+    }
+    iter_destroy(it);
+    cr_assert_eq(n, (size_t)NOPS);
+    cr_assert_eq(memtable_entries(m), (uint64_t)NOPS);
+    free(latest);
+    free(latest_seq);
     memtable_unref(m);
 }

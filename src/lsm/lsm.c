@@ -590,6 +590,7 @@ static int rotate_memtable(lsm_t *db) {
     if (rc) set_bg_error(db, LSM_EIO, "writing the WAL failed");
     imm_entry *e = &db->imm[db->nimm++];
     memset(e, 0, sizeof(*e));
+    memtable_seal(db->mem); /* link its pending entries here, before the flush thread reads it */
     e->mem = db->mem;
     e->log_number = db->mem_log;
     e->next_log = num;

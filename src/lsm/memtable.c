@@ -16,6 +16,14 @@
  * of the slots would be used (load stays in 0.35..0.7). It is malloc'ed, counted in
  * memtable_memory_usage, freed with the memtable. Slots are never removed (tombstones are nodes).
  *
+ * Deferred linking: a new entry goes into the hash index at once (so memtable_get at the latest
+ * snapshot sees it) but, unless the prev0 fast path applies, only into pending[] (its prev0 is
+ * NULL while unlinked). pending[] is linked into the list when it fills (MT_PENDING_MAX), and
+ * before any ordered access: memtable_iter_new, an older-snapshot memtable_get, memtable_seal.
+ * The merge sorts the pending nodes and runs their searches MT_GROUP at a time, interleaved, so
+ * their cache misses overlap (find_group). All of it happens on the owner thread: lsm.c seals a
+ * memtable before it becomes immutable, so readers on other threads find pending[] empty.
+ *
  * Threads: a single writer (the owner). Inserts set a new node's next pointers before linking
  * it in, level 0 first, so a reader on the owner thread between inserts always sees a
  * well-formed list. The hash index is rebuilt (grown) only inside memtable_add, on the owner
@@ -51,6 +59,9 @@ typedef struct mt_slot {
  * size by more than one arena block; the first doublings are cheap. */
 #define MT_INDEX_MIN_SLOTS 64u
 
+/* Bound of the pending (not yet linked) nodes: merged into the list, sorted, when it fills. */
+#define MT_PENDING_MAX 2048
+
 struct memtable {
     atomic_int refs;
     int height;                    /* current max height of the list (owner writes) */
@@ -63,6 +74,8 @@ struct memtable {
     size_t used;                   /* non-empty slots (distinct user keys) */
     uint64_t hash_mask;            /* ANDed into every hash; ~0 except in tests */
     atomic_size_t index_bytes;     /* cap * sizeof(mt_slot), readable from any thread */
+    size_t npending;               /* nodes in pending[] (owner writes; 0 once sealed) */
+    mt_node *pending[MT_PENDING_MAX]; /* in the index but not yet linked into the list */
 };
 
 /* The level-0 predecessor (head for the first node), stored just before the node; owner thread
@@ -182,6 +195,7 @@ memtable *memtable_new(void) {
     m->cap = 0;
     m->used = 0;
     m->hash_mask = UINT64_MAX;
+    m->npending = 0;
     atomic_init(&m->index_bytes, 0);
     if (index_alloc(m, MT_INDEX_MIN_SLOTS)) {
         arena_destroy(&m->arena);
@@ -274,6 +288,116 @@ static inline int random_height(memtable *m) {
     return h;
 }
 
+/* Links n into the list after the predecessors prev[] (prev[i]: the last node < n at level i,
+ * for i < m->height). Sets n's links first, then publishes it bottom-up. Leaves prev[i] = n for
+ * the levels n spans. */
+static void link_node(memtable *m, mt_node *n, mt_node **prev) {
+    int h = (int)n->height;
+    if (h > m->height) {
+        for (int i = m->height; i < h; i++) prev[i] = m->head;
+        m->height = h;
+    }
+    for (int i = 0; i < h; i++) n->next[i] = prev[i]->next[i];
+    *node_prev0(n) = prev[0];
+    if (n->next[0]) *node_prev0(n->next[0]) = n;
+    for (int i = 0; i < h; i++) {
+        prev[i]->next[i] = n;
+        prev[i] = n;
+    }
+}
+
+static int pending_cmp(const void *a, const void *b) {
+    const mt_node *x = *(mt_node *const *)a, *y = *(mt_node *const *)b;
+    size_t yukl = y->ikl - IKEY_TRAILER;
+    return node_cmp(x, node_key(y), yukl, decode_fixed64(node_key(y) + yukl));
+}
+
+/* One search of an interleaved group (find_group). */
+typedef struct mt_search {
+    mt_node *x;        /* last node < key at the current level */
+    mt_node *last_cmp; /* a node already known to be >= key at a higher level */
+    const char *k;
+    size_t ukl;
+    uint64_t t;
+    int level;         /* < 0: done */
+} mt_search;
+
+#define MT_GROUP 8
+
+/* The find_ge descents of g (<= MT_GROUP) nodes' keys, run round-robin one step at a time: each
+ * step prefetches the node its search compares next, so the cache misses of the g searches
+ * overlap instead of following one another. Fills prevs[j][level] for level < m->height. */
+static void find_group(const memtable *m, mt_node *const *nodes, int g,
+                       mt_node *(*prevs)[MT_MAX_HEIGHT]) {
+    mt_search s[MT_GROUP];
+    int active = g;
+    for (int j = 0; j < g; j++) {
+        s[j].x = m->head;
+        s[j].last_cmp = NULL;
+        s[j].k = node_key(nodes[j]);
+        s[j].ukl = nodes[j]->ikl - IKEY_TRAILER;
+        s[j].t = decode_fixed64(s[j].k + s[j].ukl);
+        s[j].level = m->height - 1;
+    }
+    while (active) {
+        for (int j = 0; j < g; j++) {
+            mt_search *q = &s[j];
+            if (q->level < 0) continue;
+            mt_node *nx = q->x->next[q->level];
+            if (nx && nx != q->last_cmp && node_cmp(nx, q->k, q->ukl, q->t) < 0) {
+                q->x = nx;
+                MT_PREFETCH(nx->next[q->level]);
+            } else {
+                prevs[j][q->level] = q->x;
+                q->last_cmp = nx;
+                if (--q->level < 0) {
+                    active--;
+                } else {
+                    MT_PREFETCH(q->x->next[q->level]);
+                }
+            }
+        }
+    }
+}
+
+/* Links every pending node into the list: sorted by internal key, then in groups of MT_GROUP
+ * whose searches run interleaved (find_group); the group's nodes are then linked in ascending
+ * order, each one's predecessors first advanced past the group's nodes linked before it (the
+ * only nodes that can sit between a searched predecessor and the key). Owner thread. */
+static void merge_pending(memtable *m) {
+    size_t np = m->npending;
+    if (np == 0) return;
+    if (np > 1) qsort(m->pending, np, sizeof(mt_node *), pending_cmp);
+    mt_node *prevs[MT_GROUP][MT_MAX_HEIGHT];
+    for (size_t base = 0; base < np; base += MT_GROUP) {
+        int g = np - base < MT_GROUP ? (int)(np - base) : MT_GROUP;
+        mt_node **nodes = &m->pending[base];
+        int hs = m->height; /* levels searched */
+        find_group(m, nodes, g, prevs);
+        int linked_h = 0;   /* max height of the group's nodes linked so far */
+        for (int j = 0; j < g; j++) {
+            mt_node *n = nodes[j];
+            mt_node **prev = prevs[j];
+            for (int l = hs; l < m->height; l++) prev[l] = m->head;
+            int fix = linked_h > hs ? m->height : linked_h;
+            if (fix) {
+                const char *k = node_key(n);
+                size_t ukl = n->ikl - IKEY_TRAILER;
+                uint64_t t = decode_fixed64(k + ukl);
+                for (int l = 0; l < fix; l++) {
+                    mt_node *nx;
+                    while ((nx = prev[l]->next[l]) && node_cmp(nx, k, ukl, t) < 0) prev[l] = nx;
+                }
+            }
+            link_node(m, n, prev);
+            if ((int)n->height > linked_h) linked_h = (int)n->height;
+        }
+    }
+    m->npending = 0;
+}
+
+void memtable_seal(memtable *m) { merge_pending(m); }
+
 int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t ukl,
                  const void *val, size_t vl) {
     if (ukl > UINT32_MAX - IKEY_TRAILER || vl > UINT32_MAX) return LSM_EINVAL;
@@ -297,7 +421,7 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
     if (vl) memcpy(k + ikl, val, vl);
 
     mt_node *old = slot->node;
-    if (h == 1 && old && decode_fixed64(node_key(old) + ukl) < trailer) {
+    if (h == 1 && old && *node_prev0(old) && decode_fixed64(node_key(old) + ukl) < trailer) {
         /* Fast path: old is the first (newest) node of ukey, so the new version belongs between
          * old's level-0 predecessor (a smaller user key, or head) and old. The height drawn is 1
          * anyway, so the list's shape is the same as through a descent. */
@@ -307,17 +431,10 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
         p->next[0] = n;
         *node_prev0(old) = n;
     } else {
-        mt_node *prev[MT_MAX_HEIGHT];
-        find_ge(m, (const char *)k, ukl, trailer, prev);
-        if (h > m->height) {
-            for (int i = m->height; i < h; i++) prev[i] = m->head;
-            m->height = h;
-        }
-        /* Set the new node's links first, then publish it bottom-up. */
-        for (int i = 0; i < h; i++) n->next[i] = prev[i]->next[i];
-        *node_prev0(n) = prev[0];
-        if (n->next[0]) *node_prev0(n->next[0]) = n;
-        for (int i = 0; i < h; i++) prev[i]->next[i] = n;
+        /* Linked later, in sorted batches (merge_pending); already visible through the index. */
+        *node_prev0(n) = NULL;
+        if (m->npending == MT_PENDING_MAX) merge_pending(m);
+        m->pending[m->npending++] = n;
     }
     if (!slot->node) {
         slot->node = n;
@@ -345,7 +462,9 @@ int memtable_get(memtable *m, const void *ukey, size_t ukl, uint64_t snapshot, c
         *vl = slot->node->vl;
         return MEMTABLE_FOUND;
     }
-    /* Older snapshot than the newest version: search the list for the version it sees. */
+    /* Older snapshot than the newest version: search the list for the version it sees (every
+     * node linked first; pending nodes exist only on the owner thread's active memtable). */
+    if (m->npending) merge_pending(m);
     mt_node *n = find_ge(m, ukey, ukl, ikey_pack_trailer(snapshot, KIND_VALUE), NULL);
     if (!n || n->ikl - IKEY_TRAILER != ukl) return MEMTABLE_NOTFOUND;
     const char *k = node_key(n);
@@ -417,6 +536,7 @@ static const internal_iter_ops mt_iter_ops = {
 internal_iter *memtable_iter_new(memtable *m) {
     mt_iter *i = malloc(sizeof(*i));
     if (!i) return NULL;
+    if (m->npending) merge_pending(m); /* owner thread: a sealed memtable has none */
     i->base.ops = &mt_iter_ops;
     memtable_ref(m);
     i->m = m;

@@ -44,6 +44,16 @@ size_t memtable_index_bytes(const memtable *m);
 void memtable_debug_limit_hash(memtable *m, uint64_t mask);
 uint64_t memtable_entries(const memtable *m);
 
-/* Iterator over every entry (internal keys). Holds a reference to m until destroyed. */
+/* Links every entry added so far into the ordered list. memtable_add links most new entries
+ * lazily (they are visible to memtable_get at once, and memtable_iter_new / an older-snapshot
+ * memtable_get link them first, on the owner thread). The owner MUST call this before the
+ * memtable is read by another thread (before handing it to the flush thread); after it, with no
+ * further memtable_add, memtable_get and memtable_iter_new write nothing. Owner thread; cannot
+ * fail. */
+void memtable_seal(memtable *m);
+
+/* Iterator over every entry (internal keys). Holds a reference to m until destroyed.
+ * Entries added after the iterator was created may or may not be seen by it. Owner thread while
+ * m is active; any thread once it was sealed and handed over. */
 internal_iter *memtable_iter_new(memtable *m);
 #endif
