@@ -597,7 +597,7 @@ static int rotate_memtable(lsm_t *db) {
     memcpy(e->counters, db->counters, sizeof(e->counters));
     db->mem = nm;
     db->mem_est = 0;
-    db->mem_base = memtable_memory_usage(nm);
+    db->mem_base = memtable_memory_usage(nm) - memtable_index_bytes(nm);
     db->mem_log = num;
     schedule(db);
     update_stall(db);
@@ -608,9 +608,13 @@ static int rotate_memtable(lsm_t *db) {
 #define MEM_ENTRY_OVERHEAD 40
 /* The arena grows in big blocks, so its usage alone overshoots small memtable sizes: rotate on
  * the estimated entry bytes, or when the arena is a block past the limit. */
+/* Fullness counts the arena (entries + skiplist nodes), as RocksDB's write_buffer_size does; the
+ * hash index (a fraction of the arena, bounded by the entry count) is left out so the index does
+ * not make memtables rotate earlier and raise write amplification. */
 static inline int mem_full(lsm_t *db) {
+    size_t arena = memtable_memory_usage(db->mem) - memtable_index_bytes(db->mem);
     return db->mem_est >= db->o.memtable_size ||
-           memtable_memory_usage(db->mem) - db->mem_base >= db->o.memtable_size + (256u << 10);
+           arena - db->mem_base >= db->o.memtable_size + (256u << 10);
 }
 static inline void maybe_rotate(lsm_t *db) {
     if (mem_full(db)) (void)rotate_memtable(db);
@@ -1194,7 +1198,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     if (db->bc) db->tc = table_cache_new(dir, o->max_open_files, db->bc);
     db->vs = vset_new(dir, o->num_levels);
     db->mem = memtable_new();
-    if (db->mem) db->mem_base = memtable_memory_usage(db->mem);
+    if (db->mem) db->mem_base = memtable_memory_usage(db->mem) - memtable_index_bytes(db->mem);
     db->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!db->bc || !db->tc || !db->vs || !db->mem) { rc = LSM_ENOMEM; goto fail; }
     if (db->efd < 0) {
