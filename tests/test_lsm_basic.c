@@ -215,9 +215,8 @@ Test(lsm_basic, compaction_after_many_flushes_moves_data_to_l1) {
     cr_assert_eq(lsm_close(db), 0);
 }
 
-Test(lsm_basic, manual_full_compaction_drops_tombstones) {
-    lsm_options o = small_opts();
-    lsm_t *db = open_db(&o);
+/* 300 keys flushed to L0, then every even one deleted in the memtable. */
+static void put_300_flush_delete_evens(lsm_t *db) {
     char k[32], v[64];
     for (int i = 0; i < 300; i++) {
         key_of(k, i);
@@ -229,17 +228,29 @@ Test(lsm_basic, manual_full_compaction_drops_tombstones) {
         key_of(k, i);
         cr_assert_eq(lsm_delete(db, k, strlen(k)), 0);
     }
-    cr_assert_eq(lsm_compact_range(db, NULL, 0, NULL, 0, 1), 0);
-    lsm_stats st;
-    lsm_get_stats(db, &st);
-    cr_assert_eq(st.level_files[0], 0);
-    cr_assert_geq(st.tombstones_dropped, 150);
+}
+
+/* The even keys are gone, the odd ones keep their value. */
+static void expect_evens_deleted(lsm_t *db) {
+    char k[32], v[64];
     for (int i = 0; i < 300; i++) {
         key_of(k, i);
         val_of(v, i, 0);
         if (i % 2 == 0) expect_absent(db, k);
         else expect_value(db, k, v);
     }
+}
+
+Test(lsm_basic, manual_full_compaction_drops_tombstones) {
+    lsm_options o = small_opts();
+    lsm_t *db = open_db(&o);
+    put_300_flush_delete_evens(db);
+    cr_assert_eq(lsm_compact_range(db, NULL, 0, NULL, 0, 1), 0);
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    cr_assert_eq(st.level_files[0], 0);
+    cr_assert_geq(st.tombstones_dropped, 150);
+    expect_evens_deleted(db);
     cr_assert_eq(lsm_close(db), 0);
 }
 
@@ -248,17 +259,7 @@ Test(lsm_basic, manual_full_compaction_drops_tombstones) {
 Test(lsm_basic, async_manual_compaction_waits_for_its_flush_and_drops_tombstones) {
     lsm_options o = small_opts();
     lsm_t *db = open_db(&o);
-    char k[32], v[64];
-    for (int i = 0; i < 300; i++) {
-        key_of(k, i);
-        val_of(v, i, 0);
-        cr_assert_eq(lsm_put(db, k, strlen(k), v, strlen(v)), 0);
-    }
-    cr_assert_eq(lsm_flush(db, 1), 0);
-    for (int i = 0; i < 300; i += 2) {
-        key_of(k, i);
-        cr_assert_eq(lsm_delete(db, k, strlen(k)), 0);
-    }
+    put_300_flush_delete_evens(db);
     cr_assert_eq(lsm_compact_range(db, NULL, 0, NULL, 0, 0), 0);
     lsm_stats st;
     for (int spins = 0; spins < 2000; spins++) {
@@ -272,12 +273,7 @@ Test(lsm_basic, async_manual_compaction_waits_for_its_flush_and_drops_tombstones
     lsm_get_stats(db, &st);
     cr_assert_eq(st.level_files[0], 0);
     cr_assert_geq(st.tombstones_dropped, 150, "dropped %llu", (unsigned long long)st.tombstones_dropped);
-    for (int i = 0; i < 300; i++) {
-        key_of(k, i);
-        val_of(v, i, 0);
-        if (i % 2 == 0) expect_absent(db, k);
-        else expect_value(db, k, v);
-    }
+    expect_evens_deleted(db);
     cr_assert_eq(lsm_close(db), 0);
 }
 
