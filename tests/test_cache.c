@@ -67,7 +67,7 @@ Test(cache, eviction_keeps_bytes_within_capacity) {
     cr_assert_eq(atomic_load(&g_deleted), 2000);
 }
 
-Test(cache, lru_order_lookup_refreshes_entry) {
+Test(cache, entry_read_once_per_sweep_survives_eviction) {
     atomic_store(&g_deleted, 0);
     block_cache *c = block_cache_new(16 * 1000);
     /* find keys of one shard by observing eviction is hard; use a single file/offset pattern and

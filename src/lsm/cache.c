@@ -1,11 +1,22 @@
-/* cache.c - sharded, byte-bounded LRU block cache (contract in cache.h).
+/* cache.c - sharded, byte-bounded CLOCK block cache (contract in cache.h).
  *
- * 16 shards chosen by a hash of (file, offset), each with its own mutex, hash table and
- * capacity (capacity - pinned reserve) / 16. An entry's refs count its outstanding handles
- * plus one while it is in the cache. Entries in the cache with no handle sit on the shard's
- * lru list (oldest first: eviction candidates); entries with handles sit on in_use and are
- * never evicted (their bytes still count). An entry removed from the cache (evicted, replaced,
- * erased) is freed with its deleter when its last handle is released. */
+ * 16 shards chosen by a hash of (file, offset), each with its own mutex, chained hash table,
+ * capacity ((capacity - pinned reserve) / 16) and clock ring. An entry's refs (atomic) count its
+ * outstanding handles plus one while it is in the cache.
+ *
+ * Why CLOCK and not LRU: an LRU hit moves the entry between lists, writing its two neighbours
+ * and the list head, and its release moves it back - four random cache lines per lookup on top
+ * of the entry itself. A CLOCK hit only sets the entry's `referenced` flag and bumps refs, and a
+ * release is one atomic decrement without the shard lock. Eviction sweeps the ring from the
+ * hand: a pinned entry (refs > 1) is skipped, a referenced one gets its flag cleared and a second
+ * chance, an unreferenced one is evicted. New entries go in just behind the hand (the last place
+ * it reaches) unreferenced, so an entry never looked up again is the first to go after one full
+ * sweep, and one that is read again survives as long as it is read once per sweep.
+ *
+ * Locking: lookup, insert, erase and eviction hold the shard mutex; release does not. Release
+ * reaching refs 0 frees the entry (it was already out of the table: the cache's own reference
+ * is dropped only when an entry leaves it). An eviction only takes entries whose refs is 1 under
+ * the lock, and new handles are only made under the lock, so the two never race on one entry. */
 #include "cache.h"
 
 #include <pthread.h>
@@ -18,14 +29,14 @@
 
 struct cache_handle {
     struct cache_handle *hnext;          /* hash chain */
-    struct cache_handle *prev, *next;    /* lru or in_use list */
+    struct cache_handle *prev, *next;    /* clock ring (entries in the cache only) */
     uint64_t file, offset;
     void *value;
     void (*deleter)(void *value);
     size_t charge;
     uint32_t hash;
-    uint32_t refs;
-    int in_cache;
+    atomic_uint refs;
+    int referenced;                      /* set by a hit, cleared by the passing hand */
 };
 typedef struct cache_handle centry;
 
@@ -34,8 +45,9 @@ typedef struct cache_shard {
     centry **table;
     size_t tsize;                        /* power of two */
     size_t count;
-    centry lru, in_use;                  /* list heads */
-    size_t usage;
+    centry ring;                         /* ring head (sentinel, never evicted) */
+    centry *hand;                        /* next entry the sweep looks at (or &ring) */
+    atomic_size_t usage;                 /* written under mu; read without it by release */
     uint64_t hits, misses;
     char pad[64];
 } cache_shard;
@@ -58,15 +70,28 @@ static inline cache_shard *shard_of(block_cache *c, uint32_t h) {
     return &c->shards[h >> (32 - CACHE_SHARD_BITS)];
 }
 
-static void list_remove(centry *e) {
+static inline size_t usage_of(cache_shard *s) {
+    return atomic_load_explicit(&s->usage, memory_order_relaxed);
+}
+static inline void usage_add(cache_shard *s, size_t d) {
+    atomic_store_explicit(&s->usage, usage_of(s) + d, memory_order_relaxed); /* under mu */
+}
+static inline void usage_sub(cache_shard *s, size_t d) {
+    atomic_store_explicit(&s->usage, usage_of(s) - d, memory_order_relaxed); /* under mu */
+}
+
+/* Ring insert just before the hand: the last entry the sweep reaches. */
+static void ring_insert(cache_shard *s, centry *e) {
+    centry *at = s->hand;
+    e->next = at;
+    e->prev = at->prev;
+    e->prev->next = e;
+    at->prev = e;
+}
+static void ring_remove(cache_shard *s, centry *e) {
+    if (s->hand == e) s->hand = e->next;
     e->prev->next = e->next;
     e->next->prev = e->prev;
-}
-static void list_append(centry *head, centry *e) { /* newest at head->prev */
-    e->next = head;
-    e->prev = head->prev;
-    e->prev->next = e;
-    e->next->prev = e;
 }
 
 static size_t shard_capacity(block_cache *c) {
@@ -95,10 +120,16 @@ block_cache *block_cache_new(size_t capacity_bytes) {
             free(c);
             return NULL;
         }
-        s->lru.next = s->lru.prev = &s->lru;
-        s->in_use.next = s->in_use.prev = &s->in_use;
+        s->ring.next = s->ring.prev = &s->ring;
+        s->hand = &s->ring;
+        atomic_init(&s->usage, 0);
     }
     return c;
+}
+
+static void entry_free(centry *e) {
+    if (e->deleter) e->deleter(e->value);
+    free(e);
 }
 
 void block_cache_free(block_cache *c) {
@@ -109,9 +140,7 @@ void block_cache_free(block_cache *c) {
             centry *e = s->table[b];
             while (e) {
                 centry *n = e->hnext;
-                /* contract: no handle outstanding, so refs == 1 */
-                if (e->deleter) e->deleter(e->value);
-                free(e);
+                entry_free(e); /* contract: no handle outstanding, so refs == 1 */
                 e = n;
             }
         }
@@ -147,39 +176,33 @@ static void table_grow(cache_shard *s) {
     s->tsize = n;
 }
 
-/* Drops one reference under the shard lock. Returns e if it must be freed (outside the lock). */
-static centry *unref_locked(cache_shard *s, centry *e) {
-    e->refs--;
-    if (e->refs == 0) return e;
-    if (e->refs == 1 && e->in_cache) { /* no more handles: becomes evictable */
-        list_remove(e);
-        list_append(&s->lru, e);
-    }
-    return NULL;
-}
-
-/* e was unlinked from the hash table: take it out of the cache. Returns e if to be freed. */
+/* e was unlinked from the hash table: takes it out of the ring and drops the cache's
+ * reference. Returns e when that was the last one (the caller frees it outside the lock). */
 static centry *finish_erase(cache_shard *s, centry *e) {
-    e->in_cache = 0;
-    list_remove(e);
-    s->usage -= e->charge;
+    ring_remove(s, e);
+    usage_sub(s, e->charge);
     s->count--;
-    return unref_locked(s, e);
+    return atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1 ? e : NULL;
 }
 
 static void free_entries(centry *list) {
     while (list) {
         centry *n = list->hnext;
-        if (list->deleter) list->deleter(list->value);
-        free(list);
+        entry_free(list);
         list = n;
     }
 }
 
-/* Evicts lru entries until usage <= cap; chains the victims on *dead (through hnext). */
+/* Sweeps the clock until usage <= cap or every entry was passed twice (all pinned or
+ * referenced twice over: nothing more can go). Victims are chained on *dead via hnext. */
 static void evict_locked(cache_shard *s, size_t cap, centry **dead) {
-    while (s->usage > cap && s->lru.next != &s->lru) {
-        centry *e = s->lru.next;
+    size_t steps = 2 * s->count + 2;
+    while (usage_of(s) > cap && s->count && steps--) {
+        centry *e = s->hand;
+        if (e == &s->ring) { s->hand = e->next; continue; }
+        s->hand = e->next;
+        if (atomic_load_explicit(&e->refs, memory_order_acquire) > 1) continue; /* pinned */
+        if (e->referenced) { e->referenced = 0; continue; }
         centry **slot = find_slot(s, e->file, e->offset, e->hash);
         *slot = e->hnext;
         if (finish_erase(s, e)) {
@@ -195,11 +218,8 @@ cache_handle *block_cache_lookup(block_cache *c, uint64_t file, uint64_t offset)
     pthread_mutex_lock(&s->mu);
     centry *e = *find_slot(s, file, offset, h);
     if (e) {
-        if (e->refs == 1) { /* leaving the lru list */
-            list_remove(e);
-            list_append(&s->in_use, e);
-        }
-        e->refs++;
+        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+        if (!e->referenced) e->referenced = 1;
         s->hits++;
     } else {
         s->misses++;
@@ -219,15 +239,12 @@ cache_handle *block_cache_insert(block_cache *c, uint64_t file, uint64_t offset,
     e->deleter = deleter;
     e->charge = charge;
     e->hash = h;
-    e->refs = 2; /* the cache + the returned handle */
-    e->in_cache = 1;
+    atomic_init(&e->refs, 2); /* the cache + the returned handle */
+    e->referenced = 0;
     cache_shard *s = shard_of(c, h);
     centry *dead = NULL;
     size_t cap = shard_capacity(c);
     pthread_mutex_lock(&s->mu);
-    list_append(&s->in_use, e);
-    s->usage += charge;
-    s->count++;
     centry **slot = find_slot(s, file, offset, h);
     centry *old = *slot;
     e->hnext = old ? old->hnext : NULL;
@@ -236,6 +253,9 @@ cache_handle *block_cache_insert(block_cache *c, uint64_t file, uint64_t offset,
         old->hnext = dead;
         dead = old;
     }
+    ring_insert(s, e);
+    usage_add(s, charge);
+    s->count++;
     if (s->count > s->tsize) table_grow(s);
     evict_locked(s, cap, &dead);
     pthread_mutex_unlock(&s->mu);
@@ -244,16 +264,22 @@ cache_handle *block_cache_insert(block_cache *c, uint64_t file, uint64_t offset,
 }
 
 void *block_cache_value(cache_handle *h) { return h->value; }
+size_t block_cache_charge(const cache_handle *h) { return h->charge; }
 
 void block_cache_release(block_cache *c, cache_handle *h) {
-    cache_shard *s = shard_of(c, h->hash);
-    size_t cap = shard_capacity(c);
-    pthread_mutex_lock(&s->mu);
-    centry *dead = unref_locked(s, h);
-    if (dead) dead->hnext = NULL;
-    /* an entry unpinned while the shard is over budget (it was inserted larger than the
+    cache_shard *s = shard_of(c, h->hash); /* h may be freed by others once refs drops */
+    unsigned prev = atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel);
+    if (prev == 1) { /* it had left the cache: ours was the last reference */
+        entry_free(h);
+        return;
+    }
+    /* an entry unpinned while its shard is over budget (it was inserted larger than the
      * budget, or the pinned reserve grew) is evicted now, not at the next insert */
-    if (s->usage > cap) evict_locked(s, cap, &dead);
+    size_t cap = shard_capacity(c);
+    if (usage_of(s) <= cap) return;
+    centry *dead = NULL;
+    pthread_mutex_lock(&s->mu);
+    evict_locked(s, cap, &dead);
     pthread_mutex_unlock(&s->mu);
     free_entries(dead);
 }
@@ -305,7 +331,7 @@ void block_cache_get_stats(block_cache *c, block_cache_stats *st) {
         pthread_mutex_lock(&s->mu);
         st->hits += s->hits;
         st->misses += s->misses;
-        st->bytes += s->usage;
+        st->bytes += usage_of(s);
         st->entries += s->count;
         pthread_mutex_unlock(&s->mu);
     }

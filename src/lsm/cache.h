@@ -1,5 +1,6 @@
-/* cache.h - the block cache: sharded, byte-bounded LRU keyed by (file number, block offset).
- * Thread-safe (a mutex per shard): used by the owner thread and the compaction workers.
+/* cache.h - the block cache: sharded, byte-bounded CLOCK cache keyed by (file number, block offset).
+ * Thread-safe (a mutex per shard; release takes none): used by the owner thread and the
+ * compaction workers.
  * Entries are reference counted: a handle returned by lookup/insert pins the entry until
  * released; eviction never frees a pinned entry (its bytes still count). */
 #ifndef KEVO_CACHE_H
@@ -21,6 +22,9 @@ cache_handle *block_cache_lookup(block_cache *c, uint64_t file, uint64_t offset)
 cache_handle *block_cache_insert(block_cache *c, uint64_t file, uint64_t offset, void *value,
                                  size_t charge, void (*deleter)(void *value));
 void *block_cache_value(cache_handle *h);
+/* The charge the entry was inserted with (lets a caller that knows how it sized its values
+ * find their end without touching them). */
+size_t block_cache_charge(const cache_handle *h);
 void block_cache_release(block_cache *c, cache_handle *h);
 /* Drops every unpinned entry of file (after the file is deleted). */
 void block_cache_erase_file(block_cache *c, uint64_t file);

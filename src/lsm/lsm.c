@@ -32,6 +32,7 @@
 #include "coding.h"
 #include "compaction.h"
 #include "dbformat.h"
+#include "hash.h"
 #include "iter.h"
 #include "memtable.h"
 #include "sst_reader.h"
@@ -776,13 +777,35 @@ static inline int ukey_in_file(const file_meta *f, const void *k, size_t kl) {
            ukey_compare(k, kl, f->largest, f->largest_len - IKEY_TRAILER) <= 0;
 }
 
-static int table_get(lsm_t *db, const file_meta *f, const void *key, size_t klen, lsm_buf *val) {
-    sst_reader *r;
-    int rc = table_cache_get(db->tc, f->number, &r);
-    if (rc) return rc;
-    rc = sst_reader_get(r, key, klen, db->last_seq, val);
-    sst_reader_unref(r);
-    return rc;
+/* Point lookups probe the tables in windows of LSM_GET_WINDOW: the window's readers are taken
+ * and their filter lines prefetched first, so the filter misses of a window overlap (a key
+ * found in no memtable is usually tested against every L0 file and one file per level). */
+#define LSM_GET_WINDOW 8
+
+typedef struct get_probe {
+    sst_reader *r;  /* NULL: opening failed with rc */
+    int rc;
+} get_probe;
+
+/* Probes files[0..n) in order. SST_FOUND / SST_DELETED / a negative code end the lookup;
+ * SST_NOTFOUND when none has the key. */
+static int probe_tables(lsm_t *db, file_meta *const *files, int n, const void *key, size_t klen,
+                        uint64_t h, lsm_buf *val) {
+    get_probe p[LSM_GET_WINDOW];
+    for (int base = 0; base < n; base += LSM_GET_WINDOW) {
+        int w = n - base < LSM_GET_WINDOW ? n - base : LSM_GET_WINDOW;
+        for (int i = 0; i < w; i++) {
+            p[i].rc = table_cache_get(db->tc, files[base + i]->number, &p[i].r);
+            if (p[i].r) sst_reader_prefetch_filter(p[i].r, h);
+        }
+        int rc = SST_NOTFOUND;
+        for (int i = 0; i < w && rc == SST_NOTFOUND; i++)
+            rc = p[i].r ? sst_reader_get_hashed(p[i].r, key, klen, h, db->last_seq, val)
+                        : p[i].rc;
+        for (int i = 0; i < w; i++) sst_reader_unref(p[i].r);
+        if (rc != SST_NOTFOUND) return rc;
+    }
+    return SST_NOTFOUND;
 }
 
 int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
@@ -790,36 +813,36 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
     const char *v;
     size_t vl;
     uint64_t snap = db->last_seq;
-    int r = memtable_get(db->mem, key, klen, snap, &v, &vl);
+    uint64_t h = key_hash64(key, klen); /* once, for every memtable index and filter */
+    int r = memtable_get_hashed(db->mem, key, klen, h, snap, &v, &vl);
     if (r == MEMTABLE_FOUND) return buf_set(val, v, vl);
     if (r == MEMTABLE_DELETED) return LSM_ENOTFOUND;
     for (int i = db->nimm - 1; i >= 0; i--) {
-        r = memtable_get(db->imm[i].mem, key, klen, snap, &v, &vl);
+        r = memtable_get_hashed(db->imm[i].mem, key, klen, h, snap, &v, &vl);
         if (r == MEMTABLE_FOUND) return buf_set(val, v, vl);
         if (r == MEMTABLE_DELETED) return LSM_ENOTFOUND;
     }
+    /* candidate tables in probe order: L0 newest first, then the one file per level whose
+     * range holds the key */
     version *ver = db->vs->current;
-    for (int i = 0; i < ver->nfiles[0]; i++) {
-        file_meta *f = ver->files[0][i];
-        if (!ukey_in_file(f, key, klen)) continue;
-        int rc = table_get(db, f, key, klen, val);
-        if (rc == SST_FOUND) return 0;
-        if (rc == SST_DELETED) return LSM_ENOTFOUND;
-        if (rc < 0) return rc;
-    }
+    file_meta *stackc[2 * LSM_GET_WINDOW];
+    int cap = ver->nfiles[0] + ver->num_levels, n = 0;
+    file_meta **cand = cap <= (int)(sizeof(stackc) / sizeof(stackc[0]))
+                           ? stackc : malloc(sizeof(*cand) * (size_t)cap);
+    if (!cand) return LSM_ENOMEM;
+    for (int i = 0; i < ver->nfiles[0]; i++)
+        if (ukey_in_file(ver->files[0][i], key, klen)) cand[n++] = ver->files[0][i];
     for (int l = 1; l < ver->num_levels; l++) {
-        int n = ver->nfiles[l];
-        if (!n) continue;
+        int nf = ver->nfiles[l];
+        if (!nf) continue;
         int i = version_find_file(ver, l, key, klen);
-        if (i >= n) continue;
-        file_meta *f = ver->files[l][i];
-        if (!ukey_in_file(f, key, klen)) continue;
-        int rc = table_get(db, f, key, klen, val);
-        if (rc == SST_FOUND) return 0;
-        if (rc == SST_DELETED) return LSM_ENOTFOUND;
-        if (rc < 0) return rc;
+        if (i < nf && ukey_in_file(ver->files[l][i], key, klen)) cand[n++] = ver->files[l][i];
     }
-    return LSM_ENOTFOUND;
+    int rc = probe_tables(db, cand, n, key, klen, h, val);
+    if (cand != stackc) free(cand);
+    if (rc == SST_FOUND) return 0;
+    if (rc == SST_DELETED || rc == SST_NOTFOUND) return LSM_ENOTFOUND;
+    return rc;
 }
 
 /* ---------------- iterators ---------------- */

@@ -38,6 +38,7 @@
 
 #include "arena.h"
 #include "dbformat.h"
+#include "hash.h"
 #include "lsm.h"
 
 #define MT_MAX_HEIGHT 12
@@ -96,50 +97,9 @@ static inline const char *node_val(const mt_node *n) { return node_key(n) + n->i
 
 /* ---- hash ---- */
 
-static inline uint64_t load64(const unsigned char *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-static inline uint64_t load32(const unsigned char *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-
-#define MT_P1 0x9e3779b97f4a7c15ull
-#define MT_P2 0xc2b2ae3d27d4eb4full
-#define MT_P3 0x165667b19e3779f9ull
-
-/* 64-bit hash of a short byte string: 8-byte lanes through a multiply-rotate round, the tail
- * read as an overlapping 8-byte (or 4+4 / 3 byte) load, then a murmur3-style finalizer. Not
+/* key_hash64 (hash.h): the same hash the bloom filters use, so lsm_get hashes a key once. Not
  * keyed: the table only serves keys of one memtable and degrades gracefully (probing). */
-static uint64_t mt_hash(const void *key, size_t len) {
-    const unsigned char *p = key;
-    uint64_t h = MT_P3 ^ ((uint64_t)len * MT_P1);
-    if (len >= 8) {
-        size_t n = len;
-        while (n > 8) {
-            h ^= rotl64(load64(p) * MT_P2, 31) * MT_P1;
-            h = rotl64(h, 27) * MT_P1 + MT_P3;
-            p += 8;
-            n -= 8;
-        }
-        /* last 8 bytes of the key (overlapping the previous lane when len % 8 != 0) */
-        h ^= rotl64(load64((const unsigned char *)key + len - 8) * MT_P2, 31) * MT_P1;
-    } else if (len >= 4) {
-        h ^= ((load32(p) << 32) | load32(p + len - 4)) * MT_P1;
-    } else if (len > 0) {
-        h ^= (((uint64_t)p[0] << 16) | ((uint64_t)p[len >> 1] << 8) | p[len - 1]) * MT_P1;
-    }
-    h ^= h >> 33;
-    h *= MT_P2;
-    h ^= h >> 29;
-    h *= MT_P3;
-    h ^= h >> 32;
-    return h;
-}
+static inline uint64_t mt_hash(const void *key, size_t len) { return key_hash64(key, len); }
 
 static inline int node_ukey_eq(const mt_node *n, const void *ukey, size_t ukl) {
     return n->ikl - IKEY_TRAILER == ukl && (ukl == 0 || memcmp(node_key(n), ukey, ukl) == 0);
@@ -451,8 +411,13 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
 
 int memtable_get(memtable *m, const void *ukey, size_t ukl, uint64_t snapshot, const char **val,
                  size_t *vl) {
+    return memtable_get_hashed(m, ukey, ukl, mt_hash(ukey, ukl), snapshot, val, vl);
+}
+
+int memtable_get_hashed(memtable *m, const void *ukey, size_t ukl, uint64_t hash,
+                        uint64_t snapshot, const char **val, size_t *vl) {
     if (snapshot > MAX_SEQUENCE) snapshot = MAX_SEQUENCE;
-    const mt_slot *slot = index_find(m, ukey, ukl, mt_hash(ukey, ukl) & m->hash_mask);
+    const mt_slot *slot = index_find(m, ukey, ukl, hash & m->hash_mask);
     if (!slot->node) return MEMTABLE_NOTFOUND;
     const char *nk = node_key(slot->node);
     uint64_t nt = decode_fixed64(nk + ukl);

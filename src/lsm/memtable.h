@@ -33,6 +33,10 @@ enum { MEMTABLE_NOTFOUND = 0, MEMTABLE_FOUND = 1, MEMTABLE_DELETED = 2 };
  * DELETED: a tombstone hides older data. */
 int memtable_get(memtable *m, const void *ukey, size_t ukl, uint64_t snapshot, const char **val,
                  size_t *vl);
+/* As memtable_get, with hash = key_hash64(ukey, ukl) (hash.h) computed by the caller once for
+ * every table it probes. */
+int memtable_get_hashed(memtable *m, const void *ukey, size_t ukl, uint64_t hash,
+                        uint64_t snapshot, const char **val, size_t *vl);
 
 /* Bytes allocated by the arena plus the hash index (what counts against memtable_size). Any
  * thread (relaxed). */

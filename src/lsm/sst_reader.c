@@ -19,6 +19,7 @@
 #include "coding.h"
 #include "crc32c.h"
 #include "dbformat.h"
+#include "hash.h"
 #include "sst_format.h"
 
 #define SST_READAHEAD (1024 * 1024)
@@ -39,6 +40,8 @@ typedef struct index_accel {
     uint32_t cp;
     const char *common;         /* the shared prefix (in the index block) */
     uint64_t *pfx;
+    uint64_t *hoff;             /* block handle of entry i: offset, size (a get reads these */
+    uint32_t *hsize;            /* instead of the index block entry: one miss less) */
 } index_accel;
 
 struct sst_reader {
@@ -48,11 +51,15 @@ struct sst_reader {
     uint64_t file_size;
     block_cache *cache;
     sst_block *index;
-    sst_block *filter;          /* NULL: no filter */
+    char *filter;               /* filter contents, 64-byte aligned (a cache-local filter's
+                                 * line is one cache line); NULL: no filter */
+    size_t filter_len;
     int64_t pinned;             /* bytes charged to the cache */
     index_accel acc;            /* acc.pfx NULL: plain block search */
     sst_props props;
 };
+
+static int decode_handle(const char *p, size_t n, uint64_t *off, uint64_t *size);
 
 static inline uint64_t key_window(const char *u, size_t ul, size_t cp) {
     char b[8] = {0};
@@ -68,7 +75,9 @@ static int index_accel_build(sst_reader *r) {
     memset(a, 0, sizeof(*a));
     if (b->restarts == 0) { /* no entries */
         a->pfx = malloc(sizeof(uint64_t));
-        return a->pfx ? 0 : LSM_ENOMEM;
+        a->hoff = malloc(sizeof(uint64_t));
+        a->hsize = malloc(sizeof(uint32_t));
+        return a->pfx && a->hoff && a->hsize ? 0 : LSM_ENOMEM;
     }
     uint32_t n = b->num_restarts;
     const char *first, *last;
@@ -81,11 +90,18 @@ static int index_accel_build(sst_reader *r) {
     size_t cp = 0, m = fl < ll ? fl : ll;
     while (cp < m && first[cp] == last[cp]) cp++;
     uint64_t *pfx = malloc((size_t)n * sizeof(uint64_t));
-    if (!pfx) return LSM_ENOMEM;
+    uint64_t *hoff = malloc((size_t)n * sizeof(uint64_t));
+    uint32_t *hsize = malloc((size_t)n * sizeof(uint32_t));
+    if (!pfx || !hoff || !hsize) {
+        free(pfx);
+        free(hoff);
+        free(hsize);
+        return LSM_ENOMEM;
+    }
     for (uint32_t i = 0; i < n; i++) {
         const char *k;
         size_t kl;
-        if (block_restart_key(b, i, &k, &kl) || kl < IKEY_TRAILER) { free(pfx); return 0; }
+        if (block_restart_key(b, i, &k, &kl) || kl < IKEY_TRAILER) goto off;
         /* exactly one entry per restart: it ends where the next restart (or the array) starts */
         uint32_t end = i + 1 < n ? decode_fixed32(b->data + b->restarts + (size_t)(i + 1) * 4)
                                  : b->restarts;
@@ -93,14 +109,29 @@ static int index_accel_build(sst_reader *r) {
         block_iter_init(&it, b);
         block_iter_seek_to_restart(&it, i);
         int one = block_iter_valid(&it) && it.next_off == end;
+        uint64_t off = 0, size = 0;
+        if (one) {
+            size_t hl;
+            const char *hv = block_iter_value(&it, &hl);
+            one = decode_handle(hv, hl, &off, &size) == 0 && size <= SST_MAX_BLOCK_SIZE;
+        }
         block_iter_cleanup(&it);
-        if (!one) { free(pfx); return 0; }
+        if (!one) goto off;
         pfx[i] = key_window(k, kl - IKEY_TRAILER, cp);
+        hoff[i] = off;
+        hsize[i] = (uint32_t)size;
     }
     a->n = n;
     a->cp = (uint32_t)cp;
     a->common = first;
     a->pfx = pfx;
+    a->hoff = hoff;
+    a->hsize = hsize;
+    return 0;
+off: /* not the builder's shape: plain block search */
+    free(pfx);
+    free(hoff);
+    free(hsize);
     return 0;
 }
 
@@ -302,6 +333,8 @@ static void reader_free(sst_reader *r) {
     if (r->cache && r->pinned) block_cache_charge_pinned(r->cache, -r->pinned);
     if (r->fd >= 0) close(r->fd);
     free(r->acc.pfx);
+    free(r->acc.hoff);
+    free(r->acc.hsize);
     free(r->index);
     free(r->filter);
     sst_props_free(&r->props);
@@ -345,7 +378,14 @@ int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, 
     }
     if ((rc = read_block(r, ho[0], hs[0], 1, &r->index))) goto fail;
     if (!(ho[1] == 0 && hs[1] == 0)) {
-        if ((rc = read_block(r, ho[1], hs[1], 0, &r->filter))) goto fail;
+        sst_block *fb;
+        if ((rc = read_block(r, ho[1], hs[1], 0, &fb))) goto fail;
+        size_t alloc = (fb->size + 63) & ~(size_t)63;
+        r->filter = alloc ? aligned_alloc(64, alloc) : NULL;
+        if (alloc && !r->filter) { free(fb); rc = LSM_ENOMEM; goto fail; }
+        if (fb->size) memcpy(r->filter, fb->data, fb->size);
+        r->filter_len = fb->size;
+        free(fb);
     }
     sst_block *pb;
     if ((rc = read_block(r, ho[2], hs[2], 1, &pb))) goto fail;
@@ -355,8 +395,8 @@ int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, 
     if ((rc = index_accel_build(r))) goto fail;
     if (cache) {
         r->pinned = (int64_t)(sizeof(sst_block) + r->index->size) +
-                    (r->acc.pfx ? (int64_t)r->acc.n * 8 : 0) +
-                    (r->filter ? (int64_t)(sizeof(sst_block) + r->filter->size) : 0);
+                    (r->acc.pfx ? (int64_t)r->acc.n * 20 : 0) +
+                    (r->filter ? (int64_t)((r->filter_len + 63) & ~(size_t)63) : 0);
         block_cache_charge_pinned(cache, r->pinned);
     }
     *out = r;
@@ -391,9 +431,24 @@ static int buf_set(lsm_buf *b, const char *p, size_t n) {
 }
 
 int sst_reader_get(sst_reader *r, const void *ukey, size_t ukl, uint64_t snapshot, lsm_buf *val) {
+    return sst_reader_get_hashed(r, ukey, ukl, key_hash64(ukey, ukl), snapshot, val);
+}
+
+void sst_reader_prefetch_filter(const sst_reader *r, uint64_t h64) {
+    if (r->filter) bloom_prefetch(r->filter, r->filter_len, h64);
+}
+
+#if defined(__GNUC__)
+#define SST_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define SST_PREFETCH(p) ((void)(p))
+#endif
+
+int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
+                          uint64_t snapshot, lsm_buf *val) {
     if (r->filter) {
         atomic_fetch_add_explicit(&g_bloom_checks, 1, memory_order_relaxed);
-        if (!bloom_may_contain(r->filter->data, r->filter->size, ukey, ukl)) {
+        if (!bloom_may_contain_hashed(r->filter, r->filter_len, ukey, ukl, h64)) {
             atomic_fetch_add_explicit(&g_bloom_useful, 1, memory_order_relaxed);
             return SST_NOTFOUND;
         }
@@ -405,18 +460,33 @@ int sst_reader_get(sst_reader *r, const void *ukey, size_t ukl, uint64_t snapsho
     int rc = SST_NOTFOUND;
     block_iter it;
     block_iter_init(&it, &r->index->blk);
-    index_seek(r, &it, lk, lkl);
-    if (!block_iter_valid(&it)) {
-        rc = it.status ? it.status : SST_NOTFOUND;
-        goto out;
-    }
     uint64_t off, size;
-    size_t hl;
-    const char *hv = block_iter_value(&it, &hl);
-    if (decode_handle(hv, hl, &off, &size)) { rc = LSM_ECORRUPT; goto out; }
+    if (r->acc.pfx) { /* the handle straight from the accelerator: no index block access */
+        long i = index_find(r, lk, lkl);
+        if (i < 0) { rc = (int)i; goto out; }
+        if ((uint32_t)i >= r->acc.n) goto out;
+        off = r->acc.hoff[i];
+        size = r->acc.hsize[i];
+    } else {
+        block_iter_seek(&it, lk, lkl);
+        if (!block_iter_valid(&it)) {
+            rc = it.status ? it.status : SST_NOTFOUND;
+            goto out;
+        }
+        size_t hl;
+        const char *hv = block_iter_value(&it, &hl);
+        if (decode_handle(hv, hl, &off, &size)) { rc = LSM_ECORRUPT; goto out; }
+    }
     sst_block *b;
     cache_handle *h;
     if ((rc = get_block(r, off, size, 1, &b, &h))) goto out;
+    if (h) {
+        /* A cached block was charged sizeof(sst_block) + raw size: its restart array ends at
+         * b + charge. Load it together with the header instead of after it. */
+        const char *end = (const char *)b + block_cache_charge(h);
+        SST_PREFETCH(end - 4);
+        SST_PREFETCH(end - 68);
+    }
     block_iter_reset(&it, &b->blk);
     block_iter_seek(&it, lk, lkl);
     if (block_iter_valid(&it)) {

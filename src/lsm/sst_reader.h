@@ -24,6 +24,13 @@ enum { SST_NOTFOUND = 0, SST_FOUND = 1, SST_DELETED = 2 };
  * read if it rules the key out). FOUND copies the value into *val. Returns SST_* or a negative
  * LSM_E* code. */
 int sst_reader_get(sst_reader *r, const void *ukey, size_t ukl, uint64_t snapshot, lsm_buf *val);
+/* As sst_reader_get with h64 = key_hash64(ukey, ukl) (hash.h), hashed once by a caller that
+ * probes several tables. */
+int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
+                          uint64_t snapshot, lsm_buf *val);
+/* Prefetch hint: starts loading the filter line a get of a key with hash h64 will test, so a
+ * caller can overlap the filter misses of several tables before probing them in order. */
+void sst_reader_prefetch_filter(const sst_reader *r, uint64_t h64);
 
 /* Iterator over all entries (internal keys). Holds a reference to r. fill_cache=0 avoids
  * polluting the cache (compaction reads). */
