@@ -27,17 +27,20 @@
 #define CACHE_SHARD_BITS 4
 #define CACHE_SHARDS (1 << CACHE_SHARD_BITS)
 
+/* 64-byte aligned, hot fields first: a lookup (chain walk, hit, value, charge) reads one line. */
 struct cache_handle {
     struct cache_handle *hnext;          /* hash chain */
-    struct cache_handle *prev, *next;    /* clock ring (entries in the cache only) */
     uint64_t file, offset;
-    void *value;
-    void (*deleter)(void *value);
-    size_t charge;
     uint32_t hash;
     atomic_uint refs;
     int referenced;                      /* set by a hit, cleared by the passing hand */
+    void *value;
+    size_t charge;
+    /* second line: eviction and teardown only */
+    struct cache_handle *prev, *next;    /* clock ring (entries in the cache only) */
+    void (*deleter)(void *value);
 };
+#define CENTRY_ALLOC ((sizeof(struct cache_handle) + 63) & ~(size_t)63)
 typedef struct cache_handle centry;
 
 typedef struct cache_shard {
@@ -230,7 +233,7 @@ cache_handle *block_cache_lookup(block_cache *c, uint64_t file, uint64_t offset)
 
 cache_handle *block_cache_insert(block_cache *c, uint64_t file, uint64_t offset, void *value,
                                  size_t charge, void (*deleter)(void *value)) {
-    centry *e = malloc(sizeof(*e));
+    centry *e = aligned_alloc(64, CENTRY_ALLOC);
     if (!e) return NULL;
     uint32_t h = cache_hash(file, offset);
     e->file = file;
