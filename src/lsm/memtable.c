@@ -197,7 +197,7 @@ static inline int node_cmp(const mt_node *n, const char *ukey, size_t ukl, uint6
     const char *k = node_key(n);
     size_t nukl = n->ikl - IKEY_TRAILER;
     size_t min = nukl < ukl ? nukl : ukl;
-    int r = min ? memcmp(k, ukey, min) : 0;
+    int r = bytes_compare(k, ukey, min);
     if (r) return r;
     if (nukl != ukl) return nukl < ukl ? -1 : 1;
     uint64_t t = decode_fixed64(k + nukl);
@@ -282,7 +282,7 @@ typedef struct mt_search {
     int level;         /* < 0: done */
 } mt_search;
 
-#define MT_GROUP 8
+#define MT_GROUP 32
 
 /* The find_ge descents of g (<= MT_GROUP) nodes' keys, run round-robin one step at a time: each
  * step prefetches the node its search compares next, so the cache misses of the g searches
