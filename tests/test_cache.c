@@ -296,3 +296,27 @@ Test(table_cache, bounds_open_readers_evicted_ones_stay_valid) {
     free(v.data);
     rm_dir();
 }
+
+Test(cache, tag_is_kept_with_the_entry_and_zero_without_one) {
+    atomic_store(&g_deleted, 0);
+    block_cache *c = block_cache_new(1 << 20);
+    cache_handle *h = block_cache_insert_tagged(c, 11, 0, mkv(11, 0), 10, del,
+                                                UINT64_C(0x123456789abcdef0));
+    cr_assert_eq(block_cache_tag(h), UINT64_C(0x123456789abcdef0));
+    block_cache_release(c, h);
+    h = block_cache_lookup(c, 11, 0);
+    cr_assert_not_null(h);
+    cr_assert_eq(block_cache_tag(h), UINT64_C(0x123456789abcdef0), "tag survives a lookup");
+    block_cache_release(c, h);
+    h = block_cache_insert(c, 11, 1, mkv(11, 1), 10, del);
+    cr_assert_eq(block_cache_tag(h), 0);
+    block_cache_release(c, h);
+    /* replacing an entry replaces its tag */
+    h = block_cache_insert_tagged(c, 11, 0, mkv(11, 0), 10, del, 7);
+    block_cache_release(c, h);
+    h = block_cache_lookup(c, 11, 0);
+    cr_assert_eq(block_cache_tag(h), 7);
+    block_cache_release(c, h);
+    block_cache_free(c);
+    cr_assert_eq(atomic_load(&g_deleted), 3);
+}

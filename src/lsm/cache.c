@@ -36,6 +36,7 @@ struct cache_handle {
     int referenced;                      /* set by a hit, cleared by the passing hand */
     void *value;
     size_t charge;
+    uint64_t tag;                        /* the inserter's (block_cache_insert_tagged) */
     /* second line: eviction and teardown only */
     struct cache_handle *prev, *next;    /* clock ring (entries in the cache only) */
     void (*deleter)(void *value);
@@ -233,8 +234,15 @@ cache_handle *block_cache_lookup(block_cache *c, uint64_t file, uint64_t offset)
 
 cache_handle *block_cache_insert(block_cache *c, uint64_t file, uint64_t offset, void *value,
                                  size_t charge, void (*deleter)(void *value)) {
+    return block_cache_insert_tagged(c, file, offset, value, charge, deleter, 0);
+}
+
+cache_handle *block_cache_insert_tagged(block_cache *c, uint64_t file, uint64_t offset,
+                                        void *value, size_t charge,
+                                        void (*deleter)(void *value), uint64_t tag) {
     centry *e = aligned_alloc(64, CENTRY_ALLOC);
     if (!e) return NULL;
+    e->tag = tag;
     uint32_t h = cache_hash(file, offset);
     e->file = file;
     e->offset = offset;
@@ -267,7 +275,7 @@ cache_handle *block_cache_insert(block_cache *c, uint64_t file, uint64_t offset,
 }
 
 void *block_cache_value(cache_handle *h) { return h->value; }
-size_t block_cache_charge(const cache_handle *h) { return h->charge; }
+uint64_t block_cache_tag(const cache_handle *h) { return h->tag; }
 
 void block_cache_release(block_cache *c, cache_handle *h) {
     cache_shard *s = shard_of(c, h->hash); /* h may be freed by others once refs drops */

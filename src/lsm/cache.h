@@ -21,10 +21,15 @@ cache_handle *block_cache_lookup(block_cache *c, uint64_t file, uint64_t offset)
  * replaces it for future lookups. */
 cache_handle *block_cache_insert(block_cache *c, uint64_t file, uint64_t offset, void *value,
                                  size_t charge, void (*deleter)(void *value));
+/* As block_cache_insert, also storing tag: 64 bits of the caller's own about the value, read
+ * back with block_cache_tag from the entry itself (the line a lookup already read), so a caller
+ * can learn what it needs of a value - e.g. where a block's restart array is - without touching
+ * the value's memory first. block_cache_insert stores tag 0. */
+cache_handle *block_cache_insert_tagged(block_cache *c, uint64_t file, uint64_t offset,
+                                        void *value, size_t charge,
+                                        void (*deleter)(void *value), uint64_t tag);
+uint64_t block_cache_tag(const cache_handle *h);
 void *block_cache_value(cache_handle *h);
-/* The charge the entry was inserted with (lets a caller that knows how it sized its values
- * find their end without touching them). */
-size_t block_cache_charge(const cache_handle *h);
 void block_cache_release(block_cache *c, cache_handle *h);
 /* Drops every unpinned entry of file (after the file is deleted). */
 void block_cache_erase_file(block_cache *c, uint64_t file);

@@ -265,8 +265,13 @@ static int get_block(sst_reader *r, uint64_t off, uint64_t size, int fill, sst_b
     int rc = read_block(r, off, size, 1, &b);
     if (rc) return rc;
     if (r->cache && fill) {
-        cache_handle *ch = block_cache_insert(r->cache, r->file_number, off, b,
-                                              sizeof(*b) + b->size, sst_block_delete);
+        /* tag = the parsed trailer (restart array offset, count): a later get builds the block
+         * view from the cache entry alone and loads the restart array without first waiting
+         * for the block's header */
+        uint64_t tag = (uint64_t)b->blk.restarts | (uint64_t)b->blk.num_restarts << 32;
+        cache_handle *ch = block_cache_insert_tagged(r->cache, r->file_number, off, b,
+                                                     sizeof(*b) + b->size, sst_block_delete,
+                                                     tag);
         if (ch) *h = ch;
     }
     *out = b;
@@ -480,14 +485,19 @@ int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t 
     sst_block *b;
     cache_handle *h;
     if ((rc = get_block(r, off, size, 1, &b, &h))) goto out;
-    if (h) {
-        /* A cached block was charged sizeof(sst_block) + raw size: its restart array ends at
-         * b + charge. Load it together with the header instead of after it. */
-        const char *end = (const char *)b + block_cache_charge(h);
-        SST_PREFETCH(end - 4);
-        SST_PREFETCH(end - 68);
+    block view;
+    uint64_t tag = h ? block_cache_tag(h) : 0;
+    if (!tag) {
+        view = b->blk;
+    } else { /* the view from the cache entry's tag: no wait for the block's header line */
+        view.data = b->data;
+        view.restarts = (uint32_t)tag;
+        view.num_restarts = (uint32_t)(tag >> 32);
+        view.size = view.restarts + 4 + (size_t)view.num_restarts * 4;
+        SST_PREFETCH(view.data + view.restarts);
+        SST_PREFETCH(view.data + view.size - 4);
     }
-    block_iter_reset(&it, &b->blk);
+    block_iter_reset(&it, &view);
     block_iter_seek(&it, lk, lkl);
     if (block_iter_valid(&it)) {
         /* the entry is the newest version <= snapshot of its user key (seek order) */
