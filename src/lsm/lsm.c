@@ -779,7 +779,8 @@ static inline int ukey_in_file(const file_meta *f, const void *k, size_t kl) {
 
 /* Point lookups probe the tables in windows of LSM_GET_WINDOW: the window's readers are taken
  * and their filter lines prefetched first, so the filter misses of a window overlap (a key
- * found in no memtable is usually tested against every L0 file and one file per level). */
+ * found in no memtable is usually tested against every L0 file and one file per level); the
+ * first window is opened before the memtables are probed, so those misses overlap too. */
 #define LSM_GET_WINDOW 8
 
 typedef struct get_probe {
@@ -787,25 +788,23 @@ typedef struct get_probe {
     int rc;
 } get_probe;
 
-/* Probes files[0..n) in order. SST_FOUND / SST_DELETED / a negative code end the lookup;
- * SST_NOTFOUND when none has the key. */
-static int probe_tables(lsm_t *db, file_meta *const *files, int n, const void *key, size_t klen,
-                        uint64_t h, lsm_buf *val) {
-    get_probe p[LSM_GET_WINDOW];
-    for (int base = 0; base < n; base += LSM_GET_WINDOW) {
-        int w = n - base < LSM_GET_WINDOW ? n - base : LSM_GET_WINDOW;
-        for (int i = 0; i < w; i++) {
-            p[i].rc = table_cache_get(db->tc, files[base + i]->number, &p[i].r);
-            if (p[i].r) sst_reader_prefetch_filter(p[i].r, h);
-        }
-        int rc = SST_NOTFOUND;
-        for (int i = 0; i < w && rc == SST_NOTFOUND; i++)
-            rc = p[i].r ? sst_reader_get_hashed(p[i].r, key, klen, h, db->last_seq, val)
-                        : p[i].rc;
-        for (int i = 0; i < w; i++) sst_reader_unref(p[i].r);
-        if (rc != SST_NOTFOUND) return rc;
+/* Takes the readers of files[0..w) and starts loading their filter lines for h. */
+static void window_open(lsm_t *db, file_meta *const *files, int w, uint64_t h, get_probe *p) {
+    for (int i = 0; i < w; i++) {
+        p[i].rc = table_cache_get(db->tc, files[i]->number, &p[i].r);
+        if (p[i].r) sst_reader_prefetch_filter(p[i].r, h);
     }
-    return SST_NOTFOUND;
+}
+static void window_close(get_probe *p, int w) {
+    for (int i = 0; i < w; i++) sst_reader_unref(p[i].r);
+}
+/* Probes an open window in order: SST_FOUND / SST_DELETED / a negative code end the lookup. */
+static int window_probe(lsm_t *db, const get_probe *p, int w, const void *key, size_t klen,
+                        uint64_t h, lsm_buf *val) {
+    int rc = SST_NOTFOUND;
+    for (int i = 0; i < w && rc == SST_NOTFOUND; i++)
+        rc = p[i].r ? sst_reader_get_hashed(p[i].r, key, klen, h, db->last_seq, val) : p[i].rc;
+    return rc;
 }
 
 int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
@@ -814,14 +813,11 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
     size_t vl;
     uint64_t snap = db->last_seq;
     uint64_t h = key_hash64(key, klen); /* once, for every memtable index and filter */
-    int r = memtable_get_hashed(db->mem, key, klen, h, snap, &v, &vl);
-    if (r == MEMTABLE_FOUND) return buf_set(val, v, vl);
-    if (r == MEMTABLE_DELETED) return LSM_ENOTFOUND;
-    for (int i = db->nimm - 1; i >= 0; i--) {
-        r = memtable_get_hashed(db->imm[i].mem, key, klen, h, snap, &v, &vl);
-        if (r == MEMTABLE_FOUND) return buf_set(val, v, vl);
-        if (r == MEMTABLE_DELETED) return LSM_ENOTFOUND;
-    }
+    /* Start every first miss of the lookup at once: the memtable index slots now, the filter
+     * lines of the first window of tables while the candidates are gathered, and only then
+     * wait for the memtables' answers. */
+    memtable_prefetch_slot(db->mem, h);
+    for (int i = db->nimm - 1; i >= 0; i--) memtable_prefetch_slot(db->imm[i].mem, h);
     /* candidate tables in probe order: L0 newest first, then the one file per level whose
      * range holds the key */
     version *ver = db->vs->current;
@@ -838,7 +834,28 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
         int i = version_find_file(ver, l, key, klen);
         if (i < nf && ukey_in_file(ver->files[l][i], key, klen)) cand[n++] = ver->files[l][i];
     }
-    int rc = probe_tables(db, cand, n, key, klen, h, val);
+    get_probe p[LSM_GET_WINDOW];
+    int w = n < LSM_GET_WINDOW ? n : LSM_GET_WINDOW;
+    window_open(db, cand, w, h, p);
+    int rc = SST_NOTFOUND, r = memtable_get_hashed(db->mem, key, klen, h, snap, &v, &vl);
+    for (int i = db->nimm - 1; i >= 0 && r == MEMTABLE_NOTFOUND; i--)
+        r = memtable_get_hashed(db->imm[i].mem, key, klen, h, snap, &v, &vl);
+    if (r == MEMTABLE_FOUND) {
+        rc = buf_set(val, v, vl);
+        if (rc == 0) rc = SST_FOUND;
+    } else if (r == MEMTABLE_DELETED) {
+        rc = SST_DELETED;
+    } else {
+        rc = window_probe(db, p, w, key, klen, h, val);
+    }
+    window_close(p, w);
+    /* later windows (more than LSM_GET_WINDOW candidates: a deep L0) */
+    for (int base = w; base < n && rc == SST_NOTFOUND; base += LSM_GET_WINDOW) {
+        int ww = n - base < LSM_GET_WINDOW ? n - base : LSM_GET_WINDOW;
+        window_open(db, cand + base, ww, h, p);
+        rc = window_probe(db, p, ww, key, klen, h, val);
+        window_close(p, ww);
+    }
     if (cand != stackc) free(cand);
     if (rc == SST_FOUND) return 0;
     if (rc == SST_DELETED || rc == SST_NOTFOUND) return LSM_ENOTFOUND;

@@ -441,6 +441,10 @@ int memtable_get_hashed(memtable *m, const void *ukey, size_t ukl, uint64_t hash
     return MEMTABLE_FOUND;
 }
 
+void memtable_prefetch_slot(const memtable *m, uint64_t hash) {
+    MT_PREFETCH(&m->slots[(size_t)(hash & m->hash_mask) & (m->cap - 1)]);
+}
+
 /* ---- iterator ---- */
 
 typedef struct mt_iter {

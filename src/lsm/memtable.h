@@ -38,6 +38,10 @@ int memtable_get(memtable *m, const void *ukey, size_t ukl, uint64_t snapshot, c
 int memtable_get_hashed(memtable *m, const void *ukey, size_t ukl, uint64_t hash,
                         uint64_t snapshot, const char **val, size_t *vl);
 
+/* Prefetch hint: starts loading the index slot memtable_get_hashed(hash) will read first.
+ * Changes nothing; same threads as memtable_get. */
+void memtable_prefetch_slot(const memtable *m, uint64_t hash);
+
 /* Bytes allocated by the arena plus the hash index (what counts against memtable_size). Any
  * thread (relaxed). */
 size_t memtable_memory_usage(const memtable *m);
