@@ -1,4 +1,5 @@
-/* test_memtable.c - skiplist memtable: internal-key order, snapshots, tombstones, iterators. */
+/* test_memtable.c - skiplist memtable: internal-key order, snapshots, tombstones, iterators,
+ * the hash index sized up front. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -904,4 +905,35 @@ Test(memtable_pending, random_keys_with_overwrites_and_deletes_match_reference_a
     free(latest);
     free(latest_seq);
     memtable_unref(m);
+}
+
+Test(memtable, index_sized_up_front_never_grows_for_the_expected_keys) {
+    memtable *small = memtable_new();
+    memtable *m = memtable_new_for(100000);
+    size_t start = memtable_index_bytes(m);
+    cr_assert_lt(memtable_index_bytes(small), start);
+    cr_assert_geq(start / 16 * 7 / 10, 100000, "room for 100k keys at load <= 0.7");
+    char k[32];
+    for (int i = 0; i < 100000; i++) {
+        int kl = snprintf(k, sizeof(k), "key:%d", i);
+        cr_assert_eq(memtable_add(m, (uint64_t)i + 1, KIND_VALUE, k, (size_t)kl, "v", 1), 0);
+        cr_assert_eq(memtable_add(small, (uint64_t)i + 1, KIND_VALUE, k, (size_t)kl, "v", 1), 0);
+    }
+    cr_assert_eq(memtable_index_bytes(m), start, "no rehash while the expected keys arrive");
+    cr_assert_eq(memtable_distinct_keys(m), 100000);
+    cr_assert_eq(memtable_index_bytes(small), start, "grown one doubling at a time to the same size");
+    /* overwrites are not distinct keys */
+    cr_assert_eq(memtable_add(m, 200001, KIND_VALUE, "key:7", 5, "w", 1), 0);
+    cr_assert_eq(memtable_distinct_keys(m), 100000);
+    char buf[8];
+    size_t l;
+    cr_assert_eq(get(m, "key:7", MAX_SEQUENCE, buf, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(buf, "w");
+    cr_assert_eq(get(m, "key:99999", MAX_SEQUENCE, buf, &l), MEMTABLE_FOUND);
+    memtable_unref(m);
+    memtable_unref(small);
+    memtable *z = memtable_new_for(0), *d = memtable_new();
+    cr_assert_eq(memtable_index_bytes(z), memtable_index_bytes(d), "0 expected = the default");
+    memtable_unref(z);
+    memtable_unref(d);
 }

@@ -551,7 +551,8 @@ static int rotate_memtable(lsm_t *db) {
     char path[4096];
     log_path(path, sizeof(path), db->dir, num);
     wal_writer *nw = wal_writer_create(path);
-    memtable *nm = memtable_new();
+    /* sized like the memtable it replaces: no index doubling (a stall) while it fills */
+    memtable *nm = memtable_new_for(memtable_distinct_keys(db->mem));
     if (!nw || !nm || logs_push(db, num)) {
         if (nw) { wal_writer_close(nw, 0); unlink(path); }
         if (nm) memtable_unref(nm);

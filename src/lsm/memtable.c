@@ -132,7 +132,16 @@ static int index_alloc(memtable *m, size_t cap) {
     return 0;
 }
 
-memtable *memtable_new(void) {
+memtable *memtable_new(void) { return memtable_new_for(0); }
+
+/* Index capacity for n distinct keys at a load <= 7/10 (a power of two, at least the minimum). */
+static size_t index_cap_for(size_t n) {
+    size_t cap = MT_INDEX_MIN_SLOTS;
+    while (cap < ((size_t)1 << 40) && (n + 1) * 10 > cap * 7) cap *= 2;
+    return cap;
+}
+
+memtable *memtable_new_for(size_t expected_keys) {
     memtable *m = malloc(sizeof(*m));
     if (!m) return NULL;
     atomic_init(&m->refs, 1);
@@ -157,7 +166,8 @@ memtable *memtable_new(void) {
     m->hash_mask = UINT64_MAX;
     m->npending = 0;
     atomic_init(&m->index_bytes, 0);
-    if (index_alloc(m, MT_INDEX_MIN_SLOTS)) {
+    if (index_alloc(m, index_cap_for(expected_keys)) &&
+        (expected_keys == 0 || index_alloc(m, MT_INDEX_MIN_SLOTS))) {
         arena_destroy(&m->arena);
         free(m);
         return NULL;
@@ -187,6 +197,8 @@ size_t memtable_index_bytes(const memtable *m) {
 void memtable_debug_limit_hash(memtable *m, uint64_t mask) {
     if (m->used == 0) m->hash_mask = mask;
 }
+
+size_t memtable_distinct_keys(const memtable *m) { return m->used; }
 
 uint64_t memtable_entries(const memtable *m) {
     return atomic_load_explicit(&((memtable *)m)->entries, memory_order_relaxed);
