@@ -18,11 +18,14 @@
  *
  * Deferred linking: a new entry goes into the hash index at once (so memtable_get at the latest
  * snapshot sees it) but, unless the prev0 fast path applies, only into pending[] (its prev0 is
- * NULL while unlinked). pending[] is linked into the list when it fills (MT_PENDING_MAX), and
- * before any ordered access: memtable_iter_new, an older-snapshot memtable_get, memtable_seal.
- * The merge sorts the pending nodes and runs their searches MT_GROUP at a time, interleaved, so
- * their cache misses overlap (find_group). All of it happens on the owner thread: lsm.c seals a
- * memtable before it becomes immutable, so readers on other threads find pending[] empty.
+ * NULL while unlinked). When pending[] fills (MT_PENDING_MAX) it is sorted and becomes the
+ * merging[] batch, which is linked one group (MT_GROUP nodes) per MT_GROUP later additions, so
+ * the cost of a batch (~1.5 ms for 2048 keys) is paced over the adds that refill pending[]
+ * instead of stalling one of them; the group's searches run interleaved so their cache misses
+ * overlap (find_group). Before any ordered access (memtable_iter_new, an older-snapshot
+ * memtable_get, memtable_seal) everything unlinked is linked at once. All of it happens on the
+ * owner thread: lsm.c seals a memtable before it becomes immutable, so readers on other
+ * threads find nothing unlinked.
  *
  * Threads: a single writer (the owner). Inserts set a new node's next pointers before linking
  * it in, level 0 first, so a reader on the owner thread between inserts always sees a
@@ -76,7 +79,9 @@ struct memtable {
     uint64_t hash_mask;            /* ANDed into every hash; ~0 except in tests */
     atomic_size_t index_bytes;     /* cap * sizeof(mt_slot), readable from any thread */
     size_t npending;               /* nodes in pending[] (owner writes; 0 once sealed) */
-    mt_node *pending[MT_PENDING_MAX]; /* in the index but not yet linked into the list */
+    size_t nmerge, mpos;           /* merging[mpos..nmerge) sorted, not yet linked */
+    mt_node **pending, **merging;  /* the two halves of bufs (swapped when pending fills) */
+    mt_node *bufs[2][MT_PENDING_MAX]; /* nodes in the index but not yet linked into the list */
 };
 
 /* The level-0 predecessor (head for the first node), stored just before the node; owner thread
@@ -165,6 +170,9 @@ memtable *memtable_new_for(size_t expected_keys) {
     m->used = 0;
     m->hash_mask = UINT64_MAX;
     m->npending = 0;
+    m->nmerge = m->mpos = 0;
+    m->pending = m->bufs[0];
+    m->merging = m->bufs[1];
     atomic_init(&m->index_bytes, 0);
     if (index_alloc(m, index_cap_for(expected_keys)) &&
         (expected_keys == 0 || index_alloc(m, MT_INDEX_MIN_SLOTS))) {
@@ -332,41 +340,63 @@ static void find_group(const memtable *m, mt_node *const *nodes, int g,
     }
 }
 
-/* Links every pending node into the list: sorted by internal key, then in groups of MT_GROUP
- * whose searches run interleaved (find_group); the group's nodes are then linked in ascending
- * order, each one's predecessors first advanced past the group's nodes linked before it (the
- * only nodes that can sit between a searched predecessor and the key). Owner thread. */
-static void merge_pending(memtable *m) {
-    size_t np = m->npending;
-    if (np == 0) return;
-    if (np > 1) qsort(m->pending, np, sizeof(mt_node *), pending_cmp);
+/* Links nodes[0..g) (sorted by internal key, g <= MT_GROUP, not linked) into the list: their
+ * searches run interleaved (find_group), then they are linked in ascending order, each one's
+ * predecessors first advanced past the group's nodes linked before it (the only nodes that can
+ * sit between a searched predecessor and the key). Owner thread. */
+static void link_group(memtable *m, mt_node *const *nodes, int g) {
     mt_node *prevs[MT_GROUP][MT_MAX_HEIGHT];
-    for (size_t base = 0; base < np; base += MT_GROUP) {
-        int g = np - base < MT_GROUP ? (int)(np - base) : MT_GROUP;
-        mt_node **nodes = &m->pending[base];
-        int hs = m->height; /* levels searched */
-        find_group(m, nodes, g, prevs);
-        int linked_h = 0;   /* max height of the group's nodes linked so far */
-        for (int j = 0; j < g; j++) {
-            mt_node *n = nodes[j];
-            mt_node **prev = prevs[j];
-            for (int l = hs; l < m->height; l++) prev[l] = m->head;
-            int fix = linked_h > hs ? m->height : linked_h;
-            if (fix) {
-                const char *k = node_key(n);
-                size_t ukl = n->ikl - IKEY_TRAILER;
-                uint64_t t = decode_fixed64(k + ukl);
-                for (int l = 0; l < fix; l++) {
-                    mt_node *nx;
-                    while ((nx = prev[l]->next[l]) && node_cmp(nx, k, ukl, t) < 0) prev[l] = nx;
-                }
+    int hs = m->height; /* levels searched */
+    find_group(m, nodes, g, prevs);
+    int linked_h = 0;   /* max height of the group's nodes linked so far */
+    for (int j = 0; j < g; j++) {
+        mt_node *n = nodes[j];
+        mt_node **prev = prevs[j];
+        for (int l = hs; l < m->height; l++) prev[l] = m->head;
+        int fix = linked_h > hs ? m->height : linked_h;
+        if (fix) {
+            const char *k = node_key(n);
+            size_t ukl = n->ikl - IKEY_TRAILER;
+            uint64_t t = decode_fixed64(k + ukl);
+            for (int l = 0; l < fix; l++) {
+                mt_node *nx;
+                while ((nx = prev[l]->next[l]) && node_cmp(nx, k, ukl, t) < 0) prev[l] = nx;
             }
-            link_node(m, n, prev);
-            if ((int)n->height > linked_h) linked_h = (int)n->height;
         }
+        link_node(m, n, prev);
+        if ((int)n->height > linked_h) linked_h = (int)n->height;
     }
+}
+
+/* Links the next group of the merging batch. */
+static void merge_step(memtable *m) {
+    size_t left = m->nmerge - m->mpos;
+    int g = left < MT_GROUP ? (int)left : MT_GROUP;
+    if (g > 0) link_group(m, &m->merging[m->mpos], g);
+    m->mpos += (size_t)g;
+}
+
+/* Turns the pending nodes into the (sorted) merging batch; the previous batch must be done. */
+static void start_batch(memtable *m) {
+    size_t np = m->npending;
+    if (np > 1) qsort(m->pending, np, sizeof(mt_node *), pending_cmp);
+    mt_node **t = m->merging;
+    m->merging = m->pending;
+    m->pending = t;
+    m->nmerge = np;
+    m->mpos = 0;
     m->npending = 0;
 }
+
+/* Links every node not yet linked (the merging batch, then the pending ones). */
+static void merge_pending(memtable *m) {
+    while (m->mpos < m->nmerge) merge_step(m);
+    if (m->npending == 0) return;
+    start_batch(m);
+    while (m->mpos < m->nmerge) merge_step(m);
+}
+
+static inline int has_unlinked(const memtable *m) { return m->npending || m->mpos < m->nmerge; }
 
 void memtable_seal(memtable *m) { merge_pending(m); }
 
@@ -405,8 +435,14 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
     } else {
         /* Linked later, in sorted batches (merge_pending); already visible through the index. */
         *node_prev0(n) = NULL;
-        if (m->npending == MT_PENDING_MAX) merge_pending(m);
+        if (m->npending == MT_PENDING_MAX) {
+            while (m->mpos < m->nmerge) merge_step(m); /* adds outran the pacing */
+            start_batch(m);
+        }
         m->pending[m->npending++] = n;
+        /* pacing: one group of the batch per MT_GROUP new pending nodes, so the batch is
+         * linked by the time pending fills again */
+        if (m->mpos < m->nmerge && m->npending % MT_GROUP == 0) merge_step(m);
     }
     if (!slot->node) {
         slot->node = n;
@@ -441,7 +477,7 @@ int memtable_get_hashed(memtable *m, const void *ukey, size_t ukl, uint64_t hash
     }
     /* Older snapshot than the newest version: search the list for the version it sees (every
      * node linked first; pending nodes exist only on the owner thread's active memtable). */
-    if (m->npending) merge_pending(m);
+    if (has_unlinked(m)) merge_pending(m);
     mt_node *n = find_ge(m, ukey, ukl, ikey_pack_trailer(snapshot, KIND_VALUE), NULL);
     if (!n || n->ikl - IKEY_TRAILER != ukl) return MEMTABLE_NOTFOUND;
     const char *k = node_key(n);
@@ -529,7 +565,7 @@ static const internal_iter_ops mt_iter_ops = {
 internal_iter *memtable_iter_new(memtable *m) {
     mt_iter *i = malloc(sizeof(*i));
     if (!i) return NULL;
-    if (m->npending) merge_pending(m); /* owner thread: a sealed memtable has none */
+    if (has_unlinked(m)) merge_pending(m); /* owner thread: a sealed memtable has none */
     i->base.ops = &mt_iter_ops;
     memtable_ref(m);
     i->m = m;
