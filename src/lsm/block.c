@@ -249,12 +249,6 @@ void block_iter_next(block_iter *it) {
     parse_next(it);
 }
 
-#if defined(__GNUC__)
-#define BLOCK_PREFETCH(p) __builtin_prefetch(p)
-#else
-#define BLOCK_PREFETCH(p) ((void)(p))
-#endif
-
 /* Starts loading the restart keys the binary search below will compare, so their cache misses
  * overlap instead of following one another: every restart key of a small block (a 16 KiB block
  * of ~100-byte entries has ~8), else those of the search's first three levels. */
@@ -263,14 +257,14 @@ static void prefetch_search(const block_iter *it) {
     if (n <= 32) {
         for (uint32_t i = 1; i < n; i++) {
             uint32_t off = restart_point(it, i);
-            if (off < it->restarts) BLOCK_PREFETCH(it->data + off);
+            if (off < it->restarts) cpu_prefetch(it->data + off);
         }
         return;
     }
     for (uint32_t d = 2; d <= 8; d *= 2)
         for (uint32_t j = 1; j < d; j += 2) {
             uint32_t off = restart_point(it, (uint32_t)((uint64_t)n * j / d));
-            if (off < it->restarts) BLOCK_PREFETCH(it->data + off);
+            if (off < it->restarts) cpu_prefetch(it->data + off);
         }
 }
 
@@ -298,7 +292,7 @@ void block_iter_seek(block_iter *it, const char *ikey, size_t ikl) {
         if (end > it->restarts) end = it->restarts;
         for (uint32_t off = (it->next_off & ~63u) + 64; off < end && off < it->next_off + 2048;
              off += 64)
-            BLOCK_PREFETCH(it->data + off);
+            cpu_prefetch(it->data + off);
     }
     /* linear scan inside the restart interval (and past it, when every key there is < ikey) */
     while (parse_next(it)) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "coding.h"
+#include "dbformat.h"
 #include "hash.h"
 #include "lsm.h"
 
@@ -173,7 +174,5 @@ int bloom_may_contain(const char *filter, size_t flen, const void *key, size_t k
 void bloom_prefetch(const char *filter, size_t flen, uint64_t h64) {
     if (flen < 2 || !local_k(filter, flen)) return;
     uint64_t nlines = (flen - 1) / BLOOM_LINE_BYTES;
-#if defined(__GNUC__)
-    __builtin_prefetch(filter + (size_t)line_of(h64, nlines) * BLOOM_LINE_BYTES);
-#endif
+    cpu_prefetch(filter + (size_t)line_of(h64, nlines) * BLOOM_LINE_BYTES);
 }

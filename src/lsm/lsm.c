@@ -789,12 +789,41 @@ typedef struct get_probe {
     int rc;
 } get_probe;
 
-/* Takes the readers of files[0..w) and starts loading their filter lines for h. */
-static void window_open(lsm_t *db, file_meta *const *files, int w, uint64_t h, get_probe *p) {
-    for (int i = 0; i < w; i++) {
-        p[i].rc = table_cache_get(db->tc, files[i]->number, &p[i].r);
-        if (p[i].r) sst_reader_prefetch_filter(p[i].r, h);
+/* The tables a point lookup may find its key in, in probe order: L0 newest first, then the one
+ * file per level whose range holds the key. Walked without allocating, a window at a time. */
+typedef struct get_cursor {
+    const version *v;
+    int l0;     /* next L0 index to consider */
+    int level;  /* next level >= 1 to consider */
+} get_cursor;
+
+static file_meta *cursor_next(get_cursor *c, const void *key, size_t klen) {
+    const version *v = c->v;
+    while (c->l0 < v->nfiles[0]) {
+        file_meta *f = v->files[0][c->l0++];
+        if (ukey_in_file(f, key, klen)) return f;
     }
+    while (c->level < v->num_levels) {
+        int l = c->level++, nf = v->nfiles[l];
+        if (!nf) continue;
+        int i = version_find_file(v, l, key, klen);
+        if (i < nf && ukey_in_file(v->files[l][i], key, klen)) return v->files[l][i];
+    }
+    return NULL;
+}
+
+/* Takes the readers of the next (up to LSM_GET_WINDOW) candidates and starts loading their
+ * filter lines for h. Returns how many it took (0: no candidates left). */
+static int window_open(lsm_t *db, get_cursor *c, const void *key, size_t klen, uint64_t h,
+                       get_probe *p) {
+    int w = 0;
+    file_meta *f;
+    while (w < LSM_GET_WINDOW && (f = cursor_next(c, key, klen))) {
+        p[w].rc = table_cache_get(db->tc, f->number, &p[w].r);
+        if (p[w].r) sst_reader_prefetch_filter(p[w].r, h);
+        w++;
+    }
+    return w;
 }
 static void window_close(get_probe *p, int w) {
     for (int i = 0; i < w; i++) sst_reader_unref(p[i].r);
@@ -819,25 +848,9 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
      * wait for the memtables' answers. */
     memtable_prefetch_slot(db->mem, h);
     for (int i = db->nimm - 1; i >= 0; i--) memtable_prefetch_slot(db->imm[i].mem, h);
-    /* candidate tables in probe order: L0 newest first, then the one file per level whose
-     * range holds the key */
-    version *ver = db->vs->current;
-    file_meta *stackc[2 * LSM_GET_WINDOW];
-    int cap = ver->nfiles[0] + ver->num_levels, n = 0;
-    file_meta **cand = cap <= (int)(sizeof(stackc) / sizeof(stackc[0]))
-                           ? stackc : malloc(sizeof(*cand) * (size_t)cap);
-    if (!cand) return LSM_ENOMEM;
-    for (int i = 0; i < ver->nfiles[0]; i++)
-        if (ukey_in_file(ver->files[0][i], key, klen)) cand[n++] = ver->files[0][i];
-    for (int l = 1; l < ver->num_levels; l++) {
-        int nf = ver->nfiles[l];
-        if (!nf) continue;
-        int i = version_find_file(ver, l, key, klen);
-        if (i < nf && ukey_in_file(ver->files[l][i], key, klen)) cand[n++] = ver->files[l][i];
-    }
+    get_cursor cur = {db->vs->current, 0, 1};
     get_probe p[LSM_GET_WINDOW];
-    int w = n < LSM_GET_WINDOW ? n : LSM_GET_WINDOW;
-    window_open(db, cand, w, h, p);
+    int w = window_open(db, &cur, key, klen, h, p);
     int rc = SST_NOTFOUND, r = memtable_get_hashed(db->mem, key, klen, h, snap, &v, &vl);
     for (int i = db->nimm - 1; i >= 0 && r == MEMTABLE_NOTFOUND; i--)
         r = memtable_get_hashed(db->imm[i].mem, key, klen, h, snap, &v, &vl);
@@ -851,13 +864,10 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
     }
     window_close(p, w);
     /* later windows (more than LSM_GET_WINDOW candidates: a deep L0) */
-    for (int base = w; base < n && rc == SST_NOTFOUND; base += LSM_GET_WINDOW) {
-        int ww = n - base < LSM_GET_WINDOW ? n - base : LSM_GET_WINDOW;
-        window_open(db, cand + base, ww, h, p);
-        rc = window_probe(db, p, ww, key, klen, h, val);
-        window_close(p, ww);
+    while (rc == SST_NOTFOUND && (w = window_open(db, &cur, key, klen, h, p)) > 0) {
+        rc = window_probe(db, p, w, key, klen, h, val);
+        window_close(p, w);
     }
-    if (cand != stackc) free(cand);
     if (rc == SST_FOUND) return 0;
     if (rc == SST_DELETED || rc == SST_NOTFOUND) return LSM_ENOTFOUND;
     return rc;

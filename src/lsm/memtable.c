@@ -56,7 +56,7 @@ struct mt_node {
 
 typedef struct mt_slot {
     mt_node *node; /* newest node of its user key; NULL: empty slot */
-    uint64_t hash; /* mt_hash of the user key (after hash_mask) */
+    uint64_t hash; /* key_hash64 of the user key (after hash_mask) */
 } mt_slot;
 
 /* Initial capacity (1 KiB): small, because lsm.c rotates when arena + index exceed the memtable
@@ -102,9 +102,9 @@ static inline const char *node_val(const mt_node *n) { return node_key(n) + n->i
 
 /* ---- hash ---- */
 
-/* key_hash64 (hash.h): the same hash the bloom filters use, so lsm_get hashes a key once. Not
- * keyed: the table only serves keys of one memtable and degrades gracefully (probing). */
-static inline uint64_t mt_hash(const void *key, size_t len) { return key_hash64(key, len); }
+/* The index hashes with key_hash64 (hash.h), the hash the bloom filters use, so lsm_get hashes
+ * a key once. Not keyed: the table only serves keys of one memtable and degrades gracefully
+ * (probing). */
 
 static inline int node_ukey_eq(const mt_node *n, const void *ukey, size_t ukl) {
     return n->ikl - IKEY_TRAILER == ukl && (ukl == 0 || memcmp(node_key(n), ukey, ukl) == 0);
@@ -174,8 +174,10 @@ memtable *memtable_new_for(size_t expected_keys) {
     m->pending = m->bufs[0];
     m->merging = m->bufs[1];
     atomic_init(&m->index_bytes, 0);
-    if (index_alloc(m, index_cap_for(expected_keys)) &&
-        (expected_keys == 0 || index_alloc(m, MT_INDEX_MIN_SLOTS))) {
+    size_t cap = index_cap_for(expected_keys);
+    int rc = index_alloc(m, cap);
+    if (rc && cap > MT_INDEX_MIN_SLOTS) rc = index_alloc(m, MT_INDEX_MIN_SLOTS); /* grows later */
+    if (rc) {
         arena_destroy(&m->arena);
         free(m);
         return NULL;
@@ -224,14 +226,9 @@ static inline int node_cmp(const mt_node *n, const char *ukey, size_t ukl, uint6
     return t > trailer ? -1 : t < trailer ? 1 : 0;
 }
 
-/* Prefetch hint (a no-op where the builtin is unavailable): the descent overlaps the miss on
- * the node below (the next candidate if the current comparison says "go down") with the miss
- * on the node to the right being compared. */
-#if defined(__GNUC__)
-#define MT_PREFETCH(p) __builtin_prefetch(p)
-#else
-#define MT_PREFETCH(p) ((void)(p))
-#endif
+/* Descents prefetch (cpu_prefetch) the node below (the next candidate if the current
+ * comparison says "go down") so its miss overlaps the miss on the node to the right being
+ * compared. */
 
 /* First node >= (ukey, trailer); fills prev[] (per level, the last node < key) when given. */
 static mt_node *find_ge(const memtable *m, const char *ukey, size_t ukl, uint64_t trailer,
@@ -241,7 +238,7 @@ static mt_node *find_ge(const memtable *m, const char *ukey, size_t ukl, uint64_
     mt_node *last_cmp = NULL; /* a node already known to be >= key at a higher level */
     for (;;) {
         mt_node *nx = x->next[level];
-        if (level > 0) MT_PREFETCH(x->next[level - 1]);
+        if (level > 0) cpu_prefetch(x->next[level - 1]);
         if (nx && nx != last_cmp && node_cmp(nx, ukey, ukl, trailer) < 0) {
             x = nx;
         } else {
@@ -326,14 +323,14 @@ static void find_group(const memtable *m, mt_node *const *nodes, int g,
             mt_node *nx = q->x->next[q->level];
             if (nx && nx != q->last_cmp && node_cmp(nx, q->k, q->ukl, q->t) < 0) {
                 q->x = nx;
-                MT_PREFETCH(nx->next[q->level]);
+                cpu_prefetch(nx->next[q->level]);
             } else {
                 prevs[j][q->level] = q->x;
                 q->last_cmp = nx;
                 if (--q->level < 0) {
                     active--;
                 } else {
-                    MT_PREFETCH(q->x->next[q->level]);
+                    cpu_prefetch(q->x->next[q->level]);
                 }
             }
         }
@@ -406,7 +403,7 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
     /* Grow first (it is the only step that can fail besides the node allocation), keeping the
      * load <= 7/10 even if this key turns out to be new. */
     if ((m->used + 1) * 10 > m->cap * 7 && index_alloc(m, m->cap * 2)) return LSM_ENOMEM;
-    uint64_t hh = mt_hash(ukey, ukl) & m->hash_mask;
+    uint64_t hh = key_hash64(ukey, ukl) & m->hash_mask;
     mt_slot *slot = index_find(m, ukey, ukl, hh);
     size_t ikl = ukl + IKEY_TRAILER;
     int h = random_height(m);
@@ -459,7 +456,7 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
 
 int memtable_get(memtable *m, const void *ukey, size_t ukl, uint64_t snapshot, const char **val,
                  size_t *vl) {
-    return memtable_get_hashed(m, ukey, ukl, mt_hash(ukey, ukl), snapshot, val, vl);
+    return memtable_get_hashed(m, ukey, ukl, key_hash64(ukey, ukl), snapshot, val, vl);
 }
 
 int memtable_get_hashed(memtable *m, const void *ukey, size_t ukl, uint64_t hash,
@@ -490,7 +487,7 @@ int memtable_get_hashed(memtable *m, const void *ukey, size_t ukl, uint64_t hash
 }
 
 void memtable_prefetch_slot(const memtable *m, uint64_t hash) {
-    MT_PREFETCH(&m->slots[(size_t)(hash & m->hash_mask) & (m->cap - 1)]);
+    cpu_prefetch(&m->slots[(size_t)(hash & m->hash_mask) & (m->cap - 1)]);
 }
 
 /* ---- iterator ---- */
@@ -506,8 +503,8 @@ typedef struct mt_iter {
  * link skips to, about four ahead). */
 static inline void mti_prefetch_ahead(const mt_node *n) {
     if (!n) return;
-    MT_PREFETCH(n->next[0]);
-    if (n->height > 1) MT_PREFETCH(n->next[1]);
+    cpu_prefetch(n->next[0]);
+    if (n->height > 1) cpu_prefetch(n->next[1]);
 }
 static int mti_valid(internal_iter *it) { return ((mt_iter *)it)->cur != NULL; }
 static void mti_seek_first(internal_iter *it) {

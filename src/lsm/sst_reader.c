@@ -74,10 +74,8 @@ static int index_accel_build(sst_reader *r) {
     index_accel *a = &r->acc;
     memset(a, 0, sizeof(*a));
     if (b->restarts == 0) { /* no entries */
-        a->pfx = malloc(sizeof(uint64_t));
-        a->hoff = malloc(sizeof(uint64_t));
-        a->hsize = malloc(sizeof(uint32_t));
-        return a->pfx && a->hoff && a->hsize ? 0 : LSM_ENOMEM;
+        a->pfx = malloc(sizeof(uint64_t)); /* non-NULL: accelerator on, n = 0 (never read) */
+        return a->pfx ? 0 : LSM_ENOMEM;
     }
     uint32_t n = b->num_restarts;
     const char *first, *last;
@@ -400,7 +398,9 @@ int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, 
     if ((rc = index_accel_build(r))) goto fail;
     if (cache) {
         r->pinned = (int64_t)(sizeof(sst_block) + r->index->size) +
-                    (r->acc.pfx ? (int64_t)r->acc.n * 20 : 0) +
+                    (r->acc.pfx ? (int64_t)r->acc.n * (int64_t)(sizeof(*r->acc.pfx) +
+                                                                 sizeof(*r->acc.hoff) +
+                                                                 sizeof(*r->acc.hsize)) : 0) +
                     (r->filter ? (int64_t)((r->filter_len + 63) & ~(size_t)63) : 0);
         block_cache_charge_pinned(cache, r->pinned);
     }
@@ -442,12 +442,6 @@ int sst_reader_get(sst_reader *r, const void *ukey, size_t ukl, uint64_t snapsho
 void sst_reader_prefetch_filter(const sst_reader *r, uint64_t h64) {
     if (r->filter) bloom_prefetch(r->filter, r->filter_len, h64);
 }
-
-#if defined(__GNUC__)
-#define SST_PREFETCH(p) __builtin_prefetch(p)
-#else
-#define SST_PREFETCH(p) ((void)(p))
-#endif
 
 int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
                           uint64_t snapshot, lsm_buf *val) {
@@ -494,8 +488,8 @@ int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t 
         view.restarts = (uint32_t)tag;
         view.num_restarts = (uint32_t)(tag >> 32);
         view.size = view.restarts + 4 + (size_t)view.num_restarts * 4;
-        SST_PREFETCH(view.data + view.restarts);
-        SST_PREFETCH(view.data + view.size - 4);
+        cpu_prefetch(view.data + view.restarts);
+        cpu_prefetch(view.data + view.size - 4);
     }
     block_iter_reset(&it, &view);
     block_iter_seek(&it, lk, lkl);
