@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "event.h"
 #include "log.h"
 #include "parser.h"
 #include "server.h"
@@ -63,6 +64,12 @@ static int apply_hz(char *err, size_t errlen)
     server.hz = config.hz;
     return 0;
 }
+static int apply_busy_poll(char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    if (server.el) ev_set_busy_poll(server.el, config.busy_poll_us);
+    return 0;
+}
 static int apply_obuf(char *err, size_t errlen);
 /* Applied in place: the engine commits and syncs its WAL, then switches policy. */
 static int apply_appendfsync(char *err, size_t errlen)
@@ -109,6 +116,7 @@ static const config_option options[] = {
     {"timeout", CFG_INT, CFG_MUTABLE, "0", "Close a client idle for this many seconds (0 = never).", &config.timeout, 0, INT_MAX, NULL, NULL},
     {"tcp-keepalive", CFG_INT, CFG_MUTABLE, "300", "TCP keepalive interval in seconds (0 = off).", &config.tcp_keepalive, 0, INT_MAX, NULL, NULL},
     {"hz", CFG_INT, CFG_MUTABLE, "10", "Background task frequency (1-500).", &config.hz, 1, 500, NULL, apply_hz},
+    {"busy-poll-us", CFG_INT, CFG_MUTABLE, "50", "Poll for requests up to this long (usec) before the loop sleeps; adapts to 0 when idle (0 = never poll).", &config.busy_poll_us, 0, 1000, NULL, apply_busy_poll},
     {"proto-max-bulk-len", CFG_MEMORY, CFG_MUTABLE, "512mb", "Largest bulk string a client may send.", &config.proto_max_bulk_len, 1024 * 1024, LLONG_MAX, NULL, NULL},
     {"client-query-buffer-limit", CFG_MEMORY, CFG_MUTABLE, "1gb", "Largest query buffer of a client.", &config.client_query_buffer_limit, 1024 * 1024, LLONG_MAX, NULL, NULL},
     {"client-output-buffer-limit", CFG_STRING, CFG_MUTABLE | CFG_MULTIARG, "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60", "<class> <hard> <soft> <soft-seconds>: a client over the hard limit, or over the soft limit for soft-seconds, is closed (only 'normal' applies).", &config.client_output_buffer_limit, 0, 0, NULL, apply_obuf},

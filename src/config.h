@@ -30,6 +30,7 @@ struct config {
     int timeout;               /* idle seconds, 0 = never */
     int tcp_keepalive;
     int hz;
+    int busy_poll_us;          /* event loop busy-poll limit, 0 = off */
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
     char *client_output_buffer_limit;  /* canonical "normal h s t replica h s t pubsub h s t" */

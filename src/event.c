@@ -3,6 +3,7 @@
 #include "event.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -33,7 +34,17 @@ struct event_loop {
     long long next_timer_id;
     ev_hook_proc before_sleep;
     int stop;
+    /* busy polling (ev_set_busy_poll): limit and current adaptive window, in ns */
+    long long poll_limit_ns, poll_window_ns;
+    ev_busy_poll_stats poll_stats;
 };
+
+static long long ev_nstime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 static long long ev_mstime(void)
 {
@@ -177,6 +188,71 @@ static int ev_run_timers(event_loop *el)
     return processed;
 }
 
+/* The window adapts as cpuidle-haltpoll's does: a wait that blocked for no longer than the limit
+ * would have been caught by polling longer, so the window doubles (from limit/8) up to the
+ * limit; a wait that blocked for longer than the limit means polling was wasted, so it halves
+ * (to 0 below 1 us). An idle or lightly loaded server thus stops polling within a few waits. */
+static void ev_adapt_window(event_loop *el, long long blocked_ns)
+{
+    long long w = el->poll_window_ns;
+    if (blocked_ns <= el->poll_limit_ns) {
+        w = w < el->poll_limit_ns / 8 ? el->poll_limit_ns / 8 : w * 2;
+        if (w > el->poll_limit_ns) w = el->poll_limit_ns;
+    } else {
+        w /= 2;
+        if (w < 1000) w = 0;
+    }
+    el->poll_window_ns = w;
+}
+
+/* epoll_wait with busy polling in front of any wait that would block. */
+static int ev_wait(event_loop *el, int timeout)
+{
+    if (timeout == 0 || el->poll_limit_ns == 0)
+        return epoll_wait(el->epfd, el->fired, el->nfired_cap, timeout);
+    int n;
+    long long now;
+    if (el->poll_window_ns > 0) {
+        long long start = ev_nstime();
+        int polls = 0;
+        do {
+            n = epoll_wait(el->epfd, el->fired, el->nfired_cap, 0);
+            if (n != 0) {
+                if (polls > 0 && n > 0) el->poll_stats.hits++;
+                return n;
+            }
+            polls++;
+            now = ev_nstime();
+        } while (now - start < el->poll_window_ns);
+        el->poll_stats.misses++;
+    } else {
+        now = ev_nstime();
+    }
+    n = epoll_wait(el->epfd, el->fired, el->nfired_cap, timeout);
+    ev_adapt_window(el, ev_nstime() - now);
+    return n;
+}
+
+void ev_set_busy_poll(event_loop *el, long long limit_us)
+{
+    cpu_set_t cpus;
+    if (limit_us < 0) limit_us = 0;
+    /* with one CPU, polling would only take time from the processes we wait for */
+    if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) < 2) limit_us = 0;
+    el->poll_limit_ns = limit_us * 1000;
+    el->poll_window_ns = el->poll_limit_ns;
+}
+
+ev_busy_poll_stats ev_get_busy_poll_stats(const event_loop *el)
+{
+    ev_busy_poll_stats st = el->poll_stats;
+    st.limit_us = el->poll_limit_ns / 1000;
+    st.window_us = el->poll_window_ns / 1000;
+    return st;
+}
+
+void ev_reset_busy_poll_stats(event_loop *el) { el->poll_stats.hits = el->poll_stats.misses = 0; }
+
 int ev_process(event_loop *el, int dont_wait)
 {
     if (el->before_sleep) el->before_sleep(el);
@@ -189,7 +265,7 @@ int ev_process(event_loop *el, int dont_wait)
             if (nearest < 0 || t->when_ms < nearest) nearest = t->when_ms;
         timeout = nearest <= now ? 0 : (int)(nearest - now);
     }
-    int n = epoll_wait(el->epfd, el->fired, el->nfired_cap, timeout);
+    int n = ev_wait(el, timeout);
     int processed = 0;
     for (int i = 0; i < n; i++) {
         int fd = el->fired[i].data.fd;

@@ -26,6 +26,19 @@ int ev_get_mask(event_loop *el, int fd);
 /* Timer firing after ms; returns its id (> 0). */
 long long ev_timer_add(event_loop *el, long long ms, ev_timer_proc proc, void *data);
 void ev_set_before_sleep(event_loop *el, ev_hook_proc proc);
+/* Busy polling: before a wait that would block, poll the ready list (epoll_wait with timeout 0)
+ * for up to a window of at most limit_us. A client's request then arrives at a loop that is
+ * not asleep: neither side pays for a wakeup, which on loopback and in VMs is a large part of a
+ * small request's cost. The window adapts (event.c): it shrinks to 0 while waits outlast the
+ * limit (idle or light load), so polling costs CPU only while requests arrive closer together
+ * than the limit. 0 disables; also disabled when this thread may run on only one CPU. */
+void ev_set_busy_poll(event_loop *el, long long limit_us);
+typedef struct ev_busy_poll_stats {
+    long long limit_us, window_us; /* effective limit, current window */
+    long long hits, misses;        /* polls that found events / that ran the window out */
+} ev_busy_poll_stats;
+ev_busy_poll_stats ev_get_busy_poll_stats(const event_loop *el);
+void ev_reset_busy_poll_stats(event_loop *el); /* hits, misses = 0 (CONFIG RESETSTAT) */
 /* Runs until ev_stop. */
 void ev_main(event_loop *el);
 void ev_stop(event_loop *el);

@@ -13,6 +13,7 @@
 #include "client.h"
 #include "command.h"
 #include "config.h"
+#include "event.h"
 #include "keyspace.h"
 #include "lsm.h"
 #include "server.h"
@@ -303,6 +304,8 @@ static long long avg(const long long *s)
 
 static void sec_stats(sbuf *sb)
 {
+    ev_busy_poll_stats poll = {0};
+    if (server.el) poll = ev_get_busy_poll_stats(server.el);
     sb_printf(sb,
               "# Stats\r\n"
               "total_connections_received:%lld\r\n"
@@ -330,12 +333,17 @@ static void sec_stats(sbuf *sb)
               "total_error_replies:%lld\r\n"
               "total_reads_processed:%lld\r\n"
               "total_writes_processed:%lld\r\n"
-              "paused_write_commands:%lld\r\n",
+              "paused_write_commands:%lld\r\n"
+              "busy_poll_limit_us:%lld\r\n"
+              "busy_poll_window_us:%lld\r\n"
+              "busy_poll_hits:%lld\r\n"
+              "busy_poll_misses:%lld\r\n",
               server.stat.numconnections, server.stat.numcommands, avg(ops_samples), server.stat.net_input_bytes,
               server.stat.net_output_bytes, (double)avg(in_samples) / 1024, (double)avg(out_samples) / 1024,
               server.stat.rejected_conn, server.stat.expiredkeys, server.stat.stat_expired_time_cap_reached_count,
               server.stat.keyspace_hits, server.stat.keyspace_misses, server.stat.total_error_replies,
-              server.stat_total_reads, server.stat_total_writes, server.stat_paused_writes);
+              server.stat_total_reads, server.stat_total_writes, server.stat_paused_writes,
+              poll.limit_us, poll.window_us, poll.hits, poll.misses);
 }
 
 static void sec_replication(sbuf *sb)

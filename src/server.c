@@ -53,6 +53,7 @@ void server_reset_stats(void)
     server.stat_total_reads = server.stat_total_writes = server.stat_paused_writes = 0;
     command_stats_reset();
     info_reset();
+    if (server.el) ev_reset_busy_poll_stats(server.el);
 }
 
 static void engine_log(void *ctx, int level, const char *msg)
@@ -331,6 +332,9 @@ int server_init(void)
         log_msg(LL_WARNING, "Failed creating the event loop: %s", strerror(errno));
         return -1;
     }
+    ev_set_busy_poll(server.el, config.busy_poll_us);
+    if (config.busy_poll_us > 0 && ev_get_busy_poll_stats(server.el).limit_us == 0)
+        log_msg(LL_NOTICE, "busy-poll-us: only one CPU available, the event loop will not poll");
     server.batch = lsm_batch_new();
     command_table_init();
     if (server_listen() < 0) return -1;
