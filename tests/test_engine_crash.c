@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 
 #include "engine_test_util.h"
+#include "wal.h"
 
 static char g_base[512];
 static uint64_t g_seed;
@@ -60,10 +61,14 @@ static void path_in(char *out, size_t n, const char *name)
 }
 
 /* Options for the WAL tests: a memtable large enough that nothing flushes. */
+/* These tests find records by the WAL's size while it is open (and cut or damage copies at those
+ * offsets): plain appends, so that size is the end of the log. The preallocated WAL (the
+ * default, zeroed ahead) is covered by preallocated_wal_* and the kill -9 rounds. */
 static void wal_options(lsm_options *o)
 {
     etu_small_options(o);
     o->memtable_size = 4 << 20;
+    o->wal_prealloc = 0;
 }
 
 /* ---- the "earlier batches" every WAL test writes ---------------------------------------------
@@ -281,6 +286,107 @@ Test(engine_crash, batch_all_or_nothing_at_every_truncation_of_its_wal_record)
     }
     etu_rmrf(work);
     cr_assert_eq(checked, post - pre + 1);
+}
+
+/* Zeros bytes [from, to) of the newest log in a fresh copy of orig. */
+static void make_zeroed_copy(const char *orig, const char *work, const char *logname,
+                             long long from, long long to)
+{
+    etu_rmrf(work);
+    cr_assert_eq(etu_copy_dir(orig, work), 0, "copy %s -> %s", orig, work);
+    char p[2400];
+    snprintf(p, sizeof p, "%s/%s", work, logname);
+    int fd = open(p, O_WRONLY);
+    cr_assert_geq(fd, 0, "open %s", p);
+    static const char zeros[4096];
+    for (long long off = from; off < to;) {
+        size_t n = (size_t)(to - off < (long long)sizeof zeros ? to - off : (long long)sizeof zeros);
+        cr_assert_eq(pwrite(fd, zeros, n, (off_t)off), (ssize_t)n);
+        off += (long long)n;
+    }
+    close(fd);
+}
+
+/* The default, preallocated WAL (zeroed ahead of the last record) as a crash leaves it: the DB
+ * is copied while still open. Every committed batch comes back; and when the last batch's
+ * write reached the disk only up to some byte (the rest still the zeros written ahead), that
+ * batch is wholly absent, for every such byte, and new writes after it survive a restart. */
+Test(engine_crash, preallocated_wal_crash_image_keeps_batches_and_a_torn_last_one_is_all_or_nothing)
+{
+    char orig[1024], work[1024], image[1024];
+    path_in(orig, sizeof orig, "orig");
+    path_in(work, sizeof work, "work");
+    path_in(image, sizeof image, "image");
+    cr_assert_eq(mkdir(orig, 0755), 0);
+    lsm_options o;
+    etu_small_options(&o);
+    o.memtable_size = 4 << 20;
+    o.wal_prealloc = 64 << 10;
+    enum { NEARLY = 30, NPUT = 10, NDEL = 3 };
+    const size_t vsize = 40;
+    lsm_t *db = etu_open(orig, &o);
+    cr_assert_not_null(db, "open: %s", lsm_last_error(NULL));
+    char log[1024];
+    cr_assert_geq(etu_newest_log(orig, log, sizeof log), 0);
+    write_early_batches(db, NEARLY, NULL, log);
+    write_final_batch(db, NPUT, vsize, NDEL);
+    cr_assert_eq(etu_copy_dir(orig, image), 0, "copy the open DB");
+    must(lsm_close(db), "close");
+    const char *slash = strrchr(log, '/');
+    const char *logname = slash ? slash + 1 : log;
+
+    /* where the last record lies in the image, by reading it */
+    char ilog[2400];
+    snprintf(ilog, sizeof ilog, "%s/%s", image, logname);
+    wal_reader *r = wal_reader_open(ilog);
+    cr_assert_not_null(r);
+    const char *rec;
+    size_t len, last_len = 0;
+    long long pre = -1;
+    int nrec = 0;
+    while (wal_reader_next(r, &rec, &len) == WAL_READ_RECORD) {
+        pre = (long long)wal_reader_offset(r);
+        last_len = len;
+        nrec++;
+    }
+    cr_assert_eq(wal_reader_tail_dropped(r), 0, "the zeros ahead were counted as a torn tail");
+    wal_reader_close(r);
+    cr_assert_eq(nrec, NEARLY + 1);
+    long long post = pre + WAL_HEADER_SIZE + (long long)last_len;
+    cr_assert_lt(post / WAL_BLOCK_SIZE, 1, "test setup: the last record must fit in block 0");
+    long long image_size = etu_file_size(ilog);
+    cr_assert_eq(image_size % (64 << 10), 0);
+    cr_assert_gt(image_size, post, "no zeros ahead of the last record in the open WAL");
+
+    /* the whole image: everything */
+    etu_rmrf(work);
+    cr_assert_eq(etu_copy_dir(image, work), 0);
+    db = etu_open(work, &o);
+    cr_assert_not_null(db, "the crash image of a preallocated WAL must open: %s", lsm_last_error(NULL));
+    cr_assert_eq(check_final_batch(db, NPUT, vsize, NDEL, NEARLY, early_counter(NEARLY), "image"), 1,
+                 "the committed last batch is missing from the crash image");
+    must(lsm_close(db), "close");
+
+    int checked = 0;
+    for (long long cut = pre; cut < post; cut++) {
+        char ctx[400];
+        snprintf(ctx, sizeof ctx, "%s zeroed from %lld (last record [%lld, %lld))", logname, cut,
+                 pre, post);
+        make_zeroed_copy(image, work, logname, cut, post);
+        db = etu_open(work, &o);
+        cr_assert_not_null(db, "[%s] must open: %s", ctx, lsm_last_error(NULL));
+        cr_assert_eq(check_final_batch(db, NPUT, vsize, NDEL, NEARLY, early_counter(NEARLY), ctx),
+                     0, "[%s] last batch applied from a partly written record", ctx);
+        if (cut == pre || cut == pre + 1 || cut == pre + 7 || cut == post - 1) {
+            check_writes_after_torn_tail(&db, work, &o, ctx);
+            check_final_batch(db, NPUT, vsize, NDEL, NEARLY, early_counter(NEARLY), ctx);
+        }
+        must(lsm_close(db), "close");
+        checked++;
+    }
+    etu_rmrf(work);
+    etu_rmrf(image);
+    cr_assert_eq(checked, post - pre);
 }
 
 Test(engine_crash, batch_spanning_wal_blocks_all_or_nothing_at_block_boundaries)

@@ -351,7 +351,7 @@ Test(wal, length_field_past_eof_at_tail_is_torn) {
     free(f);
 }
 
-Test(wal, zero_filled_tail_is_torn) {
+Test(wal, zero_filled_tail_ends_the_log) {
     size_t sizes[] = {10, 20, 3000};
     uint64_t starts[3];
     uint64_t total = write_records(sizes, 3, starts);
@@ -363,9 +363,64 @@ Test(wal, zero_filled_tail_is_torn) {
     expect_record(r, 10, 0);
     expect_record(r, 20, 1);
     expect_eof(r);
-    cr_assert_eq(wal_reader_tail_dropped(r), total - starts[2]);
+    /* indistinguishable from preallocated space: the end of the log, nothing counted */
+    cr_assert_eq(wal_reader_tail_dropped(r), 0);
     wal_reader_close(r);
     free(f);
+}
+
+Test(wal, zeros_after_an_unfinished_record_count_only_its_fragments) {
+    size_t sizes[] = {10, B + 100}; /* the second is FIRST (block 0) + LAST (block 1) */
+    uint64_t starts[2];
+    uint64_t total = write_records(sizes, 2, starts);
+    uint64_t fsz;
+    char *f = slurp(&fsz);
+    memset(f + B, 0, total - B); /* the LAST fragment's block never made it to disk */
+    spit(f, total);
+    wal_reader *r = wal_reader_open(path);
+    expect_record(r, 10, 0);
+    expect_eof(r);
+    cr_assert_eq(wal_reader_tail_dropped(r), B - starts[1]);
+    wal_reader_close(r);
+    free(f);
+}
+
+/* A preallocating writer: the file is zeroed ahead in whole chunks while open, records overwrite
+ * the zeros, a reader of the open file (a crash image) finds every flushed record and a clean
+ * end, and close cuts the zeros. */
+Test(wal, preallocating_writer_zeroes_ahead_and_close_truncates) {
+    const uint64_t chunk = 64 * 1024;
+    wal_writer *w = wal_writer_create(path);
+    cr_assert_not_null(w);
+    wal_writer_set_prealloc(w, chunk);
+    size_t sizes[40];
+    struct stat st;
+    for (int i = 0; i < 40; i++) {
+        sizes[i] = 1000 + (size_t)i * 211; /* ~200 KB in all: several chunks */
+        char *p = malloc(sizes[i]);
+        fill_record(p, sizes[i], (uint32_t)i);
+        cr_assert_eq(wal_writer_add(w, p, sizes[i]), 0);
+        free(p);
+        cr_assert_eq(wal_writer_flush(w), 0);
+        cr_assert_eq(stat(path, &st), 0);
+        uint64_t logical = wal_writer_size(w);
+        cr_assert_eq((uint64_t)st.st_size % chunk, 0, "size %lld is not whole chunks",
+                     (long long)st.st_size);
+        cr_assert_geq((uint64_t)st.st_size, logical);
+        cr_assert_lt((uint64_t)st.st_size - logical, chunk + 1, "zeroed more than a chunk ahead");
+    }
+    /* the open file, as a crash would leave it: every record, then a clean end */
+    wal_reader *r = wal_reader_open(path);
+    cr_assert_not_null(r);
+    for (int i = 0; i < 40; i++) expect_record(r, sizes[i], (uint32_t)i);
+    expect_eof(r);
+    cr_assert_eq(wal_reader_tail_dropped(r), 0);
+    wal_reader_close(r);
+    uint64_t logical = wal_writer_size(w);
+    cr_assert_eq(wal_writer_close(w, 1), 0);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq((uint64_t)st.st_size, logical, "close left the zeros ahead");
+    read_all_expect(sizes, 40);
 }
 
 Test(wal, bad_crc_in_last_record_is_torn_tail) {

@@ -160,6 +160,7 @@ void lsm_options_init(lsm_options *o) {
     o->compaction_threads = 1;
     o->max_open_files = 1000;
     o->sync_mode = LSM_SYNC_EVERYSEC;
+    o->wal_prealloc = 1u << 20;
 }
 
 void lsm_buf_free(lsm_buf *b) {
@@ -551,6 +552,7 @@ static int rotate_memtable(lsm_t *db) {
     char path[4096];
     log_path(path, sizeof(path), db->dir, num);
     wal_writer *nw = wal_writer_create(path);
+    if (nw) wal_writer_set_prealloc(nw, db->o.wal_prealloc);
     /* sized like the memtable it replaces: no index doubling (a stall) while it fills */
     memtable *nm = memtable_new_for(memtable_distinct_keys(db->mem));
     if (!nw || !nm || logs_push(db, num)) {
@@ -766,7 +768,7 @@ int lsm_set_sync_mode(lsm_t *db, lsm_sync_mode mode) {
     if (wal_writer_sync(db->wal) != 0) rc = LSM_EIO;
     db->wal_dirty = 0;
     db->o.sync_mode = mode;
-    if (mode == LSM_SYNC_EVERYSEC && periodic_start(&db->syncer, 1000, sync_tick, db) != 0)
+    if (mode == LSM_SYNC_EVERYSEC && periodic_start(&db->syncer, 1000, sync_tick, db, "kevo-wal-sync") != 0)
         rc = LSM_ENOMEM;
     return rc;
 }
@@ -1316,6 +1318,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     db->mem_log = vset_new_file_number(db->vs);
     log_path(path, sizeof(path), dir, db->mem_log);
     db->wal = wal_writer_create(path);
+    if (db->wal) wal_writer_set_prealloc(db->wal, db->o.wal_prealloc);
     if (!db->wal) {
         snprintf(db->errmsg, sizeof(db->errmsg), "create %.300s: %s", path, strerror(errno));
         rc = LSM_EIO;
@@ -1332,12 +1335,14 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     }
     delete_obsolete_logs(db);
 
-    if (worker_start(&db->flush_w, db->efd) != 0) { rc = LSM_ENOMEM; goto fail_threads; }
+    if (worker_start(&db->flush_w, db->efd, "kevo-flush") != 0) { rc = LSM_ENOMEM; goto fail_threads; }
     for (int i = 0; i < o->compaction_threads; i++) {
-        if (worker_start(&db->comp_w[i], db->efd) != 0) { rc = LSM_ENOMEM; goto fail_threads; }
+        char name[16];
+        snprintf(name, sizeof name, "kevo-compact-%d", i < 99 ? i : 99);
+        if (worker_start(&db->comp_w[i], db->efd, name) != 0) { rc = LSM_ENOMEM; goto fail_threads; }
         db->ncomp++;
     }
-    if (o->sync_mode == LSM_SYNC_EVERYSEC && periodic_start(&db->syncer, 1000, sync_tick, db) != 0) {
+    if (o->sync_mode == LSM_SYNC_EVERYSEC && periodic_start(&db->syncer, 1000, sync_tick, db, "kevo-wal-sync") != 0) {
         rc = LSM_ENOMEM;
         goto fail_threads;
     }

@@ -59,6 +59,8 @@ typedef struct lsm_options {
     int max_open_files;            /* table cache size (open SSTables); 1000 */
     lsm_sync_mode sync_mode;       /* LSM_SYNC_EVERYSEC */
     int skip_corrupt_wal;          /* 0: refuse to open on mid-WAL corruption; 1: log and skip */
+    size_t wal_prealloc;           /* WAL files are zeroed ahead in chunks of this many bytes so
+                                      syncs write data only (wal.h); 0 = plain appends; 1 MiB */
     lsm_expire_fn expire_fn;       /* NULL: compaction never drops values for expiry */
     void *expire_ctx;
     /* Log sink for engine messages (recovery, corruption, compaction); NULL = stderr.

@@ -9,7 +9,8 @@
  * fewer than 7 bytes remain in a block they are zero padding and the next record starts at the
  * next block. A logical record is either one FULL fragment or FIRST, MIDDLE*, LAST.
  *
- * Writer: appends fragments to an in-memory buffer; flush writes the buffer with one write().
+ * Writer: appends fragments to an in-memory buffer; flush writes the buffer with one pwrite()
+ * at the end of the log (after zeroing ahead, for a preallocating writer).
  * Reader: maps the whole file (or reads it) and walks it; see wal_reader_next for recovery rules. */
 #include "wal.h"
 
@@ -41,7 +42,12 @@ struct wal_writer {
     atomic_uint_fast64_t size;    /* bytes logically appended (flushed + buffered) */
     atomic_uint_fast64_t flushed; /* bytes handed to write() successfully */
     atomic_uint_fast64_t synced;  /* bytes known durable */
+    uint64_t prealloc_chunk;      /* owner thread: 0 = plain appends */
+    uint64_t zeroed_end;          /* owner thread: file offset up to which zeros were written */
 };
+
+/* Zeros written ahead of the log by wal_writer_set_prealloc; never modified. */
+static const char wal_zeros[64 * 1024];
 
 wal_writer *wal_writer_create(const char *path) {
     wal_writer *w = calloc(1, sizeof(*w));
@@ -128,11 +134,36 @@ int wal_writer_add(wal_writer *w, const void *data, size_t len) {
     return 0;
 }
 
+void wal_writer_set_prealloc(wal_writer *w, uint64_t chunk) {
+    w->prealloc_chunk = chunk;
+    w->zeroed_end = atomic_load_explicit(&w->flushed, memory_order_relaxed);
+}
+
+/* Writes zeros from zeroed_end until at least `need`, a whole number of chunks. LSM_EIO
+ * (nothing is lost: the data write that follows simply extends the file as an append). */
+static int wal_zero_ahead(wal_writer *w, uint64_t need) {
+    uint64_t end = w->zeroed_end + w->prealloc_chunk;
+    while (end < need) end += w->prealloc_chunk;
+    while (w->zeroed_end < end) {
+        uint64_t n = end - w->zeroed_end;
+        if (n > sizeof wal_zeros) n = sizeof wal_zeros;
+        ssize_t k = pwrite(w->fd, wal_zeros, (size_t)n, (off_t)w->zeroed_end);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return LSM_EIO;
+        w->zeroed_end += (uint64_t)k;
+    }
+    return 0;
+}
+
 int wal_writer_flush(wal_writer *w) {
     size_t used = w->len, off = 0;
     int rc = 0;
+    uint64_t at = atomic_load_explicit(&w->flushed, memory_order_relaxed);
+    /* a failed zero-ahead (disk full, say) leaves plain appends: same bytes, slower syncs */
+    if (w->prealloc_chunk && at + w->len > w->zeroed_end && wal_zero_ahead(w, at + w->len) != 0)
+        w->prealloc_chunk = 0;
     while (off < w->len) {
-        ssize_t n = write(w->fd, w->buf + off, w->len - off);
+        ssize_t n = pwrite(w->fd, w->buf + off, w->len - off, (off_t)(at + off));
         if (n < 0) {
             if (errno == EINTR) continue;
             rc = LSM_EIO;
@@ -191,6 +222,9 @@ uint64_t wal_writer_synced(const wal_writer *w) {
 int wal_writer_close(wal_writer *w, int sync) {
     if (!w) return 0;
     int rc = wal_writer_flush(w);
+    /* drop the zeros ahead: a closed log ends at its last record */
+    uint64_t end = atomic_load_explicit(&w->flushed, memory_order_relaxed);
+    if (rc == 0 && w->zeroed_end > end && ftruncate(w->fd, (off_t)end) != 0) rc = LSM_EIO;
     if (rc == 0 && sync) rc = wal_writer_sync(w);
     if (close(w->fd) != 0 && rc == 0 && errno != EINTR) rc = LSM_EIO;
     free(w->buf);
@@ -326,6 +360,21 @@ static int valid_after(wal_reader *r, uint64_t off) {
     return 0;
 }
 
+/* Are all bytes from off to the end of the file zero? */
+static int zeros_to_eof(const wal_reader *r, uint64_t off) {
+    const char *p = r->base + off, *end = r->base + r->size;
+    for (; p < end && ((uintptr_t)p & 7); p++)
+        if (*p) return 0;
+    for (; end - p >= 8; p += 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        if (v) return 0;
+    }
+    for (; p < end; p++)
+        if (*p) return 0;
+    return 1;
+}
+
 /* Reads the next physical record, skipping block trailers. PHYS_BAD leaves r->pos at the bad
  * record (*off says where). */
 static int phys_next(wal_reader *r, int *type, const char **data, size_t *len, uint64_t *off) {
@@ -384,6 +433,12 @@ int wal_reader_next(wal_reader *r, const char **rec, size_t *len) {
             return WAL_READ_EOF;
         }
         if (rc == PHYS_BAD) {
+            /* space a preallocating writer zeroed ahead (a real header is never 7 zeros) */
+            if (r->size - off >= WAL_HEADER_SIZE && zeros_to_eof(r, off)) {
+                r->tail_dropped = in_frag ? off - rec_start : 0;
+                r->pos = r->size;
+                return WAL_READ_EOF;
+            }
             if (!valid_after(r, off)) {
                 r->tail_dropped = r->size - (in_frag ? rec_start : off);
                 r->pos = r->size;

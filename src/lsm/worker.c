@@ -31,7 +31,7 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-int worker_start(worker *w, int efd) {
+int worker_start(worker *w, int efd, const char *name) {
     w->efd = efd;
     w->inflight = 0;
     atomic_init(&w->stop, 0);
@@ -49,6 +49,7 @@ int worker_start(worker *w, int efd) {
         pthread_cond_destroy(&w->cv);
         return -1;
     }
+    if (name) pthread_setname_np(w->th, name); /* best effort: only what ps/top/perf show */
     w->started = 1;
     return 0;
 }
@@ -106,7 +107,8 @@ static void *periodic_main(void *arg) {
     return NULL;
 }
 
-int periodic_start(periodic *p, int interval_ms, void (*fn)(void *ctx), void *ctx) {
+int periodic_start(periodic *p, int interval_ms, void (*fn)(void *ctx), void *ctx,
+                   const char *name) {
     p->stop = 0;
     p->interval_ms = interval_ms;
     p->fn = fn;
@@ -118,6 +120,7 @@ int periodic_start(periodic *p, int interval_ms, void (*fn)(void *ctx), void *ct
         pthread_cond_destroy(&p->cv);
         return -1;
     }
+    if (name) pthread_setname_np(p->th, name);
     p->started = 1;
     return 0;
 }

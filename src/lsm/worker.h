@@ -30,8 +30,9 @@ typedef struct worker {
     int started;
 } worker;
 
-/* 0 or -1. efd receives a write of 1 per finished job. */
-int worker_start(worker *w, int efd);
+/* 0 or -1. efd receives a write of 1 per finished job. name: the thread's name as ps, top and
+ * perf show it (at most 15 characters; NULL = inherit the process name). */
+int worker_start(worker *w, int efd, const char *name);
 /* Hands a job to the worker (owner thread). 0, or -1 when the ring is full. */
 int worker_submit(worker *w, bg_job *job);
 /* A finished job or NULL (owner thread). */
@@ -51,6 +52,7 @@ typedef struct periodic {
     void *ctx;
     int started;
 } periodic;
-int periodic_start(periodic *p, int interval_ms, void (*fn)(void *ctx), void *ctx);
+int periodic_start(periodic *p, int interval_ms, void (*fn)(void *ctx), void *ctx,
+                   const char *name); /* name as for worker_start */
 void periodic_stop(periodic *p); /* wakes and joins the thread */
 #endif
