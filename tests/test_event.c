@@ -23,6 +23,24 @@ static void on_readable(event_loop *el, int fd, void *data, int mask)
     if (read(fd, buf, sizeof buf) > 0) p->reads++;
 }
 
+/* A loop watching the read end of a new pipe. */
+static event_loop *loop_with_pipe(pipe_state *p)
+{
+    event_loop *el = ev_create(64);
+    cr_assert_not_null(el);
+    memset(p, 0, sizeof *p);
+    cr_assert_eq(pipe(p->fds), 0);
+    cr_assert_eq(ev_add(el, p->fds[0], EV_READABLE, on_readable, p), 0);
+    return el;
+}
+
+static void loop_with_pipe_free(event_loop *el, pipe_state *p)
+{
+    close(p->fds[0]);
+    close(p->fds[1]);
+    ev_free(el);
+}
+
 static long long on_timer(event_loop *el, long long id, void *data)
 {
     (void)el, (void)id;
@@ -44,11 +62,8 @@ static void sleep_us(long us)
 
 Test(event, file_events_and_timers_fire)
 {
-    event_loop *el = ev_create(64);
-    cr_assert_not_null(el);
-    pipe_state p = {0};
-    cr_assert_eq(pipe(p.fds), 0);
-    cr_assert_eq(ev_add(el, p.fds[0], EV_READABLE, on_readable, &p), 0);
+    pipe_state p;
+    event_loop *el = loop_with_pipe(&p);
     int ticks = 0;
     ev_timer_add(el, 1, on_timer, &ticks);
     cr_assert_eq(write(p.fds[1], "x", 1), 1);
@@ -56,9 +71,7 @@ Test(event, file_events_and_timers_fire)
     cr_assert_eq(p.reads, 1);
     ev_del(el, p.fds[0], EV_READABLE);
     cr_assert_eq(ev_get_mask(el, p.fds[0]), EV_NONE);
-    close(p.fds[0]);
-    close(p.fds[1]);
-    ev_free(el);
+    loop_with_pipe_free(el, &p);
 }
 
 Test(event, busy_poll_off_never_polls)
@@ -134,10 +147,8 @@ static ev_busy_poll_stats wait_for_delayed_byte(event_loop *el, pipe_state *p, l
 Test(event, an_event_arriving_while_polling_is_taken_without_blocking)
 {
     if (cpus_available() < 2) cr_skip_test("busy polling is off with one CPU");
-    event_loop *el = ev_create(64);
-    pipe_state p = {0};
-    cr_assert_eq(pipe(p.fds), 0);
-    cr_assert_eq(ev_add(el, p.fds[0], EV_READABLE, on_readable, &p), 0);
+    pipe_state p;
+    event_loop *el = loop_with_pipe(&p);
     ev_set_busy_poll(el, 1000);
     /* the writer sleeps 50 us into a 1 ms window; a noisy machine may delay a few of them
      * past the window (a miss, then the blocking wait takes the byte), but not all */
@@ -148,18 +159,14 @@ Test(event, an_event_arriving_while_polling_is_taken_without_blocking)
     }
     cr_assert_gt(st.hits, 0, "no event was caught by polling (misses %lld)", st.misses);
     cr_assert_gt(p.reads, 0);
-    close(p.fds[0]);
-    close(p.fds[1]);
-    ev_free(el);
+    loop_with_pipe_free(el, &p);
 }
 
 Test(event, a_short_blocking_wait_grows_the_window_back)
 {
     if (cpus_available() < 2) cr_skip_test("busy polling is off with one CPU");
-    event_loop *el = ev_create(64);
-    pipe_state p = {0};
-    cr_assert_eq(pipe(p.fds), 0);
-    cr_assert_eq(ev_add(el, p.fds[0], EV_READABLE, on_readable, &p), 0);
+    pipe_state p;
+    event_loop *el = loop_with_pipe(&p);
     int ticks = 0;
     ev_timer_add(el, 5, on_timer, &ticks);
     ev_set_busy_poll(el, 1000);
@@ -171,7 +178,5 @@ Test(event, a_short_blocking_wait_grows_the_window_back)
     for (int i = 0; i < 50 && w == 0; i++) w = wait_for_delayed_byte(el, &p, 50).window_us;
     cr_assert_geq(w, 1000 / 8, "window %lld after a short wait", w);
     cr_assert_leq(w, 1000);
-    close(p.fds[0]);
-    close(p.fds[1]);
-    ev_free(el);
+    loop_with_pipe_free(el, &p);
 }

@@ -351,38 +351,36 @@ Test(wal, length_field_past_eof_at_tail_is_torn) {
     free(f);
 }
 
-Test(wal, zero_filled_tail_ends_the_log) {
-    size_t sizes[] = {10, 20, 3000};
-    uint64_t starts[3];
-    uint64_t total = write_records(sizes, 3, starts);
+/* Writes the records, zeros the file from `from` (an offset, or -1 - i for the start of record
+ * i) to its end, and expects the first `kept` records, EOF, and `dropped` bytes counted. */
+static void check_zeroed_tail(const size_t *sizes, int n, long long from, int kept,
+                              long long dropped_from_record) {
+    uint64_t starts[16];
+    uint64_t total = write_records(sizes, n, starts);
     uint64_t fsz;
     char *f = slurp(&fsz);
-    memset(f + starts[2], 0, total - starts[2]); /* a page that never made it to disk */
+    uint64_t z = from < 0 ? starts[-1 - from] : (uint64_t)from;
+    memset(f + z, 0, total - z); /* pages that never made it to disk */
     spit(f, total);
     wal_reader *r = wal_reader_open(path);
-    expect_record(r, 10, 0);
-    expect_record(r, 20, 1);
+    for (int i = 0; i < kept; i++) expect_record(r, sizes[i], (uint32_t)i);
     expect_eof(r);
-    /* indistinguishable from preallocated space: the end of the log, nothing counted */
-    cr_assert_eq(wal_reader_tail_dropped(r), 0);
+    uint64_t want = dropped_from_record < 0 ? 0 : z - starts[dropped_from_record];
+    cr_assert_eq(wal_reader_tail_dropped(r), want);
     wal_reader_close(r);
     free(f);
 }
 
+Test(wal, zero_filled_tail_ends_the_log) {
+    /* indistinguishable from preallocated space: the end of the log, nothing counted */
+    size_t sizes[] = {10, 20, 3000};
+    check_zeroed_tail(sizes, 3, -1 - 2, 2, -1);
+}
+
 Test(wal, zeros_after_an_unfinished_record_count_only_its_fragments) {
-    size_t sizes[] = {10, B + 100}; /* the second is FIRST (block 0) + LAST (block 1) */
-    uint64_t starts[2];
-    uint64_t total = write_records(sizes, 2, starts);
-    uint64_t fsz;
-    char *f = slurp(&fsz);
-    memset(f + B, 0, total - B); /* the LAST fragment's block never made it to disk */
-    spit(f, total);
-    wal_reader *r = wal_reader_open(path);
-    expect_record(r, 10, 0);
-    expect_eof(r);
-    cr_assert_eq(wal_reader_tail_dropped(r), B - starts[1]);
-    wal_reader_close(r);
-    free(f);
+    /* the second record is FIRST (block 0) + LAST (block 1); block 1 never reached the disk */
+    size_t sizes[] = {10, B + 100};
+    check_zeroed_tail(sizes, 2, B, 1, 1);
 }
 
 /* A preallocating writer: the file is zeroed ahead in whole chunks while open, records overwrite
