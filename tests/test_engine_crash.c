@@ -369,7 +369,7 @@ Test(engine_crash, preallocated_wal_crash_image_keeps_batches_and_a_torn_last_on
 
     int checked = 0;
     for (long long cut = pre; cut < post; cut++) {
-        char ctx[400];
+        char ctx[1200];
         snprintf(ctx, sizeof ctx, "%s zeroed from %lld (last record [%lld, %lld))", logname, cut,
                  pre, post);
         make_zeroed_copy(image, work, logname, cut, post);
