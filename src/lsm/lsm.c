@@ -1338,7 +1338,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     if (worker_start(&db->flush_w, db->efd, "kevo-flush") != 0) { rc = LSM_ENOMEM; goto fail_threads; }
     for (int i = 0; i < o->compaction_threads; i++) {
         char name[16];
-        snprintf(name, sizeof name, "kevo-compact-%d", i < 99 ? i : 99);
+        snprintf(name, sizeof name, "kevo-compact-%u", (unsigned)i % 100u); /* fits 15 chars */
         if (worker_start(&db->comp_w[i], db->efd, name) != 0) { rc = LSM_ENOMEM; goto fail_threads; }
         db->ncomp++;
     }
