@@ -386,11 +386,12 @@ Test(wal, zeros_after_an_unfinished_record_count_only_its_fragments) {
 /* A preallocating writer: the file is zeroed ahead in whole chunks while open, records overwrite
  * the zeros, a reader of the open file (a crash image) finds every flushed record and a clean
  * end, and close cuts the zeros. */
-Test(wal, preallocating_writer_zeroes_ahead_and_close_truncates) {
+static void preallocating_writer_case(int mapped) {
     const uint64_t chunk = 64 * 1024;
     wal_writer *w = wal_writer_create(path);
     cr_assert_not_null(w);
     wal_writer_set_prealloc(w, chunk);
+    wal_writer_set_mapped(w, mapped);
     size_t sizes[40];
     struct stat st;
     for (int i = 0; i < 40; i++) {
@@ -406,6 +407,8 @@ Test(wal, preallocating_writer_zeroes_ahead_and_close_truncates) {
                      (long long)st.st_size);
         cr_assert_geq((uint64_t)st.st_size, logical);
         cr_assert_lt((uint64_t)st.st_size - logical, chunk + 1, "zeroed more than a chunk ahead");
+        cr_assert_eq(wal_writer_mapped(w), mapped, "flush %d did not take the %s path", i,
+                     mapped ? "mapped" : "pwrite");
     }
     /* the open file, as a crash would leave it: every record, then a clean end */
     wal_reader *r = wal_reader_open(path);
@@ -419,6 +422,32 @@ Test(wal, preallocating_writer_zeroes_ahead_and_close_truncates) {
     cr_assert_eq(stat(path, &st), 0);
     cr_assert_eq((uint64_t)st.st_size, logical, "close left the zeros ahead");
     read_all_expect(sizes, 40);
+}
+
+Test(wal, preallocating_writer_zeroes_ahead_and_close_truncates) { preallocating_writer_case(0); }
+
+/* The same through a shared mapping (everysec/no): records crossing chunk boundaries, the open
+ * file read back from the page cache as a crash would leave it. */
+Test(wal, mapped_writer_zeroes_ahead_and_close_truncates) { preallocating_writer_case(1); }
+
+/* Switching between mapped stores and pwrite (CONFIG SET appendfsync) mid-log keeps one log. */
+Test(wal, mapped_and_pwrite_flushes_interleave) {
+    wal_writer *w = wal_writer_create(path);
+    cr_assert_not_null(w);
+    wal_writer_set_prealloc(w, 64 * 1024);
+    size_t sizes[60];
+    for (int i = 0; i < 60; i++) {
+        wal_writer_set_mapped(w, (i / 7) % 2); /* runs of 7 flushes each way */
+        sizes[i] = 3000 + (size_t)i * 97;
+        char *p = malloc(sizes[i]);
+        fill_record(p, sizes[i], (uint32_t)i);
+        cr_assert_eq(wal_writer_add(w, p, sizes[i]), 0);
+        free(p);
+        cr_assert_eq(wal_writer_flush(w), 0);
+        if (i % 10 == 9) cr_assert_eq(wal_writer_sync(w), 0);
+    }
+    cr_assert_eq(wal_writer_close(w, 1), 0);
+    read_all_expect(sizes, 60);
 }
 
 Test(wal, bad_crc_in_last_record_is_torn_tail) {

@@ -552,7 +552,10 @@ static int rotate_memtable(lsm_t *db) {
     char path[4096];
     log_path(path, sizeof(path), db->dir, num);
     wal_writer *nw = wal_writer_create(path);
-    if (nw) wal_writer_set_prealloc(nw, db->o.wal_prealloc);
+    if (nw) {
+        wal_writer_set_prealloc(nw, db->o.wal_prealloc);
+        wal_writer_set_mapped(nw, db->o.sync_mode != LSM_SYNC_ALWAYS);
+    }
     /* sized like the memtable it replaces: no index doubling (a stall) while it fills */
     memtable *nm = memtable_new_for(memtable_distinct_keys(db->mem));
     if (!nw || !nm || logs_push(db, num)) {
@@ -768,6 +771,7 @@ int lsm_set_sync_mode(lsm_t *db, lsm_sync_mode mode) {
     if (wal_writer_sync(db->wal) != 0) rc = LSM_EIO;
     db->wal_dirty = 0;
     db->o.sync_mode = mode;
+    wal_writer_set_mapped(db->wal, mode != LSM_SYNC_ALWAYS);
     if (mode == LSM_SYNC_EVERYSEC && periodic_start(&db->syncer, 1000, sync_tick, db, "kevo-wal-sync") != 0)
         rc = LSM_ENOMEM;
     return rc;
@@ -1318,7 +1322,10 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     db->mem_log = vset_new_file_number(db->vs);
     log_path(path, sizeof(path), dir, db->mem_log);
     db->wal = wal_writer_create(path);
-    if (db->wal) wal_writer_set_prealloc(db->wal, db->o.wal_prealloc);
+    if (db->wal) {
+        wal_writer_set_prealloc(db->wal, db->o.wal_prealloc);
+        wal_writer_set_mapped(db->wal, db->o.sync_mode != LSM_SYNC_ALWAYS);
+    }
     if (!db->wal) {
         snprintf(db->errmsg, sizeof(db->errmsg), "create %.300s: %s", path, strerror(errno));
         rc = LSM_EIO;

@@ -10,7 +10,8 @@
  * next block. A logical record is either one FULL fragment or FIRST, MIDDLE*, LAST.
  *
  * Writer: appends fragments to an in-memory buffer; flush writes the buffer with one pwrite()
- * at the end of the log (after zeroing ahead, for a preallocating writer).
+ * at the end of the log (after zeroing ahead, for a preallocating writer), or stores it through
+ * a shared mapping of the zeroed chunk (wal_writer_set_mapped).
  * Reader: maps the whole file (or reads it) and walks it; see wal_reader_next for recovery rules. */
 #include "wal.h"
 
@@ -44,6 +45,9 @@ struct wal_writer {
     atomic_uint_fast64_t synced;  /* bytes known durable */
     uint64_t prealloc_chunk;      /* owner thread: 0 = plain appends */
     uint64_t zeroed_end;          /* owner thread: file offset up to which zeros were written */
+    int use_map;                  /* owner thread: flush stores into a shared mapping */
+    char *map;                    /* owner thread: MAP_SHARED view of one chunk, or NULL */
+    uint64_t map_off;             /* file offset of map[0] */
 };
 
 /* Zeros written ahead of the log by wal_writer_set_prealloc; never modified. */
@@ -55,7 +59,8 @@ wal_writer *wal_writer_create(const char *path) {
         errno = ENOMEM;
         return NULL;
     }
-    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* read access too: a shared writable mapping needs it (wal_writer_set_mapped) */
+    w->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
         int e = errno;
         free(w);
@@ -155,13 +160,53 @@ static int wal_zero_ahead(wal_writer *w, uint64_t need) {
     return 0;
 }
 
+void wal_writer_set_mapped(wal_writer *w, int on) { w->use_map = on != 0; }
+int wal_writer_mapped(const wal_writer *w) { return w->use_map && w->map != NULL; }
+
+static void wal_unmap(wal_writer *w) {
+    if (w->map) munmap(w->map, (size_t)w->prealloc_chunk);
+    w->map = NULL;
+}
+
+/* Stores buf[0, len) at file offset `at` through a shared mapping of the zeroed chunk(s) it
+ * falls in. The stores land in the page cache itself, as a write() would put them. 0, or -1
+ * if a chunk cannot be mapped (nothing half-done matters: the caller pwrites the same bytes). */
+static int wal_store_mapped(wal_writer *w, uint64_t at, const char *buf, size_t len) {
+    size_t off = 0;
+    while (off < len) {
+        uint64_t pos = at + off;
+        if (!w->map || pos < w->map_off || pos >= w->map_off + w->prealloc_chunk) {
+            wal_unmap(w);
+            uint64_t start = pos - pos % w->prealloc_chunk;
+            void *m = mmap(NULL, (size_t)w->prealloc_chunk, PROT_READ | PROT_WRITE, MAP_SHARED,
+                           w->fd, (off_t)start);
+            if (m == MAP_FAILED) return -1;
+            w->map = m;
+            w->map_off = start;
+        }
+        size_t room = (size_t)(w->map_off + w->prealloc_chunk - pos);
+        size_t n = len - off < room ? len - off : room;
+        memcpy(w->map + (pos - w->map_off), buf + off, n);
+        off += n;
+    }
+    return 0;
+}
+
 int wal_writer_flush(wal_writer *w) {
     size_t used = w->len, off = 0;
     int rc = 0;
     uint64_t at = atomic_load_explicit(&w->flushed, memory_order_relaxed);
     /* a failed zero-ahead (disk full, say) leaves plain appends: same bytes, slower syncs */
-    if (w->prealloc_chunk && at + w->len > w->zeroed_end && wal_zero_ahead(w, at + w->len) != 0)
+    if (w->prealloc_chunk && at + w->len > w->zeroed_end && wal_zero_ahead(w, at + w->len) != 0) {
+        wal_unmap(w);
         w->prealloc_chunk = 0;
+    }
+    /* mapped: the chunks are zeroed, allocated and inside the file, so no store can fault
+     * past EOF or need new blocks */
+    if (w->prealloc_chunk && w->use_map && w->len > 0) {
+        if (wal_store_mapped(w, at, w->buf, w->len) == 0) off = w->len;
+        else w->use_map = 0; /* pwrite below writes the same bytes */
+    }
     while (off < w->len) {
         ssize_t n = pwrite(w->fd, w->buf + off, w->len - off, (off_t)(at + off));
         if (n < 0) {
@@ -222,6 +267,7 @@ uint64_t wal_writer_synced(const wal_writer *w) {
 int wal_writer_close(wal_writer *w, int sync) {
     if (!w) return 0;
     int rc = wal_writer_flush(w);
+    wal_unmap(w);
     /* drop the zeros ahead: a closed log ends at its last record */
     uint64_t end = atomic_load_explicit(&w->flushed, memory_order_relaxed);
     if (rc == 0 && w->zeroed_end > end && ftruncate(w->fd, (off_t)end) != 0) rc = LSM_EIO;

@@ -27,7 +27,17 @@ int wal_writer_add(wal_writer *w, const void *data, size_t len);
  * takes an all-zero tail as the clean end of the log (wal_reader_next). Call before the first
  * add. If zeroing fails (disk full), the writer falls back to plain appends. */
 void wal_writer_set_prealloc(wal_writer *w, uint64_t chunk);
-/* Writes the buffered bytes with one pwrite() (loops on short writes). 0 or LSM_EIO. */
+/* Mapped flushes (with preallocation only): flush copies the buffer into a MAP_SHARED mapping
+ * of the zeroed chunk instead of calling pwrite(): the bytes are in the page cache when flush
+ * returns, exactly as after a write(), so a crash of the process loses nothing, and
+ * wal_writer_sync's fdatasync makes them durable the same way; but a flush costs no system
+ * call (one page fault per new 4 KiB page instead). For appendfsync everysec/no; with a sync
+ * after every flush (always) each flush would fault its page again, so pwrite() stays better
+ * there. Falls back to pwrite() if a chunk cannot be mapped. Owner thread; any time. */
+void wal_writer_set_mapped(wal_writer *w, int on);
+int wal_writer_mapped(const wal_writer *w); /* 1 while flushes go through a mapping */
+/* Writes the buffered bytes with one pwrite() (loops on short writes), or stores them through
+ * the mapping (wal_writer_set_mapped). 0 or LSM_EIO. */
 int wal_writer_flush(wal_writer *w);
 /* fdatasync of what has been flushed. Safe to call from another thread concurrently with
  * add/flush on the owner thread. 0 or LSM_EIO. */
