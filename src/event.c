@@ -46,12 +46,7 @@ static long long ev_nstime(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static long long ev_mstime(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static long long ev_mstime(void) { return ev_nstime() / 1000000; }
 
 event_loop *ev_create(int setsize)
 {

@@ -546,16 +546,26 @@ static int retire_wal(lsm_t *db, wal_writer *w) {
     return rc;
 }
 
+/* WAL flushes go through a mapping unless every flush is synced (wal_writer_set_mapped). */
+static int wal_mapped_for(lsm_sync_mode mode) { return mode != LSM_SYNC_ALWAYS; }
+
+/* Creates the WAL at path with the database's write path: zeroed ahead by wal_prealloc, mapped
+ * per the sync mode. NULL on error (errno set). */
+static wal_writer *wal_create(const lsm_t *db, const char *path) {
+    wal_writer *w = wal_writer_create(path);
+    if (w) {
+        wal_writer_set_prealloc(w, db->o.wal_prealloc);
+        wal_writer_set_mapped(w, wal_mapped_for(db->o.sync_mode));
+    }
+    return w;
+}
+
 /* The active memtable turns immutable; a new WAL starts. */
 static int rotate_memtable(lsm_t *db) {
     uint64_t num = vset_new_file_number(db->vs);
     char path[4096];
     log_path(path, sizeof(path), db->dir, num);
-    wal_writer *nw = wal_writer_create(path);
-    if (nw) {
-        wal_writer_set_prealloc(nw, db->o.wal_prealloc);
-        wal_writer_set_mapped(nw, db->o.sync_mode != LSM_SYNC_ALWAYS);
-    }
+    wal_writer *nw = wal_create(db, path);
     /* sized like the memtable it replaces: no index doubling (a stall) while it fills */
     memtable *nm = memtable_new_for(memtable_distinct_keys(db->mem));
     if (!nw || !nm || logs_push(db, num)) {
@@ -771,7 +781,7 @@ int lsm_set_sync_mode(lsm_t *db, lsm_sync_mode mode) {
     if (wal_writer_sync(db->wal) != 0) rc = LSM_EIO;
     db->wal_dirty = 0;
     db->o.sync_mode = mode;
-    wal_writer_set_mapped(db->wal, mode != LSM_SYNC_ALWAYS);
+    wal_writer_set_mapped(db->wal, wal_mapped_for(mode));
     if (mode == LSM_SYNC_EVERYSEC && periodic_start(&db->syncer, 1000, sync_tick, db, "kevo-wal-sync") != 0)
         rc = LSM_ENOMEM;
     return rc;
@@ -1321,11 +1331,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     /* the WAL for new writes */
     db->mem_log = vset_new_file_number(db->vs);
     log_path(path, sizeof(path), dir, db->mem_log);
-    db->wal = wal_writer_create(path);
-    if (db->wal) {
-        wal_writer_set_prealloc(db->wal, db->o.wal_prealloc);
-        wal_writer_set_mapped(db->wal, db->o.sync_mode != LSM_SYNC_ALWAYS);
-    }
+    db->wal = wal_create(db, path);
     if (!db->wal) {
         snprintf(db->errmsg, sizeof(db->errmsg), "create %.300s: %s", path, strerror(errno));
         rc = LSM_EIO;

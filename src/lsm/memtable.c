@@ -373,6 +373,11 @@ static void merge_step(memtable *m) {
     m->mpos += (size_t)g;
 }
 
+/* Links what is left of the merging batch. */
+static void finish_batch(memtable *m) {
+    while (m->mpos < m->nmerge) merge_step(m);
+}
+
 /* Turns the pending nodes into the (sorted) merging batch; the previous batch must be done. */
 static void start_batch(memtable *m) {
     size_t np = m->npending;
@@ -387,10 +392,10 @@ static void start_batch(memtable *m) {
 
 /* Links every node not yet linked (the merging batch, then the pending ones). */
 static void merge_pending(memtable *m) {
-    while (m->mpos < m->nmerge) merge_step(m);
+    finish_batch(m);
     if (m->npending == 0) return;
     start_batch(m);
-    while (m->mpos < m->nmerge) merge_step(m);
+    finish_batch(m);
 }
 
 static inline int has_unlinked(const memtable *m) { return m->npending || m->mpos < m->nmerge; }
@@ -433,7 +438,7 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
         /* Linked later, in sorted batches (merge_pending); already visible through the index. */
         *node_prev0(n) = NULL;
         if (m->npending == MT_PENDING_MAX) {
-            while (m->mpos < m->nmerge) merge_step(m); /* adds outran the pacing */
+            finish_batch(m); /* adds outran the pacing */
             start_batch(m);
         }
         m->pending[m->npending++] = n;
