@@ -51,6 +51,16 @@ static void *arena_fallback(arena *a, size_t n) {
     return p;
 }
 
+int arena_reserve(arena *a, size_t n) {
+    if (a->ptr && n <= a->left) return 0;
+    size_t size = n > ARENA_BLOCK_SIZE ? n : ARENA_BLOCK_SIZE;
+    char *p = arena_new_block(a, size);
+    if (!p) return -1;
+    a->ptr = p;
+    a->left = size;
+    return 0;
+}
+
 void *arena_alloc(arena *a, size_t n) {
     if (a->ptr && n <= a->left) {
         char *p = a->ptr;

@@ -27,6 +27,9 @@ void arena_init(arena *a);
 void arena_destroy(arena *a);
 /* n bytes, no alignment guarantee. NULL only if malloc fails. n == 0 returns a valid pointer. */
 void *arena_alloc(arena *a, size_t n);
+/* Makes sure the next allocations totalling up to n bytes (each padded to ARENA_ALIGN) come
+ * from the current block without calling malloc: 0, or -1 if that block cannot be allocated. */
+int arena_reserve(arena *a, size_t n);
 /* n bytes aligned to ARENA_ALIGN. NULL only if malloc fails. */
 void *arena_alloc_aligned(arena *a, size_t n);
 /* Total bytes obtained from malloc so far (monotonic until arena_destroy). Any thread. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "dbformat.h"
+#include "fs.h"
 #include "iter.h"
 #include "sst_reader.h"
 
@@ -94,7 +95,7 @@ static void flush_run(bg_job *bj) {
     j->bytes_written = props.file_size;
     sst_props_free(&props);
     if (!j->out) {
-        unlink(path);
+        fs_unlink(path);
         j->base.rc = LSM_ENOMEM;
     }
 }
@@ -123,7 +124,7 @@ static void remove_outputs(compaction_job *j) {
     char path[4096];
     for (int i = 0; i < j->nouts; i++) {
         table_file_name(path, sizeof(path), j->dir, j->outs[i]->number);
-        unlink(path);
+        fs_unlink(path);
         file_meta_free(j->outs[i]);
     }
     j->nouts = 0;
@@ -144,7 +145,7 @@ static int finish_output(compaction_job *j, sst_builder *b, uint64_t number) {
     if (!f || push_out(j, f)) {
         char path[4096];
         table_file_name(path, sizeof(path), j->dir, number);
-        unlink(path);
+        fs_unlink(path);
         file_meta_free(f);
         return LSM_ENOMEM;
     }

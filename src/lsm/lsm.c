@@ -32,6 +32,7 @@
 #include "coding.h"
 #include "compaction.h"
 #include "dbformat.h"
+#include "fs.h"
 #include "hash.h"
 #include "iter.h"
 #include "memtable.h"
@@ -112,8 +113,25 @@ struct lsm {
 
     lsm_iter iters;                  /* list head of live iterators */
 
-    int bg_error;
+    /* Failure state (the Redis MISCONF model): while bg_error != 0 writes are refused with
+     * LSM_EIO, reads go on, and lsm_poll retries in the background until everything
+     * acknowledged is known durable again. See enter_log_failure and try_recover. */
+    int bg_error;                    /* the code refusing writes (0: accepting) */
+    int fail_log;                    /* the WAL failed: flush every memtable, then a new WAL */
+    int fail_flush;                  /* the last flush or its install failed */
+    int fatal;                       /* cannot recover without a restart (ENOMEM in a rollback) */
+    uint64_t fail_log_next;          /* number of the WAL that starts after a log failure */
+    uint64_t retry_at, retry_delay;  /* monotonic us: next background retry; backoff */
+    uint64_t comp_retry_at;          /* compactions wait until then after a failure */
+    uint64_t rotate_retry_at;        /* a failed rotation is retried after then */
+    uint64_t failures;               /* count of failures entered (stats) */
+    _Atomic int sync_errno;          /* set by the sync thread: a WAL fdatasync/close failed */
+    uint64_t committed_seq;          /* last_seq as of the last successful commit */
+    uint64_t wal_committed_bytes;    /* bytes of the active WAL written by successful commits */
+    int64_t committed_counters[LSM_MAX_COUNTERS];
+    int commit_poisoned;             /* uncommitted writes were dropped: the next commit fails */
     char errmsg[1024];
+    char failmsg[768];               /* why writes are refused (lsm_write_error) */
 
     char *scratch;
     size_t scratch_cap;
@@ -122,6 +140,7 @@ struct lsm {
     int stalled;
     int replaying;                   /* WAL replay at open: ops are not counted as puts */
     uint64_t stall_start;
+    uint64_t replay_next;            /* open: the sequence the next replayed batch must start at */
     lsm_stats st;                    /* accumulated counters */
 };
 
@@ -231,7 +250,7 @@ static void delete_obsolete_logs(lsm_t *db) {
     for (int i = 0; i < db->nlogs; i++) {
         if (db->logs[i] < db->vs->log_number && db->logs[i] != db->mem_log) {
             log_path(path, sizeof(path), db->dir, db->logs[i]);
-            unlink(path);
+            fs_unlink(path);
         } else {
             db->logs[k++] = db->logs[i];
         }
@@ -278,11 +297,51 @@ static uint64_t smallest_snapshot(lsm_t *db) {
     return s;
 }
 
-static void set_bg_error(lsm_t *db, int rc, const char *what) {
-    if (!db->bg_error) db->bg_error = rc;
-    snprintf(db->errmsg, sizeof(db->errmsg), "%s", what);
-    db_log(db, 3, "background error: %s", what);
+/* ---------------- failure state ---------------- */
+
+#define RETRY_MIN_US 100000u   /* first retry after a failure: 100 ms */
+#define RETRY_MAX_US 5000000u  /* backoff cap: 5 s */
+
+static void refresh_error_state(lsm_t *db) {
+    int was = db->bg_error;
+    if (db->fatal) db->bg_error = db->fatal;
+    else if (db->fail_log || db->fail_flush || db->vs->manifest_failed) db->bg_error = LSM_EIO;
+    else db->bg_error = 0;
+    if (was && !db->bg_error) {
+        db->retry_delay = 0;
+        db->failmsg[0] = 0;
+        db_log(db, 3, "recovered from the write failure: every acknowledged write is durable, "
+                      "writes are accepted again");
+    }
 }
+
+static void backoff(lsm_t *db, uint64_t *at) {
+    db->retry_delay = db->retry_delay ? db->retry_delay * 2 : RETRY_MIN_US;
+    if (db->retry_delay > RETRY_MAX_US) db->retry_delay = RETRY_MAX_US;
+    *at = now_micros() + db->retry_delay;
+}
+
+/* Records a failure that refuses writes (the flags were set by the caller). */
+static void note_failure(lsm_t *db, int rc, const char *what) {
+    snprintf(db->errmsg, sizeof(db->errmsg), "%s", what);
+    snprintf(db->failmsg, sizeof(db->failmsg), "%s", what);
+    if (!db->bg_error) db->failures++;
+    db_log(db, 3, "write failure: %s (%s); writes are refused until it is repaired", what,
+           lsm_strerror(rc));
+    refresh_error_state(db);
+}
+
+static void fail_fatal(lsm_t *db, int rc, const char *what) {
+    db->fatal = rc ? rc : LSM_EIO;
+    note_failure(db, db->fatal, what);
+}
+
+int lsm_write_error(lsm_t *db, const char **why) {
+    if (why) *why = db->bg_error ? db->failmsg : "";
+    return db->bg_error;
+}
+
+static void try_recover(lsm_t *db);
 
 static void mark_inputs(compaction_job *j, int busy) {
     for (int l = 0; l < LSM_MAX_LEVELS; l++)
@@ -303,7 +362,10 @@ static int install_trivial_move(lsm_t *db, compaction_job *j) {
     e.last_seq = db->last_seq;
     if (!rc) rc = vset_log_and_apply(db->vs, &e);
     edit_free(&e);
-    if (rc) set_bg_error(db, rc, db->vs->errmsg[0] ? db->vs->errmsg : "trivial move failed");
+    if (rc) {
+        backoff(db, &db->comp_retry_at);
+        if (db->vs->manifest_failed) note_failure(db, rc, db->vs->errmsg);
+    }
     return rc;
 }
 
@@ -329,9 +391,11 @@ static int submit_compaction(lsm_t *db, worker *w, compaction_job *j) {
 }
 
 static void schedule(lsm_t *db) {
-    if (db->closing || db->bg_error) return;
-    /* flushes: one at a time, oldest first, so installs happen in order */
-    if (db->flush_w.started && db->flush_w.inflight == 0) {
+    if ((db->closing && !db->fail_log) || db->fatal) return;
+    uint64_t now = (db->fail_flush || db->comp_retry_at) ? now_micros() : 0;
+    /* flushes: one at a time, oldest first, so installs happen in order; after a failure, again
+     * once the backoff has passed (they are how a failed log is repaired) */
+    if (db->flush_w.started && db->flush_w.inflight == 0 && !(db->fail_flush && now < db->retry_at)) {
         for (int i = 0; i < db->nimm; i++) {
             imm_entry *e = &db->imm[i];
             if (e->flushing) continue;
@@ -354,7 +418,8 @@ static void schedule(lsm_t *db) {
             break;
         }
     }
-    /* compactions */
+    /* compactions (they may also free the space a failure needs) */
+    if (db->closing || now < db->comp_retry_at) return;
     for (int wi = 0; wi < db->ncomp; wi++) {
         worker *w = &db->comp_w[wi];
         if (w->inflight) continue;
@@ -411,10 +476,12 @@ static void install_flush(lsm_t *db, flush_job *j) {
         free(j);
         return;
     }
-    if (j->base.rc) {
-        set_bg_error(db, j->base.rc, j->err[0] ? j->err : "flush failed");
+    if (j->base.rc) { /* the job removed its output; the memtable stays and is retried */
         e->flushing = 0;
         e->job = NULL;
+        db->fail_flush = 1;
+        backoff(db, &db->retry_at);
+        note_failure(db, j->base.rc, j->err[0] ? j->err : "flush failed");
         free(j);
         return;
     }
@@ -431,17 +498,23 @@ static void install_flush(lsm_t *db, flush_job *j) {
     if (!rc) rc = vset_log_and_apply(db->vs, &ed);
     edit_free(&ed);
     if (rc) {
+        /* the edit may be on disk although its write failed: the table is deleted only once a
+         * fresh MANIFEST is durable (vset_defer_delete) */
         if (j->out) {
-            char path[4096];
-            table_file_name(path, sizeof(path), db->dir, j->out->number);
-            unlink(path);
+            vset_defer_delete(db->vs, j->out->number);
             file_meta_free(j->out);
         }
-        set_bg_error(db, rc, db->vs->errmsg[0] ? db->vs->errmsg : "MANIFEST write failed");
         e->flushing = 0;
         e->job = NULL;
+        db->fail_flush = 1;
+        backoff(db, &db->retry_at);
+        note_failure(db, rc, db->vs->errmsg[0] ? db->vs->errmsg : "MANIFEST write failed");
         free(j);
         return;
+    }
+    if (db->fail_flush) {
+        db->fail_flush = 0;
+        refresh_error_state(db);
     }
     db->st.flushes++;
     db->st.flush_bytes_written += j->bytes_written;
@@ -458,7 +531,11 @@ static void install_compaction(lsm_t *db, compaction_job *j) {
     mark_inputs(j, 0);
     if (j->manual) db->manual.running = 0;
     if (j->base.rc) {
-        set_bg_error(db, j->base.rc, j->err[0] ? j->err : "compaction failed");
+        /* the job removed its outputs; its inputs stay live. Retried after a backoff; writes
+         * go on (a compaction loses nothing by waiting) */
+        backoff(db, &db->comp_retry_at);
+        db_log(db, 3, "compaction failed: %s (retrying in %llu ms)", j->err[0] ? j->err : lsm_strerror(j->base.rc),
+               (unsigned long long)(db->retry_delay / 1000));
     } else {
         version_edit ed;
         edit_init(&ed);
@@ -472,13 +549,12 @@ static void install_compaction(lsm_t *db, compaction_job *j) {
         if (!rc) rc = vset_log_and_apply(db->vs, &ed);
         edit_free(&ed);
         if (rc) {
-            char path[4096];
-            for (int i = 0; i < j->nouts; i++) {
-                table_file_name(path, sizeof(path), db->dir, j->outs[i]->number);
-                unlink(path);
-            }
-            set_bg_error(db, rc, db->vs->errmsg[0] ? db->vs->errmsg : "MANIFEST write failed");
+            for (int i = 0; i < j->nouts; i++) vset_defer_delete(db->vs, j->outs[i]->number);
+            backoff(db, &db->comp_retry_at);
+            if (db->vs->manifest_failed)
+                note_failure(db, rc, db->vs->errmsg[0] ? db->vs->errmsg : "MANIFEST write failed");
         } else {
+            db->comp_retry_at = 0;
             db->st.compactions++;
             db->st.compaction_bytes_read += j->bytes_read;
             db->st.compaction_bytes_written += j->bytes_written;
@@ -505,6 +581,7 @@ int lsm_poll(lsm_t *db) {
             install_compaction(db, (compaction_job *)j);
             n++;
         }
+    try_recover(db);
     schedule(db);
     update_stall(db);
     return db->bg_error ? db->bg_error : n;
@@ -560,65 +637,180 @@ static wal_writer *wal_create(const lsm_t *db, const char *path) {
     return w;
 }
 
-/* The active memtable turns immutable; a new WAL starts. */
+/* Room in the immutable list for one more entry. 0 or LSM_ENOMEM. */
+static int grow_imm(lsm_t *db) {
+    if (db->nimm < db->cap_imm) return 0;
+    int nc = db->cap_imm ? db->cap_imm * 2 : 8;
+    imm_entry *na = realloc(db->imm, sizeof(*na) * (size_t)nc);
+    if (!na) return LSM_ENOMEM;
+    db->imm = na;
+    db->cap_imm = nc;
+    return 0;
+}
+
+/* The active memtable becomes the newest immutable (grow_imm succeeded); its data is in WAL
+ * mem_log, and later writes go to WAL next_log; nm becomes the active memtable. */
+static void push_immutable(lsm_t *db, uint64_t next_log, memtable *nm) {
+    imm_entry *e = &db->imm[db->nimm++];
+    memset(e, 0, sizeof(*e));
+    memtable_seal(db->mem); /* link its pending entries here, before the flush thread reads it */
+    e->mem = db->mem;
+    e->log_number = db->mem_log;
+    e->next_log = next_log;
+    memcpy(e->counters, db->counters, sizeof(e->counters));
+    db->mem = nm;
+    db->mem_est = 0;
+    db->mem_base = memtable_memory_usage(nm) - memtable_index_bytes(nm);
+}
+
+/* The active memtable turns immutable; a new WAL starts. Only at a commit boundary (nothing
+ * buffered): every write in the old WAL was acknowledged, and a failure here changes nothing
+ * (the caller retries later). */
 static int rotate_memtable(lsm_t *db) {
     uint64_t num = vset_new_file_number(db->vs);
     char path[4096];
     log_path(path, sizeof(path), db->dir, num);
     wal_writer *nw = wal_create(db, path);
     /* sized like the memtable it replaces: no index doubling (a stall) while it fills */
-    memtable *nm = memtable_new_for(memtable_distinct_keys(db->mem));
-    if (!nw || !nm || logs_push(db, num)) {
-        if (nw) { wal_writer_close(nw, 0); unlink(path); }
-        if (nm) memtable_unref(nm);
-        snprintf(db->errmsg, sizeof(db->errmsg), "cannot start WAL %.300s: %s", path, strerror(errno));
-        return nw ? LSM_ENOMEM : LSM_EIO;
-    }
-    if (db->nimm == db->cap_imm) {
-        int nc = db->cap_imm ? db->cap_imm * 2 : 8;
-        imm_entry *na = realloc(db->imm, sizeof(*na) * (size_t)nc);
-        if (!na) {
-            wal_writer_close(nw, 0);
-            unlink(path);
-            memtable_unref(nm);
-            db->nlogs--;
-            return LSM_ENOMEM;
-        }
-        db->imm = na;
-        db->cap_imm = nc;
-    }
+    memtable *nm = nw ? memtable_new_for(memtable_distinct_keys(db->mem)) : NULL;
+    int rc = !nw ? LSM_EIO : !nm || grow_imm(db) || logs_push(db, num) ? LSM_ENOMEM : 0;
     /* the new WAL's directory entry must survive a power loss before writes are acknowledged
      * in it (ALWAYS); everysec accepts losing the last second anyway */
-    if (db->o.sync_mode == LSM_SYNC_ALWAYS) fsync_dir(db->dir);
+    if (rc == 0 && db->o.sync_mode == LSM_SYNC_ALWAYS && fsync_dir(db->dir) != 0) {
+        db->nlogs--;
+        rc = LSM_EIO;
+    }
+    if (rc) {
+        snprintf(db->errmsg, sizeof(db->errmsg), "cannot start WAL %.300s: %s", path,
+                 rc == LSM_EIO ? strerror(errno) : "out of memory");
+        if (nw) {
+            wal_writer_abandon(nw, UINT64_MAX);
+            fs_unlink(path);
+        }
+        if (nm) memtable_unref(nm);
+        return rc;
+    }
     pthread_mutex_lock(&db->wal_mu);
     wal_writer *old = db->wal;
     db->wal = nw;
     pthread_mutex_unlock(&db->wal_mu);
-    /* Records appended since the last commit are written now (a process crash must not lose
-     * them once the next commit acknowledges them). ALWAYS syncs here; EVERYSEC hands the
-     * fdatasync + close to the sync thread's next tick, off the owner's loop. */
-    int rc;
-    if (db->o.sync_mode == LSM_SYNC_EVERYSEC && retire_wal(db, old) == 0) {
-        rc = 0;
-    } else {
-        rc = wal_writer_close(old, db->o.sync_mode != LSM_SYNC_NO);
+    /* Everything in the old WAL was written (and, for ALWAYS, synced) by the commit before this.
+     * EVERYSEC hands its fdatasync + close to the sync thread's next tick, off the owner's loop
+     * (a failure there is reported through sync_errno). */
+    if (db->o.sync_mode != LSM_SYNC_EVERYSEC || retire_wal(db, old) != 0) {
+        if (wal_writer_close(old, db->o.sync_mode != LSM_SYNC_NO) != 0) {
+            if (db->o.sync_mode == LSM_SYNC_ALWAYS)
+                db_log(db, 3, "closing WAL %llu failed (its records were synced before)",
+                       (unsigned long long)db->mem_log);
+            else
+                atomic_store_explicit(&db->sync_errno, errno ? errno : EIO, memory_order_release);
+        }
     }
     db->wal_dirty = 0;
-    if (rc) set_bg_error(db, LSM_EIO, "writing the WAL failed");
-    imm_entry *e = &db->imm[db->nimm++];
-    memset(e, 0, sizeof(*e));
-    memtable_seal(db->mem); /* link its pending entries here, before the flush thread reads it */
-    e->mem = db->mem;
-    e->log_number = db->mem_log;
-    e->next_log = num;
-    memcpy(e->counters, db->counters, sizeof(e->counters));
-    db->mem = nm;
-    db->mem_est = 0;
-    db->mem_base = memtable_memory_usage(nm) - memtable_index_bytes(nm);
+    db->wal_committed_bytes = 0;
+    push_immutable(db, num, nm);
     db->mem_log = num;
     schedule(db);
     update_stall(db);
-    return rc;
+    return 0;
+}
+
+/* A WAL write or sync failed (or the sync thread reported one). The log cannot be trusted any
+ * more (a failed fsync is final, fs.h), so: the writes not yet acknowledged are dropped from
+ * the memtable (they get error replies and must never become durable), the WAL is abandoned,
+ * and writes are refused until every memtable is in a table and a fresh WAL has been started
+ * (try_recover). Reads go on meanwhile. */
+static void enter_log_failure(lsm_t *db, const char *what) {
+    char msg[600];
+    snprintf(msg, sizeof(msg), "%s", what);
+    pthread_mutex_lock(&db->wal_mu);
+    wal_writer *w = db->wal;
+    db->wal = NULL;
+    pthread_mutex_unlock(&db->wal_mu);
+    /* cut the records that were never acknowledged (best effort: this log is never appended
+     * to again, and it is deleted once its memtable is in a table) */
+    if (w) wal_writer_abandon(w, db->wal_committed_bytes);
+    db->wal_dirty = 0;
+    db->commit_poisoned = 1;
+    db->fail_log = 1;
+    if (db->last_seq > db->committed_seq) {
+        memtable *c = memtable_copy_upto(db->mem, db->committed_seq);
+        if (!c) {
+            fail_fatal(db, LSM_ENOMEM, "out of memory while dropping the writes of a failed WAL "
+                                       "commit; restart the server");
+            return;
+        }
+        memtable_unref(db->mem);
+        db->mem = c;
+    }
+    memcpy(db->counters, db->committed_counters, sizeof(db->counters));
+    db->committed_seq = db->last_seq; /* dropped sequence numbers are never reused */
+    db->fail_log_next = vset_new_file_number(db->vs);
+    if (memtable_entries(db->mem) > 0) {
+        memtable *nm = memtable_new_for(memtable_distinct_keys(db->mem));
+        if (!nm || grow_imm(db)) {
+            if (nm) memtable_unref(nm);
+            fail_fatal(db, LSM_ENOMEM, "out of memory after a failed WAL write; restart the server");
+            return;
+        }
+        push_immutable(db, db->fail_log_next, nm);
+    }
+    db->mem_log = db->fail_log_next; /* created by try_recover */
+    db->retry_at = 0;                /* flush now */
+    note_failure(db, LSM_EIO, msg);
+    schedule(db);
+}
+
+/* Background repair of a failure (lsm_poll): once the memtables of a failed log are all in
+ * tables, a fresh WAL is created and the MANIFEST's log number moves past every older WAL;
+ * a failed MANIFEST with nothing to install is rewritten from a snapshot. */
+static void try_recover(lsm_t *db) {
+    if (!db->bg_error || db->fatal || now_micros() < db->retry_at) return;
+    if (db->fail_log) {
+        if (db->nimm > 0) return; /* flushes first (schedule retries them) */
+        char path[4096];
+        log_path(path, sizeof(path), db->dir, db->fail_log_next);
+        wal_writer *w = wal_create(db, path);
+        int rc = w ? 0 : LSM_EIO;
+        if (rc == 0 && fsync_dir(db->dir) != 0) rc = LSM_EIO;
+        if (rc == 0) rc = logs_push(db, db->fail_log_next);
+        if (rc == 0) {
+            version_edit ed;
+            edit_init(&ed);
+            ed.has_log_number = 1;
+            ed.log_number = db->fail_log_next;
+            ed.has_counters = 1;
+            memcpy(ed.counters, db->counters, sizeof(ed.counters));
+            ed.has_last_seq = 1;
+            ed.last_seq = db->last_seq;
+            rc = vset_log_and_apply(db->vs, &ed);
+            edit_free(&ed);
+            if (rc) db->nlogs--;
+        }
+        if (rc) {
+            snprintf(db->failmsg, sizeof(db->failmsg), "cannot start a new WAL after a write failure: %s",
+                     rc == LSM_EIO ? (db->vs->errmsg[0] ? db->vs->errmsg : strerror(errno)) : lsm_strerror(rc));
+            if (w) {
+                wal_writer_abandon(w, UINT64_MAX);
+                fs_unlink(path);
+            }
+            backoff(db, &db->retry_at);
+            return;
+        }
+        pthread_mutex_lock(&db->wal_mu);
+        db->wal = w;
+        pthread_mutex_unlock(&db->wal_mu);
+        db->wal_committed_bytes = 0;
+        db->fail_log = 0;
+        delete_obsolete_logs(db);
+    } else if (db->vs->manifest_failed && !db->fail_flush) {
+        if (vset_write_snapshot(db->vs) != 0) {
+            snprintf(db->failmsg, sizeof(db->failmsg), "%s", db->vs->errmsg);
+            backoff(db, &db->retry_at);
+            return;
+        }
+    }
+    refresh_error_state(db);
 }
 
 /* Entry overhead in the skiplist beyond key+value (node, trailer, tower): an estimate. */
@@ -628,18 +820,45 @@ static int rotate_memtable(lsm_t *db) {
 /* Fullness counts the arena (entries + skiplist nodes), as RocksDB's write_buffer_size does; the
  * hash index (a fraction of the arena, bounded by the entry count) is left out so the index does
  * not make memtables rotate earlier and raise write amplification. */
-static inline int mem_full(lsm_t *db) {
+static inline int mem_over(lsm_t *db, size_t limit) {
     size_t arena = memtable_memory_usage(db->mem) - memtable_index_bytes(db->mem);
-    return db->mem_est >= db->o.memtable_size ||
-           arena - db->mem_base >= db->o.memtable_size + (256u << 10);
+    return db->mem_est >= limit || arena - db->mem_base >= limit + (256u << 10);
 }
-static inline void maybe_rotate(lsm_t *db) {
-    if (mem_full(db)) (void)rotate_memtable(db);
+static inline int mem_full(lsm_t *db) { return mem_over(db, db->o.memtable_size); }
+/* Memtables rotate at commit boundaries only (lsm_commit), so a failed commit never has writes
+ * in an immutable memtable; a caller that writes a whole extra memtable without committing is
+ * committed for at this bound. */
+static inline int mem_hard_full(lsm_t *db) { return mem_over(db, 2 * db->o.memtable_size); }
+
+/* Before a write of nops entries and bytes of keys and values: refuses it in the failure state,
+ * makes room (rotation at a commit boundary), and reserves the memtable memory so that applying
+ * it cannot fail half way. 0, or an error with nothing changed. */
+static int write_prepare(lsm_t *db, size_t nops, size_t bytes) {
+    if (db->bg_error) return LSM_EIO;
+    if (mem_full(db)) {
+        if (wal_writer_buffered(db->wal) == 0) {
+            if (now_micros() >= db->rotate_retry_at && rotate_memtable(db) != 0) {
+                db_log(db, 3, "%s (retrying)", db->errmsg);
+                backoff(db, &db->rotate_retry_at);
+            }
+        } else if (mem_hard_full(db)) {
+            int rc = lsm_commit(db); /* rotates on success */
+            if (rc) return rc;
+        }
+        if (mem_hard_full(db)) {
+            snprintf(db->errmsg, sizeof(db->errmsg), "the memtable is full and a new one cannot be started");
+            return LSM_EIO;
+        }
+    }
+    if (db->wal == NULL) return LSM_EIO;
+    return memtable_reserve(db->mem, nops, bytes);
 }
 
 static int write_one(lsm_t *db, int kind, const void *key, size_t klen, const void *val,
                      size_t vlen) {
-    if (db->bg_error) return LSM_EIO;
+    if (klen > UINT32_MAX - IKEY_TRAILER || vlen > UINT32_MAX) return LSM_EINVAL;
+    int rc = write_prepare(db, 1, klen + vlen);
+    if (rc) return rc;
     size_t need = 8 + 4 + 1 + 10 + klen + 10 + vlen + 1;
     if (need > db->scratch_cap) {
         size_t nc = db->scratch_cap ? db->scratch_cap : 256;
@@ -664,15 +883,17 @@ static int write_one(lsm_t *db, int kind, const void *key, size_t klen, const vo
         n += vlen;
     }
     p[n++] = 0; /* no counters */
-    int rc = wal_writer_add(db->wal, p, n);
+    rc = wal_writer_add(db->wal, p, n);
     if (rc) return rc;
-    rc = memtable_add(db->mem, seq, kind, key, klen, val, vlen);
-    if (rc) return rc;
+    rc = memtable_add(db->mem, seq, kind, key, klen, val, vlen); /* reserved: cannot fail */
+    if (rc) {
+        enter_log_failure(db, "applying a write to the memtable failed");
+        return rc;
+    }
     db->mem_est += klen + vlen + MEM_ENTRY_OVERHEAD;
     db->last_seq = seq;
     db->st.user_bytes_written += klen + vlen;
     db->st.wal_bytes_written += n;
-    maybe_rotate(db);
     return 0;
 }
 
@@ -704,22 +925,36 @@ static void apply_counter(void *ctx, int idx, int64_t delta) {
     if (idx >= 0 && idx < LSM_MAX_COUNTERS) db->counters[idx] += delta;
 }
 
+static int check_op(void *ctx, uint64_t seq, int kind, const char *key, size_t klen,
+                    const char *val, size_t vlen) {
+    (void)ctx, (void)seq, (void)kind, (void)key, (void)val;
+    return klen > UINT32_MAX - IKEY_TRAILER || vlen > UINT32_MAX ? LSM_EINVAL : 0;
+}
+
 int lsm_write(lsm_t *db, lsm_batch *b) {
     if (!b) return LSM_EINVAL;
-    if (db->bg_error) return LSM_EIO;
     size_t n = lsm_batch_count(b);
+    uint64_t bytes = batch_user_bytes(b);
+    if (bytes > UINT32_MAX - IKEY_TRAILER) { /* only then can one op be too big */
+        int rc = batch_iterate(b, check_op, NULL, NULL);
+        if (rc) return rc;
+    }
+    int rc = write_prepare(db, n, (size_t)bytes);
+    if (rc) return rc;
     batch_set_sequence(b, db->last_seq + 1);
     size_t len;
     const char *data = batch_data(b, &len);
     if (n == 0 && len <= 13) return 0; /* nothing at all */
-    int rc = wal_writer_add(db->wal, data, len);
+    rc = wal_writer_add(db->wal, data, len);
     if (rc) return rc;
-    rc = batch_iterate(b, apply_op, apply_counter, db);
-    if (rc) return rc;
+    rc = batch_iterate(b, apply_op, apply_counter, db); /* reserved: cannot fail */
+    if (rc) {
+        enter_log_failure(db, "applying a batch to the memtable failed");
+        return rc;
+    }
     if (n) db->last_seq = batch_sequence(b) + n - 1;
     db->st.user_bytes_written += batch_user_bytes(b);
     db->st.wal_bytes_written += len;
-    maybe_rotate(db);
     return 0;
 }
 
@@ -728,23 +963,43 @@ int64_t lsm_counter(lsm_t *db, int idx) {
     return db->counters[idx];
 }
 
+static int commit_failed(lsm_t *db, const char *what, int err) {
+    char msg[600];
+    snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
+    enter_log_failure(db, msg);
+    db->commit_poisoned = 0; /* this call reports it */
+    snprintf(db->errmsg, sizeof(db->errmsg), "%s", msg);
+    return LSM_EIO;
+}
+
 int lsm_commit(lsm_t *db) {
+    int se = atomic_exchange_explicit(&db->sync_errno, 0, memory_order_acq_rel);
+    if (se && !db->fail_log && !db->fatal)
+        return commit_failed(db, "WAL fdatasync failed (appendfsync everysec)", se);
+    if (db->commit_poisoned) { /* writes since the last commit were dropped */
+        db->commit_poisoned = 0;
+        return LSM_EIO;
+    }
+    if (!db->wal) return 0; /* failure state: nothing can have been written */
     if (wal_writer_buffered(db->wal)) {
-        int rc = wal_writer_flush(db->wal);
-        if (rc) {
-            snprintf(db->errmsg, sizeof(db->errmsg), "WAL write failed: %s", strerror(errno));
-            return LSM_EIO;
-        }
+        if (wal_writer_flush(db->wal)) return commit_failed(db, "WAL write failed", errno);
         db->wal_dirty = 1;
         if (db->o.sync_mode == LSM_SYNC_EVERYSEC)
             atomic_store_explicit(&db->wal_unsynced, 1, memory_order_release);
     }
     if (db->o.sync_mode == LSM_SYNC_ALWAYS && db->wal_dirty) {
-        if (wal_writer_sync(db->wal)) {
-            snprintf(db->errmsg, sizeof(db->errmsg), "WAL fdatasync failed: %s", strerror(errno));
-            return LSM_EIO;
-        }
+        if (wal_writer_sync(db->wal)) return commit_failed(db, "WAL fdatasync failed", errno);
         db->wal_dirty = 0;
+    }
+    if (db->committed_seq != db->last_seq ||
+        memcmp(db->committed_counters, db->counters, sizeof(db->counters)) != 0) {
+        db->committed_seq = db->last_seq;
+        db->wal_committed_bytes = wal_writer_flushed(db->wal);
+        memcpy(db->committed_counters, db->counters, sizeof(db->counters));
+    }
+    if (mem_full(db) && now_micros() >= db->rotate_retry_at && rotate_memtable(db) != 0) {
+        db_log(db, 3, "%s (retrying)", db->errmsg);
+        backoff(db, &db->rotate_retry_at);
     }
     return 0;
 }
@@ -756,34 +1011,57 @@ static void sync_tick(void *ctx) {
     pthread_mutex_lock(&db->wal_mu);
     while (db->nretired > 0 && n < 16) batch[n++] = db->retired[--db->nretired];
     pthread_mutex_unlock(&db->wal_mu);
-    for (int i = 0; i < n; i++) (void)wal_writer_close(batch[i], 1);
+    for (int i = 0; i < n; i++)
+        if (wal_writer_close(batch[i], 1) != 0)
+            atomic_store_explicit(&db->sync_errno, errno ? errno : EIO, memory_order_release);
     if (!atomic_exchange_explicit(&db->wal_unsynced, 0, memory_order_acq_rel)) return;
     pthread_mutex_lock(&db->wal_mu);
-    if (db->wal) (void)wal_writer_sync(db->wal);
+    if (db->wal && wal_writer_sync(db->wal) != 0)
+        atomic_store_explicit(&db->sync_errno, errno ? errno : EIO, memory_order_release);
     pthread_mutex_unlock(&db->wal_mu);
+}
+
+/* fdatasync of a closed WAL by number (an immutable memtable's log written under `no`). */
+static int sync_log_file(lsm_t *db, uint64_t number) {
+    char path[4096];
+    log_path(path, sizeof(path), db->dir, number);
+    int fd = fs_open(path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) return errno == ENOENT ? 0 : LSM_EIO; /* already flushed and deleted */
+    int rc = fs_fdatasync(fd) ? LSM_EIO : 0;
+    fs_close(fd);
+    return rc;
 }
 
 int lsm_set_sync_mode(lsm_t *db, lsm_sync_mode mode) {
     if (mode == db->o.sync_mode) return 0;
     int rc = lsm_commit(db);
     if (rc) return rc;
+    int err = 0;
     if (db->o.sync_mode == LSM_SYNC_EVERYSEC) {
         periodic_stop(&db->syncer);
         /* close the WALs handed to the sync thread; the current one is synced below */
         pthread_mutex_lock(&db->wal_mu);
         while (db->nretired > 0) {
             wal_writer *w = db->retired[--db->nretired];
-            if (wal_writer_close(w, 1) != 0) rc = LSM_EIO;
+            if (wal_writer_close(w, 1) != 0) err = errno ? errno : EIO;
         }
         pthread_mutex_unlock(&db->wal_mu);
         atomic_store_explicit(&db->wal_unsynced, 0, memory_order_release);
+    } else if (db->o.sync_mode == LSM_SYNC_NO) {
+        /* the promise covers the logs of immutable memtables too: `no` never synced them */
+        for (int i = 0; i < db->nimm; i++)
+            if (sync_log_file(db, db->imm[i].log_number) != 0) err = errno ? errno : EIO;
     }
-    if (wal_writer_sync(db->wal) != 0) rc = LSM_EIO;
+    if (db->wal && wal_writer_sync(db->wal) != 0) err = errno ? errno : EIO;
     db->wal_dirty = 0;
     db->o.sync_mode = mode;
-    wal_writer_set_mapped(db->wal, wal_mapped_for(mode));
+    if (db->wal) wal_writer_set_mapped(db->wal, wal_mapped_for(mode));
     if (mode == LSM_SYNC_EVERYSEC && periodic_start(&db->syncer, 1000, sync_tick, db, "kevo-wal-sync") != 0)
         rc = LSM_ENOMEM;
+    if (err && !db->fail_log && !db->fatal) {
+        rc = commit_failed(db, "syncing the WAL for the new appendfsync policy failed", err);
+        db->commit_poisoned = 0; /* nothing uncommitted was dropped: lsm_commit(db) ran first */
+    }
     return rc;
 }
 
@@ -1054,7 +1332,29 @@ typedef struct dir_scan {
     uint64_t *logs;
     int nlogs, cap;
     uint64_t max_number;
+    char **garbage;      /* names to remove once the recovered version is checked */
+    int ngarbage, cap_garbage;
 } dir_scan;
+
+static void dir_scan_free(dir_scan *ds) {
+    free(ds->logs);
+    for (int i = 0; i < ds->ngarbage; i++) free(ds->garbage[i]);
+    free(ds->garbage);
+    memset(ds, 0, sizeof(*ds));
+}
+
+static int add_garbage(dir_scan *ds, const char *name) {
+    if (ds->ngarbage == ds->cap_garbage) {
+        int nc = ds->cap_garbage ? ds->cap_garbage * 2 : 16;
+        char **na = realloc(ds->garbage, sizeof(*na) * (size_t)nc);
+        if (!na) return LSM_ENOMEM;
+        ds->garbage = na;
+        ds->cap_garbage = nc;
+    }
+    if (!(ds->garbage[ds->ngarbage] = strdup(name))) return LSM_ENOMEM;
+    ds->ngarbage++;
+    return 0;
+}
 
 static int cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -1068,30 +1368,28 @@ static int file_in_version(const version *v, uint64_t number) {
     return 0;
 }
 
-/* Lists WALs, removes temp files and orphan tables (written by a job that never got into the
- * MANIFEST), and finds the highest file number in use. */
+/* Lists WALs and finds the highest file number in use; notes temp files, stale MANIFESTs and
+ * orphan tables (written by a job that never got into the MANIFEST) for removal. Deletes
+ * nothing: remove_garbage runs only after the recovered version was checked (a MANIFEST that
+ * lost edits must make open refuse, never make it delete live tables). */
 static int scan_dir(lsm_t *db, dir_scan *ds, int found) {
     memset(ds, 0, sizeof(*ds));
     DIR *d = opendir(db->dir);
     if (!d) return LSM_EIO;
     struct dirent *de;
-    char path[4096];
-    while ((de = readdir(d))) {
+    int rc = 0;
+    while (rc == 0 && (de = readdir(d))) {
         const char *name = de->d_name;
         size_t nl = strlen(name);
         char *endp;
         if (nl > 4 && strcmp(name + nl - 4, ".tmp") == 0) {
-            snprintf(path, sizeof(path), "%s/%s", db->dir, name);
-            unlink(path);
+            rc = add_garbage(ds, name);
             continue;
         }
         if (strncmp(name, "MANIFEST-", 9) == 0) {
             uint64_t n = strtoull(name + 9, &endp, 10);
             if (n > ds->max_number) ds->max_number = n;
-            if (*endp == 0 && n != db->vs->manifest_number) {
-                snprintf(path, sizeof(path), "%s/%s", db->dir, name);
-                unlink(path);
-            }
+            if (*endp == 0 && n != db->vs->manifest_number) rc = add_garbage(ds, name);
             continue;
         }
         if (name[0] < '0' || name[0] > '9') continue;
@@ -1101,7 +1399,7 @@ static int scan_dir(lsm_t *db, dir_scan *ds, int found) {
             if (ds->nlogs == ds->cap) {
                 int nc = ds->cap ? ds->cap * 2 : 16;
                 uint64_t *na = realloc(ds->logs, sizeof(*na) * (size_t)nc);
-                if (!na) { closedir(d); return LSM_ENOMEM; }
+                if (!na) { rc = LSM_ENOMEM; break; }
                 ds->logs = na;
                 ds->cap = nc;
             }
@@ -1111,24 +1409,42 @@ static int scan_dir(lsm_t *db, dir_scan *ds, int found) {
             if (!found) { /* tables are only written after the first MANIFEST exists */
                 snprintf(db->errmsg, sizeof(db->errmsg),
                          "%.300s has tables but no CURRENT file: refusing to open", db->dir);
-                closedir(d);
-                free(ds->logs);
-                ds->logs = NULL;
-                return LSM_ECORRUPT;
+                rc = LSM_ECORRUPT;
+                break;
             }
-            if (!file_in_version(db->vs->current, n)) {
-                snprintf(path, sizeof(path), "%s/%s", db->dir, name);
-                unlink(path);
-                db_log(db, 2, "removed orphan table %s", name);
-            }
+            if (!file_in_version(db->vs->current, n)) rc = add_garbage(ds, name);
         }
     }
     closedir(d);
+    if (rc) {
+        dir_scan_free(ds);
+        return rc;
+    }
     if (ds->nlogs > 1) qsort(ds->logs, (size_t)ds->nlogs, sizeof(uint64_t), cmp_u64);
     return 0;
 }
 
-static int replay_log(lsm_t *db, uint64_t number, uint64_t *records) {
+static void remove_garbage(lsm_t *db, const dir_scan *ds) {
+    char path[4096];
+    for (int i = 0; i < ds->ngarbage; i++) {
+        snprintf(path, sizeof(path), "%s/%s", db->dir, ds->garbage[i]);
+        fs_unlink(path);
+        size_t nl = strlen(ds->garbage[i]);
+        if (nl > 4 && strcmp(ds->garbage[i] + nl - 4, ".sst") == 0)
+            db_log(db, 2, "removed orphan table %s", ds->garbage[i]);
+    }
+}
+
+/* A batch with no operations and no counters (13 bytes: sequence, count, counter count) is never
+ * written by lsm_write: open writes one at the start of each new WAL, after syncing every log it
+ * replayed. It marks where the sequence may jump (to the MANIFEST's last sequence). */
+#define SESSION_MARKER_LEN 13
+
+/* Replays WAL number into the active memtable. Sequence numbers must continue across records
+ * and logs: a batch that does not start where the previous one ended means an older log lost
+ * data that a newer one kept (a power loss under everysec/no); replay then stops there, before
+ * the gap (*gap = 1: a consistent prefix, at most the unsynced suffix lost, never a hole). */
+static int replay_log(lsm_t *db, uint64_t number, uint64_t *records, int *gap) {
     char path[4096];
     log_path(path, sizeof(path), db->dir, number);
     wal_reader *r = wal_reader_open(path);
@@ -1151,7 +1467,29 @@ static int replay_log(lsm_t *db, uint64_t number, uint64_t *records) {
             break;
         }
         rc = batch_set_data(db->replay_batch, rec, len);
-        if (rc == 0) rc = batch_iterate(db->replay_batch, apply_op, apply_counter, db);
+        if (rc == 0) rc = batch_iterate(db->replay_batch, check_op, NULL, NULL); /* whole or not */
+        if (rc == 0) {
+            uint64_t first = batch_sequence(db->replay_batch);
+            size_t n = lsm_batch_count(db->replay_batch);
+            int marker = n == 0 && len == SESSION_MARKER_LEN;
+            if (!marker && db->replay_next && first != db->replay_next && !db->o.skip_corrupt_wal) {
+                if (wal_reader_offset(r) != 0) { /* inside one log sequences always follow */
+                    snprintf(db->errmsg, sizeof(db->errmsg),
+                             "WAL %.300s is corrupt at offset %llu: sequence %llu does not follow %llu",
+                             path, (unsigned long long)wal_reader_offset(r), (unsigned long long)first,
+                             (unsigned long long)(db->replay_next - 1));
+                    rc = LSM_ECORRUPT;
+                    break;
+                }
+                db_log(db, 3, "WAL %s starts at sequence %llu, but the logs before it end at %llu: "
+                       "they lost writes in a power loss; recovery stops before the gap",
+                       path, (unsigned long long)first, (unsigned long long)(db->replay_next - 1));
+                *gap = 1;
+                break;
+            }
+            if (marker || n) db->replay_next = first + n;
+            if (!marker) rc = batch_iterate(db->replay_batch, apply_op, apply_counter, db);
+        }
         if (rc) {
             snprintf(db->errmsg, sizeof(db->errmsg), "WAL %.300s: bad batch before offset %llu",
                      path, (unsigned long long)wal_reader_offset(r));
@@ -1162,7 +1500,7 @@ static int replay_log(lsm_t *db, uint64_t number, uint64_t *records) {
             }
             break;
         }
-        (*records)++;
+        if (len != SESSION_MARKER_LEN || lsm_batch_count(db->replay_batch) != 0) (*records)++;
     }
     if (rc == 0) {
         if (wal_reader_tail_dropped(r))
@@ -1301,7 +1639,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
                 }
             }
         if (rc) {
-            free(ds.logs);
+            dir_scan_free(&ds);
             goto fail;
         }
     }
@@ -1310,19 +1648,38 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     db->last_seq = db->vs->last_seq;
     memcpy(db->counters, db->vs->counters, sizeof(db->counters));
 
+    remove_garbage(db, &ds); /* the version is checked: orphans and temp files can go */
     uint64_t records = 0;
+    int gap = 0;
     db->replaying = 1;
     for (int i = 0; i < ds.nlogs && rc == 0; i++) {
+        log_path(path, sizeof(path), dir, ds.logs[i]);
         if (ds.logs[i] < db->vs->log_number) {
             /* already in SSTables: a crash between the MANIFEST write and the unlink */
-            log_path(path, sizeof(path), dir, ds.logs[i]);
-            unlink(path);
+            fs_unlink(path);
             continue;
         }
-        rc = replay_log(db, ds.logs[i], &records);
+        if (!gap) rc = replay_log(db, ds.logs[i], &records, &gap);
+        if (rc == 0 && gap) { /* from the gap on: kept aside for inspection, never replayed */
+            char aside[4200];
+            snprintf(aside, sizeof(aside), "%s.gap", path);
+            if (fs_rename(path, aside) == 0) {
+                db_log(db, 3, "WAL %s set aside as %s", path, aside);
+            } else {
+                snprintf(db->errmsg, sizeof(db->errmsg), "rename %.300s: %s", path, strerror(errno));
+                rc = LSM_EIO;
+            }
+            continue;
+        }
         if (rc == 0) rc = logs_push(db, ds.logs[i]);
+        /* what was replayed must be durable before a new log builds on it (a power loss must
+         * not take an older log's tail and leave a newer one: that would be a gap) */
+        if (rc == 0 && sync_log_file(db, ds.logs[i]) != 0) {
+            snprintf(db->errmsg, sizeof(db->errmsg), "fdatasync %.300s: %s", path, strerror(errno));
+            rc = LSM_EIO;
+        }
     }
-    free(ds.logs);
+    dir_scan_free(&ds);
     db->replaying = 0;
     if (rc) goto fail;
     if (records) db_log(db, 2, "recovered %llu WAL records, last sequence %llu",
@@ -1338,7 +1695,20 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
         goto fail;
     }
     if ((rc = logs_push(db, db->mem_log))) goto fail;
-    fsync_dir(dir);
+    {
+        /* the session marker: sequences may jump here (replay_log) */
+        char marker[SESSION_MARKER_LEN] = {0};
+        encode_fixed64(marker, db->last_seq + 1);
+        if (wal_writer_add(db->wal, marker, sizeof(marker)) != 0 || wal_writer_flush(db->wal) != 0 ||
+            wal_writer_sync(db->wal) != 0 || fsync_dir(dir) != 0) {
+            snprintf(db->errmsg, sizeof(db->errmsg), "writing %.300s: %s", path, strerror(errno));
+            rc = LSM_EIO;
+            goto fail;
+        }
+    }
+    db->committed_seq = db->last_seq;
+    db->wal_committed_bytes = wal_writer_flushed(db->wal);
+    memcpy(db->committed_counters, db->counters, sizeof(db->counters));
     if (records == 0) db->vs->log_number = db->mem_log; /* older WALs hold nothing */
     if (db->last_seq > db->vs->last_seq) db->vs->last_seq = db->last_seq;
     rc = vset_write_snapshot(db->vs);
@@ -1380,6 +1750,13 @@ fail:
 int lsm_close(lsm_t *db) {
     if (!db) return 0;
     int rc = lsm_commit(db);
+    /* After a log failure the memtables are only safe in tables: give their flushes a few
+     * seconds of retries before going (what remains is replayed from the old logs). */
+    for (uint64_t end = now_micros() + 3000000u; db->fail_log && !db->fatal && now_micros() < end;) {
+        if (db->retry_at > now_micros() + 100000u) db->retry_at = now_micros() + 100000u;
+        wait_bg(db);
+    }
+    if (db->bg_error && rc == 0) rc = LSM_EIO;
     db->closing = 1;
     while (bg_busy(db)) wait_bg(db);
     (void)lsm_poll(db);

@@ -402,6 +402,41 @@ static inline int has_unlinked(const memtable *m) { return m->npending || m->mpo
 
 void memtable_seal(memtable *m) { merge_pending(m); }
 
+/* Worst-case arena bytes of one node beyond its key and value. */
+#define MT_NODE_MAX_OVERHEAD \
+    (sizeof(mt_node *) + sizeof(mt_node) + MT_MAX_HEIGHT * sizeof(mt_node *) + IKEY_TRAILER + \
+     ARENA_ALIGN)
+
+int memtable_reserve(memtable *m, size_t nkeys, size_t bytes) {
+    while ((m->used + nkeys) * 10 > m->cap * 7)
+        if (index_alloc(m, m->cap * 2)) return LSM_ENOMEM;
+    if (nkeys > (SIZE_MAX - bytes) / MT_NODE_MAX_OVERHEAD) return LSM_ENOMEM;
+    return arena_reserve(&m->arena, bytes + nkeys * MT_NODE_MAX_OVERHEAD) ? LSM_ENOMEM : 0;
+}
+
+memtable *memtable_copy_upto(memtable *m, uint64_t max_seq) {
+    memtable *c = memtable_new_for(memtable_distinct_keys(m));
+    internal_iter *it = c ? memtable_iter_new(m) : NULL;
+    if (!it) {
+        if (c) memtable_unref(c);
+        return NULL;
+    }
+    int rc = 0;
+    for (iter_seek_first(it); rc == 0 && iter_valid(it); iter_next(it)) {
+        size_t kl, vl;
+        const char *k = iter_key(it, &kl);
+        const char *v = iter_value(it, &vl);
+        if (ikey_seq(k, kl) > max_seq) continue;
+        rc = memtable_add(c, ikey_seq(k, kl), ikey_kind(k, kl), k, ikey_user_len(kl), v, vl);
+    }
+    iter_destroy(it);
+    if (rc) {
+        memtable_unref(c);
+        return NULL;
+    }
+    return c;
+}
+
 int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t ukl,
                  const void *val, size_t vl) {
     if (ukl > UINT32_MAX - IKEY_TRAILER || vl > UINT32_MAX) return LSM_EINVAL;

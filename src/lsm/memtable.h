@@ -32,6 +32,13 @@ void memtable_unref(memtable *m);
 int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t ukl,
                  const void *val, size_t vl);
 
+/* Reserves room so that the next adds of up to nkeys entries holding up to bytes of keys and
+ * values together cannot fail for lack of memory (an atomic batch is then applied whole or,
+ * when this fails, not at all). 0 or LSM_ENOMEM (nothing changed that matters). Owner thread. */
+int memtable_reserve(memtable *m, size_t nkeys, size_t bytes);
+/* A new memtable holding the entries of m whose sequence is <= max_seq (the writes of a failed
+ * commit dropped). NULL on ENOMEM. Owner thread (m may be active). */
+memtable *memtable_copy_upto(memtable *m, uint64_t max_seq);
 enum { MEMTABLE_NOTFOUND = 0, MEMTABLE_FOUND = 1, MEMTABLE_DELETED = 2 };
 /* Newest entry of ukey with sequence <= snapshot. O(1) through the hash index when the key is
  * absent or its newest version is <= snapshot; an older snapshot falls back to the list.

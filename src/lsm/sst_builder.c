@@ -22,6 +22,7 @@
 #include "bloom.h"
 #include "coding.h"
 #include "crc32c.h"
+#include "fs.h"
 #include "dbformat.h"
 #include "lsm.h"
 #include "sst_format.h"
@@ -37,6 +38,7 @@ struct sst_builder {
     char *wbuf;
     size_t wlen;
     uint64_t offset;            /* logical file size (written + buffered) */
+    uint64_t file_end;          /* bytes written to the file so far */
     uint64_t synced;            /* write-back started up to here */
     block_builder data, index;
     bloom_builder bloom;
@@ -73,7 +75,7 @@ sst_builder *sst_builder_new(const char *path, const sst_options *opts) {
     memcpy(b->path, path, pl + 1);
     memcpy(b->tmp, path, pl);
     memcpy(b->tmp + pl, ".tmp", 5);
-    b->fd = open(b->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    b->fd = fs_open(b->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (b->fd < 0) {
         int e = errno;
         free(b->path); free(b->tmp); free(b->wbuf); free(b);
@@ -90,22 +92,17 @@ oom:
     return NULL;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return LSM_EIO;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
+/* Appends at the file's end (b->file_end: bytes already in the file). */
+static int write_all(sst_builder *b, const char *p, size_t n) {
+    size_t done = 0;
+    int rc = fs_pwrite_all(b->fd, p, n, b->file_end, &done) ? LSM_EIO : 0;
+    b->file_end += done;
+    return rc;
 }
 
 static int flush_wbuf(sst_builder *b) {
     if (b->wlen == 0) return 0;
-    int rc = write_all(b->fd, b->wbuf, b->wlen);
+    int rc = write_all(b, b->wbuf, b->wlen);
     b->wlen = 0;
     /* start write-back of what is written so far (async), so the final fsync has little left
      * and a 64 MiB compaction output does not hit the disk in one burst */
@@ -126,7 +123,7 @@ static int emit(sst_builder *b, const char *p, size_t n) {
         if (rc) return rc;
     }
     if (n >= SST_WBUF_SIZE) {
-        int rc = write_all(b->fd, p, n);
+        int rc = write_all(b, p, n);
         if (rc) return rc;
     } else {
         memcpy(b->wbuf + b->wlen, p, n);
@@ -278,7 +275,7 @@ uint64_t sst_builder_file_size(const sst_builder *b) {
 uint64_t sst_builder_entries(const sst_builder *b) { return b->p.num_entries; }
 
 static void builder_free(sst_builder *b) {
-    if (b->fd >= 0) close(b->fd);
+    if (b->fd >= 0) fs_close(b->fd);
     block_builder_free(&b->data);
     block_builder_free(&b->index);
     bloom_builder_free(&b->bloom);
@@ -293,7 +290,7 @@ static void builder_free(sst_builder *b) {
 
 void sst_builder_abandon(sst_builder *b) {
     if (!b) return;
-    unlink(b->tmp);
+    fs_unlink(b->tmp);
     builder_free(b);
 }
 
@@ -323,26 +320,6 @@ static int write_props(sst_builder *b, uint64_t *off, uint64_t *size) {
     const char *raw = rc ? NULL : block_builder_finish(&pb, &n);
     rc = raw ? write_block(b, raw, n, 0, off, size) : LSM_ENOMEM;
     block_builder_free(&pb);
-    return rc;
-}
-
-static int fsync_dir_of(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) {
-        dir[0] = '.';
-        dir[1] = 0;
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n == 0) n = 1;
-        if (n >= sizeof(dir)) return LSM_EINVAL;
-        memcpy(dir, path, n);
-        dir[n] = 0;
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return LSM_EIO;
-    int rc = fsync(fd) ? LSM_EIO : 0;
-    close(fd);
     return rc;
 }
 
@@ -376,14 +353,16 @@ int sst_builder_finish(sst_builder *b, sst_props *props) {
     encode_fixed64(footer + 56, SST_MAGIC);
     if ((rc = emit(b, footer, sizeof(footer)))) goto fail;
     if ((rc = flush_wbuf(b))) goto fail;
-    if (fsync(b->fd)) { rc = LSM_EIO; goto fail; }
-    if (close(b->fd)) { b->fd = -1; rc = LSM_EIO; goto fail; }
+    if (fs_fsync(b->fd)) { rc = LSM_EIO; goto fail; }
+    int cfd = b->fd;
     b->fd = -1;
-    if (rename(b->tmp, b->path)) { rc = LSM_EIO; goto fail; }
-    if ((rc = fsync_dir_of(b->path))) {
-        /* the file is in place; only the directory sync failed */
+    if (fs_close(cfd)) { rc = LSM_EIO; goto fail; }
+    if (fs_rename(b->tmp, b->path)) { rc = LSM_EIO; goto fail; }
+    if (fs_sync_parent_dir(b->path)) {
+        /* the file is in place but its name may not survive a power loss: not a table yet */
+        fs_unlink(b->path);
         builder_free(b);
-        return rc;
+        return LSM_EIO;
     }
     if (props) {
         *props = b->p;

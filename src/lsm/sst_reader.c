@@ -18,6 +18,7 @@
 #include "bloom.h"
 #include "coding.h"
 #include "crc32c.h"
+#include "fs.h"
 #include "dbformat.h"
 #include "hash.h"
 #include "sst_format.h"
@@ -193,17 +194,9 @@ void sst_bloom_stats(uint64_t *checks, uint64_t *useful) {
 static void sst_block_delete(void *v) { free(v); }
 
 static int pread_all(int fd, char *p, size_t n, uint64_t off) {
-    while (n) {
-        ssize_t r = pread(fd, p, n, (off_t)off);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return LSM_EIO;
-        }
-        if (r == 0) return LSM_ECORRUPT; /* file shorter than the handle says */
-        p += r;
-        n -= (size_t)r;
-        off += (uint64_t)r;
-    }
+    ssize_t r = fs_pread(fd, p, n, off);
+    if (r < 0) return LSM_EIO;
+    if ((size_t)r < n) return LSM_ECORRUPT; /* file shorter than the handle says */
     return 0;
 }
 
@@ -334,7 +327,7 @@ corrupt:
 
 static void reader_free(sst_reader *r) {
     if (r->cache && r->pinned) block_cache_charge_pinned(r->cache, -r->pinned);
-    if (r->fd >= 0) close(r->fd);
+    if (r->fd >= 0) fs_close(r->fd);
     free(r->acc.pfx);
     free(r->acc.hoff);
     free(r->acc.hsize);
@@ -351,12 +344,10 @@ int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, 
     atomic_init(&r->refs, 1);
     r->file_number = file_number;
     r->cache = cache;
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    r->fd = fs_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (r->fd < 0) { free(r); return LSM_EIO; }
     int rc;
-    struct stat st;
-    if (fstat(r->fd, &st)) { rc = LSM_EIO; goto fail; }
-    r->file_size = (uint64_t)st.st_size;
+    if (fs_file_size(r->fd, &r->file_size)) { rc = LSM_EIO; goto fail; }
     /* gets are random: no kernel readahead (sequential readers ask for it explicitly) */
     (void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_RANDOM);
     if (r->file_size < SST_FOOTER_SIZE) { rc = LSM_ECORRUPT; goto fail; }

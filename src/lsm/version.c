@@ -24,6 +24,7 @@
 
 #include "coding.h"
 #include "dbformat.h"
+#include "fs.h"
 #include "wal.h"
 
 #define MANIFEST_ROLL_BYTES (64u << 20)
@@ -37,13 +38,7 @@ enum { /* on-disk: never change */
     TAG_COUNTERS = 6,
 };
 
-void fsync_dir(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
+int fsync_dir(const char *dir) { return fs_sync_dir(dir) == 0 ? 0 : LSM_EIO; }
 
 /* ---- file metadata ---- */
 
@@ -84,7 +79,7 @@ static void file_unref(version_set *vs, file_meta *f) {
         if (vs->on_delete) vs->on_delete(vs->on_delete_ctx, f->number);
         char path[4096];
         snprintf(path, sizeof(path), "%s/%06llu.sst", vs->dir, (unsigned long long)f->number);
-        unlink(path);
+        fs_unlink(path);
         vs->deleted_files++;
     }
     file_meta_free(f);
@@ -465,6 +460,7 @@ void vset_free(version_set *vs) {
     vs->closing = 1;
     if (vs->manifest) wal_writer_close((wal_writer *)vs->manifest, 1);
     vs->manifest = NULL;
+    free(vs->deferred);
     version_unref(vs->current);
     vs->current = NULL;
     free(vs->dir);
@@ -498,14 +494,19 @@ int vset_recover(version_set *vs, int *found) {
     char path[4096], buf[256];
     *found = 0;
     snprintf(path, sizeof(path), "%s/CURRENT", vs->dir);
-    int fd = open(path, O_RDONLY);
+    int fd = fs_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
         if (errno == ENOENT) return 0;
         snprintf(vs->errmsg, sizeof(vs->errmsg), "open %.300s: %s", path, strerror(errno));
         return LSM_EIO;
     }
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
+    ssize_t n = fs_pread(fd, buf, sizeof(buf) - 1, 0);
+    int rerr = errno;
+    fs_close(fd);
+    if (n < 0) {
+        snprintf(vs->errmsg, sizeof(vs->errmsg), "read %.300s: %s", path, strerror(rerr));
+        return LSM_EIO;
+    }
     if (n <= 0 || buf[n - 1] != '\n' || strncmp(buf, "MANIFEST-", 9) != 0) {
         snprintf(vs->errmsg, sizeof(vs->errmsg), "%.300s: malformed CURRENT file", path);
         return LSM_ECORRUPT;
@@ -608,28 +609,49 @@ int vset_recover(version_set *vs, int *found) {
     return 0;
 }
 
-static int write_current(version_set *vs, uint64_t mnum) {
+/* Points CURRENT at MANIFEST-mnum: temp file, fsync, rename, directory fsync. Returns 0, or
+ * LSM_EIO with *renamed saying whether CURRENT may already name the new MANIFEST (the rename
+ * happened but the directory sync failed: after a power loss it may name either). */
+static int write_current(version_set *vs, uint64_t mnum, int *renamed) {
     char tmp[4096], path[4096], line[64];
+    *renamed = 0;
     snprintf(tmp, sizeof(tmp), "%s/CURRENT.tmp", vs->dir);
     snprintf(path, sizeof(path), "%s/CURRENT", vs->dir);
     int n = snprintf(line, sizeof(line), "MANIFEST-%06llu\n", (unsigned long long)mnum);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = fs_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) goto fail;
-    if (write(fd, line, (size_t)n) != n || fsync(fd) != 0) {
-        close(fd);
-        unlink(tmp);
+    if (fs_pwrite_all(fd, line, (size_t)n, 0, NULL) != 0 || fs_fsync(fd) != 0) {
+        int e = errno;
+        fs_close(fd);
+        fs_unlink(tmp);
+        errno = e;
         goto fail;
     }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        unlink(tmp);
+    if (fs_close(fd) != 0) {
+        fs_unlink(tmp);
         goto fail;
     }
-    fsync_dir(vs->dir);
+    if (fs_rename(tmp, path) != 0) {
+        int e = errno;
+        fs_unlink(tmp);
+        errno = e;
+        goto fail;
+    }
+    *renamed = 1;
+    if (fs_sync_dir(vs->dir) != 0) goto fail;
     return 0;
 fail:
     snprintf(vs->errmsg, sizeof(vs->errmsg), "writing CURRENT: %s", strerror(errno));
     return LSM_EIO;
+}
+
+/* Drops the live MANIFEST writer after a write error without writing what it buffered: that
+ * MANIFEST is never appended to again (the next vset_log_and_apply starts a fresh one from a
+ * snapshot), so an edit that failed can never reach the disk later. */
+static void manifest_abandon(version_set *vs) {
+    if (vs->manifest) wal_writer_abandon((wal_writer *)vs->manifest, UINT64_MAX);
+    vs->manifest = NULL;
+    vs->manifest_failed = 1;
 }
 
 static int append_edit(version_set *vs, const version_edit *e) {
@@ -640,10 +662,53 @@ static int append_edit(version_set *vs, const version_edit *e) {
     wal_writer *w = vs->manifest;
     rc = wal_writer_add(w, data, len);
     free(data);
-    if (rc == 0) rc = wal_writer_flush(w);
+    if (rc) return rc; /* ENOMEM: nothing was buffered */
+    rc = wal_writer_flush(w);
     if (rc == 0) rc = wal_writer_sync(w);
-    if (rc) snprintf(vs->errmsg, sizeof(vs->errmsg), "MANIFEST write failed: %s", strerror(errno));
+    if (rc) {
+        snprintf(vs->errmsg, sizeof(vs->errmsg), "MANIFEST write failed: %s", strerror(errno));
+        manifest_abandon(vs);
+    }
     return rc;
+}
+
+static void unlink_manifest(const version_set *vs, uint64_t num) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/MANIFEST-%06llu", vs->dir, (unsigned long long)num);
+    fs_unlink(path);
+}
+
+static int push_u64(uint64_t **a, int *n, int *cap, uint64_t v) {
+    if (*n == *cap) {
+        int nc = *cap ? *cap * 2 : 8;
+        uint64_t *na = realloc(*a, sizeof(*na) * (size_t)nc);
+        if (!na) return LSM_ENOMEM;
+        *a = na;
+        *cap = nc;
+    }
+    (*a)[(*n)++] = v;
+    return 0;
+}
+
+void vset_defer_delete(version_set *vs, uint64_t table_number) {
+    /* on ENOMEM the table stays until the next open's orphan sweep */
+    (void)push_u64(&vs->deferred, &vs->ndeferred, &vs->cap_deferred, table_number);
+}
+
+/* After a MANIFEST switch made durable: tables of failed installs and stale MANIFESTs are
+ * referenced by nothing any recovery can read. */
+static void delete_deferred(version_set *vs) {
+    char path[4096];
+    for (int i = 0; i < vs->ndeferred; i++) {
+        uint64_t n = vs->deferred[i];
+        if (n >= VSET_MANIFEST_TAG) {
+            unlink_manifest(vs, n - VSET_MANIFEST_TAG);
+        } else {
+            snprintf(path, sizeof(path), "%s/%06llu.sst", vs->dir, (unsigned long long)n);
+            fs_unlink(path);
+        }
+    }
+    vs->ndeferred = 0;
 }
 
 int vset_write_snapshot(version_set *vs) {
@@ -669,28 +734,50 @@ int vset_write_snapshot(version_set *vs) {
     version *v = vs->current;
     for (int l = 0; l < v->num_levels && rc == 0; l++)
         for (int i = 0; i < v->nfiles[l] && rc == 0; i++) rc = edit_add_file(&e, l, v->files[l][i]);
-    void *old = vs->manifest;
-    vs->manifest = w;
-    if (rc == 0) rc = append_edit(vs, &e);
+    char *data = NULL;
+    size_t len = 0;
+    if (rc == 0) rc = edit_encode(&e, &data, &len);
     edit_free(&e);
-    if (rc == 0) rc = write_current(vs, mnum);
+    if (rc == 0) rc = wal_writer_add(w, data, len);
+    free(data);
+    if (rc == 0) rc = wal_writer_flush(w);
+    if (rc == 0) rc = wal_writer_sync(w);
     if (rc) {
-        vs->manifest = old;
-        wal_writer_close(w, 0);
-        unlink(path);
+        if (rc == LSM_EIO)
+            snprintf(vs->errmsg, sizeof(vs->errmsg), "writing %.300s: %s", path, strerror(errno));
+        wal_writer_abandon(w, UINT64_MAX);
+        fs_unlink(path);
         return rc;
     }
-    if (old) wal_writer_close((wal_writer *)old, 1);
-    uint64_t oldnum = vs->manifest_number;
-    vs->manifest_number = mnum;
-    if (oldnum && oldnum != mnum) {
-        snprintf(path, sizeof(path), "%s/MANIFEST-%06llu", vs->dir, (unsigned long long)oldnum);
-        unlink(path);
+    int renamed;
+    rc = write_current(vs, mnum, &renamed);
+    if (rc && !renamed) { /* CURRENT still names the previous MANIFEST, which stays live */
+        wal_writer_abandon(w, UINT64_MAX);
+        fs_unlink(path);
+        return rc;
     }
+    uint64_t oldnum = vs->manifest_number;
+    if (vs->manifest) wal_writer_close((wal_writer *)vs->manifest, 1);
+    vs->manifest = w;
+    vs->manifest_number = mnum;
+    if (oldnum && oldnum != mnum)
+        (void)push_u64(&vs->deferred, &vs->ndeferred, &vs->cap_deferred, VSET_MANIFEST_TAG + oldnum);
+    if (rc) {
+        /* renamed but not known durable: after a power loss CURRENT may name either MANIFEST,
+         * so both stay, and the next edit starts over with another snapshot */
+        manifest_abandon(vs);
+        return rc;
+    }
+    vs->manifest_failed = 0;
+    delete_deferred(vs);
     return 0;
 }
 
 int vset_log_and_apply(version_set *vs, version_edit *e) {
+    if (vs->manifest_failed) {
+        int rc = vset_write_snapshot(vs);
+        if (rc) return rc;
+    }
     e->has_next_file = 1;
     e->next_file = atomic_load(&vs->next_file);
     if (e->has_last_seq && e->last_seq < vs->last_seq) e->last_seq = vs->last_seq;

@@ -100,6 +100,12 @@ typedef struct version_set {
     int64_t counters[LSM_MAX_COUNTERS]; /* counters as of log_number */
     uint64_t manifest_number;
     void *manifest;                /* wal_writer of the live MANIFEST, or NULL */
+    int manifest_failed;           /* a MANIFEST write failed: that MANIFEST is abandoned, the
+                                      next edit first writes a fresh snapshot MANIFEST */
+    uint64_t *deferred;            /* tables of failed installs (and stale MANIFESTs, as
+                                      VSET_MANIFEST_TAG + number) deleted once a fresh MANIFEST
+                                      is durable: a failed edit may still be on disk until then */
+    int ndeferred, cap_deferred;
     int closing;                   /* set at close: files of dropped versions are kept */
     /* called (owner thread) for each SSTable that becomes obsolete, before it is unlinked */
     void (*on_delete)(void *ctx, uint64_t number);
@@ -121,13 +127,23 @@ int vset_recover(version_set *vs, int *found);
 int vset_write_snapshot(version_set *vs);
 /* Applies e to the current version: appends e to the MANIFEST and fsyncs it, then installs the
  * new version. The edit's log number / last seq / counters, if set, update the set. On success
- * the added metas belong to the new version. Owner thread. */
+ * the added metas belong to the new version. Owner thread.
+ * On a write error (LSM_EIO) the current version is unchanged and the MANIFEST is abandoned:
+ * nothing it buffered is written later, and the next call first starts a fresh MANIFEST from a
+ * snapshot of the current version (as at open). The failed edit may have reached the disk, so
+ * the caller must not delete files it added: vset_defer_delete them. */
 int vset_log_and_apply(version_set *vs, version_edit *e);
 /* Builds base + e without logging (recovery and tests). NULL on ENOMEM. */
 version *version_apply(version_set *vs, const version *base, const version_edit *e);
 
+/* Deletes table number once a MANIFEST written after now is durable (a failed edit that added
+ * it can then no longer be recovered). Owner thread. */
+void vset_defer_delete(version_set *vs, uint64_t table_number);
+#define VSET_MANIFEST_TAG (1ull << 62)
+
 /* Byte target of level (>= 1). */
 uint64_t vset_level_target(uint64_t level1_max, int multiplier, int level);
 
-void fsync_dir(const char *dir);
+/* fsync of a directory through the file layer: 0 or LSM_EIO. */
+int fsync_dir(const char *dir);
 #endif

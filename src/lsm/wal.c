@@ -26,6 +26,7 @@
 
 #include "coding.h"
 #include "crc32c.h"
+#include "fs.h"
 #include "lsm.h"
 
 enum { WAL_ZERO = 0, WAL_FULL = 1, WAL_FIRST = 2, WAL_MIDDLE = 3, WAL_LAST = 4 }; /* on-disk */
@@ -48,6 +49,8 @@ struct wal_writer {
     int use_map;                  /* owner thread: flush stores into a shared mapping */
     char *map;                    /* owner thread: MAP_SHARED view of one chunk, or NULL */
     uint64_t map_off;             /* file offset of map[0] */
+    int failed;                   /* owner thread: a flush failed; the writer only closes now */
+    _Atomic int sync_failed;      /* an fdatasync failed: never trusted again (fs.h) */
 };
 
 /* Zeros written ahead of the log by wal_writer_set_prealloc; never modified. */
@@ -60,7 +63,7 @@ wal_writer *wal_writer_create(const char *path) {
         return NULL;
     }
     /* read access too: a shared writable mapping needs it (wal_writer_set_mapped) */
-    w->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    w->fd = fs_open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
         int e = errno;
         free(w);
@@ -74,6 +77,7 @@ wal_writer *wal_writer_create(const char *path) {
     atomic_init(&w->size, 0);
     atomic_init(&w->flushed, 0);
     atomic_init(&w->synced, 0);
+    atomic_init(&w->sync_failed, 0);
     return w;
 }
 
@@ -97,6 +101,7 @@ static int wal_reserve(wal_writer *w, size_t extra) {
 }
 
 int wal_writer_add(wal_writer *w, const void *data, size_t len) {
+    if (w->failed) return LSM_EIO;
     const char *p = data;
     /* Upper bound of the bytes this record adds: data, one header per fragment (at most one
      * fragment per block touched, plus a possible empty FIRST), up to 6 bytes of padding. */
@@ -152,10 +157,10 @@ static int wal_zero_ahead(wal_writer *w, uint64_t need) {
     while (w->zeroed_end < end) {
         uint64_t n = end - w->zeroed_end;
         if (n > sizeof wal_zeros) n = sizeof wal_zeros;
-        ssize_t k = pwrite(w->fd, wal_zeros, (size_t)n, (off_t)w->zeroed_end);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return LSM_EIO;
-        w->zeroed_end += (uint64_t)k;
+        size_t k = 0;
+        int rc = fs_pwrite_all(w->fd, wal_zeros, (size_t)n, w->zeroed_end, &k);
+        w->zeroed_end += k;
+        if (rc) return LSM_EIO;
     }
     return 0;
 }
@@ -178,21 +183,21 @@ static int wal_store_mapped(wal_writer *w, uint64_t at, const char *buf, size_t 
         if (!w->map || pos < w->map_off || pos >= w->map_off + w->prealloc_chunk) {
             wal_unmap(w);
             uint64_t start = pos - pos % w->prealloc_chunk;
-            void *m = mmap(NULL, (size_t)w->prealloc_chunk, PROT_READ | PROT_WRITE, MAP_SHARED,
-                           w->fd, (off_t)start);
-            if (m == MAP_FAILED) return -1;
+            void *m = fs_map_shared(w->fd, (size_t)w->prealloc_chunk, start);
+            if (!m) return -1;
             w->map = m;
             w->map_off = start;
         }
         size_t room = (size_t)(w->map_off + w->prealloc_chunk - pos);
         size_t n = len - off < room ? len - off : room;
-        memcpy(w->map + (pos - w->map_off), buf + off, n);
+        fs_map_store(w->fd, w->map + (pos - w->map_off), pos, buf + off, n);
         off += n;
     }
     return 0;
 }
 
 int wal_writer_flush(wal_writer *w) {
+    if (w->failed) return LSM_EIO;
     size_t used = w->len, off = 0;
     int rc = 0;
     uint64_t at = atomic_load_explicit(&w->flushed, memory_order_relaxed);
@@ -207,22 +212,19 @@ int wal_writer_flush(wal_writer *w) {
         if (wal_store_mapped(w, at, w->buf, w->len) == 0) off = w->len;
         else w->use_map = 0; /* pwrite below writes the same bytes */
     }
-    while (off < w->len) {
-        ssize_t n = pwrite(w->fd, w->buf + off, w->len - off, (off_t)(at + off));
-        if (n < 0) {
-            if (errno == EINTR) continue;
+    if (off < w->len) {
+        size_t done = 0;
+        if (fs_pwrite_all(w->fd, w->buf + off, w->len - off, at + off, &done) != 0) {
+            /* Part of the buffer may be in the file: the log now ends in a torn record. The
+             * writer is failed for good (adds and flushes return LSM_EIO; close discards the
+             * rest), so nothing unacknowledged is written later by a retry (lsm.c starts a new
+             * log instead). */
+            w->failed = 1;
             rc = LSM_EIO;
-            break;
         }
-        if (n == 0) { /* should not happen for a regular file; avoid spinning */
-            errno = EIO;
-            rc = LSM_EIO;
-            break;
-        }
-        off += (size_t)n;
+        off += done;
     }
     if (off) {
-        /* Keep what was not written so a later flush can retry it. */
         if (off < w->len) memmove(w->buf, w->buf + off, w->len - off);
         w->len -= off;
         /* A big buffer that this flush used less than a quarter of was grown by an unusual
@@ -240,7 +242,13 @@ int wal_writer_flush(wal_writer *w) {
 
 int wal_writer_sync(wal_writer *w) {
     uint64_t target = atomic_load_explicit(&w->flushed, memory_order_acquire);
-    if (fdatasync(w->fd) != 0) return LSM_EIO;
+    /* After a failed fdatasync the kernel may have dropped the dirty pages and a retry would
+     * report success (the fsync lesson from PostgreSQL): a failed sync is final. */
+    if (atomic_load_explicit(&w->sync_failed, memory_order_acquire)) return LSM_EIO;
+    if (fs_fdatasync(w->fd) != 0) {
+        atomic_store_explicit(&w->sync_failed, 1, memory_order_release);
+        return LSM_EIO;
+    }
     /* Monotonic max: two syncers (owner + everysec thread) may race here. */
     uint64_t cur = atomic_load_explicit(&w->synced, memory_order_relaxed);
     while (cur < target &&
@@ -264,18 +272,34 @@ uint64_t wal_writer_synced(const wal_writer *w) {
     return atomic_load_explicit(&((wal_writer *)w)->synced, memory_order_relaxed);
 }
 
+static void writer_free(wal_writer *w) {
+    free(w->buf);
+    free(w);
+}
+
 int wal_writer_close(wal_writer *w, int sync) {
     if (!w) return 0;
     int rc = wal_writer_flush(w);
     wal_unmap(w);
     /* drop the zeros ahead: a closed log ends at its last record */
     uint64_t end = atomic_load_explicit(&w->flushed, memory_order_relaxed);
-    if (rc == 0 && w->zeroed_end > end && ftruncate(w->fd, (off_t)end) != 0) rc = LSM_EIO;
+    if (rc == 0 && w->zeroed_end > end && fs_ftruncate(w->fd, end) != 0) rc = LSM_EIO;
     if (rc == 0 && sync) rc = wal_writer_sync(w);
-    if (close(w->fd) != 0 && rc == 0 && errno != EINTR) rc = LSM_EIO;
-    free(w->buf);
-    free(w);
+    if (fs_close(w->fd) != 0 && rc == 0 && errno != EINTR) rc = LSM_EIO;
+    writer_free(w);
     return rc;
+}
+
+void wal_writer_abandon(wal_writer *w, uint64_t keep_bytes) {
+    if (!w) return;
+    wal_unmap(w);
+    if (keep_bytes != UINT64_MAX) (void)fs_ftruncate(w->fd, keep_bytes);
+    (void)fs_close(w->fd);
+    writer_free(w);
+}
+
+uint64_t wal_writer_flushed(const wal_writer *w) {
+    return atomic_load_explicit(&((wal_writer *)w)->flushed, memory_order_relaxed);
 }
 
 /* ======================================== reader ======================================== */
@@ -296,25 +320,25 @@ struct wal_reader {
 };
 
 wal_reader *wal_reader_open(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = fs_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) return NULL;
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
+    uint64_t fsize;
+    if (fs_file_size(fd, &fsize) != 0) {
         int e = errno;
-        close(fd);
+        fs_close(fd);
         errno = e;
         return NULL;
     }
     wal_reader *r = calloc(1, sizeof(*r));
     if (!r) {
-        close(fd);
+        fs_close(fd);
         errno = ENOMEM;
         return NULL;
     }
-    r->size = (uint64_t)st.st_size;
+    r->size = fsize;
     if (r->size > 0) {
-        void *p = mmap(NULL, (size_t)r->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p != MAP_FAILED) {
+        void *p = fs_map_read(fd, (size_t)r->size);
+        if (p) {
             (void)madvise(p, (size_t)r->size, MADV_SEQUENTIAL);
             r->base = p;
             r->mapped = 1;
@@ -322,24 +346,22 @@ wal_reader *wal_reader_open(const char *path) {
             /* Fall back to reading the file (e.g. a filesystem without mmap). */
             char *b = malloc((size_t)r->size);
             size_t got = 0;
-            while (b && got < r->size) {
-                ssize_t n = pread(fd, b + got, (size_t)r->size - got, (off_t)got);
-                if (n < 0 && errno == EINTR) continue;
-                if (n <= 0) break;
-                got += (size_t)n;
+            if (b) {
+                ssize_t n = fs_pread(fd, b, (size_t)r->size, 0);
+                got = n > 0 ? (size_t)n : 0;
             }
             if (!b || got < r->size) {
                 int e = b ? (errno ? errno : EIO) : ENOMEM;
                 free(b);
                 free(r);
-                close(fd);
+                fs_close(fd);
                 errno = e;
                 return NULL;
             }
             r->base = b;
         }
     }
-    close(fd);
+    fs_close(fd);
     return r;
 }
 

@@ -37,16 +37,26 @@ void wal_writer_set_prealloc(wal_writer *w, uint64_t chunk);
 void wal_writer_set_mapped(wal_writer *w, int on);
 int wal_writer_mapped(const wal_writer *w); /* 1 while flushes go through a mapping */
 /* Writes the buffered bytes with one pwrite() (loops on short writes), or stores them through
- * the mapping (wal_writer_set_mapped). 0 or LSM_EIO. */
+ * the mapping (wal_writer_set_mapped). 0 or LSM_EIO. A failed flush fails the writer for good:
+ * part of the buffer may have reached the file (a torn tail), and later adds/flushes return
+ * LSM_EIO, so bytes that were never acknowledged are never written by a retry. */
 int wal_writer_flush(wal_writer *w);
 /* fdatasync of what has been flushed. Safe to call from another thread concurrently with
- * add/flush on the owner thread. 0 or LSM_EIO. */
+ * add/flush on the owner thread. 0 or LSM_EIO. A failed fdatasync is final: every later sync of
+ * this writer fails too (after a failed fsync Linux may have dropped the dirty pages and report
+ * success for the next one; the caller must rewrite the data elsewhere). */
 int wal_writer_sync(wal_writer *w);
 /* Bytes logically appended so far (flushed or buffered). */
 uint64_t wal_writer_size(const wal_writer *w);
 size_t wal_writer_buffered(const wal_writer *w);
 /* Flushes, syncs if sync != 0, closes, frees. 0 or LSM_EIO (freed anyway). */
 int wal_writer_close(wal_writer *w, int sync);
+/* Closes and frees WITHOUT writing what is buffered (a failed log, or a MANIFEST abandoned after
+ * a write error). Unless keep_bytes is UINT64_MAX, first cuts the file to keep_bytes (best
+ * effort: records past it were never acknowledged). Never fails. */
+void wal_writer_abandon(wal_writer *w, uint64_t keep_bytes);
+/* Bytes handed to the file successfully so far. */
+uint64_t wal_writer_flushed(const wal_writer *w);
 int wal_writer_fd(const wal_writer *w);
 
 /* ---- reader: any single thread ---- */
