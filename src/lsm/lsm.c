@@ -342,6 +342,7 @@ int lsm_write_error(lsm_t *db, const char **why) {
 }
 
 static void try_recover(lsm_t *db);
+static int do_commit(lsm_t *db);
 
 static void mark_inputs(compaction_job *j, int busy) {
     for (int l = 0; l < LSM_MAX_LEVELS; l++)
@@ -842,7 +843,7 @@ static int write_prepare(lsm_t *db, size_t nops, size_t bytes) {
                 backoff(db, &db->rotate_retry_at);
             }
         } else if (mem_hard_full(db)) {
-            int rc = lsm_commit(db); /* rotates on success */
+            int rc = do_commit(db); /* rotates on success */
             if (rc) return rc;
         }
         if (mem_hard_full(db)) {
@@ -967,20 +968,18 @@ static int commit_failed(lsm_t *db, const char *what, int err) {
     char msg[600];
     snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
     enter_log_failure(db, msg);
-    db->commit_poisoned = 0; /* this call reports it */
     snprintf(db->errmsg, sizeof(db->errmsg), "%s", msg);
     return LSM_EIO;
 }
 
-int lsm_commit(lsm_t *db) {
+/* lsm_commit's work. A failure leaves commit_poisoned set (enter_log_failure): an implicit
+ * commit (write_prepare) fails its write, and the caller's own lsm_commit fails too, so writes
+ * acknowledged "OK" earlier in the same iteration are never reported as durable. */
+static int do_commit(lsm_t *db) {
     int se = atomic_exchange_explicit(&db->sync_errno, 0, memory_order_acq_rel);
     if (se && !db->fail_log && !db->fatal)
         return commit_failed(db, "WAL fdatasync failed (appendfsync everysec)", se);
-    if (db->commit_poisoned) { /* writes since the last commit were dropped */
-        db->commit_poisoned = 0;
-        return LSM_EIO;
-    }
-    if (!db->wal) return 0; /* failure state: nothing can have been written */
+    if (!db->wal) return db->commit_poisoned ? LSM_EIO : 0; /* failure state: nothing written */
     if (wal_writer_buffered(db->wal)) {
         if (wal_writer_flush(db->wal)) return commit_failed(db, "WAL write failed", errno);
         db->wal_dirty = 1;
@@ -991,10 +990,10 @@ int lsm_commit(lsm_t *db) {
         if (wal_writer_sync(db->wal)) return commit_failed(db, "WAL fdatasync failed", errno);
         db->wal_dirty = 0;
     }
+    db->wal_committed_bytes = wal_writer_flushed(db->wal);
     if (db->committed_seq != db->last_seq ||
         memcmp(db->committed_counters, db->counters, sizeof(db->counters)) != 0) {
         db->committed_seq = db->last_seq;
-        db->wal_committed_bytes = wal_writer_flushed(db->wal);
         memcpy(db->committed_counters, db->counters, sizeof(db->counters));
     }
     if (mem_full(db) && now_micros() >= db->rotate_retry_at && rotate_memtable(db) != 0) {
@@ -1002,6 +1001,15 @@ int lsm_commit(lsm_t *db) {
         backoff(db, &db->rotate_retry_at);
     }
     return 0;
+}
+
+int lsm_commit(lsm_t *db) {
+    int rc = do_commit(db);
+    if (db->commit_poisoned) { /* writes since the last commit were dropped: reported here */
+        db->commit_poisoned = 0;
+        if (rc == 0) rc = LSM_EIO;
+    }
+    return rc;
 }
 
 static void sync_tick(void *ctx) {

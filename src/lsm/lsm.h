@@ -119,8 +119,24 @@ int lsm_set_sync_mode(lsm_t *db, lsm_sync_mode mode);
 int64_t lsm_counter(lsm_t *db, int idx);
 
 /* Writes the buffered WAL records with one write(), and per sync mode one fdatasync (always).
- * Returns 0 or LSM_EIO; on failure the server must not acknowledge the writes. */
+ * Returns 0 or LSM_EIO; on failure the server must not acknowledge the writes made since the
+ * previous lsm_commit: they have been dropped (reads no longer see them, they never become
+ * durable) and the engine refuses writes until it has repaired itself (lsm_write_error).
+ *
+ * The failure model (Redis's MISCONF, with PostgreSQL's fsync lesson): when a WAL write or
+ * fdatasync fails (here, on the everysec sync thread, or when a memtable rotates), or a flush
+ * or MANIFEST write fails, writes are refused with LSM_EIO while reads go on; lsm_poll retries
+ * in the background with a backoff (100 ms doubling to 5 s). A failed log is never written or
+ * synced again: its memtables are flushed to tables and a fresh WAL is started; a failed
+ * MANIFEST is replaced by a snapshot. Writes are accepted again once everything acknowledged is
+ * known durable. Memtables turn immutable only at commit boundaries (a caller that writes a
+ * second memtable's worth without committing gets an implicit commit). */
 int lsm_commit(lsm_t *db);
+
+/* 0 when writes are accepted; otherwise the code refusing them (LSM_EIO, or LSM_ENOMEM when
+ * only a restart can recover), with *why (if not NULL) saying what failed; valid until the next
+ * engine call. Owner thread. */
+int lsm_write_error(lsm_t *db, const char **why);
 
 /* ---- reads ------------------------------------------------------------------------------- */
 
