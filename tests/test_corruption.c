@@ -51,6 +51,9 @@ static int g_ntables;
 static char g_tables[32][64];
 static char g_manifest[64];
 
+static char **g_allocs;                    /* the model's values, freed at teardown */
+static size_t g_nallocs, g_cap_allocs;
+
 static void key_name(char *b, size_t n, int k) { snprintf(b, n, "key-%04d", k); }
 
 static const char *make_value(etu_rng *r, int k, int ver) {
@@ -59,7 +62,12 @@ static const char *make_value(etu_rng *r, int k, int ver) {
     int w = snprintf(v, len + 1, "v%04d.%d:", k, ver);
     for (size_t i = (size_t)w; i < len; i++) v[i] = (char)('a' + etu_rng_below(r, 4 + k % 20));
     v[len] = 0;
-    return v;  /* leaked on purpose: the model lives as long as the test */
+    if (g_nallocs == g_cap_allocs) {
+        g_cap_allocs = g_cap_allocs ? g_cap_allocs * 2 : 1024;
+        g_allocs = realloc(g_allocs, g_cap_allocs * sizeof(char *));
+    }
+    g_allocs[g_nallocs++] = v;  /* the model lives as long as the test */
+    return v;
 }
 
 static void must(int rc, const char *what) {
@@ -252,6 +260,11 @@ static void setup(void) {
 
 static void teardown(void) {
     if (g_base[0] && !etu_env_u64("KEVO_KEEP_DIRS", 0)) etu_rmrf(g_base);
+    for (size_t i = 0; i < g_nallocs; i++) free(g_allocs[i]);
+    free(g_allocs);
+    for (int i = 0; i < NWAL; i++) free(g_wal[i].ops);
+    free(g_states);
+    free(g_trailer);
 }
 
 TestSuite(corruption, .init = setup, .fini = teardown, .timeout = 600);
