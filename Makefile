@@ -154,4 +154,28 @@ uninstall:
 clean:
 	rm -rf build build-* kevo-server
 
+# ---- kevo-check (offline checker of a data directory): begin ------------------------------------
+# src/tools/kevo_check.c over the engine's read-only checker (src/lsm/check.c, in liblsm.a).
+# Built by plain `make` next to kevo-server; unit tests use it too (tests/test_corruption.c).
+ifeq ($(SANITIZER),)
+all: kevo-check
+else
+all: $(BUILD)/kevo-check
+endif
+$(BUILD)/kevo-check: $(BUILD)/src/tools/kevo_check.o $(BUILD)/liblsm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+kevo-check: $(BUILD)/kevo-check
+	cp --remove-destination $< $@
+unit-test: $(BUILD)/kevo-check
+compat-test: $(BUILD)/kevo-check
+.PHONY: clean-kevo-check install-kevo-check
+clean: clean-kevo-check
+clean-kevo-check:
+	rm -f kevo-check
+install: install-kevo-check
+install-kevo-check: kevo-check
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 kevo-check $(DESTDIR)$(BINDIR)/kevo-check
+# ---- kevo-check: end -----------------------------------------------------------------------------
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

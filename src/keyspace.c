@@ -230,7 +230,11 @@ long long keyspace_avg_ttl(int db) {
 }
 
 void keyspace_reply_engine_error(client *c, int err) {
-    reply_errorf(c, "ERR storage engine error: %s", lsm_strerror(err));
+    /* corruption / I/O: the engine's detail names the file and offset (a damaged table block) */
+    const char *d = (err == LSM_ECORRUPT || err == LSM_EIO) && server.engine
+                        ? lsm_last_error(server.engine) : "";
+    if (d && *d) reply_errorf(c, "ERR storage engine error: %s: %s", lsm_strerror(err), d);
+    else reply_errorf(c, "ERR storage engine error: %s", lsm_strerror(err));
 }
 
 /* ---- EXEC grouping ---------------------------------------------------------------------------

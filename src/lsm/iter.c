@@ -39,10 +39,14 @@ static void mi_sift_down(merging_iter *m, int i) {
     }
 }
 
+/* A child that failed (iter_status != 0) ends the whole merge: going on with the others would
+ * yield older versions of the keys the failed child shadows (or keys it deleted). */
 static void mi_build(merging_iter *m) {
     m->hn = 0;
-    for (int i = 0; i < m->n; i++)
+    for (int i = 0; i < m->n; i++) {
         if (iter_valid(m->kids[i])) m->heap[m->hn++] = i;
+        else if (iter_status(m->kids[i])) { m->hn = 0; return; }
+    }
     for (int i = m->hn / 2 - 1; i >= 0; i--) mi_sift_down(m, i);
 }
 
@@ -62,7 +66,10 @@ static void mi_next(internal_iter *it) {
     if (m->hn == 0) return;
     internal_iter *top = m->kids[m->heap[0]];
     iter_next(top);
-    if (!iter_valid(top)) m->heap[0] = m->heap[--m->hn];
+    if (!iter_valid(top)) {
+        if (iter_status(top)) { m->hn = 0; return; } /* see mi_build */
+        m->heap[0] = m->heap[--m->hn];
+    }
     if (m->hn > 0) mi_sift_down(m, 0);
 }
 static const char *mi_key(internal_iter *it, size_t *kl) {

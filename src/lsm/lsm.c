@@ -1172,6 +1172,8 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
     }
     if (rc == SST_FOUND) return 0;
     if (rc == SST_DELETED || rc == SST_NOTFOUND) return LSM_ENOTFOUND;
+    /* the table reader's detail names the file and the block offset */
+    snprintf(db->errmsg, sizeof(db->errmsg), "get: %s", sst_reader_last_error());
     return rc;
 }
 
@@ -1242,7 +1244,12 @@ const char *lsm_iter_key(const lsm_iter *it, size_t *klen) {
 const char *lsm_iter_value(const lsm_iter *it, size_t *vlen) {
     return db_iter_value((db_iter *)&it->d, vlen);
 }
-int lsm_iter_status(const lsm_iter *it) { return it->status ? it->status : it->d.status; }
+int lsm_iter_status(const lsm_iter *it) {
+    int rc = it->status ? it->status : it->d.status;
+    if (rc && rc != LSM_ENOMEM) /* the table reader's detail names the file and block offset */
+        snprintf(it->db->errmsg, sizeof(it->db->errmsg), "iterator: %s", sst_reader_last_error());
+    return rc;
+}
 void lsm_iter_free(lsm_iter *it) {
     if (!it) return;
     db_iter_destroy(&it->d);
@@ -1628,6 +1635,19 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
         snprintf(db->errmsg, sizeof(db->errmsg), "%s", db->vs->errmsg);
         goto fail;
     }
+    if (found) { /* writes from the log number on are in WALs only: that WAL must be there */
+        log_path(path, sizeof(path), dir, db->vs->log_number);
+        if (access(path, F_OK) != 0) {
+            snprintf(db->errmsg, sizeof(db->errmsg),
+                     "MANIFEST-%06llu names WAL %06llu.log as holding the writes not yet in tables, "
+                     "but it is missing (a MANIFEST that lost its last edits, or a deleted WAL): "
+                     "refusing to open (kevo-check %.300s tells more)",
+                     (unsigned long long)db->vs->manifest_number,
+                     (unsigned long long)db->vs->log_number, dir);
+            rc = LSM_ECORRUPT;
+            goto fail;
+        }
+    }
     dir_scan ds;
     rc = scan_dir(db, &ds, found);
     if (rc) {
@@ -1642,7 +1662,8 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
                 table_file_name(path, sizeof(path), dir, cv->files[l][i]->number);
                 if (access(path, F_OK) != 0) {
                     snprintf(db->errmsg, sizeof(db->errmsg),
-                             "table %.300s listed in the MANIFEST is missing", path);
+                             "table %.300s listed in MANIFEST-%06llu is missing", path,
+                             (unsigned long long)db->vs->manifest_number);
                     rc = LSM_ECORRUPT;
                 }
             }

@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <lz4.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -186,6 +188,22 @@ static void index_seek(const sst_reader *r, block_iter *it, const char *k, size_
 
 static _Atomic uint64_t g_bloom_checks, g_bloom_useful;
 
+/* Detail of the last error a reader returned on this thread (sst_reader_last_error). */
+static _Thread_local char t_err[320];
+
+static int sst_fail(uint64_t file_number, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int sst_fail(uint64_t file_number, int rc, const char *fmt, ...) {
+    int n = snprintf(t_err, sizeof(t_err), "table %06llu.sst: ", (unsigned long long)file_number);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof(t_err)) vsnprintf(t_err + n, sizeof(t_err) - (size_t)n, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+const char *sst_reader_last_error(void) { return t_err; }
+
 void sst_bloom_stats(uint64_t *checks, uint64_t *useful) {
     *checks = atomic_load_explicit(&g_bloom_checks, memory_order_relaxed);
     *useful = atomic_load_explicit(&g_bloom_useful, memory_order_relaxed);
@@ -207,13 +225,24 @@ static int read_block(const sst_reader *r, uint64_t off, uint64_t size, int pars
     *out = NULL;
     if (size > SST_MAX_BLOCK_SIZE || off > r->file_size ||
         size + SST_BLOCK_TRAILER > r->file_size - off)
-        return LSM_ECORRUPT;
+        return sst_fail(r->file_number, LSM_ECORRUPT,
+                        "block handle at offset %llu (size %llu) outside the file (%llu bytes)",
+                        (unsigned long long)off, (unsigned long long)size,
+                        (unsigned long long)r->file_size);
     sst_block *b = malloc(sizeof(*b) + (size_t)size + SST_BLOCK_TRAILER);
     if (!b) return LSM_ENOMEM;
     int rc = pread_all(r->fd, b->data, (size_t)size + SST_BLOCK_TRAILER, off);
-    if (rc) { free(b); return rc; }
+    if (rc) {
+        free(b);
+        return sst_fail(r->file_number, rc, "block at offset %llu: %s", (unsigned long long)off,
+                        rc == LSM_EIO ? strerror(errno) : "file shorter than the block");
+    }
     uint32_t want = crc32c_unmask(decode_fixed32(b->data + size + 1));
-    if (crc32c(b->data, (size_t)size + 1) != want) { free(b); return LSM_ECORRUPT; }
+    if (crc32c(b->data, (size_t)size + 1) != want) {
+        free(b);
+        return sst_fail(r->file_number, LSM_ECORRUPT, "block at offset %llu (%llu bytes): checksum mismatch",
+                        (unsigned long long)off, (unsigned long long)size);
+    }
     int type = (unsigned char)b->data[size];
     b->size = (size_t)size;
     if (type == SST_COMP_LZ4) {
@@ -221,20 +250,30 @@ static int read_block(const sst_reader *r, uint64_t off, uint64_t size, int pars
         const char *p = decode_varint32(b->data, b->data + size, &raw);
         if (!p || raw > SST_MAX_BLOCK_SIZE || raw > (uint32_t)LZ4_MAX_INPUT_SIZE) {
             free(b);
-            return LSM_ECORRUPT;
+            return sst_fail(r->file_number, LSM_ECORRUPT, "block at offset %llu: bad LZ4 length",
+                            (unsigned long long)off);
         }
         sst_block *d = malloc(sizeof(*d) + raw);
         if (!d) { free(b); return LSM_ENOMEM; }
         int n = LZ4_decompress_safe(p, d->data, (int)(b->data + size - p), (int)raw);
         free(b);
-        if (n < 0 || (uint32_t)n != raw) { free(d); return LSM_ECORRUPT; }
+        if (n < 0 || (uint32_t)n != raw) {
+            free(d);
+            return sst_fail(r->file_number, LSM_ECORRUPT, "block at offset %llu: bad LZ4 payload",
+                            (unsigned long long)off);
+        }
         d->size = raw;
         b = d;
     } else if (type != SST_COMP_NONE) {
         free(b);
-        return LSM_ECORRUPT;
+        return sst_fail(r->file_number, LSM_ECORRUPT, "block at offset %llu: unknown compression %d",
+                        (unsigned long long)off, type);
     }
-    if (parse && block_parse(&b->blk, b->data, b->size)) { free(b); return LSM_ECORRUPT; }
+    if (parse && block_parse(&b->blk, b->data, b->size)) {
+        free(b);
+        return sst_fail(r->file_number, LSM_ECORRUPT, "block at offset %llu: bad restart array",
+                        (unsigned long long)off);
+    }
     *out = b;
     return 0;
 }
@@ -345,18 +384,32 @@ int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, 
     r->file_number = file_number;
     r->cache = cache;
     r->fd = fs_open(path, O_RDONLY | O_CLOEXEC, 0);
-    if (r->fd < 0) { free(r); return LSM_EIO; }
+    if (r->fd < 0) {
+        int e = errno;
+        free(r);
+        return sst_fail(file_number, LSM_EIO, "open %.200s: %s", path, strerror(e));
+    }
     int rc;
     if (fs_file_size(r->fd, &r->file_size)) { rc = LSM_EIO; goto fail; }
     /* gets are random: no kernel readahead (sequential readers ask for it explicitly) */
     (void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_RANDOM);
-    if (r->file_size < SST_FOOTER_SIZE) { rc = LSM_ECORRUPT; goto fail; }
+    if (r->file_size < SST_FOOTER_SIZE) {
+        rc = sst_fail(file_number, LSM_ECORRUPT, "offset 0: %llu bytes, shorter than a footer",
+                      (unsigned long long)r->file_size);
+        goto fail;
+    }
     char f[SST_FOOTER_SIZE];
-    if ((rc = pread_all(r->fd, f, sizeof(f), r->file_size - SST_FOOTER_SIZE))) goto fail;
+    if ((rc = pread_all(r->fd, f, sizeof(f), r->file_size - SST_FOOTER_SIZE))) {
+        rc = sst_fail(file_number, rc, "footer at offset %llu: cannot read",
+                      (unsigned long long)(r->file_size - SST_FOOTER_SIZE));
+        goto fail;
+    }
     if (decode_fixed64(f + 56) != SST_MAGIC ||
         crc32c_unmask(decode_fixed32(f + 52)) != crc32c(f, 52) ||
         decode_fixed32(f + 48) != SST_FORMAT_VERSION) {
-        rc = LSM_ECORRUPT;
+        rc = sst_fail(file_number, LSM_ECORRUPT, "footer at offset %llu: bad %s",
+                      (unsigned long long)(r->file_size - SST_FOOTER_SIZE),
+                      decode_fixed64(f + 56) != SST_MAGIC ? "magic number" : "checksum or version");
         goto fail;
     }
     uint64_t data_end = r->file_size - SST_FOOTER_SIZE;
@@ -366,7 +419,8 @@ int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, 
         hs[i] = decode_fixed64(f + i * 16 + 8);
         if (ho[i] > data_end || hs[i] + SST_BLOCK_TRAILER > data_end - ho[i]) {
             if (i == 1 && ho[i] == 0 && hs[i] == 0) continue; /* no filter */
-            rc = LSM_ECORRUPT;
+            rc = sst_fail(file_number, LSM_ECORRUPT, "footer at offset %llu: handle %d outside the file",
+                          (unsigned long long)data_end, i);
             goto fail;
         }
     }
@@ -385,7 +439,12 @@ int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, 
     if ((rc = read_block(r, ho[2], hs[2], 1, &pb))) goto fail;
     rc = parse_props(r, pb);
     free(pb);
-    if (rc) goto fail;
+    if (rc) {
+        if (rc == LSM_ECORRUPT)
+            sst_fail(file_number, rc, "properties block at offset %llu: bad entry",
+                     (unsigned long long)ho[2]);
+        goto fail;
+    }
     if ((rc = index_accel_build(r))) goto fail;
     if (cache) {
         r->pinned = (int64_t)(sizeof(sst_block) + r->index->size) +
@@ -453,7 +512,7 @@ int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t 
     uint64_t off, size;
     if (r->acc.pfx) { /* the handle straight from the accelerator: no index block access */
         long i = index_find(r, lk, lkl);
-        if (i < 0) { rc = (int)i; goto out; }
+        if (i < 0) { rc = sst_fail(r->file_number, (int)i, "index block: bad entry"); goto out; }
         if ((uint32_t)i >= r->acc.n) goto out;
         off = r->acc.hoff[i];
         size = r->acc.hsize[i];
@@ -465,7 +524,10 @@ int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t 
         }
         size_t hl;
         const char *hv = block_iter_value(&it, &hl);
-        if (decode_handle(hv, hl, &off, &size)) { rc = LSM_ECORRUPT; goto out; }
+        if (decode_handle(hv, hl, &off, &size)) {
+            rc = sst_fail(r->file_number, LSM_ECORRUPT, "index block: bad block handle");
+            goto out;
+        }
     }
     sst_block *b;
     cache_handle *h;
@@ -498,13 +560,18 @@ int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t 
             } else if (kind == KIND_DELETE) {
                 rc = SST_DELETED;
             } else {
-                rc = LSM_ECORRUPT;
+                rc = sst_fail(r->file_number, LSM_ECORRUPT,
+                              "data block at offset %llu: entry of unknown kind %d",
+                              (unsigned long long)off, kind);
             }
         } else {
             rc = SST_NOTFOUND;
         }
     } else {
-        rc = it.status ? it.status : SST_NOTFOUND;
+        rc = it.status ? sst_fail(r->file_number, it.status,
+                                  "data block at offset %llu: an entry does not decode",
+                                  (unsigned long long)off)
+                       : SST_NOTFOUND;
     }
     put_block(r, b, h);
 out:
@@ -545,7 +612,10 @@ static int it_load_block(sst_iter *it) {
     size_t hl;
     const char *hv = block_iter_value(&it->idx, &hl);
     uint64_t off, size;
-    if (decode_handle(hv, hl, &off, &size)) { it_set_error(it, LSM_ECORRUPT); return -1; }
+    if (decode_handle(hv, hl, &off, &size)) {
+        it_set_error(it, sst_fail(it->r->file_number, LSM_ECORRUPT, "index block: bad block handle"));
+        return -1;
+    }
     if (it->blk && it->blk_off == off) { /* same block: keep it */
         block_iter_reset(&it->data, &it->blk->blk);
         return 0;
@@ -569,7 +639,12 @@ static int it_load_block(sst_iter *it) {
 /* While the data iterator is exhausted, moves to the next data block. */
 static void it_skip_forward(sst_iter *it) {
     while (!block_iter_valid(&it->data)) {
-        if (it->data.status) { it_set_error(it, it->data.status); return; }
+        if (it->data.status) {
+            it_set_error(it, sst_fail(it->r->file_number, it->data.status,
+                                      "data block at offset %llu: an entry does not decode",
+                                      (unsigned long long)it->blk_off));
+            return;
+        }
         if (!it->blk) return;
         block_iter_next(&it->idx);
         if (!block_iter_valid(&it->idx)) {

@@ -39,6 +39,11 @@ internal_iter *sst_reader_iter_new(sst_reader *r, int fill_cache);
 const sst_props *sst_reader_props(const sst_reader *r);
 uint64_t sst_reader_file_number(const sst_reader *r);
 
+/* Detail of the last error (LSM_ECORRUPT / LSM_EIO) a reader function returned on the calling
+ * thread: "table <number>.sst: ..." naming the block offset where one applies. Valid until the
+ * thread's next reader call; "" before any error. */
+const char *sst_reader_last_error(void);
+
 /* Bloom stats of this process (all readers), atomically updated. */
 void sst_bloom_stats(uint64_t *checks, uint64_t *useful);
 #endif

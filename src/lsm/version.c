@@ -516,8 +516,10 @@ int vset_recover(version_set *vs, int *found) {
     snprintf(path, sizeof(path), "%s/%s", vs->dir, buf);
     wal_reader *r = wal_reader_open(path);
     if (!r) {
-        snprintf(vs->errmsg, sizeof(vs->errmsg), "open %.300s: %s", path, strerror(errno));
-        return LSM_EIO;
+        int e = errno;
+        snprintf(vs->errmsg, sizeof(vs->errmsg), "CURRENT names %.40s: open %.300s: %s", buf, path,
+                 strerror(e));
+        return e == ENOENT ? LSM_ECORRUPT : LSM_EIO;
     }
     /* Build in place: per-level growable arrays. */
     file_meta **lv[LSM_MAX_LEVELS] = {0};
