@@ -2,7 +2,8 @@
  * through the engine's file-layer hooks (src/lsm/fs.h).
  *
  *   counting      every call the engine makes, per operation (ffs_state.count[op]) and in total
- *   failing       the call numbered ffs_state.fail_at (0-based, over every call) fails: with an errno
+ *   failing       the call numbered ffs_state.fail_at (0-based, over the calls that count:
+ *                 ffs_state.countable) fails: with an errno
  *                 (EIO, ENOSPC), or as a short write (half the bytes, then ENOSPC for the rest
  *                 of that write); ffs_state.fail_op restricts which operations count
  *   power loss    ffs_power_loss() puts every file back as it was at its last successful fsync
@@ -70,6 +71,7 @@ static struct {
     unsigned fail_ops;      /* bitmask of fs_op that count for fail_at; 0 = all */
     int writes_only;        /* reads and read-only opens never count for fail_at */
     long failed_calls;      /* calls failed so far */
+    long countable;         /* calls so far that fail_at would count */
     int short_fd;           /* after a short write: the rest of it fails */
     long crash_at;          /* -1: none */
     int track;              /* keep undo records (power loss / crash) */
@@ -169,10 +171,12 @@ static inline int ffs_before(void *ctx, const fs_call *c, size_t *len)
         _exit(0);
     }
     int fail = 0;
+    int counts = ffs_counts(c) && c->op != FS_MAP_STORE && c->op != FS_CLOSE;
+    ffs_state.countable += counts;
     if (c->op == FS_WRITE && ffs_state.short_fd == c->fd) {
         ffs_state.short_fd = -1;
         fail = ENOSPC;
-    } else if (ffs_state.fail_at >= 0 && ffs_counts(c) && c->op != FS_MAP_STORE && c->op != FS_CLOSE) {
+    } else if (ffs_state.fail_at >= 0 && counts) {
         if (ffs_state.fail_at-- == 0) {
             ffs_state.failed_calls++;
             if (ffs_state.fail_mode == FFS_FAIL_SHORT && c->op == FS_WRITE && c->len > 1) {
@@ -323,6 +327,7 @@ static inline void ffs_install(void)
     ffs_state.fail_ops = 0;
     ffs_state.writes_only = 0;
     ffs_state.failed_calls = 0;
+    ffs_state.countable = 0;
     ffs_state.short_fd = -1;
     ffs_state.track = 0;
     ffs_state.hooks.before = ffs_before;

@@ -200,10 +200,10 @@ static void one_fault_run(const char *dir, uint64_t seed, int iters, lsm_sync_mo
     lsm_options o;
     fault_options(&o, mode);
     ffs_install();
+    ffs_state.writes_only = 1; /* a failed read is an error reply, checked in its own test */
     ffs_state.fail_at = fail_at;
     ffs_state.fail_mode = fail_mode;
     ffs_state.fail_errno = fail_errno;
-    ffs_state.writes_only = 1; /* a failed read is an error reply, checked in its own test */
     state acked = {0};
     char why[256];
     lsm_t *db = NULL;
@@ -238,7 +238,7 @@ static void one_fault_run(const char *dir, uint64_t seed, int iters, lsm_sync_mo
         etu_wait_idle(db);
         lsm_close(db);
     }
-    out->calls = ffs_state.total;
+    out->calls = ffs_state.countable;
     ffs_uninstall();
     db = etu_open(dir, &o);
     cr_assert_not_null(db, "fail_at %ld: the database does not open after the fault: %s", fail_at, lsm_last_error(NULL));

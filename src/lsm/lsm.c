@@ -104,6 +104,7 @@ struct lsm {
 
     struct {
         int pending, running;
+        int rc;                      /* result of the last manual compaction */
         uint64_t after_flushes;      /* starts once st.flushes reaches this: the memtables
                                         frozen by the request are in L0 first */
         char *begin, *end;
@@ -530,7 +531,11 @@ static void install_compaction(lsm_t *db, compaction_job *j) {
     db->running_compactions--;
     if (j->ninputs[0]) db->l0_busy = 0;
     mark_inputs(j, 0);
-    if (j->manual) db->manual.running = 0;
+    if (j->manual) {
+        db->manual.running = 0;
+        db->manual.rc = j->base.rc;
+        if (j->base.rc) snprintf(db->errmsg, sizeof(db->errmsg), "%s", j->err[0] ? j->err : "compaction failed");
+    }
     if (j->base.rc) {
         /* the job removed its outputs; its inputs stay live. Retried after a backoff; writes
          * go on (a compaction loses nothing by waiting) */
@@ -550,6 +555,7 @@ static void install_compaction(lsm_t *db, compaction_job *j) {
         if (!rc) rc = vset_log_and_apply(db->vs, &ed);
         edit_free(&ed);
         if (rc) {
+            if (j->manual) db->manual.rc = rc;
             for (int i = 0; i < j->nouts; i++) vset_defer_delete(db->vs, j->outs[i]->number);
             backoff(db, &db->comp_retry_at);
             if (db->vs->manifest_failed)
@@ -838,12 +844,14 @@ static int write_prepare(lsm_t *db, size_t nops, size_t bytes) {
     if (db->bg_error) return LSM_EIO;
     if (mem_full(db)) {
         if (wal_writer_buffered(db->wal) == 0) {
-            if (now_micros() >= db->rotate_retry_at && rotate_memtable(db) != 0) {
+            /* a failed rotation waits for its backoff, unless the memtable cannot grow more */
+            if ((mem_hard_full(db) || now_micros() >= db->rotate_retry_at) && rotate_memtable(db) != 0) {
                 db_log(db, 3, "%s (retrying)", db->errmsg);
                 backoff(db, &db->rotate_retry_at);
             }
         } else if (mem_hard_full(db)) {
-            int rc = do_commit(db); /* rotates on success */
+            db->rotate_retry_at = 0; /* the commit rotates now */
+            int rc = do_commit(db);
             if (rc) return rc;
         }
         if (mem_hard_full(db)) {
@@ -1299,10 +1307,12 @@ int lsm_compact_range(lsm_t *db, const void *begin, size_t blen, const void *end
     }
     db->manual.after_flushes = db->st.flushes + (uint64_t)db->nimm;
     db->manual.pending = 1;
+    db->manual.rc = 0;
     schedule(db);
     if (wait)
         while ((db->manual.pending || db->manual.running) && !db->bg_error) wait_bg(db);
-    return db->bg_error ? LSM_EIO : 0;
+    if (db->bg_error) return LSM_EIO;
+    return wait ? db->manual.rc : 0;
 }
 
 int lsm_event_fd(lsm_t *db) { return db->efd; }
