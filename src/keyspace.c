@@ -15,10 +15,10 @@
  *   I2. Every counted incarnation with an expire has exactly one 'x' entry; overwriting,
  *       persisting or deleting a key deletes its old 'x' entry in the same batch.
  *   I3. A key is never stored with an expire-at <= now (such a write removes the key instead).
- *   Compaction may physically drop a 'k' value whose expire-at + KS_COMPACTION_EXPIRE_MARGIN_MS
- *   <= its clock (keyspace_value_expire; the margin covers the server's cached time lagging the
- *   engine thread's clock, so the server already sees such a value as expired), without
- *   touching counters; its 'x' entry stays (x entries never expire). The active cycle
+ *   Compaction may physically drop a 'k' value whose expire-at <= its clock, which is the
+ *   server's cached time when the compaction was scheduled (lsm_set_expire_clock, refreshed with
+ *   every cached-time update), so the server already sees such a value as expired however long
+ *   a command ran, without touching counters; its 'x' entry stays (x entries never expire). The active cycle
  *   retires it: for a due 'x' entry it looks the key up; if the key is present with that same
  *   expire-at, key + entry are deleted; if it is absent, or present with a DIFFERENT expire, the
  *   incarnation the entry counted is gone (dropped by compaction; a later SET found the key
@@ -106,12 +106,8 @@ uint64_t keyspace_value_expire(void *ctx, const void *key, size_t klen, const vo
     const char *k = key, *v = val;
     if (klen < 2 || k[0] != KS_TAG_KEY || vlen < 10) return 0;
     if (!((uint8_t)v[1] & KF_EXPIRE)) return 0;
-    /* Compaction threads read their own clock, which may run ahead of the server's cached
-     * command time: report a later time so a value is only ever dropped once the server, too,
-     * sees it as expired (keeps I3 true for the dropped incarnation). */
-    uint64_t at = get_le64(v + 2);
-    return at > UINT64_MAX - KS_COMPACTION_EXPIRE_MARGIN_MS ? UINT64_MAX
-                                                            : at + KS_COMPACTION_EXPIRE_MARGIN_MS;
+    /* the engine compares it with the server's own cached time (lsm_set_expire_clock) */
+    return get_le64(v + 2);
 }
 
 /* Engine key in a stack buffer, heap only for huge keys. */
@@ -688,11 +684,9 @@ static int flush_phys(int phys, long long *deleted) {
     for (; lsm_iter_valid(it); lsm_iter_next(it)) {
         size_t xl;
         const char *xk = lsm_iter_key(it, &xl);
-        /* after the deletes above every entry of phys is stale; stale ones are due (margin
-         * for the compaction clock included) */
-        if (xl < 10 || xk[0] != KS_TAG_EXPIRE ||
-            get_be64(xk + 1) > now + KS_COMPACTION_EXPIRE_MARGIN_MS)
-            break;
+        /* after the deletes above every entry of phys is stale; stale ones are due (compaction
+         * drops only values the server's clock already saw expire) */
+        if (xl < 10 || xk[0] != KS_TAG_EXPIRE || get_be64(xk + 1) > now) break;
         if ((unsigned char)xk[9] != phys) continue;
         lsm_batch_delete(b, xk, xl);
         lsm_batch_counter_add(b, 2 * phys, -1);

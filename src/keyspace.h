@@ -30,10 +30,9 @@ long long keyspace_avg_ttl(int db);      /* estimate in ms, 0 if unknown */
  * number of keys expired. Called from the server cron when server.active_expire_enabled. */
 long long keyspace_active_expire_cycle(long long budget_us);
 
-/* The engine's compaction hook (lsm_options.expire_fn): expire-at of a 'k' value plus
- * KS_COMPACTION_EXPIRE_MARGIN_MS (so the engine's clock never drops a value the server still
- * sees as live), else 0. Pure and thread-safe. */
-#define KS_COMPACTION_EXPIRE_MARGIN_MS 2000
+/* The engine's compaction hook (lsm_options.expire_fn): expire-at of a 'k' value, else 0. The
+ * engine compares it with the server's cached time (lsm_set_expire_clock), so it never drops a
+ * value the server still sees as live. Pure and thread-safe. */
 uint64_t keyspace_value_expire(void *ctx, const void *key, size_t klen, const void *val,
                                size_t vlen);
 

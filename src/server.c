@@ -29,6 +29,8 @@ static void server_refresh_time(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     server.cmd_time_us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
     server.cmd_time_ms = server.cmd_time_us / 1000;
+    /* compactions judge expiry by this cached time, never by a clock ahead of it */
+    if (server.engine) lsm_set_expire_clock(server.engine, server.cmd_time_ms);
 }
 
 uint64_t server_now_ms(void)

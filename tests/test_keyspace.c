@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "keyspace.h"
 #include "lsm.h"
@@ -155,7 +156,7 @@ Test(expire_hook, value_expire_on_every_kind_of_entry) {
     char k[16], v[32];
     size_t kl = keyspace_encode_key(k, 3, "foo", 3);
     size_t h = keyspace_encode_value_header(v, KTYPE_STRING, 1234567);
-    cr_assert_eq(keyspace_value_expire(NULL, k, kl, v, h), 1234567 + KS_COMPACTION_EXPIRE_MARGIN_MS);
+    cr_assert_eq(keyspace_value_expire(NULL, k, kl, v, h), 1234567);
     h = keyspace_encode_value_header(v, KTYPE_STRING, 0);
     memcpy(v + h, "12345678901", 11); /* long payload but no expire flag */
     cr_assert_eq(keyspace_value_expire(NULL, k, kl, v, h + 11), 0);
@@ -257,6 +258,32 @@ Test(keyspace_counts, stale_index_entry_with_new_incarnation_counts_once) {
     ks_value v;
     cr_assert_eq(keyspace_lookup(0, "k", 1, keyspace_buf(0), &v, 0), 1);
     cr_assert_eq(v.plen, 3);
+}
+
+/* A long command: the server's cached time lags the real clock by more than any margin. A
+ * compaction then must judge expiry by the server's time (lsm_set_expire_clock): if it dropped
+ * the value, a SET reusing the same expire-at would count a second incarnation under the same
+ * index entry and DBSIZE would never come back to 0. */
+Test(keyspace_counts, compaction_judges_expiry_by_the_lagging_server_clock) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t real = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint64_t at = real - 60 * 1000; /* long past for the real clock */
+    server.cmd_time_ms = at - 1000;  /* still ahead for the server's cached time */
+    lsm_set_expire_clock(server.engine, server.cmd_time_ms);
+    set_key(0, "k", "v", at);
+    cr_assert_eq(lsm_compact_range(server.engine, NULL, 0, NULL, 0, 1), 0);
+    ks_value v;
+    cr_assert_eq(keyspace_lookup(0, "k", 1, keyspace_buf(0), &v, 0), 1,
+                 "compaction dropped a value the server still sees as live");
+    cr_assert_eq(set_key(0, "k", "v2", at), 1, "the SET must overwrite the same incarnation");
+    cr_assert_eq(keyspace_dbsize(0), 1);
+    server.cmd_time_ms = real; /* the clock catches up: the key expires exactly once */
+    keyspace_active_expire_cycle(100000);
+    cr_assert_eq(keyspace_dbsize(0), 0);
+    cr_assert_eq(keyspace_expires(0), 0);
+    cr_assert_eq(count_x_entries(), 0);
+    server.cmd_time_ms = 0;
 }
 
 Test(keyspace_counts, flushdb_reaches_zero_including_stale_entries) {

@@ -142,6 +142,7 @@ struct lsm {
     int replaying;                   /* WAL replay at open: ops are not counted as puts */
     uint64_t stall_start;
     uint64_t replay_next;            /* open: the sequence the next replayed batch must start at */
+    uint64_t expire_clock_ms;        /* lsm_set_expire_clock (0: use the real clock) */
     lsm_stats st;                    /* accumulated counters */
 };
 
@@ -380,7 +381,7 @@ static int submit_compaction(lsm_t *db, worker *w, compaction_job *j) {
     j->target_file_size = db->o.target_file_size;
     j->expire_fn = db->o.expire_fn;
     j->expire_ctx = db->o.expire_ctx;
-    j->now_ms = now_unix_ms();
+    j->now_ms = db->expire_clock_ms ? db->expire_clock_ms : now_unix_ms();
     mark_inputs(j, 1);
     int l0 = j->ninputs[0] > 0;
     if (worker_submit(w, &j->base) != 0) {
@@ -966,6 +967,8 @@ int lsm_write(lsm_t *db, lsm_batch *b) {
     db->st.wal_bytes_written += len;
     return 0;
 }
+
+void lsm_set_expire_clock(lsm_t *db, uint64_t now_ms) { db->expire_clock_ms = now_ms; }
 
 int64_t lsm_counter(lsm_t *db, int idx) {
     if (idx < 0 || idx >= LSM_MAX_COUNTERS) return 0;

@@ -37,7 +37,10 @@ typedef enum { LSM_SYNC_NO = 0, LSM_SYNC_EVERYSEC = 1, LSM_SYNC_ALWAYS = 2 } lsm
 /* Expiry hook: given a stored value, return its expire-at time in unix milliseconds, or 0 when
  * it has none. Called from compaction threads (must be thread-safe and pure). Compaction drops a
  * value whose expire-at <= now only under the same rule as a delete (no older version of the key
- * can exist in a deeper level); reads never consult it. */
+ * can exist in a deeper level); reads never consult it. "now" is the time the owner last gave
+ * lsm_set_expire_clock when the compaction was scheduled (the engine's own clock until then),
+ * so a value is only ever dropped once the owner itself sees it as expired, however far its
+ * cached time lags the real clock. */
 typedef uint64_t (*lsm_expire_fn)(void *ctx, const void *key, size_t klen, const void *val,
                                   size_t vlen);
 
@@ -114,6 +117,10 @@ int lsm_write(lsm_t *db, lsm_batch *b);
  * and syncs the WAL first, so everything written before the call is durable under the stricter
  * of the two policies; starts or stops the everysec sync thread. 0 or LSM_EIO/LSM_ENOMEM. */
 int lsm_set_sync_mode(lsm_t *db, lsm_sync_mode mode);
+
+/* The owner's current time (unix ms) for expiry decisions in compactions scheduled from now on
+ * (lsm_expire_fn). Owner thread. */
+void lsm_set_expire_clock(lsm_t *db, uint64_t now_ms);
 
 /* Current value of a persistent counter (0 if never touched). */
 int64_t lsm_counter(lsm_t *db, int idx);
