@@ -6,6 +6,7 @@
  * from a handler. A client whose pending output passes its limit is closed. */
 #ifndef KEVO_CLIENT_H
 #define KEVO_CLIENT_H
+#include "reply.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -121,6 +122,11 @@ void client_set_lib(client *c, int ver, const char *v, size_t len); /* CLIENT SE
 size_t client_reply_pending(client *c);
 /* Copies the pending reply bytes into dst (tests); returns the count. */
 size_t client_reply_copy(client *c, char *dst, size_t cap);
+/* The reply position now, and dropping every reply byte appended after it: for a command that
+ * must take back what it replied (EXEC whose transaction could not be written). Valid within
+ * one command (replies are only written out in before-sleep). Loop thread. */
+void client_reply_mark(client *c, reply_mark *m);
+void client_reply_truncate(client *c, const reply_mark *m);
 /* Discards pending reply bytes (tests). */
 void client_reply_reset(client *c);
 /* MONITOR: c starts receiving every command run by any client. */

@@ -254,6 +254,8 @@ static void cmd_exec(client *c) {
     c->mstate = NULL;
     c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_EXEC | CLIENT_DIRTY_CAS);
     int n = m ? m->n : 0;
+    reply_mark exec_start;
+    client_reply_mark(c, &exec_start);
     reply_array(c, n);
     int saved_argc = c->argc;
     cmdarg *saved_argv = c->argv;
@@ -283,8 +285,15 @@ static void cmd_exec(client *c) {
         command_call(c, cmd);
     }
     int wr = keyspace_defer_end();
-    if (wr) /* the replies are out already; the engine refuses writes from now on */
-        log_msg(LL_WARNING, "EXEC: writing the transaction failed: %s", lsm_strerror(wr));
+    if (wr) {
+        /* The transaction is one engine batch and it was not written: none of it happened, so
+         * none of its replies may go out. */
+        const char *why = "";
+        if (!server.engine || !lsm_write_error(server.engine, &why) || !*why) why = lsm_strerror(wr);
+        log_msg(LL_WARNING, "EXEC: writing the transaction failed: %s", why);
+        client_reply_truncate(c, &exec_start);
+        reply_errorf(c, "MISCONF Errors writing to the write-ahead log (%.200s): the transaction was not applied", why);
+    }
     c->flags &= ~CLIENT_EXECUTING;
     c->argc = saved_argc;
     c->argv = saved_argv;

@@ -229,10 +229,14 @@ int command_process(client *c)
         reject(c, run, "ERR Command not allowed inside a transaction");
         return 0;
     }
-    if ((cmd->flags & CMD_WRITE) && server.commit_failed) {
+    const char *why = NULL;
+    if ((cmd->flags & CMD_WRITE) &&
+        (server.commit_failed || (server.engine && lsm_write_error(server.engine, &why)))) {
+        /* Redis refuses writes the same way after a failed AOF write or fsync; reads go on, and
+         * the engine repairs itself in the background (INFO persistence shows the state) */
         snprintf(err, sizeof err,
-                 "MISCONF Errors writing to the write-ahead log (%s). Commands that may modify the data set are disabled until the problem is fixed.",
-                 server.commit_err);
+                 "MISCONF Errors writing to the write-ahead log (%.200s). Commands that may modify the data set are disabled until the problem is fixed.",
+                 why && *why ? why : server.commit_err);
         reject(c, run, err);
         return 0;
     }

@@ -252,6 +252,16 @@ static void sec_memory(sbuf *sb)
 static void sec_persistence(sbuf *sb)
 {
     static const char *const fs[] = {"no", "everysec", "always"};
+    /* the engine's failure state (the Redis MISCONF model; lsm.h lsm_commit) */
+    char why[256] = "";
+    const char *w = "";
+    int refused = server.engine && lsm_write_error(server.engine, &w) != 0;
+    size_t n = 0;
+    for (; w[n] && n < sizeof why - 1; n++) why[n] = w[n] == '\r' || w[n] == '\n' ? ' ' : w[n];
+    why[n] = 0;
+    lsm_stats st;
+    memset(&st, 0, sizeof st);
+    if (server.engine) lsm_get_stats(server.engine, &st);
     sb_printf(sb,
               "# Persistence\r\n"
               "loading:0\r\n"
@@ -266,9 +276,13 @@ static void sec_persistence(sbuf *sb)
               "aof_last_write_status:%s\r\n"
               "aof_last_bgrewrite_status:ok\r\n"
               "wal_fsync_policy:%s\r\n"
-              "engine_background_error:%d\r\n",
+              "engine_background_error:%d\r\n"
+              "engine_writes_refused:%d\r\n"
+              "engine_write_error:%s\r\n"
+              "engine_write_failures:%llu\r\n",
               server.dirty, server.lastsave, server.last_save_ok ? "ok" : "err",
-              server.commit_failed ? "err" : "ok", fs[config.appendfsync % 3], server.engine_failed);
+              server.commit_failed || refused ? "err" : "ok", fs[config.appendfsync % 3], refused, refused,
+              why, (unsigned long long)st.write_failures);
 }
 
 /* instantaneous ops/sec: samples taken by info_cron */

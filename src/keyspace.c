@@ -346,12 +346,17 @@ static void ks_counter_add(lsm_batch *b, int idx, int64_t d) {
     if (ks_defer && b == server.batch && idx >= 0 && idx < LSM_MAX_COUNTERS) ks_pending[idx] += d;
 }
 
+/* The first error of the current group: once part of a transaction could not be written, no
+ * later part is (a transaction split by SCAN/KEYS is all written or none of it). */
+static int ks_defer_err;
+
 int keyspace_defer_flush(void) {
     if (!ks_defer) return 0;
-    int r = 0;
-    if (server.engine && lsm_batch_count(server.batch)) {
+    int r = ks_defer_err;
+    if (r == 0 && server.engine && lsm_batch_count(server.batch)) {
         r = lsm_write(server.engine, server.batch);
         if (r == 0) server.dirty++;
+        else ks_defer_err = r;
     }
     lsm_batch_clear(server.batch);
     ov_clear();
@@ -363,12 +368,14 @@ void keyspace_defer_begin(void) {
     lsm_batch_clear(server.batch);
     ov_clear();
     ks_defer = 1;
+    ks_defer_err = 0;
 }
 
 int keyspace_defer_end(void) {
     if (!ks_defer) return 0;
     int r = keyspace_defer_flush();
     ks_defer = 0;
+    ks_defer_err = 0;
     return r;
 }
 

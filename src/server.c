@@ -91,12 +91,23 @@ static void engine_event_handler(event_loop *el, int fd, void *data, int mask)
 {
     (void)el, (void)fd, (void)data, (void)mask;
     if (!server.engine) return;
-    int r = lsm_poll(server.engine);
-    if (r < 0 && !server.engine_failed) {
-        server.engine_failed = 1;
-        log_msg(LL_WARNING, "Background engine job failed: %s (%s)", lsm_strerror(r), lsm_last_error(server.engine));
-    }
+    server_poll_engine();
     if (client_paused_count() && !lsm_write_stalled(server.engine)) client_resume_paused();
+}
+
+/* Installs background results; logs when the engine starts or stops refusing writes (the
+ * engine logs each failure and repair itself, through engine_log). */
+void server_poll_engine(void)
+{
+    int r = lsm_poll(server.engine);
+    const char *why = "";
+    int refused = lsm_write_error(server.engine, &why) != 0;
+    if (refused && !server.engine_failed)
+        log_msg(LL_WARNING, "Writes are refused (MISCONF) until the engine repairs: %s (%s)", why,
+                lsm_strerror(r < 0 ? r : LSM_EIO));
+    else if (!refused && server.engine_failed)
+        log_msg(LL_WARNING, "The engine repaired the write failure: writes are accepted again.");
+    server.engine_failed = refused;
 }
 
 static int mkdir_p(const char *path)
@@ -262,11 +273,7 @@ static long long server_cron(event_loop *el, long long id, void *data)
     client_cron();
     info_cron();
     if (server.engine) {
-        int r = lsm_poll(server.engine);
-        if (r < 0 && !server.engine_failed) {
-            server.engine_failed = 1;
-            log_msg(LL_WARNING, "Background engine job failed: %s", lsm_strerror(r));
-        }
+        server_poll_engine();
         if (server.active_expire_enabled) {
             long long budget = 1000000LL / (server.hz > 0 ? server.hz : 10) / 4;
             long long n = keyspace_active_expire_cycle(budget);

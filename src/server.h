@@ -53,7 +53,7 @@ struct server {
     long long stat_paused_writes;   /* commands paused by back-pressure */
     long long stat_starttime_resetstat;
     uint64_t lsm_engine_errors;
-    int engine_failed;      /* lsm_poll reported a background failure */
+    int engine_failed;      /* the engine refuses writes (lsm_write_error), as last polled */
     long long bgsave_last_ms;
     int last_save_ok;
 };
@@ -82,6 +82,8 @@ int server_prepare_shutdown(int flags);
 void server_reset_stats(void);
 /* Refreshes the cached command time (called by the dispatcher before each command). */
 void server_update_cmd_time(void);
+/* lsm_poll, and the log lines when the engine starts or stops refusing writes. Loop thread. */
+void server_poll_engine(void);
 /* Engine options from config. */
 void server_engine_options(lsm_options *o);
 #endif

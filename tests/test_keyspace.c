@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fault_fs.h"
 #include "keyspace.h"
 #include "lsm.h"
 #include "server.h"
@@ -542,6 +543,32 @@ Test(handlers, watch_aborts_exec_after_another_clients_write) {
     cr_assert_str_eq(run(b, "FLUSHDB"), "+OK\r\n");
     cr_assert_str_eq(run(a, "MULTI"), "+OK\r\n");
     cr_assert_str_eq(run(a, "EXEC"), "*-1\r\n");
+    client_free(a);
+    client_free(b);
+}
+
+/* The engine starts refusing writes after a transaction was queued (another client's commit hit a
+ * disk error): EXEC's one engine batch is not written, so EXEC must not reply its commands'
+ * results as if they had happened. */
+Test(handlers, exec_whose_batch_cannot_be_written_is_not_acknowledged) {
+    client *a = client_create(-1), *b = client_create(-1);
+    cr_assert_eq(lsm_set_sync_mode(server.engine, LSM_SYNC_ALWAYS), 0);
+    cr_assert_str_eq(run(a, "SET k 1"), "+OK\r\n");
+    cr_assert_eq(lsm_commit(server.engine), 0);
+    cr_assert_str_eq(run(a, "MULTI"), "+OK\r\n");
+    cr_assert_str_eq(run(a, "INCR k"), "+QUEUED\r\n");
+    cr_assert_str_eq(run(a, "SET j x"), "+QUEUED\r\n");
+    ffs_install();
+    ffs_state.fail_ops = 1u << FS_WRITE;
+    ffs_state.fail_at = 0;
+    run(b, "SET other 1");
+    cr_assert_neq(lsm_commit(server.engine), 0, "the injected WAL write error did not fail the commit");
+    ffs_uninstall();
+    const char *r = run(a, "EXEC");
+    cr_assert(strncmp(r, "-MISCONF", 8) == 0, "EXEC acknowledged a transaction that was not written: %s", r);
+    cr_assert_str_eq(run(b, "GET k"), "$1\r\n1\r\n", "reads go on and show no part of it");
+    cr_assert_str_eq(run(b, "EXISTS j other"), ":0\r\n");
+    cr_assert(strncmp(run(b, "SET z 1"), "-MISCONF", 8) == 0, "writes are refused until repaired");
     client_free(a);
     client_free(b);
 }

@@ -1352,6 +1352,7 @@ void lsm_get_stats(lsm_t *db, lsm_stats *out) {
     out->stall_micros = db->st.stall_micros + (db->stalled ? now_micros() - db->stall_start : 0);
     out->last_sequence = db->last_seq;
     out->open_tables = table_cache_open_count(db->tc);
+    out->write_failures = db->failures;
 }
 
 /* ---------------- open / recovery / close ---------------- */

@@ -224,6 +224,7 @@ typedef struct lsm_stats {
     uint64_t last_sequence;
     uint64_t gets, puts, deletes;
     uint64_t expired_dropped;         /* values dropped by compaction for expiry */
+    uint64_t write_failures;          /* failures that made the engine refuse writes */
     uint64_t tombstones_dropped;
     uint64_t total_sst_bytes;
     int open_tables;
