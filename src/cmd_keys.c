@@ -433,6 +433,8 @@ static void cmd_keys(client *c) {
         return;
     }
     uint64_t now = server_now_ms();
+    reply_mark start;
+    client_reply_mark(c, &start);
     void *h = reply_defer_len(c);
     long n = 0;
     for (lsm_iter_seek(it, range, rlen); lsm_iter_valid(it); lsm_iter_next(it)) {
@@ -445,8 +447,15 @@ static void cmd_keys(client *c) {
         reply_bulk(c, k + 2, kl - 2);
         n++;
     }
+    /* a read error ends the walk: an error reply, never a partial list passed off as whole */
+    int st = lsm_iter_status(it);
     lsm_iter_free(it);
     free(range);
+    if (st) {
+        client_reply_truncate(c, &start);
+        keyspace_reply_engine_error(c, st);
+        return;
+    }
     reply_set_deferred_array(c, h, n);
 }
 
@@ -564,8 +573,14 @@ static void cmd_scan(client *c) {
         }
         lsm_iter_next(it);
     }
+    int st = lsm_iter_status(it); /* a read error: no cursor that would skip what is unread */
     lsm_iter_free(it);
     free(range);
+    if (st) {
+        free(kl.buf);
+        keyspace_reply_engine_error(c, st);
+        return;
+    }
     reply_array(c, 2);
     char cb[32];
     snprintf(cb, sizeof(cb), "%llu", next);
@@ -727,7 +742,13 @@ static void cmd_randomkey(client *c) {
             keyspace_lookup(c->db, k + 2, kl - 2, keyspace_buf(2), &v, 0);
             lsm_iter_next(it);
         }
+        int st = lsm_iter_status(it);
         lsm_iter_free(it);
+        if (st) {
+            free(p);
+            keyspace_reply_engine_error(c, st);
+            return;
+        }
     }
     free(p);
     reply_null(c);
