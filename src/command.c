@@ -248,6 +248,8 @@ int command_process(client *c)
         client_pause_write(c);
         return 1;
     }
+    if ((cmd->flags & (CMD_WRITE | CMD_MULTI_CTL)) && server.engine && lsm_commit_wanted(server.engine))
+        server_commit_point();
     if (cmd->flags & (CMD_WRITE | CMD_MULTI_CTL)) client_note_write(c);
     call_entry(c, run);
     return 0;

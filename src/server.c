@@ -237,6 +237,13 @@ static void check_shutdown(void)
 
 /* ---------------------------------------------------------------- loop hooks */
 
+void server_commit_point(void)
+{
+    int r = lsm_commit(server.engine);
+    if (r == 0) server.iteration++; /* a new commit epoch: the replies so far are settled */
+    else server.epoch_commit_error = r; /* reported, with this epoch's replies, in before_sleep */
+}
+
 static void before_sleep(event_loop *el)
 {
     (void)el;
@@ -246,6 +253,8 @@ static void before_sleep(event_loop *el)
     err[0] = 0;
     if (server.engine) {
         int r = lsm_commit(server.engine);
+        if (r == 0 && server.epoch_commit_error) r = server.epoch_commit_error;
+        server.epoch_commit_error = 0;
         if (r < 0) {
             ok = 0;
             if (!server.commit_failed)

@@ -53,6 +53,7 @@ struct server {
     long long stat_paused_writes;   /* commands paused by back-pressure */
     long long stat_starttime_resetstat;
     uint64_t lsm_engine_errors;
+    int epoch_commit_error; /* a server_commit_point failed: before_sleep fails the epoch */
     int engine_failed;      /* the engine refuses writes (lsm_write_error), as last polled */
     long long bgsave_last_ms;
     int last_save_ok;
@@ -82,6 +83,11 @@ int server_prepare_shutdown(int flags);
 void server_reset_stats(void);
 /* Refreshes the cached command time (called by the dispatcher before each command). */
 void server_update_cmd_time(void);
+/* A commit in the middle of a loop iteration, before a write command when the engine asks for
+ * one (lsm_commit_wanted: the memtable is full and turns over only at a commit). On success the
+ * writes so far are durable and a new commit epoch starts (server.iteration), so a later failed
+ * commit in the same iteration never turns their replies into errors. Loop thread. */
+void server_commit_point(void);
 /* lsm_poll, and the log lines when the engine starts or stops refusing writes. Loop thread. */
 void server_poll_engine(void);
 /* Engine options from config. */

@@ -11,6 +11,7 @@
  *                 LevelDB's and RocksDB's fault-injection environments do; after a FAILED fsync
  *                 the file's unsynced changes are lost for good (a later fsync that succeeds
  *                 does not bring them back: Linux may have dropped the dirty pages)
+ *   stalling      opens of a path (e.g. ".sst") wait while ffs_state.stall is set
  *   crash         ffs_state.crash_at: at that call, simulate the power loss and _exit(0) the process
  *                 (use in a forked child; the parent checks the directory)
  *
@@ -27,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +72,10 @@ static struct {
     int fail_mode;
     unsigned fail_ops;      /* bitmask of fs_op that count for fail_at; 0 = all */
     int writes_only;        /* reads and read-only opens never count for fail_at */
+    const char *fail_path;  /* only calls on files whose path contains this count (NULL: all) */
+    int fail_all;           /* every counted call from fail_at on fails, not just that one */
+    const char *stall_path; /* opens of paths containing this wait while stall is set (a slow */
+    _Atomic int stall;      /*   flush, say), outside the mutex: other calls go on meanwhile */
     long failed_calls;      /* calls failed so far */
     long countable;         /* calls so far that fail_at would count */
     int short_fd;           /* after a short write: the rest of it fails */
@@ -153,6 +159,15 @@ static inline char *ffs_slurp(const char *path, size_t *len)
 
 static inline int ffs_counts(const fs_call *c)
 {
+    if (ffs_state.fail_path) {
+        const char *p = c->path;
+        if (c->fd >= 0) {
+            ffs_file *f = ffs_by_fd(c->fd);
+            p = f ? f->path : NULL;
+        }
+        if (!p || !strstr(p, ffs_state.fail_path))
+            return 0;
+    }
     if (ffs_state.writes_only && (c->op == FS_READ || (c->op == FS_OPEN && (c->flags & O_ACCMODE) == O_RDONLY)))
         return 0;
     return ffs_state.fail_ops == 0 || (ffs_state.fail_ops & (1u << c->op));
@@ -163,6 +178,9 @@ static inline void ffs_power_loss_locked(void);
 static inline int ffs_before(void *ctx, const fs_call *c, size_t *len)
 {
     (void)ctx;
+    if (c->op == FS_OPEN && ffs_state.stall_path && strstr(c->path, ffs_state.stall_path))
+        while (atomic_load(&ffs_state.stall))
+            usleep(1000);
     pthread_mutex_lock(&ffs_state.mu); /* released in ffs_after */
     long n = ffs_state.total++;
     ffs_state.count[c->op]++;
@@ -177,7 +195,10 @@ static inline int ffs_before(void *ctx, const fs_call *c, size_t *len)
         ffs_state.short_fd = -1;
         fail = ENOSPC;
     } else if (ffs_state.fail_at >= 0 && counts) {
-        if (ffs_state.fail_at-- == 0) {
+        if (ffs_state.fail_all && ffs_state.fail_at == 0) {
+            ffs_state.failed_calls++;
+            fail = ffs_state.fail_errno ? ffs_state.fail_errno : EIO;
+        } else if (ffs_state.fail_at-- == 0) {
             ffs_state.failed_calls++;
             if (ffs_state.fail_mode == FFS_FAIL_SHORT && c->op == FS_WRITE && c->len > 1) {
                 *len = c->len / 2;
@@ -326,6 +347,10 @@ static inline void ffs_install(void)
     ffs_state.fail_mode = FFS_FAIL_ERRNO;
     ffs_state.fail_ops = 0;
     ffs_state.writes_only = 0;
+    ffs_state.fail_path = NULL;
+    ffs_state.fail_all = 0;
+    ffs_state.stall_path = NULL;
+    atomic_store(&ffs_state.stall, 0);
     ffs_state.failed_calls = 0;
     ffs_state.countable = 0;
     ffs_state.short_fd = -1;

@@ -1014,6 +1014,10 @@ static int do_commit(lsm_t *db) {
     return 0;
 }
 
+int lsm_commit_wanted(lsm_t *db) {
+    return db->wal && !db->bg_error && wal_writer_buffered(db->wal) && mem_full(db);
+}
+
 int lsm_commit(lsm_t *db) {
     int rc = do_commit(db);
     if (db->commit_poisoned) { /* writes since the last commit were dropped: reported here */
@@ -1072,6 +1076,9 @@ int lsm_set_sync_mode(lsm_t *db, lsm_sync_mode mode) {
             if (sync_log_file(db, db->imm[i].log_number) != 0) err = errno ? errno : EIO;
     }
     if (db->wal && wal_writer_sync(db->wal) != 0) err = errno ? errno : EIO;
+    /* the names of logs created under a laxer policy (rotation syncs the directory only under
+     * always) must survive a power loss too */
+    if (fsync_dir(db->dir) != 0) err = errno ? errno : EIO;
     db->wal_dirty = 0;
     db->o.sync_mode = mode;
     if (db->wal) wal_writer_set_mapped(db->wal, wal_mapped_for(mode));

@@ -140,6 +140,13 @@ int64_t lsm_counter(lsm_t *db, int idx);
  * second memtable's worth without committing gets an implicit commit). */
 int lsm_commit(lsm_t *db);
 
+/* 1 when the caller should lsm_commit before its next write: the active memtable is full and
+ * turns immutable only at a commit. A caller that acknowledges writes per commit (the server)
+ * commits here and settles the replies so far; one that does not is committed for when the
+ * memtable reaches twice its size (an implicit commit: a later failed lsm_commit then does not
+ * mean the writes before it are absent). Owner thread. */
+int lsm_commit_wanted(lsm_t *db);
+
 /* 0 when writes are accepted; otherwise the code refusing them (LSM_EIO, or LSM_ENOMEM when
  * only a restart can recover), with *why (if not NULL) saying what failed; valid until the next
  * engine call. Owner thread. */
