@@ -246,6 +246,14 @@ void client_accept_handler(event_loop *el, int lfd, void *data, int mask)
             close(fd);
             continue;
         }
+        if (net_protected_mode_refuses(config.protected_mode, config.requirepass && config.requirepass[0], ip)) {
+            /* best effort, as Redis: the message, then the connection closes */
+            ssize_t w = write(fd, NET_DENIED_MSG, sizeof NET_DENIED_MSG - 1);
+            (void)w;
+            server.stat.rejected_conn++;
+            close(fd);
+            continue;
+        }
         client *c = client_create(fd);
         if (!c) {
             log_msg(LL_WARNING, "Error registering fd event for the new client: %s", strerror(errno));

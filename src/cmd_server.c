@@ -1234,11 +1234,7 @@ static void cmd_shutdown(client *c)
 
 static void cmd_debug(client *c)
 {
-    if (config.enable_debug_command == CFG_DEBUG_NO ||
-        (config.enable_debug_command == CFG_DEBUG_LOCAL && !client_is_local(c))) {
-        reply_error(c, "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
-        return;
-    }
+    /* enable-debug-command is checked by command_process (CMD_PROTECTED), as Redis does */
     const cmdarg *sub = &c->argv[1];
     if (arg_is(sub, "help")) {
         static const char *const lines[] = {
@@ -1463,7 +1459,7 @@ const struct command server_commands[] = {
     {"config", NULL, -2, 0, 0, 0, 0, "server", "A container for server configuration commands.", "2.0.0", "", config_subcommands},
     {"time", cmd_time, 1, CMD_FAST | LS, 0, 0, 0, "server", "Returns the server time.", "2.6.0", "", NULL},
     {"lastsave", cmd_lastsave, 1, CMD_FAST | LS, 0, 0, 0, "server", "Returns the Unix timestamp of the last successful save to disk.", "1.0.0", "", NULL},
-    {"debug", cmd_debug, -2, A | NS | LS, 0, 0, 0, "server", "A container for debugging commands.", "1.0.0", "subcommand [arg ...]", NULL},
+    {"debug", cmd_debug, -2, A | NS | LS | CMD_PROTECTED, 0, 0, 0, "server", "A container for debugging commands.", "1.0.0", "subcommand [arg ...]", NULL},
     {"function", NULL, -2, 0, 0, 0, 0, "scripting", "A container for function commands.", "7.0.0", "", function_subcommands},
     {"slowlog", NULL, -2, 0, 0, 0, 0, "server", "A container for slow log commands.", "2.2.12", "", slowlog_subcommands},
     {"save", cmd_save, 1, A | NS | CMD_NO_MULTI, 0, 0, 0, "server", "Synchronously saves the database(s) to disk.", "1.0.0", "", NULL},

@@ -110,7 +110,7 @@ static const config_option options[] = {
     {"appendonly", CFG_BOOL, CFG_MUTABLE, "yes", "Accepted for compatibility: the WAL is always on.", &config.appendonly, 0, 0, NULL, NULL},
     {"save", CFG_STRING, CFG_MUTABLE | CFG_MULTIARG, "", "Accepted for compatibility, ignored (data is always persistent).", &config.save, 0, 0, NULL, NULL},
     {"requirepass", CFG_STRING, CFG_MUTABLE, "", "Password clients must AUTH with (empty = none).", &config.requirepass, 0, 0, NULL, NULL},
-    {"protected-mode", CFG_BOOL, CFG_MUTABLE, "yes", "Accepted for compatibility.", &config.protected_mode, 0, 0, NULL, NULL},
+    {"protected-mode", CFG_BOOL, CFG_MUTABLE, "yes", "Refuse clients not on the loopback interface (127.0.0.1, ::1) while no password (requirepass) is set, with Redis's DENIED message.", &config.protected_mode, 0, 0, NULL, NULL},
     {"maxclients", CFG_INT, CFG_MUTABLE, "10000", "Maximum simultaneous clients.", &config.maxclients, 1, INT_MAX, NULL, NULL},
     {"databases", CFG_INT, 0, "16", "Number of logical databases (at most 16).", &config.databases, 1, KEVO_MAX_DBS, NULL, NULL},
     {"timeout", CFG_INT, CFG_MUTABLE, "0", "Close a client idle for this many seconds (0 = never).", &config.timeout, 0, INT_MAX, NULL, NULL},
@@ -147,6 +147,11 @@ static const config_option *config_find(const char *name)
     for (const config_option *o = options; o->name; o++)
         if (strcasecmp(o->name, name) == 0) return o;
     return NULL;
+}
+
+int config_allow_protected(int setting, struct client *c)
+{
+    return setting == CFG_DEBUG_YES || (setting == CFG_DEBUG_LOCAL && c && client_is_local(c));
 }
 
 int config_parse_memory(const char *s, long long *out)

@@ -24,7 +24,7 @@ struct config {
     int appendonly;            /* accepted, informational (the WAL is always on) */
     char *save;                /* accepted, ignored */
     char *requirepass;         /* "" = none */
-    int protected_mode;        /* accepted */
+    int protected_mode;        /* refuse non-loopback clients while no password is set */
     int maxclients;
     int databases;
     int timeout;               /* idle seconds, 0 = never */
@@ -79,6 +79,10 @@ int config_get(const char *name, char *buf, size_t cap);
 /* Rewrites path in place (CONFIG REWRITE): option lines get the current values, comments and
  * unknown lines are kept, non-default options not present are appended. 0 or -1 (err). */
 int config_rewrite(const char *path, char *err, size_t errlen);
+/* Redis's allowProtectedAction: 1 when an option set to CFG_DEBUG_YES, or CFG_DEBUG_LOCAL and c
+ * connected from the loopback interface, lets c do the protected action (DEBUG; CONFIG SET of
+ * a protected option such as dir). */
+int config_allow_protected(int setting, struct client *c);
 /* Parses a memory value ("64mb", "1gb", "100", "4k"): 1 ok, 0 invalid. */
 int config_parse_memory(const char *s, long long *out);
 
