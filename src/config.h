@@ -25,7 +25,7 @@ struct config {
     char *save;                /* accepted, ignored */
     char *requirepass;         /* "" = none */
     int protected_mode;        /* refuse non-loopback clients while no password is set */
-    int maxclients;
+    unsigned maxclients;       /* Redis's range 1..4294967295 (config_adjust_open_files_limit) */
     int databases;
     int timeout;               /* idle seconds, 0 = never */
     int tcp_keepalive;
@@ -37,6 +37,10 @@ struct config {
     long long obuf_hard, obuf_soft;    /* normal class, bytes; 0 = no limit */
     int obuf_soft_seconds;
     int enable_debug_command;  /* CFG_DEBUG_* */
+    int enable_protected_configs; /* CFG_DEBUG_*: CONFIG SET of dir, dbfilename */
+    char *dbfilename;          /* accepted, never written */
+    char *appendfilename;      /* accepted */
+    char *appenddirname;       /* accepted */
     long long maxmemory;       /* accepted, not enforced */
     int maxmemory_policy;      /* accepted */
     int maxmemory_samples;     /* accepted */
@@ -83,6 +87,9 @@ int config_rewrite(const char *path, char *err, size_t errlen);
  * connected from the loopback interface, lets c do the protected action (DEBUG; CONFIG SET of
  * a protected option such as dir). */
 int config_allow_protected(int setting, struct client *c);
+/* At startup, after config_load: raises the open files limit for maxclients, or lowers
+ * maxclients to fit (logged), as Redis's adjustOpenFilesLimit. */
+void config_adjust_open_files_limit(void);
 /* Parses a memory value ("64mb", "1gb", "100", "4k"): 1 ok, 0 invalid. */
 int config_parse_memory(const char *s, long long *out);
 
