@@ -546,6 +546,14 @@ void client_cron(void)
                 ci->qb = NULL;
                 ci->qbcap = 0;
             }
+            /* argument arrays grown by a command with many arguments: back to nothing */
+            if (!ci->cmd_ready && ci->parser.reqtype == RESP_REQ_NONE && ci->parser.argcap > 1024)
+                resp_parser_free(&ci->parser);
+            if (!ci->cmd_ready && ci->argvcap > 1024) {
+                free(ci->argvbuf);
+                ci->argvbuf = NULL;
+                ci->argvcap = 0;
+            }
             if (reply_buf_pending(&ci->rb)) client_check_output_limit(c);
         }
         c = next;

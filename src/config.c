@@ -13,6 +13,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#ifdef KEVO_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#include <stdbool.h>
+#endif
 #include <unistd.h>
 
 #include "client.h"
@@ -132,7 +136,24 @@ static int adjust_open_files_limit(int quiet)
     return 1;
 }
 
-void config_adjust_open_files_limit(void) { adjust_open_files_limit(0); }
+/* jemalloc-bg-thread: jemalloc's background threads return freed pages to the OS on their own
+ * (without them, pages freed by closed clients stay resident until the next allocations). */
+static int apply_jemalloc_bg_thread(char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+#ifdef KEVO_JEMALLOC
+    bool on = config.jemalloc_bg_thread != 0;
+    mallctl("background_thread", NULL, NULL, &on, sizeof on);
+#endif
+    return 0;
+}
+
+void config_server_started(void)
+{
+    adjust_open_files_limit(0);
+    char err[8];
+    apply_jemalloc_bg_thread(err, sizeof err);
+}
 
 static int apply_maxclients(char *err, size_t errlen)
 {
@@ -165,6 +186,7 @@ static const config_option options[] = {
     {"dbfilename", CFG_STRING, CFG_MUTABLE | CFG_PROTECTED, "dump.rdb", "Accepted for compatibility (a file name, not a path): Kevo never writes an RDB file.", &config.dbfilename, 0, 0, NULL, NULL},
     {"appendfilename", CFG_STRING, 0, "appendonly.aof", "Accepted for compatibility (a file name, not a path): the engine's WAL replaces the AOF.", &config.appendfilename, 0, 0, NULL, NULL},
     {"appenddirname", CFG_STRING, 0, "appendonlydir", "Accepted for compatibility (a directory name, not a path).", &config.appenddirname, 0, 0, NULL, NULL},
+    {"jemalloc-bg-thread", CFG_BOOL, CFG_MUTABLE, "yes", "jemalloc background threads purge freed memory (memory of closed clients returns to the OS while the server is idle).", &config.jemalloc_bg_thread, 0, 0, NULL, apply_jemalloc_bg_thread},
     {"enable-protected-configs", CFG_ENUM, 0, "no", "CONFIG SET of protected options (dir, dbfilename): no, yes, or local (loopback connections only).", &config.enable_protected_configs, 0, 0, debug_enum, NULL},
     {"logfile", CFG_STRING, 0, "", "Log file; empty = standard output.", &config.logfile, 0, 0, NULL, NULL},
     {"loglevel", CFG_ENUM, CFG_MUTABLE, "notice", "debug, verbose, notice or warning.", &config.loglevel, 0, 0, loglevel_enum, apply_loglevel},

@@ -37,6 +37,7 @@ struct config {
     long long obuf_hard, obuf_soft;    /* normal class, bytes; 0 = no limit */
     int obuf_soft_seconds;
     int enable_debug_command;  /* CFG_DEBUG_* */
+    int jemalloc_bg_thread;    /* jemalloc background purging threads */
     int enable_protected_configs; /* CFG_DEBUG_*: CONFIG SET of dir, dbfilename */
     char *dbfilename;          /* accepted, never written */
     char *appendfilename;      /* accepted */
@@ -87,9 +88,10 @@ int config_rewrite(const char *path, char *err, size_t errlen);
  * connected from the loopback interface, lets c do the protected action (DEBUG; CONFIG SET of
  * a protected option such as dir). */
 int config_allow_protected(int setting, struct client *c);
-/* At startup, after config_load: raises the open files limit for maxclients, or lowers
- * maxclients to fit (logged), as Redis's adjustOpenFilesLimit. */
-void config_adjust_open_files_limit(void);
+/* Once, after server_init: raises the open files limit for maxclients, or lowers maxclients to
+ * fit (logged), as Redis's adjustOpenFilesLimit; starts jemalloc's background threads when
+ * jemalloc-bg-thread is yes. */
+void config_server_started(void);
 /* Parses a memory value ("64mb", "1gb", "100", "4k"): 1 ok, 0 invalid. */
 int config_parse_memory(const char *s, long long *out);
 
