@@ -124,7 +124,9 @@ static int adjust_open_files_limit(int quiet)
         return 0;
     }
     unsigned prev = config.maxclients;
-    config.maxclients = best > reserved ? (unsigned)(best - reserved) : 1;
+    /* when the engine's share alone exceeds the limit, clients and engine split it */
+    if (best > reserved) config.maxclients = (unsigned)(best - reserved);
+    else config.maxclients = best > 64 ? (unsigned)((best - 32) / 2) : 1;
     if (!quiet) {
         log_msg(LL_WARNING, "You requested maxclients of %u requiring at least %llu max file descriptors.", prev,
                 (unsigned long long)want);
