@@ -68,10 +68,13 @@ static int check_password(const cmdarg *user, const cmdarg *pass)
     if (user && strcmp(user->ptr, "default") != 0) return 0;
     const char *rp = config.requirepass ? config.requirepass : "";
     if (!rp[0]) return 1; /* nopass: any password */
-    size_t l = strlen(rp);
-    if (pass->len != l) return 0;
-    unsigned diff = 0; /* constant time */
-    for (size_t i = 0; i < l; i++) diff |= (unsigned char)(pass->ptr[i] ^ rp[i]);
+    /* constant time: the same work whatever the attempt (its length or first wrong byte) */
+    size_t l = strlen(rp), n = pass->len;
+    unsigned diff = l != n;
+    for (size_t i = 0; i < l; i++) {
+        unsigned char b = n ? (unsigned char)pass->ptr[i % n] : 0;
+        diff |= (unsigned char)rp[i] ^ b;
+    }
     return diff == 0;
 }
 
