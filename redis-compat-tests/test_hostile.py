@@ -220,11 +220,10 @@ def test_every_case_delivered_one_byte_at_a_time():
     eq(got, (b"+OK\r\n$5\r\nv\r\nal\r\n$3\r\nx y\r\n:1\r\n"
              b"-ERR Protocol error: invalid bulk length\r\n", True))
     for data, pin in PROTOCOL_CASES:
-        if len(data) < 300:
-            # an HTTP request arriving byte by byte gets its GET answered before "Host:"
-            # arrives (Redis too): compared with redis-server only
-            http = data.startswith((b"GET /", b"POST /"))
-            same_as_redis("plain", data, None if http else pin, byte_by_byte=True)
+        # (an HTTP request arriving byte by byte may get its GET answered before "Host:"
+        # arrives, or not, depending on how the bytes were grouped: not compared here)
+        if len(data) < 300 and not data.startswith((b"GET /", b"POST /")):
+            same_as_redis("plain", data, pin, byte_by_byte=True)
     by.check()
 
 
