@@ -445,6 +445,44 @@ def test_slow_reader_past_output_buffer_limit_is_closed():
             c.close()
 
 
+def _connected(port):
+    c = RawConn(port)
+    try:
+        return int(c.call("INFO", "clients").decode().split("connected_clients:")[1].split("\r\n")[0]) - 1
+    finally:
+        c.close()
+
+
+@test
+def test_slow_reader_over_soft_output_limit_is_closed_after_soft_seconds():
+    k, r = server("plain")
+    by = Bystander(k.port)
+    _config_both("plain", "client-output-buffer-limit", "normal 0 1mb 1")
+    try:
+        for s in (k, r):
+            if s is None:
+                continue
+            c = RawConn(s.port)
+            eq(c.call("SET", "osoft", "s" * 100000), "OK")
+            before = _connected(s.port)
+            slow = socket.socket()
+            slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            slow.connect(("127.0.0.1", s.port))
+            slow.sendall(b"GET osoft\r\n" * 100)  # 10 MB of replies, never read
+            t0 = time.time()
+            wait_until(lambda: _connected(s.port) == before + 1, 2, what="slow reader connected")
+            time.sleep(0.5)
+            eq(_connected(s.port), before + 1, "still connected within soft-seconds")
+            wait_until(lambda: _connected(s.port) == before, 5, what="slow reader closed")
+            ok(time.time() - t0 >= 0.9, "closed only after soft-seconds")
+            slow.close()
+            c.call("DEL", "osoft")
+            c.close()
+        by.check("after the slow reader")
+    finally:
+        _config_both("plain", "client-output-buffer-limit", "normal 0 0 0")
+
+
 # ----------------------------------------------------------------------------- security
 
 @test
