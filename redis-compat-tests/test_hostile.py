@@ -352,12 +352,20 @@ def test_query_buffer_limit_closes_only_that_client_and_memory_returns():
             eq(results[0], results[1], "same as redis-server")
         by.check("after the query buffer overflow")
         eq(by.c.call("EXISTS", "qb"), 0)
+        # the limit is on what is not parsed yet: a command whose arguments together pass it
+        # is served (Redis moves each finished argument out of its query buffer)
+        v = b"m" * 3000000
+        same_as_redis("plain", b"*5\r\n$4\r\nMSET\r\n$3\r\nqb1\r\n$3000000\r\n" + v +
+                      b"\r\n$3\r\nqb2\r\n$3000000\r\n" + v + b"\r\nSTRLEN qb2\r\nDEL qb1 qb2\r\n",
+                      (b"+OK\r\n:3000000\r\n:2\r\n", False), quiet=1.5)
         # an argument above proto-max-bulk-len is refused before any of it is read
         same_as_redis("plain", b"*3\r\n$3\r\nSET\r\n$2\r\nqb\r\n$16777217\r\n",
                       (b"-ERR Protocol error: invalid bulk length\r\n", True))
     finally:
         _config_both("plain", "client-query-buffer-limit", "1gb", "proto-max-bulk-len", "512mb")
     # default limits: 200 MB of a declared 512 MB argument, then the client vanishes
+    base_used = by.info("used_memory")  # after the MSET above (its values sit in the memtable)
+    base_rss = rss(k)
     c = connect(k.port)
     c.sendall(b"*3\r\n$3\r\nSET\r\n$2\r\nqb\r\n$536870912\r\n")
     chunk = b"z" * (1 << 20)

@@ -317,7 +317,10 @@ static void client_read_handler(event_loop *el, int fd, void *data, int mask)
     ci->last_ms = server_now_ms();
     server.stat.net_input_bytes += n;
     server.stat_total_reads++;
-    if (ci->qblen - ci->qbpos > (size_t)config.client_query_buffer_limit) {
+    /* as Redis's query buffer: the bytes not parsed yet (arguments of the current command
+     * already parsed stay in place here, where Redis would have moved them to its argv) */
+    size_t parsed = ci->parser.pos <= ci->qblen - ci->qbpos ? ci->parser.pos : 0;
+    if (ci->qblen - ci->qbpos - parsed > (size_t)config.client_query_buffer_limit) {
         log_msg(LL_WARNING, "Closing client that reached max query buffer length: id=%llu addr=%s (qbuf initial bytes: \"%.32s\")",
                 (unsigned long long)c->id, ci->addr, ci->qb + ci->qbpos);
         client_free(c);
