@@ -246,6 +246,14 @@ void client_accept_handler(event_loop *el, int lfd, void *data, int mask)
             close(fd);
             continue;
         }
+        if (net_protected_mode_refuses(config.protected_mode, config.requirepass && config.requirepass[0], ip)) {
+            /* best effort, as Redis: the message, then the connection closes */
+            ssize_t w = write(fd, NET_DENIED_MSG, sizeof NET_DENIED_MSG - 1);
+            (void)w;
+            server.stat.rejected_conn++;
+            close(fd);
+            continue;
+        }
         client *c = client_create(fd);
         if (!c) {
             log_msg(LL_WARNING, "Error registering fd event for the new client: %s", strerror(errno));
@@ -309,7 +317,10 @@ static void client_read_handler(event_loop *el, int fd, void *data, int mask)
     ci->last_ms = server_now_ms();
     server.stat.net_input_bytes += n;
     server.stat_total_reads++;
-    if (ci->qblen - ci->qbpos > (size_t)config.client_query_buffer_limit) {
+    /* as Redis's query buffer: the bytes not parsed yet (arguments of the current command
+     * already parsed stay in place here, where Redis would have moved them to its argv) */
+    size_t parsed = ci->parser.pos <= ci->qblen - ci->qbpos ? ci->parser.pos : 0;
+    if (ci->qblen - ci->qbpos - parsed > (size_t)config.client_query_buffer_limit) {
         log_msg(LL_WARNING, "Closing client that reached max query buffer length: id=%llu addr=%s (qbuf initial bytes: \"%.32s\")",
                 (unsigned long long)c->id, ci->addr, ci->qb + ci->qbpos);
         client_free(c);
@@ -537,6 +548,14 @@ void client_cron(void)
                 free(ci->qb);
                 ci->qb = NULL;
                 ci->qbcap = 0;
+            }
+            /* argument arrays grown by a command with many arguments: back to nothing */
+            if (!ci->cmd_ready && ci->parser.reqtype == RESP_REQ_NONE && ci->parser.argcap > 1024)
+                resp_parser_free(&ci->parser);
+            if (!ci->cmd_ready && ci->argvcap > 1024) {
+                free(ci->argvbuf);
+                ci->argvbuf = NULL;
+                ci->argvcap = 0;
             }
             if (reply_buf_pending(&ci->rb)) client_check_output_limit(c);
         }

@@ -284,10 +284,31 @@ static void rename_generic(client *c, int nx) {
 static void cmd_rename(client *c) { rename_generic(c, 0); }
 static void cmd_renamenx(client *c) { rename_generic(c, 1); }
 
-/* Parses a DB index argument; -1 after replying an error. */
+/* Redis's getIntFromObjectOrReply(c, o, &v, NULL): not a 64-bit integer, or not an int. */
+#define ERR_INT_RANGE "ERR value is out of range, value must between -2147483648 and 2147483647"
+static int parse_int_arg(client *c, const cmdarg *a, int *out) {
+    long long v;
+    if (!string2ll(a->ptr, a->len, &v)) {
+        reply_error(c, ERR_NOT_INT);
+        return -1;
+    }
+    if (v < INT_MIN || v > INT_MAX) {
+        reply_error(c, ERR_INT_RANGE);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* Parses a DB index argument; -1 after replying an error. bad_int_msg replaces both of
+ * parse_int_arg's errors when not NULL (SWAPDB's "invalid first DB index"). */
 static int parse_db(client *c, const cmdarg *a, const char *bad_int_msg) {
     long long id;
-    if (!string2ll(a->ptr, a->len, &id) || id < INT_MIN || id > INT_MAX) {
+    if (!bad_int_msg) {
+        int v;
+        if (parse_int_arg(c, a, &v) < 0) return -1;
+        id = v;
+    } else if (!string2ll(a->ptr, a->len, &id) || id < INT_MIN || id > INT_MAX) {
         reply_error(c, bad_int_msg);
         return -1;
     }
@@ -305,11 +326,8 @@ static void cmd_copy(client *c) {
         if (!strcasecmp(c->argv[j].ptr, "replace")) {
             replace = 1;
         } else if (!strcasecmp(c->argv[j].ptr, "db") && j + 1 < c->argc) {
-            long long id;
-            if (!string2ll(c->argv[j + 1].ptr, c->argv[j + 1].len, &id)) {
-                reply_error(c, ERR_NOT_INT);
-                return;
-            }
+            int id;
+            if (parse_int_arg(c, &c->argv[j + 1], &id) < 0) return;
             if (id < 0 || id >= dbcount()) {
                 reply_error(c, ERR_DB_INDEX);
                 return;
@@ -348,7 +366,7 @@ static void cmd_copy(client *c) {
 
 static void cmd_move(client *c) {
     const cmdarg *k = &c->argv[1];
-    int dstdb = parse_db(c, &c->argv[2], ERR_NOT_INT);
+    int dstdb = parse_db(c, &c->argv[2], NULL);
     if (dstdb < 0) return;
     if (dstdb == c->db) {
         reply_error(c, "ERR source and destination objects are the same");
@@ -785,7 +803,7 @@ static void cmd_flushall(client *c) {
 }
 
 static void cmd_select(client *c) {
-    int id = parse_db(c, &c->argv[1], ERR_NOT_INT);
+    int id = parse_db(c, &c->argv[1], NULL);
     if (id < 0) return;
     c->db = id;
     reply_ok(c);

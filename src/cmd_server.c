@@ -68,10 +68,13 @@ static int check_password(const cmdarg *user, const cmdarg *pass)
     if (user && strcmp(user->ptr, "default") != 0) return 0;
     const char *rp = config.requirepass ? config.requirepass : "";
     if (!rp[0]) return 1; /* nopass: any password */
-    size_t l = strlen(rp);
-    if (pass->len != l) return 0;
-    unsigned diff = 0; /* constant time */
-    for (size_t i = 0; i < l; i++) diff |= (unsigned char)(pass->ptr[i] ^ rp[i]);
+    /* constant time: the same work whatever the attempt (its length or first wrong byte) */
+    size_t l = strlen(rp), n = pass->len;
+    unsigned diff = l != n;
+    for (size_t i = 0; i < l; i++) {
+        unsigned char b = n ? (unsigned char)pass->ptr[i % n] : 0;
+        diff |= (unsigned char)rp[i] ^ b;
+    }
     return diff == 0;
 }
 
@@ -1234,11 +1237,7 @@ static void cmd_shutdown(client *c)
 
 static void cmd_debug(client *c)
 {
-    if (config.enable_debug_command == CFG_DEBUG_NO ||
-        (config.enable_debug_command == CFG_DEBUG_LOCAL && !client_is_local(c))) {
-        reply_error(c, "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
-        return;
-    }
+    /* enable-debug-command is checked by command_process (CMD_PROTECTED), as Redis does */
     const cmdarg *sub = &c->argv[1];
     if (arg_is(sub, "help")) {
         static const char *const lines[] = {
@@ -1463,7 +1462,7 @@ const struct command server_commands[] = {
     {"config", NULL, -2, 0, 0, 0, 0, "server", "A container for server configuration commands.", "2.0.0", "", config_subcommands},
     {"time", cmd_time, 1, CMD_FAST | LS, 0, 0, 0, "server", "Returns the server time.", "2.6.0", "", NULL},
     {"lastsave", cmd_lastsave, 1, CMD_FAST | LS, 0, 0, 0, "server", "Returns the Unix timestamp of the last successful save to disk.", "1.0.0", "", NULL},
-    {"debug", cmd_debug, -2, A | NS | LS, 0, 0, 0, "server", "A container for debugging commands.", "1.0.0", "subcommand [arg ...]", NULL},
+    {"debug", cmd_debug, -2, A | NS | LS | CMD_PROTECTED, 0, 0, 0, "server", "A container for debugging commands.", "1.0.0", "subcommand [arg ...]", NULL},
     {"function", NULL, -2, 0, 0, 0, 0, "scripting", "A container for function commands.", "7.0.0", "", function_subcommands},
     {"slowlog", NULL, -2, 0, 0, 0, 0, "server", "A container for slow log commands.", "2.2.12", "", slowlog_subcommands},
     {"save", cmd_save, 1, A | NS | CMD_NO_MULTI, 0, 0, 0, "server", "Synchronously saves the database(s) to disk.", "1.0.0", "", NULL},

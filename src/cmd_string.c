@@ -499,7 +499,7 @@ static void cmd_append(client *c) {
     if (r < 0) return;
     const cmdarg *a = &c->argv[2];
     size_t oldlen = r == 1 ? v.plen : 0;
-    if ((long long)(oldlen + a->len) > STRING_MAX_SIZE) {
+    if ((long long)a->len > STRING_MAX_SIZE || (long long)oldlen > STRING_MAX_SIZE - (long long)a->len) {
         reply_error(c, ERR_TOO_BIG);
         return;
     }
@@ -538,7 +538,7 @@ static void cmd_setrange(client *c) {
         reply_int(c, (long long)oldlen);
         return;
     }
-    if (off + (long long)a->len > STRING_MAX_SIZE) {
+    if ((long long)a->len > STRING_MAX_SIZE || off > STRING_MAX_SIZE - (long long)a->len) { /* no overflow */
         reply_error(c, ERR_TOO_BIG);
         return;
     }

@@ -179,9 +179,26 @@ static void reject(client *c, cmd_entry *e, const char *err)
     reply_error(c, err);
 }
 
+/* "POST" or "Host:" as a command name: an HTTP request sent to the server (cross protocol
+ * scripting). Redis closes the connection without a reply. */
+static int command_is_http(const cmdarg *a)
+{
+    return (a->len == 4 && !strncasecmp(a->ptr, "post", 4)) || (a->len == 5 && !strncasecmp(a->ptr, "host:", 5));
+}
+
 int command_process(client *c)
 {
     char err[600];
+    if (command_is_http(&c->argv[0])) {
+        static uint64_t logged_ms;
+        uint64_t now = server_now_ms();
+        if (!logged_ms || now - logged_ms > 60000) {
+            log_msg(LL_WARNING, "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted.");
+            logged_ms = now;
+        }
+        client_close_async(c);
+        return 0;
+    }
     cmd_entry *e = lookup_entry(c->argv[0].ptr, c->argv[0].len);
     if (!e) {
         char args[300];
@@ -218,6 +235,10 @@ int command_process(client *c)
     if ((cmd->arity > 0 && cmd->arity != c->argc) || c->argc < -cmd->arity || !cmd->proc) {
         snprintf(err, sizeof err, "ERR wrong number of arguments for '%s' command", run->st.fullname);
         reject(c, run, err);
+        return 0;
+    }
+    if ((e->st.cmd->flags & CMD_PROTECTED) && !config_allow_protected(config.enable_debug_command, c)) {
+        reject(c, run, "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
         return 0;
     }
     if (!c->authenticated && config.requirepass && config.requirepass[0] && !(cmd->flags & CMD_NO_AUTH) &&

@@ -27,6 +27,8 @@ typedef void (*command_proc)(struct client *c);
 #define CMD_ALLOW_BUSY (1u << 10) /* "allow_busy" */
 #define CMD_SKIP_SLOWLOG (1u << 11) /* "skip_slowlog" */
 #define CMD_MULTI_CTL  (1u << 12) /* internal: MULTI/EXEC/DISCARD/WATCH/UNWATCH, never queued */
+#define CMD_PROTECTED  (1u << 13) /* "protected" (hidden, as in Redis): DEBUG, refused unless
+                                     enable-debug-command allows this client */
 
 struct command {
     const char *name;           /* lowercase; for a subcommand just the subcommand ("get") */

@@ -12,6 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#ifdef KEVO_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#include <stdbool.h>
+#endif
 #include <unistd.h>
 
 #include "client.h"
@@ -23,9 +28,11 @@
 
 struct config config;
 
-enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEMORY, CFG_STRING, CFG_ENUM };
+enum { CFG_BOOL, CFG_INT, CFG_UINT, CFG_LL, CFG_MEMORY, CFG_STRING, CFG_ENUM };
 #define CFG_MUTABLE 1
 #define CFG_MULTIARG 2 /* value is a list of words written unquoted (bind, save) */
+#define CFG_PROTECTED 4 /* Redis's PROTECTED_CONFIG: CONFIG SET only if enable-protected-configs
+                           allows the client (yes, or local and a loopback client) */
 
 typedef struct cfg_enum {
     const char *name;
@@ -84,6 +91,82 @@ static int apply_appendfsync(char *err, size_t errlen)
             config.appendfsync == LSM_SYNC_EVERYSEC ? "everysec" : "no");
     return 0;
 }
+/* Redis's adjustOpenFilesLimit: raises RLIMIT_NOFILE to hold maxclients plus the server's own
+ * files (reserved: 32 as Redis, plus the engine's max-open-files); when the OS refuses, lowers
+ * maxclients to what fits (at least 1). Returns 1 when maxclients was lowered. */
+static int adjust_open_files_limit(int quiet)
+{
+    rlim_t reserved = 32 + (rlim_t)(config.max_open_files > 0 ? config.max_open_files : 0);
+    rlim_t want = (rlim_t)config.maxclients + reserved;
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) < 0) return 0;
+    rlim_t old = lim.rlim_cur;
+    if (old >= want) return 0;
+    /* the wanted limit (raising the hard limit too, which root may), else the hard limit */
+    rlim_t best = want;
+    int serr = 0;
+    rlim_t hard = lim.rlim_max;
+    lim.rlim_cur = want;
+    if (hard != RLIM_INFINITY && hard < want) lim.rlim_max = want;
+    if (setrlimit(RLIMIT_NOFILE, &lim) < 0) {
+        serr = errno;
+        best = old;
+        if (hard != RLIM_INFINITY && hard > old) {
+            lim.rlim_cur = lim.rlim_max = hard;
+            if (setrlimit(RLIMIT_NOFILE, &lim) == 0) best = hard;
+        }
+    }
+    if (best < old) best = old;
+    if (best >= want) {
+        if (!quiet)
+            log_msg(LL_NOTICE, "Increased maximum number of open files to %llu (it was originally set to %llu).",
+                    (unsigned long long)want, (unsigned long long)old);
+        return 0;
+    }
+    unsigned prev = config.maxclients;
+    /* when the engine's share alone exceeds the limit, clients and engine split it */
+    if (best > reserved) config.maxclients = (unsigned)(best - reserved);
+    else config.maxclients = best > 64 ? (unsigned)((best - 32) / 2) : 1;
+    if (!quiet) {
+        log_msg(LL_WARNING, "You requested maxclients of %u requiring at least %llu max file descriptors.", prev,
+                (unsigned long long)want);
+        log_msg(LL_WARNING, "Server can't set maximum open files to %llu because of OS error: %s.",
+                (unsigned long long)want, strerror(serr));
+        log_msg(LL_WARNING, "Current maximum open files is %llu. maxclients has been reduced to %u to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.",
+                (unsigned long long)best, config.maxclients);
+    }
+    return 1;
+}
+
+/* jemalloc-bg-thread: jemalloc's background threads return freed pages to the OS on their own
+ * (without them, pages freed by closed clients stay resident until the next allocations). */
+static int apply_jemalloc_bg_thread(char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+#ifdef KEVO_JEMALLOC
+    bool on = config.jemalloc_bg_thread != 0;
+    mallctl("background_thread", NULL, NULL, &on, sizeof on);
+#endif
+    return 0;
+}
+
+void config_server_started(void)
+{
+    adjust_open_files_limit(0);
+    char err[8];
+    apply_jemalloc_bg_thread(err, sizeof err);
+}
+
+static int apply_maxclients(char *err, size_t errlen)
+{
+    if (adjust_open_files_limit(1)) {
+        snprintf(err, errlen, "The operating system is not able to handle the specified number of clients, try with %u",
+                 config.maxclients);
+        return -1;
+    }
+    return 0;
+}
+
 static int check_daemonize(char *err, size_t errlen)
 {
     if (config.daemonize) {
@@ -101,7 +184,12 @@ static const config_option options[] = {
     {"bind", CFG_STRING, CFG_MULTIARG, "127.0.0.1", "Addresses to listen on (space separated).", &config.bind, 0, 0, NULL, NULL},
     {"port", CFG_INT, 0, "6379", "TCP port.", &config.port, 0, 65535, NULL, NULL},
     {"tcp-backlog", CFG_INT, 0, "511", "listen() backlog.", &config.tcp_backlog, 0, INT_MAX, NULL, NULL},
-    {"dir", CFG_STRING, 0, "./data", "Data directory (the engine's files).", &config.dir, 0, 0, NULL, NULL},
+    {"dir", CFG_STRING, CFG_MUTABLE | CFG_PROTECTED, "./data", "Data directory (the engine's files). CONFIG SET needs enable-protected-configs and then only accepts the directory already in use (the engine cannot move).", &config.dir, 0, 0, NULL, NULL},
+    {"dbfilename", CFG_STRING, CFG_MUTABLE | CFG_PROTECTED, "dump.rdb", "Accepted for compatibility (a file name, not a path): Kevo never writes an RDB file.", &config.dbfilename, 0, 0, NULL, NULL},
+    {"appendfilename", CFG_STRING, 0, "appendonly.aof", "Accepted for compatibility (a file name, not a path): the engine's WAL replaces the AOF.", &config.appendfilename, 0, 0, NULL, NULL},
+    {"appenddirname", CFG_STRING, 0, "appendonlydir", "Accepted for compatibility (a directory name, not a path).", &config.appenddirname, 0, 0, NULL, NULL},
+    {"jemalloc-bg-thread", CFG_BOOL, CFG_MUTABLE, "yes", "jemalloc background threads purge freed memory (memory of closed clients returns to the OS while the server is idle).", &config.jemalloc_bg_thread, 0, 0, NULL, apply_jemalloc_bg_thread},
+    {"enable-protected-configs", CFG_ENUM, 0, "no", "CONFIG SET of protected options (dir, dbfilename): no, yes, or local (loopback connections only).", &config.enable_protected_configs, 0, 0, debug_enum, NULL},
     {"logfile", CFG_STRING, 0, "", "Log file; empty = standard output.", &config.logfile, 0, 0, NULL, NULL},
     {"loglevel", CFG_ENUM, CFG_MUTABLE, "notice", "debug, verbose, notice or warning.", &config.loglevel, 0, 0, loglevel_enum, apply_loglevel},
     {"daemonize", CFG_BOOL, 0, "no", "Only 'no' is supported (run under a supervisor).", &config.daemonize, 0, 0, NULL, check_daemonize},
@@ -110,8 +198,8 @@ static const config_option options[] = {
     {"appendonly", CFG_BOOL, CFG_MUTABLE, "yes", "Accepted for compatibility: the WAL is always on.", &config.appendonly, 0, 0, NULL, NULL},
     {"save", CFG_STRING, CFG_MUTABLE | CFG_MULTIARG, "", "Accepted for compatibility, ignored (data is always persistent).", &config.save, 0, 0, NULL, NULL},
     {"requirepass", CFG_STRING, CFG_MUTABLE, "", "Password clients must AUTH with (empty = none).", &config.requirepass, 0, 0, NULL, NULL},
-    {"protected-mode", CFG_BOOL, CFG_MUTABLE, "yes", "Accepted for compatibility.", &config.protected_mode, 0, 0, NULL, NULL},
-    {"maxclients", CFG_INT, CFG_MUTABLE, "10000", "Maximum simultaneous clients.", &config.maxclients, 1, INT_MAX, NULL, NULL},
+    {"protected-mode", CFG_BOOL, CFG_MUTABLE, "yes", "Refuse clients not on the loopback interface (127.0.0.1, ::1) while no password (requirepass) is set, with Redis's DENIED message.", &config.protected_mode, 0, 0, NULL, NULL},
+    {"maxclients", CFG_UINT, CFG_MUTABLE, "10000", "Maximum simultaneous clients; the next one gets '-ERR max number of clients reached'. Lowered at startup (and refused by CONFIG SET) when the open files limit cannot hold it plus the engine's files (max-open-files + 32).", &config.maxclients, 1, UINT_MAX, NULL, apply_maxclients},
     {"databases", CFG_INT, 0, "16", "Number of logical databases (at most 16).", &config.databases, 1, KEVO_MAX_DBS, NULL, NULL},
     {"timeout", CFG_INT, CFG_MUTABLE, "0", "Close a client idle for this many seconds (0 = never).", &config.timeout, 0, INT_MAX, NULL, NULL},
     {"tcp-keepalive", CFG_INT, CFG_MUTABLE, "300", "TCP keepalive interval in seconds (0 = off).", &config.tcp_keepalive, 0, INT_MAX, NULL, NULL},
@@ -147,6 +235,11 @@ static const config_option *config_find(const char *name)
     for (const config_option *o = options; o->name; o++)
         if (strcasecmp(o->name, name) == 0) return o;
     return NULL;
+}
+
+int config_allow_protected(int setting, struct client *c)
+{
+    return setting == CFG_DEBUG_YES || (setting == CFG_DEBUG_LOCAL && c && client_is_local(c));
 }
 
 int config_parse_memory(const char *s, long long *out)
@@ -250,6 +343,7 @@ static int option_set(const config_option *o, const char *value, char *err, size
         return 0;
     }
     case CFG_INT:
+    case CFG_UINT:
     case CFG_LL: {
         long long v;
         if (!string2ll(value, strlen(value), &v)) {
@@ -261,6 +355,7 @@ static int option_set(const config_option *o, const char *value, char *err, size
             return -1;
         }
         if (o->type == CFG_INT) *(int *)o->ptr = (int)v;
+        else if (o->type == CFG_UINT) *(unsigned *)o->ptr = (unsigned)v;
         else *(long long *)o->ptr = v;
         return 0;
     }
@@ -290,6 +385,20 @@ static int option_set(const config_option *o, const char *value, char *err, size
     }
     case CFG_STRING: {
         char canon[512];
+        /* file options name a file inside dir, never a path (Redis's isValid*name) */
+        int is_path = strchr(value, '/') != NULL || strchr(value, '\\') != NULL;
+        if (o->ptr == &config.dbfilename && is_path) {
+            snprintf(err, errlen, "dbfilename can't be a path, just a filename");
+            return -1;
+        }
+        if (o->ptr == &config.appendfilename || o->ptr == &config.appenddirname) {
+            int isdir = o->ptr == &config.appenddirname;
+            if (!value[0] || is_path) {
+                snprintf(err, errlen, "%s can't be %s", o->name,
+                         !value[0] ? "empty" : isdir ? "a path, just a dirname" : "a path, just a filename");
+                return -1;
+            }
+        }
         if (o->ptr == &config.client_output_buffer_limit) {
             long long h, s;
             int secs;
@@ -364,6 +473,7 @@ static void option_format(const config_option *o, char *buf, size_t cap, int for
     switch (o->type) {
     case CFG_BOOL: snprintf(buf, cap, "%s", *(int *)o->ptr ? "yes" : "no"); break;
     case CFG_INT: snprintf(buf, cap, "%d", *(int *)o->ptr); break;
+    case CFG_UINT: snprintf(buf, cap, "%u", *(unsigned *)o->ptr); break;
     case CFG_LL: snprintf(buf, cap, "%lld", *(long long *)o->ptr); break;
     case CFG_MEMORY:
         if (for_rewrite) format_memory_rewrite(*(long long *)o->ptr, buf, cap);
@@ -378,6 +488,12 @@ static void option_format(const config_option *o, char *buf, size_t cap, int for
     }
     case CFG_STRING: {
         const char *s = *(char **)o->ptr ? *(char **)o->ptr : "";
+        if (!for_rewrite && o->ptr == &config.dir) { /* absolute, as Redis's getcwd() */
+            char *abs = realpath(s, NULL);
+            snprintf(buf, cap, "%s", abs ? abs : s);
+            free(abs);
+            break;
+        }
         if (!for_rewrite || (o->flags & CFG_MULTIARG && s[0])) {
             snprintf(buf, cap, "%s", s);
             break;
@@ -709,6 +825,25 @@ void config_get_command(client *c)
     free(match);
 }
 
+/* CONFIG SET dir (allowed by enable-protected-configs): the engine keeps its files open in the
+ * directory it started in, so only that same directory is accepted. */
+static int check_dir_unchanged(const char *value, char *err, size_t errlen)
+{
+    char *want = realpath(value, NULL);
+    if (!want) {
+        snprintf(err, errlen, "%s", strerror(errno)); /* what Redis's chdir() reports */
+        return -1;
+    }
+    char *cur = realpath(config.dir, NULL);
+    int same = cur && strcmp(cur, want) == 0;
+    if (!same)
+        snprintf(err, errlen, "the data directory of a running server cannot change (the engine's files are in '%.200s'): set dir in the configuration file and restart",
+                 cur ? cur : config.dir);
+    free(want);
+    free(cur);
+    return same ? 0 : -1;
+}
+
 void config_set_command(client *c)
 {
     if (c->argc < 4 || c->argc % 2) {
@@ -727,8 +862,15 @@ void config_set_command(client *c)
             free(opts);
             return;
         }
-        if (!(o->flags & CFG_MUTABLE)) {
-            reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - can't set immutable config", name);
+        if (!(o->flags & CFG_MUTABLE) ||
+            ((o->flags & CFG_PROTECTED) && !config_allow_protected(config.enable_protected_configs, c))) {
+            reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - can't set %s config", name,
+                         !(o->flags & CFG_MUTABLE) ? "immutable" : "protected");
+            free(opts);
+            return;
+        }
+        if (o->ptr == &config.dir && check_dir_unchanged(c->argv[3 + 2 * i].ptr, err, sizeof err) < 0) {
+            reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", name, err);
             free(opts);
             return;
         }
@@ -744,6 +886,7 @@ void config_set_command(client *c)
     char (*prev)[1024] = malloc((size_t)npairs * sizeof *prev);
     for (int i = 0; i < npairs; i++) option_format(opts[i], prev[i], sizeof prev[i], 0);
     for (int i = 0; i < npairs; i++) {
+        if (opts[i]->ptr == &config.dir) continue; /* checked: the same directory, kept as written */
         if (config_set(opts[i]->name, c->argv[3 + 2 * i].ptr, 1, err, sizeof err) < 0) {
             char e2[64];
             for (int j = 0; j <= i; j++) config_set(opts[j]->name, prev[j], 1, e2, sizeof e2);

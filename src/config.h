@@ -24,8 +24,8 @@ struct config {
     int appendonly;            /* accepted, informational (the WAL is always on) */
     char *save;                /* accepted, ignored */
     char *requirepass;         /* "" = none */
-    int protected_mode;        /* accepted */
-    int maxclients;
+    int protected_mode;        /* refuse non-loopback clients while no password is set */
+    unsigned maxclients;       /* Redis's range 1..4294967295 (config_adjust_open_files_limit) */
     int databases;
     int timeout;               /* idle seconds, 0 = never */
     int tcp_keepalive;
@@ -37,6 +37,11 @@ struct config {
     long long obuf_hard, obuf_soft;    /* normal class, bytes; 0 = no limit */
     int obuf_soft_seconds;
     int enable_debug_command;  /* CFG_DEBUG_* */
+    int jemalloc_bg_thread;    /* jemalloc background purging threads */
+    int enable_protected_configs; /* CFG_DEBUG_*: CONFIG SET of dir, dbfilename */
+    char *dbfilename;          /* accepted, never written */
+    char *appendfilename;      /* accepted */
+    char *appenddirname;       /* accepted */
     long long maxmemory;       /* accepted, not enforced */
     int maxmemory_policy;      /* accepted */
     int maxmemory_samples;     /* accepted */
@@ -79,6 +84,14 @@ int config_get(const char *name, char *buf, size_t cap);
 /* Rewrites path in place (CONFIG REWRITE): option lines get the current values, comments and
  * unknown lines are kept, non-default options not present are appended. 0 or -1 (err). */
 int config_rewrite(const char *path, char *err, size_t errlen);
+/* Redis's allowProtectedAction: 1 when an option set to CFG_DEBUG_YES, or CFG_DEBUG_LOCAL and c
+ * connected from the loopback interface, lets c do the protected action (DEBUG; CONFIG SET of
+ * a protected option such as dir). */
+int config_allow_protected(int setting, struct client *c);
+/* Once, after server_init: raises the open files limit for maxclients, or lowers maxclients to
+ * fit (logged), as Redis's adjustOpenFilesLimit; starts jemalloc's background threads when
+ * jemalloc-bg-thread is yes. */
+void config_server_started(void);
 /* Parses a memory value ("64mb", "1gb", "100", "4k"): 1 ok, 0 invalid. */
 int config_parse_memory(const char *s, long long *out);
 

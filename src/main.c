@@ -95,5 +95,6 @@ int main(int argc, char **argv)
     }
     free(extra);
     if (server_init() < 0) return 1;
+    config_server_started();
     return server_run();
 }

@@ -132,19 +132,26 @@ int net_format_addr(int fd, int remote, char *buf, size_t len)
     return 0;
 }
 
+int net_ip_is_loopback(const char *ip)
+{
+    return ip && (strcmp(ip, "127.0.0.1") == 0 || strcmp(ip, "::1") == 0);
+}
+
 int net_is_local(int fd)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0) return 0;
     if (ss.ss_family == AF_UNIX) return 1;
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *s = (struct sockaddr_in *)&ss;
-        return (ntohl(s->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
-        return IN6_IS_ADDR_LOOPBACK(&s->sin6_addr);
-    }
-    return 0;
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof ip);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof ip);
+    return net_ip_is_loopback(ip);
+}
+
+int net_protected_mode_refuses(int protected_mode, int has_password, const char *peer_ip)
+{
+    return protected_mode && !has_password && !net_ip_is_loopback(peer_ip);
 }

@@ -270,3 +270,90 @@ Test(parser, multibulk_with_many_arguments_grows_arrays)
     resp_parser_free(&p);
     free(in);
 }
+
+/* ---- boundaries where Redis's strchr/sdssplitargs behaviour is the spec ---- */
+
+static void expect_incomplete(const char *in, size_t n)
+{
+    parsed r;
+    feed(in, n, NULL, 0, &r);
+    cr_assert_not(r.error, "unexpected error %s", r.err);
+    cr_assert_eq(r.ncmds, 0, "a NUL before the line end hides it (Redis's strchr)");
+}
+
+Test(parser, nul_before_line_end_keeps_the_command_incomplete)
+{
+    expect_incomplete("ECHO a\0b\r\nPING\r\n", 16);     /* inline */
+    expect_incomplete("*1\0\r\n$4\r\nPING\r\n", 15);   /* multibulk count */
+    expect_incomplete("*1\r\n\0\r\n", 7);             /* bulk count: no "expected '$'" yet */
+    expect_incomplete("*1\r\n$4\0\r\nPING\r\n", 15);
+    /* a NUL inside a bulk's data is data */
+    parsed r;
+    feed("*2\r\n$4\r\nECHO\r\n$3\r\na\0b\r\n", 23, NULL, 0, &r);
+    cr_assert_not(r.error);
+    cr_assert_eq(r.ncmds, 1);
+    cr_assert_eq(r.len[0][1], 3);
+}
+
+Test(parser, nul_stalled_inline_stays_stalled_when_more_bytes_arrive)
+{
+    /* the line end arrives in a later read: still hidden behind the NUL */
+    const char in[] = "GET a\0\r\nPING\r\nPING\r\n";
+    size_t n = sizeof in - 1;
+    for (size_t k = 1; k < n; k++) {
+        parsed r;
+        size_t cut = k;
+        feed(in, n, &cut, 1, &r);
+        cr_assert_not(r.error);
+        cr_assert_eq(r.ncmds, 0, "cut at %zu", k);
+    }
+}
+
+Test(parser, nul_stalled_request_ends_in_too_big_error)
+{
+    size_t n = RESP_INLINE_MAX_SIZE + 10;
+    char *big = malloc(n);
+    cr_assert_not_null(big);
+    if (!big) return;
+    memset(big, '\n', n);
+    memcpy(big, "PING\0", 5);
+    expect_error(big, n, "Protocol error: too big inline request");
+    memcpy(big, "*1\0", 3);
+    expect_error(big, n, "Protocol error: too big mbulk count string");
+    free(big);
+}
+
+Test(parser, inline_vertical_tab_and_form_feed_do_not_split_arguments)
+{
+    /* sdssplitargs ends an unquoted argument only at space, \t, \r, \n */
+    parsed r;
+    feed("ECHO a\vb\r\n", 10, NULL, 0, &r);
+    cr_assert_eq(r.ncmds, 1);
+    cr_assert_eq(r.argc[0], 2);
+    cr_assert_str_eq(r.arg[0][1], "a\vb");
+    feed("ECHO a\fb c\td\r\n", 14, NULL, 0, &r);
+    cr_assert_eq(r.argc[0], 4);
+    cr_assert_str_eq(r.arg[0][1], "a\fb");
+    cr_assert_str_eq(r.arg[0][3], "d");
+    /* ...but leading \v \f are blanks (isspace) */
+    feed("\v\fPING\r\n", 8, NULL, 0, &r);
+    cr_assert_eq(r.argc[0], 1);
+    cr_assert_str_eq(r.arg[0][0], "PING");
+}
+
+Test(parser, negative_and_overflowing_lengths)
+{
+    expect_error("*99999999999999999999\r\n", 23, "Protocol error: invalid multibulk length");
+    expect_error("*2147483648\r\n", 13, "Protocol error: invalid multibulk length");
+    expect_error("*\r\n", 3, "Protocol error: invalid multibulk length");
+    expect_error("*1\r\n$99999999999999999999\r\n", 27, "Protocol error: invalid bulk length");
+    expect_error("*1\r\n$536870913\r\n", 16, "Protocol error: invalid bulk length");
+    expect_error("*1\r\n$\r\n", 7, "Protocol error: invalid bulk length");
+    expect_error("*1\r\n*1\r\n", 8, "Protocol error: expected '$', got '*'");
+    /* negative counts are empty commands, not errors (Redis) */
+    parsed r;
+    feed("*-1\r\n*-5\r\nPING\r\n", 16, NULL, 0, &r);
+    cr_assert_not(r.error);
+    cr_assert_eq(r.ncmds, 1);
+    cr_assert_str_eq(r.arg[0][0], "PING");
+}

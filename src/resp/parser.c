@@ -56,6 +56,32 @@ static int parser_fail(resp_parser *p, const char *msg)
     return RESP_PARSE_ERROR;
 }
 
+/* Redis finds line ends with strchr over its NUL-terminated query buffer, so a NUL byte before
+ * the terminator hides it: the line stays "incomplete" until a size limit trips. Same here:
+ * returns the first ch in buf[from..len) with no NUL before it, or NULL; *stop (if not NULL) is
+ * where the search ended (the NUL, or len), so a caller may resume there. */
+static char *find_line_end(char *buf, size_t from, size_t len, int ch, size_t *stop)
+{
+    if (from >= len) {
+        if (stop) *stop = len;
+        return NULL;
+    }
+    char *e = memchr(buf + from, ch, len - from);
+    size_t lim = e ? (size_t)(e - buf) : len;
+    char *z = memchr(buf + from, '\0', lim - from);
+    if (z) {
+        if (stop) *stop = (size_t)(z - buf);
+        return NULL;
+    }
+    if (stop) *stop = len;
+    return e;
+}
+
+/* Separators ending an unquoted inline argument (sdssplitargs): not every isspace() byte
+ * (\v and \f are part of an argument), while blanks before an argument are skipped with
+ * isspace(). */
+static int inline_sep(int c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9') return c - '0';
@@ -118,7 +144,7 @@ static int parser_split_inline(resp_parser *p, char *line, size_t n)
             } else {
                 if (r >= n) {
                     done = 1;
-                } else if (isspace((unsigned char)line[r])) {
+                } else if (inline_sep((unsigned char)line[r])) {
                     done = 1;
                 } else if (line[r] == '"') {
                     inq = 1;
@@ -144,10 +170,11 @@ static int parser_split_inline(resp_parser *p, char *line, size_t n)
 
 static int parse_inline(resp_parser *p, char *buf, size_t len)
 {
-    char *nl = len > p->pos ? memchr(buf + p->pos, '\n', len - p->pos) : NULL;
+    size_t stop;
+    char *nl = find_line_end(buf, p->pos, len, '\n', &stop);
     if (!nl) {
         if (len > RESP_INLINE_MAX_SIZE) return parser_fail(p, "Protocol error: too big inline request");
-        p->pos = len;
+        p->pos = stop; /* resume there: after a NUL, never (as Redis) */
         return RESP_PARSE_INCOMPLETE;
     }
     size_t linelen = (size_t)(nl - buf);
@@ -168,7 +195,7 @@ int resp_parse(resp_parser *p, char *buf, size_t len)
     if (p->reqtype == RESP_REQ_INLINE) return parse_inline(p, buf, len);
 
     if (p->multibulklen == 0) {
-        char *cr = memchr(buf, '\r', len);
+        char *cr = find_line_end(buf, 0, len, '\r', NULL);
         if (!cr) {
             if (len > RESP_INLINE_MAX_SIZE) return parser_fail(p, "Protocol error: too big mbulk count string");
             return RESP_PARSE_INCOMPLETE;
@@ -193,7 +220,7 @@ int resp_parse(resp_parser *p, char *buf, size_t len)
     while (p->multibulklen > 0) {
         if (p->bulklen == -1) {
             if (p->pos >= len) return RESP_PARSE_INCOMPLETE;
-            char *cr = memchr(buf + p->pos, '\r', len - p->pos);
+            char *cr = find_line_end(buf, p->pos, len, '\r', NULL);
             if (!cr) {
                 if (len - p->pos > RESP_INLINE_MAX_SIZE)
                     return parser_fail(p, "Protocol error: too big bulk count string");
