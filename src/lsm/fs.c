@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -208,14 +209,32 @@ void *fs_map_read(int fd, size_t len) {
     return p;
 }
 
+/* Stores front to back, a word at a time. A process killed in the middle of a store into a
+ * shared file mapping leaves exactly what was stored so far in the page cache, so this order
+ * makes the result a prefix of the bytes. memcpy gives no such order (glibc's stores its first
+ * vector last), and a kill at a page fault inside it left zeros at a record boundary followed
+ * by complete records: corruption in the middle of the log, not a torn tail. */
+static void ordered_copy(char *dst, const char *src, size_t n) {
+    while (n && ((uintptr_t)dst & 7)) {
+        *(volatile char *)dst++ = *src++;
+        n--;
+    }
+    for (; n >= 8; n -= 8, dst += 8, src += 8) {
+        uint64_t w;
+        memcpy(&w, src, 8);
+        *(volatile uint64_t *)(void *)dst = w;
+    }
+    while (n--) *(volatile char *)dst++ = *src++;
+}
+
 void fs_map_store(int fd, char *dst, uint64_t off, const void *src, size_t n) {
     const fs_hooks *h = active();
     if (!h) {
-        memcpy(dst, src, n);
+        ordered_copy(dst, src, n);
         return;
     }
     fs_call c = FCALL(FS_MAP_STORE, .fd = fd, .off = off, .len = n);
     (void)announce(h, &c, NULL);
-    memcpy(dst, src, n);
+    ordered_copy(dst, src, n);
     report(h, &c, (long)n, 0);
 }

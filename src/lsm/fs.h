@@ -82,6 +82,7 @@ int fs_file_size(int fd, uint64_t *size);
 void *fs_map_shared(int fd, size_t len, uint64_t off);
 /* Read-only private mapping of the first len bytes, or NULL (callers fall back to pread). */
 void *fs_map_read(int fd, size_t len);
-/* Stores n bytes at dst, which maps file offset off of fd (from fs_map_shared). */
+/* Stores n bytes at dst, which maps file offset off of fd (from fs_map_shared), strictly front
+ * to back: if the process dies during the store, the mapping holds a prefix of the bytes. */
 void fs_map_store(int fd, char *dst, uint64_t off, const void *src, size_t n);
 #endif
