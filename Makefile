@@ -6,6 +6,8 @@
 #   make bench-engine     engine benchmark vs RocksDB db_bench
 #   make install          binary, /etc/kevo/kevo-server.conf and a systemd unit (PREFIX, DESTDIR)
 #   make test-scale       long engine runs (5M-op model, 2 GiB memory bound, dense crash cuts)
+#   make fault-test       every engine I/O call failed in turn + many power cuts (FAULT_STRIDE,
+#                         POWER_CUTS, SEED)
 CC       ?= cc
 SANITIZER ?=
 OPT      ?= -O2
@@ -52,7 +54,7 @@ BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .DELETE_ON_ERROR:
-.PHONY: install uninstall test-scale all test unit-test compat-test run install clean deps test-deps bench-engine bench
+.PHONY: install uninstall test-scale fault-test all test unit-test compat-test run install clean deps test-deps bench-engine bench
 # ./kevo-server is always the release build; sanitizer builds stay in build-<sanitizer>/.
 ifeq ($(SANITIZER),)
 all: kevo-server
@@ -111,6 +113,15 @@ test: test-deps
 	$(MAKE) compat-test
 
 # Long engine runs (not part of make test): 5M-op model, 2 GiB memory bound, dense crash cuts.
+# Long fault runs (not part of make test, which fails every 7th call and cuts power 80 times):
+# every I/O call of the workload failed in turn, and POWER_CUTS power cuts per sync mode.
+FAULT_STRIDE ?= 1
+POWER_CUTS ?= 500
+fault-test: $(BUILD)/tests/test_engine_faults $(BUILD)/tests/test_engine_errors
+	KEVO_FAULT_STRIDE=$(FAULT_STRIDE) KEVO_POWER_CUTS=$(POWER_CUTS) $(if $(SEED),KEVO_SEED=$(SEED)) \
+	  $(BUILD)/tests/test_engine_faults --jobs 1
+	$(BUILD)/tests/test_engine_errors
+
 test-scale: $(BUILD)/tests/test_engine_model $(BUILD)/tests/test_engine_memory $(BUILD)/tests/test_engine_crash
 	KEVO_MODEL_OPS=$${KEVO_MODEL_OPS:-5000000} KEVO_MODEL_TINY_OPS=$${KEVO_MODEL_TINY_OPS:-1000000} $(BUILD)/tests/test_engine_model --jobs 2
 	KEVO_MEMTEST_BYTES=$${KEVO_MEMTEST_BYTES:-2g} $(BUILD)/tests/test_engine_memory
