@@ -10,6 +10,7 @@
  * Output files are cut at ~target_file_size, never between two versions of one user key. */
 #include "compaction.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ static void flush_run(bg_job *bj) {
     table_file_name(path, sizeof(path), j->dir, j->file_number);
     sst_builder *b = sst_builder_new(path, &j->sopts);
     if (!b) {
-        snprintf(j->err, sizeof(j->err), "flush: create %.300s failed", path);
+        snprintf(j->err, sizeof(j->err), "flush: create %.300s: %s", path, strerror(errno));
         j->base.rc = LSM_EIO;
         return;
     }
@@ -48,7 +49,7 @@ static void flush_run(bg_job *bj) {
         j->base.rc = LSM_ENOMEM;
         return;
     }
-    int rc = 0;
+    int rc = 0, eno = 0;
     /* the previous entry's user key: versions it shadows for every reader are dropped */
     char *pk = NULL;
     size_t pkl = 0, pcap = 0;
@@ -73,13 +74,15 @@ static void flush_run(bg_job *bj) {
         pseq = ikey_seq(k, kl);
         have_prev = 1;
         rc = sst_builder_add(b, k, kl, v, vl);
+        if (rc) eno = errno; /* before cleanup calls change it */
     }
     free(pk);
     if (rc == 0) rc = iter_status(it);
     iter_destroy(it);
     if (rc) {
         sst_builder_abandon(b);
-        snprintf(j->err, sizeof(j->err), "flush: writing %.300s failed (%d)", path, rc);
+        snprintf(j->err, sizeof(j->err), "flush: writing %.300s: %s", path,
+                 rc == LSM_EIO && eno ? strerror(eno) : lsm_strerror(rc));
         j->base.rc = rc;
         return;
     }
@@ -87,7 +90,8 @@ static void flush_run(bg_job *bj) {
     memset(&props, 0, sizeof(props));
     rc = sst_builder_finish(b, &props);
     if (rc) {
-        snprintf(j->err, sizeof(j->err), "flush: finishing %.300s failed (%d)", path, rc);
+        snprintf(j->err, sizeof(j->err), "flush: finishing %.300s: %s", path,
+                 rc == LSM_EIO ? strerror(errno) : lsm_strerror(rc));
         j->base.rc = rc;
         return;
     }
@@ -135,8 +139,8 @@ static int finish_output(compaction_job *j, sst_builder *b, uint64_t number) {
     memset(&props, 0, sizeof(props));
     int rc = sst_builder_finish(b, &props);
     if (rc) {
-        snprintf(j->err, sizeof(j->err), "compaction: finishing table %llu failed (%d)",
-                 (unsigned long long)number, rc);
+        snprintf(j->err, sizeof(j->err), "compaction: finishing table %llu: %s",
+                 (unsigned long long)number, rc == LSM_EIO ? strerror(errno) : lsm_strerror(rc));
         return rc;
     }
     file_meta *f = meta_from_props(number, &props);
@@ -255,13 +259,17 @@ static void compaction_run(bg_job *bj) {
             table_file_name(path, sizeof(path), j->dir, bnum);
             b = sst_builder_new(path, &j->sopts);
             if (!b) {
-                snprintf(j->err, sizeof(j->err), "compaction: create %.300s failed", path);
+                snprintf(j->err, sizeof(j->err), "compaction: create %.300s: %s", path, strerror(errno));
                 rc = LSM_EIO;
                 break;
             }
         }
         rc = sst_builder_add(b, k, kl, v, vl);
-        if (rc) break;
+        if (rc) {
+            snprintf(j->err, sizeof(j->err), "compaction: writing table %llu: %s", (unsigned long long)bnum,
+                     rc == LSM_EIO ? strerror(errno) : lsm_strerror(rc));
+            break;
+        }
         last_added_is_cur = 1;
     }
     if (rc == 0) rc = iter_status(m);
@@ -273,7 +281,7 @@ static void compaction_run(bg_job *bj) {
     }
     if (b) sst_builder_abandon(b);
     if (rc) {
-        if (!j->err[0]) snprintf(j->err, sizeof(j->err), "compaction failed (%d)", rc);
+        if (!j->err[0]) snprintf(j->err, sizeof(j->err), "compaction failed: %s", lsm_strerror(rc));
         remove_outputs(j);
     }
     j->base.rc = rc;

@@ -43,7 +43,7 @@ static void report(const fs_hooks *h, const fs_call *c, long result, int err) {
             e_ = r_ < 0 ? errno : 0;                                                            \
         }                                                                                       \
         report(h_, &c_, r_, e_);                                                                \
-        errno = e_;                                                                             \
+        if (e_) errno = e_;                                                                     \
         return r_;                                                                              \
     } while (0)
 
@@ -62,7 +62,7 @@ int fs_close(int fd) {
         int r = close(fd);
         int e = r < 0 ? errno : 0;
         report(h, &c, r, e);
-        errno = e;
+        if (e) errno = e;
         return r;
     }
     return close(fd);
@@ -99,7 +99,7 @@ static ssize_t pwrite_step(const fs_hooks *h, int fd, const char *p, size_t n, u
         e = r < 0 ? errno : 0;
     }
     report(h, &c, (long)r, e);
-    errno = e;
+    if (e) errno = e;
     return r;
 }
 
@@ -145,7 +145,7 @@ static int sync_dir_now(const char *dir) {
     int r = fsync(fd);
     int e = errno;
     close(fd);
-    errno = e;
+    if (e) errno = e;
     return r;
 }
 
@@ -190,7 +190,7 @@ void *fs_map_shared(int fd, size_t len, uint64_t off) {
         e = p ? 0 : errno;
     }
     report(h, &c, p ? 0 : -1, e);
-    errno = e;
+    if (e) errno = e;
     return p;
 }
 
@@ -205,7 +205,7 @@ void *fs_map_read(int fd, size_t len) {
         e = p ? 0 : errno;
     }
     report(h, &c, p ? (long)len : -1, e);
-    errno = e;
+    if (e) errno = e;
     return p;
 }
 

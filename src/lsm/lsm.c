@@ -120,6 +120,9 @@ struct lsm {
     int bg_error;                    /* the code refusing writes (0: accepting) */
     int fail_log;                    /* the WAL failed: flush every memtable, then a new WAL */
     int fail_flush;                  /* the last flush or its install failed */
+    int fail_compaction;             /* the last compaction failed (writes are refused only
+                                        when L0 has reached its stall limit meanwhile) */
+    char compaction_err[512];
     int fatal;                       /* cannot recover without a restart (ENOMEM in a rollback) */
     uint64_t fail_log_next;          /* number of the WAL that starts after a log failure */
     uint64_t retry_at, retry_delay;  /* monotonic us: next background retry; backoff */
@@ -268,12 +271,17 @@ static void on_table_deleted(void *ctx, uint64_t number) {
 
 /* ---------------- stall accounting ---------------- */
 
+static void refresh_error_state(lsm_t *db);
+
+/* While writes are refused (a failure being repaired) writers are not held back: they get the
+ * error at once instead of waiting for flushes that cannot run. */
 static int stalled_now(lsm_t *db) {
-    return db->nimm > db->o.max_immutable_memtables ||
-           db->vs->current->nfiles[0] >= db->o.l0_slowdown_trigger;
+    return !db->bg_error && (db->nimm > db->o.max_immutable_memtables ||
+                             db->vs->current->nfiles[0] >= db->o.l0_slowdown_trigger);
 }
 
 static void update_stall(lsm_t *db) {
+    if (db->fail_compaction) refresh_error_state(db); /* L0 may have filled meanwhile */
     int s = stalled_now(db);
     if (s && !db->stalled) {
         db->stalled = 1;
@@ -304,11 +312,25 @@ static uint64_t smallest_snapshot(lsm_t *db) {
 #define RETRY_MIN_US 100000u   /* first retry after a failure: 100 ms */
 #define RETRY_MAX_US 5000000u  /* backoff cap: 5 s */
 
+/* Compactions keep failing and L0 is full: instead of holding writers back until a compaction
+ * succeeds (forever, on a full disk), refuse their writes with the reason. */
+static int compaction_blocks_writes(const lsm_t *db) {
+    return db->fail_compaction && db->vs->current->nfiles[0] >= db->o.l0_slowdown_trigger;
+}
+
 static void refresh_error_state(lsm_t *db) {
     int was = db->bg_error;
     if (db->fatal) db->bg_error = db->fatal;
     else if (db->fail_log || db->fail_flush || db->vs->manifest_failed) db->bg_error = LSM_EIO;
+    else if (compaction_blocks_writes(db)) db->bg_error = LSM_EIO;
     else db->bg_error = 0;
+    if (!was && db->bg_error && compaction_blocks_writes(db) && !db->fail_log && !db->fail_flush &&
+        !db->vs->manifest_failed) {
+        snprintf(db->failmsg, sizeof(db->failmsg), "%s", db->compaction_err);
+        db->failures++;
+        db_log(db, 3, "write failure: compactions fail and level 0 is full (%s); writes are refused "
+                      "until a compaction succeeds", db->compaction_err);
+    }
     if (was && !db->bg_error) {
         db->retry_delay = 0;
         db->failmsg[0] = 0;
@@ -468,6 +490,21 @@ static void schedule(lsm_t *db) {
 
 /* ---------------- installing results ---------------- */
 
+/* The MANIFEST's log number always names a WAL that exists (open checks it). After a log
+ * failure the next WAL is only created by the repair, so a flush naming it creates it empty. */
+static int ensure_log_file(lsm_t *db, uint64_t number) {
+    if (number == db->mem_log && db->wal) return 0;
+    char path[4096];
+    log_path(path, sizeof(path), db->dir, number);
+    if (access(path, F_OK) == 0) return 0;
+    int fd = fs_open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || fs_close(fd) != 0 || fsync_dir(db->dir) != 0) {
+        snprintf(db->vs->errmsg, sizeof(db->vs->errmsg), "create %.300s: %s", path, strerror(errno));
+        return LSM_EIO;
+    }
+    return 0;
+}
+
 static void install_flush(lsm_t *db, flush_job *j) {
     imm_entry *e = NULL;
     int idx = -1;
@@ -490,8 +527,8 @@ static void install_flush(lsm_t *db, flush_job *j) {
     }
     version_edit ed;
     edit_init(&ed);
-    int rc = 0;
-    if (j->out) rc = edit_add_file(&ed, 0, j->out);
+    int rc = ensure_log_file(db, e->next_log);
+    if (!rc && j->out) rc = edit_add_file(&ed, 0, j->out);
     ed.has_log_number = 1;
     ed.log_number = e->next_log;
     ed.has_counters = 1;
@@ -541,8 +578,11 @@ static void install_compaction(lsm_t *db, compaction_job *j) {
         /* the job removed its outputs; its inputs stay live. Retried after a backoff; writes
          * go on (a compaction loses nothing by waiting) */
         backoff(db, &db->comp_retry_at);
-        db_log(db, 3, "compaction failed: %s (retrying in %llu ms)", j->err[0] ? j->err : lsm_strerror(j->base.rc),
+        db->fail_compaction = 1;
+        snprintf(db->compaction_err, sizeof(db->compaction_err), "%s", j->err[0] ? j->err : lsm_strerror(j->base.rc));
+        db_log(db, 3, "compaction failed: %s (retrying in %llu ms)", db->compaction_err,
                (unsigned long long)(db->retry_delay / 1000));
+        refresh_error_state(db);
     } else {
         version_edit ed;
         edit_init(&ed);
@@ -563,6 +603,10 @@ static void install_compaction(lsm_t *db, compaction_job *j) {
                 note_failure(db, rc, db->vs->errmsg[0] ? db->vs->errmsg : "MANIFEST write failed");
         } else {
             db->comp_retry_at = 0;
+            if (db->fail_compaction) {
+                db->fail_compaction = 0;
+                refresh_error_state(db);
+            }
             db->st.compactions++;
             db->st.compaction_bytes_read += j->bytes_read;
             db->st.compaction_bytes_written += j->bytes_written;
@@ -1550,6 +1594,36 @@ static int replay_log(lsm_t *db, uint64_t number, uint64_t *records, int *gap) {
     return rc;
 }
 
+/* Creates the active WAL (number mem_log) with its session marker, durable with its directory
+ * entry. 0; or LSM_EIO (nothing left behind, db->wal NULL, errmsg set) / LSM_ENOMEM. */
+static int start_session_wal(lsm_t *db) {
+    char path[4096];
+    log_path(path, sizeof(path), db->dir, db->mem_log);
+    db->wal = wal_create(db, path);
+    if (!db->wal) {
+        snprintf(db->errmsg, sizeof(db->errmsg), "create %.300s: %s", path, strerror(errno));
+        return LSM_EIO;
+    }
+    /* the session marker: sequences may jump here (replay_log) */
+    char marker[SESSION_MARKER_LEN] = {0};
+    encode_fixed64(marker, db->last_seq + 1);
+    int rc = wal_writer_add(db->wal, marker, sizeof(marker));
+    if (rc == 0 && (wal_writer_flush(db->wal) != 0 || wal_writer_sync(db->wal) != 0 ||
+                    fsync_dir(db->dir) != 0)) {
+        snprintf(db->errmsg, sizeof(db->errmsg), "writing %.300s: %s", path, strerror(errno));
+        rc = LSM_EIO;
+    }
+    if (rc == 0) rc = logs_push(db, db->mem_log);
+    if (rc) {
+        wal_writer_abandon(db->wal, UINT64_MAX);
+        db->wal = NULL;
+        fs_unlink(path);
+        return rc;
+    }
+    db->wal_committed_bytes = wal_writer_flushed(db->wal);
+    return 0;
+}
+
 static void free_db(lsm_t *db) {
     for (int i = 0; i < db->nimm; i++) memtable_unref(db->imm[i].mem);
     for (int i = 0; i < db->nretired; i++) wal_writer_close(db->retired[i], 1);
@@ -1735,38 +1809,54 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     if (records) db_log(db, 2, "recovered %llu WAL records, last sequence %llu",
                         (unsigned long long)records, (unsigned long long)db->last_seq);
 
-    /* the WAL for new writes */
+    db->committed_seq = db->last_seq;
+    memcpy(db->committed_counters, db->counters, sizeof(db->counters));
+    if (db->last_seq > db->vs->last_seq) db->vs->last_seq = db->last_seq;
+    /* The WAL for new writes, and a fresh MANIFEST. On a full disk (or a failing one) the
+     * database still opens: reads are served from what was recovered, writes are refused, and
+     * the background repair (try_recover) finishes the job once writing works again. */
     db->mem_log = vset_new_file_number(db->vs);
-    log_path(path, sizeof(path), dir, db->mem_log);
-    db->wal = wal_create(db, path);
-    if (!db->wal) {
-        snprintf(db->errmsg, sizeof(db->errmsg), "create %.300s: %s", path, strerror(errno));
-        rc = LSM_EIO;
+    char failed[600] = "";
+    rc = start_session_wal(db);
+    if (rc == LSM_EIO) {
+        snprintf(failed, sizeof(failed), "%.500s", db->errmsg);
+        rc = 0;
+    } else if (rc) {
         goto fail;
     }
-    if ((rc = logs_push(db, db->mem_log))) goto fail;
-    {
-        /* the session marker: sequences may jump here (replay_log) */
-        char marker[SESSION_MARKER_LEN] = {0};
-        encode_fixed64(marker, db->last_seq + 1);
-        if (wal_writer_add(db->wal, marker, sizeof(marker)) != 0 || wal_writer_flush(db->wal) != 0 ||
-            wal_writer_sync(db->wal) != 0 || fsync_dir(dir) != 0) {
-            snprintf(db->errmsg, sizeof(db->errmsg), "writing %.300s: %s", path, strerror(errno));
-            rc = LSM_EIO;
-            goto fail;
-        }
-    }
-    db->committed_seq = db->last_seq;
-    db->wal_committed_bytes = wal_writer_flushed(db->wal);
-    memcpy(db->committed_counters, db->counters, sizeof(db->counters));
-    if (records == 0) db->vs->log_number = db->mem_log; /* older WALs hold nothing */
-    if (db->last_seq > db->vs->last_seq) db->vs->last_seq = db->last_seq;
+    uint64_t recovered_log_number = db->vs->log_number;
+    if (db->wal && records == 0) db->vs->log_number = db->mem_log; /* older WALs hold nothing */
     rc = vset_write_snapshot(db->vs);
-    if (rc) {
+    if (rc == LSM_EIO) { /* the recovered MANIFEST stays live; rewritten by the repair */
+        if (!failed[0]) snprintf(failed, sizeof(failed), "%.500s", db->vs->errmsg);
+        db->vs->log_number = recovered_log_number;
+        db->vs->manifest_failed = 1;
+        rc = 0;
+    } else if (rc) {
         snprintf(db->errmsg, sizeof(db->errmsg), "%s", db->vs->errmsg);
         goto fail;
     }
-    delete_obsolete_logs(db);
+    if (!db->vs->manifest_failed) delete_obsolete_logs(db);
+    if (!db->wal) { /* the recovered memtable waits for a flush, the new WAL for the repair */
+        memtable *nm = memtable_new();
+        if (!nm || grow_imm(db)) {
+            if (nm) memtable_unref(nm);
+            rc = LSM_ENOMEM;
+            goto fail;
+        }
+        if (memtable_entries(db->mem) > 0) push_immutable(db, db->mem_log, nm);
+        else {
+            memtable_unref(db->mem);
+            db->mem = nm;
+        }
+        db->fail_log = 1;
+        db->fail_log_next = db->mem_log;
+    }
+    if (failed[0]) {
+        char msg[700];
+        snprintf(msg, sizeof(msg), "opened with writes refused: %s", failed);
+        note_failure(db, LSM_EIO, msg);
+    }
 
     if (worker_start(&db->flush_w, db->efd, "kevo-flush") != 0) { rc = LSM_ENOMEM; goto fail_threads; }
     for (int i = 0; i < o->compaction_threads; i++) {

@@ -360,8 +360,10 @@ int sst_builder_finish(sst_builder *b, sst_props *props) {
     if (fs_rename(b->tmp, b->path)) { rc = LSM_EIO; goto fail; }
     if (fs_sync_parent_dir(b->path)) {
         /* the file is in place but its name may not survive a power loss: not a table yet */
+        int e = errno;
         fs_unlink(b->path);
         builder_free(b);
+        errno = e;
         return LSM_EIO;
     }
     if (props) {
@@ -388,7 +390,10 @@ int sst_builder_finish(sst_builder *b, sst_props *props) {
     }
     builder_free(b);
     return 0;
-fail:
+fail: {
+    int e = errno; /* for the caller's message: cleanup must not change it */
     sst_builder_abandon(b);
+    errno = e;
     return rc;
+}
 }
