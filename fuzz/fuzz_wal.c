@@ -20,7 +20,9 @@
  * has zeros ahead); then the file is cut at a point taken from the input (a torn write): the
  * reader must give a prefix of the records and then EOF - never corruption, unless a payload
  * forges a valid physical record after the cut point (the documented limit of telling a torn
- * tail from mid-log damage, wal.c valid_after). */
+ * tail from mid-log damage, wal.c valid_after; fuzz/corpus/wal/torn-tail-forged-record is such
+ * an input: a value holding bytes that form a valid record makes its own torn write look like
+ * mid-log corruption). FUZZ_WAL_DEBUG=1 prints where each cut fell and what the reader said. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
