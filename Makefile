@@ -111,6 +111,7 @@ compat-test: $(BUILD)/kevo-server
 test: test-deps
 	$(MAKE) unit-test
 	$(MAKE) compat-test
+	$(MAKE) fuzz-smoke
 
 # Long engine runs (not part of make test): 5M-op model, 2 GiB memory bound, dense crash cuts.
 # Long fault runs (not part of make test, which fails every 7th call and cuts power 80 times):
@@ -133,6 +134,62 @@ run: deps
 
 bench-engine: $(BENCH_BIN)
 	@bash bench/run-engine-bench.sh $(BUILD)/bench
+
+# ---- fuzzing (fuzz/, libFuzzer; clang-14 + libclang-rt-14-dev from Debian) ---------------------
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="resp wal"]   each target N seconds from its corpus
+#   make fuzz-smoke                                          each target over its seed corpus only
+# Targets: fuzz/fuzz_<name>.c; seeds: fuzz/corpus/<name>/ (made by fuzz/gen_corpus.c, make
+# fuzz-corpus). New inputs go to build-fuzz/corpus/<name>/, crashes to build-fuzz/artifacts/.
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build-fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror $(FUZZ_SAN) \
+                -Isrc -Isrc/lsm -Isrc/resp -Ifuzz
+FUZZ_SRC     := $(LSM_SRC) src/resp/parser.c src/util.c
+FUZZ_OBJ     := $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+.PHONY: fuzz fuzz-build fuzz-smoke fuzz-corpus
+.SECONDARY: $(FUZZ_OBJ)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_util.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) -pthread -llz4 -lm
+
+# The seed generator uses the real engine (normal gcc build).
+$(BUILD)/fuzz/gen_corpus: fuzz/gen_corpus.c $(BUILD)/liblsm.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ifuzz $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz-corpus: $(BUILD)/fuzz/gen_corpus
+	$(BUILD)/fuzz/gen_corpus fuzz/corpus
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; \
+	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
+	    $(FUZZ_BUILD)/corpus/$$t fuzz/corpus/$$t || exit 1; \
+	done
+
+fuzz-smoke: fuzz-build
+	@for t in $(FUZZ_NAMES); do \
+	  echo "== fuzz_$$t over fuzz/corpus/$$t"; \
+	  $(FUZZ_BUILD)/fuzz_$$t -runs=0 fuzz/corpus/$$t > $(FUZZ_BUILD)/smoke-$$t.log 2>&1 \
+	    || { cat $(FUZZ_BUILD)/smoke-$$t.log; exit 1; }; \
+	  grep -E 'Done|INITED' $(FUZZ_BUILD)/smoke-$$t.log | tail -n 1; \
+	done
+
+-include $(FUZZ_OBJ:.o=.d)
+# ---- end fuzzing ---------------------------------------------------------------------------------
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the config (data in /var/lib/kevo,
 # log via journald), a systemd unit, and a 'kevo' system user when run as root on a live system.

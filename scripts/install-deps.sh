@@ -2,14 +2,15 @@
 # install-deps.sh build|test - install what Kevo needs on Debian 12 (apt-get), only what is missing.
 #   build: compiler, make, pkg-config, jemalloc, lz4, hiredis headers
 #   test:  build + Criterion, redis-server, redis-tools (redis-cli), python3-redis (Debian's
-#          redis-py, used through /usr/bin/python3)
+#          redis-py, used through /usr/bin/python3), clang-14 + libclang-rt-14-dev (libFuzzer
+#          and the sanitizer runtimes for the fuzz targets in fuzz/)
 # Runs apt-get as root, or through sudo otherwise. `apt-get update` only when something is
 # missing, so a second run is fast and quiet.
 set -euo pipefail
 
 mode="${1:-build}"
 build_pkgs=(gcc libc6-dev make pkg-config libjemalloc-dev liblz4-dev libhiredis-dev)
-test_pkgs=(libcriterion-dev redis-server redis-tools python3-redis)
+test_pkgs=(libcriterion-dev redis-server redis-tools python3-redis clang-14 libclang-rt-14-dev)
 
 case "$mode" in
     build) pkgs=("${build_pkgs[@]}") ;;

@@ -47,6 +47,27 @@ static int has_file(version *v, int level, uint64_t num) {
     return 0;
 }
 
+/* Found by fuzz/fuzz_manifest.c: an edit with no fields encodes to no bytes (edit_encode gives
+ * a NULL buffer of length 0), and decoding that did arithmetic on the NULL pointer (undefined
+ * behaviour, reported by clang's UBSan in the fuzz build; gcc's does not flag NULL + 0). An
+ * empty record is an empty edit. */
+Test(version, empty_edit_round_trip) {
+    version_edit e, d;
+    edit_init(&e);
+    edit_init(&d);
+    char *buf = NULL;
+    size_t len = 1;
+    cr_assert_eq(edit_encode(&e, &buf, &len), 0);
+    cr_assert_eq(len, 0);
+    cr_assert_eq(edit_decode(&d, buf, len), 0);
+    cr_assert_eq(edit_decode(&d, NULL, 0), 0);
+    cr_assert(!d.has_log_number && !d.has_next_file && !d.has_last_seq && !d.has_counters);
+    cr_assert_eq(d.nadded, 0);
+    cr_assert_eq(d.ndeleted, 0);
+    free(buf);
+    edit_free(&d);
+}
+
 Test(version, edit_encode_decode_round_trip) {
     version_edit e, d;
     edit_init(&e);

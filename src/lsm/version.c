@@ -357,6 +357,7 @@ int edit_encode(const version_edit *e, char **out, size_t *len) {
 }
 
 int edit_decode(version_edit *e, const char *data, size_t len) {
+    if (len == 0) return 0; /* an empty edit (data may be NULL: edit_encode of an empty edit) */
     const char *p = data, *lim = data + len;
     int rc;
     while (p < lim) {
