@@ -21,7 +21,7 @@ set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ]; then
-    echo "usage: $0 KEVO_BINARY [redispy|differential|cli|hiredis|restart|hostile ...]" >&2
+    echo "usage: $0 KEVO_BINARY [redispy|differential|cli|hiredis|restart|hostile|diskfull ...]" >&2
     exit 2
 fi
 bin="$1"; shift
@@ -31,7 +31,7 @@ if [ ! -x "$bin" ]; then
     exit 2
 fi
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(redispy differential cli hiredis restart hostile)
+[ ${#suites[@]} -eq 0 ] && suites=(redispy differential cli hiredis restart hostile diskfull)
 
 PY=/usr/bin/python3
 if ! "$PY" -c 'import redis' 2>/dev/null; then
@@ -187,6 +187,7 @@ for s in "${suites[@]}"; do
             fi ;;
         restart)      run_bounded "$PY" "$here/test_restart.py" || rc=1 ;;
         hostile)      run_bounded "$PY" "$here/test_hostile.py" || rc=1 ;;
+        diskfull)     run_bounded "$PY" "$here/test_diskfull.py" || rc=1 ;;
         *) echo "run.sh: unknown suite $s" >&2; rc=1 ;;
     esac
 done
