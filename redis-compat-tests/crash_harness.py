@@ -47,6 +47,7 @@ KT_CRASH_EVERYSEC_CYCLES (default 6), KT_CRASH_CLIENTS, KT_CRASH_SEED.
 import argparse
 import os
 import random
+import shlex
 import shutil
 import signal
 import sys
@@ -696,7 +697,7 @@ class Stats:
 
 class Harness:
     def __init__(self, binary, workdir, fsync="always", clients=4, seed=1, log=print,
-                 run_time=(0.05, 0.9), max_batch=40):
+                 run_time=(0.05, 0.9), max_batch=40, self_test=False, extra_args=()):
         self.binary = binary
         self.is_redis = os.path.basename(binary).startswith("redis-server")
         self.dir = os.path.join(workdir, "data")
@@ -707,6 +708,10 @@ class Harness:
         self.run_time = run_time
         self.max_batch = max_batch
         self.stats = Stats()
+        self.self_test = self_test
+        self.kill_t = None
+        self.mutations_caught = {}
+        self.extra_args = list(extra_args)
         self.base = {}          # (db, key) -> state: the verified state the next cycle starts from
         self.dbs = sorted(set(self.db_of(c) for c in range(clients)) | {0})
         self.server = None
@@ -740,6 +745,7 @@ class Harness:
     # ------------------------------------------------------------------ server control
     def start_server(self):
         extra = redis_args(self.fsync) if self.is_redis else kevo_args(self.fsync)
+        extra += self.extra_args
         if self.server is None:
             self.server = Server(self.binary, self.dir, extra, is_redis=False)
         self.server.start(timeout=60)
@@ -821,6 +827,7 @@ class Harness:
         self.server.proc.send_signal(signal.SIGKILL)
         self.server.proc.wait()
         kill_t = now_ms()
+        self.kill_t = kill_t
         self.server.stop()
         tmps = self.tmp_files()
         for t in threads:
@@ -841,6 +848,8 @@ class Harness:
         runs = {t.gen.cid: t for t in threads}
         self.start_server()
         obs = self.observe(cycle)
+        if self.self_test:
+            self.mutations(cycle, runs, kill_t, obs)
         summary = self.check(cycle, runs, kill_t, obs)
         self.check_counts(cycle, obs)
         self.base = {k: (o[0], None if o[1] == -1 else (o[1], o[1]))
@@ -921,13 +930,15 @@ class Harness:
     def history(self, c, key, run, a, base_state, obs_state, extra=""):
         lines = ["  key db%d %r (client %d); base state at cycle start: %s" %
                  (key[0], key[1], c, short(base_state))]
-        for u in run.units:
-            if key in u.keys:
-                status = ("ACK  %s" % short(u.replies) if u.replies is not None
-                          else "in flight (no reply read)")
-                lines.append("    #%d sent@%.0f %s -> %s" % (u.idx, u.send_t, u.text(), status))
-        lines.append("  client %d: %d commands sent, the first %d acknowledged" %
-                     (c, len(run.units), a))
+        mine = [u for u in run.units if key in u.keys]
+        if len(mine) > 25:
+            lines.append("    ... %d earlier commands on this key omitted" % (len(mine) - 25))
+        for u in mine[-25:]:
+            status = ("ACK@%.0f %s" % (u.recv_t, short(u.replies)) if u.replies is not None
+                      else "in flight (no reply read)")
+            lines.append("    #%d sent@%.0f %s -> %s" % (u.idx, u.send_t, u.text(), status))
+        lines.append("  client %d: %d commands sent, the first %d acknowledged; kill at %.0f" %
+                     (c, len(run.units), a, self.kill_t or 0))
         lines.append("  observed after restart: value=%s PEXPIRETIME=%r PTTL=%r at [%.0f, %.0f]" %
                      (short(obs_state[0]), obs_state[1], obs_state[2], obs_state[3], obs_state[4]))
         return "\n".join(lines) + extra
@@ -1120,6 +1131,95 @@ class Harness:
         finally:
             conn.close()
 
+    # ------------------------------------------------------------------ checking the checker
+    def expect_failure(self, what, cycle, runs, kill_t, obs, key=None):
+        saved = self.stats
+        self.stats = Stats()
+        try:
+            self.check(cycle, runs, kill_t, obs)
+        except CheckFailure:
+            self.mutations_caught[what] = self.mutations_caught.get(what, 0) + 1
+            return
+        finally:
+            self.stats = saved
+        raise AssertionError("self-test: the checker accepted an injected fault (%s) seed %d "
+                             "cycle %d key %r: %s" % (what, self.seed, cycle, key,
+                                                      short(obs.get(key))))
+
+    def mutations(self, cycle, runs, kill_t, obs):
+        """--self-test: the check must reject recovered states with injected faults: an
+        acknowledged write undone, a shared counter one below, one key of a multi-key unit
+        (MSET, RENAME, MULTI/EXEC) applied without the others."""
+        rng = random.Random("%d:%d:mutate" % (self.seed, cycle))
+        to_state = lambda o, state: ((None, -2, -2, o[3], o[4]) if state is None else  # noqa: E731
+                                     (state[0], -1 if state[1] is None else state[1][0],
+                                      0, o[3], o[4]))
+        for c, run in sorted(runs.items()):
+            db = 0 if c == self.nclients else self.db_of(c)
+            a, units = run.acked(), run.units
+            window = set(k for u in units[a:] for k in u.keys)
+            # 1. undo an acknowledged write: a key written by an acknowledged command, not
+            #    touched after, observed with a state different from the base state
+            cands = [k for u in units[:a] if u.writes for k in u.keys
+                     if k not in window and not is_shared(k[1]) and obs[k][0] is not None
+                     and (obs[k][1] == -1 or obs[k][1] > obs[k][4] + VOLATILE_HORIZON_MS)
+                     and (self.base.get(k) is None or self.base[k][0] != obs[k][0])]
+            if cands:
+                k = rng.choice(cands)
+                m = dict(obs)
+                m[k] = to_state(obs[k], self.base.get(k))
+                self.expect_failure("acknowledged write undone", cycle, runs, kill_t, m, k)
+            # 2. half of a multi-key unit: replay to find the states before and after it
+            multi = [i for i, u in enumerate(units) if u.writes and len(set(u.keys)) >= 2
+                     and all(not is_shared(k[1]) for k in u.keys)]
+            if not multi:
+                continue
+            i = rng.choice(multi)
+            u = units[i]
+            if any(k in units[j].keys for j in range(i + 1, len(units)) for k in u.keys):
+                continue
+            st = dict(self.base)
+            for j, v in enumerate(units[:i]):
+                run_unit(st, db, v, v.send_t, v.recv_t if v.replies is not None else kill_t, {})
+            before = {k: st.get(k) for k in u.keys}
+            run_unit(st, db, u, u.send_t, u.recv_t if u.replies is not None else kill_t, {})
+            after = {k: st.get(k) for k in u.keys}
+            changed = [k for k in set(u.keys) if before[k] != after[k]
+                       and all(x is None or x[1] is None for x in (before[k], after[k]))]
+            if len(changed) < 2:
+                continue
+            applied = all(self.consistent(after[k], obs[k]) for k in changed)
+            unapplied = all(self.consistent(before[k], obs[k]) for k in changed)
+            if applied == unapplied:
+                continue
+            k = rng.choice(changed)
+            m = dict(obs)
+            m[k] = to_state(obs[k], before[k] if applied else after[k])
+            self.expect_failure("multi-key unit split", cycle, runs, kill_t, m, k)
+        # 3. a shared counter below an acknowledged INCR reply, and one above every sum of
+        #    increments the clients' prefixes allow
+        acked_max = {}
+        for c, run in runs.items():
+            db = 0 if c == self.nclients else self.db_of(c)
+            for u in run.units[:run.acked()]:
+                cmds = u.cmds[1:-1] if u.multi else u.cmds
+                reps = u.replies[-1] if u.multi else u.replies
+                for cmd, r in zip(cmds, reps if isinstance(reps, list) else []):
+                    if cmd[0] in ("INCR", "INCRBY") and is_shared(b(cmd[1])) and isinstance(r, int):
+                        k = (db, b(cmd[1]))
+                        acked_max[k] = max(acked_max.get(k, r), r)
+        if acked_max:
+            k = rng.choice(sorted(acked_max))
+            m = dict(obs)
+            m[k] = (b"%d" % (acked_max[k] - 1),) + obs[k][1:]
+            self.expect_failure("shared counter below an acknowledged reply", cycle, runs,
+                                kill_t, m)
+        for db in self.dbs:
+            k = (db, b"shared:%d" % rng.randrange(NSHARED))
+            m = dict(obs)
+            m[k] = (b"%d" % (int(obs[k][0] or 0) + 10 ** 6), -1, -1) + obs[k][3:]
+            self.expect_failure("shared counter above every prefix sum", cycle, runs, kill_t, m)
+
     def final_clean_restart(self, cycle):
         """SIGTERM, restart: the state must be exactly the last verified one."""
         rc = self.server.stop(signal.SIGTERM, timeout=60)
@@ -1166,6 +1266,11 @@ def main():
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--keep", action="store_true", help="keep the data directory on success")
     ap.add_argument("--quiet", action="store_true", help="a progress line every 50 cycles")
+    ap.add_argument("--self-test", action="store_true",
+                    help="also check that the checker rejects injected faults, every cycle")
+    ap.add_argument("--server-args", default="",
+                    help="extra server arguments (e.g. a negative control: redis-server "
+                    "--server-args '--appendonly no' must fail)")
     ns = ap.parse_args()
     seed = ns.seed if ns.seed is not None else random.randrange(1, 10 ** 9)
     binary = os.path.abspath(ns.server) if os.sep in ns.server else (shutil.which(ns.server) or ns.server)
@@ -1175,6 +1280,7 @@ def main():
           (binary, ns.fsync, ns.clients, seed, ns.cycles, work), flush=True)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
     h = Harness(binary, work, fsync=ns.fsync, clients=ns.clients, seed=seed,
+                self_test=ns.self_test, extra_args=shlex.split(ns.server_args),
                 log=lambda s: print(s, flush=True))
     try:
         stats = h.run(ns.cycles, verbose=not ns.quiet)
@@ -1185,10 +1291,50 @@ def main():
     finally:
         stop_all_servers()
     print("crash harness: OK: %s" % stats.line(), flush=True)
+    if ns.self_test:
+        print("self-test: injected faults rejected: %s" % h.mutations_caught, flush=True)
     if not ns.keep and not ns.workdir:
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
+def suite():
+    """redis-compat suite (run.sh KEVO_BINARY crash): a short run per fsync policy."""
+    from lib import test, run_all, env, tmpdir, skip
+
+    def one(fsync, cycles_var, default):
+        cycles = int(env(cycles_var, str(default)))
+        if cycles <= 0:
+            skip("%s=0" % cycles_var)
+        seed = int(env("KT_CRASH_SEED", "0")) or random.randrange(1, 10 ** 9)
+        clients = int(env("KT_CRASH_CLIENTS", "4"))
+        work = tempfile.mkdtemp(prefix="crash-%s." % fsync, dir=tmpdir())
+        print("crash harness: appendfsync %s, %d cycles, %d clients, seed %d (KT_CRASH_SEED "
+              "to repeat)" % (fsync, cycles, clients, seed), flush=True)
+        h = Harness(env("KEVO_BIN"), work, fsync=fsync, clients=clients, seed=seed,
+                    self_test=True, log=lambda s: print("  " + s, flush=True))
+        try:
+            stats = h.run(cycles, verbose=env("KT_CRASH_VERBOSE", "0") == "1")
+        except CheckFailure as e:
+            print(str(e), flush=True)   # the whole history (the summary line is truncated)
+            print("  (run.sh removes the data directory unless KT_KEEP=1)", flush=True)
+            raise
+        print("  %s\n  self-test: injected faults rejected: %s" % (stats.line(), h.mutations_caught),
+              flush=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+    @test(timeout=240)
+    def test_crash_kill9_appendfsync_always():
+        one("always", "KT_CRASH_CYCLES", 30)
+
+    @test(timeout=120)
+    def test_crash_kill9_appendfsync_everysec():
+        one("everysec", "KT_CRASH_EVERYSEC_CYCLES", 10)
+
+    return run_all("crash")
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--suite":
+        sys.exit(suite())
     sys.exit(main())

@@ -9,6 +9,9 @@
 #   cli           redis-cli: --pipe mass insert, --scan, -3, INFO, test_cli.py
 #   hiredis       hiredis_test.c compiled here with -lhiredis
 #   restart       durability across SIGTERM / kill -9 / DEBUG RELOAD / flushes, test_restart.py
+#   crash         kill -9 crash harness: concurrent pipelined clients, kills during flushes and
+#                 compactions, every acknowledged reply checked (crash_harness.py --suite;
+#                 KT_CRASH_CYCLES, KT_CRASH_EVERYSEC_CYCLES, KT_CRASH_SEED, KT_CRASH_CLIENTS)
 # Prints PASS/FAIL per test and a summary; exits non-zero on any failure. Every server started
 # is killed on exit (trap), the temp dir removed (kept with KT_KEEP=1).
 # Pointing it at redis-server itself (run.sh "$(command -v redis-server)") checks the suite:
@@ -18,7 +21,7 @@ set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ]; then
-    echo "usage: $0 KEVO_BINARY [redispy|differential|cli|hiredis|restart ...]" >&2
+    echo "usage: $0 KEVO_BINARY [redispy|differential|cli|hiredis|restart|crash ...]" >&2
     exit 2
 fi
 bin="$1"; shift
@@ -28,7 +31,7 @@ if [ ! -x "$bin" ]; then
     exit 2
 fi
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(redispy differential cli hiredis restart)
+[ ${#suites[@]} -eq 0 ] && suites=(redispy differential cli hiredis restart crash)
 
 PY=/usr/bin/python3
 if ! "$PY" -c 'import redis' 2>/dev/null; then
@@ -183,6 +186,7 @@ for s in "${suites[@]}"; do
                 rc=1
             fi ;;
         restart)      run_bounded "$PY" "$here/test_restart.py" || rc=1 ;;
+        crash)        run_bounded "$PY" "$here/crash_harness.py" --suite || rc=1 ;;
         *) echo "run.sh: unknown suite $s" >&2; rc=1 ;;
     esac
 done
