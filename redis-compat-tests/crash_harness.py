@@ -68,6 +68,7 @@ SHORT_TTL_MS = (10, 1500)    # short TTLs: some expire during the run, some whil
 NS, NN, NV = 40, 12, 24      # per client: string keys, integer keys, short-TTL keys
 NSHARED = 4                  # shared counters per database
 NBURST = 128                 # keys of the burst writer
+NADMIN = 32                  # keys a:<i> of the admin client in databases 2 and 3
 
 DONTCARE = object()
 
@@ -105,6 +106,15 @@ def b(x):
 # A store maps (db, key) -> (value bytes, expire) where expire is None or (lo_ms, hi_ms): the
 # absolute expire time is known to lie in [lo, hi] (lo == hi for absolute times and for states
 # read back from the server). Absent keys are not in the store.
+
+def strict_int(v):
+    """Redis's string2ll: optional '-', digits without leading zeros, in int64 range."""
+    import re
+    if not re.fullmatch(rb"-?(0|[1-9][0-9]*)", v) or v == b"-0":
+        return None
+    n = int(v)
+    return n if -2 ** 63 <= n < 2 ** 63 else None
+
 
 def is_shared(key):
     return key.startswith(b"shared:")
@@ -240,7 +250,10 @@ class Model:
                 self.contrib[k] = self.contrib.get(k, 0) + d
                 return DONTCARE
             old = self.live(k)
-            n = (int(old[0]) if old else 0) + d
+            cur = strict_int(old[0]) if old else 0
+            if cur is None:
+                return Err("ERR value is not an integer or out of range")
+            n = cur + d
             st[k] = (b"%d" % n, old[1] if old else None)
             return n
         if name in ("EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"):
@@ -251,6 +264,21 @@ class Model:
                 return 0
             exp = {"EXPIRE": lambda: self.rel(n * 1000), "PEXPIRE": lambda: self.rel(n),
                    "EXPIREAT": lambda: (n * 1000, n * 1000), "PEXPIREAT": lambda: (n, n)}[name]()
+            opt = a[2].upper() if len(a) > 2 else None
+            cur = old[1]
+            if (opt == b"NX" and cur is not None) or (opt == b"XX" and cur is None):
+                return 0
+            if opt in (b"GT", b"LT") and cur is not None:
+                if exp[1] < cur[0]:
+                    greater = False
+                elif exp[0] > cur[1]:
+                    greater = True
+                else:
+                    raise ModelAmbiguous("%r: %s %s: %r vs %r" % (k, name, opt, exp, cur))
+                if greater != (opt == b"GT"):
+                    return 0
+            elif opt == b"GT":      # no TTL counts as an infinite one
+                return 0
             st[k] = (old[0], exp)
             return 1
         if name == "PERSIST":
@@ -274,6 +302,61 @@ class Model:
                 n = int(a[2])
                 st[k] = (old[0], (n, n))
             return old[0]
+        if name == "RENAMENX":
+            s_, d = key(a[0]), key(a[1])
+            old = self.live(s_)
+            if old is None:
+                return Err("ERR no such key")
+            if self.live(d) is not None:
+                return 0
+            del st[s_]
+            st[d] = old
+            return 1
+        if name == "INCRBYFLOAT":
+            k = key(a[0])
+            old = self.live(k)
+            try:
+                cur = float(old[0]) if old else 0.0
+            except ValueError:
+                return Err("ERR value is not a valid float")
+            txt = ("%.17f" % (cur + float(a[1]))).rstrip("0").rstrip(".")
+            if txt == "-0":
+                txt = "0"
+            st[k] = (txt.encode(), old[1] if old else None)
+            return txt.encode()
+        if name == "SELECT":
+            return "OK"
+        if name == "MOVE":
+            k, d = key(a[0]), (int(a[1]), a[0])
+            old = self.live(k)
+            if old is None or self.live(d) is not None:
+                return 0
+            del st[k]
+            st[d] = old
+            return 1
+        if name == "COPY":
+            opts = [o.upper() for o in a[2:]]
+            ddb = int(a[2 + opts.index(b"DB") + 1]) if b"DB" in opts else db
+            k, d = key(a[0]), (ddb, a[1])
+            old = self.live(k)
+            if old is None:
+                return 0
+            if self.live(d) is not None and b"REPLACE" not in opts:
+                return 0
+            st[d] = old
+            return 1
+        if name == "SWAPDB":
+            x, y = int(a[0]), int(a[1])
+            moved = {}
+            for (d, kk) in list(st):
+                if d in (x, y):
+                    moved[(y if d == x else x, kk)] = st.pop((d, kk))
+            st.update(moved)
+            return "OK"
+        if name == "FLUSHDB":
+            for k in [k for k in st if k[0] == db]:
+                del st[k]
+            return "OK"
         if name == "GET":
             old = self.live(key(a[0]))
             return old[0] if old else None
@@ -285,7 +368,10 @@ class Model:
 
 
 def run_unit(st, db, unit, tlo, thi, contrib):
-    """Applies one unit (a command, or MULTI ... EXEC) to st; returns the predicted replies."""
+    """Applies one unit (a command, or MULTI ... EXEC) to st; returns the predicted replies.
+    The unit runs in unit.db (the connection's database when it was sent) if set."""
+    if unit.db is not None:
+        db = unit.db
     m = Model(st, tlo, thi, contrib)
     if unit.multi:
         inner = [m.exec(db, c) for c in unit.cmds[1:-1]]
@@ -323,7 +409,7 @@ def fmt_cmd(c):
 # ------------------------------------------------------------------------------ the generator
 
 class Unit:
-    __slots__ = ("cmds", "multi", "keys", "writes", "send_t", "recv_t", "replies", "idx")
+    __slots__ = ("cmds", "multi", "keys", "writes", "send_t", "recv_t", "replies", "idx", "db")
 
     def __init__(self, cmds, keys, multi=False, writes=True):
         self.cmds = cmds
@@ -334,6 +420,7 @@ class Unit:
         self.recv_t = None
         self.replies = None
         self.idx = None
+        self.db = None
 
     def text(self):
         if self.multi:
@@ -354,6 +441,7 @@ class Generator:
         self.vkeys = [b"c%d:v:%d" % (cid, i) for i in range(NV)]
         self.shared = [b"shared:%d" % j for j in range(NSHARED)]
         self.contrib = {}
+        self.multi_keys = set()
 
     def value(self, big=False):
         r = self.rng
@@ -373,6 +461,8 @@ class Generator:
         return int(time.time() * 1000) + self.rng.randint(10 * LONG_TTL_MIN_S, 20 * LONG_TTL_MIN_S) * 1000
 
     def volatile(self, k):
+        if k in self.multi_keys:    # the simulation runs a MULTI block only at its end
+            return True
         s = self.sim.get((self.db, k))
         return s is not None and s[1] is not None and s[1][0] < now_ms() + VOLATILE_HORIZON_MS
 
@@ -460,9 +550,15 @@ class Generator:
             d = r.choice(self.skeys)
             if d == k:
                 return ["GET", k], [k]
-            return ["RENAME", k, d], [k, d]
-        if x < 0.84:
+            return [r.choice(["RENAME", "RENAME", "RENAMENX"]), k, d], [k, d]
+        if x < 0.82:
             return ["EXPIRE", k, self.long_rel_s()], [k]
+        if x < 0.84:
+            t = self.long_rel_s()
+            s = self.sim.get((self.db, k))
+            if s is not None and s[1] is not None and abs(now_ms() + t * 1000 - s[1][0]) < 10 ** 5:
+                t += 1000   # GT / LT never compare two expire times a few ms apart
+            return ["EXPIRE", k, t, r.choice(["NX", "XX", "GT", "LT"])], [k]
         if x < 0.86:
             return ["PEXPIRE", k, self.long_rel_s() * 1000], [k]
         if x < 0.88:
@@ -490,6 +586,8 @@ class Generator:
             return ["DECR", k], [k]
         if x < 0.65:
             return ["DECRBY", k, r.randint(1, 100)], [k]
+        if x < 0.69:
+            return ["INCRBYFLOAT", k, "%g" % (r.randint(-40, 40) * 0.25)], [k]
         if x < 0.72:
             return ["SET", k, b"%d" % r.randint(-10 ** 6, 10 ** 6)], [k]
         if x < 0.77:
@@ -532,16 +630,20 @@ class Generator:
         r = self.rng
         if r.random() < 0.12:
             cmds, keys = [["MULTI"]], []
+            self.multi_keys = set()
             for _ in range(r.randint(1, 6)):
                 c, ks = self.one()
                 cmds.append(c)
                 keys += ks
+                self.multi_keys.update(ks)
+            self.multi_keys = set()
             cmds.append(["EXEC"])
             u = Unit(cmds, [(self.db, k) for k in keys], multi=True)
         else:
             c, ks = self.one()
             u = Unit([c], [(self.db, k) for k in ks],
                      writes=c[0] not in ("GET", "MGET", "EXISTS"))
+        u.db = self.db
         t = now_ms()
         run_unit(self.sim, self.db, u, t, t, self.contrib)
         return u
@@ -569,8 +671,76 @@ class BurstGenerator(Generator):
             ks = r.sample(self.bkeys, r.randint(1, 4))
             c = ["DEL"] + ks
         u = Unit([c], [(0, k) for k in ks])
+        u.db = 0
         t = now_ms()
         run_unit(self.sim, 0, u, t, t, self.contrib)
+        return u
+
+
+class AdminGenerator(Generator):
+    """Owns databases 2 and 3 entirely (keys a:<i>), so SELECT, MOVE, COPY ... DB, SWAPDB and
+    FLUSHDB keep a linear history: the database of each command is tracked."""
+
+    DBS = (2, 3)
+
+    def __init__(self, cid, rng, sim, cycle):
+        super().__init__(cid, 2, rng, sim, cycle)
+        self.akeys = [b"a:%d" % i for i in range(NADMIN)]
+        self.cur = 2   # ClientRun SELECTs gen.db at connect
+        self.all = [(d, k) for d in self.DBS for k in self.akeys]
+
+    def unit(self):
+        r = self.rng
+        cur, other = self.cur, 5 - self.cur
+        k = r.choice(self.akeys)
+        x = r.random()
+        keys = [(cur, k)]
+        if x < 0.30:
+            c = ["SET", k, self.value()]
+        elif x < 0.40:
+            ks = r.sample(self.akeys, r.randint(2, 6))
+            c = ["MSET"] + [y for kk in ks for y in (kk, self.value())]
+            keys = [(cur, kk) for kk in ks]
+        elif x < 0.50:
+            c = ["DEL", k]
+        elif x < 0.57:
+            c = ["INCR", r.choice(self.akeys[:8])]
+            keys = [(cur, c[1])]
+        elif x < 0.62:
+            c = ["EXPIRE", k, self.long_rel_s()]
+        elif x < 0.72:
+            c = ["MOVE", k, other]
+            keys = [(cur, k), (other, k)]
+        elif x < 0.80:
+            d = r.choice(self.akeys)
+            if r.random() < 0.5:
+                c = ["COPY", k, d, "DB", other] + (["REPLACE"] if r.random() < 0.5 else [])
+                keys = [(cur, k), (other, d)]
+            elif d != k:
+                c = ["COPY", k, d] + (["REPLACE"] if r.random() < 0.5 else [])
+                keys = [(cur, k), (cur, d)]
+            else:
+                c = ["GET", k]
+        elif x < 0.88:
+            c = ["SELECT", other]
+            keys = []
+        elif x < 0.95:
+            c = ["SWAPDB", 2, 3]
+            keys = list(self.all)
+        elif x < 0.97:
+            c = ["FLUSHDB"]
+            keys = [(cur, kk) for kk in self.akeys]
+        else:
+            c = ["GET", k]
+        if c[0] == "INCR" and self.sim.get((cur, c[1])) is not None and r.random() < 0.7:
+            if strict_int(self.sim[(cur, c[1])][0]) is None:   # else: an error reply
+                c = ["SET", c[1], b"%d" % r.randint(0, 100)]
+        u = Unit([c], keys, writes=c[0] not in ("GET", "SELECT"))
+        u.db = cur
+        if c[0] == "SELECT":
+            self.cur = other
+        t = now_ms()
+        run_unit(self.sim, cur, u, t, t, self.contrib)
         return u
 
 
@@ -713,7 +883,8 @@ class Harness:
         self.mutations_caught = {}
         self.extra_args = list(extra_args)
         self.base = {}          # (db, key) -> state: the verified state the next cycle starts from
-        self.dbs = sorted(set(self.db_of(c) for c in range(clients)) | {0})
+        self.client_dbs = sorted(set(self.db_of(c) for c in range(clients)) | {0})
+        self.dbs = self.client_dbs + list(AdminGenerator.DBS)
         self.server = None
         self.universe = {}      # db -> set of keys
         for c in range(clients):
@@ -723,14 +894,25 @@ class Harness:
                      for i in range(n))
             u.update(b"shared:%d" % j for j in range(NSHARED))
         self.universe.setdefault(0, set()).update(b"b:%d" % i for i in range(NBURST))
+        for d in AdminGenerator.DBS:
+            self.universe[d] = set(b"a:%d" % i for i in range(NADMIN))
 
     @staticmethod
     def db_of(c):
         return c % 2
 
+    def client_db(self, c):
+        if c == self.nclients:        # the burst writer
+            return 0
+        if c == self.nclients + 1:    # the admin client (databases 2 and 3)
+            return AdminGenerator.DBS[0]
+        return self.db_of(c)
+
     def owned(self, c):
         if c == self.nclients:
             return [(0, b"b:%d" % i) for i in range(NBURST)]
+        if c == self.nclients + 1:
+            return [(d, b"a:%d" % i) for d in AdminGenerator.DBS for i in range(NADMIN)]
         db = self.db_of(c)
         return [(db, b"c%d:%s:%d" % (c, t, i)) for t, n in ((b"s", NS), (b"n", NN), (b"v", NV))
                 for i in range(n)]
@@ -788,6 +970,9 @@ class Harness:
         burst = ClientRun(port, BurstGenerator(self.nclients, brng, dict(self.base), cycle), 3,
                           burst_req=burst_req, burst_size=brng.randint(16, 64), sent_ev=burst_ev, pause=0.02)
         threads.append(burst)
+        arng = random.Random("%d:%d:admin" % (self.seed, cycle))
+        threads.append(ClientRun(port, AdminGenerator(self.nclients + 1, arng, dict(self.base),
+                                                      cycle), 8, pause=0.005))
         for t in threads:
             t.start()
         mon = RawConn(port, timeout=30)
@@ -946,11 +1131,12 @@ class Harness:
     def check(self, cycle, runs, kill_t, obs):
         st = self.stats
         contrib_sets = {}   # db -> list (per client) of {tuple of contributions}
-        shared_keys = {db: [(db, b"shared:%d" % j) for j in range(NSHARED)] for db in self.dbs}
+        shared_keys = {db: [(db, b"shared:%d" % j) for j in range(NSHARED)]
+                       for db in self.client_dbs}
         max_acked = {}      # shared key -> largest acknowledged reply
         n_inflight = 0
         for c, run in sorted(runs.items()):
-            db = 0 if c == self.nclients else self.db_of(c)
+            db = self.client_db(c)
             units = run.units
             a = run.acked()
             n = len(units)
@@ -1050,7 +1236,7 @@ class Harness:
                 st.inflight_undetermined += n - a
             contrib_sets.setdefault(db, []).append({contribs[L - a] for L in feasible})
         # shared counters: never back, and exactly base + the increments of the prefixes
-        for db in self.dbs:
+        for db in self.client_dbs:
             sk = shared_keys[db]
             sums = {tuple(0 for _ in sk)}
             for cs in contrib_sets.get(db, []):
@@ -1155,7 +1341,7 @@ class Harness:
                                      (state[0], -1 if state[1] is None else state[1][0],
                                       0, o[3], o[4]))
         for c, run in sorted(runs.items()):
-            db = 0 if c == self.nclients else self.db_of(c)
+            db = self.client_db(c)
             a, units = run.acked(), run.units
             window = set(k for u in units[a:] for k in u.keys)
             # 1. undo an acknowledged write: a key written by an acknowledged command, not
@@ -1200,7 +1386,7 @@ class Harness:
         #    increments the clients' prefixes allow
         acked_max = {}
         for c, run in runs.items():
-            db = 0 if c == self.nclients else self.db_of(c)
+            db = self.client_db(c)
             for u in run.units[:run.acked()]:
                 cmds = u.cmds[1:-1] if u.multi else u.cmds
                 reps = u.replies[-1] if u.multi else u.replies
@@ -1214,7 +1400,7 @@ class Harness:
             m[k] = (b"%d" % (acked_max[k] - 1),) + obs[k][1:]
             self.expect_failure("shared counter below an acknowledged reply", cycle, runs,
                                 kill_t, m)
-        for db in self.dbs:
+        for db in self.client_dbs:
             k = (db, b"shared:%d" % rng.randrange(NSHARED))
             m = dict(obs)
             m[k] = (b"%d" % (int(obs[k][0] or 0) + 10 ** 6), -1, -1) + obs[k][3:]
