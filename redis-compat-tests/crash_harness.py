@@ -849,20 +849,21 @@ class Stats:
         self.keys_checked = 0
         self.expired_checked = 0
         self.time = 0.0
+        self.restart_time = 0.0
 
     def line(self):
         return ("%d cycles, %d commands sent, %d acknowledged (%d writes), %d replies checked, "
                 "%d in flight at the kill (%d applied, %d not applied, %d without visible effect), "
                 "kills: %s, with a flush running %d, with a compaction running %d, with an SSTable "
                 ".tmp on disk %d; engine flushes %d, compactions %d (before the kills); "
-                "%d key checks (%d of keys past their expire time), %.1fs" % (
+                "%d key checks (%d of keys past their expire time), %.1fs (%.1fs restarting)" % (
                     self.cycles, self.units_sent, self.acked_units, self.acked_writes,
                     self.acked_replies_checked, self.inflight, self.inflight_applied,
                     self.inflight_lost, self.inflight_undetermined,
                     " ".join("%s=%d" % kv for kv in sorted(self.kill_modes.items())),
                     self.kills_flush_running, self.kills_compaction_running, self.kills_tmp_files,
                     self.flushes, self.compactions, self.keys_checked, self.expired_checked,
-                    self.time))
+                    self.time, self.restart_time))
 
 
 class Harness:
@@ -1031,21 +1032,27 @@ class Harness:
         st.flushes += int(info.get("lsm_flushes", 0))
         st.compactions += int(info.get("lsm_compactions", 0))
         runs = {t.gen.cid: t for t in threads}
+        t_restart = time.time()
         self.start_server()
+        t_check = time.time()
+        self.stats.restart_time += t_check - t_restart
         obs = self.observe(cycle)
         if self.self_test:
             self.mutations(cycle, runs, kill_t, obs)
         summary = self.check(cycle, runs, kill_t, obs)
         self.check_counts(cycle, obs)
+        t_end = time.time()
         self.base = {k: (o[0], None if o[1] == -1 else (o[1], o[1]))
                      for k, o in obs.items() if o[0] is not None}
         st.cycles += 1
         st.time += time.time() - t_start
-        return "cycle %d: kill %-18s after %.2fs, %s, L0..: %s, running flush/compaction %s/%s%s" % (
-            cycle, mode, (kill_t / 1000.0) - t_start, summary,
-            ",".join(info.get("lsm_level%d_files" % i, "-") for i in range(4)),
-            info.get("lsm_running_flushes", "-"), info.get("lsm_running_compactions", "-"),
-            ", .tmp: %s" % " ".join(tmps) if tmps else "")
+        return ("cycle %d: kill %-18s after %.2fs, %s, restart %.2fs, check %.2fs, L0..: %s, "
+                "running flush/compaction %s/%s%s" % (
+                    cycle, mode, (kill_t / 1000.0) - t_start, summary, t_check - t_restart,
+                    t_end - t_check,
+                    ",".join(info.get("lsm_level%d_files" % i, "-") for i in range(4)),
+                    info.get("lsm_running_flushes", "-"), info.get("lsm_running_compactions", "-"),
+                    ", .tmp: %s" % " ".join(tmps) if tmps else ""))
 
     # ------------------------------------------------------------------ observation
     def observe(self, cycle, keys_by_db=None):
