@@ -50,6 +50,7 @@ import random
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -58,7 +59,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import (RawConn, RespError, ConnClosed, Server, encode_command,  # noqa: E402
-                 stop_all_servers)
+                 stop_all_servers, _record_pid)
 
 SLACK_MS = 5                 # clock slack for expire-time comparisons (ms truncation, rounding)
 LONG_TTL_MIN_S = 10 ** 6     # "long" TTLs (11+ days) never expire during a run
@@ -850,19 +851,22 @@ class Stats:
         self.expired_checked = 0
         self.time = 0.0
         self.restart_time = 0.0
+        self.recovery_kills = 0
 
     def line(self):
         return ("%d cycles, %d commands sent, %d acknowledged (%d writes), %d replies checked, "
                 "%d in flight at the kill (%d applied, %d not applied, %d without visible effect), "
                 "kills: %s, with a flush running %d, with a compaction running %d, with an SSTable "
                 ".tmp on disk %d; engine flushes %d, compactions %d (before the kills); "
+                "%d more kills during recovery; "
                 "%d key checks (%d of keys past their expire time), %.1fs (%.1fs restarting)" % (
                     self.cycles, self.units_sent, self.acked_units, self.acked_writes,
                     self.acked_replies_checked, self.inflight, self.inflight_applied,
                     self.inflight_lost, self.inflight_undetermined,
                     " ".join("%s=%d" % kv for kv in sorted(self.kill_modes.items())),
                     self.kills_flush_running, self.kills_compaction_running, self.kills_tmp_files,
-                    self.flushes, self.compactions, self.keys_checked, self.expired_checked,
+                    self.flushes, self.compactions, self.recovery_kills, self.keys_checked,
+                    self.expired_checked,
                     self.time, self.restart_time))
 
 
@@ -945,6 +949,18 @@ class Harness:
                 k, _, val = line.partition(":")
                 out[k] = val
         return out
+
+    def kill_during_recovery(self, delay):
+        srv = self.server
+        log = open(os.path.join(self.dir, "server.log"), "ab")
+        p = subprocess.Popen(srv.args(), stdout=log, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, cwd=self.dir)
+        log.close()
+        _record_pid(p.pid)
+        time.sleep(delay)
+        p.kill()
+        p.wait()
+        self.stats.recovery_kills += 1
 
     def tmp_files(self):
         try:
@@ -1032,6 +1048,9 @@ class Harness:
         st.flushes += int(info.get("lsm_flushes", 0))
         st.compactions += int(info.get("lsm_compactions", 0))
         runs = {t.gen.cid: t for t in threads}
+        # sometimes a second kill while the server recovers (WAL replay, recovery flush)
+        for _ in range(crng.choice([0] * 8 + [1, 2])):
+            self.kill_during_recovery(crng.uniform(0, 0.12))
         t_restart = time.time()
         self.start_server()
         t_check = time.time()
