@@ -885,6 +885,7 @@ class Harness:
         self.stats = Stats()
         self.self_test = self_test
         self.kill_t = None
+        self.runs = None
         self.mutations_caught = {}
         self.extra_args = list(extra_args)
         self.base = {}          # (db, key) -> state: the verified state the next cycle starts from
@@ -923,11 +924,34 @@ class Harness:
                 for i in range(n)]
 
     def fail(self, cycle, msg):
+        dump = self.dump_history(cycle)
         raise CheckFailure("crash harness FAILED: seed=%d cycle=%d fsync=%s clients=%d\n%s\n"
-                           "data directory: %s\nrerun: make crash-test SEED=%d CYCLES=%d CLIENTS=%d"
-                           " FSYNC=%s" % (self.seed, cycle, self.fsync, self.nclients, msg,
-                                          self.dir, self.seed, cycle + 1, self.nclients,
-                                          self.fsync))
+                           "data directory: %s\nevery command and reply of the cycle: %s\n"
+                           "rerun: make crash-test SEED=%d CYCLES=%d CLIENTS=%d FSYNC=%s" % (
+                               self.seed, cycle, self.fsync, self.nclients, msg, self.dir, dump,
+                               self.seed, cycle + 1, self.nclients, self.fsync))
+
+    def dump_history(self, cycle):
+        """Writes the base state and every command / reply of the cycle next to the data dir."""
+        if not self.runs:
+            return "(none)"
+        path = os.path.join(os.path.dirname(self.dir), "history-cycle%d.txt" % cycle)
+        try:
+            with open(path, "w") as f:
+                f.write("seed %d cycle %d fsync %s kill at %.3f\n" % (self.seed, cycle, self.fsync,
+                                                                      self.kill_t or 0))
+                for k in sorted(self.base):
+                    f.write("base db%d %r = %s\n" % (k[0], k[1], short(self.base[k], 200)))
+                for c, run in sorted(self.runs.items()):
+                    f.write("client %d: %d sent, %d acknowledged\n" % (c, len(run.units), run.acked()))
+                    for u in run.units:
+                        f.write("  #%d db%s sent@%.3f %s -> %s\n" % (
+                            u.idx, u.db, u.send_t, u.text(),
+                            "ACK@%.3f %s" % (u.recv_t, short(u.replies, 200))
+                            if u.replies is not None else "no reply"))
+        except OSError as e:
+            return "(could not write %s: %s)" % (path, e)
+        return path
 
     # ------------------------------------------------------------------ server control
     def start_server(self):
@@ -1048,6 +1072,7 @@ class Harness:
         st.flushes += int(info.get("lsm_flushes", 0))
         st.compactions += int(info.get("lsm_compactions", 0))
         runs = {t.gen.cid: t for t in threads}
+        self.runs = runs
         # sometimes a second kill while the server recovers (WAL replay, recovery flush)
         for _ in range(crng.choice([0] * 8 + [1, 2])):
             self.kill_during_recovery(crng.uniform(0, 0.12))
