@@ -1085,6 +1085,7 @@ class Harness:
             self.mutations(cycle, runs, kill_t, obs)
         summary = self.check(cycle, runs, kill_t, obs)
         self.check_counts(cycle, obs)
+        self.check_files(cycle)
         t_end = time.time()
         self.base = {k: (o[0], None if o[1] == -1 else (o[1], o[1]))
                      for k, o in obs.items() if o[0] is not None}
@@ -1456,6 +1457,26 @@ class Harness:
             m = dict(obs)
             m[k] = (b"%d" % (int(obs[k][0] or 0) + 10 ** 6), -1, -1) + obs[k][3:]
             self.expect_failure("shared counter above every prefix sum", cycle, runs, kill_t, m)
+
+    def check_files(self, cycle):
+        """No orphan tables: the .sst files on disk are the tables of the live version (INFO lsm
+        levels), once no flush or compaction is between writing a table and installing it."""
+        if self.is_redis:
+            return
+        deadline = time.time() + 10
+        while True:
+            info = self.info("lsm")
+            live = sum(int(v) for k, v in info.items()
+                       if k.startswith("lsm_level") and k.endswith("_files"))
+            on_disk = sorted(f for f in os.listdir(self.dir) if f.endswith(".sst"))
+            busy = int(info.get("lsm_running_flushes", 0)) + int(info.get("lsm_running_compactions", 0))
+            if len(on_disk) == live and not busy:
+                return
+            if time.time() > deadline:
+                self.fail(cycle, "after the restart %d .sst files on disk but %d tables in the "
+                          "live version (INFO lsm), for 10 s: orphan or missing tables\n%s" %
+                          (len(on_disk), live, " ".join(on_disk)))
+            time.sleep(0.05)
 
     def final_clean_restart(self, cycle):
         """SIGTERM, restart: the state must be exactly the last verified one."""
