@@ -886,6 +886,7 @@ class Harness:
         self.self_test = self_test
         self.kill_t = None
         self.runs = None
+        self.log_offset = 0
         self.mutations_caught = {}
         self.extra_args = list(extra_args)
         self.base = {}          # (db, key) -> state: the verified state the next cycle starts from
@@ -1086,6 +1087,7 @@ class Harness:
         summary = self.check(cycle, runs, kill_t, obs)
         self.check_counts(cycle, obs)
         self.check_files(cycle)
+        self.check_log(cycle)
         t_end = time.time()
         self.base = {k: (o[0], None if o[1] == -1 else (o[1], o[1]))
                      for k, o in obs.items() if o[0] is not None}
@@ -1457,6 +1459,22 @@ class Harness:
             m = dict(obs)
             m[k] = (b"%d" % (int(obs[k][0] or 0) + 10 ** 6), -1, -1) + obs[k][3:]
             self.expect_failure("shared counter above every prefix sum", cycle, runs, kill_t, m)
+
+    def check_log(self, cycle):
+        """Sanitizer reports (make SANITIZER=... crash-test) in the new part of server.log."""
+        try:
+            with open(os.path.join(self.dir, "server.log"), "rb") as f:
+                f.seek(self.log_offset)
+                new = f.read()
+        except OSError:
+            return
+        self.log_offset += len(new)
+        for pat in (b"ERROR: AddressSanitizer", b"runtime error:", b"WARNING: ThreadSanitizer",
+                    b"ERROR: LeakSanitizer"):
+            i = new.find(pat)
+            if i >= 0:
+                self.fail(cycle, "sanitizer report in server.log:\n%s" %
+                          new[max(0, i - 200): i + 2000].decode("latin-1"))
 
     def check_files(self, cycle):
         """No orphan tables: the .sst files on disk are the tables of the live version (INFO lsm
