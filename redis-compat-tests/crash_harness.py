@@ -817,12 +817,24 @@ class ClientRun(threading.Thread):
 
 # ------------------------------------------------------------------------------------ harness
 
-def kevo_args(fsync):
-    return ["--appendfsync", fsync, "--hz", "50", "--enable-debug-command", "yes",
-            "--memtable-size", "64kb", "--max-immutable-memtables", "2",
-            "--l0-compaction-trigger", "2", "--l0-slowdown-trigger", "8",
-            "--level1-max-bytes", "1mb", "--target-file-size", "64kb",
-            "--block-size", "4kb", "--block-cache-size", "1mb", "--max-open-files", "32"]
+def kevo_args(fsync, rng=None):
+    """Tiny engine sizes so that flushes and compactions never stop. With rng, each restart
+    varies a few engine options (as an operator might between restarts): files written under
+    one setting must be read under another."""
+    a = ["--appendfsync", fsync, "--hz", "50", "--enable-debug-command", "yes",
+         "--memtable-size", "64kb", "--max-immutable-memtables", "2",
+         "--l0-compaction-trigger", "2", "--l0-slowdown-trigger", "8",
+         "--level1-max-bytes", "1mb", "--target-file-size", "64kb",
+         "--block-size", "4kb", "--block-cache-size", "1mb", "--max-open-files", "32"]
+    if rng is not None and rng.random() < 0.5:
+        a += ["--memtable-size", rng.choice(["64kb", "64kb", "128kb", "256kb"]),
+              "--max-immutable-memtables", str(rng.choice([1, 2, 3])),
+              "--l0-compaction-trigger", str(rng.choice([1, 2, 4])),
+              "--compaction-threads", str(rng.choice([1, 2])),
+              "--compression", rng.choice(["yes", "yes", "no"]),
+              "--bloom-bits-per-key", str(rng.choice([10, 10, 0, 4])),
+              "--block-size", rng.choice(["4kb", "1kb", "16kb"])]
+    return a
 
 
 def redis_args(fsync):
@@ -955,11 +967,12 @@ class Harness:
         return path
 
     # ------------------------------------------------------------------ server control
-    def start_server(self):
-        extra = redis_args(self.fsync) if self.is_redis else kevo_args(self.fsync)
+    def start_server(self, rng=None):
+        extra = redis_args(self.fsync) if self.is_redis else kevo_args(self.fsync, rng)
         extra += self.extra_args
         if self.server is None:
             self.server = Server(self.binary, self.dir, extra, is_redis=False)
+        self.server.extra = extra
         self.server.start(timeout=60)
 
     def info(self, section):
@@ -1078,7 +1091,7 @@ class Harness:
         for _ in range(crng.choice([0] * 8 + [1, 2])):
             self.kill_during_recovery(crng.uniform(0, 0.12))
         t_restart = time.time()
-        self.start_server()
+        self.start_server(crng)
         t_check = time.time()
         self.stats.restart_time += t_check - t_restart
         obs = self.observe(cycle)
