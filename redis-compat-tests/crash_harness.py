@@ -1,48 +1,59 @@
 #!/usr/bin/python3
 """crash_harness.py - kill -9 crash harness over the Redis protocol.
 
-Several clients (threads, one connection each) send a seeded random mix of writes (SET with
-its options, SETNX, GETSET, SETEX/PSETEX, APPEND, SETRANGE, MSET, MSETNX, DEL, GETDEL, RENAME,
-INCR/INCRBY/DECR/DECRBY, EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT, PERSIST, GETEX, MULTI/EXEC
-blocks) and some reads, pipelined, to a server started with appendfsync always (or everysec /
-no) and tiny engine sizes so that flushes and compactions run all the time. At a random moment
-(or while a flush / a compaction is running, or right after a burst of large writes) the server
-gets SIGKILL, is restarted on the same directory, and the recovered state is checked against a
-model. Cycles continue on the same data directory.
+Clients (threads, one connection each) send a seeded random mix of writes (SET with its options,
+SETNX, GETSET, SETEX/PSETEX, APPEND, SETRANGE, MSET, MSETNX, DEL, GETDEL, RENAME, RENAMENX,
+INCR/INCRBY/DECR/DECRBY/INCRBYFLOAT, EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT (NX XX GT LT), PERSIST,
+GETEX, MULTI/EXEC blocks) and some reads, pipelined (1-40 commands in flight), to a server
+started with appendfsync always (or everysec / no) and tiny engine sizes (64 KiB memtables,
+L0 trigger 2, 1 MiB L1, 64 KiB tables) so that flushes and compactions never stop. A burst
+writer adds 4-16 KiB values; an admin client owns databases 2 and 3 and adds SELECT, MOVE,
+COPY ... DB, SWAPDB and FLUSHDB. At a random moment, while a flush or a compaction is running
+(INFO lsm), or just after a burst of large writes, the server gets SIGKILL; sometimes it is
+killed again while it recovers; it is restarted on the same directory (half the restarts
+change some engine options) and the recovered state is checked against a model. Cycles go on
+on the same data directory, as in real life.
 
 The model
-* Every client owns its keys (c<id>:s:<i> strings, c<id>:n:<i> integers, c<id>:v:<i> keys with
-  short TTLs that expire during the run), so the history of each key is the linear history of
-  one connection. Shared counters (shared:<j>, INCR/INCRBY by every client of a database) are
-  checked for monotonicity and by sums.
+* Every client owns its keys (c<id>:s:<i> strings, c<id>:n:<i> numbers, c<id>:v:<i> keys with
+  10-1500 ms TTLs that expire during the run, while the server is down or after), so the
+  history of each key is the linear history of one connection. Shared counters (shared:<j>,
+  INCR/INCRBY by every client of a database) are checked for monotonicity and by sums.
 * A client's commands are applied in order and the WAL is replayed as a prefix, so after the
   crash each client's state must be its base state plus a *prefix* of the commands it sent:
   all acknowledged ones (a reply was read), plus possibly some of the following in-flight ones
   (sent, no reply read). The checker finds every prefix length L in [acked, sent] consistent
   with each key the client owns and intersects them: an empty intersection means a lost
   acknowledged write, a write applied without an earlier one, or a partial MSET / RENAME /
-  MULTI-EXEC (those are single units of the history, all-or-nothing).
+  MULTI-EXEC / SWAPDB (each is a single unit of the history, all-or-nothing).
 * Shared counters: the recovered value must be >= the largest acknowledged INCR reply (never
   go back) and equal to base + the sum of the increments inside the prefixes found above.
 * Every acknowledged reply is compared with the model's (shared counters: strictly increasing
   per client). Relative TTLs are known within [send time, reply time or kill time]; the checks
   use SLACK_MS of clock slack. A key whose expire time had passed must be absent (no
   resurrection), PTTL must agree with PEXPIRETIME, DBSIZE must equal the keys SCAN finds and
-  INFO keyspace's keys/expires.
-* After a successful check the observed state becomes the base of the next cycle.
+  INFO keyspace's keys/expires; no orphan .sst stays on disk; no sanitizer report in the log.
+* After a successful check the observed state becomes the base of the next cycle; after the
+  last cycle a clean SIGTERM restart must give exactly that state.
+* --self-test also feeds the checker recovered states with injected faults (an acknowledged
+  write undone, one key of a multi-key unit applied alone, a counter below an acknowledged
+  reply or above any possible sum) and fails if it accepts one.
 
 Reproducibility: the command streams and the kill schedule are drawn from random.Random seeded
 with (seed, cycle, client); the interleaving of clients, the kill point and hence the state the
 next cycle starts from depend on timing. A failure prints the seed, the cycle, the key and its
-history (base state, every command of the cycle on it, acknowledged or not, replies) and keeps
-the data directory.
+history (base state, every command of the cycle on it, acknowledged or not, replies), writes
+every command and reply of the cycle to history-cycle<N>.txt and keeps the data directory.
 
 Usage:
   crash_harness.py --server ./kevo-server [--cycles N] [--clients C] [--seed S]
-                   [--fsync always|everysec|no] [--workdir DIR] [--keep] [--quiet]
-  (--server redis-server runs the same harness against Redis with AOF: a check of the model)
-As a redis-compat suite (run.sh ... crash): KT_CRASH_CYCLES (default 20, appendfsync always),
-KT_CRASH_EVERYSEC_CYCLES (default 6), KT_CRASH_CLIENTS, KT_CRASH_SEED.
+                   [--fsync always|everysec|no] [--workdir DIR] [--keep] [--quiet] [--self-test]
+  make crash-test CYCLES=N [CLIENTS=4] [SEED=S] [FSYNC=always] [VERBOSE=1]
+  (--server redis-server runs the same harness against Redis with AOF: a check of the model;
+   --server-args '--appendonly no' there is a negative control that must fail)
+As a redis-compat suite (run.sh KEVO_BINARY crash, part of make test): 30 cycles with
+appendfsync always and 10 with everysec, with --self-test; KT_CRASH_CYCLES,
+KT_CRASH_EVERYSEC_CYCLES, KT_CRASH_CLIENTS, KT_CRASH_SEED, KT_CRASH_VERBOSE=1.
 """
 import argparse
 import os
