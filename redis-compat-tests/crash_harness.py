@@ -108,6 +108,23 @@ class CheckFailure(Exception):
     pass
 
 
+class KnownBug(CheckFailure):
+    """A failure matching a known, reported server bug whose skip was asked for (env var)."""
+
+
+# Known server bugs: name -> (env var that turns the failure into a skip, description).
+KNOWN_BUGS = {
+    "mapped-wal-tear": (
+        "KT_CRASH_SKIP_MAPPED_WAL_TEAR",
+        "with appendfsync everysec/no the WAL flush memcpy()s records into a MAP_SHARED "
+        "mapping; glibc's memcpy does not store front to back (it stores the first 32-byte "
+        "vector last), so a SIGKILL inside the copy (typically at a page fault on a fresh page "
+        "of the mapping) leaves zeros at a record boundary followed by complete records of the "
+        "same, unacknowledged flush; recovery calls that corruption in the middle of the WAL "
+        "and refuses to start (src/lsm/wal.c wal_store_mapped)"),
+}
+
+
 def b(x):
     if isinstance(x, bytes):
         return x
@@ -978,13 +995,30 @@ class Harness:
         return path
 
     # ------------------------------------------------------------------ server control
-    def start_server(self, rng=None):
+    def start_server(self, rng=None, cycle=None):
         extra = redis_args(self.fsync) if self.is_redis else kevo_args(self.fsync, rng)
         extra += self.extra_args
         if self.server is None:
             self.server = Server(self.binary, self.dir, extra, is_redis=False)
         self.server.extra = extra
-        self.server.start(timeout=60)
+        try:
+            self.server.start(timeout=60)
+        except AssertionError as e:
+            if cycle is None:
+                raise
+            tail = self.server.log_tail(40)
+            msg = "the server did not come back after the kill:\n%s" % e
+            if not self.is_redis and self.fsync != "always" and "is corrupt at offset" in tail:
+                var, what = KNOWN_BUGS["mapped-wal-tear"]
+                msg += ("\nKNOWN BUG (mapped-wal-tear): %s.\nA torn WAL tail is never "
+                        "acknowledged data: recovery must treat it as the end of the log. "
+                        "%s=1 turns this failure into a skip." % (what, var))
+                if os.environ.get(var) == "1":
+                    self.dump_history(cycle)
+                    raise KnownBug("crash harness stopped at a known bug (%s=1): seed=%d "
+                                   "cycle=%d fsync=%s, data directory %s\n%s" % (
+                                       var, self.seed, cycle, self.fsync, self.dir, msg))
+            self.fail(cycle, msg)
 
     def info(self, section):
         c = RawConn(self.server.port, timeout=10)
@@ -1102,7 +1136,7 @@ class Harness:
         for _ in range(crng.choice([0] * 8 + [1, 2])):
             self.kill_during_recovery(crng.uniform(0, 0.12))
         t_restart = time.time()
-        self.start_server(crng)
+        self.start_server(crng, cycle)
         t_check = time.time()
         self.stats.restart_time += t_check - t_restart
         obs = self.observe(cycle)
@@ -1535,7 +1569,7 @@ class Harness:
 
     def run(self, cycles, verbose=True, deadline=None):
         t0 = time.time()
-        self.start_server()
+        self.start_server(cycle=0)
         try:
             done = 0
             for cycle in range(cycles):
@@ -1584,6 +1618,11 @@ def main():
                 log=lambda s: print(s, flush=True))
     try:
         stats = h.run(ns.cycles, verbose=not ns.quiet)
+    except KnownBug as e:
+        print(str(e), flush=True)
+        print("crash harness: SKIPPED the rest at a known bug (stats so far: %s)" %
+              h.stats.line(), flush=True)
+        return 0
     except CheckFailure as e:
         print(str(e), flush=True)
         print("crash harness: FAILED (stats so far: %s)" % h.stats.line(), flush=True)
@@ -1615,6 +1654,9 @@ def suite():
                     self_test=True, log=lambda s: print("  " + s, flush=True))
         try:
             stats = h.run(cycles, verbose=env("KT_CRASH_VERBOSE", "0") == "1")
+        except KnownBug as e:
+            print(str(e), flush=True)
+            skip("known server bug after %d cycles (%s)" % (h.stats.cycles, str(e).split("\n")[0]))
         except CheckFailure as e:
             print(str(e), flush=True)   # the whole history (the summary line is truncated)
             print("  (run.sh removes the data directory unless KT_KEEP=1)", flush=True)
