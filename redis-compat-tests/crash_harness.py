@@ -52,7 +52,8 @@ Usage:
   (--server redis-server runs the same harness against Redis with AOF: a check of the model;
    --server-args '--appendonly no' there is a negative control that must fail)
 As a redis-compat suite (run.sh KEVO_BINARY crash, part of make test): 30 cycles with
-appendfsync always and 10 with everysec, with --self-test; KT_CRASH_CYCLES,
+appendfsync always and 10 with everysec, with --self-test (a known bug, KNOWN_BUGS, is a SKIP
+there unless KT_CRASH_SKIP_MAPPED_WAL_TEAR=0); KT_CRASH_CYCLES,
 KT_CRASH_EVERYSEC_CYCLES, KT_CRASH_CLIENTS, KT_CRASH_SEED, KT_CRASH_VERBOSE=1.
 """
 import argparse
@@ -1640,6 +1641,11 @@ def main():
 def suite():
     """redis-compat suite (run.sh KEVO_BINARY crash): a short run per fsync policy."""
     from lib import test, run_all, env, tmpdir, skip
+
+    # make test: the known torn mapped-WAL bug (KNOWN_BUGS, everysec only, about one kill in a
+    # few hundred) ends the everysec test with a SKIP naming it rather than failing make test at
+    # random; KT_CRASH_SKIP_MAPPED_WAL_TEAR=0 makes it a failure again (make crash-test is strict).
+    os.environ.setdefault(KNOWN_BUGS["mapped-wal-tear"][0], "1")
 
     def one(fsync, cycles_var, default):
         cycles = int(env(cycles_var, str(default)))
