@@ -790,6 +790,7 @@ class ClientRun(threading.Thread):
         self.end = None           # why the connection ended
         self.error = None         # an unexpected exception (harness bug or protocol garbage)
         self.burst_req, self.burst_size, self.sent_ev = burst_req, burst_size, sent_ev
+        self.last_reply = now_ms()
 
     def run(self):
         conn = None
@@ -825,7 +826,7 @@ class ClientRun(threading.Thread):
                     reps = []
                     for _ in u.cmds:
                         reps.append(conn.reply()[1])
-                    u.recv_t = now_ms()
+                    u.recv_t = self.last_reply = now_ms()
                     u.replies = reps
         except (ConnClosed, OSError) as e:
             self.end = e
@@ -1081,7 +1082,11 @@ class Harness:
         def lsm():
             if self.is_redis:
                 return {}
-            v = mon.call("INFO", "lsm").decode("latin-1")
+            try:
+                v = mon.call("INFO", "lsm").decode("latin-1")
+            except (OSError, ConnClosed, RespError) as e:
+                self.fail(cycle, "INFO lsm failed while the clients ran (server stalled or "
+                          "dead?): %r; log tail:\n%s" % (e, self.server.log_tail()))
             return dict(line.split(":", 1) for line in v.splitlines() if ":" in line)
 
         t_start = time.time()
@@ -1105,10 +1110,26 @@ class Harness:
             burst_req.set()
             burst_ev.wait(10)
             time.sleep(crng.uniform(0, 0.015))
-        try:
-            info = lsm() if not mode.startswith("flush") or not info else info
-        except (OSError, ConnClosed, RespError):
-            pass
+        # liveness: the clients must be making progress when the kill comes (a deadlocked or
+        # stalled server would otherwise just be killed and restarted without notice)
+        waited = time.time()
+        while now_ms() - max(t.last_reply for t in threads) > 1000:
+            for t in threads:
+                if t.error or t.end is not None:
+                    self.fail(cycle, "client %d stopped before the kill: %s" %
+                              (t.gen.cid, t.error or repr(t.end)))
+            if not self.server.alive():
+                self.fail(cycle, "the server died by itself before the kill; log tail:\n%s" %
+                          self.server.log_tail())
+            if time.time() - waited > 10:
+                self.fail(cycle, "server stalled: no client got a reply for %.1f s "
+                          "(INFO lsm: %s)" % ((now_ms() - max(t.last_reply for t in threads))
+                                             / 1000.0, lsm()))
+            time.sleep(0.05)
+        if not self.server.alive():
+            self.fail(cycle, "the server died by itself before the kill; log tail:\n%s" %
+                      self.server.log_tail())
+        info = lsm() if not mode.startswith("flush") or not info else info
         mon.close()
         self.server.proc.send_signal(signal.SIGKILL)
         self.server.proc.wait()
