@@ -1070,7 +1070,8 @@ class Harness:
         brng = random.Random("%d:%d:burst" % (self.seed, cycle))
         burst_ev, burst_req = threading.Event(), threading.Event()
         burst = ClientRun(port, BurstGenerator(self.nclients, brng, dict(self.base), cycle), 3,
-                          burst_req=burst_req, burst_size=brng.randint(16, 64), sent_ev=burst_ev, pause=0.02)
+                          burst_req=burst_req, burst_size=brng.randint(16, 64), sent_ev=burst_ev,
+                          pause=0.02)
         threads.append(burst)
         arng = random.Random("%d:%d:admin" % (self.seed, cycle))
         threads.append(ClientRun(port, AdminGenerator(self.nclients + 1, arng, dict(self.base),
