@@ -8,6 +8,7 @@
 #   make test-scale       long engine runs (5M-op model, 2 GiB memory bound, dense crash cuts)
 #   make fault-test       every engine I/O call failed in turn + many power cuts (FAULT_STRIDE,
 #                         POWER_CUTS, SEED)
+#   make crash-test       kill -9 crash harness over the protocol (CYCLES=N CLIENTS= SEED= FSYNC=)
 CC       ?= cc
 SANITIZER ?=
 OPT      ?= -O2
@@ -127,6 +128,21 @@ test-scale: $(BUILD)/tests/test_engine_model $(BUILD)/tests/test_engine_memory $
 	KEVO_MODEL_OPS=$${KEVO_MODEL_OPS:-5000000} KEVO_MODEL_TINY_OPS=$${KEVO_MODEL_TINY_OPS:-1000000} $(BUILD)/tests/test_engine_model --jobs 2
 	KEVO_MEMTEST_BYTES=$${KEVO_MEMTEST_BYTES:-2g} $(BUILD)/tests/test_engine_memory
 	KEVO_KILL_ROUNDS=$${KEVO_KILL_ROUNDS:-20} KEVO_CRASH_STRIDE=$${KEVO_CRASH_STRIDE:-101} $(BUILD)/tests/test_engine_crash --jobs 2
+
+# ---- crash harness (redis-compat-tests/crash_harness.py) ------------------------------------
+# make crash-test [CYCLES=1000] [CLIENTS=4] [SEED=n] [FSYNC=always|everysec|no] [VERBOSE=1]
+# kill -9 cycles on one data directory; every acknowledged reply checked after each restart.
+# A progress line every 50 cycles (VERBOSE=1: one per cycle); on failure the seed, cycle, key,
+# its history and the kept data directory are printed.
+.PHONY: crash-test
+CYCLES  ?= 1000
+CLIENTS ?= 4
+FSYNC   ?= always
+crash-test: test-deps $(BUILD)/kevo-server
+	/usr/bin/python3 redis-compat-tests/crash_harness.py --server $(BUILD)/kevo-server \
+	  --cycles $(CYCLES) --clients $(CLIENTS) --fsync $(FSYNC) $(if $(SEED),--seed $(SEED)) \
+	  $(if $(filter 1,$(VERBOSE)),,--quiet)
+# ---- end crash harness -----------------------------------------------------------------------
 
 run: deps
 	$(MAKE) kevo-server

@@ -12,6 +12,9 @@
 #   hostile       malformed RESP, limits (maxclients, query/output buffers), protected mode,
 #                 requirepass, DEBUG and protected configs, side by side with redis-server,
 #                 test_hostile.py
+#   crash         kill -9 crash harness: concurrent pipelined clients, kills during flushes and
+#                 compactions, every acknowledged reply checked (crash_harness.py --suite;
+#                 KT_CRASH_CYCLES, KT_CRASH_EVERYSEC_CYCLES, KT_CRASH_SEED, KT_CRASH_CLIENTS;
 # Prints PASS/FAIL per test and a summary; exits non-zero on any failure. Every server started
 # is killed on exit (trap), the temp dir removed (kept with KT_KEEP=1).
 # Pointing it at redis-server itself (run.sh "$(command -v redis-server)") checks the suite:
@@ -21,7 +24,7 @@ set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ]; then
-    echo "usage: $0 KEVO_BINARY [redispy|differential|cli|hiredis|restart|hostile|diskfull ...]" >&2
+    echo "usage: $0 KEVO_BINARY [redispy|differential|cli|hiredis|restart|hostile|diskfull|crash ...]" >&2
     exit 2
 fi
 bin="$1"; shift
@@ -31,7 +34,7 @@ if [ ! -x "$bin" ]; then
     exit 2
 fi
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(redispy differential cli hiredis restart hostile diskfull)
+[ ${#suites[@]} -eq 0 ] && suites=(redispy differential cli hiredis restart hostile diskfull crash)
 
 PY=/usr/bin/python3
 if ! "$PY" -c 'import redis' 2>/dev/null; then
@@ -188,6 +191,7 @@ for s in "${suites[@]}"; do
         restart)      run_bounded "$PY" "$here/test_restart.py" || rc=1 ;;
         hostile)      run_bounded "$PY" "$here/test_hostile.py" || rc=1 ;;
         diskfull)     run_bounded "$PY" "$here/test_diskfull.py" || rc=1 ;;
+        crash)        run_bounded "$PY" "$here/crash_harness.py" --suite || rc=1 ;;
         *) echo "run.sh: unknown suite $s" >&2; rc=1 ;;
     esac
 done
