@@ -335,6 +335,27 @@ static inline void ffs_power_loss(void)
     pthread_mutex_unlock(&ffs_state.mu);
 }
 
+/* Arms a failure while engine threads may be running (under the layer's mutex): the call
+ * numbered at (-1: none) among the calls of the operations in ops (0: all) on paths containing
+ * path (NULL: any) fails. */
+static inline void ffs_arm(long at, unsigned ops, const char *path)
+{
+    pthread_mutex_lock(&ffs_state.mu);
+    ffs_state.fail_ops = ops;
+    ffs_state.fail_path = path;
+    ffs_state.fail_at = at;
+    pthread_mutex_unlock(&ffs_state.mu);
+}
+
+/* Calls failed so far (engine threads may be running). */
+static inline long ffs_failed(void)
+{
+    pthread_mutex_lock(&ffs_state.mu);
+    long n = ffs_state.failed_calls;
+    pthread_mutex_unlock(&ffs_state.mu);
+    return n;
+}
+
 /* Installs the layer: counting only, nothing failing or crashing, tracking off. */
 static inline void ffs_install(void)
 {

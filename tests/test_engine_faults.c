@@ -227,7 +227,7 @@ static void one_fault_run(const char *dir, uint64_t seed, int iters, lsm_sync_mo
             out->repaired = 1;
         }
         /* and writes work again (no fault left to inject: it may not have been reached) */
-        ffs_state.fail_at = -1;
+        ffs_arm(-1, 0, NULL);
         iteration x;
         gen_iteration(seed, iters + 1, &x);
         unsigned m = run_ops(db, iters + 1, &x);
@@ -298,10 +298,9 @@ Test(engine_faults, everysec_sync_failure_fails_the_next_commit_and_is_repaired,
     gen_iteration(1, 1, &x);
     cr_assert_eq(run_iteration(db, 1, &x), 1);
     apply_iteration(&acked, 1, &x);
-    ffs_state.fail_ops = 1u << FS_SYNC;
-    ffs_state.fail_at = 0; /* the sync thread's next fdatasync */
-    for (int i = 0; i < 300 && ffs_state.failed_calls == 0; i++) usleep(10000);
-    cr_assert_eq(ffs_state.failed_calls, 1, "the sync thread never synced");
+    ffs_arm(0, 1u << FS_SYNC, NULL); /* the sync thread's next fdatasync */
+    for (int i = 0; i < 300 && ffs_failed() == 0; i++) usleep(10000);
+    cr_assert_eq(ffs_failed(), 1, "the sync thread never synced");
     gen_iteration(1, 2, &x);
     cr_assert_eq(run_iteration(db, 2, &x), 0, "a commit after a failed everysec fdatasync succeeded");
     const char *why;

@@ -559,8 +559,7 @@ Test(handlers, exec_whose_batch_cannot_be_written_is_not_acknowledged) {
     cr_assert_str_eq(run(a, "INCR k"), "+QUEUED\r\n");
     cr_assert_str_eq(run(a, "SET j x"), "+QUEUED\r\n");
     ffs_install();
-    ffs_state.fail_ops = 1u << FS_WRITE;
-    ffs_state.fail_at = 0;
+    ffs_arm(0, 1u << FS_WRITE, NULL);
     run(b, "SET other 1");
     cr_assert_neq(lsm_commit(server.engine), 0, "the injected WAL write error did not fail the commit");
     ffs_uninstall();
