@@ -76,6 +76,16 @@ def write_until_full(conn, acked, prefix, limit=200000):
     raise AssertionError("the disk never filled")
 
 
+def wait_writes_resume(conn):
+    """Polls with a SET until the server accepts writes again (its repair, no restart)."""
+    def accepted():
+        try:
+            return conn.call("SET", "after", "1") == "OK"
+        except RespError:
+            return False
+    wait_until(accepted, timeout=60, step=0.2, what="writes to resume after space was freed")
+
+
 def check_all(conn, acked, what):
     bad = 0
     for k, v in acked.items():
@@ -122,13 +132,7 @@ def test_disk_full_refuses_writes_serves_reads_and_recovers_by_itself():
         eq(info_field(c, "persistence", "aof_last_write_status"), "err")
         # space comes back: writes resume by themselves
         os.unlink(ballast)
-
-        def accepted():
-            try:
-                return c.call("SET", "after", "1") == "OK"
-            except RespError:
-                return False
-        wait_until(accepted, timeout=60, step=0.2, what="writes to resume after space was freed")
+        wait_writes_resume(c)
         acked["after"] = "1"
         eq(info_field(c, "persistence", "engine_writes_refused"), "0")
         for i in range(300):
@@ -186,13 +190,7 @@ def test_server_restarts_on_a_full_disk_and_serves_reads():
         os.unlink(ballast)
         os.unlink(os.path.join(fsdir, "topup"))
         c = RawConn(s.port)
-
-        def accepted():
-            try:
-                return c.call("SET", "after", "1") == "OK"
-            except RespError:
-                return False
-        wait_until(accepted, timeout=60, step=0.2, what="writes to resume")
+        wait_writes_resume(c)
         c.close()
         s.stop()
     finally:

@@ -371,6 +371,18 @@ static inline int etu_wait_idle(lsm_t *db)
     return LSM_EBUSY;
 }
 
+/* Polls until the engine accepts writes again after a failure (its background repair), up to
+ * ~10 s. 0, or -1 if it did not repair. */
+static inline int etu_wait_repaired(lsm_t *db)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (lsm_write_error(db, NULL) == 0)
+            return 0;
+        etu_poll_once(db, 10);
+    }
+    return -1;
+}
+
 /* ---- small conveniences ------------------------------------------------------------------- */
 
 static inline int etu_put_str(lsm_t *db, const char *k, const char *v)

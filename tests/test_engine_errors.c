@@ -52,13 +52,6 @@ static void check_n(lsm_t *db, int from, int to, const char *tag) {
     lsm_buf_free(&b);
 }
 
-static int wait_repaired(lsm_t *db) {
-    for (int i = 0; i < 1000; i++) {
-        if (lsm_write_error(db, NULL) == 0) return 0;
-        etu_poll_once(db, 10);
-    }
-    return -1;
-}
 
 static int count_tables_in_version(lsm_t *db) {
     lsm_stats st;
@@ -92,7 +85,7 @@ Test(engine_errors, manifest_write_error_at_a_compaction_install_is_never_replay
                   ffs_failed(), ffs_state.count[FS_WRITE]);
     cr_assert_eq(ffs_failed(), 1);
     check_n(db, 0, 400, "odd"); /* reads go on */
-    cr_assert_eq(wait_repaired(db), 0, "no fresh MANIFEST after the failure");
+    cr_assert_eq(etu_wait_repaired(db), 0, "no fresh MANIFEST after the failure");
     put_n(db, 400, 500, "new");
     cr_assert_eq(lsm_flush(db, 1), 0);
     cr_assert_eq(lsm_compact_range(db, NULL, 0, NULL, 0, 1), 0);
@@ -197,7 +190,7 @@ Test(engine_errors, wal_write_error_while_memtables_turn_over_is_never_acknowled
         }
         if (ok) acked_to = next; /* every put up to here acknowledged */
         else {
-            cr_assert_eq(wait_repaired(db), 0);
+            cr_assert_eq(etu_wait_repaired(db), 0);
             break;
         }
     }
@@ -245,7 +238,7 @@ static void retried_increment(int fail_op) {
     cr_assert_eq(lsm_get(db, "n", 1, &v), 0);
     cr_assert(etu_buf_eq(&v, "1", 1), "the failed write is visible");
     cr_assert_eq(lsm_counter(db, 0), 1, "the failed write's counter delta is visible");
-    cr_assert_eq(wait_repaired(db), 0);
+    cr_assert_eq(etu_wait_repaired(db), 0);
     cr_assert_eq(lsm_write(db, b), 0); /* the client's retry */
     cr_assert_eq(lsm_commit(db), 0);
     lsm_batch_free(b);

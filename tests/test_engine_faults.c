@@ -175,14 +175,6 @@ static void fault_options(lsm_options *o, lsm_sync_mode mode) {
     o->sync_mode = mode;
 }
 
-/* Polls until writes are accepted again (the background repair), up to ~10 s. */
-static int wait_repaired(lsm_t *db) {
-    for (int i = 0; i < 1000; i++) {
-        if (lsm_write_error(db, NULL) == 0) return 0;
-        etu_poll_once(db, 10);
-    }
-    return -1;
-}
 
 /* ---- every call fails in turn ---- */
 
@@ -223,7 +215,7 @@ static void one_fault_run(const char *dir, uint64_t seed, int iters, lsm_sync_mo
             etu_poll_once(db, 0);
         }
         if (lsm_write_error(db, NULL) != 0) {
-            cr_assert_eq(wait_repaired(db), 0, "fail_at %ld: the engine did not repair itself", fail_at);
+            cr_assert_eq(etu_wait_repaired(db), 0, "fail_at %ld: the engine did not repair itself", fail_at);
             out->repaired = 1;
         }
         /* and writes work again (no fault left to inject: it may not have been reached) */
@@ -308,7 +300,7 @@ Test(engine_faults, everysec_sync_failure_fails_the_next_commit_and_is_repaired,
     cr_assert(strstr(why, "fdatasync"), "the reason names the failed call: %s", why);
     char msg[256];
     cr_assert_eq(check_state(db, &acked, msg, sizeof msg), 0, "%s", msg);
-    cr_assert_eq(wait_repaired(db), 0);
+    cr_assert_eq(etu_wait_repaired(db), 0);
     gen_iteration(1, 3, &x);
     cr_assert_eq(run_iteration(db, 3, &x), 1);
     apply_iteration(&acked, 3, &x);

@@ -490,6 +490,18 @@ static void schedule(lsm_t *db) {
 
 /* ---------------- installing results ---------------- */
 
+/* An edit moving the log number to log_number (WALs below it are in tables), with the counters
+ * as of that log's start and the last sequence. */
+static void log_edit_init(const lsm_t *db, version_edit *ed, uint64_t log_number, const int64_t *counters) {
+    edit_init(ed);
+    ed->has_log_number = 1;
+    ed->log_number = log_number;
+    ed->has_counters = 1;
+    memcpy(ed->counters, counters, sizeof(ed->counters));
+    ed->has_last_seq = 1;
+    ed->last_seq = db->last_seq;
+}
+
 /* The MANIFEST's log number always names a WAL that exists (open checks it). After a log
  * failure the next WAL is only created by the repair, so a flush naming it creates it empty. */
 static int ensure_log_file(lsm_t *db, uint64_t number) {
@@ -526,15 +538,9 @@ static void install_flush(lsm_t *db, flush_job *j) {
         return;
     }
     version_edit ed;
-    edit_init(&ed);
+    log_edit_init(db, &ed, e->next_log, e->counters);
     int rc = ensure_log_file(db, e->next_log);
     if (!rc && j->out) rc = edit_add_file(&ed, 0, j->out);
-    ed.has_log_number = 1;
-    ed.log_number = e->next_log;
-    ed.has_counters = 1;
-    memcpy(ed.counters, e->counters, sizeof(ed.counters));
-    ed.has_last_seq = 1;
-    ed.last_seq = db->last_seq;
     if (!rc) rc = vset_log_and_apply(db->vs, &ed);
     edit_free(&ed);
     if (rc) {
@@ -828,13 +834,7 @@ static void try_recover(lsm_t *db) {
         if (rc == 0) rc = logs_push(db, db->fail_log_next);
         if (rc == 0) {
             version_edit ed;
-            edit_init(&ed);
-            ed.has_log_number = 1;
-            ed.log_number = db->fail_log_next;
-            ed.has_counters = 1;
-            memcpy(ed.counters, db->counters, sizeof(ed.counters));
-            ed.has_last_seq = 1;
-            ed.last_seq = db->last_seq;
+            log_edit_init(db, &ed, db->fail_log_next, db->counters);
             rc = vset_log_and_apply(db->vs, &ed);
             edit_free(&ed);
             if (rc) db->nlogs--;
@@ -842,10 +842,8 @@ static void try_recover(lsm_t *db) {
         if (rc) {
             snprintf(db->failmsg, sizeof(db->failmsg), "cannot start a new WAL after a write failure: %s",
                      rc == LSM_EIO ? (db->vs->errmsg[0] ? db->vs->errmsg : strerror(errno)) : lsm_strerror(rc));
-            if (w) {
-                wal_writer_abandon(w, UINT64_MAX);
-                fs_unlink(path);
-            }
+            /* an empty file stays: a flush may already have named it as the log number */
+            if (w) wal_writer_abandon(w, 0);
             backoff(db, &db->retry_at);
             return;
         }
