@@ -262,9 +262,18 @@ static void teardown(void) {
     if (g_base[0] && !etu_env_u64("KEVO_KEEP_DIRS", 0)) etu_rmrf(g_base);
     for (size_t i = 0; i < g_nallocs; i++) free(g_allocs[i]);
     free(g_allocs);
-    for (int i = 0; i < NWAL; i++) free(g_wal[i].ops);
+    for (int i = 0; i < NWAL; i++) {
+        free(g_wal[i].ops);
+        g_wal[i].ops = NULL;
+    }
     free(g_states);
     free(g_trailer);
+    /* the TSan build's runner (tests/criterion-shim) runs every test in this one process */
+    g_allocs = NULL;
+    g_nallocs = g_cap_allocs = 0;
+    g_ntables = 0;
+    g_states = NULL;
+    g_trailer = NULL;
 }
 
 TestSuite(corruption, .init = setup, .fini = teardown, .timeout = 600);

@@ -81,8 +81,7 @@ Test(engine_errors, manifest_write_error_at_a_compaction_install_is_never_replay
     cr_assert_eq(etu_wait_idle(db), 0); /* no automatic compaction left to take the fault */
     ffs_arm(0, 1u << FS_WRITE, "MANIFEST"); /* the manual compaction's install */
     int crc = lsm_compact_range(db, NULL, 0, NULL, 0, 1);
-    cr_assert_neq(crc, 0, "the injected MANIFEST error was not reported (failed calls %ld, writes %ld)",
-                  ffs_failed(), ffs_state.count[FS_WRITE]);
+    cr_assert_neq(crc, 0, "the injected MANIFEST error was not reported (failed calls %ld)", ffs_failed());
     cr_assert_eq(ffs_failed(), 1);
     check_n(db, 0, 400, "odd"); /* reads go on */
     cr_assert_eq(etu_wait_repaired(db), 0, "no fresh MANIFEST after the failure");
@@ -371,7 +370,6 @@ Test(engine_errors, no_to_always_syncs_the_older_logs_it_promises) {
     cr_assert(WIFEXITED(st));
     /* this process's engine is stalled (its flush waits): it writes nothing more; it still
      * holds the lock, so the directory as the power cut left it is opened as a copy */
-    (void)db;
     lsm_t *db2 = NULL;
     char copy[600];
     snprintf(copy, sizeof copy, "%s-copy", dir);
@@ -385,6 +383,11 @@ Test(engine_errors, no_to_always_syncs_the_older_logs_it_promises) {
     cr_assert_eq(lsm_counter(db2, 0), 10);
     lsm_close(db2);
     etu_rmrf(copy);
+    /* let the stalled engine finish (on the directory the power cut left) and go */
+    atomic_store(&ffs_state.stall, 0);
+    lsm_close(db);
+    ffs_uninstall();
+    etu_rmrf(dir);
 }
 
 /* Bug 7: an atomic batch that the memtable cannot take whole (out of memory half way) was applied
