@@ -757,11 +757,11 @@ static int rotate_memtable(lsm_t *db) {
      * (a failure there is reported through sync_errno). */
     if (db->o.sync_mode != LSM_SYNC_EVERYSEC || retire_wal(db, old) != 0) {
         if (wal_writer_close(old, db->o.sync_mode != LSM_SYNC_NO) != 0) {
-            if (db->o.sync_mode == LSM_SYNC_ALWAYS)
-                db_log(db, 3, "closing WAL %llu failed (its records were synced before)",
-                       (unsigned long long)db->mem_log);
-            else
+            if (db->o.sync_mode == LSM_SYNC_EVERYSEC) /* its fdatasync failed: as on the thread */
                 atomic_store_explicit(&db->sync_errno, errno ? errno : EIO, memory_order_release);
+            else /* always: synced by the commit before; no: no sync was promised */
+                db_log(db, 3, "closing WAL %llu failed: %s (its records were written before)",
+                       (unsigned long long)db->mem_log, strerror(errno));
         }
     }
     db->wal_dirty = 0;
