@@ -242,3 +242,33 @@ Test(version, level0_overlap_widens_range) {
     free(ov);
     vset_free(vs);
 }
+
+/* A file number at the top of the range (found by fuzz_manifest: 2^64-1 made next_file wrap, so
+ * a live table's number was not below it) is corruption, as are log and next-file numbers there. */
+Test(version, edit_with_a_file_number_beyond_the_range_is_corrupt) {
+    version_edit e;
+    edit_init(&e);
+    char k[9] = "a";
+    file_meta *f = file_meta_new(VSET_MAX_FILE_NUMBER, 100, k, 9, k, 9, 1, 1);
+    cr_assert_eq(edit_add_file(&e, 1, f), 0);
+    char *buf;
+    size_t len;
+    cr_assert_eq(edit_encode(&e, &buf, &len), 0);
+    version_edit d;
+    edit_init(&d);
+    cr_assert_eq(edit_decode(&d, buf, len), LSM_ECORRUPT);
+    edit_free_added(&d);
+    edit_free(&d);
+    free(buf);
+    edit_free_added(&e);
+    edit_free(&e);
+    edit_init(&e);
+    e.has_log_number = 1;
+    e.log_number = VSET_MAX_FILE_NUMBER;
+    cr_assert_eq(edit_encode(&e, &buf, &len), 0);
+    edit_init(&d);
+    cr_assert_eq(edit_decode(&d, buf, len), LSM_ECORRUPT);
+    edit_free(&d);
+    free(buf);
+    edit_free(&e);
+}

@@ -366,10 +366,12 @@ int edit_decode(version_edit *e, const char *data, size_t len) {
         switch (tag) {
         case TAG_LOG_NUMBER:
             if (!(p = decode_varint64(p, lim, &e->log_number))) return LSM_ECORRUPT;
+            if (e->log_number >= VSET_MAX_FILE_NUMBER) return LSM_ECORRUPT;
             e->has_log_number = 1;
             break;
         case TAG_NEXT_FILE:
             if (!(p = decode_varint64(p, lim, &e->next_file))) return LSM_ECORRUPT;
+            if (e->next_file > VSET_MAX_FILE_NUMBER) return LSM_ECORRUPT;
             e->has_next_file = 1;
             break;
         case TAG_LAST_SEQ:
@@ -379,7 +381,7 @@ int edit_decode(version_edit *e, const char *data, size_t len) {
         case TAG_DELETED:
             if (!(p = decode_varint64(p, lim, &a))) return LSM_ECORRUPT;
             if (!(p = decode_varint64(p, lim, &b2))) return LSM_ECORRUPT;
-            if (a >= LSM_MAX_LEVELS) return LSM_ECORRUPT;
+            if (a >= LSM_MAX_LEVELS || b2 >= VSET_MAX_FILE_NUMBER) return LSM_ECORRUPT;
             if ((rc = edit_delete_file(e, (int)a, b2))) return rc;
             break;
         case TAG_ADDED: {
@@ -398,7 +400,7 @@ int edit_decode(version_edit *e, const char *data, size_t len) {
             if (ll < IKEY_TRAILER || ll > (uint64_t)(lim - p)) return LSM_ECORRUPT;
             const char *l = p;
             p += ll;
-            if (level >= LSM_MAX_LEVELS) return LSM_ECORRUPT;
+            if (level >= LSM_MAX_LEVELS || num >= VSET_MAX_FILE_NUMBER) return LSM_ECORRUPT;
             file_meta *f = file_meta_new(num, size, s, sl, l, ll, mins, maxs);
             if (!f) return LSM_ENOMEM;
             f->num_entries = ents;

@@ -140,6 +140,9 @@ version *version_apply(version_set *vs, const version *base, const version_edit 
  * it can then no longer be recovered). Owner thread. */
 void vset_defer_delete(version_set *vs, uint64_t table_number);
 #define VSET_MANIFEST_TAG (1ull << 62)
+/* File numbers (tables, WALs, MANIFESTs) are below this; a decoded edit naming one at or above
+ * it is corrupt (a number there would also overflow next_file). On-disk: never change. */
+#define VSET_MAX_FILE_NUMBER VSET_MANIFEST_TAG
 
 /* Byte target of level (>= 1). */
 uint64_t vset_level_target(uint64_t level1_max, int multiplier, int level);
