@@ -277,20 +277,30 @@ static void drop_file(ck *c, int i) {
 
 /* Replays the MANIFEST as recovery does, reporting every bad record. 0, or -1 when nothing
  * usable was recovered (no version to check). */
-static int check_manifest(ck *c) {
-    char name[64], path[4096];
-    snprintf(name, sizeof(name), "MANIFEST-%06llu", (unsigned long long)c->manifest_number);
+/* Opens the log file dir/name (a MANIFEST or a WAL), counting its bytes (*size); NULL after
+ * reporting it unreadable. */
+static wal_reader *open_log(ck *c, const char *name, uint64_t *size) {
+    char path[4096];
     snprintf(path, sizeof(path), "%s/%s", c->dir, name);
     struct stat sb;
     memset(&sb, 0, sizeof(sb));
     if (stat(path, &sb) == 0) c->st->bytes += (uint64_t)sb.st_size;
+    *size = (uint64_t)sb.st_size;
     wal_reader *r = wal_reader_open(path);
     if (!r) {
         c->st->io_error = 1;
         finding(c, LSM_CHECK_ERROR, name, -1, "cannot read: %s", strerror(errno));
         file_done(c, name);
-        return -1;
     }
+    return r;
+}
+
+static int check_manifest(ck *c) {
+    char name[64];
+    snprintf(name, sizeof(name), "MANIFEST-%06llu", (unsigned long long)c->manifest_number);
+    uint64_t fsize;
+    wal_reader *r = open_log(c, name, &fsize);
+    if (!r) return -1;
     const char *rec;
     size_t len;
     int records = 0;
@@ -383,7 +393,7 @@ static int check_manifest(ck *c) {
     }
     uint64_t dropped = wal_reader_tail_dropped(r);
     if (dropped)
-        finding(c, LSM_CHECK_ERROR, name, (int64_t)(sb.st_size - (off_t)dropped),
+        finding(c, LSM_CHECK_ERROR, name, (int64_t)(fsize - dropped),
                 "torn or corrupt last record (%llu bytes): recovery ignores it; harmless only "
                 "if the server crashed while writing it, otherwise an acknowledged edit is lost",
                 (unsigned long long)dropped);
@@ -789,19 +799,11 @@ static void wal_counter(void *ctx, int idx, int64_t delta) {
 }
 
 static void check_wal(ck *c, uint64_t number, uint64_t *seq) {
-    char name[64], path[4096];
+    char name[64];
     snprintf(name, sizeof(name), "%06llu.log", (unsigned long long)number);
-    snprintf(path, sizeof(path), "%s/%s", c->dir, name);
-    struct stat sb;
-    memset(&sb, 0, sizeof(sb));
-    if (stat(path, &sb) == 0) c->st->bytes += (uint64_t)sb.st_size;
-    wal_reader *r = wal_reader_open(path);
-    if (!r) {
-        c->st->io_error = 1;
-        finding(c, LSM_CHECK_ERROR, name, -1, "cannot read: %s", strerror(errno));
-        file_done(c, name);
-        return;
-    }
+    uint64_t fsize;
+    wal_reader *r = open_log(c, name, &fsize);
+    if (!r) return;
     c->st->wal_files++;
     lsm_batch *b = lsm_batch_new();
     wal_ctx wc = {c->st};
@@ -836,7 +838,7 @@ static void check_wal(ck *c, uint64_t number, uint64_t *seq) {
     }
     uint64_t dropped = wal_reader_tail_dropped(r);
     if (dropped)
-        finding(c, LSM_CHECK_ERROR, name, (int64_t)(sb.st_size - (off_t)dropped),
+        finding(c, LSM_CHECK_ERROR, name, (int64_t)(fsize - dropped),
                 "torn tail: the last %llu bytes are not a complete record and recovery drops "
                 "them (a write never acknowledged if the server crashed while writing it; "
                 "otherwise damage)", (unsigned long long)dropped);
