@@ -62,6 +62,20 @@ def start(data):
     return s.start()
 
 
+def server_on_small_fs(size_mib):
+    """Mounts a size_mib tmpfs and starts kevo-server with its data there:
+    (mount dir, server, connection)."""
+    fsdir = mount_small_fs(size_mib)
+    try:
+        data = os.path.join(fsdir, "data")
+        os.makedirs(data)
+        s = start(data)
+        return fsdir, s, RawConn(s.port)
+    except BaseException:
+        umount(fsdir)
+        raise
+
+
 def write_until_full(conn, acked, prefix, limit=200000):
     """SETs until the server refuses; returns the first error reply."""
     val = os.urandom(2000).hex()  # incompressible, 4000 bytes
@@ -99,12 +113,8 @@ def check_all(conn, acked, what):
 @test(timeout=240)
 def test_disk_full_refuses_writes_serves_reads_and_recovers_by_itself():
     kevo_only()
-    fsdir = mount_small_fs(48)
+    fsdir, s, c = server_on_small_fs(48)
     try:
-        data = os.path.join(fsdir, "data")
-        os.makedirs(data)
-        s = start(data)
-        c = RawConn(s.port)
         acked = {}
         for i in range(200):  # a first part, flushed to tables
             k = "pre:%04d" % i
@@ -162,12 +172,8 @@ def test_server_restarts_on_a_full_disk_and_serves_reads():
     """A server killed while the disk is full must start again on that full disk and serve
     every acknowledged write (writes wait for space)."""
     kevo_only()
-    fsdir = mount_small_fs(40)
+    fsdir, s, c = server_on_small_fs(40)
     try:
-        data = os.path.join(fsdir, "data")
-        os.makedirs(data)
-        s = start(data)
-        c = RawConn(s.port)
         acked = {}
         ballast = os.path.join(fsdir, "ballast")
         st = os.statvfs(fsdir)

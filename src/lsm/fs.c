@@ -145,7 +145,7 @@ static int sync_dir_now(const char *dir) {
     int r = fsync(fd);
     int e = errno;
     close(fd);
-    if (e) errno = e;
+    if (r < 0) errno = e; /* close must not hide why the sync failed */
     return r;
 }
 

@@ -11,6 +11,9 @@
  * Errors: wrappers return what the system call returns (-1 / MAP_FAILED with errno set), so the
  * callers' error handling is the one that runs in production.
  *
+ * Outside the layer on purpose: advisory calls that change no data (sync_file_range write-back
+ * hints, posix_fadvise/madvise), munmap, the LOCK file, and kevo-check (read-only, offline).
+ *
  * Threads: any engine thread may call any wrapper; the hooks must be thread-safe. Hooks are
  * installed by tests only (fs_set_hooks), before the engine is opened. */
 #ifndef KEVO_FS_H

@@ -773,6 +773,20 @@ static int rotate_memtable(lsm_t *db) {
     return 0;
 }
 
+/* With no usable WAL (a log failure, or an open that could not start one): the active memtable's
+ * data, if any, becomes an immutable waiting for its flush, whose next log is next_log (created
+ * by the repair); an empty active memtable stays. 0 or LSM_ENOMEM (nothing changed). */
+static int freeze_for_repair(lsm_t *db, uint64_t next_log) {
+    if (memtable_entries(db->mem) == 0) return 0;
+    memtable *nm = memtable_new_for(memtable_distinct_keys(db->mem));
+    if (!nm || grow_imm(db)) {
+        if (nm) memtable_unref(nm);
+        return LSM_ENOMEM;
+    }
+    push_immutable(db, next_log, nm);
+    return 0;
+}
+
 /* A WAL write or sync failed (or the sync thread reported one). The log cannot be trusted any
  * more (a failed fsync is final, fs.h), so: the writes not yet acknowledged are dropped from
  * the memtable (they get error replies and must never become durable), the WAL is abandoned,
@@ -804,14 +818,9 @@ static void enter_log_failure(lsm_t *db, const char *what) {
     memcpy(db->counters, db->committed_counters, sizeof(db->counters));
     db->committed_seq = db->last_seq; /* dropped sequence numbers are never reused */
     db->fail_log_next = vset_new_file_number(db->vs);
-    if (memtable_entries(db->mem) > 0) {
-        memtable *nm = memtable_new_for(memtable_distinct_keys(db->mem));
-        if (!nm || grow_imm(db)) {
-            if (nm) memtable_unref(nm);
-            fail_fatal(db, LSM_ENOMEM, "out of memory after a failed WAL write; restart the server");
-            return;
-        }
-        push_immutable(db, db->fail_log_next, nm);
+    if (freeze_for_repair(db, db->fail_log_next)) {
+        fail_fatal(db, LSM_ENOMEM, "out of memory after a failed WAL write; restart the server");
+        return;
     }
     db->mem_log = db->fail_log_next; /* created by try_recover */
     db->retry_at = 0;                /* flush now */
@@ -1836,17 +1845,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     }
     if (!db->vs->manifest_failed) delete_obsolete_logs(db);
     if (!db->wal) { /* the recovered memtable waits for a flush, the new WAL for the repair */
-        memtable *nm = memtable_new();
-        if (!nm || grow_imm(db)) {
-            if (nm) memtable_unref(nm);
-            rc = LSM_ENOMEM;
-            goto fail;
-        }
-        if (memtable_entries(db->mem) > 0) push_immutable(db, db->mem_log, nm);
-        else {
-            memtable_unref(db->mem);
-            db->mem = nm;
-        }
+        if ((rc = freeze_for_repair(db, db->mem_log))) goto fail;
         db->fail_log = 1;
         db->fail_log_next = db->mem_log;
     }
