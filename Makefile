@@ -42,7 +42,7 @@ ifneq ($(FAKE_LSM),)
   BUILD  := $(BUILD)-fake
 endif
 LSM_SRC    := $(wildcard src/lsm/*.c)
-SERVER_SRC := $(filter-out src/main.c,$(wildcard src/*.c src/resp/*.c))
+SERVER_SRC := $(filter-out src/main.c,$(wildcard src/*.c src/types/*.c src/resp/*.c))
 LSM_OBJ    := $(LSM_SRC:%.c=$(BUILD)/%.o)
 ifneq ($(FAKE_LSM),)
   LSM_OBJ := $(BUILD)/fake_lsm.o

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""differential.py SEQUENCES - runs every command of SEQUENCES through raw RESP sockets against
+"""differential.py SEQUENCES... - runs every command of the SEQUENCES files through raw RESP sockets against
 the server under test ($KEVO_PORT) and the reference redis-server ($REDIS_PORT), and compares
 the replies byte for byte.
 
@@ -265,12 +265,12 @@ def make_raw_test(ref_port, sut_port):
 
 
 def main():
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "sequences.txt")
+    paths = sys.argv[1:] or [os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "sequences.txt")]
     if redis_port() is None:
         print("differential: no reference redis-server; skipped")
         return 0
-    sections = parse_file(path)
+    sections = [sec for path in paths for sec in parse_file(path)]
     ref, sut = Side(redis_port()), Side(kevo_port())
     total = 0
     for name, steps in sections:

@@ -5,7 +5,7 @@
 # reference redis-server on another free port for the differential suite, then runs:
 #   redispy       redis-py per-command tests (RESP2 + raw RESP3), test_redispy.py
 #   differential  the same command sequences against both servers, replies compared byte for
-#                 byte, differential.py + sequences.txt
+#                 byte, differential.py + sequences*.txt (one file per command family)
 #   cli           redis-cli: --pipe mass insert, --scan, -3, INFO, test_cli.py
 #   hiredis       hiredis_test.c compiled here with -lhiredis
 #   restart       durability across SIGTERM / kill -9 / DEBUG RELOAD / flushes, test_restart.py
@@ -167,7 +167,7 @@ for s in "${suites[@]}"; do
         redispy)      run_bounded "$PY" "$here/test_redispy.py" || rc=1 ;;
         differential)
             if [ -n "$REDIS_PORT" ]; then
-                run_bounded "$PY" "$here/differential.py" "$here/sequences.txt" || rc=1
+                run_bounded "$PY" "$here/differential.py" "$here"/sequences*.txt || rc=1
             else
                 echo "differential 0 0 1" >> "$KT_SUMMARY"
             fi ;;
