@@ -281,3 +281,28 @@ const char *coll_encoding_name(const ks_value *v) {
     default: return "unknown";
     }
 }
+
+/* ---- SCAN cursors over members ----
+ * The keyspace's cursor table holds the resume point as a fake engine key: 2 bytes || member, in
+ * slot "db" KEVO_MAX_DBS + sub (no real db uses it). Its fallback (cursor evicted or from before
+ * a restart) is the first bytes of the member, a lower bound: members may repeat, never skip. */
+unsigned long long coll_cursor_save(uint8_t sub, const void *member, size_t mlen) {
+    char stack[256];
+    char *p = mlen + 2 <= sizeof(stack) ? stack : malloc(mlen + 2);
+    if (!p) return 0;
+    p[0] = KS_TAG_KEY;
+    p[1] = 0;
+    if (mlen) memcpy(p + 2, member, mlen);
+    unsigned long long cur = keyspace_cursor_save(KEVO_MAX_DBS + sub, p, mlen + 2);
+    if (p != stack) free(p);
+    return cur;
+}
+
+int coll_cursor_load(uint8_t sub, unsigned long long cursor, const char **member, size_t *mlen) {
+    const char *seek;
+    size_t sl;
+    int exact = keyspace_cursor_load(cursor, KEVO_MAX_DBS + sub, &seek, &sl);
+    *member = seek + 2;
+    *mlen = sl >= 2 ? sl - 2 : 0;
+    return exact;
+}

@@ -113,6 +113,14 @@ const char *coll_iter_value(const coll_iter *ci, size_t *len);
 int coll_iter_status(const coll_iter *ci);
 void coll_iter_close(coll_iter *ci);
 
+/* ---- SCAN cursors (HSCAN/SSCAN/ZSCAN) ----
+ * coll_cursor_save returns a nonzero decimal-safe cursor that resumes at member (inclusive) of a
+ * walk over sub records; coll_cursor_load gives the member to seek to (bytes valid until the
+ * next keyspace call): exact when the cursor is still in the table (returns 1), else a lower
+ * bound (returns 0: members may repeat, none is skipped). */
+unsigned long long coll_cursor_save(uint8_t sub, const void *member, size_t mlen);
+int coll_cursor_load(uint8_t sub, unsigned long long cursor, const char **member, size_t *mlen);
+
 /* ---- sorted-set score encoding: 8 bytes whose bytewise order is the numeric order ---- */
 void coll_score_encode(char dst[8], double score);
 double coll_score_decode(const char src[8]);
