@@ -88,6 +88,23 @@ Test(hll_hash, register_and_count_of_elements_match_redis) {
     }
 }
 
+Test(hll_hash, element_with_count_33) {
+    /* found by a search over "q" + 10 digits; redis-server: PFADD k a q0429496134 turns the
+     * key dense with register 9948 = 33 (PFDEBUG GETREG) */
+    long reg;
+    cr_assert_eq(hll_pattern("q0429496134", 11, &reg), 33);
+    cr_assert_eq(reg, 9948);
+    hll h = {0};
+    cr_assert_eq(hll_set_empty(&h), 0);
+    cr_assert_eq(hll_add(&h, "a", 1, SPARSE_MAX), 1);
+    cr_assert_eq(hll_add(&h, "q0429496134", 11, SPARSE_MAX), 1);
+    cr_assert_eq(h.p[4], HLL_DENSE);
+    cr_assert_eq(hll_dense_get(h.p + HLL_HDR_SIZE, 9948), 33);
+    cr_assert_eq(hll_dense_get(h.p + HLL_HDR_SIZE, 12711), 2);
+    cr_assert_eq(hll_count(h.p, h.len, NULL), 2);
+    hll_free(&h);
+}
+
 Test(hll_hash, count_is_at_most_q_plus_one) {
     char buf[32];
     for (int i = 0; i < 100000; i++) {
