@@ -11,7 +11,6 @@
 #include "config.h"
 #include "hyperloglog.h"
 #include "keyspace.h"
-#include "server.h"
 
 #include <stdlib.h>
 #include <string.h>
