@@ -902,12 +902,12 @@ const struct command bitops_commands[] = {
      "(AND|OR|XOR|NOT) destkey key [key ...]", NULL},
     {"bitfield", cmd_bitfield, -2, W | D, 1, 1, 1, "bitmap",
      "Perform arbitrary bitfield integer operations on strings", "3.2.0",
-     "key [GET encoding offset|[OVERFLOW WRAP|SAT|FAIL] (SET encoding offset value|INCRBY "
-     "encoding offset increment) ...]",
+     "key [GET encoding offset|[OVERFLOW (WRAP|SAT|FAIL)] (SET encoding offset value|INCRBY "
+     "encoding offset increment)] ...",
      NULL},
     {"bitfield_ro", cmd_bitfield_ro, -2, R | F, 1, 1, 1, "bitmap",
      "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
-     "6.0.0", "key [GET encoding offset [GET encoding offset ...]]", NULL},
+     "6.0.0", "key [GET encoding offset] ...", NULL},
     {"lcs", cmd_lcs, -3, R, 1, 2, 1, "string", "Find longest common substring", "7.0.0",
      "key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]", NULL},
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL},
