@@ -48,7 +48,7 @@ static int str_commit(client *c) {
 
 static int str_stage_error(client *c, int r) {
     if (!r) return 0;
-    keyspace_begin(); /* drop what was staged */
+    keyspace_abort(); /* drop what this command wrote */
     keyspace_reply_engine_error(c, r);
     return -1;
 }

@@ -1,6 +1,7 @@
 /* command.c - the joined command table, case-insensitive lookup, and dispatch with Redis's
  * checks (see command.h), plus per-command statistics and the slow log (info.h). */
 #include "command.h"
+#include "keyspace.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -142,6 +143,7 @@ static void call_entry(client *c, cmd_entry *e)
     if (client_monitors_active() && !(cmd->flags & CMD_ADMIN) && !(e->st.parent && (e->st.parent->flags & CMD_ADMIN)))
         client_monitor_feed(c);
     cmd->proc(c);
+    keyspace_command_done(); /* a write group the handler left open is closed here */
     uint64_t dur = server_ustime() - start;
     if ((long long)dur < 0) dur = 0;
     e->st.calls++;

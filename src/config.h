@@ -33,6 +33,11 @@ struct config {
     int busy_poll_us;          /* event loop busy-poll limit, 0 = off */
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
+    /* OBJECT ENCODING thresholds (Redis's names; storage does not depend on them) */
+    long long hash_max_listpack_entries, hash_max_listpack_value;
+    long long set_max_intset_entries;
+    long long zset_max_listpack_entries, zset_max_listpack_value;
+    long long list_max_listpack_size, list_compress_depth;
     char *client_output_buffer_limit;  /* canonical "normal h s t replica h s t pubsub h s t" */
     long long obuf_hard, obuf_soft;    /* normal class, bytes; 0 = no limit */
     int obuf_soft_seconds;

@@ -29,7 +29,6 @@
  */
 #include "keyspace.h"
 
-#include "client.h"
 #include "multi.h"
 #include "server.h"
 #include "util.h"
@@ -56,6 +55,12 @@ static uint64_t get_be64(const char *p) {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++) v = (v << 8) | (unsigned char)p[i];
     return v;
+}
+
+static uint64_t ks_clock_us_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 size_t keyspace_encode_key(char *dst, int phys_db, const char *key, size_t klen) {
@@ -106,6 +111,9 @@ uint64_t keyspace_value_expire(void *ctx, const void *key, size_t klen, const vo
     const char *k = key, *v = val;
     if (klen < 2 || k[0] != KS_TAG_KEY || vlen < 10) return 0;
     if (!((uint8_t)v[1] & KF_EXPIRE)) return 0;
+    /* a collection's metadata is never dropped by compaction: the active cycle must see it to
+     * retire its version (the members' liveness record) */
+    if ((uint8_t)v[0] != KTYPE_STRING) return 0;
     /* the engine compares it with the server's own cached time (lsm_set_expire_clock) */
     return get_le64(v + 2);
 }
@@ -141,7 +149,7 @@ static int ekey_x(ekey *e, uint64_t at, int phys, const char *key, size_t klen) 
 #define KS_NBUF 4
 static lsm_buf ks_bufs[KS_NBUF];
 static lsm_buf ks_valbuf;         /* header + payload staging for keyspace_put */
-static lsm_batch *ks_lazy_batch;  /* lazy-expiry deletes, written at once */
+static lsm_batch *ks_lazy_batch;  /* active cycle and flush batches */
 static int ks_dbmap[KEVO_MAX_DBS];   /* logical -> physical */
 static int ks_dbrev[KEVO_MAX_DBS];   /* physical -> logical */
 static char ks_xresume[512];         /* active cycle: resume the 'x' walk here (a lower bound) */
@@ -149,8 +157,6 @@ static size_t ks_xresume_len;
 static uint64_t ks_last_now;     /* the cycle's previous clock reading */
 static long long ks_avg_ttl[KEVO_MAX_DBS];
 
-static int ks_defer;                          /* inside EXEC: see "EXEC grouping" */
-static int64_t ks_pending[LSM_MAX_COUNTERS];  /* counter deltas staged while deferring */
 
 static const char ks_dbmap_name[] = "Mdbmap"; /* 'M' || "dbmap" (on-disk: never change) */
 
@@ -211,13 +217,13 @@ void keyspace_close(void) {
 long long keyspace_dbsize(int db) {
     if (!server.engine) return 0;
     int idx = 2 * keyspace_phys_db(db);
-    long long n = lsm_counter(server.engine, idx) + (ks_defer ? ks_pending[idx] : 0);
+    long long n = lsm_counter(server.engine, idx);
     return n < 0 ? 0 : n;
 }
 long long keyspace_expires(int db) {
     if (!server.engine) return 0;
     int idx = 2 * keyspace_phys_db(db) + 1;
-    long long n = lsm_counter(server.engine, idx) + (ks_defer ? ks_pending[idx] : 0);
+    long long n = lsm_counter(server.engine, idx);
     return n < 0 ? 0 : n;
 }
 long long keyspace_avg_ttl(int db) {
@@ -225,188 +231,108 @@ long long keyspace_avg_ttl(int db) {
     return ks_avg_ttl[keyspace_phys_db(db)];
 }
 
-void keyspace_reply_engine_error(client *c, int err) {
-    /* corruption / I/O: the engine's detail names the file and offset (a damaged table block) */
-    const char *d = (err == LSM_ECORRUPT || err == LSM_EIO) && server.engine
-                        ? lsm_last_error(server.engine) : "";
-    if (d && *d) reply_errorf(c, "ERR storage engine error: %s: %s", lsm_strerror(err), d);
-    else reply_errorf(c, "ERR storage engine error: %s", lsm_strerror(err));
-}
 
-/* ---- EXEC grouping ---------------------------------------------------------------------------
- * Between keyspace_defer_begin() and keyspace_defer_end() (EXEC), the commands' writes are not
- * applied one by one: they accumulate in server.batch and are written as ONE engine batch at the
- * end, so a transaction is one WAL record (all of it or none of it survives a crash). So that the
- * queued commands still read their own writes, every 'k' key staged meanwhile is also kept in a
- * small overlay (engine key -> stored value or deleted) that keyspace_lookup consults first, and
- * the counter deltas staged are added to DBSIZE. Commands that walk the engine with an iterator
- * (KEYS, SCAN, RANDOMKEY) or rewrite whole dbs (FLUSHDB, FLUSHALL, SWAPDB) first write what is
- * pending (keyspace_defer_flush): the group is split there. */
-typedef struct ov_entry {
-    char *ekey;
-    size_t eklen;
-    char *val; /* NULL when deleted */
-    size_t vlen;
-} ov_entry;
-static ov_entry *ov;
-static size_t ov_n, ov_cap;
-static uint32_t *ov_slots; /* open addressing: entry index + 1, 0 = empty */
-static size_t ov_nslots;   /* power of two, > 2 * ov_n */
-static uint64_t ov_hashfn(const char *p, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-    return h;
-}
+/* ---- command groups ------------------------------------------------------------------------
+ * Every write goes to the engine at once (lsm_put/lsm_delete/lsm_counter_add), so a command,
+ * a transaction or a script reads its own writes, iterators included. Atomicity comes from the
+ * engine's write groups (lsm_group_begin/end): keyspace_begin opens the command's group,
+ * keyspace_commit closes it, and all of its writes become ONE WAL record. EXEC opens an outer
+ * group (keyspace_defer_begin) so the whole transaction is one record. Writes outside any
+ * group (lazy and active expiry) open a group of their own. */
+static int ks_defer;      /* inside EXEC */
+static int ks_cmd_group;  /* the current command's group is open */
 
-static void ov_clear(void) {
-    for (size_t i = 0; i < ov_n; i++) {
-        free(ov[i].ekey);
-        free(ov[i].val);
-    }
-    ov_n = 0;
-    if (ov_slots) memset(ov_slots, 0, ov_nslots * sizeof(*ov_slots));
-    if (ov_cap > 1024) { /* do not keep a big transaction's arrays */
-        free(ov);
-        free(ov_slots);
-        ov = NULL;
-        ov_slots = NULL;
-        ov_cap = ov_nslots = 0;
-    }
-    memset(ks_pending, 0, sizeof(ks_pending));
+static int ks_put(const char *ek, size_t eklen, const char *v, size_t vlen) {
+    return lsm_put(server.engine, ek, eklen, v, vlen);
 }
+static int ks_del(const char *ek, size_t eklen) { return lsm_delete(server.engine, ek, eklen); }
+static int ks_counter_add(int idx, int64_t d) { return lsm_counter_add(server.engine, idx, d); }
 
-static ov_entry *ov_find(const char *ek, size_t eklen) {
-    if (!ov_n) return NULL;
-    size_t mask = ov_nslots - 1;
-    for (size_t i = ov_hashfn(ek, eklen) & mask;; i = (i + 1) & mask) {
-        uint32_t s = ov_slots[i];
-        if (!s) return NULL;
-        ov_entry *e = &ov[s - 1];
-        if (e->eklen == eklen && memcmp(e->ekey, ek, eklen) == 0) return e;
-    }
-}
-
-static int ov_rehash(size_t nslots) {
-    uint32_t *ns = calloc(nslots, sizeof(*ns));
-    if (!ns) return LSM_ENOMEM;
-    for (size_t j = 0; j < ov_n; j++) {
-        size_t i = ov_hashfn(ov[j].ekey, ov[j].eklen) & (nslots - 1);
-        while (ns[i]) i = (i + 1) & (nslots - 1);
-        ns[i] = (uint32_t)(j + 1);
-    }
-    free(ov_slots);
-    ov_slots = ns;
-    ov_nslots = nslots;
-    return 0;
-}
-
-/* Records the staged state of engine key ek: value v (copied) or deleted (v == NULL). */
-static int ov_set(const char *ek, size_t eklen, const char *v, size_t vlen) {
-    char *vc = NULL;
-    if (v) {
-        vc = malloc(vlen ? vlen : 1);
-        if (!vc) return LSM_ENOMEM;
-        if (vlen) memcpy(vc, v, vlen);
-    }
-    ov_entry *e = ov_find(ek, eklen);
-    if (e) {
-        free(e->val);
-        e->val = vc;
-        e->vlen = vlen;
-        return 0;
-    }
-    if (ov_n == ov_cap) {
-        size_t nc = ov_cap ? ov_cap * 2 : 16;
-        ov_entry *no = realloc(ov, nc * sizeof(*no));
-        if (!no) { free(vc); return LSM_ENOMEM; }
-        ov = no;
-        ov_cap = nc;
-    }
-    if (2 * (ov_n + 1) >= ov_nslots) {
-        int r = ov_rehash(ov_nslots ? ov_nslots * 2 : 64);
-        if (r) { free(vc); return r; }
-    }
-    char *kc = malloc(eklen);
-    if (!kc) { free(vc); return LSM_ENOMEM; }
-    memcpy(kc, ek, eklen);
-    ov[ov_n].ekey = kc;
-    ov[ov_n].eklen = eklen;
-    ov[ov_n].val = vc;
-    ov[ov_n].vlen = vlen;
-    ov_n++;
-    size_t i = ov_hashfn(ek, eklen) & (ov_nslots - 1);
-    while (ov_slots[i]) i = (i + 1) & (ov_nslots - 1);
-    ov_slots[i] = (uint32_t)ov_n;
-    return 0;
-}
-
-/* Counter update staged in batch b (tracked while deferring when b is server.batch). */
-static void ks_counter_add(lsm_batch *b, int idx, int64_t d) {
-    lsm_batch_counter_add(b, idx, d);
-    if (ks_defer && b == server.batch && idx >= 0 && idx < LSM_MAX_COUNTERS) ks_pending[idx] += d;
-}
-
-/* The first error of the current group: once part of a transaction could not be written, no
- * later part is (a transaction split by SCAN/KEYS is all written or none of it). */
-static int ks_defer_err;
-
-int keyspace_defer_flush(void) {
-    if (!ks_defer) return 0;
-    int r = ks_defer_err;
-    if (r == 0 && server.engine && lsm_batch_count(server.batch)) {
-        r = lsm_write(server.engine, server.batch);
-        if (r == 0) server.dirty++;
-        else ks_defer_err = r;
-    }
-    lsm_batch_clear(server.batch);
-    ov_clear();
-    return r;
-}
+int keyspace_defer_flush(void) { return 0; /* writes are applied at once: nothing pending */ }
 
 void keyspace_defer_begin(void) {
-    if (ks_defer) return;
-    lsm_batch_clear(server.batch);
-    ov_clear();
+    if (ks_defer || !server.engine) return;
+    lsm_group_begin(server.engine);
     ks_defer = 1;
-    ks_defer_err = 0;
 }
 
 int keyspace_defer_end(void) {
     if (!ks_defer) return 0;
-    int r = keyspace_defer_flush();
     ks_defer = 0;
-    ks_defer_err = 0;
+    return lsm_group_end(server.engine);
+}
+
+void keyspace_begin(void) {
+    if (ks_cmd_group || !server.engine) return;
+    lsm_group_begin(server.engine);
+    ks_cmd_group = 1;
+}
+
+void keyspace_abort(void) {
+    if (!server.engine) return;
+    if (ks_cmd_group || ks_defer) lsm_group_abort(server.engine);
+}
+
+int keyspace_commit(void) {
+    if (!server.engine) return LSM_EIO;
+    if (!ks_cmd_group) return 0;
+    ks_cmd_group = 0;
+    int r = lsm_group_end(server.engine);
+    if (r == 0) server.dirty++;
     return r;
+}
+
+void keyspace_command_done(void) {
+    if (ks_cmd_group) keyspace_commit();
 }
 
 /* ---- lookups and writes -------------------------------------------------------------------- */
 
-/* Adds the deletion of a live key (and its x entry) and the counter updates to batch b. */
-static int batch_remove(lsm_batch *b, int phys, const char *key, size_t klen, uint64_t expire) {
+/* Collections (type != string): the payload starts with the version (8 bytes, big-endian); its
+ * liveness record 'v' || version exists while the version is live (see keyspace.h). */
+static uint64_t coll_version_of(const ks_value *v) {
+    if (v->type == KTYPE_STRING || v->plen < 8) return 0;
+    return get_be64(v->payload);
+}
+
+static int retire_version(uint64_t version) {
+    if (!version) return 0;
+    char vk[9];
+    vk[0] = KS_TAG_VERSION;
+    put_be64(vk + 1, version);
+    return ks_del(vk, sizeof(vk));
+}
+
+/* Deletes a live key (metadata, x entry, liveness record unless keep_version) and counts it. */
+static int remove_key(int phys, const char *key, size_t klen, uint64_t expire,
+                      const ks_value *retire) {
     ekey e;
     int r = ekey_k(&e, phys, key, klen);
     if (r) return r;
-    r = lsm_batch_delete(b, e.p, e.len);
-    if (r == 0 && ks_defer && b == server.batch) r = ov_set(e.p, e.len, NULL, 0);
+    r = ks_del(e.p, e.len);
     ekey_free(&e);
     if (r) return r;
-    ks_counter_add(b, 2 * phys, -1);
+    if ((r = ks_counter_add(2 * phys, -1))) return r;
     if (expire) {
         if ((r = ekey_x(&e, expire, phys, key, klen))) return r;
-        r = lsm_batch_delete(b, e.p, e.len);
+        r = ks_del(e.p, e.len);
         ekey_free(&e);
         if (r) return r;
-        ks_counter_add(b, 2 * phys + 1, -1);
+        if ((r = ks_counter_add(2 * phys + 1, -1))) return r;
     }
+    if (!retire || !coll_version_of(retire)) return 0;
+    if ((r = retire_version(coll_version_of(retire)))) return r;
+    keyspace_notify_removed(retire, KS_REMOVED_DELETED);
     return 0;
 }
 
-/* Deletes an expired key now (own batch), counts it, touches WATCH. */
-static int expire_now(int phys, const char *key, size_t klen, uint64_t expire) {
-    lsm_batch_clear(ks_lazy_batch);
-    int r = batch_remove(ks_lazy_batch, phys, key, klen, expire);
-    if (r == 0) r = lsm_write(server.engine, ks_lazy_batch);
-    lsm_batch_clear(ks_lazy_batch);
+/* Deletes an expired key now (its own group, or the open one), counts it, touches WATCH. */
+static int expire_now(int phys, const char *key, size_t klen, const ks_value *v) {
+    lsm_group_begin(server.engine);
+    int r = remove_key(phys, key, klen, v->expire, v);
+    if (r) lsm_group_abort(server.engine);
+    int er = lsm_group_end(server.engine);
+    if (r == 0) r = er;
     if (r == 0) {
         server.stat.expiredkeys++;
         server.dirty++;
@@ -422,25 +348,7 @@ int keyspace_lookup(int db, const char *key, size_t klen, lsm_buf *buf, ks_value
     ekey e;
     int r = ekey_k(&e, phys, key, klen);
     if (r) return r;
-    ov_entry *oe = ks_defer ? ov_find(e.p, e.len) : NULL;
-    if (oe) { /* staged by an earlier command of this EXEC */
-        if (!oe->val) {
-            r = LSM_ENOTFOUND;
-        } else if (buf->cap < oe->vlen + 1) {
-            char *nd = realloc(buf->data, oe->vlen + 1);
-            if (!nd) r = LSM_ENOMEM;
-            else {
-                buf->data = nd;
-                buf->cap = oe->vlen + 1;
-            }
-        }
-        if (oe->val && r == 0) {
-            memcpy(buf->data, oe->val, oe->vlen);
-            buf->len = oe->vlen;
-        }
-    } else {
-        r = lsm_get(server.engine, e.p, e.len, buf);
-    }
+    r = lsm_get(server.engine, e.p, e.len, buf);
     ekey_free(&e);
     if (r == LSM_ENOTFOUND) {
         if (flags & KS_LOOKUP_READ) server.stat.keyspace_misses++;
@@ -450,15 +358,8 @@ int keyspace_lookup(int db, const char *key, size_t klen, lsm_buf *buf, ks_value
     if (keyspace_decode_value(buf->data, buf->len, out)) return LSM_ECORRUPT;
     if (out->expire && out->expire <= server_now_ms()) {
         if (!(flags & KS_LOOKUP_NOEXPIRE)) {
-            if (oe) { /* its write is still staged: the delete must follow it in the group */
-                r = batch_remove(server.batch, phys, key, klen, out->expire);
-                if (r) return r;
-                server.stat.expiredkeys++;
-                multi_touch_key(db, key, klen);
-            } else {
-                r = expire_now(phys, key, klen, out->expire);
-                if (r) return r;
-            }
+            r = expire_now(phys, key, klen, out);
+            if (r) return r;
         }
         if (flags & KS_LOOKUP_READ) server.stat.keyspace_misses++;
         return 0;
@@ -467,12 +368,14 @@ int keyspace_lookup(int db, const char *key, size_t klen, lsm_buf *buf, ks_value
     return 1;
 }
 
-void keyspace_begin(void) {
-    if (!ks_defer) lsm_batch_clear(server.batch); /* in EXEC the group keeps accumulating */
+int keyspace_remove(int db, const char *key, size_t klen, const ks_value *old) {
+    int r = remove_key(keyspace_phys_db(db), key, klen, old->expire, old);
+    if (r == 0) multi_touch_key(db, key, klen);
+    return r;
 }
 
-int keyspace_remove(int db, const char *key, size_t klen, const ks_value *old) {
-    int r = batch_remove(server.batch, keyspace_phys_db(db), key, klen, old->expire);
+int keyspace_remove_keep_version(int db, const char *key, size_t klen, const ks_value *old) {
+    int r = remove_key(keyspace_phys_db(db), key, klen, old->expire, NULL);
     if (r == 0) multi_touch_key(db, key, klen);
     return r;
 }
@@ -490,7 +393,6 @@ int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old
         return 0;
     }
     int phys = keyspace_phys_db(db);
-    lsm_batch *b = server.batch;
     size_t need = plen + KS_VALUE_HDR_MAX;
     if (ks_valbuf.cap < need) {
         char *nd = realloc(ks_valbuf.data, need);
@@ -504,48 +406,81 @@ int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old
     ekey e;
     int r = ekey_k(&e, phys, key, klen);
     if (r) return r;
-    r = lsm_batch_put(b, e.p, e.len, ks_valbuf.data, h + plen);
-    if (r == 0 && ks_defer) r = ov_set(e.p, e.len, ks_valbuf.data, h + plen);
+    r = ks_put(e.p, e.len, ks_valbuf.data, h + plen);
     ekey_free(&e);
     if (ks_valbuf.cap > (1u << 20)) lsm_buf_free(&ks_valbuf); /* do not keep huge staging */
     if (r) return r;
-    if (!old) ks_counter_add(b, 2 * phys, 1);
+    if (!old && (r = ks_counter_add(2 * phys, 1))) return r;
     uint64_t oldexp = old ? old->expire : 0;
     if (oldexp != expire) {
         if (oldexp) {
             if ((r = ekey_x(&e, oldexp, phys, key, klen))) return r;
-            r = lsm_batch_delete(b, e.p, e.len);
+            r = ks_del(e.p, e.len);
             ekey_free(&e);
             if (r) return r;
-            ks_counter_add(b, 2 * phys + 1, -1);
+            if ((r = ks_counter_add(2 * phys + 1, -1))) return r;
         }
         if (expire) {
             if ((r = ekey_x(&e, expire, phys, key, klen))) return r;
-            r = lsm_batch_put(b, e.p, e.len, "", 0);
+            r = ks_put(e.p, e.len, "", 0);
             ekey_free(&e);
             if (r) return r;
-            ks_counter_add(b, 2 * phys + 1, 1);
+            if ((r = ks_counter_add(2 * phys + 1, 1))) return r;
         }
+    }
+    /* the old incarnation was a collection and this write is not the same version of it: its
+     * members die with it (O(1): the compaction filter removes them) */
+    uint64_t oldver = old ? coll_version_of(old) : 0;
+    if (oldver && (type == KTYPE_STRING || plen < 8 || get_be64(payload) != oldver)) {
+        if ((r = retire_version(oldver))) return r;
+        keyspace_notify_removed(old, KS_REMOVED_OVERWRITTEN);
     }
     multi_touch_key(db, key, klen);
     return 0;
 }
 
-int keyspace_commit(void) {
-    if (!server.engine) {
-        lsm_batch_clear(server.batch);
-        return LSM_EIO;
+/* ---- reclaiming dead members ------------------------------------------------------------------
+ * A removed collection leaves its members behind; the compaction filter drops them once the
+ * liveness record's delete is in a table. Big ones are not left to chance: their member ranges
+ * are remembered here and the cron asks the engine to compact them (lsm_compact_range freezes
+ * the memtable first, so the filter sees the delete). */
+static uint64_t ks_dead_min, ks_dead_max; /* versions of the pending dead ranges */
+static uint64_t ks_dead_members;          /* members they hold (from the metadata counts) */
+static uint64_t ks_dead_since_us;
+static uint64_t ks_reclaims;
+
+void keyspace_notify_removed(const ks_value *old, int why) {
+    (void)why;
+    uint64_t ver = coll_version_of(old);
+    if (!ver || old->plen < 16) return;
+    uint64_t count = get_le64(old->payload + 8);
+    if (count < KS_RECLAIM_MIN_MEMBERS) return; /* small keys: normal compactions suffice */
+    if (!ks_dead_members) {
+        ks_dead_min = ks_dead_max = ver;
+        ks_dead_since_us = ks_clock_us_now();
     }
-    if (ks_defer) return 0; /* written by keyspace_defer_end */
-    if (lsm_batch_count(server.batch) == 0) {
-        lsm_batch_clear(server.batch);
-        return 0;
-    }
-    int r = lsm_write(server.engine, server.batch);
-    if (r == 0) server.dirty++;
-    lsm_batch_clear(server.batch);
-    return r;
+    if (ver < ks_dead_min) ks_dead_min = ver;
+    if (ver > ks_dead_max) ks_dead_max = ver;
+    ks_dead_members += count;
 }
+
+int keyspace_reclaim_cron(void) {
+    if (!ks_dead_members || !server.engine) return 0;
+    /* a burst of deletes is gathered for a moment into one request */
+    if (ks_clock_us_now() - ks_dead_since_us < 200000) return 0;
+    char b[9], e[9];
+    b[0] = e[0] = KS_TAG_MEMBER;
+    put_be64(b + 1, ks_dead_min);
+    put_be64(e + 1, ks_dead_max + 1);
+    int r = lsm_compact_range(server.engine, b, sizeof(b), e, sizeof(e), 0);
+    if (r == 0) {
+        ks_dead_members = 0;
+        ks_reclaims++;
+    }
+    return r == 0;
+}
+
+uint64_t keyspace_reclaims(void) { return ks_reclaims; }
 
 /* ---- active expiry ------------------------------------------------------------------------- */
 
@@ -613,7 +548,7 @@ long long keyspace_active_expire_cycle(long long budget_us) {
         else if (r != 0 && r != LSM_ENOTFOUND)
             break;
         if (same) {
-            if (expire_now(phys, key, klen, at)) break;
+            if (expire_now(phys, key, klen, &v)) break;
         } else {
             /* stale entry: its incarnation was dropped by compaction (see the invariant) */
             lsm_batch_clear(ks_lazy_batch);
@@ -656,7 +591,7 @@ static int flush_phys(int phys, long long *deleted) {
     lsm_iter *it = lsm_iter_new(server.engine);
     if (!it) return LSM_ENOMEM;
     char pfx[2] = {KS_TAG_KEY, (char)phys};
-    lsm_batch *b = server.batch;
+    lsm_batch *b = ks_lazy_batch;
     lsm_batch_clear(b);
     int r = 0;
     for (lsm_iter_seek(it, pfx, 2); lsm_iter_valid(it); lsm_iter_next(it)) {
@@ -665,9 +600,25 @@ static int flush_phys(int phys, long long *deleted) {
         if (kl < 2 || memcmp(k, pfx, 2) != 0) break;
         const char *v = lsm_iter_value(it, &vl);
         ks_value kv;
-        uint64_t exp = 0;
-        if (keyspace_decode_value(v, vl, &kv) == 0) exp = kv.expire;
-        if ((r = batch_remove(b, phys, k + 2, kl - 2, exp))) break;
+        memset(&kv, 0, sizeof(kv));
+        keyspace_decode_value(v, vl, &kv);
+        lsm_batch_delete(b, k, kl);
+        lsm_batch_counter_add(b, 2 * phys, -1);
+        if (kv.expire) {
+            ekey e;
+            if ((r = ekey_x(&e, kv.expire, phys, k + 2, kl - 2))) break;
+            lsm_batch_delete(b, e.p, e.len);
+            ekey_free(&e);
+            lsm_batch_counter_add(b, 2 * phys + 1, -1);
+        }
+        uint64_t ver = coll_version_of(&kv);
+        if (ver) {
+            char vk[9];
+            vk[0] = KS_TAG_VERSION;
+            put_be64(vk + 1, ver);
+            lsm_batch_delete(b, vk, sizeof(vk));
+            keyspace_notify_removed(&kv, KS_REMOVED_DELETED);
+        }
         (*deleted)++;
         if (lsm_batch_count(b) >= KS_FLUSH_BATCH) {
             if ((r = lsm_write(server.engine, b))) break;
@@ -727,10 +678,7 @@ int keyspace_flushdb(int db) {
     multi_touch_db(db);
     long long deleted = 0;
     int phys = keyspace_phys_db(db);
-    int saved = ks_defer; /* flush_phys writes its own batches */
-    ks_defer = 0;
     int r = flush_phys(phys, &deleted);
-    ks_defer = saved;
     if (r == 0) server.dirty++;
     if (r == 0 && deleted >= KS_FLUSH_COMPACT_MIN) {
         char b[2] = {KS_TAG_KEY, (char)phys}, e[2] = {KS_TAG_KEY, (char)(phys + 1)};
@@ -744,17 +692,13 @@ int keyspace_flushall(void) {
     int fr = keyspace_defer_flush();
     if (fr) return fr;
     long long deleted = 0;
-    int saved = ks_defer; /* flush_phys writes its own batches */
-    ks_defer = 0;
     for (int db = 0; db < KEVO_MAX_DBS; db++) {
         multi_touch_db(db);
         int r = flush_phys(keyspace_phys_db(db), &deleted);
         if (r) {
-            ks_defer = saved;
-            return r;
+                    return r;
         }
     }
-    ks_defer = saved;
     server.dirty++;
     if (deleted >= KS_FLUSH_COMPACT_MIN) lsm_compact_range(server.engine, NULL, 0, NULL, 0, 0);
     return 0;
@@ -875,31 +819,3 @@ const char *keyspace_value_encoding(const ks_value *v) {
     return keyspace_string_encoding(v->payload, v->plen);
 }
 
-void keyspace_debug_object(client *c) {
-    if (c->argc < 3) {
-        reply_wrong_arity(c, "debug|object");
-        return;
-    }
-    ks_value v;
-    lsm_buf *b = keyspace_buf(0);
-    int r = keyspace_lookup(c->db, c->argv[2].ptr, c->argv[2].len, b, &v, 0);
-    if (r < 0) {
-        keyspace_reply_engine_error(c, r);
-        return;
-    }
-    if (r == 0) {
-        reply_error(c, ERR_NO_KEY);
-        return;
-    }
-    const char *enc = keyspace_value_encoding(&v);
-    size_t serlen = v.plen;
-    long long iv;
-    int shared = v.plen <= 4 && string2ll(v.payload, v.plen, &iv) && iv >= 0 && iv < 10000;
-    char line[256];
-    snprintf(line, sizeof(line),
-             "Value at:0x%012llx refcount:%d encoding:%s serializedlength:%zu lru:0 "
-             "lru_seconds_idle:0",
-             (unsigned long long)(uintptr_t)v.payload & 0xffffffffffffull,
-             shared ? 2147483647 : 1, enc, serlen ? serlen : 1);
-    reply_simple(c, line);
-}

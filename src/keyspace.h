@@ -7,6 +7,12 @@
  *                                                   LE, when flags & KF_EXPIRE] || payload
  *   'x' || expire-at ms (8, big-endian) || db(1) || user key  -> empty value (expire index)
  *   'M' || name                                   -> server metadata (e.g. the DB map of SWAPDB)
+ *   'v' || version (8, big-endian)                 -> "" : a collection version is live
+ *   'm' || version (8, big-endian) || ...          -> a collection's members (types/coll.h)
+ * A collection's 'k' payload starts with version (8, big-endian) || count (8, little-endian);
+ * versions come from counter KS_VERSION_COUNTER and are never reused. Removing or overwriting a
+ * collection deletes its 'v' record in the same batch; the engine's compaction filter then
+ * drops the members of versions without one (O(1) delete whatever the size).
  * db is the PHYSICAL slot; SWAPDB swaps the logical->physical map (persisted under 'M').
  * Counters (lsm_batch_counter_add): idx 2*phys_db = keys, 2*phys_db+1 = keys with an expire.
  * Invariant: every counted key with an expire has exactly one 'x' entry; the active cycle, not
@@ -38,21 +44,29 @@ uint64_t keyspace_value_expire(void *ctx, const void *key, size_t klen, const vo
 
 /* ======== Additions (keyspace.c's owner): the API the command files use ======================
  * Lifetimes: a ks_value's payload points into the lsm_buf passed to the lookup and is valid until
- * that buffer is reused. Writes accumulate in server.batch between keyspace_begin() and
- * keyspace_commit(); a command does exactly one commit, so each write command is atomic (one
- * WAL record). Lazy expiry inside a lookup writes through a private batch at once (it never
- * touches server.batch), so lookups may be freely interleaved with keyspace_put/remove. */
+ * that buffer is reused. Writes are applied to the engine at once (reads see them) inside the
+ * command's engine write group, opened by keyspace_begin() and closed by keyspace_commit():
+ * every write command is atomic (one WAL record). Lazy expiry inside a lookup joins the open
+ * group (or writes its own), so lookups may be freely interleaved with keyspace_put/remove. */
 #include "lsm.h"
-struct client;
 
 /* Value types and flags (on-disk: never change). */
 #define KTYPE_STRING 0
+#define KTYPE_LIST   1
+#define KTYPE_SET    2
+#define KTYPE_ZSET   3
+#define KTYPE_HASH   4
+#define KTYPE_STREAM 5
 #define KF_EXPIRE 0x01
 #define KF_RAW    0x02   /* string was modified in place (APPEND/SETRANGE): OBJECT ENCODING "raw" */
 /* Space tags (on-disk: never change). */
 #define KS_TAG_KEY 'k'
 #define KS_TAG_EXPIRE 'x'
 #define KS_TAG_META 'M'
+#define KS_TAG_VERSION 'v'
+#define KS_TAG_MEMBER 'm'
+/* Persistent counter holding the last collection version handed out. */
+#define KS_VERSION_COUNTER 63
 #define KS_VALUE_HDR_MAX 10 /* type + flags + expire-at */
 
 typedef struct ks_value {
@@ -101,17 +115,33 @@ int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old
                        uint8_t vflags, uint64_t expire, const void *payload, size_t plen);
 /* Removes a live key (old from a lookup, not NULL). Touches WATCH. */
 int keyspace_remove(int db, const char *key, size_t klen, const ks_value *old);
-/* Writes server.batch (if it holds anything) as one engine write; 0 or a negative code. */
+/* Closes the command's write group opened by keyspace_begin: everything it wrote is ONE WAL
+ * record. 0, or a negative code when the group was aborted or failed (its writes are gone). */
 int keyspace_commit(void);
-/* EXEC grouping: between begin and end, keyspace_commit stages instead of writing and the
- * whole transaction is written as ONE engine batch by keyspace_defer_end (0 or a negative code).
- * Lookups see the staged writes. keyspace_defer_flush writes what is staged so far (used before
- * iterators and whole-db operations; a no-op outside EXEC). */
+/* Drops every write of the current command (or, inside EXEC, of the whole transaction) and
+ * makes the closing keyspace_commit/keyspace_defer_end fail. For errors after writes. */
+void keyspace_abort(void);
+/* Called by the dispatcher after every command: closes a group a handler left open. */
+void keyspace_command_done(void);
+/* EXEC grouping: between begin and end every command's writes join ONE engine write group (one
+ * WAL record for the transaction). Writes are applied at once, so later commands (iterators
+ * included) read them. keyspace_defer_flush is a no-op kept for callers. */
 void keyspace_defer_begin(void);
 int keyspace_defer_end(void);
 int keyspace_defer_flush(void);
-/* Replies "-ERR storage engine error: ..." for a negative engine code. */
-void keyspace_reply_engine_error(struct client *c, int err);
+
+/* Removes a live key but keeps its collection version live (RENAME/MOVE: the metadata moves). */
+int keyspace_remove_keep_version(int db, const char *key, size_t klen, const ks_value *old);
+/* A collection removed or overwritten (why: KS_REMOVED_*): big ones get their member range
+ * compacted soon (keyspace_reclaim_cron) so space comes back without a manual COMPACT. */
+#define KS_REMOVED_DELETED 0
+#define KS_REMOVED_EXPIRED 1
+#define KS_REMOVED_OVERWRITTEN 2
+#define KS_RECLAIM_MIN_MEMBERS 10000
+void keyspace_notify_removed(const ks_value *old, int why);
+/* Cron: schedules the pending reclaim compaction (returns 1 when one was requested). */
+int keyspace_reclaim_cron(void);
+uint64_t keyspace_reclaims(void);
 
 /* ---- whole-db operations ---- */
 int keyspace_flushdb(int db);        /* deletes every key of logical db, counts stay exact */
@@ -129,8 +159,6 @@ unsigned long long keyspace_cursor_save(int phys_db, const char *ekey, size_t ek
 int keyspace_cursor_load(unsigned long long cursor, int phys_db, const char **seek,
                          size_t *seeklen);
 
-/* DEBUG OBJECT key (Redis's line format); S1's DEBUG calls it with c->argv[2] as the key. */
-void keyspace_debug_object(struct client *c);
 /* OBJECT ENCODING name Redis would pick for a string payload: "int", "embstr" or "raw". */
 const char *keyspace_string_encoding(const char *p, size_t len);
 /* Same for a stored value, honoring KF_RAW. */

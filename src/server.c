@@ -288,6 +288,7 @@ static long long server_cron(event_loop *el, long long id, void *data)
             long long n = keyspace_active_expire_cycle(budget);
             (void)n;
         }
+        keyspace_reclaim_cron();
         if (client_paused_count() && !lsm_write_stalled(server.engine)) client_resume_paused();
     }
     return 1000 / (server.hz > 0 ? server.hz : 10);

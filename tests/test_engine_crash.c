@@ -1016,3 +1016,88 @@ Test(engine_crash, bit_flip_in_a_table_is_reported_never_served)
     fprintf(stderr, "engine_crash: table bit flips: %d of 16 reported by gets\n", served_errors);
     etu_rmrf(work);
 }
+
+/* A write group (lsm_group_begin/end: a command, a transaction, a script) is ONE WAL record:
+ * its writes are visible at once to the writer but reach the log only at lsm_group_end, and a
+ * crash that tears the record at any byte leaves all of them or none, counters included. */
+Test(engine_crash, write_group_all_or_nothing_at_every_truncation_of_its_wal_record)
+{
+    char orig[1024], work[1024], log[1024];
+    path_in(orig, sizeof orig, "orig");
+    path_in(work, sizeof work, "work");
+    cr_assert_eq(mkdir(orig, 0755), 0);
+    lsm_options o;
+    wal_options(&o);
+    lsm_t *db = etu_open(orig, &o);
+    cr_assert_not_null(db);
+    must(etu_put_str(db, "before", "1"), "put");
+    must(lsm_commit(db), "commit");
+    cr_assert_geq(etu_newest_log(orig, log, sizeof log), 0);
+    long long pre = etu_file_size(log);
+
+    enum { NG = 12 };
+    lsm_group_begin(db);
+    lsm_buf b = {0};
+    for (int i = 0; i < NG; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "g%02d", i);
+        must(etu_put_str(db, k, "grouped"), "put in group");
+        cr_assert_eq(etu_get_str(db, k, &b), 0, "a group's write is visible to the writer at once");
+    }
+    lsm_group_begin(db); /* nested: joins the outer group */
+    must(lsm_delete(db, "before", 6), "delete in group");
+    must(lsm_counter_add(db, 3, 7), "counter in group");
+    cr_assert_eq(lsm_group_end(db), 0);
+    lsm_batch *bt = lsm_batch_new();
+    lsm_batch_put(bt, "gb1", 3, "x", 1);
+    lsm_batch_counter_add(bt, 3, 1);
+    must(lsm_write(db, bt), "batch in group");
+    lsm_batch_free(bt);
+    cr_assert_eq(lsm_counter(db, 3), 8);
+    cr_assert_eq(lsm_commit(db), LSM_EINVAL, "no commit while a group is open");
+    cr_assert_eq(etu_file_size(log), pre, "nothing of an open group reaches the log");
+    cr_assert_eq(lsm_group_end(db), 0);
+    must(lsm_commit(db), "commit");
+    long long post = etu_file_size(log);
+    cr_assert_gt(post, pre);
+
+    /* an aborted group leaves nothing, in memory or in the log */
+    lsm_group_begin(db);
+    must(etu_put_str(db, "aborted", "x"), "put");
+    must(lsm_counter_add(db, 3, 100), "counter");
+    cr_assert_eq(lsm_group_abort(db), 0);
+    cr_assert_eq(etu_get_str(db, "aborted", &b), LSM_ENOTFOUND, "abort takes the writes back");
+    cr_assert_eq(lsm_counter(db, 3), 8, "abort restores the counters");
+    cr_assert_neq(etu_put_str(db, "aborted2", "x"), 0, "an aborted group refuses more writes");
+    cr_assert_eq(lsm_group_end(db), LSM_EIO);
+    must(lsm_commit(db), "commit");
+    cr_assert_eq(etu_file_size(log), post, "an aborted group writes no record");
+    must(etu_put_str(db, "after", "1"), "writes go on after an aborted group");
+    must(lsm_close(db), "close");
+
+    const char *slash = strrchr(log, '/');
+    char logname[256];
+    copy_name(logname, sizeof logname, slash ? slash + 1 : log);
+    for (long long len = pre; len <= post; len++) {
+        make_truncated_copy(orig, work, logname, len);
+        db = etu_open(work, &o);
+        cr_assert_not_null(db, "truncated to %lld: %s", len, lsm_last_error(NULL));
+        int present = 0;
+        for (int i = 0; i < NG; i++) {
+            char k[32];
+            snprintf(k, sizeof k, "g%02d", i);
+            present += etu_get_str(db, k, &b) == 0;
+        }
+        present += etu_get_str(db, "gb1", &b) == 0;
+        int deleted = etu_get_str(db, "before", &b) == LSM_ENOTFOUND;
+        int whole = len == post;
+        cr_assert_eq(present, whole ? NG + 1 : 0, "truncated to %lld of [%lld, %lld]: %d of the "
+                     "group's %d puts present", len, pre, post, present, NG + 1);
+        cr_assert_eq(deleted, whole, "the group's delete follows its puts");
+        cr_assert_eq(lsm_counter(db, 3), whole ? 8 : 0, "the group's counters follow its writes");
+        cr_assert_eq(etu_get_str(db, "aborted", &b), LSM_ENOTFOUND);
+        must(lsm_close(db), "close");
+    }
+    lsm_buf_free(&b);
+    etu_rmrf(work);
+}

@@ -588,7 +588,8 @@ Test(handlers, exec_writes_reach_the_engine_as_one_group_and_read_their_own_writ
     cr_assert_eq(keyspace_expires(0), 1);
     assert_counts_match_engine("EXEC");
 
-    /* the staging itself: nothing reaches the engine before keyspace_defer_end */
+    /* inside the group writes are applied at once (read your own writes, iterators too); the
+     * group is logged as one record at keyspace_defer_end, and an abort takes all of it back */
     char ek[16];
     size_t el = keyspace_encode_key(ek, keyspace_phys_db(0), "g", 1);
     lsm_buf raw = {0};
@@ -599,13 +600,28 @@ Test(handlers, exec_writes_reach_the_engine_as_one_group_and_read_their_own_writ
     keyspace_begin();
     cr_assert_eq(keyspace_put(0, "g", 1, NULL, KTYPE_STRING, 0, "v", 1), 0);
     cr_assert_eq(keyspace_commit(), 0);
-    cr_assert_eq(lsm_get(server.engine, ek, el, &raw), LSM_ENOTFOUND);
+    cr_assert_eq(lsm_get(server.engine, ek, el, &raw), 0);
+    cr_assert_eq(lsm_commit(server.engine), LSM_EINVAL, "no commit while the group is open");
     cr_assert_eq(keyspace_lookup(0, "g", 1, keyspace_buf(0), &v, 0), 1); /* own write seen */
     cr_assert_eq(keyspace_dbsize(0), 2);                                  /* counted */
     cr_assert_eq(keyspace_defer_end(), 0);
     cr_assert_eq(lsm_get(server.engine, ek, el, &raw), 0);
     cr_assert_eq(keyspace_dbsize(0), 2);
     assert_counts_match_engine("defer_end");
+
+    el = keyspace_encode_key(ek, keyspace_phys_db(0), "h", 1);
+    keyspace_defer_begin();
+    keyspace_begin();
+    cr_assert_eq(keyspace_put(0, "h", 1, NULL, KTYPE_STRING, 0, "v", 1), 0);
+    cr_assert_eq(keyspace_commit(), 0);
+    cr_assert_eq(keyspace_dbsize(0), 3);
+    keyspace_begin();
+    keyspace_abort();
+    cr_assert_neq(keyspace_commit(), 0, "an aborted command fails its commit");
+    cr_assert_neq(keyspace_defer_end(), 0, "and the whole transaction with it");
+    cr_assert_eq(lsm_get(server.engine, ek, el, &raw), LSM_ENOTFOUND, "the abort took h back");
+    cr_assert_eq(keyspace_dbsize(0), 2, "and its count");
+    assert_counts_match_engine("abort");
     lsm_buf_free(&raw);
     client_free(c);
 }

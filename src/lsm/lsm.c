@@ -141,6 +141,16 @@ struct lsm {
     size_t scratch_cap;
     lsm_batch *replay_batch;
 
+    /* Write groups (lsm_group_begin/end): writes apply to the memtable at once, their WAL
+     * payload accumulates in `group` and is logged as ONE record when the outermost group
+     * ends. Memtables never rotate and no commit happens while a group is open. */
+    int group_depth;
+    int group_failed;                /* aborted or dropped by a failure: writes refused */
+    lsm_batch *group;
+    uint64_t group_first_seq;        /* sequence of the group's first op */
+    int64_t group_counters[LSM_MAX_COUNTERS]; /* counters when the group began (abort) */
+    lsm_batch *counter_batch;        /* lsm_counter_add outside a group */
+
     int stalled;
     int replaying;                   /* WAL replay at open: ops are not counted as puts */
     uint64_t stall_start;
@@ -805,6 +815,10 @@ static void enter_log_failure(lsm_t *db, const char *what) {
     db->wal_dirty = 0;
     db->commit_poisoned = 1;
     db->fail_log = 1;
+    if (db->group_depth) { /* the open group's writes are dropped with the rest */
+        lsm_batch_clear(db->group);
+        db->group_failed = 1;
+    }
     if (db->last_seq > db->committed_seq) {
         memtable *c = memtable_copy_upto(db->mem, db->committed_seq);
         if (!c) {
@@ -894,6 +908,13 @@ static inline int mem_hard_full(lsm_t *db) { return mem_over(db, 2 * db->o.memta
  * it cannot fail half way. 0, or an error with nothing changed. */
 static int write_prepare(lsm_t *db, size_t nops, size_t bytes) {
     if (db->bg_error) return LSM_EIO;
+    if (db->group_depth) {
+        /* the group's writes stay in the active memtable until its record is logged (a
+         * rotation would let a flush make part of the group durable): it grows instead */
+        if (db->group_failed) return LSM_EIO;
+        if (db->wal == NULL) return LSM_EIO;
+        return memtable_reserve(db->mem, nops, bytes);
+    }
     if (mem_full(db)) {
         if (wal_writer_buffered(db->wal) == 0) {
             /* a failed rotation waits for its backoff, unless the memtable cannot grow more */
@@ -920,6 +941,21 @@ static int write_one(lsm_t *db, int kind, const void *key, size_t klen, const vo
     if (klen > UINT32_MAX - IKEY_TRAILER || vlen > UINT32_MAX) return LSM_EINVAL;
     int rc = write_prepare(db, 1, klen + vlen);
     if (rc) return rc;
+    if (db->group_depth) {
+        rc = kind == KIND_VALUE ? lsm_batch_put(db->group, key, klen, val, vlen)
+                                : lsm_batch_delete(db->group, key, klen);
+        if (rc) return rc;
+        uint64_t gseq = db->last_seq + 1;
+        rc = memtable_add(db->mem, gseq, kind, key, klen, val, vlen); /* reserved: cannot fail */
+        if (rc) {
+            enter_log_failure(db, "applying a write to the memtable failed");
+            return rc;
+        }
+        db->mem_est += klen + vlen + MEM_ENTRY_OVERHEAD;
+        db->last_seq = gseq;
+        db->st.user_bytes_written += klen + vlen;
+        return 0;
+    }
     size_t need = 8 + 4 + 1 + 10 + klen + 10 + vlen + 1;
     if (need > db->scratch_cap) {
         size_t nc = db->scratch_cap ? db->scratch_cap : 256;
@@ -992,6 +1028,18 @@ static int check_op(void *ctx, uint64_t seq, int kind, const char *key, size_t k
     return klen > UINT32_MAX - IKEY_TRAILER || vlen > UINT32_MAX ? LSM_EINVAL : 0;
 }
 
+static int group_append_op(void *ctx, uint64_t seq, int kind, const char *key, size_t klen,
+                           const char *val, size_t vlen) {
+    (void)seq;
+    lsm_batch *g = ctx;
+    return kind == KIND_VALUE ? lsm_batch_put(g, key, klen, val, vlen)
+                              : lsm_batch_delete(g, key, klen);
+}
+
+static void group_append_counter(void *ctx, int idx, int64_t delta) {
+    lsm_batch_counter_add(ctx, idx, delta);
+}
+
 int lsm_write(lsm_t *db, lsm_batch *b) {
     if (!b) return LSM_EINVAL;
     size_t n = lsm_batch_count(b);
@@ -1006,7 +1054,8 @@ int lsm_write(lsm_t *db, lsm_batch *b) {
     size_t len;
     const char *data = batch_data(b, &len);
     if (n == 0 && len <= 13) return 0; /* nothing at all */
-    rc = wal_writer_add(db->wal, data, len);
+    if (db->group_depth) rc = batch_iterate(b, group_append_op, group_append_counter, db->group);
+    else rc = wal_writer_add(db->wal, data, len);
     if (rc) return rc;
     rc = batch_iterate(b, apply_op, apply_counter, db); /* reserved: cannot fail */
     if (rc) {
@@ -1015,8 +1064,86 @@ int lsm_write(lsm_t *db, lsm_batch *b) {
     }
     if (n) db->last_seq = batch_sequence(b) + n - 1;
     db->st.user_bytes_written += batch_user_bytes(b);
-    db->st.wal_bytes_written += len;
+    if (!db->group_depth) db->st.wal_bytes_written += len;
     return 0;
+}
+
+int lsm_counter_add(lsm_t *db, int idx, int64_t delta) {
+    if (idx < 0 || idx >= LSM_MAX_COUNTERS) return LSM_EINVAL;
+    if (delta == 0) return 0;
+    if (db->group_depth) {
+        if (db->bg_error || db->group_failed || db->wal == NULL) return LSM_EIO;
+        int rc = lsm_batch_counter_add(db->group, idx, delta);
+        if (rc == 0) db->counters[idx] += delta;
+        return rc;
+    }
+    lsm_batch_clear(db->counter_batch);
+    int rc = lsm_batch_counter_add(db->counter_batch, idx, delta);
+    if (rc == 0) rc = lsm_write(db, db->counter_batch);
+    lsm_batch_clear(db->counter_batch);
+    return rc;
+}
+
+void lsm_group_begin(lsm_t *db) {
+    if (db->group_depth++ > 0) return;
+    lsm_batch_clear(db->group);
+    db->group_failed = 0;
+    db->group_first_seq = db->last_seq + 1;
+    memcpy(db->group_counters, db->counters, sizeof(db->counters));
+}
+
+/* Drops every write of the open group from the memtable (they were never logged) and restores
+ * the counters; later writes of the group are refused. */
+static int group_rollback(lsm_t *db) {
+    int rc = 0;
+    if (db->last_seq >= db->group_first_seq && db->wal != NULL) {
+        memtable *c = memtable_copy_upto(db->mem, db->group_first_seq - 1);
+        if (!c) {
+            fail_fatal(db, LSM_ENOMEM, "out of memory while rolling back a write group; "
+                                       "restart the server");
+            rc = LSM_ENOMEM;
+        } else {
+            memtable_unref(db->mem);
+            db->mem = c;
+        }
+    }
+    if (db->wal != NULL) memcpy(db->counters, db->group_counters, sizeof(db->counters));
+    lsm_batch_clear(db->group);
+    db->group_failed = 1;
+    return rc;
+}
+
+int lsm_group_abort(lsm_t *db) {
+    if (db->group_depth == 0 || db->group_failed) return 0;
+    return group_rollback(db);
+}
+
+int lsm_group_end(lsm_t *db) {
+    if (db->group_depth == 0) return LSM_EINVAL;
+    if (--db->group_depth > 0) return db->group_failed ? LSM_EIO : 0;
+    int failed = db->group_failed;
+    db->group_failed = 0;
+    if (failed) {
+        lsm_batch_clear(db->group);
+        return LSM_EIO;
+    }
+    size_t n = lsm_batch_count(db->group);
+    batch_set_sequence(db->group, db->group_first_seq);
+    size_t len;
+    const char *data = batch_data(db->group, &len);
+    int rc = 0;
+    if (n == 0 && len <= 13) {
+        /* nothing */
+    } else if (db->wal == NULL) {
+        rc = LSM_EIO; /* a failure dropped the group's writes (enter_log_failure) */
+    } else if ((rc = wal_writer_add(db->wal, data, len)) != 0) {
+        group_rollback(db);
+        db->group_failed = 0;
+    } else {
+        db->st.wal_bytes_written += len;
+    }
+    lsm_batch_clear(db->group);
+    return rc;
 }
 
 void lsm_set_expire_clock(lsm_t *db, uint64_t now_ms) { db->expire_clock_ms = now_ms; }
@@ -1066,10 +1193,11 @@ static int do_commit(lsm_t *db) {
 }
 
 int lsm_commit_wanted(lsm_t *db) {
-    return db->wal && !db->bg_error && wal_writer_buffered(db->wal) && mem_full(db);
+    return db->group_depth == 0 && db->wal && !db->bg_error && wal_writer_buffered(db->wal) && mem_full(db);
 }
 
 int lsm_commit(lsm_t *db) {
+    if (db->group_depth) return LSM_EINVAL; /* the group's record is not written yet */
     int rc = do_commit(db);
     if (db->commit_poisoned) { /* writes since the last commit were dropped: reported here */
         db->commit_poisoned = 0;
@@ -1643,6 +1771,8 @@ static void free_db(lsm_t *db) {
     if (db->efd >= 0) close(db->efd);
     if (db->lock_fd >= 0) close(db->lock_fd);
     if (db->replay_batch) lsm_batch_free(db->replay_batch);
+    if (db->group) lsm_batch_free(db->group);
+    if (db->counter_batch) lsm_batch_free(db->counter_batch);
     pthread_mutex_destroy(&db->wal_mu);
     free(db->logs);
     free(db->scratch);
@@ -1698,7 +1828,9 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     char path[4096];
     db->dir = strdup(dir);
     db->replay_batch = lsm_batch_new();
-    if (!db->dir || !db->replay_batch) { rc = LSM_ENOMEM; goto fail; }
+    db->group = lsm_batch_new();
+    db->counter_batch = lsm_batch_new();
+    if (!db->dir || !db->replay_batch || !db->group || !db->counter_batch) { rc = LSM_ENOMEM; goto fail; }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         snprintf(db->errmsg, sizeof(db->errmsg), "mkdir %s: %s", dir, strerror(errno));
         rc = LSM_EIO;

@@ -113,6 +113,25 @@ int lsm_batch_counter_add(lsm_batch *b, int idx, int64_t delta);
 size_t lsm_batch_count(const lsm_batch *b); /* number of put/delete ops */
 int lsm_write(lsm_t *db, lsm_batch *b);
 
+/* Adds delta to persistent counter idx as a write of its own (or as part of the open group). */
+int lsm_counter_add(lsm_t *db, int idx, int64_t delta);
+
+/* Write groups: atomic multi-write units whose writes are visible to the writer at once.
+ * Between lsm_group_begin and the matching lsm_group_end, every write (lsm_put, lsm_delete,
+ * lsm_write, lsm_counter_add) is applied to the memtable immediately, so reads and iterators
+ * see it, but its WAL payload is held back; the outermost lsm_group_end logs all of them as ONE
+ * WAL record (one batch: all or nothing across a crash, made durable by the next lsm_commit).
+ * Groups nest (only the outermost one counts). While a group is open the active memtable does
+ * not rotate (it grows past memtable_size if the group is big), lsm_commit returns LSM_EINVAL
+ * and lsm_commit_wanted says 0. lsm_group_abort drops every write of the outermost group from
+ * the memtable (cost: a copy of the active memtable) and restores the counters; the group's
+ * later writes are refused and its lsm_group_end returns LSM_EIO. lsm_group_end returns 0, or
+ * LSM_EIO when the group was aborted or dropped by a failure (its writes are then absent).
+ * Owner thread. */
+void lsm_group_begin(lsm_t *db);
+int lsm_group_end(lsm_t *db);
+int lsm_group_abort(lsm_t *db);
+
 /* Changes the WAL sync policy at runtime (CONFIG SET appendfsync). Commits what is buffered
  * and syncs the WAL first, so everything written before the call is durable under the stricter
  * of the two policies; starts or stops the everysec sync thread. 0 or LSM_EIO/LSM_ENOMEM. */

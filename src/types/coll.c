@@ -1,0 +1,353 @@
+/* coll.c - the collection layer (coll.h): metadata, versions, member records, iteration. */
+#include "coll.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "multi.h"
+#include "server.h"
+
+static void put_be64(char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * (7 - i)));
+}
+static uint64_t get_be64(const char *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = (v << 8) | (unsigned char)p[i];
+    return v;
+}
+static void put_le64(char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * i));
+}
+static uint64_t get_le64(const char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | (unsigned char)p[i];
+    return v;
+}
+
+/* Member key in a stack buffer, heap for long members. */
+typedef struct mkey {
+    char *p;
+    size_t len;
+    char stack[256];
+} mkey;
+static int mkey_make(mkey *k, uint64_t version, uint8_t sub, const void *m, size_t mlen) {
+    size_t need = mlen + 10;
+    k->p = need <= sizeof(k->stack) ? k->stack : malloc(need);
+    if (!k->p) return LSM_ENOMEM;
+    k->len = coll_member_key(k->p, version, sub, m, mlen);
+    return 0;
+}
+static void mkey_free(mkey *k) {
+    if (k->p && k->p != k->stack) free(k->p);
+    k->p = NULL;
+}
+
+size_t coll_member_key(char *dst, uint64_t version, uint8_t sub, const void *m, size_t mlen) {
+    dst[0] = KS_TAG_MEMBER;
+    put_be64(dst + 1, version);
+    dst[9] = (char)sub;
+    if (mlen) memcpy(dst + 10, m, mlen);
+    return mlen + 10;
+}
+
+/* Parses a collection payload into c (version, count, enc, extra). -1 when malformed. */
+static int parse_meta(coll *c, const char *p, size_t n) {
+    if (n < COLL_META_FIXED || n > COLL_META_FIXED + COLL_EXTRA_MAX) return -1;
+    c->version = get_be64(p);
+    c->count = (int64_t)get_le64(p + 8);
+    c->enc = (uint8_t)p[16];
+    c->extra_len = n - COLL_META_FIXED;
+    if (c->extra_len) memcpy(c->extra, p + COLL_META_FIXED, c->extra_len);
+    return 0;
+}
+
+static size_t encode_meta(const coll *c, char *dst) {
+    put_be64(dst, c->version);
+    put_le64(dst + 8, (uint64_t)c->count);
+    dst[16] = (char)c->enc;
+    if (c->extra_len) memcpy(dst + COLL_META_FIXED, c->extra, c->extra_len);
+    return COLL_META_FIXED + c->extra_len;
+}
+
+int coll_open(coll *c, int db, const char *key, size_t klen, uint8_t type, int flags) {
+    memset(c, 0, sizeof(*c));
+    c->db = db;
+    c->key = key;
+    c->klen = klen;
+    c->type = type;
+    int r = keyspace_lookup(db, key, klen, &c->buf, &c->cur, flags);
+    if (r <= 0) return r;
+    c->exists = 1;
+    if (c->cur.type != type) return COLL_WRONGTYPE;
+    if (parse_meta(c, c->cur.payload, c->cur.plen)) return LSM_ECORRUPT;
+    return 1;
+}
+
+void coll_close(coll *c) { lsm_buf_free(&c->buf); }
+
+/* c->cur describes what is stored now: the metadata as encoded in c->meta. */
+static void cur_from_meta(coll *c, uint64_t expire) {
+    size_t n = encode_meta(c, c->meta);
+    c->cur.type = c->type;
+    c->cur.flags = expire ? KF_EXPIRE : 0;
+    c->cur.expire = expire;
+    c->cur.payload = c->meta;
+    c->cur.plen = n;
+}
+
+static int new_version(uint64_t *out);
+
+int coll_create(coll *c, uint8_t enc) {
+    if (c->exists) return 0;
+    int r = new_version(&c->version);
+    if (r) return r;
+    c->count = 0;
+    c->enc = enc;
+    c->extra_len = 0;
+    size_t n = encode_meta(c, c->meta);
+    if ((r = keyspace_put(c->db, c->key, c->klen, NULL, c->type, 0, c->meta, n))) return r;
+    c->exists = 1;
+    c->meta_dirty = 0;
+    cur_from_meta(c, 0);
+    return 0;
+}
+
+int coll_recreate(coll *c, uint8_t enc) {
+    if (c->exists) {
+        int r = keyspace_remove(c->db, c->key, c->klen, &c->cur);
+        if (r) return r;
+        c->exists = 0;
+    }
+    return coll_create(c, enc);
+}
+
+int coll_get(const coll *c, uint8_t sub, const void *m, size_t mlen, lsm_buf *out) {
+    if (!c->exists) return 0;
+    mkey k;
+    int r = mkey_make(&k, c->version, sub, m, mlen);
+    if (r) return r;
+    r = lsm_get(server.engine, k.p, k.len, out);
+    mkey_free(&k);
+    if (r == LSM_ENOTFOUND) return 0;
+    return r ? r : 1;
+}
+
+int coll_put(coll *c, uint8_t sub, const void *m, size_t mlen, const void *v, size_t vlen) {
+    mkey k;
+    int r = mkey_make(&k, c->version, sub, m, mlen);
+    if (r) return r;
+    r = lsm_put(server.engine, k.p, k.len, v, vlen);
+    mkey_free(&k);
+    return r;
+}
+
+int coll_del(coll *c, uint8_t sub, const void *m, size_t mlen) {
+    mkey k;
+    int r = mkey_make(&k, c->version, sub, m, mlen);
+    if (r) return r;
+    r = lsm_delete(server.engine, k.p, k.len);
+    mkey_free(&k);
+    return r;
+}
+
+void coll_touch(coll *c) { multi_touch_key(c->db, c->key, c->klen); }
+
+int coll_save(coll *c) {
+    if (!c->exists) return 0;
+    if (c->count <= 0) {
+        /* members are all deleted by now; removing the key retires the version too */
+        int r = keyspace_remove(c->db, c->key, c->klen, &c->cur);
+        if (r == 0) c->exists = 0;
+        c->meta_dirty = 0;
+        return r;
+    }
+    if (!c->meta_dirty) {
+        coll_touch(c);
+        return 0;
+    }
+    uint64_t expire = c->cur.expire;
+    char meta[sizeof(c->meta)];
+    size_t n = encode_meta(c, meta);
+    int r = keyspace_put(c->db, c->key, c->klen, &c->cur, c->type, expire, meta, n);
+    if (r) return r;
+    c->meta_dirty = 0;
+    cur_from_meta(c, expire);
+    return 0;
+}
+
+static int new_version(uint64_t *out) {
+    int r = lsm_counter_add(server.engine, KS_VERSION_COUNTER, 1);
+    if (r) return r;
+    *out = (uint64_t)lsm_counter(server.engine, KS_VERSION_COUNTER);
+    char vk[9];
+    vk[0] = KS_TAG_VERSION;
+    put_be64(vk + 1, *out);
+    return lsm_put(server.engine, vk, sizeof(vk), "", 0);
+}
+
+int coll_clone(const ks_value *src, char *payload, size_t *plen) {
+    if (src->type == KTYPE_STRING || src->plen < COLL_META_FIXED ||
+        src->plen > COLL_META_FIXED + COLL_EXTRA_MAX)
+        return LSM_EINVAL;
+    uint64_t from = get_be64(src->payload), to;
+    int r = new_version(&to);
+    if (r) return r;
+    lsm_iter *it = lsm_iter_new(server.engine);
+    if (!it) return LSM_ENOMEM;
+    char pfx[9];
+    pfx[0] = KS_TAG_MEMBER;
+    put_be64(pfx + 1, from);
+    lsm_buf kb = {0};
+    for (lsm_iter_seek(it, pfx, sizeof(pfx)); r == 0 && lsm_iter_valid(it); lsm_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = lsm_iter_key(it, &kl);
+        if (kl < sizeof(pfx) || memcmp(k, pfx, sizeof(pfx)) != 0) break;
+        const char *v = lsm_iter_value(it, &vl);
+        if (kb.cap < kl) {
+            char *nd = realloc(kb.data, kl);
+            if (!nd) { r = LSM_ENOMEM; break; }
+            kb.data = nd;
+            kb.cap = kl;
+        }
+        memcpy(kb.data, k, kl);
+        put_be64(kb.data + 1, to);
+        r = lsm_put(server.engine, kb.data, kl, v, vl);
+    }
+    if (r == 0) r = lsm_iter_status(it);
+    lsm_iter_free(it);
+    lsm_buf_free(&kb);
+    if (r) return r;
+    memcpy(payload, src->payload, src->plen);
+    put_be64(payload, to);
+    *plen = src->plen;
+    return 0;
+}
+
+/* ---- iteration ---- */
+
+int coll_iter_seek(coll_iter *ci, const coll *c, uint8_t sub, const void *from, size_t flen) {
+    memset(ci, 0, sizeof(*ci));
+    ci->prefix[0] = KS_TAG_MEMBER;
+    put_be64(ci->prefix + 1, c->version);
+    ci->prefix[9] = (char)sub;
+    if (!c->exists) return 0;
+    ci->it = lsm_iter_new(server.engine);
+    if (!ci->it) return LSM_ENOMEM;
+    if (from && flen) {
+        mkey k;
+        int r = mkey_make(&k, c->version, sub, from, flen);
+        if (r) return r;
+        lsm_iter_seek(ci->it, k.p, k.len);
+        mkey_free(&k);
+    } else {
+        lsm_iter_seek(ci->it, ci->prefix, sizeof(ci->prefix));
+    }
+    coll_iter_next(ci); /* validates the position without moving (see below) */
+    return lsm_iter_status(ci->it);
+}
+
+/* Moving is split: the first call after a seek only checks the prefix. */
+void coll_iter_next(coll_iter *ci) {
+    if (!ci->it) return;
+    if (ci->valid) lsm_iter_next(ci->it);
+    ci->valid = 0;
+    if (!lsm_iter_valid(ci->it)) return;
+    size_t kl;
+    const char *k = lsm_iter_key(ci->it, &kl);
+    ci->valid = kl >= sizeof(ci->prefix) && memcmp(k, ci->prefix, sizeof(ci->prefix)) == 0;
+}
+
+int coll_iter_valid(const coll_iter *ci) { return ci->valid; }
+
+const char *coll_iter_member(const coll_iter *ci, size_t *len) {
+    size_t kl;
+    const char *k = lsm_iter_key(ci->it, &kl);
+    *len = kl - sizeof(ci->prefix);
+    return k + sizeof(ci->prefix);
+}
+
+const char *coll_iter_value(const coll_iter *ci, size_t *len) {
+    return lsm_iter_value(ci->it, len);
+}
+
+int coll_iter_status(const coll_iter *ci) { return ci->it ? lsm_iter_status(ci->it) : 0; }
+
+void coll_iter_close(coll_iter *ci) {
+    if (ci->it) lsm_iter_free(ci->it);
+    ci->it = NULL;
+    ci->valid = 0;
+}
+
+/* ---- scores ---- */
+
+void coll_score_encode(char dst[8], double score) {
+    if (score == 0) score = 0; /* -0.0 sorts with 0.0 */
+    uint64_t u;
+    memcpy(&u, &score, 8);
+    if (u >> 63) u = ~u;
+    else u |= 1ull << 63;
+    put_be64(dst, u);
+}
+
+double coll_score_decode(const char src[8]) {
+    uint64_t u = get_be64(src);
+    if (u >> 63) u &= ~(1ull << 63);
+    else u = ~u;
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+/* ---- names ---- */
+
+const char *coll_type_name(uint8_t type) {
+    switch (type) {
+    case KTYPE_STRING: return "string";
+    case KTYPE_LIST: return "list";
+    case KTYPE_SET: return "set";
+    case KTYPE_ZSET: return "zset";
+    case KTYPE_HASH: return "hash";
+    case KTYPE_STREAM: return "stream";
+    default: return "none";
+    }
+}
+
+const char *coll_encoding_name(const ks_value *v) {
+    if (v->type == KTYPE_STRING) return keyspace_value_encoding(v);
+    uint8_t enc = v->plen >= COLL_META_FIXED ? (uint8_t)v->payload[16] : COLL_ENC_BIG;
+    switch (v->type) {
+    case KTYPE_HASH: return enc == COLL_ENC_SMALL ? "listpack" : "hashtable";
+    case KTYPE_SET:
+        return enc == COLL_ENC_SMALL ? "intset" : enc == COLL_ENC_LISTPACK_SET ? "listpack"
+                                                                                : "hashtable";
+    case KTYPE_ZSET: return enc == COLL_ENC_SMALL ? "listpack" : "skiplist";
+    case KTYPE_LIST: return enc == COLL_ENC_SMALL ? "listpack" : "quicklist";
+    case KTYPE_STREAM: return "stream";
+    default: return "unknown";
+    }
+}
+
+/* ---- SCAN cursors over members ----
+ * The keyspace's cursor table holds the resume point as a fake engine key: 2 bytes || member, in
+ * slot "db" KEVO_MAX_DBS + sub (no real db uses it). Its fallback (cursor evicted or from before
+ * a restart) is the first bytes of the member, a lower bound: members may repeat, never skip. */
+unsigned long long coll_cursor_save(uint8_t sub, const void *member, size_t mlen) {
+    char stack[256];
+    char *p = mlen + 2 <= sizeof(stack) ? stack : malloc(mlen + 2);
+    if (!p) return 0;
+    p[0] = KS_TAG_KEY;
+    p[1] = 0;
+    if (mlen) memcpy(p + 2, member, mlen);
+    unsigned long long cur = keyspace_cursor_save(KEVO_MAX_DBS + sub, p, mlen + 2);
+    if (p != stack) free(p);
+    return cur;
+}
+
+int coll_cursor_load(uint8_t sub, unsigned long long cursor, const char **member, size_t *mlen) {
+    const char *seek;
+    size_t sl;
+    int exact = keyspace_cursor_load(cursor, KEVO_MAX_DBS + sub, &seek, &sl);
+    *member = seek + 2;
+    *mlen = sl >= 2 ? sl - 2 : 0;
+    return exact;
+}

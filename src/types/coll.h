@@ -1,0 +1,144 @@
+/* coll.h - the collection layer: metadata, versions and members of hashes, sets, sorted sets
+ * (and later lists, streams) over the keyspace and the engine. Knows no clients. Main thread.
+ *
+ * Layout (on-disk: never change; doc/keyspace_format.md):
+ *   'k' || db || key       -> value header || version (8, BE) || count (8, LE) || enc (1) || extra
+ *   'v' || version (8, BE) -> ""                   the version is live
+ *   'm' || version (8, BE) || sub (1) || bytes     -> member records (sub: COLL_SUB_*)
+ * A version is handed out once (persistent counter KS_VERSION_COUNTER, bumped in the creating
+ * group) and never reused, so a member key always names one incarnation of one collection.
+ * count is the exact number of members (hash fields, set members, zset members); a collection
+ * whose count reaches 0 is removed, as Redis removes empty keys.
+ * enc is the OBJECT ENCODING Redis would report (COLL_ENC_*): sticky once "big", as in Redis.
+ *
+ * Writes go straight to the engine (keyspace.h: they must happen inside the command's write
+ * group, keyspace_begin .. keyspace_commit), so later reads of the same command see them.
+ * Members of dead versions (no 'v' record) are dropped by the compaction filter
+ * (coll_compaction_filter), so removing a collection is O(1). */
+#ifndef KEVO_COLL_H
+#define KEVO_COLL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keyspace.h"
+
+/* member record kinds (on-disk: never change) */
+#define COLL_SUB_MEMBER 0x00 /* hash field -> value; set member -> ""; zset member -> score(8) */
+#define COLL_SUB_SCORE  0x01 /* zset: score (8, order-preserving) || member -> "" */
+
+/* encodings (on-disk: never change): the name OBJECT ENCODING reports per type */
+#define COLL_ENC_SMALL 0 /* hash/zset "listpack", set "intset" */
+#define COLL_ENC_BIG   1 /* hash/set "hashtable", zset "skiplist" */
+#define COLL_ENC_LISTPACK_SET 2 /* reserved (Redis 7.2 listpack sets) */
+
+#define COLL_META_FIXED 17 /* version + count + enc */
+#define COLL_EXTRA_MAX 64
+
+#define COLL_WRONGTYPE (-100) /* coll_open: the key holds another type */
+
+typedef struct coll {
+    int db;
+    const char *key;          /* borrowed: valid for the command */
+    size_t klen;
+    uint8_t type;             /* KTYPE_* expected */
+    int exists;               /* the key exists (as this type) */
+    ks_value cur;             /* current stored value (payload -> meta) when exists */
+    uint64_t version;
+    int64_t count;
+    uint8_t enc;
+    char extra[COLL_EXTRA_MAX]; /* type-specific metadata (lists: head/tail) */
+    size_t extra_len;
+    int meta_dirty;           /* count/enc/extra changed since open: coll_save writes them */
+    char meta[COLL_META_FIXED + COLL_EXTRA_MAX]; /* backing for cur.payload */
+    lsm_buf buf;              /* lookup buffer (owned; coll_close frees) */
+} coll;
+
+/* Opens key of db as type. Returns 1 when it exists, 0 when absent (c->exists = 0: coll_add
+ * creates it), COLL_WRONGTYPE when another type is stored (c->exists = 1, c->cur.type tells),
+ * or a negative LSM_E* code. flags: KS_LOOKUP_*. c must be coll_close'd in every case. */
+int coll_open(coll *c, int db, const char *key, size_t klen, uint8_t type, int flags);
+void coll_close(coll *c);
+
+/* Creates the collection when absent (new version, 'v' record; count 0; enc as given). */
+int coll_create(coll *c, uint8_t enc);
+/* Removes whatever key holds (any type) and creates a fresh, empty collection of c->type
+ * (STORE destinations). c must have been opened (any result but an error). */
+int coll_recreate(coll *c, uint8_t enc);
+
+/* COPY: a new version holding a copy of every member record of the collection src (a stored
+ * value from a lookup); writes the metadata payload for it into payload (capacity
+ * COLL_META_FIXED + COLL_EXTRA_MAX) and its length into *plen. O(members), in the open group. */
+int coll_clone(const ks_value *src, char *payload, size_t *plen);
+
+/* Member keys: writes 'm'||version||sub||m into dst (capacity >= mlen + 10); returns length. */
+size_t coll_member_key(char *dst, uint64_t version, uint8_t sub, const void *m, size_t mlen);
+
+/* Reads a member record: 1 found (value in out), 0 absent, or a negative code. */
+int coll_get(const coll *c, uint8_t sub, const void *m, size_t mlen, lsm_buf *out);
+/* Writes / deletes a member record (no count change: callers adjust c->count). */
+int coll_put(coll *c, uint8_t sub, const void *m, size_t mlen, const void *v, size_t vlen);
+int coll_del(coll *c, uint8_t sub, const void *m, size_t mlen);
+
+/* Count bookkeeping: sets meta_dirty. */
+static inline void coll_count_add(coll *c, int64_t d) {
+    if (d) {
+        c->count += d;
+        c->meta_dirty = 1;
+    }
+}
+static inline void coll_set_enc(coll *c, uint8_t enc) {
+    if (c->enc != enc) {
+        c->enc = enc;
+        c->meta_dirty = 1;
+    }
+}
+
+/* Writes the metadata when it changed (or touches WATCH when only members changed); a
+ * collection left with count 0 is removed (its version retired). Call once per command after
+ * the member writes, when anything was written. 0 or a negative code. */
+int coll_save(coll *c);
+/* Notes that members were written without a metadata change (WATCH). */
+void coll_touch(coll *c);
+
+
+/* ---- iteration over one collection's members of one kind ---- */
+typedef struct coll_iter {
+    lsm_iter *it;
+    char prefix[10];          /* 'm' || version || sub */
+    int valid;
+    int reverse;
+} coll_iter;
+/* Positions at the first member >= from (from NULL: the first member). */
+int coll_iter_seek(coll_iter *ci, const coll *c, uint8_t sub, const void *from, size_t flen);
+int coll_iter_valid(const coll_iter *ci);
+void coll_iter_next(coll_iter *ci);
+/* Member bytes (after the prefix) and value; valid until the iterator moves. */
+const char *coll_iter_member(const coll_iter *ci, size_t *len);
+const char *coll_iter_value(const coll_iter *ci, size_t *len);
+int coll_iter_status(const coll_iter *ci);
+void coll_iter_close(coll_iter *ci);
+
+/* ---- SCAN cursors (HSCAN/SSCAN/ZSCAN) ----
+ * coll_cursor_save returns a nonzero decimal-safe cursor that resumes at member (inclusive) of a
+ * walk over sub records; coll_cursor_load gives the member to seek to (bytes valid until the
+ * next keyspace call): exact when the cursor is still in the table (returns 1), else a lower
+ * bound (returns 0: members may repeat, none is skipped). */
+unsigned long long coll_cursor_save(uint8_t sub, const void *member, size_t mlen);
+int coll_cursor_load(uint8_t sub, unsigned long long cursor, const char **member, size_t *mlen);
+
+/* ---- sorted-set score encoding: 8 bytes whose bytewise order is the numeric order ---- */
+void coll_score_encode(char dst[8], double score);
+double coll_score_decode(const char src[8]);
+
+/* ---- the engine's compaction filter (lsm_options.compaction_filter) ----
+ * Drops 'm' records whose version has no 'v' record in the compaction's view. Thread-safe;
+ * runs on compaction threads. */
+struct lsm_filter_view;
+int coll_compaction_filter(void *ctx, struct lsm_filter_view *view, const void *key, size_t klen,
+                           const void *val, size_t vlen);
+
+/* Type names as TYPE reports them. */
+const char *coll_type_name(uint8_t type);
+/* OBJECT ENCODING name of a stored value of any type. */
+const char *coll_encoding_name(const ks_value *v);
+#endif
