@@ -49,10 +49,10 @@ static int bit_lookup(client *c, const cmdarg *k, lsm_buf *b, ks_value *v, int f
     return r;
 }
 
-/* Drops what was staged and replies the engine error; returns -1 when r != 0. */
+/* Drops what this command wrote and replies the engine error; returns -1 when r != 0. */
 static int bit_stage_error(client *c, int r) {
     if (!r) return 0;
-    keyspace_begin();
+    keyspace_abort();
     keyspace_reply_engine_error(c, r);
     return -1;
 }
