@@ -50,6 +50,7 @@ extern const struct command string_commands[];  /* cmd_string.c */
 extern const struct command keys_commands[];    /* cmd_keys.c */
 extern const struct command multi_commands[];   /* cmd_multi.c */
 extern const struct command hll_commands[];     /* cmd_hll.c */
+extern const struct command bitops_commands[];  /* cmd_bitops.c */
 
 void command_table_init(void);
 /* Case-insensitive lookup of a top-level command; NULL if unknown. */
