@@ -38,6 +38,7 @@
 #include "memtable.h"
 #include "sst_reader.h"
 #include "table_cache.h"
+#include "table_get.h"
 #include "version.h"
 #include "wal.h"
 #include "worker.h"
@@ -1272,70 +1273,6 @@ int lsm_set_sync_mode(lsm_t *db, lsm_sync_mode mode) {
 
 /* ---------------- read path ---------------- */
 
-static inline int ukey_in_file(const file_meta *f, const void *k, size_t kl) {
-    return ukey_compare(k, kl, f->smallest, f->smallest_len - IKEY_TRAILER) >= 0 &&
-           ukey_compare(k, kl, f->largest, f->largest_len - IKEY_TRAILER) <= 0;
-}
-
-/* Point lookups probe the tables in windows of LSM_GET_WINDOW: the window's readers are taken
- * and their filter lines prefetched first, so the filter misses of a window overlap (a key
- * found in no memtable is usually tested against every L0 file and one file per level); the
- * first window is opened before the memtables are probed, so those misses overlap too. */
-#define LSM_GET_WINDOW 8
-
-typedef struct get_probe {
-    sst_reader *r;  /* NULL: opening failed with rc */
-    int rc;
-} get_probe;
-
-/* The tables a point lookup may find its key in, in probe order: L0 newest first, then the one
- * file per level whose range holds the key. Walked without allocating, a window at a time. */
-typedef struct get_cursor {
-    const version *v;
-    int l0;     /* next L0 index to consider */
-    int level;  /* next level >= 1 to consider */
-} get_cursor;
-
-static file_meta *cursor_next(get_cursor *c, const void *key, size_t klen) {
-    const version *v = c->v;
-    while (c->l0 < v->nfiles[0]) {
-        file_meta *f = v->files[0][c->l0++];
-        if (ukey_in_file(f, key, klen)) return f;
-    }
-    while (c->level < v->num_levels) {
-        int l = c->level++, nf = v->nfiles[l];
-        if (!nf) continue;
-        int i = version_find_file(v, l, key, klen);
-        if (i < nf && ukey_in_file(v->files[l][i], key, klen)) return v->files[l][i];
-    }
-    return NULL;
-}
-
-/* Takes the readers of the next (up to LSM_GET_WINDOW) candidates and starts loading their
- * filter lines for h. Returns how many it took (0: no candidates left). */
-static int window_open(lsm_t *db, get_cursor *c, const void *key, size_t klen, uint64_t h,
-                       get_probe *p) {
-    int w = 0;
-    file_meta *f;
-    while (w < LSM_GET_WINDOW && (f = cursor_next(c, key, klen))) {
-        p[w].rc = table_cache_get(db->tc, f->number, &p[w].r);
-        if (p[w].r) sst_reader_prefetch_filter(p[w].r, h);
-        w++;
-    }
-    return w;
-}
-static void window_close(get_probe *p, int w) {
-    for (int i = 0; i < w; i++) sst_reader_unref(p[i].r);
-}
-/* Probes an open window in order: SST_FOUND / SST_DELETED / a negative code end the lookup. */
-static int window_probe(lsm_t *db, const get_probe *p, int w, const void *key, size_t klen,
-                        uint64_t h, lsm_buf *val) {
-    int rc = SST_NOTFOUND;
-    for (int i = 0; i < w && rc == SST_NOTFOUND; i++)
-        rc = p[i].r ? sst_reader_get_hashed(p[i].r, key, klen, h, db->last_seq, val) : p[i].rc;
-    return rc;
-}
-
 int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
     db->st.gets++;
     const char *v;
@@ -1343,29 +1280,24 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
     uint64_t snap = db->last_seq;
     uint64_t h = key_hash64(key, klen); /* once, for every memtable index and filter */
     /* Start every first miss of the lookup at once: the memtable index slots now, the filter
-     * lines of the first window of tables while the candidates are gathered, and only then
-     * wait for the memtables' answers. */
+     * lines of the first window of tables while the candidates are gathered (table_get.h), and
+     * only then wait for the memtables' answers. */
     memtable_prefetch_slot(db->mem, h);
     for (int i = db->nimm - 1; i >= 0; i--) memtable_prefetch_slot(db->imm[i].mem, h);
-    get_cursor cur = {db->vs->current, 0, 1};
-    get_probe p[LSM_GET_WINDOW];
-    int w = window_open(db, &cur, key, klen, h, p);
+    table_get g;
+    table_get_start(&g, db->vs->current, db->tc, key, klen, h);
     int rc = SST_NOTFOUND, r = memtable_get_hashed(db->mem, key, klen, h, snap, &v, &vl);
     for (int i = db->nimm - 1; i >= 0 && r == MEMTABLE_NOTFOUND; i--)
         r = memtable_get_hashed(db->imm[i].mem, key, klen, h, snap, &v, &vl);
     if (r == MEMTABLE_FOUND) {
+        table_get_abort(&g);
         rc = buf_set(val, v, vl);
         if (rc == 0) rc = SST_FOUND;
     } else if (r == MEMTABLE_DELETED) {
+        table_get_abort(&g);
         rc = SST_DELETED;
     } else {
-        rc = window_probe(db, p, w, key, klen, h, val);
-    }
-    window_close(p, w);
-    /* later windows (more than LSM_GET_WINDOW candidates: a deep L0) */
-    while (rc == SST_NOTFOUND && (w = window_open(db, &cur, key, klen, h, p)) > 0) {
-        rc = window_probe(db, p, w, key, klen, h, val);
-        window_close(p, w);
+        rc = table_get_finish(&g, snap, val);
     }
     if (rc == SST_FOUND) return 0;
     if (rc == SST_DELETED || rc == SST_NOTFOUND) return LSM_ENOTFOUND;
