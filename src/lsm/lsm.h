@@ -44,6 +44,65 @@ typedef enum { LSM_SYNC_NO = 0, LSM_SYNC_EVERYSEC = 1, LSM_SYNC_ALWAYS = 2 } lsm
 typedef uint64_t (*lsm_expire_fn)(void *ctx, const void *key, size_t klen, const void *val,
                                   size_t vlen);
 
+/* ---- compaction filter ----------------------------------------------------------------
+ * A hook through which flushes and compactions drop entries the application knows to be
+ * garbage (RocksDB's CompactionFilter): the server's members of a deleted collection. The
+ * engine stays generic; the hook decides.
+ *
+ * Which entries it sees: VALUE entries only, at most one per user key per job: the newest
+ * version of the key among the job's input entries whose sequence is <= the job's smallest
+ * snapshot S (the sequence the oldest live iterator reads at; the last sequence when none is
+ * live). Entries newer than S are never shown to it nor dropped by it (a live iterator may
+ * read them); deletes never.
+ *
+ * What a drop does: returning 1 drops that version and every older version of the key in the
+ * job's input. Versions of the key outside the job (in levels below its output) are left
+ * alone and may be read again until a compaction reaches them (the filter is then asked
+ * again). So a filter must only drop a key all of whose versions are garbage forever: e.g. a
+ * key carrying a number that is never reused. filter_dropped (lsm_stats) counts the drops.
+ *
+ * The view (lsm_filter_get) shows the job's state as of S: for a compaction, every SSTable of
+ * the version it was picked from (all levels, not only its inputs); for a flush, the memtable
+ * being flushed plus every SSTable of the version current when the flush was scheduled. It
+ * never shows the other memtables. What a filter may conclude from it: every write older
+ * than the entry being filtered (lower sequence) and visible at S is visible in the view
+ * (unless compaction has since dropped it: expired per expire_fn, or garbage per this
+ * filter). So a record absent from the view was absent (never written, or deleted) as of S,
+ * or was written after the entry being filtered (it may then sit in a newer memtable, and be
+ * written after the job was picked). Hence: an entry may be treated as dead when a record
+ * that is always written BEFORE it (the server: a collection's liveness record 'v' ||
+ * version precedes its members) is absent from the view, provided such a record, once
+ * deleted, is never written again (the version number is never reused). A record present in
+ * the view may have been deleted after S: keep the entry; a later compaction drops it.
+ *
+ * Threads: called on the flush and compaction threads, possibly on several at once: it must
+ * be thread-safe, and must call no engine function other than the lsm_filter_* ones below
+ * (on the view it was given, during that call). */
+typedef struct lsm_filter_view lsm_filter_view;
+
+/* Returns 1 to drop the entry (key, val), 0 to keep it. */
+typedef int (*lsm_compaction_filter_fn)(void *ctx, lsm_filter_view *view, const void *key,
+                                        size_t klen, const void *val, size_t vlen);
+
+/* Reads key in the view (above): 0 with the value copied into *val (caller's buffer, as
+ * lsm_get), LSM_ENOTFOUND when absent or deleted, or LSM_EIO / LSM_ECORRUPT / LSM_ENOMEM.
+ * On an error the filter should keep the entry: the engine ignores a drop returned by a call
+ * in which lsm_filter_get failed. Callable only from inside the filter callback, on its
+ * thread, with the view it was given. */
+struct lsm_buf; /* lsm_buf, below */
+int lsm_filter_get(lsm_filter_view *view, const void *key, size_t klen, struct lsm_buf *val);
+
+/* A number unique to the view's job among all jobs of the process (never 0), for filters
+ * that memoize per job in their own state. */
+uint64_t lsm_filter_view_id(const lsm_filter_view *view);
+
+/* LSM_FILTER_SCRATCH bytes private to the view's job, zeroed when the job starts, aligned for
+ * any scalar type, valid until the job ends: a filter's per-job memo without any locking
+ * (the keys of one job come in ascending order, so e.g. the members of one collection version
+ * are contiguous and one lookup per version suffices). */
+#define LSM_FILTER_SCRATCH 64
+void *lsm_filter_view_scratch(lsm_filter_view *view);
+
 typedef struct lsm_options {
     size_t memtable_size;          /* bytes before the active memtable turns immutable; 64 MiB */
     int max_immutable_memtables;   /* writes stall beyond this many waiting for flush; 2 */
@@ -66,6 +125,16 @@ typedef struct lsm_options {
                                       syncs write data only (wal.h); 0 = plain appends; 1 MiB */
     lsm_expire_fn expire_fn;       /* NULL: compaction never drops values for expiry */
     void *expire_ctx;
+    lsm_compaction_filter_fn compaction_filter; /* NULL: none (see above) */
+    void *compaction_filter_ctx;
+    /* Tombstone-dense tables are compacted on their own: when no level needs a compaction by
+     * size, a table holding at least deletion_compaction_min_entries entries of which at least
+     * deletion_compaction_percent % are deletes is compacted one level down (or rewritten in
+     * place where no level below overlaps it), so deletes reach the point where they are
+     * dropped together with what they shadow. 50 and 1000; percent 0 = off. Tables written
+     * before the engine recorded deletions per table (MANIFEST tag 7) count once rewritten. */
+    int deletion_compaction_percent;
+    uint64_t deletion_compaction_min_entries;
     /* Log sink for engine messages (recovery, corruption, compaction); NULL = stderr.
      * level: 0 debug, 1 verbose, 2 notice, 3 warning. Called from any engine thread. */
     void (*log_fn)(void *ctx, int level, const char *msg);
@@ -208,8 +277,15 @@ void lsm_iter_free(lsm_iter *it);
  * memtable so far is in an installed SSTable (and obsolete WALs are deleted). */
 int lsm_flush(lsm_t *db, int wait);
 
-/* Compacts every file overlapping [begin, end] (NULL = unbounded) down to the last level.
- * wait=1 blocks until done; wait=0 schedules it and returns. */
+/* Compacts every file overlapping [begin, end] (NULL = unbounded) down to the last level,
+ * after the writes made before the call are in SSTables (the memtable is flushed first).
+ * wait=1 blocks until done and returns its result. wait=0 queues the request and returns at
+ * once, without waiting for I/O: it may be called any number of times. Queued requests whose
+ * ranges overlap are merged (beyond 64 queued, a new one is merged into the newest); they run
+ * in the background one after another, taking turns with compactions by size, each once the
+ * memtable that held the writes before its call is flushed (that memtable turns immutable at
+ * once when no flush is pending, otherwise once the pending flush is done). Requests still
+ * queued when the database closes are dropped. */
 int lsm_compact_range(lsm_t *db, const void *begin, size_t blen, const void *end, size_t elen,
                       int wait);
 
@@ -252,6 +328,10 @@ typedef struct lsm_stats {
     uint64_t expired_dropped;         /* values dropped by compaction for expiry */
     uint64_t write_failures;          /* failures that made the engine refuse writes */
     uint64_t tombstones_dropped;
+    uint64_t filter_dropped;          /* entries the compaction filter dropped (older versions of
+                                         their keys dropped with them are not counted) */
+    uint64_t deletion_compactions;    /* compactions picked for a tombstone-dense table */
+    int queued_manual_compactions;    /* lsm_compact_range requests not yet started */
     uint64_t total_sst_bytes;
     int open_tables;
 } lsm_stats;
