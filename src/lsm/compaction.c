@@ -637,13 +637,13 @@ compaction_job *compaction_pick_deletions(version *v, const compaction_policy *p
         }
     if (n > 1) qsort(c, (size_t)n, sizeof(*c), cmp_dense);
     compaction_job *j = NULL;
-    int rr[LSM_MAX_LEVELS] = {0};
+    int rr[LSM_MAX_LEVELS] = {0}, l0_tried = 0;
     for (int k = 0; k < n && !j; k++) {
         int l = c[k].level, i = c[k].index;
         file_meta *f = v->files[l][i];
-        if (l == 0) {
-            j = try_level(v, p, 0, rr, -1, trivial);
-            if (!j) break; /* L0 goes whole: no other L0 candidate can do better */
+        if (l == 0) { /* L0 goes whole: one try serves every L0 candidate */
+            if (!l0_tried) j = try_level(v, p, 0, rr, -1, trivial);
+            l0_tried = 1;
         } else if (l == v->num_levels - 1 ||
                    !range_exists_below(v, l, f->smallest, f->smallest_len - IKEY_TRAILER,
                                        f->largest, f->largest_len - IKEY_TRAILER)) {

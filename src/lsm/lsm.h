@@ -63,17 +63,19 @@ typedef uint64_t (*lsm_expire_fn)(void *ctx, const void *key, size_t klen, const
  *
  * The view (lsm_filter_get) shows the job's state as of S: for a compaction, every SSTable of
  * the version it was picked from (all levels, not only its inputs); for a flush, the memtable
- * being flushed plus every SSTable of the version current when the flush was scheduled. It
- * never shows the other memtables. What a filter may conclude from it: every write older
- * than the entry being filtered (lower sequence) and visible at S is visible in the view
- * (unless compaction has since dropped it: expired per expire_fn, or garbage per this
- * filter). So a record absent from the view was absent (never written, or deleted) as of S,
- * or was written after the entry being filtered (it may then sit in a newer memtable, and be
- * written after the job was picked). Hence: an entry may be treated as dead when a record
- * that is always written BEFORE it (the server: a collection's liveness record 'v' ||
- * version precedes its members) is absent from the view, provided such a record, once
- * deleted, is never written again (the version number is never reused). A record present in
- * the view may have been deleted after S: keep the entry; a later compaction drops it.
+ * being flushed plus every SSTable of the version current when the flush was scheduled (its
+ * own memtable too: a record the filter looks up may have been written together with the
+ * entries being flushed, and be in no table yet). Never the other memtables.
+ * What a filter may conclude: every write older than the entry being filtered (lower
+ * sequence) and visible at S is visible in the view (unless a compaction dropped it since:
+ * expired per expire_fn, or garbage per this filter). So a record absent from the view was
+ * absent (never written, or deleted) as of S, or was written after the entry being filtered
+ * (it may then sit in a newer memtable, or be written after the job was picked). Hence an
+ * entry may be treated as dead when a record that is always written BEFORE it (the server: a
+ * collection's liveness record 'v' || version precedes its members) is absent from the view,
+ * provided that record, once deleted, is never written again (version numbers are never
+ * reused). A record present in the view may have been deleted after S: the entry is kept and
+ * a later compaction drops it.
  *
  * Threads: called on the flush and compaction threads, possibly on several at once: it must
  * be thread-safe, and must call no engine function other than the lsm_filter_* ones below
