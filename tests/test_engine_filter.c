@@ -11,7 +11,7 @@
  *     and is never shown deletes;
  *   - members of a deleted version disappear after compaction (iterator, stats, size); members
  *     of live versions survive, also when the liveness record sits only in the memtable being
- *     flushed, or in a deeper level than the members;
+ *     flushed (or comes after them in one batch), or in a deeper level than the members;
  *   - entries newer than a live iterator's snapshot are neither shown nor dropped, and the view
  *     reads at that snapshot (a version deleted after the iterator was made keeps its members);
  *   - the view stays consistent while flushes and compactions run (no live member ever dropped);
@@ -444,11 +444,29 @@ Test(engine_filter, flush_sees_the_liveness_record_in_its_own_memtable)
         must(lsm_commit(db), "commit");
         must(lsm_flush(db, 0), "flush");
     }
+    /* one batch holding the members first and their record last (same batch counts as
+     * written before) */
+    lsm_batch *wb = lsm_batch_new();
+    cr_assert_not_null(wb);
+    for (int i = 0; i < 200; i++) {
+        char k[64], v[128];
+        size_t kl = member_key(k, 4, i), vl = member_value(v, 4, i);
+        must(lsm_batch_put(wb, k, kl, v, vl), "batch put");
+    }
+    char lk[9];
+    live_key(lk, 4);
+    must(lsm_batch_put(wb, lk, sizeof lk, "live-4", 6), "batch put");
+    must(lsm_write(db, wb), "write batch");
+    lsm_batch_free(wb);
+    must(lsm_commit(db), "commit");
+    must(lsm_flush(db, 0), "flush");
     must(etu_wait_idle(db), "idle");
     compact_all(db);
     expect_members(db, 1, 200, "after compaction");
     expect_members(db, 3, 400, "after compaction");
-    cr_assert_eq(atomic_load(&f->dropped_ver[1]) | atomic_load(&f->dropped_ver[3]), 0);
+    expect_members(db, 4, 200, "after compaction");
+    cr_assert_eq(atomic_load(&f->dropped_ver[1]) | atomic_load(&f->dropped_ver[3]) |
+                 atomic_load(&f->dropped_ver[4]), 0);
     must(lsm_close(db), "close");
     free(f);
 }
