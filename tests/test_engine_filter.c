@@ -791,6 +791,42 @@ Test(engine_filter, second_request_while_one_is_pending_or_running_is_not_lost)
     free(f);
 }
 
+/* As the server does it: the liveness record's delete and the request inside one command's
+ * write group, committed after; and a request made before the commit of its deletes. The
+ * requests run once the memtable holding the deletes is flushed, with no further call. */
+Test(engine_filter, queued_request_inside_a_write_group_and_before_the_commit)
+{
+    live_filter *f = live_filter_new();
+    lsm_options o;
+    filter_options(&o, f);
+    o.deletion_compaction_percent = 0;
+    lsm_t *db = etu_open(g_dir, &o);
+    cr_assert_not_null(db);
+    for (uint64_t ver = 1; ver <= 20; ver++) {
+        put_live(db, ver);
+        put_members(db, ver, 100);
+    }
+    compact_all(db);
+    lsm_group_begin(db);
+    del_live(db, 3);
+    compact_version(db, 3, 0);
+    cr_assert_eq(lsm_compact_range(db, NULL, 0, NULL, 0, 1), LSM_EINVAL, "wait=1 in a group");
+    must(lsm_group_end(db), "group end");
+    must(lsm_commit(db), "commit");
+    must(etu_wait_idle(db), "idle");
+    cr_assert_eq(count_members(db, 3), 0, "request made inside a group did not run");
+    del_live(db, 9);
+    compact_version(db, 9, 0); /* the delete is not committed yet */
+    must(lsm_commit(db), "commit");
+    must(etu_wait_idle(db), "idle");
+    cr_assert_eq(count_members(db, 9), 0, "request made before the commit did not run");
+    for (uint64_t ver = 1; ver <= 20; ver++)
+        if (ver != 3 && ver != 9)
+            cr_assert_eq(count_members(db, ver), 100);
+    must(lsm_close(db), "close");
+    free(f);
+}
+
 /* ---- tombstone-dense tables ------------------------------------------------------------------ */
 
 static void write_then_delete(lsm_t *db, int n, const char *prefix)

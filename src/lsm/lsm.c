@@ -495,10 +495,12 @@ static int start_auto(lsm_t *db, worker *w) {
 
 /* A queued manual request waits for the flush of the active memtable (it held writes made
  * before the call): that memtable turns immutable once no flush is pending, at a commit
- * boundary, so a burst of requests costs one flush. Owner thread. */
+ * boundary (lsm_commit, or lsm_poll with nothing buffered) outside a write group, so a burst
+ * of requests costs one flush. Owner thread. */
 static int rotate_memtable(lsm_t *db);
 static void rotate_for_manual(lsm_t *db) {
-    if (db->nimm > 0 || db->bg_error || db->closing || !db->wal || wal_writer_buffered(db->wal))
+    if (db->nimm > 0 || db->bg_error || db->closing || db->group_depth || !db->wal ||
+        wal_writer_buffered(db->wal))
         return;
     uint64_t need = 0;
     for (int i = 0; i < db->mq.n; i++)
@@ -1258,6 +1260,7 @@ static int do_commit(lsm_t *db) {
         db_log(db, 3, "%s (retrying)", db->errmsg);
         backoff(db, &db->rotate_retry_at);
     }
+    if (db->mq.n) rotate_for_manual(db); /* a queued lsm_compact_range waits for this memtable */
     return 0;
 }
 
@@ -1475,9 +1478,9 @@ int lsm_compact_range(lsm_t *db, const void *begin, size_t blen, const void *end
                       int wait) {
     if (db->bg_error) return LSM_EIO;
     /* the writes made so far go to tables first: a blocking flush when waiting anyway;
-     * otherwise the request waits for the flush of the memtables holding them, and the active
-     * memtable turns immutable now only when no flush is pending (rotate_for_manual) */
-    int rc = wait ? lsm_flush(db, 1) : lsm_commit(db);
+     * otherwise the request waits for the flush of the memtables holding them (the active one
+     * turns immutable at a commit boundary once no flush is pending: rotate_for_manual) */
+    int rc = wait ? lsm_flush(db, 1) : 0;
     if (rc) return rc;
     uint64_t after = db->st.flushes + (uint64_t)db->nimm + (memtable_entries(db->mem) > 0);
     uint64_t id = ++db->manual_ids;

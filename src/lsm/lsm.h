@@ -282,13 +282,15 @@ int lsm_flush(lsm_t *db, int wait);
 
 /* Compacts every file overlapping [begin, end] (NULL = unbounded) down to the last level,
  * after the writes made before the call are in SSTables (the memtable is flushed first).
- * wait=1 blocks until done and returns its result. wait=0 queues the request and returns at
- * once, without waiting for I/O: it may be called any number of times. Queued requests whose
+ * wait=1 commits, flushes, blocks until done and returns its result (not inside a write
+ * group: LSM_EINVAL). wait=0 queues the request and returns at once: no commit, no waiting;
+ * it may be called any number of times, also inside a write group. Queued requests whose
  * ranges overlap are merged (beyond 64 queued, a new one is merged into the newest); they run
  * in the background one after another, taking turns with compactions by size, each once the
- * memtable that held the writes before its call is flushed (that memtable turns immutable at
- * once when no flush is pending, otherwise once the pending flush is done). Requests still
- * queued when the database closes are dropped. */
+ * memtables that held the writes made before its call are flushed: the active one turns
+ * immutable at the next commit boundary (lsm_commit, or at once / in lsm_poll when nothing is
+ * buffered) at which no flush is pending, so a burst of requests costs one flush. Requests
+ * still queued when the database closes are dropped. */
 int lsm_compact_range(lsm_t *db, const void *begin, size_t blen, const void *end, size_t elen,
                       int wait);
 
