@@ -72,8 +72,8 @@ typedef uint64_t (*lsm_expire_fn)(void *ctx, const void *key, size_t klen, const
  * absent (never written, or deleted) as of S, or was written after the entry being filtered
  * (it may then sit in a newer memtable, or be written after the job was picked). Hence an
  * entry may be treated as dead when a record that is always written BEFORE it, or in the same
- * write batch (the server: a collection's liveness record 'v' || version comes with or before
- * its members; S never falls inside a batch), is absent from the view,
+ * write batch or group (a job sees all of one or none of it), is absent from the view (the
+ * server: a collection's liveness record 'v' || version comes with or before its members),
  * provided that record, once deleted, is never written again (version numbers are never
  * reused). A record present in the view may have been deleted after S: the entry is kept and
  * a later compaction drops it.
