@@ -1479,8 +1479,9 @@ int lsm_compact_range(lsm_t *db, const void *begin, size_t blen, const void *end
     if (db->bg_error) return LSM_EIO;
     /* the writes made so far go to tables first: a blocking flush when waiting anyway;
      * otherwise the request waits for the flush of the memtables holding them (the active one
-     * turns immutable at a commit boundary once no flush is pending: rotate_for_manual) */
-    int rc = wait ? lsm_flush(db, 1) : 0;
+     * turns immutable at a commit boundary once no flush is pending: rotate_for_manual; the
+     * commit here makes this call one, as lsm_flush does, except inside a write group) */
+    int rc = wait ? lsm_flush(db, 1) : db->group_depth ? 0 : lsm_commit(db);
     if (rc) return rc;
     uint64_t after = db->st.flushes + (uint64_t)db->nimm + (memtable_entries(db->mem) > 0);
     uint64_t id = ++db->manual_ids;

@@ -282,15 +282,16 @@ int lsm_flush(lsm_t *db, int wait);
 
 /* Compacts every file overlapping [begin, end] (NULL = unbounded) down to the last level,
  * after the writes made before the call are in SSTables (the memtable is flushed first).
- * wait=1 commits, flushes, blocks until done and returns its result (not inside a write
- * group: LSM_EINVAL). wait=0 queues the request and returns at once: no commit, no waiting;
- * it may be called any number of times, also inside a write group. Queued requests whose
- * ranges overlap are merged (beyond 64 queued, a new one is merged into the newest); they run
- * in the background one after another, taking turns with compactions by size, each once the
- * memtables that held the writes made before its call are flushed: the active one turns
- * immutable at the next commit boundary (lsm_commit, or at once / in lsm_poll when nothing is
- * buffered) at which no flush is pending, so a burst of requests costs one flush. Requests
- * still queued when the database closes are dropped. */
+ * Both modes first commit what is buffered (as lsm_commit), except wait=0 inside a write
+ * group. wait=1 flushes, blocks until done and returns its result (inside a write group:
+ * LSM_EINVAL). wait=0 queues the request and returns at once, without waiting for any flush
+ * or compaction; it may be called any number of times, also inside a write group. Queued
+ * requests whose ranges overlap are merged (beyond 64 queued, a new one is merged into the
+ * newest); they run in the background one after another, taking turns with compactions by
+ * size, each once the memtables that held the writes made before its call are flushed: the
+ * active one turns immutable at the next commit boundary (lsm_commit, this call, or lsm_poll
+ * when nothing is buffered) at which no flush is pending, so a burst of requests costs one
+ * flush. Requests still queued when the database closes are dropped. */
 int lsm_compact_range(lsm_t *db, const void *begin, size_t blen, const void *end, size_t elen,
                       int wait);
 
