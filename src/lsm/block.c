@@ -301,6 +301,44 @@ void block_iter_seek(block_iter *it, const char *ikey, size_t ikl) {
     }
 }
 
+void block_iter_seek_last(block_iter *it) {
+    if (it->status) return;
+    it->klen = 0;
+    if (it->num_restarts == 0) {
+        it->cur = it->next_off = it->restarts;
+        return;
+    }
+    it->next_off = restart_point(it, it->num_restarts - 1);
+    if (it->next_off > it->restarts) { corrupt(it); return; }
+    while (parse_next(it) && it->next_off < it->restarts) {
+    }
+}
+
+void block_iter_prev(block_iter *it) {
+    if (!block_iter_valid(it)) return;
+    uint32_t orig = it->cur;
+    /* restarts [0, lo) start before the current entry: the last of them holds its predecessor */
+    uint32_t lo = 0, hi = it->num_restarts;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (restart_point(it, mid) < orig) lo = mid + 1;
+        else hi = mid;
+    }
+    it->klen = 0;
+    if (lo == 0) { /* the current entry is the first: nothing before it */
+        it->cur = it->next_off = it->restarts;
+        return;
+    }
+    it->next_off = restart_point(it, lo - 1);
+    do {
+        if (!parse_next(it)) {
+            if (!it->status) corrupt(it); /* ran past the entries: they do not line up */
+            return;
+        }
+    } while (it->next_off < orig);
+    if (it->next_off != orig) corrupt(it); /* an entry straddles where the current one began */
+}
+
 void block_iter_seek_to_restart(block_iter *it, uint32_t i) {
     if (it->status) return;
     it->klen = 0;

@@ -84,6 +84,12 @@ void block_iter_seek_first(block_iter *it);
 /* First entry with internal key >= ikey (ikl >= 8). */
 void block_iter_seek(block_iter *it, const char *ikey, size_t ikl);
 void block_iter_next(block_iter *it);
+/* Last entry (not valid for an empty block). */
+void block_iter_seek_last(block_iter *it);
+/* The entry before the current one (not valid before the first; nothing when not valid).
+ * Entries decode only forward: a binary search of the restart array for the last restart
+ * before the current entry, then a scan forward from it (at most restart_interval entries). */
+void block_iter_prev(block_iter *it);
 /* Positions it at restart point i (i >= num_restarts: past the end). With restart interval 1
  * (index blocks) restart i is entry i. */
 void block_iter_seek_to_restart(block_iter *it, uint32_t i);
