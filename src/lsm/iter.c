@@ -8,6 +8,10 @@
 #include "lsm.h"
 #include "sst_reader.h"
 
+/* The direction switches, out of line so that next()'s path stays as lean as before they
+ * existed (a switch is rare; inlined into next/prev it would cost every call registers). */
+#define ITER_SWITCH __attribute__((noinline, cold))
+
 /* ---------------- merging iterator ----------------
  * Forward: a min-heap of the valid children, each child positioned at its first entry after
  * the current one (in (key, child index) order); next() advances the top child and sifts it.
@@ -25,23 +29,19 @@ typedef struct merging_iter {
     int reverse;    /* direction of the heap and of the children's positions */
 } merging_iter;
 
-/* 1 when child a's entry comes before child b's in the heap's direction: (key, index)
- * ascending forward, descending in reverse, so reverse yields exactly forward's order
- * backwards (equal keys: lower index first forward, last in reverse). */
-static inline int mi_before(merging_iter *m, int a, int b, int rev) {
+static int mi_less(merging_iter *m, int a, int b) {
     size_t al, bl;
     const char *ak = iter_key(m->kids[a], &al), *bk = iter_key(m->kids[b], &bl);
     int c = ikey_compare(ak, al, bk, bl);
-    if (rev) return c ? c > 0 : a > b;
     if (c) return c < 0;
     return a < b;
 }
 
-static inline void mi_sift(merging_iter *m, int i, int rev) {
+static void mi_sift_down(merging_iter *m, int i) {
     for (;;) {
         int l = 2 * i + 1, r = l + 1, s = i;
-        if (l < m->hn && mi_before(m, m->heap[l], m->heap[s], rev)) s = l;
-        if (r < m->hn && mi_before(m, m->heap[r], m->heap[s], rev)) s = r;
+        if (l < m->hn && mi_less(m, m->heap[l], m->heap[s])) s = l;
+        if (r < m->hn && mi_less(m, m->heap[r], m->heap[s])) s = r;
         if (s == i) return;
         int t = m->heap[i];
         m->heap[i] = m->heap[s];
@@ -49,9 +49,29 @@ static inline void mi_sift(merging_iter *m, int i, int rev) {
         i = s;
     }
 }
-/* Specialized per direction (rev a constant): the forward path compares as before. */
-static void mi_sift_down(merging_iter *m, int i) { mi_sift(m, i, 0); }
-static void mi_sift_down_rev(merging_iter *m, int i) { mi_sift(m, i, 1); }
+
+/* The reverse order: exactly the forward (key, child index) order backwards, so equal keys come
+ * out last-child first. Kept apart from mi_less/mi_sift_down so the forward path stays as is. */
+static int mi_greater(merging_iter *m, int a, int b) {
+    size_t al, bl;
+    const char *ak = iter_key(m->kids[a], &al), *bk = iter_key(m->kids[b], &bl);
+    int c = ikey_compare(ak, al, bk, bl);
+    if (c) return c > 0;
+    return a > b;
+}
+
+static void mi_sift_down_rev(merging_iter *m, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, s = i;
+        if (l < m->hn && mi_greater(m, m->heap[l], m->heap[s])) s = l;
+        if (r < m->hn && mi_greater(m, m->heap[r], m->heap[s])) s = r;
+        if (s == i) return;
+        int t = m->heap[i];
+        m->heap[i] = m->heap[s];
+        m->heap[s] = t;
+        i = s;
+    }
+}
 
 /* A child that failed (iter_status != 0) ends the whole merge: going on with the others would
  * yield older versions of the keys the failed child shadows (or keys it deleted). */
@@ -93,7 +113,7 @@ static void mi_seek_for_prev(internal_iter *it, const char *k, size_t kl) {
 /* Turns a valid reverse merge forward: every other child to its first entry after the current
  * one (cur, key k): seek(k), then past k itself if that child sorts before cur on a tie. The
  * current child steps forward; the heap is rebuilt. */
-static void mi_to_forward(merging_iter *m) {
+ITER_SWITCH static void mi_to_forward(merging_iter *m) {
     int cur = m->heap[0];
     size_t kl;
     const char *k = iter_key(m->kids[cur], &kl); /* stays valid: kids[cur] does not move */
@@ -114,7 +134,7 @@ static void mi_to_forward(merging_iter *m) {
 /* Turns a valid forward merge backward: every other child to its last entry before the current
  * one (cur, key k): seek(k), then one step back unless it landed on k itself and sorts before
  * cur on the tie; its last entry when it has nothing >= k. The current child steps back. */
-static void mi_to_reverse(merging_iter *m) {
+ITER_SWITCH static void mi_to_reverse(merging_iter *m) {
     int cur = m->heap[0];
     size_t kl;
     const char *k = iter_key(m->kids[cur], &kl);
@@ -445,14 +465,20 @@ void db_iter_seek_first(db_iter *d) {
     db_iter_find(d, NULL, 0);
 }
 
+/* next() after a reverse move: `in` is just before the current key's entries (kbuf, klen):
+ * step into them, then on past them like next(). */
+ITER_SWITCH static void db_iter_next_from_reverse(db_iter *d) {
+    d->reverse = 0;
+    d->valid = 0;
+    if (iter_valid(d->in)) iter_next(d->in);
+    else iter_seek_first(d->in); /* before the first entry (a valid reverse had no error) */
+    db_iter_find(d, d->kbuf, d->klen);
+}
+
 void db_iter_next(db_iter *d) {
     if (!d->valid) return;
-    if (d->reverse) { /* `in` is just before the current key's entries: step into them */
-        d->reverse = 0;
-        d->valid = 0;
-        if (iter_valid(d->in)) iter_next(d->in);
-        else iter_seek_first(d->in); /* before the first entry (a valid reverse had no error) */
-        db_iter_find(d, d->kbuf, d->klen);
+    if (d->reverse) {
+        db_iter_next_from_reverse(d);
         return;
     }
     size_t kl;
