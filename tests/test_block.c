@@ -353,3 +353,42 @@ Test(block, prev_over_a_corrupt_entry_gives_ecorrupt) {
     block_iter_cleanup(&it);
     built_free(&b);
 }
+
+/* prev's interval cache belongs to one block: after a reset to another block in the same
+ * memory (a cache slot reused), sitting on the same entry offset, prev decodes the new block. */
+Test(block, prev_cache_is_dropped_when_the_iterator_moves_to_another_block) {
+    built a;
+    build(&a, 40, 16);
+    char *shared = malloc(a.bb.len);
+    memcpy(shared, a.copy, a.bb.len);
+    block blk;
+    cr_assert_eq(block_parse(&blk, shared, a.bb.len), 0);
+    block_iter it;
+    block_iter_init(&it, &blk);
+    block_iter_seek_last(&it);
+    block_iter_prev(&it); /* scans interval 2 (entries 32..39), caches it */
+    block_iter_prev(&it); /* from the cache: entry 37, whose predecessor is cached too */
+    expect_entry(&it, 37, "cached prev");
+    uint32_t at = it.cur;
+    /* the same memory now holds another block: same layout, keys "Key..." instead of "key..."
+     * (no header, value or trailer byte of these entries is 'k') */
+    for (uint32_t off = 0; off < blk.restarts; off++)
+        if (shared[off] == 'k') shared[off] = 'K';
+    block_iter_reset(&it, &blk);
+    char k[64];
+    size_t kl = mk_key(k, 37, 100);
+    k[0] = 'K';
+    block_iter_seek(&it, k, kl);
+    cr_assert(block_iter_valid(&it));
+    cr_assert_eq(it.cur, at);
+    block_iter_prev(&it);
+    size_t gkl;
+    const char *gk = block_iter_key(&it, &gkl);
+    cr_assert(block_iter_valid(&it) && gkl > 0 && gk[0] == 'K', "a key of the old block");
+    kl = mk_key(k, 36, 100);
+    k[0] = 'K';
+    cr_assert(gkl == kl && memcmp(gk, k, kl) == 0);
+    block_iter_cleanup(&it);
+    free(shared);
+    built_free(&a);
+}
