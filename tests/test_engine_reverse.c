@@ -858,3 +858,76 @@ Test(engine_reverse, top_ten_of_a_large_set_reads_a_few_blocks, .init = setup,
     lsm_iter_free(it);
     must(lsm_close(db), "close");
 }
+
+/* The iterator's own current key given back to a seek (in reverse it lives in the iterator's
+ * buffer, where a seek builds its lookup key); NULL with length 0 is the empty key. */
+Test(engine_reverse, seek_with_the_iterators_own_key_and_null_empty_key, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+    lsm_options o;
+    etu_small_options(&o);
+    lsm_t *db = etu_open(g_dir, &o);
+    cr_assert_not_null(db);
+    char k[300];
+    memset(k, 'x', sizeof k);
+    for (int i = 0; i < 50; i++) {
+        /* long keys; the last one is 252 bytes: its lookup key (260) outgrows the 256-byte
+         * buffer holding it, which a seek with it must survive */
+        int kl = i == 49 ? 252 : 100 + 3 * i;
+        snprintf(k, 8, "%05d", i);
+        k[5] = 'x';
+        must(lsm_put(db, k, (size_t)kl, "v", 1), "put");
+    }
+    must(lsm_put(db, "", 0, "empty", 5), "put empty key");
+    lsm_iter *it = NULL;
+    for (int round = 0; round < 5; round++) {
+        if (it)
+            lsm_iter_free(it);
+        it = lsm_iter_new(db); /* fresh buffers */
+        lsm_iter_seek_last(it);
+        for (int j = 0; j < (round == 4 ? 10 : 0); j++)
+            lsm_iter_prev(it);
+        size_t kl;
+        const char *cur = lsm_iter_key(it, &kl);
+        char want[300];
+        memcpy(want, cur, kl);
+        switch (round) {
+        case 0: lsm_iter_seek_for_prev(it, cur, kl); break;
+        case 1: lsm_iter_seek(it, cur, kl); break;
+        case 2: /* forward: the key points into the sources */
+            lsm_iter_prev(it);
+            lsm_iter_next(it);
+            cur = lsm_iter_key(it, &kl);
+            lsm_iter_seek_for_prev(it, cur, kl);
+            break;
+        default: {
+            size_t vl;
+            const char *v = lsm_iter_value(it, &vl); /* the value buffer as a key: "v" */
+            lsm_iter_seek_for_prev(it, v, vl);
+            cr_assert(lsm_iter_valid(it));
+            cur = lsm_iter_key(it, &kl);
+            cr_assert(kl == 252 && memcmp(cur, "00049", 5) == 0, "last key <= \"v\"");
+            continue;
+        }
+        }
+        cr_assert(lsm_iter_valid(it), "round %d", round);
+        size_t gl;
+        const char *g = lsm_iter_key(it, &gl);
+        cr_assert(gl == kl && memcmp(g, want, kl) == 0, "round %d: landed elsewhere", round);
+    }
+    lsm_iter_seek_for_prev(it, NULL, 0);
+    cr_assert(lsm_iter_valid(it));
+    size_t kl, vl;
+    lsm_iter_key(it, &kl);
+    const char *v = lsm_iter_value(it, &vl);
+    cr_assert(kl == 0 && vl == 5 && memcmp(v, "empty", 5) == 0);
+    lsm_iter_seek(it, NULL, 0);
+    cr_assert(lsm_iter_valid(it));
+    lsm_iter_key(it, &kl);
+    cr_assert_eq(kl, 0);
+    lsm_iter_prev(it);
+    cr_assert_not(lsm_iter_valid(it));
+    cr_assert_eq(lsm_iter_status(it), 0);
+    lsm_iter_free(it);
+    must(lsm_close(db), "close");
+}

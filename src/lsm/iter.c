@@ -411,6 +411,31 @@ static int kbuf_reserve(db_iter *d, size_t n) {
     return 0;
 }
 
+static int vbuf_set(db_iter *d, const char *v, size_t n) {
+    if (n > d->vcap || !d->vbuf) {
+        size_t nc = d->vcap ? d->vcap : 64;
+        while (nc < n) nc *= 2;
+        char *p = realloc(d->vbuf, nc);
+        if (!p) return LSM_ENOMEM;
+        d->vbuf = p;
+        d->vcap = nc;
+    }
+    if (n) memcpy(d->vbuf, v, n);
+    d->vlen = n;
+    return 0;
+}
+
+/* A seek may be given the iterator's own current key, which in reverse lives in kbuf, where
+ * the lookup key is built: then *ukey is copied to vbuf first (the current value is done
+ * with). 0 or LSM_ENOMEM. */
+static int seek_key(db_iter *d, const void **ukey, size_t ukl) {
+    uintptr_t p = (uintptr_t)*ukey, b = (uintptr_t)d->kbuf;
+    if (!d->kbuf || p < b || p >= b + d->kcap) return 0;
+    if (vbuf_set(d, *ukey, ukl)) return LSM_ENOMEM;
+    *ukey = d->vbuf;
+    return 0;
+}
+
 void db_iter_init(db_iter *d, internal_iter *in, uint64_t snapshot) {
     memset(d, 0, sizeof(*d));
     d->in = in;
@@ -451,7 +476,10 @@ void db_iter_seek(db_iter *d, const void *ukey, size_t ukl) {
     d->valid = 0;
     d->status = 0;
     d->reverse = 0;
-    if (kbuf_reserve(d, ukl + IKEY_TRAILER)) { d->status = LSM_ENOMEM; return; }
+    if (seek_key(d, &ukey, ukl) || kbuf_reserve(d, ukl + IKEY_TRAILER)) {
+        d->status = LSM_ENOMEM;
+        return;
+    }
     size_t n = ikey_lookup(d->kbuf, ukey, ukl, d->snapshot);
     iter_seek(d->in, d->kbuf, n);
     db_iter_find(d, NULL, 0);
@@ -489,20 +517,6 @@ void db_iter_next(db_iter *d) {
     d->valid = 0;
     iter_next(d->in);
     db_iter_find(d, d->kbuf, ul);
-}
-
-static int vbuf_set(db_iter *d, const char *v, size_t n) {
-    if (n > d->vcap || !d->vbuf) {
-        size_t nc = d->vcap ? d->vcap : 64;
-        while (nc < n) nc *= 2;
-        char *p = realloc(d->vbuf, nc);
-        if (!p) return LSM_ENOMEM;
-        d->vbuf = p;
-        d->vcap = nc;
-    }
-    if (n) memcpy(d->vbuf, v, n);
-    d->vlen = n;
-    return 0;
 }
 
 /* Reverse: walking `in` backward from its position, finds the last user key (before the
@@ -555,7 +569,10 @@ void db_iter_seek_for_prev(db_iter *d, const void *ukey, size_t ukl) {
     d->valid = 0;
     d->status = 0;
     d->reverse = 1;
-    if (kbuf_reserve(d, ukl + IKEY_TRAILER)) { d->status = LSM_ENOMEM; return; }
+    if (seek_key(d, &ukey, ukl) || kbuf_reserve(d, ukl + IKEY_TRAILER)) {
+        d->status = LSM_ENOMEM;
+        return;
+    }
     /* (ukey, sequence 0, DELETE): the trailer sorts after every entry of ukey */
     size_t n = ikey_encode(d->kbuf, ukey, ukl, 0, KIND_DELETE);
     iter_seek_for_prev(d->in, d->kbuf, n);

@@ -171,7 +171,8 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val);
  * writes made after creation are not seen; flush and compaction underneath do not disturb it.
  * Yields live keys only (latest version, deletes hidden), ascending bytewise, in either
  * direction.
- * key()/value() pointers are valid until the next call that moves the iterator or destroys it.
+ * key()/value() pointers are valid until the next call that moves the iterator or destroys it
+ * (they may be passed to a seek of the same iterator).
  * Must be destroyed before lsm_close. Owner thread only.
  *
  * Both directions see the same view: prev() yields exactly the keys next() would, backward, with
