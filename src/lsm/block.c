@@ -351,7 +351,7 @@ static int prev_cache_add(block_iter *it, uint32_t n, size_t *kused) {
     e->vlen = it->vlen;
     e->koff = (uint32_t)*kused;
     e->klen = (uint32_t)it->klen;
-    memcpy(it->pkeys + *kused, it->key, it->klen);
+    if (it->klen) memcpy(it->pkeys + *kused, it->key, it->klen); /* pkeys: NULL until needed */
     *kused += it->klen;
     return 1;
 }
@@ -368,7 +368,7 @@ void block_iter_prev(block_iter *it) {
             it->cur = it->restarts;
             return;
         }
-        memcpy(it->key, it->pkeys + e->koff, e->klen);
+        if (e->klen) memcpy(it->key, it->pkeys + e->koff, e->klen);
         it->klen = e->klen;
         it->cur = e->off;
         it->next_off = e->next_off;
