@@ -874,8 +874,11 @@ Test(engine_reverse, seek_with_the_iterators_own_key_and_null_empty_key, .init =
         /* long keys; the last one is 252 bytes: its lookup key (260) outgrows the 256-byte
          * buffer holding it, which a seek with it must survive */
         int kl = i == 49 ? 252 : 100 + 3 * i;
-        snprintf(k, 8, "%05d", i);
-        k[5] = 'x';
+        k[0] = '0';
+        k[1] = '0';
+        k[2] = '0';
+        k[3] = (char)('0' + i / 10);
+        k[4] = (char)('0' + i % 10); /* "000ii" */
         must(lsm_put(db, k, (size_t)kl, "v", 1), "put");
     }
     must(lsm_put(db, "", 0, "empty", 5), "put empty key");
