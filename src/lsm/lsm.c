@@ -1438,6 +1438,18 @@ void lsm_iter_next(lsm_iter *it) {
     if (it->status) return;
     db_iter_next(&it->d);
 }
+void lsm_iter_seek_last(lsm_iter *it) {
+    if (it->status) return;
+    db_iter_seek_last(&it->d);
+}
+void lsm_iter_seek_for_prev(lsm_iter *it, const void *key, size_t klen) {
+    if (it->status) return;
+    db_iter_seek_for_prev(&it->d, key, klen);
+}
+void lsm_iter_prev(lsm_iter *it) {
+    if (it->status) return;
+    db_iter_prev(&it->d);
+}
 const char *lsm_iter_key(const lsm_iter *it, size_t *klen) {
     return db_iter_key((db_iter *)&it->d, klen);
 }

@@ -260,15 +260,36 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val);
 
 /* Iterator over a consistent view taken when it is created (memtables + a referenced version):
  * writes made after creation are not seen; flush and compaction underneath do not disturb it.
- * Yields live keys only (latest version, deletes hidden), ascending bytewise.
- * key()/value() pointers are valid until the next call that moves the iterator or destroys it.
- * Must be destroyed before lsm_close. Owner thread only. */
+ * Yields live keys only (latest version, deletes hidden), ascending bytewise, in either
+ * direction.
+ * key()/value() pointers are valid until the next call that moves the iterator or destroys it
+ * (they may be passed to a seek of the same iterator).
+ * Must be destroyed before lsm_close. Owner thread only.
+ *
+ * Both directions see the same view: prev() yields exactly the keys next() would, backward, with
+ * the same values. next() and prev() may be mixed freely: next() after prev() (or prev() after
+ * next()) returns to the neighbour of the current key. Moving off either end makes the iterator
+ * invalid; an invalid iterator stays put until a seek (next/prev on it do nothing).
+ *
+ * Cost, with s = sources (memtables + L0 files + non-empty levels), like LevelDB: a seek of
+ * either kind is O(s log n); next() and prev() are O(log s) per entry, amortized. prev() also
+ * copies the key and value out (the newest version of a key is the last one met walking
+ * backward), and in a table decodes each restart interval (block_restart_interval entries)
+ * once when it enters it, since entries decode forward only; a memtable steps back in O(1).
+ * Over 1M keys in tables with a warm cache, prev() runs at ~0.6x next()'s rate (engine_bench
+ * readreverse vs readseq). Each change of direction repositions every source once:
+ * O(s log n). Versions and deletes hidden from the view are walked over in both directions. */
 typedef struct lsm_iter lsm_iter;
 lsm_iter *lsm_iter_new(lsm_t *db);
 void lsm_iter_seek(lsm_iter *it, const void *key, size_t klen); /* first key >= key */
 void lsm_iter_seek_first(lsm_iter *it);
+/* Last key <= key (invalid when there is none). ZREVRANGE-style scans start here or at
+ * lsm_iter_seek_last, then step with lsm_iter_prev. */
+void lsm_iter_seek_for_prev(lsm_iter *it, const void *key, size_t klen);
+void lsm_iter_seek_last(lsm_iter *it); /* last key */
 int lsm_iter_valid(const lsm_iter *it);
 void lsm_iter_next(lsm_iter *it);
+void lsm_iter_prev(lsm_iter *it); /* the key before the current one */
 const char *lsm_iter_key(const lsm_iter *it, size_t *klen);
 const char *lsm_iter_value(const lsm_iter *it, size_t *vlen);
 int lsm_iter_status(const lsm_iter *it); /* 0, or the error that made it invalid */
