@@ -29,6 +29,9 @@ typedef void (*command_proc)(struct client *c);
 #define CMD_MULTI_CTL  (1u << 12) /* internal: MULTI/EXEC/DISCARD/WATCH/UNWATCH, never queued */
 #define CMD_PROTECTED  (1u << 13) /* "protected" (hidden, as in Redis): DEBUG, refused unless
                                      enable-debug-command allows this client */
+#define CMD_KEYNUM     (1u << 14) /* "movablekeys": argv[first_key] is numkeys, the keys follow it
+                                     (key_step apart); COMMAND INFO shows 0 0 0 and a keynum key
+                                     spec, COMMAND GETKEYS reads numkeys (SINTERCARD) */
 
 struct command {
     const char *name;           /* lowercase; for a subcommand just the subcommand ("get") */
@@ -51,6 +54,8 @@ extern const struct command keys_commands[];    /* cmd_keys.c */
 extern const struct command multi_commands[];   /* cmd_multi.c */
 extern const struct command hll_commands[];     /* cmd_hll.c */
 extern const struct command bitops_commands[];  /* cmd_bitops.c */
+extern const struct command hash_commands[];    /* cmd_hash.c */
+extern const struct command set_commands[];     /* cmd_set.c */
 
 void command_table_init(void);
 /* Case-insensitive lookup of a top-level command; NULL if unknown. */

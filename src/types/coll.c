@@ -386,3 +386,257 @@ int coll_compaction_filter(void *ctx, lsm_filter_view *view, const void *key, si
     memo->live = r == 0;
     return !memo->live;
 }
+
+/* ======== hash/set additions (hashset branch; additive, keep at the END of this file) ======== */
+
+uint64_t coll_member_hash(const void *m, size_t mlen) {
+    /* FNV-1a, then the murmur3 finalizer to spread the bits (on-disk: never change) */
+    const unsigned char *p = m;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < mlen; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t coll_rng_state;
+uint64_t coll_random(void) {
+    if (!coll_rng_state) coll_rng_state = (server_ustime() * 0x9E3779B97F4A7C15ull) | 1;
+    /* xorshift64* */
+    uint64_t x = coll_rng_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    coll_rng_state = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+int coll_rand_indexed(const coll *c) {
+    return c->extra_len >= 1 && (c->extra[0] & COLL_XF_RANDIDX);
+}
+
+/* Index record key: 'm' || version || 0x02 || hash (BE) || member. */
+static int rand_key(mkey *k, uint64_t version, const void *m, size_t mlen) {
+    size_t need = mlen + 18;
+    k->p = need <= sizeof(k->stack) ? k->stack : malloc(need);
+    if (!k->p) return LSM_ENOMEM;
+    coll_member_key(k->p, version, COLL_SUB_RAND, NULL, 0);
+    put_be64(k->p + 10, coll_member_hash(m, mlen));
+    if (mlen) memcpy(k->p + 18, m, mlen);
+    k->len = need;
+    return 0;
+}
+
+static int rand_put(coll *c, const void *m, size_t mlen) {
+    mkey k;
+    int r = rand_key(&k, c->version, m, mlen);
+    if (r) return r;
+    r = lsm_put(server.engine, k.p, k.len, "", 0);
+    mkey_free(&k);
+    return r;
+}
+
+int coll_rand_member_added(coll *c, const void *m, size_t mlen) {
+    if (coll_rand_indexed(c)) return rand_put(c, m, mlen);
+    if (c->count <= COLL_RAND_INDEX_MIN) return 0;
+    /* build the index: every member (the one just written included: writes are visible) */
+    coll_iter it;
+    int r = coll_iter_seek(&it, c, COLL_SUB_MEMBER, NULL, 0);
+    for (; r == 0 && coll_iter_valid(&it); coll_iter_next(&it)) {
+        size_t ml;
+        const char *mm = coll_iter_member(&it, &ml);
+        r = rand_put(c, mm, ml);
+    }
+    if (r == 0) r = coll_iter_status(&it);
+    coll_iter_close(&it);
+    if (r) return r;
+    if (c->extra_len < 1) c->extra_len = 1;
+    c->extra[0] |= COLL_XF_RANDIDX;
+    c->meta_dirty = 1;
+    return 0;
+}
+
+int coll_rand_member_removed(coll *c, const void *m, size_t mlen) {
+    if (!coll_rand_indexed(c)) return 0;
+    mkey k;
+    int r = rand_key(&k, c->version, m, mlen);
+    if (r) return r;
+    r = lsm_delete(server.engine, k.p, k.len);
+    mkey_free(&k);
+    return r;
+}
+
+static int rand_in_prefix(const coll_rand *r) {
+    if (!lsm_iter_valid(r->it)) return 0;
+    size_t kl;
+    const char *k = lsm_iter_key(r->it, &kl);
+    return kl >= sizeof(r->prefix) && memcmp(k, r->prefix, sizeof(r->prefix)) == 0;
+}
+
+/* Moves to the next record of the prefix, wrapping to the first. 0 when the prefix is empty. */
+static int rand_step(coll_rand *r) {
+    lsm_iter_next(r->it);
+    if (rand_in_prefix(r)) return 1;
+    lsm_iter_seek(r->it, r->prefix, sizeof(r->prefix));
+    return rand_in_prefix(r);
+}
+
+static int rand_buf_add(char **buf, size_t *len, size_t *cap, const char *p, size_t n) {
+    size_t need = *len + 8 + n;
+    if (need > *cap) {
+        size_t nc = *cap ? *cap * 2 : 1024;
+        while (nc < need) nc *= 2;
+        char *nb = realloc(*buf, nc);
+        if (!nb) return LSM_ENOMEM;
+        *buf = nb;
+        *cap = nc;
+    }
+    uint64_t l = n;
+    memcpy(*buf + *len, &l, 8);
+    if (n) memcpy(*buf + *len + 8, p, n);
+    *len = need;
+    return 0;
+}
+
+int coll_rand_open(coll_rand *r, const coll *c, long npicks, int with_values) {
+    memset(r, 0, sizeof(*r));
+    r->c = c;
+    r->with_values = with_values;
+    if (!c->exists || c->count <= 0) return 0;
+    int indexed = coll_rand_indexed(c);
+    coll_member_key(r->prefix, c->version, indexed ? COLL_SUB_RAND : COLL_SUB_MEMBER, NULL, 0);
+    if (indexed || npicks <= 1) {
+        r->it = lsm_iter_new(server.engine);
+        return r->it ? 0 : LSM_ENOMEM;
+    }
+    /* small: load every member once, then pick exactly uniformly */
+    coll_iter it;
+    size_t len = 0, cap = 0;
+    long n = 0, ocap = 0;
+    int st = coll_iter_seek(&it, c, COLL_SUB_MEMBER, NULL, 0);
+    for (; st == 0 && coll_iter_valid(&it); coll_iter_next(&it)) {
+        size_t ml, vl = 0;
+        const char *m = coll_iter_member(&it, &ml);
+        const char *v = with_values ? coll_iter_value(&it, &vl) : NULL;
+        if (n == ocap) {
+            long nc = ocap ? ocap * 2 : 64;
+            size_t *no = realloc(r->off, sizeof(size_t) * (size_t)nc);
+            if (!no) {
+                st = LSM_ENOMEM;
+                break;
+            }
+            r->off = no;
+            ocap = nc;
+        }
+        r->off[n++] = len;
+        if ((st = rand_buf_add(&r->buf, &len, &cap, m, ml))) break;
+        if (with_values && (st = rand_buf_add(&r->buf, &len, &cap, v, vl))) break;
+    }
+    if (st == 0) st = coll_iter_status(&it);
+    coll_iter_close(&it);
+    r->n = n;
+    r->loaded = 1;
+    return st;
+}
+
+int coll_rand_pick(coll_rand *r, const char **m, size_t *mlen, const char **v, size_t *vlen) {
+    if (v) *v = NULL;
+    if (vlen) *vlen = 0;
+    if (r->loaded) {
+        if (r->n == 0) return 0;
+        const char *p = r->buf + r->off[coll_random() % (uint64_t)r->n];
+        uint64_t l;
+        memcpy(&l, p, 8);
+        *m = p + 8;
+        *mlen = (size_t)l;
+        if (r->with_values && v) {
+            const char *q = p + 8 + l;
+            memcpy(&l, q, 8);
+            *v = q + 8;
+            *vlen = (size_t)l;
+        }
+        return 1;
+    }
+    if (!r->it) return 0;
+    size_t kl;
+    const char *k;
+    if (coll_rand_indexed(r->c)) {
+        char seek[18];
+        memcpy(seek, r->prefix, 10);
+        put_be64(seek + 10, coll_random());
+        lsm_iter_seek(r->it, seek, sizeof(seek));
+        if (!rand_in_prefix(r)) {
+            lsm_iter_seek(r->it, r->prefix, sizeof(r->prefix));
+            if (!rand_in_prefix(r)) return lsm_iter_status(r->it);
+        }
+        uint64_t walk = coll_random() % COLL_RAND_WALK;
+        for (uint64_t i = 0; i < walk; i++)
+            if (!rand_step(r)) return lsm_iter_status(r->it);
+        k = lsm_iter_key(r->it, &kl);
+        if (kl < 18) return LSM_ECORRUPT;
+        *m = k + 18;
+        *mlen = kl - 18;
+        return 1;
+    }
+    /* no index (small): walk to a uniformly random position */
+    lsm_iter_seek(r->it, r->prefix, sizeof(r->prefix));
+    if (!rand_in_prefix(r)) return lsm_iter_status(r->it);
+    uint64_t pos = coll_random() % (uint64_t)(r->c->count > 0 ? r->c->count : 1);
+    for (uint64_t i = 0; i < pos; i++)
+        if (!rand_step(r)) return lsm_iter_status(r->it);
+    k = lsm_iter_key(r->it, &kl);
+    *m = k + 10;
+    *mlen = kl - 10;
+    if (r->with_values && v) *v = lsm_iter_value(r->it, vlen);
+    return 1;
+}
+
+void coll_rand_close(coll_rand *r) {
+    if (r->it) lsm_iter_free(r->it);
+    free(r->buf);
+    free(r->off);
+    memset(r, 0, sizeof(*r));
+}
+
+int coll_u64set_add(coll_u64set *s, uint64_t h) {
+    if (h == 0) {
+        if (s->has_zero) return 0;
+        s->has_zero = 1;
+        return 1;
+    }
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 64;
+        uint64_t *ns = calloc(nc, sizeof(uint64_t));
+        if (!ns) return LSM_ENOMEM;
+        for (size_t i = 0; i < s->cap; i++) {
+            uint64_t x = s->slot[i];
+            if (!x) continue;
+            size_t j = (size_t)(x * 0x9E3779B97F4A7C15ull) & (nc - 1);
+            while (ns[j]) j = (j + 1) & (nc - 1);
+            ns[j] = x;
+        }
+        free(s->slot);
+        s->slot = ns;
+        s->cap = nc;
+    }
+    size_t j = (size_t)(h * 0x9E3779B97F4A7C15ull) & (s->cap - 1);
+    while (s->slot[j]) {
+        if (s->slot[j] == h) return 0;
+        j = (j + 1) & (s->cap - 1);
+    }
+    s->slot[j] = h;
+    s->n++;
+    return 1;
+}
+
+void coll_u64set_free(coll_u64set *s) {
+    free(s->slot);
+    memset(s, 0, sizeof(*s));
+}
+/* ======== end of hash/set additions ======== */

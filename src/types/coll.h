@@ -141,4 +141,64 @@ int coll_compaction_filter(void *ctx, lsm_filter_view *view, const void *key, si
 const char *coll_type_name(uint8_t type);
 /* OBJECT ENCODING name of a stored value of any type. */
 const char *coll_encoding_name(const ks_value *v);
+
+/* ======== hash/set additions (hashset branch; additive, keep at the END of this file) ========
+ * Random picks (SPOP, SRANDMEMBER, HRANDFIELD) without reading a big collection.
+ * A hash or set whose count passed COLL_RAND_INDEX_MIN keeps, next to every member record, an
+ * index record under COLL_SUB_RAND: 'm' || version || 0x02 || hash64(member) (8, BE) || member
+ * -> "" (on-disk: never change). The metadata's extra[0] flag COLL_XF_RANDIDX says it exists (set
+ * once, never cleared: a shrunk collection keeps its index). Whoever copies a collection's member
+ * records (COPY) must copy every sub kind under the version, the index included.
+ * A pick seeks to a random 64-bit point of the index and walks a random 0..COLL_RAND_WALK-1 steps
+ * further (wrapping): O(1) engine operations. A member's chance is proportional to the hash-space
+ * gaps before the COLL_RAND_WALK index entries preceding it: independent of the member bytes,
+ * close to uniform on average (doc/commands.md). Collections without an index (count <=
+ * COLL_RAND_INDEX_MIN) are picked from exactly uniformly. */
+#define COLL_SUB_RAND 0x02      /* hash/set random-pick index (on-disk: never change) */
+#define COLL_XF_RANDIDX 0x01    /* extra[0] of a hash/set: the COLL_SUB_RAND index exists */
+#define COLL_RAND_INDEX_MIN 128 /* a hash/set gets its index when count passes this */
+#define COLL_RAND_WALK 16
+
+/* 64-bit hash of member bytes (stable across versions and restarts: on-disk). */
+uint64_t coll_member_hash(const void *m, size_t mlen);
+/* Fast non-cryptographic random numbers (seeded from the clock on first use). */
+uint64_t coll_random(void);
+/* 1 when c keeps the random-pick index. */
+int coll_rand_indexed(const coll *c);
+/* Index maintenance, called after a member record was written / deleted AND c->count updated
+ * (coll_count_add): adds/removes the member's index record when c has an index; adding past
+ * COLL_RAND_INDEX_MIN builds the index for every member (once, <= COLL_RAND_INDEX_MIN + 1 puts). */
+int coll_rand_member_added(coll *c, const void *m, size_t mlen);
+int coll_rand_member_removed(coll *c, const void *m, size_t mlen);
+
+/* Random picks with replacement over a snapshot of c's members (later writes are not seen).
+ * npicks is a hint: for collections without an index, 1 walks to a random position, more loads
+ * the members (<= COLL_RAND_INDEX_MIN of them) once. with_values loads hash values as well for
+ * loaded collections. */
+typedef struct coll_rand {
+    const coll *c;
+    lsm_iter *it;             /* indexed or walking collections */
+    char prefix[10];
+    int loaded, with_values;
+    char *buf;                /* loaded: members (and values), each len(8) || bytes */
+    size_t *off;              /* loaded: offsets of the members in buf */
+    long n;
+} coll_rand;
+int coll_rand_open(coll_rand *r, const coll *c, long npicks, int with_values);
+/* One random member: 1 and *m (bytes valid until the next pick); *v too when values were loaded
+ * (v may be NULL; *v = NULL when not loaded: read it with coll_get); 0 when empty; or a negative
+ * code. */
+int coll_rand_pick(coll_rand *r, const char **m, size_t *mlen, const char **v, size_t *vlen);
+void coll_rand_close(coll_rand *r);
+
+/* A set of 64-bit values (member hashes) for distinct random picks: open addressing. */
+typedef struct coll_u64set {
+    uint64_t *slot;
+    size_t cap, n;
+    int has_zero;
+} coll_u64set;
+/* Adds h: 1 added, 0 present, LSM_ENOMEM. */
+int coll_u64set_add(coll_u64set *s, uint64_t h);
+void coll_u64set_free(coll_u64set *s);
+/* ======== end of hash/set additions ======== */
 #endif
