@@ -53,9 +53,11 @@ static int hsave_commit(client *c, coll *h) {
     return 0;
 }
 
-static lsm_buf hval; /* values read by handlers: amortized */
+static lsm_buf hval;   /* values read by handlers: amortized */
+static lsm_buf hfield; /* fields read from the random-pick index */
 static void hval_trim(void) {
     if (hval.cap > (1u << 20)) lsm_buf_free(&hval);
+    if (hfield.cap > (64u << 10)) lsm_buf_free(&hfield);
 }
 
 /* ---- HSET / HMSET / HSETNX ---------------------------------------------------------------- */
@@ -435,7 +437,7 @@ static void hrandfield_count(client *c, long long l, int withvalues) {
         r = coll_iter_seek(&it, &h, COLL_SUB_MEMBER, NULL, 0);
         for (; r == 0 && need && coll_iter_valid(&it); coll_iter_next(&it), left--) {
             if (left == 0) break;
-            if (need < left && coll_random() % left >= need) continue;
+            if (need < left && coll_random_below(left) >= need) continue;
             size_t ml, vl;
             const char *m = coll_iter_member(&it, &ml);
             const char *v = coll_iter_value(&it, &vl);
@@ -446,23 +448,16 @@ static void hrandfield_count(client *c, long long l, int withvalues) {
         if (r == 0 && need) r = LSM_ECORRUPT;
         goto out;
     }
-    /* a few fields of a big hash: distinct random picks */
-    if ((r = coll_rand_open(&rnd, &h, (long)count, withvalues))) goto out;
-    unsigned long long added = 0, tries = 0;
-    while (added < count) {
-        const char *m, *v;
-        size_t ml, vl;
-        if (++tries > 64 * count + 1024) {
-            r = LSM_ECORRUPT;
-            goto out;
-        }
-        r = coll_rand_pick(&rnd, &m, &ml, &v, &vl);
-        if (r == 0) r = LSM_ECORRUPT;
-        if (r < 0) goto out;
-        r = coll_u64set_add(&seen, coll_member_hash(m, ml));
+    /* a few fields of a big hash: distinct uniform ordinals of its random-pick index */
+    for (unsigned long long added = 0; added < count;) {
+        uint64_t ord = coll_random_below(size);
+        r = coll_u64set_add(&seen, ord);
         if (r < 0) goto out;
         if (r == 0) continue;
-        if ((r = hrand_reply_one(c, &h, withvalues, m, ml, v, vl))) goto out;
+        r = coll_rand_member_at(&h, ord, &hfield);
+        if (r == 0) r = LSM_ECORRUPT;
+        if (r < 0) goto out;
+        if ((r = hrand_reply_one(c, &h, withvalues, hfield.data, hfield.len, NULL, 0))) goto out;
         added++;
     }
     r = 0;

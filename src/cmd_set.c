@@ -358,56 +358,50 @@ out:
 
 /* ---- random members: SPOP, SRANDMEMBER ------------------------------------------------------ */
 
-/* Replies count distinct random members of s (0 < count < s->count) and, when pop, removes
- * them. A uniform selection in one ordered walk when count is a large share of the set (or the
- * set has no random-pick index), else distinct random picks. */
+/* Replies count distinct random members of s (0 < count < s->count), uniformly chosen, and
+ * when pop removes them. Sets with a random-pick index: SPOP pops one uniform ordinal at a time
+ * (each pop O(1)); SRANDMEMBER draws distinct ordinals unless count is a large share of the set.
+ * Otherwise (small sets, large shares): a uniform selection in one ordered walk. */
 static int random_distinct(client *c, coll *s, unsigned long long count, int pop) {
     unsigned long long size = (unsigned long long)s->count;
     int r = 0;
-    if (count * 3 > size || !coll_rand_indexed(s)) {
-        coll_iter it;
-        unsigned long long need = count, left = size;
-        r = coll_iter_seek(&it, s, COLL_SUB_MEMBER, NULL, 0);
-        for (; r == 0 && need && left && coll_iter_valid(&it); coll_iter_next(&it), left--) {
-            if (need < left && coll_random() % left >= need) continue;
-            size_t ml;
-            const char *m = coll_iter_member(&it, &ml);
-            reply_bulk(c, m, ml);
-            if (pop && (r = set_rem_known(s, m, ml))) break;
-            need--;
+    if (coll_rand_indexed(s) && (pop || count * 3 <= size)) {
+        coll_u64set seen;
+        memset(&seen, 0, sizeof(seen));
+        for (unsigned long long added = 0; r == 0 && added < count;) {
+            uint64_t ord = coll_random_below((uint64_t)s->count);
+            if (!pop) {
+                r = coll_u64set_add(&seen, ord);
+                if (r <= 0) continue; /* drawn already (or an error) */
+                r = 0;
+            }
+            r = coll_rand_member_at(s, ord, &popbuf);
+            if (r == 0) r = LSM_ECORRUPT;
+            if (r < 0) break;
+            r = 0;
+            reply_bulk(c, popbuf.data, popbuf.len);
+            if (pop) r = set_rem_at(s, popbuf.data, popbuf.len, ord);
+            added++;
         }
-        if (r == 0) r = coll_iter_status(&it);
-        if (r == 0 && need) r = LSM_ECORRUPT;
-        coll_iter_close(&it);
+        coll_u64set_free(&seen);
+        if (popbuf.cap > (64u << 10)) lsm_buf_free(&popbuf);
         return r;
     }
-    coll_rand rnd;
-    coll_u64set seen;
-    memset(&seen, 0, sizeof(seen));
-    if ((r = coll_rand_open(&rnd, s, (long)count, 0))) goto done;
-    unsigned long long added = 0, tries = 0;
-    while (added < count) {
-        const char *m;
+    coll_iter it;
+    unsigned long long need = count, left = size;
+    r = coll_iter_seek(&it, s, COLL_SUB_MEMBER, NULL, 0);
+    for (; r == 0 && need && left && coll_iter_valid(&it); coll_iter_next(&it), left--) {
+        if (need < left && coll_random_below(left) >= need) continue;
         size_t ml;
-        if (++tries > 64 * count + 1024) {
-            r = LSM_ECORRUPT;
-            break;
-        }
-        r = coll_rand_pick(&rnd, &m, &ml, NULL, NULL);
-        if (r == 0) r = LSM_ECORRUPT;
-        if (r < 0) break;
-        r = coll_u64set_add(&seen, coll_member_hash(m, ml));
-        if (r < 0) break;
-        if (r == 0) continue;
-        r = 0;
+        const char *m = coll_iter_member(&it, &ml);
         reply_bulk(c, m, ml);
         if (pop && (r = set_rem_known(s, m, ml))) break;
-        added++;
+        need--;
     }
-done:
-    coll_rand_close(&rnd);
-    coll_u64set_free(&seen);
-    return r < 0 ? r : 0;
+    if (r == 0) r = coll_iter_status(&it);
+    if (r == 0 && need) r = LSM_ECORRUPT;
+    coll_iter_close(&it);
+    return r;
 }
 
 static void spop_count(client *c) {
@@ -491,10 +485,12 @@ static void cmd_spop(client *c) {
     coll_rand rnd;
     const char *m;
     size_t ml;
+    uint64_t ord = 0;
     r = coll_rand_open(&rnd, &s, 1, 0);
     if (r == 0) r = coll_rand_pick(&rnd, &m, &ml, NULL, NULL);
     if (r == 0) r = LSM_ECORRUPT;
     if (r > 0) {
+        ord = rnd.ord;
         if (popbuf.cap < ml + 1) {
             char *p = realloc(popbuf.data, ml + 1);
             if (!p) r = LSM_ENOMEM;
@@ -514,7 +510,9 @@ static void cmd_spop(client *c) {
         goto out;
     }
     keyspace_begin();
-    if ((r = set_rem_known(&s, popbuf.data, popbuf.len)) || (r = set_save(&s))) {
+    r = coll_rand_indexed(&s) ? set_rem_at(&s, popbuf.data, popbuf.len, ord)
+                              : set_rem_known(&s, popbuf.data, popbuf.len);
+    if (r || (r = set_save(&s))) {
         sfail(c, r);
         goto out;
     }

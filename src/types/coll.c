@@ -390,7 +390,7 @@ int coll_compaction_filter(void *ctx, lsm_filter_view *view, const void *key, si
 /* ======== hash/set additions (hashset branch; additive, keep at the END of this file) ======== */
 
 uint64_t coll_member_hash(const void *m, size_t mlen) {
-    /* FNV-1a, then the murmur3 finalizer to spread the bits (on-disk: never change) */
+    /* FNV-1a, then the murmur3 finalizer to spread the bits */
     const unsigned char *p = m;
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < mlen; i++) {
@@ -417,59 +417,123 @@ uint64_t coll_random(void) {
     return x * 0x2545F4914F6CDD1Dull;
 }
 
+uint64_t coll_random_below(uint64_t n) {
+    /* rejection: no modulo bias */
+    uint64_t lim = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+    do x = coll_random();
+    while (x >= lim);
+    return x % n;
+}
+
 int coll_rand_indexed(const coll *c) {
     return c->extra_len >= 1 && (c->extra[0] & COLL_XF_RANDIDX);
 }
 
-/* Index record key: 'm' || version || 0x02 || hash (BE) || member. */
-static int rand_key(mkey *k, uint64_t version, const void *m, size_t mlen) {
-    size_t need = mlen + 18;
-    k->p = need <= sizeof(k->stack) ? k->stack : malloc(need);
-    if (!k->p) return LSM_ENOMEM;
-    coll_member_key(k->p, version, COLL_SUB_RAND, NULL, 0);
-    put_be64(k->p + 10, coll_member_hash(m, mlen));
-    if (mlen) memcpy(k->p + 18, m, mlen);
-    k->len = need;
-    return 0;
+/* 'm' || version || sub || ordinal (BE) */
+static void ord_key(char k[18], uint64_t version, uint8_t sub, uint64_t ord) {
+    coll_member_key(k, version, sub, NULL, 0);
+    put_be64(k + 10, ord);
 }
 
-static int rand_put(coll *c, const void *m, size_t mlen) {
-    mkey k;
-    int r = rand_key(&k, c->version, m, mlen);
-    if (r) return r;
-    r = lsm_put(server.engine, k.p, k.len, "", 0);
-    mkey_free(&k);
-    return r;
+static int ord_put(coll *c, uint64_t ord, const void *m, size_t mlen) {
+    char k[18];
+    ord_key(k, c->version, COLL_SUB_ORD, ord);
+    return lsm_put(server.engine, k, sizeof(k), m, mlen);
+}
+
+/* Records that member m is at ord: a set rewrites its member record, a hash its 0x03 record. */
+static int pos_put(coll *c, const void *m, size_t mlen, uint64_t ord) {
+    char v[8];
+    put_be64(v, ord);
+    return coll_put(c, c->type == KTYPE_SET ? COLL_SUB_MEMBER : COLL_SUB_POS, m, mlen, v, 8);
+}
+
+size_t coll_rand_set_value(const coll *c, char out[8]) {
+    if (!coll_rand_indexed(c)) return 0;
+    put_be64(out, (uint64_t)c->count);
+    return 8;
 }
 
 int coll_rand_member_added(coll *c, const void *m, size_t mlen) {
-    if (coll_rand_indexed(c)) return rand_put(c, m, mlen);
+    int r;
+    if (coll_rand_indexed(c)) {
+        uint64_t ord = (uint64_t)c->count - 1;
+        if ((r = ord_put(c, ord, m, mlen))) return r;
+        /* a set's member record was written with its ordinal already */
+        return c->type == KTYPE_SET ? 0 : pos_put(c, m, mlen, ord);
+    }
     if (c->count <= COLL_RAND_INDEX_MIN) return 0;
-    /* build the index: every member (the one just written included: writes are visible) */
+    /* build: number every member (the one just written included: writes are visible) */
     coll_iter it;
-    int r = coll_iter_seek(&it, c, COLL_SUB_MEMBER, NULL, 0);
-    for (; r == 0 && coll_iter_valid(&it); coll_iter_next(&it)) {
+    uint64_t n = 0;
+    r = coll_iter_seek(&it, c, COLL_SUB_MEMBER, NULL, 0);
+    for (; r == 0 && coll_iter_valid(&it); coll_iter_next(&it), n++) {
         size_t ml;
         const char *mm = coll_iter_member(&it, &ml);
-        r = rand_put(c, mm, ml);
+        if ((r = ord_put(c, n, mm, ml)) || (r = pos_put(c, mm, ml, n))) break;
     }
     if (r == 0) r = coll_iter_status(&it);
     coll_iter_close(&it);
     if (r) return r;
+    if ((int64_t)n != c->count) return LSM_ECORRUPT;
     if (c->extra_len < 1) c->extra_len = 1;
     c->extra[0] |= COLL_XF_RANDIDX;
     c->meta_dirty = 1;
     return 0;
 }
 
-int coll_rand_member_removed(coll *c, const void *m, size_t mlen) {
+static uint64_t get_be64_n(const char *p, size_t n, int *ok) {
+    *ok = n == 8;
+    return n == 8 ? get_be64(p) : 0;
+}
+
+int coll_rand_ordinal(const coll *c, const void *m, size_t mlen, const char *set_value,
+                      size_t set_vlen, uint64_t *ord) {
     if (!coll_rand_indexed(c)) return 0;
-    mkey k;
-    int r = rand_key(&k, c->version, m, mlen);
-    if (r) return r;
-    r = lsm_delete(server.engine, k.p, k.len);
-    mkey_free(&k);
+    int ok;
+    if (c->type == KTYPE_SET) {
+        *ord = get_be64_n(set_value, set_vlen, &ok);
+        return ok ? 1 : LSM_ECORRUPT;
+    }
+    lsm_buf b = {0};
+    int r = coll_get(c, COLL_SUB_POS, m, mlen, &b);
+    if (r == 1) {
+        *ord = get_be64_n(b.data, b.len, &ok);
+        if (!ok) r = LSM_ECORRUPT;
+    }
+    lsm_buf_free(&b);
     return r;
+}
+
+static lsm_buf rand_tmp; /* the member moved by a removal: amortized */
+
+int coll_rand_member_removed(coll *c, const void *m, size_t mlen, uint64_t ord) {
+    if (!coll_rand_indexed(c)) return 0;
+    uint64_t last = (uint64_t)c->count; /* the count after the removal */
+    int r;
+    if (ord > last) return LSM_ECORRUPT;
+    if (c->type == KTYPE_HASH && (r = coll_del(c, COLL_SUB_POS, m, mlen))) return r;
+    char k[18];
+    if (ord != last) {
+        ord_key(k, c->version, COLL_SUB_ORD, last);
+        r = lsm_get(server.engine, k, sizeof(k), &rand_tmp);
+        if (r == LSM_ENOTFOUND) r = LSM_ECORRUPT;
+        if (r == 0) r = ord_put(c, ord, rand_tmp.data, rand_tmp.len);
+        if (r == 0) r = pos_put(c, rand_tmp.data, rand_tmp.len, ord);
+        if (rand_tmp.cap > (64u << 10)) lsm_buf_free(&rand_tmp);
+        if (r) return r;
+    }
+    ord_key(k, c->version, COLL_SUB_ORD, last);
+    return lsm_delete(server.engine, k, sizeof(k));
+}
+
+int coll_rand_member_at(const coll *c, uint64_t ord, lsm_buf *out) {
+    char k[18];
+    ord_key(k, c->version, COLL_SUB_ORD, ord);
+    int r = lsm_get(server.engine, k, sizeof(k), out);
+    if (r == LSM_ENOTFOUND) return 0;
+    return r ? r : 1;
 }
 
 static int rand_in_prefix(const coll_rand *r) {
@@ -477,14 +541,6 @@ static int rand_in_prefix(const coll_rand *r) {
     size_t kl;
     const char *k = lsm_iter_key(r->it, &kl);
     return kl >= sizeof(r->prefix) && memcmp(k, r->prefix, sizeof(r->prefix)) == 0;
-}
-
-/* Moves to the next record of the prefix, wrapping to the first. 0 when the prefix is empty. */
-static int rand_step(coll_rand *r) {
-    lsm_iter_next(r->it);
-    if (rand_in_prefix(r)) return 1;
-    lsm_iter_seek(r->it, r->prefix, sizeof(r->prefix));
-    return rand_in_prefix(r);
 }
 
 static int rand_buf_add(char **buf, size_t *len, size_t *cap, const char *p, size_t n) {
@@ -508,14 +564,13 @@ int coll_rand_open(coll_rand *r, const coll *c, long npicks, int with_values) {
     memset(r, 0, sizeof(*r));
     r->c = c;
     r->with_values = with_values;
-    if (!c->exists || c->count <= 0) return 0;
-    int indexed = coll_rand_indexed(c);
-    coll_member_key(r->prefix, c->version, indexed ? COLL_SUB_RAND : COLL_SUB_MEMBER, NULL, 0);
-    if (indexed || npicks <= 1) {
+    if (!c->exists || c->count <= 0 || coll_rand_indexed(c)) return 0;
+    coll_member_key(r->prefix, c->version, COLL_SUB_MEMBER, NULL, 0);
+    if (npicks <= 1) {
         r->it = lsm_iter_new(server.engine);
         return r->it ? 0 : LSM_ENOMEM;
     }
-    /* small: load every member once, then pick exactly uniformly */
+    /* small: load every member once */
     coll_iter it;
     size_t len = 0, cap = 0;
     long n = 0, ocap = 0;
@@ -548,9 +603,11 @@ int coll_rand_open(coll_rand *r, const coll *c, long npicks, int with_values) {
 int coll_rand_pick(coll_rand *r, const char **m, size_t *mlen, const char **v, size_t *vlen) {
     if (v) *v = NULL;
     if (vlen) *vlen = 0;
+    const coll *c = r->c;
+    if (!c->exists || c->count <= 0) return 0;
     if (r->loaded) {
         if (r->n == 0) return 0;
-        const char *p = r->buf + r->off[coll_random() % (uint64_t)r->n];
+        const char *p = r->buf + r->off[coll_random_below((uint64_t)r->n)];
         uint64_t l;
         memcpy(&l, p, 8);
         *m = p + 8;
@@ -563,34 +620,26 @@ int coll_rand_pick(coll_rand *r, const char **m, size_t *mlen, const char **v, s
         }
         return 1;
     }
-    if (!r->it) return 0;
-    size_t kl;
-    const char *k;
-    if (coll_rand_indexed(r->c)) {
-        char seek[18];
-        memcpy(seek, r->prefix, 10);
-        put_be64(seek + 10, coll_random());
-        lsm_iter_seek(r->it, seek, sizeof(seek));
-        if (!rand_in_prefix(r)) {
-            lsm_iter_seek(r->it, r->prefix, sizeof(r->prefix));
-            if (!rand_in_prefix(r)) return lsm_iter_status(r->it);
-        }
-        uint64_t walk = coll_random() % COLL_RAND_WALK;
-        for (uint64_t i = 0; i < walk; i++)
-            if (!rand_step(r)) return lsm_iter_status(r->it);
-        k = lsm_iter_key(r->it, &kl);
-        if (kl < 18) return LSM_ECORRUPT;
-        *m = k + 18;
-        *mlen = kl - 18;
+    if (coll_rand_indexed(c)) {
+        r->ord = coll_random_below((uint64_t)c->count);
+        int st = coll_rand_member_at(c, r->ord, &r->pick);
+        if (st == 0) st = LSM_ECORRUPT; /* every ordinal below count names a member */
+        if (st < 0) return st;
+        *m = r->pick.data;
+        *mlen = r->pick.len;
         return 1;
     }
+    if (!r->it) return 0;
     /* no index (small): walk to a uniformly random position */
     lsm_iter_seek(r->it, r->prefix, sizeof(r->prefix));
-    if (!rand_in_prefix(r)) return lsm_iter_status(r->it);
-    uint64_t pos = coll_random() % (uint64_t)(r->c->count > 0 ? r->c->count : 1);
-    for (uint64_t i = 0; i < pos; i++)
-        if (!rand_step(r)) return lsm_iter_status(r->it);
-    k = lsm_iter_key(r->it, &kl);
+    uint64_t pos = coll_random_below((uint64_t)c->count);
+    for (uint64_t i = 0; i < pos && rand_in_prefix(r); i++) lsm_iter_next(r->it);
+    if (!rand_in_prefix(r)) {
+        int st = lsm_iter_status(r->it);
+        return st ? st : LSM_ECORRUPT; /* fewer members than the count says */
+    }
+    size_t kl;
+    const char *k = lsm_iter_key(r->it, &kl);
     *m = k + 10;
     *mlen = kl - 10;
     if (r->with_values && v) *v = lsm_iter_value(r->it, vlen);
@@ -601,6 +650,7 @@ void coll_rand_close(coll_rand *r) {
     if (r->it) lsm_iter_free(r->it);
     free(r->buf);
     free(r->off);
+    lsm_buf_free(&r->pick);
     memset(r, 0, sizeof(*r));
 }
 

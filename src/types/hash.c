@@ -55,9 +55,15 @@ int hash_set(coll *h, const void *f, size_t flen, const void *v, size_t vlen, in
 int hash_del(coll *h, const void *f, size_t flen) {
     int r = hash_exists(h, f, flen);
     if (r <= 0) return r;
+    uint64_t ord = 0;
+    if (coll_rand_indexed(h)) {
+        r = coll_rand_ordinal(h, f, flen, NULL, 0, &ord);
+        if (r == 0) r = LSM_ECORRUPT; /* an indexed hash knows where each field is */
+        if (r < 0) return r;
+    }
     if ((r = coll_del(h, COLL_SUB_MEMBER, f, flen))) return r;
     coll_count_add(h, -1);
-    if ((r = coll_rand_member_removed(h, f, flen))) return r;
+    if ((r = coll_rand_member_removed(h, f, flen, ord))) return r;
     return 1;
 }
 

@@ -39,7 +39,9 @@ int set_ismember(const coll *s, const void *m, size_t mlen) {
 
 int set_add_new(coll *s, const void *m, size_t mlen) {
     if (!s->exists) return LSM_EINVAL;
-    int r = coll_put(s, COLL_SUB_MEMBER, m, mlen, "", 0);
+    char v[8];
+    size_t vl = coll_rand_set_value(s, v); /* an indexed set's member holds its ordinal */
+    int r = coll_put(s, COLL_SUB_MEMBER, m, mlen, v, vl);
     if (r) return r;
     coll_count_add(s, 1);
     if (s->enc == COLL_ENC_SMALL && (!set_member_is_int(m, mlen) || s->count > intset_max()))
@@ -54,17 +56,33 @@ int set_add(coll *s, const void *m, size_t mlen) {
     return r ? r : 1;
 }
 
-int set_rem_known(coll *s, const void *m, size_t mlen) {
+int set_rem_at(coll *s, const void *m, size_t mlen, uint64_t ord) {
     int r = coll_del(s, COLL_SUB_MEMBER, m, mlen);
     if (r) return r;
     coll_count_add(s, -1);
-    return coll_rand_member_removed(s, m, mlen);
+    return coll_rand_member_removed(s, m, mlen, ord);
+}
+
+/* Removes a present member whose record value (v) was just read. */
+static int rem_with_value(coll *s, const void *m, size_t mlen, const char *v, size_t vl) {
+    uint64_t ord = 0;
+    int r = coll_rand_ordinal(s, m, mlen, v, vl, &ord);
+    if (r < 0) return r;
+    return set_rem_at(s, m, mlen, ord);
+}
+
+int set_rem_known(coll *s, const void *m, size_t mlen) {
+    if (!coll_rand_indexed(s)) return set_rem_at(s, m, mlen, 0);
+    int r = set_ismember(s, m, mlen); /* its record says where it is in the index */
+    if (r == 0) r = LSM_ECORRUPT;
+    if (r < 0) return r;
+    return rem_with_value(s, m, mlen, set_scratch.data, set_scratch.len);
 }
 
 int set_rem(coll *s, const void *m, size_t mlen) {
     int r = set_ismember(s, m, mlen);
     if (r <= 0) return r;
-    r = set_rem_known(s, m, mlen);
+    r = rem_with_value(s, m, mlen, set_scratch.data, set_scratch.len);
     return r ? r : 1;
 }
 

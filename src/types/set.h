@@ -1,5 +1,5 @@
 /* set.h - Redis sets over the collection layer (coll.h): one member record per member,
- * 'm' || version || 0x00 || member -> "", the exact member count and the OBJECT ENCODING byte in
+ * 'm' || version || 0x00 || member -> "" (or its random-pick ordinal, coll.h), the exact member count and the OBJECT ENCODING byte in
  * the metadata. Knows no clients (cmd_set.c parses and replies). Main thread only.
  *
  * Encoding (what OBJECT ENCODING reports; the storage is the same either way), as Redis 7.0:
@@ -34,8 +34,12 @@ int set_add(coll *s, const void *m, size_t mlen);
 int set_add_new(coll *s, const void *m, size_t mlen);
 /* Removes a member: 1 removed, 0 absent, or a negative code. */
 int set_rem(coll *s, const void *m, size_t mlen);
-/* Removes a member the caller knows is present (no read): 0 or a negative code. */
+/* Removes a member the caller knows is present (no read unless the set has a random-pick
+ * index): 0 or a negative code. */
 int set_rem_known(coll *s, const void *m, size_t mlen);
+/* Removes a present member whose random-pick ordinal is ord (from coll_rand_pick /
+ * coll_rand_member_at; any value for a set without an index): 0 or a negative code. */
+int set_rem_at(coll *s, const void *m, size_t mlen, uint64_t ord);
 /* Writes the metadata (or removes the set when it has no member left). */
 int set_save(coll *s);
 
