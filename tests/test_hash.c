@@ -267,7 +267,7 @@ Test(hash, encoding_converts_on_field_count_and_lengths_and_stays) {
 Test(hash, iteration_yields_fields_in_byte_order_with_their_values) {
     const char *fields[] = {"b", "a", "\xff", "", "ab", "a\x01"};
     for (int i = 0; i < 6; i++) {
-        char v[8];
+        char v[16];
         snprintf(v, sizeof v, "v%d", i);
         hset1("h", fields[i], v);
     }
