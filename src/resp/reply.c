@@ -237,10 +237,6 @@ size_t resp_fmt_double(char *dst, double d)
         strcpy(dst, "nan");
         return 3;
     }
-    int len = 0;
-    for (int prec = 1; prec <= 17; prec++) {
-        len = snprintf(dst, 32, "%.*g", prec, d);
-        if (strtod(dst, NULL) == d) break;
-    }
-    return (size_t)len;
+    /* Redis 7.0's addReplyDouble: "%.17g" (0.1 is 0.10000000000000001) */
+    return (size_t)snprintf(dst, 32, "%.17g", d);
 }
