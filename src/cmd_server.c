@@ -1076,16 +1076,25 @@ static void command_getkeys_cmd(client *c)
         k = command_lookup_sub(cmd, c->argv[3].ptr, c->argv[3].len);
         if (!k) k = cmd;
     }
-    if (k->first_key <= 0) {
+    if (k->first_key <= 0 && !command_keynum_of(k)) {
         reply_error(c, "ERR The command has no key arguments");
         return;
     }
-    int last = k->last_key < 0 ? argc + k->last_key : k->last_key;
-    int step = k->key_step > 0 ? k->key_step : 1;
-    long n = 0;
-    for (int i = k->first_key; i <= last && i < argc; i += step) n++;
+    int pos[64];
+    int n = command_get_keys(k, c->argv + 2, argc, pos, 64);
+    if (n < 0) {
+        reply_error(c, "ERR Invalid arguments specified for command");
+        return;
+    }
+    int *all = n > 64 ? malloc((size_t)n * sizeof *all) : pos;
+    if (!all) {
+        reply_error(c, "ERR Invalid arguments specified for command");
+        return;
+    }
+    if (all != pos) command_get_keys(k, c->argv + 2, argc, all, n);
     reply_array(c, n);
-    for (int i = k->first_key; i <= last && i < argc; i += step) reply_bulk(c, c->argv[2 + i].ptr, c->argv[2 + i].len);
+    for (int i = 0; i < n; i++) reply_bulk(c, c->argv[2 + all[i]].ptr, c->argv[2 + all[i]].len);
+    if (all != pos) free(all);
 }
 
 static void command_help_cmd(client *c)
