@@ -4,6 +4,7 @@
 #   make run              install build deps if missing, build, start kevo-server with kevo-server.conf
 #   make SANITIZER=address|undefined|thread test
 #   make bench-engine     engine benchmark vs RocksDB db_bench
+#   make bench-bigkeys    1M-member hash/set/zset: per-member cost vs small, O(1) DEL, space back (SIZE=)
 #   make install          binary, /etc/kevo/kevo-server.conf and a systemd unit (PREFIX, DESTDIR)
 #   make test-scale       long engine runs (5M-op model, 2 GiB memory bound, dense crash cuts)
 #   make fault-test       every engine I/O call failed in turn + many power cuts (FAULT_STRIDE,
@@ -55,7 +56,7 @@ BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .DELETE_ON_ERROR:
-.PHONY: install uninstall test-scale fault-test all test unit-test compat-test run install clean deps test-deps bench-engine bench
+.PHONY: bench-bigkeys install uninstall test-scale fault-test all test unit-test compat-test run install clean deps test-deps bench-engine bench
 # ./kevo-server is always the release build; sanitizer builds stay in build-<sanitizer>/.
 ifeq ($(SANITIZER),)
 all: kevo-server
@@ -147,6 +148,10 @@ crash-test: test-deps $(BUILD)/kevo-server
 run: deps
 	$(MAKE) kevo-server
 	./kevo-server kevo-server.conf
+
+# Big collections (1M members by default): per-member cost vs a small key, O(1) DEL, space back.
+bench-bigkeys: $(BUILD)/kevo-server
+	@SIZE=$${SIZE:-1000000} python3 bench/bigkeys.py $(BUILD)/kevo-server
 
 bench-engine: $(BENCH_BIN)
 	@bash bench/run-engine-bench.sh $(BUILD)/bench

@@ -514,5 +514,105 @@ def test_corrupt_manifest_refuses_to_start():
     ok(man in s.log_tail(10), "the log names %s:\n%s" % (man, s.log_tail(10)))
 
 
+@test(timeout=240)
+def test_kill9_collection_commands_are_all_or_nothing_with_exact_counts():
+    """Multi-member HSET/SADD/ZADD, SUNIONSTORE/ZUNIONSTORE and DEL of a big key, pipelined by a
+    client while the server is killed: after restart every acknowledged command is there, every
+    command is whole or absent, and HLEN/SCARD/ZCARD/DBSIZE agree with what is stored (the
+    sorted set's score index with its members)."""
+    s = start_kevo("kill9coll", appendfsync="always", memtable_size="1mb")
+    r = s.redis()
+    W = 40
+    r.sadd("src1", *["a%d" % i for i in range(100)])
+    r.sadd("src2", *["b%d" % i for i in range(100)])
+    r.zadd("zsrc1", {"a%d" % i: i for i in range(100)})
+    r.zadd("zsrc2", {"b%d" % i: i for i in range(100)})
+    for i in range(4):
+        p = r.pipeline(transaction=False)
+        for j in range(0, 5000, 1000):
+            p.sadd("big:%d" % i, *["m%d" % k for k in range(j, j + 1000)])
+        p.execute()
+    acked = []
+    stop = threading.Event()
+
+    def writer():
+        c = s.redis()
+        rnd = 0
+        try:
+            while not stop.is_set():
+                p = c.pipeline(transaction=False)
+                ops = []
+                for _ in range(10):
+                    t = rnd % 5
+                    if t == 0:
+                        p.hset("h:%d" % (rnd % 7), mapping={"f%d" % j: "r%d" % rnd for j in range(W)})
+                    elif t == 1:
+                        p.sadd("s:%d" % (rnd % 7), *["r%d-%d" % (rnd, j) for j in range(W)])
+                    elif t == 2:
+                        p.zadd("z:%d" % (rnd % 7), {"r%d-%d" % (rnd, j): rnd * 100 + j for j in range(W)})
+                    elif t == 3:
+                        p.sunionstore("u:%d" % rnd, ["src1", "src2"])
+                        p.zunionstore("zu:%d" % rnd, ["zsrc1", "zsrc2"])
+                    else:
+                        p.delete("big:%d" % (rnd // 5 % 4))
+                    ops.append(rnd)
+                    rnd += 1
+                p.execute()
+                acked.extend(ops)
+        except Exception:
+            pass  # the kill ends the connection
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    wait_until(lambda: len(acked) >= 600, timeout=60, what="600 acknowledged commands")
+    s.stop(signal.SIGKILL)
+    stop.set()
+    t.join(10)
+    last_acked = max(acked)
+    s.start()
+    r = s.redis()
+    for i in range(7):
+        h = r.hgetall("h:%d" % i)
+        if h:
+            eq(len(set(h.values())), 1, "h:%d holds fields of one HSET only: %r" % (i, set(h.values())))
+            eq(len(h), W, "h:%d has all %d fields of its HSET" % (i, W))
+            eq(r.hlen("h:%d" % i), len(h), "HLEN h:%d exact" % i)
+        members = r.smembers("s:%d" % i)
+        eq(r.scard("s:%d" % i), len(members), "SCARD s:%d exact" % i)
+        per = {}
+        for m in members:
+            per.setdefault(m.split(b"-")[0], 0)
+            per[m.split(b"-")[0]] += 1
+        eq(sorted(set(per.values())) or [W], [W], "every SADD in s:%d whole: %r" % (i, per))
+        zm = r.zrange("z:%d" % i, 0, -1, withscores=True)
+        eq(r.zcard("z:%d" % i), len(zm), "ZCARD z:%d exact" % i)
+        eq(r.zcount("z:%d" % i, "-inf", "+inf"), len(zm), "score index agrees with members")
+        per = {}
+        for m, sc in zm:
+            tag = m.split(b"-")[0]
+            eq(int(sc) // 100, int(tag[1:]), "score of %r" % m)
+            per[tag] = per.get(tag, 0) + 1
+        eq(sorted(set(per.values())) or [W], [W], "every ZADD in z:%d whole" % i)
+    for rnd in range(0, last_acked + 50):
+        if rnd % 5 != 3:
+            continue
+        n = r.scard("u:%d" % rnd)
+        ok(n in (0, 200), "SUNIONSTORE u:%d whole or absent (%d)" % (rnd, n))
+        if rnd <= last_acked:
+            eq(n, 200, "acknowledged SUNIONSTORE u:%d is there" % rnd)
+        zn = r.zcard("zu:%d" % rnd)
+        ok(zn in (0, 200), "ZUNIONSTORE zu:%d whole or absent (%d)" % (rnd, zn))
+        if rnd <= last_acked:
+            eq(zn, 200, "acknowledged ZUNIONSTORE zu:%d is there" % rnd)
+    for i in range(4):
+        n = r.scard("big:%d" % i)
+        ok(n in (0, 5000), "big:%d deleted whole or not at all (%d)" % (i, n))
+    deleted_big = {rnd // 5 % 4 for rnd in acked if rnd % 5 == 4}
+    for i in deleted_big:
+        eq(r.exists("big:%d" % i), 0, "acknowledged DEL big:%d is there" % i)
+    eq(r.dbsize(), len(r.keys("*")), "DBSIZE exact")
+    s.stop()
+
+
 if __name__ == "__main__":
     sys.exit(run_all("restart"))

@@ -883,3 +883,11 @@ void reply_set_deferred_set(client *c, void *handle, long n)
 {
     set_deferred(c, handle, c->resp >= 3 ? '~' : '*', n);
 }
+
+void keyspace_reply_engine_error(client *c, int err) {
+    /* corruption / I/O: the engine's detail names the file and offset (a damaged table block) */
+    const char *d = (err == LSM_ECORRUPT || err == LSM_EIO) && server.engine
+                        ? lsm_last_error(server.engine) : "";
+    if (d && *d) reply_errorf(c, "ERR storage engine error: %s: %s", lsm_strerror(err), d);
+    else reply_errorf(c, "ERR storage engine error: %s", lsm_strerror(err));
+}

@@ -78,7 +78,10 @@ void reply_set_deferred_set(client *c, void *handle, long n);
 #define ERR_NO_KEY   "ERR no such key"
 #define ERR_OVERFLOW "ERR increment or decrement would overflow"
 #define ERR_DB_INDEX "ERR DB index is out of range"
-void reply_wrong_arity(client *c, const char *cmdname); /* ERR wrong number of arguments for '%s' command */
+void reply_wrong_arity(client *c, const char *cmdname);
+/* Replies "-ERR storage engine error: ..." for a negative engine (LSM_E*) code, with the
+ * engine's detail for corruption and I/O errors. */
+void keyspace_reply_engine_error(client *c, int err); /* ERR wrong number of arguments for '%s' command */
 
 /* ---- lifecycle (client.c) ---- */
 client *client_create(int fd);

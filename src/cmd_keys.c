@@ -3,6 +3,7 @@
 #include "client.h"
 #include "command.h"
 #include "keyspace.h"
+#include "types/coll.h"
 #include "server.h"
 #include "util.h"
 
@@ -40,17 +41,12 @@ static int key_commit(client *c) {
 
 static int key_stage_error(client *c, int r) {
     if (!r) return 0;
-    keyspace_begin();
+    keyspace_abort();
     keyspace_reply_engine_error(c, r);
     return -1;
 }
 
-static const char *type_name(uint8_t t) {
-    switch (t) {
-    case KTYPE_STRING: return "string";
-    default: return "unknown";
-    }
-}
+static const char *type_name(uint8_t t) { return coll_type_name(t); }
 
 /* ---- DEL / UNLINK / EXISTS / TOUCH / TYPE ------------------------------------------------ */
 
@@ -274,7 +270,8 @@ static void rename_generic(client *c, int nx) {
     keyspace_begin();
     int e = keyspace_put_flags(c->db, dst->ptr, dst->len, r == 1 ? &dv : NULL, sv.type,
                                sv.flags & KF_RAW, sv.expire, sv.payload, sv.plen);
-    if (!e) e = keyspace_remove(c->db, src->ptr, src->len, &sv);
+    /* a collection's members stay where they are: the metadata moved (O(1)) */
+    if (!e) e = keyspace_remove_keep_version(c->db, src->ptr, src->len, &sv);
     if (key_stage_error(c, e)) return;
     if (key_commit(c)) return;
     if (nx) reply_int(c, 1);
@@ -357,8 +354,16 @@ static void cmd_copy(client *c) {
         return;
     }
     keyspace_begin();
-    int e = keyspace_put_flags(dstdb, dst->ptr, dst->len, r == 1 ? &dv : NULL, sv.type,
-                               sv.flags & KF_RAW, sv.expire, sv.payload, sv.plen);
+    const char *payload = sv.payload;
+    size_t plen = sv.plen;
+    char meta[COLL_META_FIXED + COLL_EXTRA_MAX];
+    int e = 0;
+    if (sv.type != KTYPE_STRING) { /* a collection: its members are copied to a new version */
+        e = coll_clone(&sv, meta, &plen);
+        payload = meta;
+    }
+    if (!e) e = keyspace_put_flags(dstdb, dst->ptr, dst->len, r == 1 ? &dv : NULL, sv.type,
+                                   sv.flags & KF_RAW, sv.expire, payload, plen);
     if (key_stage_error(c, e)) return;
     if (key_commit(c)) return;
     reply_int(c, 1);
@@ -388,7 +393,7 @@ static void cmd_move(client *c) {
     keyspace_begin();
     int e = keyspace_put_flags(dstdb, k->ptr, k->len, NULL, sv.type, sv.flags & KF_RAW, sv.expire,
                                sv.payload, sv.plen);
-    if (!e) e = keyspace_remove(c->db, k->ptr, k->len, &sv);
+    if (!e) e = keyspace_remove_keep_version(c->db, k->ptr, k->len, &sv);
     if (key_stage_error(c, e)) return;
     if (key_commit(c)) return;
     reply_int(c, 1);
@@ -830,7 +835,7 @@ static int object_lookup(client *c, ks_value *v) {
 static void cmd_object_encoding(client *c) {
     ks_value v;
     if (object_lookup(c, &v) != 1) return;
-    reply_bulk_cstr(c, keyspace_value_encoding(&v));
+    reply_bulk_cstr(c, coll_encoding_name(&v));
 }
 
 static void cmd_object_freq(client *c) {

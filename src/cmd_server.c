@@ -15,6 +15,7 @@
 #include "config.h"
 #include "info.h"
 #include "keyspace.h"
+#include "types/coll.h"
 #include "log.h"
 #include "lsm.h"
 #include "multi.h"
@@ -1244,6 +1245,36 @@ static void cmd_shutdown(client *c)
 
 /* ---------------------------------------------------------------- DEBUG */
 
+/* DEBUG OBJECT key: Redis's line format. */
+static void debug_object(client *c) {
+    if (c->argc < 3) {
+        reply_wrong_arity(c, "debug|object");
+        return;
+    }
+    ks_value v;
+    lsm_buf *b = keyspace_buf(0);
+    int r = keyspace_lookup(c->db, c->argv[2].ptr, c->argv[2].len, b, &v, 0);
+    if (r < 0) {
+        keyspace_reply_engine_error(c, r);
+        return;
+    }
+    if (r == 0) {
+        reply_error(c, ERR_NO_KEY);
+        return;
+    }
+    const char *enc = coll_encoding_name(&v);
+    size_t serlen = v.plen;
+    long long iv;
+    int shared = v.plen <= 4 && string2ll(v.payload, v.plen, &iv) && iv >= 0 && iv < 10000;
+    char line[256];
+    snprintf(line, sizeof(line),
+             "Value at:0x%012llx refcount:%d encoding:%s serializedlength:%zu lru:0 "
+             "lru_seconds_idle:0",
+             (unsigned long long)(uintptr_t)v.payload & 0xffffffffffffull,
+             shared ? 2147483647 : 1, enc, serlen ? serlen : 1);
+    reply_simple(c, line);
+}
+
 static void cmd_debug(client *c)
 {
     /* enable-debug-command is checked by command_process (CMD_PROTECTED), as Redis does */
@@ -1299,7 +1330,7 @@ static void cmd_debug(client *c)
         log_msg(LL_NOTICE, "DB reloaded by DEBUG RELOAD");
         reply_ok(c);
     } else if (arg_is(sub, "object") && c->argc == 3) {
-        keyspace_debug_object(c);
+        debug_object(c);
     } else if (arg_is(sub, "jmap")) {
 #ifdef KEVO_JEMALLOC
         malloc_stats_print(NULL, NULL, NULL);

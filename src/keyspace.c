@@ -29,7 +29,6 @@
  */
 #include "keyspace.h"
 
-#include "client.h"
 #include "multi.h"
 #include "server.h"
 #include "util.h"
@@ -232,13 +231,6 @@ long long keyspace_avg_ttl(int db) {
     return ks_avg_ttl[keyspace_phys_db(db)];
 }
 
-void keyspace_reply_engine_error(client *c, int err) {
-    /* corruption / I/O: the engine's detail names the file and offset (a damaged table block) */
-    const char *d = (err == LSM_ECORRUPT || err == LSM_EIO) && server.engine
-                        ? lsm_last_error(server.engine) : "";
-    if (d && *d) reply_errorf(c, "ERR storage engine error: %s: %s", lsm_strerror(err), d);
-    else reply_errorf(c, "ERR storage engine error: %s", lsm_strerror(err));
-}
 
 /* ---- command groups ------------------------------------------------------------------------
  * Every write goes to the engine at once (lsm_put/lsm_delete/lsm_counter_add), so a command,
@@ -827,31 +819,3 @@ const char *keyspace_value_encoding(const ks_value *v) {
     return keyspace_string_encoding(v->payload, v->plen);
 }
 
-void keyspace_debug_object(client *c) {
-    if (c->argc < 3) {
-        reply_wrong_arity(c, "debug|object");
-        return;
-    }
-    ks_value v;
-    lsm_buf *b = keyspace_buf(0);
-    int r = keyspace_lookup(c->db, c->argv[2].ptr, c->argv[2].len, b, &v, 0);
-    if (r < 0) {
-        keyspace_reply_engine_error(c, r);
-        return;
-    }
-    if (r == 0) {
-        reply_error(c, ERR_NO_KEY);
-        return;
-    }
-    const char *enc = keyspace_value_encoding(&v);
-    size_t serlen = v.plen;
-    long long iv;
-    int shared = v.plen <= 4 && string2ll(v.payload, v.plen, &iv) && iv >= 0 && iv < 10000;
-    char line[256];
-    snprintf(line, sizeof(line),
-             "Value at:0x%012llx refcount:%d encoding:%s serializedlength:%zu lru:0 "
-             "lru_seconds_idle:0",
-             (unsigned long long)(uintptr_t)v.payload & 0xffffffffffffull,
-             shared ? 2147483647 : 1, enc, serlen ? serlen : 1);
-    reply_simple(c, line);
-}

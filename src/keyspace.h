@@ -49,7 +49,6 @@ uint64_t keyspace_value_expire(void *ctx, const void *key, size_t klen, const vo
  * every write command is atomic (one WAL record). Lazy expiry inside a lookup joins the open
  * group (or writes its own), so lookups may be freely interleaved with keyspace_put/remove. */
 #include "lsm.h"
-struct client;
 
 /* Value types and flags (on-disk: never change). */
 #define KTYPE_STRING 0
@@ -143,8 +142,6 @@ void keyspace_notify_removed(const ks_value *old, int why);
 /* Cron: schedules the pending reclaim compaction (returns 1 when one was requested). */
 int keyspace_reclaim_cron(void);
 uint64_t keyspace_reclaims(void);
-/* Replies "-ERR storage engine error: ..." for a negative engine code. */
-void keyspace_reply_engine_error(struct client *c, int err);
 
 /* ---- whole-db operations ---- */
 int keyspace_flushdb(int db);        /* deletes every key of logical db, counts stay exact */
@@ -162,8 +159,6 @@ unsigned long long keyspace_cursor_save(int phys_db, const char *ekey, size_t ek
 int keyspace_cursor_load(unsigned long long cursor, int phys_db, const char **seek,
                          size_t *seeklen);
 
-/* DEBUG OBJECT key (Redis's line format); S1's DEBUG calls it with c->argv[2] as the key. */
-void keyspace_debug_object(struct client *c);
 /* OBJECT ENCODING name Redis would pick for a string payload: "int", "embstr" or "raw". */
 const char *keyspace_string_encoding(const char *p, size_t len);
 /* Same for a stored value, honoring KF_RAW. */

@@ -95,18 +95,15 @@ static void cur_from_meta(coll *c, uint64_t expire) {
     c->cur.plen = n;
 }
 
+static int new_version(uint64_t *out);
+
 int coll_create(coll *c, uint8_t enc) {
     if (c->exists) return 0;
-    int r = lsm_counter_add(server.engine, KS_VERSION_COUNTER, 1);
+    int r = new_version(&c->version);
     if (r) return r;
-    c->version = (uint64_t)lsm_counter(server.engine, KS_VERSION_COUNTER);
     c->count = 0;
     c->enc = enc;
     c->extra_len = 0;
-    char vk[9];
-    vk[0] = KS_TAG_VERSION;
-    put_be64(vk + 1, c->version);
-    if ((r = lsm_put(server.engine, vk, sizeof(vk), "", 0))) return r;
     size_t n = encode_meta(c, c->meta);
     if ((r = keyspace_put(c->db, c->key, c->klen, NULL, c->type, 0, c->meta, n))) return r;
     c->exists = 1;
@@ -175,6 +172,54 @@ int coll_save(coll *c) {
     if (r) return r;
     c->meta_dirty = 0;
     cur_from_meta(c, expire);
+    return 0;
+}
+
+static int new_version(uint64_t *out) {
+    int r = lsm_counter_add(server.engine, KS_VERSION_COUNTER, 1);
+    if (r) return r;
+    *out = (uint64_t)lsm_counter(server.engine, KS_VERSION_COUNTER);
+    char vk[9];
+    vk[0] = KS_TAG_VERSION;
+    put_be64(vk + 1, *out);
+    return lsm_put(server.engine, vk, sizeof(vk), "", 0);
+}
+
+int coll_clone(const ks_value *src, char *payload, size_t *plen) {
+    if (src->type == KTYPE_STRING || src->plen < COLL_META_FIXED ||
+        src->plen > COLL_META_FIXED + COLL_EXTRA_MAX)
+        return LSM_EINVAL;
+    uint64_t from = get_be64(src->payload), to;
+    int r = new_version(&to);
+    if (r) return r;
+    lsm_iter *it = lsm_iter_new(server.engine);
+    if (!it) return LSM_ENOMEM;
+    char pfx[9];
+    pfx[0] = KS_TAG_MEMBER;
+    put_be64(pfx + 1, from);
+    lsm_buf kb = {0};
+    for (lsm_iter_seek(it, pfx, sizeof(pfx)); r == 0 && lsm_iter_valid(it); lsm_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = lsm_iter_key(it, &kl);
+        if (kl < sizeof(pfx) || memcmp(k, pfx, sizeof(pfx)) != 0) break;
+        const char *v = lsm_iter_value(it, &vl);
+        if (kb.cap < kl) {
+            char *nd = realloc(kb.data, kl);
+            if (!nd) { r = LSM_ENOMEM; break; }
+            kb.data = nd;
+            kb.cap = kl;
+        }
+        memcpy(kb.data, k, kl);
+        put_be64(kb.data + 1, to);
+        r = lsm_put(server.engine, kb.data, kl, v, vl);
+    }
+    if (r == 0) r = lsm_iter_status(it);
+    lsm_iter_free(it);
+    lsm_buf_free(&kb);
+    if (r) return r;
+    memcpy(payload, src->payload, src->plen);
+    put_be64(payload, to);
+    *plen = src->plen;
     return 0;
 }
 

@@ -65,6 +65,11 @@ int coll_create(coll *c, uint8_t enc);
  * (STORE destinations). c must have been opened (any result but an error). */
 int coll_recreate(coll *c, uint8_t enc);
 
+/* COPY: a new version holding a copy of every member record of the collection src (a stored
+ * value from a lookup); writes the metadata payload for it into payload (capacity
+ * COLL_META_FIXED + COLL_EXTRA_MAX) and its length into *plen. O(members), in the open group. */
+int coll_clone(const ks_value *src, char *payload, size_t *plen);
+
 /* Member keys: writes 'm'||version||sub||m into dst (capacity >= mlen + 10); returns length. */
 size_t coll_member_key(char *dst, uint64_t version, uint8_t sub, const void *m, size_t mlen);
 
