@@ -496,6 +496,16 @@ static void zrange_generic(client *c, int start, int store, int rangetype, int d
         client_reply_truncate(c, &mk);
         keyspace_reply_engine_error(c, (int)n);
     } else if (store) {
+        /* Redis builds the destination by ZADDing the results in walk order into a listpack
+         * (a skiplist when a rank range is known to be too long), which converts when it
+         * outgrows it: the members added while it was a listpack lost a -0.0 sign */
+        int big = rangetype == ZR_RANK && (long long)v.n > config.zset_max_listpack_entries;
+        for (size_t i = 0; !big && i < v.n; i++) {
+            if ((long long)i + 1 > config.zset_max_listpack_entries ||
+                (long long)v.e[i].len > config.zset_max_listpack_value)
+                break;
+            if (v.e[i].score == 0) v.e[i].score = 0.0;
+        }
         zs_store_reply(c, &c->argv[1], &v);
     }
     zset_vec_free(&v);
@@ -714,14 +724,14 @@ typedef struct pick_walk {
 
 static int pick_visit(void *ctx, const char *m, size_t mlen, double score) {
     pick_walk *w = ctx;
+    zset_vec *v = w->out;
     while (w->next < w->n && w->picks[w->next].rank == w->pos) {
-        size_t i = w->picks[w->next].order;
-        /* members land in the byte store; the entry at `order` points at them */
-        size_t before = w->out->n;
-        int r = zset_vec_push(w->out, m, mlen, score);
+        /* append at the scratch slot n (the member bytes go to the byte store), then move the
+         * entry to its reply position */
+        v->n = w->n;
+        int r = zset_vec_push(v, m, mlen, score);
         if (r) return r;
-        w->out->n = before;
-        w->out->e[i] = w->out->e[before];
+        v->e[w->picks[w->next].order] = v->e[w->n];
         w->next++;
     }
     w->pos++;
@@ -740,9 +750,8 @@ static long long zs_fetch_ranks(const coll *z, rank_pick *picks, size_t n, zset_
     qsort(picks, n, sizeof(*picks), pick_cmp);
     pick_walk w = {picks, n, 0, 0, out};
     long long r = zset_walk_rank(z, 0, picks[n - 1].rank, 0, pick_visit, &w);
-    if (r < 0) return r;
     out->n = n;
-    return (long long)n;
+    return r < 0 ? r : (long long)n;
 }
 
 static void zrandmember_reply(client *c, const zset_vec *v, const size_t *order, size_t n,
