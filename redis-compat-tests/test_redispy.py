@@ -1282,5 +1282,66 @@ def test_shutdown_nosave_and_save():
     s.stop()
 
 
+# ------------------------------------------------------------------ bitmap commands and LCS
+# (cmd_bitops.c; reply-by-reply comparison with redis-server is in sequences_bitops.txt)
+
+@test
+def test_bitops_through_redis_py():
+    r = fresh()
+    eq(r.setbit("b", 7, 1), 0)
+    eq(r.setbit("b", 7, 1), 1)
+    eq(r.getbit("b", 7), 1)
+    eq(r.getbit("b", 6), 0)
+    eq(r.getbit("missing", 100), 0)
+    rb = RB()
+    eq(rb.get("b"), b"\x01")
+    r.set("s", "foobar")
+    eq(r.bitcount("s"), 26)
+    eq(r.bitcount("s", 1, 1), 6)
+    eq(r.bitcount("s", 5, 30, "BIT"), 17)
+    eq(r.bitpos("s", 1), 1)
+    eq(r.bitpos("s", 0, 2, -1, "BIT"), 3)
+    eq(r.bitop("XOR", "x", "s", "s"), 6)
+    eq(rb.get("x"), b"\x00" * 6)
+    eq(r.bitop("AND", "x", "missing"), 0)
+    eq(r.exists("x"), 0, "an empty BITOP result deletes the destination")
+    bf = r.bitfield("f")
+    eq(bf.set("u8", 0, 255).incrby("u8", 0, 10).overflow("FAIL").incrby("u8", 0, 250)
+       .get("i8", 0).execute(), [0, 9, None, 9])
+    eq(r.execute_command("BITFIELD_RO", "f", "GET", "u4", "#1"), [9])
+    raises(r.execute_command, "BITFIELD_RO", "f", "SET", "u8", 0, 1,
+           match="BITFIELD_RO only supports the GET subcommand")
+    raises(r.setbit, "b", 1 << 32, 1, match="bit offset is not an integer or out of range")
+    raises(r.execute_command, "SETBIT", "b", 0, 2, match="bit is not an integer or out of range")
+    r.set("a", "ohmytext")
+    r.set("c", "mynewtext")
+    eq(r.execute_command("LCS", "a", "c"), "mytext")
+    eq(r.execute_command("LCS", "a", "c", "LEN"), 6)
+    eq(r.execute_command("LCS", "a", "c", "IDX", "MINMATCHLEN", 4, "WITHMATCHLEN"),
+       ["matches", [[[4, 7], [5, 8], 4]], "len", 6])
+
+
+@test
+def test_bitops_large_bitmap_pipeline_and_reload():
+    r = fresh()
+    p = r.pipeline(transaction=False)
+    offsets = [0, 7, 8, 4095, 65536, 1000003, 8 * 1024 * 1024 - 1]
+    for o in offsets:
+        p.setbit("big", o, 1)
+    eq(p.execute(), [0] * len(offsets))
+    eq(r.strlen("big"), 1024 * 1024)
+    eq(r.bitcount("big"), len(offsets))
+    eq(r.bitpos("big", 1, 2), 4095)
+    eq(r.bitpos("big", 1, 125001), 8 * 1024 * 1024 - 1)
+    eq(r.bitpos("big", 0), 1)
+    eq(r.bitcount("big", 8192, -1), 3)
+    eq(r.bitop("NOT", "inv", "big"), 1024 * 1024)
+    eq(r.bitcount("inv"), 8 * 1024 * 1024 - len(offsets))
+    eq(r.execute_command("DEBUG", "RELOAD"), "OK")
+    eq(r.bitcount("big"), len(offsets), "bits survive an engine reopen")
+    eq([r.getbit("big", o) for o in offsets], [1] * len(offsets))
+    eq(r.bitcount("inv"), 8 * 1024 * 1024 - len(offsets))
+
+
 if __name__ == "__main__":
     sys.exit(run_all("redispy"))

@@ -616,13 +616,20 @@ static void reply_acl_categories(client *c, const struct command *cmd, const str
     }
     /* Redis's category order: keyspace read write ... string ... admin fast slow ... dangerous
      * connection transaction */
-    const char *cats[8];
+    const char *cats[10];
     int n = 0;
     const char *group = cmd->group ? cmd->group : (parent ? parent->group : NULL);
     if (group && !strcmp(group, "generic")) cats[n++] = "@keyspace";
     if (cmd->flags & CMD_READONLY) cats[n++] = "@read";
     if (cmd->flags & CMD_WRITE) cats[n++] = "@write";
-    if (group && !strcmp(group, "string")) cats[n++] = "@string";
+    /* the data-type categories, in Redis's order */
+    static const char *const type_cats[][2] = {
+        {"set", "@set"},       {"sorted-set", "@sortedset"},    {"list", "@list"},
+        {"hash", "@hash"},     {"string", "@string"},           {"bitmap", "@bitmap"},
+        {"hyperloglog", "@hyperloglog"}, {"geo", "@geo"},       {"stream", "@stream"},
+    };
+    for (size_t i = 0; group && i < sizeof type_cats / sizeof type_cats[0]; i++)
+        if (!strcmp(group, type_cats[i][0])) cats[n++] = type_cats[i][1];
     if (cmd->flags & CMD_ADMIN) cats[n++] = "@admin";
     cats[n++] = (cmd->flags & CMD_FAST) ? "@fast" : "@slow";
     if (cmd->flags & CMD_ADMIN) cats[n++] = "@dangerous";
@@ -1028,6 +1035,10 @@ static void command_list_one(const struct command *cmd, void *ctx)
                      (!strcasecmp(cat, "slow") && !(x->flags & CMD_FAST)) ||
                      (!strcasecmp(cat, "admin") && (x->flags & CMD_ADMIN)) ||
                      (!strcasecmp(cat, "string") && g && !strcmp(g, "string")) ||
+                     (!strcasecmp(cat, "sortedset") && g && !strcmp(g, "sorted-set")) ||
+                     (g && strcmp(g, "string") && strcmp(g, "sorted-set") && !strcasecmp(cat, g) &&
+                      (!strcmp(g, "hash") || !strcmp(g, "set") || !strcmp(g, "list") ||
+                       !strcmp(g, "bitmap") || !strcmp(g, "hyperloglog") || !strcmp(g, "stream"))) ||
                      (!strcasecmp(cat, "keyspace") && g && !strcmp(g, "generic")) ||
                      (!strcasecmp(cat, "connection") && g && !strcmp(g, "connection")) ||
                      (!strcasecmp(cat, "transaction") && g && !strcmp(g, "transactions"));

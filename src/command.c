@@ -59,7 +59,7 @@ void command_table_init(void)
 {
     if (entries) return;
     const struct command *tables[] = {server_commands, string_commands, keys_commands, multi_commands,
-                                      zset_commands};
+                                      hll_commands, bitops_commands, zset_commands};
     size_t n = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const struct command *c = tables[t]; c->name; c++) n++;

@@ -49,6 +49,8 @@ extern const struct command server_commands[];  /* cmd_server.c */
 extern const struct command string_commands[];  /* cmd_string.c */
 extern const struct command keys_commands[];    /* cmd_keys.c */
 extern const struct command multi_commands[];   /* cmd_multi.c */
+extern const struct command hll_commands[];     /* cmd_hll.c */
+extern const struct command bitops_commands[];  /* cmd_bitops.c */
 extern const struct command zset_commands[];    /* cmd_zset.c */
 
 /* Commands whose keys are counted by an argument (Redis's "keynum" key specs; COMMAND INFO flag

@@ -52,6 +52,7 @@ struct config {
     int maxmemory_samples;     /* accepted */
     long long slowlog_log_slower_than; /* usec, <0 disables, 0 logs all */
     int slowlog_max_len;
+    long long hll_sparse_max_bytes; /* a sparse HyperLogLog growing past this turns dense */
     /* engine */
     long long memtable_size;
     int max_immutable_memtables;
