@@ -88,6 +88,7 @@ static int zs_commit(client *c) {
 
 /* An engine error after writes: drops the command's writes, replies the error. */
 static void zs_fail(client *c, int r) {
+    zset_cache_drop();
     keyspace_abort();
     keyspace_commit(); /* closes the (failed) group */
     keyspace_reply_engine_error(c, r);
@@ -196,7 +197,10 @@ static void zadd_generic(client *c, int flags) {
             goto close;
         }
         if (out & ZSET_OUT_NAN) {
-            if (added || updated || created) keyspace_abort();
+            if (added || updated || created) {
+                zset_cache_drop();
+                keyspace_abort();
+            }
             keyspace_commit();
             reply_error(c, ERR_NAN);
             goto close;
@@ -638,7 +642,10 @@ static void zpop_generic(client *c, const cmdarg *keys, int nkeys, int max, int 
     }
     keyspace_begin();
     pop_emit p = {c, nested};
-    long long n = zset_remove_rank(&z, 0, rangelen - 1, max, pop_visit, &p);
+    /* pops of one zset in one loop iteration share a read-ahead (never inside EXEC, whose
+     * writes may all be dropped) */
+    uint64_t epoch = (c->flags & (CLIENT_EXECUTING | CLIENT_MULTI)) ? 0 : (uint64_t)server.iteration + 1;
+    long long n = zset_pop(&z, rangelen, max, epoch, pop_visit, &p);
     if (n >= 0 && (r = coll_save(&z))) n = r;
     coll_close(&z);
     if (n < 0) {

@@ -101,6 +101,11 @@ Test(reply, doubles_resp2_are_bulk_strings_17g_as_redis_7_0)
     expect("$19\r\n0.33333333333333331\r\n");
     reply_double(c, -0.0);
     expect("$2\r\n-0\r\n");
+    reply_double(c, -123456789.0);
+    reply_double(c, 999999999999999.0);
+    reply_double(c, 1e15);
+    reply_double(c, -1e17);
+    expect("$10\r\n-123456789\r\n$15\r\n999999999999999\r\n$16\r\n1000000000000000\r\n$6\r\n-1e+17\r\n");
 }
 
 Test(reply, doubles_resp3)

@@ -501,3 +501,96 @@ Test(zset, getkeys_of_numkeys_commands) {
     RUN_EQ("COMMAND GETKEYS ZINTER 3 a b", "-ERR Invalid arguments specified for command\r\n");
     RUN_EQ("COMMAND GETKEYS ZUNIONSTORE d 01 a", "*2\r\n$1\r\na\r\n$1\r\nd\r\n");
 }
+
+/* ZPOPMIN's read-ahead (several pops of one zset in one loop iteration without an engine
+ * iterator each) must answer exactly as plain pops, whatever writes come in between: the same
+ * random script runs with it (one endless "iteration": the read-ahead lives across every
+ * command) and without it, and every reply must match. */
+static char *script_line(unsigned *seed) {
+    static char line[256];
+    const char *keys[] = {"q1", "q2"};
+    const char *k = keys[rand_r(seed) % 2];
+    int op = rand_r(seed) % 100;
+    if (op < 30) {
+        int n = snprintf(line, sizeof(line), "ZADD %s", k);
+        for (int i = 0, c = 1 + rand_r(seed) % 4; i < c; i++)
+            n += snprintf(line + n, sizeof(line) - (size_t)n, " %d m%d", rand_r(seed) % 50 - 10,
+                          rand_r(seed) % 60);
+    } else if (op < 55) {
+        snprintf(line, sizeof(line), "ZPOPMIN %s %d", k, rand_r(seed) % 4);
+    } else if (op < 62) {
+        snprintf(line, sizeof(line), "ZPOPMIN %s", k);
+    } else if (op < 67) {
+        snprintf(line, sizeof(line), "ZREM %s m%d m%d", k, rand_r(seed) % 60, rand_r(seed) % 60);
+    } else if (op < 72) {
+        snprintf(line, sizeof(line), "ZINCRBY %s %d m%d", k, rand_r(seed) % 40 - 20, rand_r(seed) % 60);
+    } else if (op < 76) {
+        snprintf(line, sizeof(line), "ZPOPMAX %s %d", k, rand_r(seed) % 3);
+    } else if (op < 80) {
+        snprintf(line, sizeof(line), "ZREMRANGEBYSCORE %s -inf %d", k, rand_r(seed) % 20 - 10);
+    } else if (op < 84) {
+        snprintf(line, sizeof(line), "ZRANGE %s 0 -1 WITHSCORES", k);
+    } else if (op < 86) {
+        snprintf(line, sizeof(line), "MULTI");
+    } else if (op < 88) {
+        snprintf(line, sizeof(line), "EXEC");
+    } else if (op < 90) {
+        snprintf(line, sizeof(line), "ZMPOP 2 %s q2 MIN COUNT %d", k, 1 + rand_r(seed) % 3);
+    } else if (op < 92) {
+        snprintf(line, sizeof(line), "RENAME %s %s", k, k[1] == '1' ? "q2" : "q1");
+    } else if (op < 93) {
+        snprintf(line, sizeof(line), "DEL %s", k);
+    } else if (op < 96) {
+        snprintf(line, sizeof(line), "ZUNIONSTORE %s 2 q1 q2", k);
+    } else {
+        snprintf(line, sizeof(line), "ZCARD %s", k);
+    }
+    return line;
+}
+
+Test(zset, popmin_read_ahead_answers_as_plain_pops) {
+    enum { N = 4000 };
+    char **replies = calloc(N, sizeof(char *));
+    for (int pass = 0; pass < 2; pass++) {
+        zset_cache_enable(pass == 0);
+        server.iteration = 41; /* fixed: every command is in the same epoch */
+        RUN_EQ("FLUSHALL", "+OK\r\n");
+        unsigned seed = 12345;
+        for (int i = 0; i < N; i++) {
+            char *line = script_line(&seed);
+            char cmd[256];
+            snprintf(cmd, sizeof(cmd), "%s", line);
+            const char *r = run(cmd);
+            if (pass == 0) {
+                replies[i] = strdup(r);
+            } else {
+                cr_assert_str_eq(r, replies[i], "command %d '%s' differs with the read-ahead", i,
+                                 line);
+            }
+            if (i % 97 == 0) {
+                check_zset("q1", line);
+                check_zset("q2", line);
+            }
+        }
+        run("DISCARD");
+    }
+    for (int i = 0; i < N; i++) free(replies[i]);
+    free(replies);
+    zset_cache_enable(1);
+    server.iteration = 0;
+}
+
+Test(zset, popmin_read_ahead_saves_the_iterators) {
+    fill_big("q", 5000, 0);
+    server.iteration = 9;
+    uint64_t s0 = zset_stat_index_steps();
+    for (int i = 0; i < 1000; i++) run("ZPOPMIN q");
+    uint64_t steps = zset_stat_index_steps() - s0;
+    /* one read-ahead of 64 entries serves 64 pops */
+    cr_assert_leq(steps, 1000 + 64, "1000 pops visited %llu", (unsigned long long)steps);
+    char exp[128];
+    snprintf(exp, sizeof(exp), "*2\r\n$15\r\n%s\r\n$4\r\n1000\r\n", member_of_score(5000, 1000));
+    RUN_EQ("ZRANGE q 0 0 WITHSCORES", exp);
+    cr_assert_eq(check_zset("q", "read-ahead pops"), 4000);
+    server.iteration = 0;
+}

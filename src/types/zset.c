@@ -169,8 +169,11 @@ int zset_score(const coll *c, const void *m, size_t mlen, double *score) {
     return 1;
 }
 
+static void hc_forget(uint64_t version);
+
 /* Writes both records of m with score (no count change). */
 static int write_member(coll *c, const void *m, size_t mlen, double score) {
+    hc_forget(c->version);
     char v[8];
     score_put(v, score);
     int r = coll_put(c, COLL_SUB_MEMBER, m, mlen, v, 8);
@@ -185,6 +188,7 @@ static int write_member(coll *c, const void *m, size_t mlen, double score) {
 }
 
 static int delete_index(coll *c, const void *m, size_t mlen, double score) {
+    hc_forget(c->version);
     ikey k;
     int r = ikey_make(&k, score, m, mlen);
     if (r) return r;
@@ -193,12 +197,22 @@ static int delete_index(coll *c, const void *m, size_t mlen, double score) {
     return r;
 }
 
-/* Removes both records of a member whose score is known; count - 1. */
-static int delete_member(coll *c, const void *m, size_t mlen, double score) {
+/* Removes both records of a member whose score is known; count - 1. Leaves the read-ahead
+ * alone (the pops that consume it call this); everything else goes through delete_member. */
+static int delete_member_raw(coll *c, const void *m, size_t mlen, double score) {
     int r = coll_del(c, COLL_SUB_MEMBER, m, mlen);
-    if (!r) r = delete_index(c, m, mlen, score);
+    if (r) return r;
+    ikey k;
+    if ((r = ikey_make(&k, score, m, mlen))) return r;
+    r = coll_del(c, COLL_SUB_SCORE, k.p, k.len);
+    ikey_free(&k);
     if (!r) coll_count_add(c, -1);
     return r;
+}
+
+static int delete_member(coll *c, const void *m, size_t mlen, double score) {
+    hc_forget(c->version);
+    return delete_member_raw(c, m, mlen, score);
 }
 
 int zset_insert_new(coll *c, const void *m, size_t mlen, double score) {
@@ -706,6 +720,85 @@ long long zset_remove_lex(coll *c, const zset_lex_range *r) {
     long long n = span_walk_fwd(c, &s, 0, -1, del_visit, &d, &head);
     del_finish(c, &d, n >= 0 && head, 0);
     return n < 0 ? n : d.n;
+}
+
+/* ---- read-ahead of the lowest entries: ZPOPMIN without an engine iterator per call ----
+ * A pop needs the lowest index entries, which only an iterator finds, and an engine iterator
+ * is not free (the memtable links its pending inserts first). Consecutive pops of one zset
+ * within one epoch (the server's event-loop iteration) read up to HC_AHEAD entries once and
+ * take the next ones from here. Valid while nothing else wrote the zset's index: every other
+ * index write of zset.c forgets it (hc_forget), versions are never reused, and the caller
+ * guarantees that no write of the epoch is dropped while the epoch lasts (it passes epoch 0
+ * inside transactions, and calls zset_cache_drop after a keyspace_abort). */
+#define HC_AHEAD 64
+static struct {
+    uint64_t epoch; /* 0: empty */
+    const void *engine;
+    uint64_t version;
+    zset_vec v;
+    size_t pos;     /* v.e[pos..n) are the lowest live entries, in order */
+} hc;
+static int hc_enabled = 1;
+
+static void hc_forget(uint64_t version) {
+    if (hc.epoch && hc.version == version) hc.epoch = 0;
+}
+
+void zset_cache_drop(void) { hc.epoch = 0; }
+void zset_cache_enable(int on) {
+    hc_enabled = on;
+    hc.epoch = 0;
+}
+
+long long zset_pop(coll *c, long long count, int max, uint64_t epoch, zset_visit_fn fn,
+                   void *ctx) {
+    if (!c->exists || count <= 0) return 0;
+    if (count > c->count) count = c->count;
+    if (max || !epoch || !hc_enabled) return zset_remove_rank(c, 0, count - 1, max, fn, ctx);
+    int valid = hc.epoch == epoch && hc.engine == (const void *)server.engine &&
+                hc.version == c->version && (long long)(hc.v.n - hc.pos) <= c->count;
+    size_t avail = valid ? hc.v.n - hc.pos : 0;
+    int complete = valid && (long long)avail == c->count;
+    if (!valid || ((long long)avail < count && !complete)) {
+        hc.epoch = 0;
+        zset_vec_free(&hc.v);
+        long long want = count > HC_AHEAD ? count : HC_AHEAD;
+        long long r = zset_walk_rank(c, 0, want - 1, 0, zset_vec_visit, &hc.v);
+        if (r < 0) {
+            zset_vec_free(&hc.v);
+            return r;
+        }
+        hc.pos = 0;
+        if ((long long)hc.v.n < count) { /* fewer than the count says: not ours to fix here */
+            zset_vec_free(&hc.v);
+            return LSM_ECORRUPT;
+        }
+    }
+    hc.epoch = 0; /* consistent again only once the pops below are all done */
+    long long n = 0;
+    int r = 0;
+    for (; n < count; n++) {
+        zset_entry *e = &hc.v.e[hc.pos];
+        const char *m = zset_vec_member(&hc.v, hc.pos);
+        if (fn && (r = fn(ctx, m, e->len, e->score)) != 0) break;
+        if ((r = delete_member_raw(c, m, e->len, e->score))) break;
+        hc.pos++;
+    }
+    if (r < 0) return r;
+    if (n > 0 && c->count > 0) {
+        /* the head hint moves past the last entry popped */
+        const zset_entry *e = &hc.v.e[hc.pos - 1];
+        ikey k;
+        if ((r = ikey_make(&k, e->score, zset_vec_member(&hc.v, hc.pos - 1), e->len))) return r;
+        hint_set(c, 0, k.p, k.len < HINT_MAX ? k.len : HINT_MAX);
+        ikey_free(&k);
+    }
+    if (r == 0) {
+        hc.epoch = epoch;
+        hc.engine = server.engine;
+        hc.version = c->version;
+    }
+    return n;
 }
 
 /* ---- result vectors ---- */

@@ -122,6 +122,17 @@ long long zset_remove_rank(coll *c, long long start, long long end, int reverse,
 long long zset_remove_score(coll *c, const zset_score_range *r);
 long long zset_remove_lex(coll *c, const zset_lex_range *r);
 
+/* ZPOPMIN / ZPOPMAX (max) of count members: as zset_remove_rank(c, 0, count - 1, max, ...).
+ * epoch != 0 lets consecutive ZPOPMINs of one zset within the epoch reuse one read-ahead of its
+ * lowest entries instead of an engine iterator each. The caller guarantees that within an epoch
+ * no write is dropped (passes 0 inside transactions; calls zset_cache_drop after an abort) and
+ * that index entries change only through this file. The server's epoch: its loop iteration. */
+long long zset_pop(coll *c, long long count, int max, uint64_t epoch, zset_visit_fn fn,
+                   void *ctx);
+void zset_cache_drop(void);
+/* Tests: turns the read-ahead on (default) or off. */
+void zset_cache_enable(int on);
+
 /* ---- an in-memory result: members with scores (STORE commands, set operations) ---- */
 typedef struct zset_entry {
     size_t off;   /* member bytes at vec->bytes + off */
