@@ -642,10 +642,7 @@ static void zpop_generic(client *c, const cmdarg *keys, int nkeys, int max, int 
     }
     keyspace_begin();
     pop_emit p = {c, nested};
-    /* pops of one zset in one loop iteration share a read-ahead (never inside EXEC, whose
-     * writes may all be dropped) */
-    uint64_t epoch = (c->flags & (CLIENT_EXECUTING | CLIENT_MULTI)) ? 0 : (uint64_t)server.iteration + 1;
-    long long n = zset_pop(&z, rangelen, max, epoch, pop_visit, &p);
+    long long n = zset_pop(&z, rangelen, max, 1, pop_visit, &p);
     if (n >= 0 && (r = coll_save(&z))) n = r;
     coll_close(&z);
     if (n < 0) {

@@ -502,10 +502,10 @@ Test(zset, getkeys_of_numkeys_commands) {
     RUN_EQ("COMMAND GETKEYS ZUNIONSTORE d 01 a", "*2\r\n$1\r\na\r\n$1\r\nd\r\n");
 }
 
-/* ZPOPMIN's read-ahead (several pops of one zset in one loop iteration without an engine
- * iterator each) must answer exactly as plain pops, whatever writes come in between: the same
- * random script runs with it (one endless "iteration": the read-ahead lives across every
- * command) and without it, and every reply must match. */
+/* The pops' read-ahead (consecutive ZPOPMIN/ZPOPMAX of one zset without an engine iterator
+ * each) must answer exactly as plain pops, whatever writes come in between (MULTI/EXEC, RENAME,
+ * DEL, STORE onto the key, the other end): the same random script runs with it and without it,
+ * and every reply must match. */
 static char *script_line(unsigned *seed) {
     static char line[256];
     const char *keys[] = {"q1", "q2"};
@@ -553,7 +553,6 @@ Test(zset, popmin_read_ahead_answers_as_plain_pops) {
     char **replies = calloc(N, sizeof(char *));
     for (int pass = 0; pass < 2; pass++) {
         zset_cache_enable(pass == 0);
-        server.iteration = 41; /* fixed: every command is in the same epoch */
         RUN_EQ("FLUSHALL", "+OK\r\n");
         unsigned seed = 12345;
         for (int i = 0; i < N; i++) {
@@ -577,12 +576,10 @@ Test(zset, popmin_read_ahead_answers_as_plain_pops) {
     for (int i = 0; i < N; i++) free(replies[i]);
     free(replies);
     zset_cache_enable(1);
-    server.iteration = 0;
 }
 
 Test(zset, popmin_read_ahead_saves_the_iterators) {
     fill_big("q", 5000, 0);
-    server.iteration = 9;
     uint64_t s0 = zset_stat_index_steps();
     for (int i = 0; i < 1000; i++) run("ZPOPMIN q");
     uint64_t steps = zset_stat_index_steps() - s0;
@@ -592,5 +589,29 @@ Test(zset, popmin_read_ahead_saves_the_iterators) {
     snprintf(exp, sizeof(exp), "*2\r\n$15\r\n%s\r\n$4\r\n1000\r\n", member_of_score(5000, 1000));
     RUN_EQ("ZRANGE q 0 0 WITHSCORES", exp);
     cr_assert_eq(check_zset("q", "read-ahead pops"), 4000);
-    server.iteration = 0;
+    /* ZPOPMAX: one walk per 64 pops, not one per pop */
+    s0 = zset_stat_index_steps();
+    for (int i = 0; i < 640; i++) run("ZPOPMAX q");
+    steps = zset_stat_index_steps() - s0;
+    cr_assert_leq(steps, 10 * 4000 + 640, "640 ZPOPMAX visited %llu", (unsigned long long)steps);
+    cr_assert_eq(check_zset("q", "read-ahead popmax"), 3360);
+}
+
+/* A pop whose writes are dropped (an aborted transaction) must not leave the read-ahead ahead
+ * of the data: the metadata check notices. */
+Test(zset, read_ahead_notices_dropped_pops) {
+    RUN_EQ("ZADD q 1 a 2 b 3 c 4 d 5 e", ":5\r\n");
+    RUN_EQ("ZPOPMIN q", "*2\r\n$1\r\na\r\n$1\r\n1\r\n"); /* fills the read-ahead */
+    /* pop b through the read-ahead, then drop that pop's writes */
+    keyspace_begin();
+    coll c;
+    cr_assert_eq(coll_open(&c, 0, "q", 1, KTYPE_ZSET, 0), 1);
+    cr_assert_eq(zset_pop(&c, 1, 0, 1, NULL, NULL), 1);
+    cr_assert_eq(coll_save(&c), 0);
+    coll_close(&c);
+    keyspace_abort();
+    cr_assert_neq(keyspace_commit(), 0);
+    RUN_EQ("ZPOPMIN q", "*2\r\n$1\r\nb\r\n$1\r\n2\r\n");
+    RUN_EQ("ZPOPMIN q", "*2\r\n$1\r\nc\r\n$1\r\n3\r\n");
+    cr_assert_eq(check_zset("q", "dropped pop"), 2);
 }

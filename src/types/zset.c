@@ -722,59 +722,82 @@ long long zset_remove_lex(coll *c, const zset_lex_range *r) {
     return n < 0 ? n : d.n;
 }
 
-/* ---- read-ahead of the lowest entries: ZPOPMIN without an engine iterator per call ----
- * A pop needs the lowest index entries, which only an iterator finds, and an engine iterator
- * is not free (the memtable links its pending inserts first). Consecutive pops of one zset
- * within one epoch (the server's event-loop iteration) read up to HC_AHEAD entries once and
- * take the next ones from here. Valid while nothing else wrote the zset's index: every other
- * index write of zset.c forgets it (hc_forget), versions are never reused, and the caller
- * guarantees that no write of the epoch is dropped while the epoch lasts (it passes epoch 0
- * inside transactions, and calls zset_cache_drop after a keyspace_abort). */
+/* ---- read-ahead of the end entries: ZPOPMIN/ZPOPMAX without an engine iterator per call ----
+ * A pop needs the lowest (highest) index entries, which only an iterator finds, and an engine
+ * iterator is not free (the memtable links its pending inserts first; a reverse walk without
+ * reverse iteration reads the whole set). So a pop reads up to HC_AHEAD entries once and the
+ * pops of the same zset that follow take the next ones from here. The read-ahead is valid while
+ * the zset is exactly as the last pop left it, which is checked at each use:
+ *  - every other index write of this file forgets it (hc_forget), and versions are never reused
+ *    (a deleted, overwritten or recreated zset has another version);
+ *  - a write that is dropped after the fact (an aborted command or transaction, a failed WAL
+ *    commit) restores the metadata too: the count and the hints (the pops move a hint to the
+ *    entry they popped, so both change with every pop) then differ from the ones recorded. */
 #define HC_AHEAD 64
 static struct {
-    uint64_t epoch; /* 0: empty */
+    int valid;
+    int max;           /* read from the top (ZPOPMAX) */
     const void *engine;
     uint64_t version;
+    int64_t count;     /* the metadata as the last pop left it */
+    char extra[COLL_EXTRA_MAX];
+    size_t extra_len;
     zset_vec v;
-    size_t pos;     /* v.e[pos..n) are the lowest live entries, in order */
+    size_t pos;        /* v.e[pos..n) are the next entries from that end, in pop order */
 } hc;
 static int hc_enabled = 1;
 
 static void hc_forget(uint64_t version) {
-    if (hc.epoch && hc.version == version) hc.epoch = 0;
+    if (hc.valid && hc.version == version) hc.valid = 0;
 }
 
-void zset_cache_drop(void) { hc.epoch = 0; }
+void zset_cache_drop(void) { hc.valid = 0; }
 void zset_cache_enable(int on) {
     hc_enabled = on;
-    hc.epoch = 0;
+    hc.valid = 0;
 }
 
-long long zset_pop(coll *c, long long count, int max, uint64_t epoch, zset_visit_fn fn,
+static void hc_record(const coll *c) {
+    hc.valid = 1;
+    hc.engine = server.engine;
+    hc.version = c->version;
+    hc.count = c->count;
+    hc.extra_len = c->extra_len;
+    memcpy(hc.extra, c->extra, c->extra_len);
+}
+
+static int hc_matches(const coll *c, int max) {
+    return hc.valid && hc.max == max && hc.engine == (const void *)server.engine &&
+           hc.version == c->version && hc.count == c->count && hc.extra_len == c->extra_len &&
+           memcmp(hc.extra, c->extra, c->extra_len) == 0 &&
+           (long long)(hc.v.n - hc.pos) <= c->count;
+}
+
+long long zset_pop(coll *c, long long count, int max, int readahead, zset_visit_fn fn,
                    void *ctx) {
     if (!c->exists || count <= 0) return 0;
     if (count > c->count) count = c->count;
-    if (max || !epoch || !hc_enabled) return zset_remove_rank(c, 0, count - 1, max, fn, ctx);
-    int valid = hc.epoch == epoch && hc.engine == (const void *)server.engine &&
-                hc.version == c->version && (long long)(hc.v.n - hc.pos) <= c->count;
+    if (!readahead || !hc_enabled) return zset_remove_rank(c, 0, count - 1, max, fn, ctx);
+    int valid = hc_matches(c, max);
     size_t avail = valid ? hc.v.n - hc.pos : 0;
-    int complete = valid && (long long)avail == c->count;
-    if (!valid || ((long long)avail < count && !complete)) {
-        hc.epoch = 0;
+    if (!valid || ((long long)avail < count && (long long)avail < c->count)) {
+        hc.valid = 0;
         zset_vec_free(&hc.v);
         long long want = count > HC_AHEAD ? count : HC_AHEAD;
-        long long r = zset_walk_rank(c, 0, want - 1, 0, zset_vec_visit, &hc.v);
+        if (want > c->count) want = c->count;
+        long long r = zset_walk_rank(c, 0, want - 1, max, zset_vec_visit, &hc.v);
         if (r < 0) {
             zset_vec_free(&hc.v);
             return r;
         }
         hc.pos = 0;
-        if ((long long)hc.v.n < count) { /* fewer than the count says: not ours to fix here */
+        hc.max = max;
+        if ((long long)hc.v.n < count) { /* the index has fewer entries than the count says */
             zset_vec_free(&hc.v);
             return LSM_ECORRUPT;
         }
     }
-    hc.epoch = 0; /* consistent again only once the pops below are all done */
+    hc.valid = 0; /* valid again once the pops below are all done */
     long long n = 0;
     int r = 0;
     for (; n < count; n++) {
@@ -786,18 +809,20 @@ long long zset_pop(coll *c, long long count, int max, uint64_t epoch, zset_visit
     }
     if (r < 0) return r;
     if (n > 0 && c->count > 0) {
-        /* the head hint moves past the last entry popped */
+        /* the hint of that end moves past the last entry popped */
         const zset_entry *e = &hc.v.e[hc.pos - 1];
         ikey k;
         if ((r = ikey_make(&k, e->score, zset_vec_member(&hc.v, hc.pos - 1), e->len))) return r;
-        hint_set(c, 0, k.p, k.len < HINT_MAX ? k.len : HINT_MAX);
+        if (max) {
+            char ub[HINT_MAX];
+            size_t ul = upper_bound(k.p, k.len, ub);
+            hint_set(c, 1, ub, ul);
+        } else {
+            hint_set(c, 0, k.p, k.len < HINT_MAX ? k.len : HINT_MAX);
+        }
         ikey_free(&k);
     }
-    if (r == 0) {
-        hc.epoch = epoch;
-        hc.engine = server.engine;
-        hc.version = c->version;
-    }
+    if (r == 0 && c->count > 0) hc_record(c);
     return n;
 }
 

@@ -123,12 +123,12 @@ long long zset_remove_score(coll *c, const zset_score_range *r);
 long long zset_remove_lex(coll *c, const zset_lex_range *r);
 
 /* ZPOPMIN / ZPOPMAX (max) of count members: as zset_remove_rank(c, 0, count - 1, max, ...).
- * epoch != 0 lets consecutive ZPOPMINs of one zset within the epoch reuse one read-ahead of its
- * lowest entries instead of an engine iterator each. The caller guarantees that within an epoch
- * no write is dropped (passes 0 inside transactions; calls zset_cache_drop after an abort) and
- * that index entries change only through this file. The server's epoch: its loop iteration. */
-long long zset_pop(coll *c, long long count, int max, uint64_t epoch, zset_visit_fn fn,
+ * readahead: consecutive pops of one zset reuse one read of its next HC_AHEAD end entries instead
+ * of an engine iterator (or, for ZPOPMAX, a walk) each; checked at every use against the zset's
+ * metadata, so dropped writes are noticed. Callers pass 0 where that is not wanted (tests). */
+long long zset_pop(coll *c, long long count, int max, int readahead, zset_visit_fn fn,
                    void *ctx);
+/* Forgets the read-ahead (after an abort; belt and braces: the metadata check catches it). */
 void zset_cache_drop(void);
 /* Tests: turns the read-ahead on (default) or off. */
 void zset_cache_enable(int on);
