@@ -8,7 +8,9 @@
  *   overwrite          N puts, uniformly random keys in [0,N)  (existing DB)
  *   readrandom         N gets of random keys (prints found/N)
  *   readseq            one iterator from the first key, up to N entries
+ *   readreverse        one iterator from the last key backward (prev), up to N entries
  *   seekrandom         N x (seek to a random key + --seek_nexts nexts)
+ *   seekrandomprev     N x (seek_for_prev to a random key + --seek_nexts prevs): ZREVRANGE
  *   waitforcompaction  poll until no flush/compaction runs or is pending (not timed)
  *   flush              lsm_flush(wait) + waitforcompaction (not timed)
  * Keys and values are generated as db_bench does: a key is the number as 8 bytes big-endian,
@@ -438,7 +440,31 @@ static void do_readseq(result *r)
     (void)bytes;
 }
 
-static void do_seekrandom(result *r, uint64_t seed)
+/* readseq backward: seek_last, then prev (the newest version of a key is the last one met
+ * walking backward, so each step copies key and value out: see lsm.h). */
+static void do_readreverse(result *r)
+{
+    double t0 = now_sec();
+    lsm_iter *it = lsm_iter_new(db);
+    long long n = 0;
+    size_t bytes = 0;
+    for (lsm_iter_seek_last(it); n < F.reads && lsm_iter_valid(it); lsm_iter_prev(it)) {
+        size_t kl, vl;
+        (void)lsm_iter_key(it, &kl);
+        (void)lsm_iter_value(it, &vl);
+        bytes += kl + vl;
+        n++;
+    }
+    if (lsm_iter_status(it) != 0)
+        die("iterator", lsm_iter_status(it));
+    lsm_iter_free(it);
+    r->secs = now_sec() - t0;
+    r->ops = n;
+    r->found = n;
+    (void)bytes;
+}
+
+static void do_seekrandom(result *r, uint64_t seed, int reverse)
 {
     rng rr;
     rng_seed(&rr, seed);
@@ -450,7 +476,10 @@ static void do_seekrandom(result *r, uint64_t seed)
     lsm_iter *it = lsm_iter_new(db);
     for (long long i = 0; i < F.reads; i++) {
         make_key(k, rng_next(&rr) % (uint64_t)F.num);
-        lsm_iter_seek(it, k, (size_t)F.key_size);
+        if (reverse)
+            lsm_iter_seek_for_prev(it, k, (size_t)F.key_size);
+        else
+            lsm_iter_seek(it, k, (size_t)F.key_size);
         if (lsm_iter_valid(it)) {
             size_t kl;
             const char *ik = lsm_iter_key(it, &kl);
@@ -463,7 +492,10 @@ static void do_seekrandom(result *r, uint64_t seed)
             const char *iv = lsm_iter_value(it, &vl);
             memcpy(value_copy, iv, vl < sizeof value_copy ? vl : sizeof value_copy);
             copied += vl;
-            lsm_iter_next(it);
+            if (reverse)
+                lsm_iter_prev(it);
+            else
+                lsm_iter_next(it);
         }
         if (i % 1024 == 1023) {
             /* like db_bench's seekrandom, one iterator is reused; refresh it now and then so
@@ -499,7 +531,7 @@ static void report(const char *name, result *r, uint64_t bg_after, int after_wai
     lsm_get_stats(db, &s);
     printf("%-12s : %11.3f micros/op %.0f ops/sec %.3f seconds %lld operations; %6.1f MB/s",
            name, us, ops_sec, r->secs, r->ops, mb);
-    if (!r->is_write && strcmp(name, "readseq") != 0)
+    if (!r->is_write && strcmp(name, "readseq") != 0 && strcmp(name, "readreverse") != 0)
         printf(" (%lld of %lld found)", r->found, r->ops);
     if (r->is_write)
         printf(" w-amp %.2f%s", wamp, after_wait ? " (incl. the compactions it caused)" : "");
@@ -576,8 +608,12 @@ int main(int argc, char **argv)
             do_readrandom(&r, seed);
         } else if (strcmp(name, "readseq") == 0) {
             do_readseq(&r);
+        } else if (strcmp(name, "readreverse") == 0) {
+            do_readreverse(&r);
         } else if (strcmp(name, "seekrandom") == 0) {
-            do_seekrandom(&r, seed);
+            do_seekrandom(&r, seed, 0);
+        } else if (strcmp(name, "seekrandomprev") == 0) {
+            do_seekrandom(&r, seed, 1);
         } else if (strcmp(name, "waitforcompaction") == 0 || strcmp(name, "flush") == 0) {
             double t0 = now_sec();
             if (strcmp(name, "flush") == 0) {

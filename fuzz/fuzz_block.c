@@ -4,13 +4,15 @@
  * Input: mode(1) || rest.
  *   mode bit 0 clear: the rest is a block's contents as read from disk. block_parse, then a
  *     full scan (seek_first/next), every restart point (seek_to_restart, block_restart_key),
- *     and seeks to keys seen in the scan and to keys taken from the input. Invariants: every
- *     returned key and value is readable (ASan); a seek lands on a key >= its target (or is
- *     invalid); the scan ends (entries are at least 3 bytes).
+ *     and seeks to keys seen in the scan and to keys taken from the input; a backward scan
+ *     (seek_last/prev) and a prev and a next after each seek. Invariants: every returned key
+ *     and value is readable (ASan); a seek lands on a key >= its target (or is invalid); the
+ *     scans end (entries are at least 3 bytes; prev only ever moves to an earlier offset).
  *   mode bit 0 set: round trip. Entries taken from the rest (fuzz_util.h) are built with the
  *     real block_builder (restart interval 1 + mode >> 4) and read back: the scan yields exactly
- *     them, in ascending internal-key order; a seek to each key finds it; a seek past the last
- *     key is invalid with status 0. */
+ *     them, in ascending internal-key order, and backward exactly them reversed; a seek to each
+ *     key finds it and a prev from there the key before; a seek past the last key is invalid
+ *     with status 0. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,13 @@
 
 #define MAX_SEEKS 16
 
+static void touch_entry(block_iter *it) {
+    if (!block_iter_valid(it)) return;
+    size_t kl, vl;
+    fuzz_touch(block_iter_key(it, &kl), kl);
+    fuzz_touch(block_iter_value(it, &vl), vl);
+}
+
 static void check_seek(block_iter *it, const char *t, size_t tl) {
     block_iter_seek(it, t, tl);
     if (block_iter_valid(it)) {
@@ -31,6 +40,12 @@ static void check_seek(block_iter *it, const char *t, size_t tl) {
         FUZZ_CHECK(ikey_compare(k, kl, t, tl) >= 0);
         size_t vl;
         fuzz_touch(block_iter_value(it, &vl), vl);
+        uint32_t at = it->cur;
+        block_iter_prev(it);
+        FUZZ_CHECK(!block_iter_valid(it) || it->cur < at);
+        touch_entry(it);
+        block_iter_next(it);
+        touch_entry(it);
     }
 }
 
@@ -58,6 +73,16 @@ static void raw_block(const uint8_t *data, size_t size) {
             memcpy(seen[nseen], k, kl);
             seenl[nseen++] = kl;
         }
+    }
+    FUZZ_CHECK(it.status == 0 || it.status == LSM_ECORRUPT || it.status == LSM_ENOMEM);
+    block_iter_reset(&it, &b);
+    steps = 0;
+    uint32_t last = UINT32_MAX;
+    for (block_iter_seek_last(&it); block_iter_valid(&it); block_iter_prev(&it)) {
+        touch_entry(&it);
+        FUZZ_CHECK(it.cur < last); /* strictly backward: the scan ends */
+        last = it.cur;
+        FUZZ_CHECK(++steps <= size / 3);
     }
     FUZZ_CHECK(it.status == 0 || it.status == LSM_ECORRUPT || it.status == LSM_ENOMEM);
     for (uint32_t i = 0; i < b.num_restarts && i < 64; i++) {
@@ -110,6 +135,17 @@ static void round_trip(const uint8_t *data, size_t size, int interval) {
         FUZZ_CHECK(vl == e[i].vl && (vl == 0 || memcmp(v, e[i].v, vl) == 0));
     }
     FUZZ_CHECK(it.status == 0 && i == n);
+    i = n;
+    for (block_iter_seek_last(&it); block_iter_valid(&it); block_iter_prev(&it)) {
+        size_t kl, vl;
+        const char *k = block_iter_key(&it, &kl);
+        const char *v = block_iter_value(&it, &vl);
+        FUZZ_CHECK(i > 0);
+        i--;
+        FUZZ_CHECK(kl == e[i].kl && memcmp(k, e[i].k, kl) == 0);
+        FUZZ_CHECK(vl == e[i].vl && (vl == 0 || memcmp(v, e[i].v, vl) == 0));
+    }
+    FUZZ_CHECK(it.status == 0 && i == 0);
     for (i = 0; i < n; i++) {
         block_iter_reset(&it, &b);
         block_iter_seek(&it, e[i].k, e[i].kl);
@@ -117,6 +153,14 @@ static void round_trip(const uint8_t *data, size_t size, int interval) {
         FUZZ_CHECK(block_iter_valid(&it));
         const char *k = block_iter_key(&it, &kl);
         FUZZ_CHECK(kl == e[i].kl && memcmp(k, e[i].k, kl) == 0);
+        block_iter_prev(&it);
+        if (i == 0) {
+            FUZZ_CHECK(!block_iter_valid(&it) && it.status == 0);
+            continue;
+        }
+        FUZZ_CHECK(block_iter_valid(&it));
+        k = block_iter_key(&it, &kl);
+        FUZZ_CHECK(kl == e[i - 1].kl && memcmp(k, e[i - 1].k, kl) == 0);
     }
     if (n) { /* past the last key: the largest user key with a longer name */
         char u[32], past[48];

@@ -31,6 +31,8 @@ static int same_file(const edit_file *a, const edit_file *b, int added) {
     const file_meta *x = a->f, *y = b->f;
     return x->number == y->number && x->size == y->size && x->min_seq == y->min_seq &&
            x->max_seq == y->max_seq && x->num_entries == y->num_entries &&
+           x->deletions_known == y->deletions_known &&
+           (!x->deletions_known || x->num_deletions == y->num_deletions) &&
            x->smallest_len == y->smallest_len && x->largest_len == y->largest_len &&
            memcmp(x->smallest, y->smallest, x->smallest_len) == 0 &&
            memcmp(x->largest, y->largest, x->largest_len) == 0;

@@ -109,12 +109,27 @@ static void walk(sst_reader *r, fuzz_src *s) {
         if (++steps > 100000) break;
     }
     FUZZ_CHECK(iter_status(it) <= 0);
+    steps = 0; /* backward (each step moves to an earlier entry: it ends) */
+    for (iter_seek_last(it); iter_valid(it); iter_prev(it)) {
+        size_t kl, vl;
+        fuzz_touch(iter_key(it, &kl), kl);
+        fuzz_touch(iter_value(it, &vl), vl);
+        if (++steps > 100000) break;
+    }
+    FUZZ_CHECK(iter_status(it) <= 0);
     lsm_buf val = {0};
     for (size_t i = 0; i < nk; i++) {
         iter_seek(it, keys[i], kls[i]);
         if (iter_valid(it)) {
             size_t kl;
             fuzz_touch(iter_key(it, &kl), kl);
+        }
+        iter_seek_for_prev(it, keys[i], kls[i]);
+        if (iter_valid(it)) {
+            size_t kl;
+            fuzz_touch(iter_key(it, &kl), kl);
+            iter_prev(it);
+            if (iter_valid(it)) fuzz_touch(iter_key(it, &kl), kl);
         }
         int rc = sst_reader_get(r, keys[i], kls[i] - IKEY_TRAILER, MAX_SEQUENCE, &val);
         FUZZ_CHECK(rc == SST_FOUND || rc == SST_NOTFOUND || rc == SST_DELETED || rc < 0);
@@ -181,12 +196,31 @@ static void check_round_trip(sst_reader *r, const fuzz_kv *e, size_t n) {
         FUZZ_CHECK(vl == e[i].vl && (vl == 0 || memcmp(v, e[i].v, vl) == 0));
     }
     FUZZ_CHECK(iter_status(it) == 0 && i == n);
+    for (iter_seek_last(it); iter_valid(it); iter_prev(it)) { /* backward: e reversed */
+        size_t kl, vl;
+        const char *k = iter_key(it, &kl), *v = iter_value(it, &vl);
+        FUZZ_CHECK(i > 0);
+        i--;
+        FUZZ_CHECK(kl == e[i].kl && memcmp(k, e[i].k, kl) == 0);
+        FUZZ_CHECK(vl == e[i].vl && (vl == 0 || memcmp(v, e[i].v, vl) == 0));
+    }
+    FUZZ_CHECK(iter_status(it) == 0 && i == 0);
     for (i = 0; i < n; i++) {
         iter_seek(it, e[i].k, e[i].kl);
         size_t kl;
         FUZZ_CHECK(iter_valid(it));
         const char *k = iter_key(it, &kl);
         FUZZ_CHECK(kl == e[i].kl && memcmp(k, e[i].k, kl) == 0);
+        iter_seek_for_prev(it, e[i].k, e[i].kl); /* an exact key: lands on it */
+        FUZZ_CHECK(iter_valid(it));
+        k = iter_key(it, &kl);
+        FUZZ_CHECK(kl == e[i].kl && memcmp(k, e[i].k, kl) == 0);
+        iter_prev(it);
+        FUZZ_CHECK(i ? iter_valid(it) : !iter_valid(it) && iter_status(it) == 0);
+        if (i) {
+            k = iter_key(it, &kl);
+            FUZZ_CHECK(kl == e[i - 1].kl && memcmp(k, e[i - 1].k, kl) == 0);
+        }
     }
     iter_destroy(it);
     lsm_buf val = {0};

@@ -479,7 +479,10 @@ static void sec_lsm(sbuf *sb)
               "lsm_tombstones_dropped:%llu\r\n"
               "lsm_total_sst_bytes:%llu\r\n"
               "lsm_open_tables:%d\r\n"
-              "lsm_reclaim_compactions:%llu\r\n",
+              "lsm_reclaim_compactions:%llu\r\n"
+              "lsm_filter_dropped:%llu\r\n"
+              "lsm_deletion_compactions:%llu\r\n"
+              "lsm_queued_manual_compactions:%d\r\n",
               st.immutable_memtables, U(memtable_bytes), U(wal_bytes_written), U(user_bytes_written),
               U(flush_bytes_written), U(compaction_bytes_read), U(compaction_bytes_written),
               st.user_bytes_written
@@ -490,7 +493,8 @@ static void sec_lsm(sbuf *sb)
               U(bloom_checks), U(bloom_useful), U(cache_hits), U(cache_misses), U(cache_bytes), U(cache_capacity),
               U(stall_micros), U(stall_count), lsm_write_stalled(server.engine), U(last_sequence), U(gets), U(puts),
               U(deletes), U(expired_dropped), U(tombstones_dropped), U(total_sst_bytes), st.open_tables,
-              (unsigned long long)keyspace_reclaims());
+              (unsigned long long)keyspace_reclaims(), U(filter_dropped), U(deletion_compactions),
+              st.queued_manual_compactions);
 #undef U
 }
 

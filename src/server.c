@@ -18,6 +18,7 @@
 #include "event.h"
 #include "info.h"
 #include "keyspace.h"
+#include "types/coll.h"
 #include "log.h"
 #include "net.h"
 
@@ -83,6 +84,8 @@ void server_engine_options(lsm_options *o)
     o->skip_corrupt_wal = config.wal_skip_corrupt;
     o->expire_fn = keyspace_value_expire;
     o->expire_ctx = NULL;
+    o->compaction_filter = coll_compaction_filter; /* members of dead collection versions */
+    o->compaction_filter_ctx = NULL;
     o->log_fn = engine_log;
     o->log_ctx = NULL;
 }

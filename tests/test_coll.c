@@ -26,6 +26,7 @@ static void open_engine(void) {
     o.memtable_size = 1 << 20;
     o.block_cache_size = 1 << 20;
     o.expire_fn = keyspace_value_expire;
+    o.compaction_filter = coll_compaction_filter;
     cr_assert_eq(lsm_open(tmpdir, &o, &server.engine), 0, "%s", lsm_last_error(NULL));
     cr_assert_eq(keyspace_open(), 0);
 }
@@ -347,4 +348,54 @@ Test(coll, member_cursors_resume_exactly_or_at_a_lower_bound) {
     cr_assert_eq(coll_cursor_load(COLL_SUB_MEMBER, cur, &m, &ml), 0);
     cr_assert_leq(ml, 9);
     cr_assert_eq(memcmp(m, "member-42", ml), 0);
+}
+
+Test(coll, compaction_filter_drops_dead_versions_members_and_keeps_live_ones) {
+    client *cl = client_create(-1);
+    uint64_t dead = make_coll(0, "dead", KTYPE_HASH, 2000);
+    uint64_t live = make_coll(0, "live", KTYPE_HASH, 2000);
+    uint64_t moved = make_coll(0, "moved", KTYPE_SET, 500);
+    cr_assert_eq(lsm_flush(server.engine, 1), 0);
+    cr_assert_str_eq(run(cl, "DEL dead"), ":1\r\n");
+    cr_assert_str_eq(run(cl, "RENAME moved moved2"), "+OK\r\n");
+    /* COMPACT flushes the memtable first, so the compaction's view holds the deletes */
+    cr_assert_eq(lsm_compact_range(server.engine, NULL, 0, NULL, 0, 1), 0);
+    cr_assert_eq(members_of(dead), 0, "the flush before the compaction carries the delete, so "
+                                      "the dead version's members are dropped");
+    cr_assert_eq(members_of(live), 2000, "a live version keeps every member");
+    cr_assert_eq(members_of(moved), 500, "a renamed collection keeps its members");
+    cr_assert_eq(count_of(0, "live", KTYPE_HASH), 2000);
+    cr_assert_eq(count_of(0, "moved2", KTYPE_SET), 500);
+    lsm_stats st;
+    lsm_get_stats(server.engine, &st);
+    cr_assert_geq(st.filter_dropped, 2000);
+    client_free(cl);
+}
+
+Test(coll, removing_a_big_collection_schedules_the_reclaim_of_its_members) {
+    client *cl = client_create(-1);
+    uint64_t big = make_coll(0, "big", KTYPE_SET, KS_RECLAIM_MIN_MEMBERS);
+    uint64_t small = make_coll(0, "small", KTYPE_SET, 10);
+    cr_assert_eq(lsm_flush(server.engine, 1), 0);
+    uint64_t before = keyspace_reclaims();
+    cr_assert_str_eq(run(cl, "DEL small"), ":1\r\n");
+    struct timespec ts = {0, 250 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    keyspace_reclaim_cron();
+    cr_assert_eq(keyspace_reclaims(), before, "small collections are left to normal compaction");
+    cr_assert_str_eq(run(cl, "DEL big"), ":1\r\n");
+    cr_assert_eq(keyspace_reclaim_cron(), 0, "a burst is gathered for a moment first");
+    nanosleep(&ts, NULL);
+    cr_assert_eq(keyspace_reclaim_cron(), 1);
+    cr_assert_eq(keyspace_reclaims(), before + 1);
+    /* the requested compaction runs in the background: wait for it through lsm_poll */
+    for (int i = 0; i < 400 && members_of(big) > 0; i++) {
+        lsm_poll(server.engine);
+        lsm_commit(server.engine);
+        struct timespec t = {0, 10 * 1000 * 1000};
+        nanosleep(&t, NULL);
+    }
+    cr_assert_eq(members_of(big), 0, "the big collection's members are gone without COMPACT");
+    (void)small;
+    client_free(cl);
 }

@@ -937,3 +937,191 @@ Test(memtable, index_sized_up_front_never_grows_for_the_expected_keys) {
     memtable_unref(z);
     memtable_unref(d);
 }
+
+/* ---- backward iteration (prev0 links, find_last) ---- */
+
+/* ref_cmp with the kind as tie-break (internal-key order exactly: trailer descending). */
+static int ref_cmp_ikey(const ref_ent *x, const ref_ent *y) {
+    int r = ref_cmp(x, y);
+    if (r) return r;
+    return x->kind > y->kind ? -1 : x->kind < y->kind ? 1 : 0;
+}
+
+Test(memtable_reverse, empty_table_seek_last_seek_for_prev_and_prev_are_invalid) {
+    memtable *m = memtable_new();
+    internal_iter *it = memtable_iter_new(m);
+    iter_seek_last(it);
+    cr_assert_not(iter_valid(it));
+    char ik[16];
+    size_t ikl = ikey_lookup(ik, "a", 1, 5);
+    iter_seek_for_prev(it, ik, ikl);
+    cr_assert_not(iter_valid(it));
+    iter_prev(it);
+    cr_assert_not(iter_valid(it));
+    iter_destroy(it);
+    memtable_unref(m);
+}
+
+/* The whole list backward equals the forward list reversed; a prev then a next returns. */
+static void check_backward_matches_forward(memtable *m) {
+    internal_iter *it = memtable_iter_new(m);
+    size_t cap = 1024, n = 0;
+    const char **keys = malloc(cap * sizeof *keys);
+    size_t *lens = malloc(cap * sizeof *lens);
+    for (iter_seek_first(it); iter_valid(it); iter_next(it)) {
+        if (n == cap) {
+            cap *= 2;
+            keys = realloc(keys, cap * sizeof *keys);
+            lens = realloc(lens, cap * sizeof *lens);
+        }
+        keys[n] = iter_key(it, &lens[n]); /* arena pointers: stable */
+        n++;
+    }
+    size_t i = n;
+    for (iter_seek_last(it); iter_valid(it); iter_prev(it)) {
+        cr_assert_gt(i, 0, "backward walk longer than the forward one (%zu)", n);
+        i--;
+        size_t kl;
+        const char *k = iter_key(it, &kl);
+        cr_assert(k == keys[i] && kl == lens[i], "backward entry %zu differs from forward", i);
+    }
+    cr_assert_eq(i, 0, "backward walk stopped %zu entries short", i);
+    /* direction switches at every 37th entry */
+    for (i = 1; i < n; i += 37) {
+        iter_seek(it, keys[i], lens[i]);
+        iter_prev(it);
+        size_t kl;
+        cr_assert(iter_valid(it) && iter_key(it, &kl) == keys[i - 1]);
+        iter_next(it);
+        cr_assert(iter_valid(it) && iter_key(it, &kl) == keys[i]);
+    }
+    free(keys);
+    free(lens);
+    iter_destroy(it);
+}
+
+Test(memtable_reverse, backward_walk_and_seek_for_prev_match_sorted_reference_100k,
+     .timeout = 60) {
+    enum { N = 100000, KEYSPACE = 30000 };
+    ref_ent *ref = malloc(sizeof(ref_ent) * N);
+    memtable *m = memtable_new();
+    for (int i = 0; i < N; i++) {
+        ref_ent *e = &ref[i];
+        e->kl = (size_t)snprintf(e->key, sizeof e->key, "%llx",
+                                 (unsigned long long)(rnd() % KEYSPACE) * 2654435761ull);
+        e->seq = (uint64_t)i + 1;
+        e->kind = (rnd() % 8 == 0) ? KIND_DELETE : KIND_VALUE;
+        e->val = (uint32_t)rnd();
+        cr_assert_eq(memtable_add(m, e->seq, e->kind, e->key, e->kl, &e->val,
+                                  e->kind == KIND_VALUE ? 4 : 0), 0);
+    }
+    qsort(ref, N, sizeof *ref, ref_cmp);
+    internal_iter *it = memtable_iter_new(m);
+    int i = N - 1;
+    for (iter_seek_last(it); iter_valid(it); iter_prev(it), i--) {
+        size_t kl;
+        const char *k = iter_key(it, &kl);
+        if (i < 0 || ikey_user_len(kl) != ref[i].kl || memcmp(k, ref[i].key, ref[i].kl) != 0 ||
+            ikey_seq(k, kl) != ref[i].seq)
+            cr_assert_fail("backward mismatch at %d", i);
+    }
+    cr_assert_eq(i, -1);
+    /* seek_for_prev: to exact internal keys (lands on them), and to lookup keys between
+     * versions and between user keys (the last entry <= probe) */
+    char ik[40];
+    size_t ikl;
+    for (int t = 0; t < 20000; t++) {
+        int j = (int)(rnd() % N);
+        ikl = ikey_encode(ik, ref[j].key, ref[j].kl, ref[j].seq, ref[j].kind);
+        iter_seek_for_prev(it, ik, ikl);
+        cr_assert(iter_valid(it));
+        size_t kl;
+        const char *k = iter_key(it, &kl);
+        cr_assert_eq(ikey_seq(k, kl), ref[j].seq);
+        ref_ent probe;
+        memcpy(probe.key, ref[j].key, ref[j].kl);
+        probe.kl = ref[j].kl;
+        probe.kind = KIND_VALUE; /* ikey_lookup's kind */
+        if (t % 2) { /* a longer user key: after every version of ref[j]'s key */
+            probe.key[probe.kl++] = '\0';
+            probe.seq = MAX_SEQUENCE;
+        } else {
+            probe.seq = ref[j].seq - (rnd() % 3); /* older: sorts after ref[j] */
+        }
+        ikl = ikey_lookup(ik, probe.key, probe.kl, probe.seq);
+        iter_seek_for_prev(it, ik, ikl);
+        int lo = 0, hi = N; /* first ref > probe; the answer is the one before */
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            if (ref_cmp_ikey(&ref[mid], &probe) <= 0) lo = mid + 1; else hi = mid;
+        }
+        cr_assert(lo > 0 && iter_valid(it));
+        k = iter_key(it, &kl);
+        cr_assert(ikey_user_len(kl) == ref[lo - 1].kl &&
+                  memcmp(k, ref[lo - 1].key, ref[lo - 1].kl) == 0 &&
+                  ikey_seq(k, kl) == ref[lo - 1].seq, "seek_for_prev probe %d", t);
+        for (int s = 1; s < 4 && lo - 1 - s >= 0; s++) { /* prev walks on */
+            iter_prev(it);
+            cr_assert(iter_valid(it));
+            k = iter_key(it, &kl);
+            cr_assert_eq(ikey_seq(k, kl), ref[lo - 1 - s].seq);
+        }
+    }
+    /* before the first key: nothing; after the last: the last */
+    ikl = ikey_lookup(ik, "", 0, MAX_SEQUENCE);
+    iter_seek_for_prev(it, ik, ikl);
+    cr_assert_not(iter_valid(it));
+    iter_seek_for_prev(it, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 10);
+    cr_assert(iter_valid(it));
+    size_t kl;
+    const char *lk = iter_key(it, &kl);
+    cr_assert_eq(ikey_seq(lk, kl), ref[N - 1].seq);
+    iter_destroy(it);
+    check_backward_matches_forward(m);
+    memtable_unref(m);
+    free(ref);
+}
+
+/* New versions of a key linked by the prev0 fast path (height 1, just before the key's newest
+ * node), including of the first key (its predecessor is the head), and sorted pending batches:
+ * the level-0 back links stay exact. */
+Test(memtable_reverse, prev_links_stay_exact_under_fast_path_overwrites_and_batches,
+     .timeout = 60) {
+    memtable *m = memtable_new();
+    uint64_t seq = 1;
+    char k[24];
+    for (int round = 0; round < 6; round++) {
+        for (int i = 0; i < 5000; i++) {
+            uint32_t ki = (uint32_t)(krnd() % 3000);
+            if (i % 50 == 0) ki = 0; /* the first key: prev0 is the head */
+            int kl = snprintf(k, sizeof k, "o%u", ki);
+            cr_assert_eq(memtable_add(m, seq++, KIND_VALUE, k, (size_t)kl, "v", 1), 0);
+        }
+        check_backward_matches_forward(m); /* iter_new links what is pending */
+    }
+    /* an iterator sitting on a key while new versions of it and its neighbours arrive: prev
+     * from it meets them (they are newer than the iterator's view; lsm hides them) in order */
+    internal_iter *it = memtable_iter_new(m);
+    char ik[40];
+    size_t ikl = ikey_lookup(ik, "o1500", 5, MAX_SEQUENCE);
+    iter_seek(it, ik, ikl);
+    cr_assert(iter_valid(it));
+    for (int i = 0; i < 3000; i++) {
+        int kl = snprintf(k, sizeof k, "o%u", (uint32_t)(krnd() % 3000));
+        cr_assert_eq(memtable_add(m, seq++, KIND_VALUE, k, (size_t)kl, "w", 1), 0);
+    }
+    memtable_seal(m);
+    size_t n = 0, pl = 0;
+    char prevk[40];
+    for (; iter_valid(it); iter_prev(it), n++) {
+        size_t kl2;
+        const char *k2 = iter_key(it, &kl2);
+        if (n) cr_assert_gt(ikey_compare(prevk, pl, k2, kl2), 0, "descending at %zu", n);
+        memcpy(prevk, k2, kl2);
+        pl = kl2;
+    }
+    cr_assert_gt(n, 1000);
+    iter_destroy(it);
+    check_backward_matches_forward(m);
+    memtable_unref(m);
+}

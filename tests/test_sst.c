@@ -1,6 +1,7 @@
 /* test_sst.c - SSTable builder + reader: 100k-key round trip with versions and deletes (get at
  * snapshots, full scan, seeks), properties, temp file published, LZ4 only when it saves 1/8,
- * corruption detected, concurrent gets, a table with the legacy filter layout still read. */
+ * corruption detected, concurrent gets, a table with the legacy filter layout still read;
+ * backward scans (seek_last/prev across data blocks, seek_for_prev, direction switches). */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -182,6 +183,82 @@ static void check_gets(sst_reader *r) {
     free(val.data);
 }
 
+/* Backward: the whole table from the last entry (every entry once, descending, across every
+ * data block boundary), then seek_for_prev between keys and onto versions, with a switch of
+ * direction after each. */
+static void check_iter_backward(sst_reader *r, int fill_cache) {
+    internal_iter *it = sst_reader_iter_new(r, fill_cache);
+    cr_assert_not_null(it);
+    uint64_t n = 0;
+    char prev[64];
+    size_t prevl = 0;
+    for (iter_seek_last(it); iter_valid(it); iter_prev(it)) {
+        size_t kl;
+        const char *k = iter_key(it, &kl);
+        if (n) cr_assert_gt(ikey_compare(prev, prevl, k, kl), 0, "descending at %llu", (unsigned long long)n);
+        memcpy(prev, k, kl);
+        prevl = kl;
+        n++;
+    }
+    cr_assert_eq(iter_status(it), 0);
+    cr_assert_eq(n, expected_entries());
+    char u[32], u2[32], k[64];
+    size_t ul = ukey(u, 0), gkl;
+    cr_assert(prevl == ul + 8 && memcmp(prev, u, ul) == 0, "ends at the first key");
+    for (int i = 0; i < NKEYS; i += 89) {
+        /* between key i and i+1: lands on key i's oldest version (seq 10i+1) */
+        ul = ukey(u, i);
+        memcpy(k, u, ul);
+        k[ul] = 0;
+        size_t kl = ikey_lookup(k, k, ul + 1, MAX_SEQUENCE);
+        iter_seek_for_prev(it, k, kl);
+        cr_assert(iter_valid(it));
+        const char *gk = iter_key(it, &gkl);
+        cr_assert(gkl == ul + 8 && memcmp(gk, u, ul) == 0, "seek_for_prev after key %d", i);
+        cr_assert_eq(ikey_seq(gk, gkl), 10 * (uint64_t)i + 1);
+        iter_next(it); /* switch: the next key's newest version */
+        if (i + 1 < NKEYS) {
+            cr_assert(iter_valid(it));
+            gk = iter_key(it, &gkl);
+            size_t u2l = ukey(u2, i + 1);
+            cr_assert(gkl == u2l + 8 && memcmp(gk, u2, u2l) == 0);
+            iter_prev(it); /* and back */
+            gk = iter_key(it, &gkl);
+            cr_assert(iter_valid(it) && gkl == ul + 8 && memcmp(gk, u, ul) == 0);
+            cr_assert_eq(ikey_seq(gk, gkl), 10 * (uint64_t)i + 1);
+        } else {
+            cr_assert(!iter_valid(it));
+        }
+        /* (key i, snapshot 10i+4) sorts between versions b (10i+5) and a: last <= is b, or
+         * the delete (10i+7) when there is no b, or the previous key's last entry */
+        kl = ikey_lookup(k, u, ul, 10 * (uint64_t)i + 4);
+        iter_seek_for_prev(it, k, kl);
+        if (i % 3 == 0 || i % 5 == 0) {
+            cr_assert(iter_valid(it));
+            gk = iter_key(it, &gkl);
+            cr_assert(gkl == ul + 8 && memcmp(gk, u, ul) == 0);
+            cr_assert_eq(ikey_seq(gk, gkl), 10 * (uint64_t)i + (i % 3 == 0 ? 5 : 7));
+        } else if (i > 0) {
+            cr_assert(iter_valid(it));
+            gk = iter_key(it, &gkl);
+            size_t u2l = ukey(u2, i - 1);
+            cr_assert(gkl == u2l + 8 && memcmp(gk, u2, u2l) == 0);
+            cr_assert_eq(ikey_seq(gk, gkl), 10 * (uint64_t)(i - 1) + 1);
+        }
+    }
+    size_t kl = ikey_lookup(k, "", 0, MAX_SEQUENCE);
+    iter_seek_for_prev(it, k, kl);
+    cr_assert(!iter_valid(it));
+    cr_assert_eq(iter_status(it), 0);
+    kl = ikey_lookup(k, "z", 1, MAX_SEQUENCE);
+    iter_seek_for_prev(it, k, kl);
+    cr_assert(iter_valid(it));
+    const char *gk = iter_key(it, &gkl);
+    ul = ukey(u, NKEYS - 1);
+    cr_assert(gkl == ul + 8 && memcmp(gk, u, ul) == 0);
+    iter_destroy(it);
+}
+
 static void check_iter(sst_reader *r, int fill_cache) {
     internal_iter *it = sst_reader_iter_new(r, fill_cache);
     cr_assert_not_null(it);
@@ -233,6 +310,7 @@ static void check_iter(sst_reader *r, int fill_cache) {
     iter_seek(it, k, kl);
     cr_assert(iter_valid(it));
     iter_destroy(it);
+    check_iter_backward(r, fill_cache);
 }
 
 Test(sst, round_trip_100k_keys_versions_deletes_snapshots_scan_seek) {
@@ -311,6 +389,13 @@ Test(sst, empty_table_round_trip) {
     iter_seek_first(it);
     cr_assert(!iter_valid(it));
     cr_assert_eq(iter_status(it), 0);
+    iter_seek_last(it);
+    cr_assert(!iter_valid(it));
+    cr_assert_eq(iter_status(it), 0);
+    char k[16];
+    size_t kl = ikey_lookup(k, "a", 1, MAX_SEQUENCE);
+    iter_seek_for_prev(it, k, kl);
+    cr_assert(!iter_valid(it));
     iter_destroy(it);
     sst_reader_unref(r);
     sst_props_free(&p);
@@ -459,6 +544,14 @@ Test(sst, corrupt_data_block_byte_gives_ecorrupt_on_get_and_iter) {
     internal_iter *it = sst_reader_iter_new(r, 1);
     iter_seek_first(it);
     cr_assert(!iter_valid(it));
+    cr_assert_eq(iter_status(it), LSM_ECORRUPT);
+    iter_destroy(it);
+    /* backward from the end reaches the bad block and stops there with the error */
+    it = sst_reader_iter_new(r, 1);
+    uint64_t n = 0;
+    for (iter_seek_last(it); iter_valid(it); iter_prev(it)) n++;
+    cr_assert_gt(n, 0);
+    cr_assert_lt(n, 2000);
     cr_assert_eq(iter_status(it), LSM_ECORRUPT);
     iter_destroy(it);
     free(val.data);

@@ -272,3 +272,95 @@ Test(version, edit_with_a_file_number_beyond_the_range_is_corrupt) {
     free(buf);
     edit_free(&e);
 }
+
+static void free_decoded(version_edit *d) {
+    for (int i = 0; i < d->nadded; i++) file_meta_free(d->added[i].f);
+    edit_free(d);
+}
+
+/* Tag 7: a table's DELETE count rides after its added-file field; a MANIFEST written before
+ * the tag existed decodes with the count unknown. */
+Test(version, deletions_tag_round_trip_and_older_edits_decode_as_unknown) {
+    version_edit e, d;
+    edit_init(&e);
+    edit_init(&d);
+    file_meta *known = mk(12, "apple", "mango", 3, 9);
+    known->num_entries = 40;
+    known->num_deletions = 25;
+    known->deletions_known = 1;
+    file_meta *unknown = mk(13, "nut", "zebra", 10, 11);
+    unknown->num_entries = 5;
+    cr_assert_eq(edit_add_file(&e, 2, known), 0);
+    cr_assert_eq(edit_add_file(&e, 2, unknown), 0);
+    char *buf; size_t len;
+    cr_assert_eq(edit_encode(&e, &buf, &len), 0);
+    cr_assert_eq(edit_decode(&d, buf, len), 0);
+    cr_assert_eq(d.nadded, 2);
+    cr_assert(d.added[0].f->deletions_known);
+    cr_assert_eq(d.added[0].f->num_deletions, 25);
+    cr_assert_eq(d.added[0].f->num_entries, 40);
+    cr_assert(!d.added[1].f->deletions_known, "no tag 7 written for an unknown count");
+    free_decoded(&d);
+    free(buf);
+
+    /* an edit as the engine wrote it before tag 7: deletions unknown */
+    known->deletions_known = 0;
+    cr_assert_eq(edit_encode(&e, &buf, &len), 0);
+    edit_init(&d);
+    cr_assert_eq(edit_decode(&d, buf, len), 0);
+    cr_assert(!d.added[0].f->deletions_known && !d.added[1].f->deletions_known);
+    free_decoded(&d);
+    free(buf);
+    file_meta_free(known);
+    file_meta_free(unknown);
+    edit_free(&e);
+}
+
+/* A tag 7 that does not follow the added file it names, or counts more deletes than the file
+ * has entries, is corruption. */
+Test(version, deletions_tag_misplaced_or_too_large_is_corrupt) {
+    char rec[64];
+    size_t n = 0;
+    /* alone, with no added file before it */
+    rec[n++] = 7; rec[n++] = 12; rec[n++] = 1;
+    version_edit d;
+    edit_init(&d);
+    cr_assert_eq(edit_decode(&d, rec, n), LSM_ECORRUPT);
+    free_decoded(&d);
+
+    version_edit e;
+    edit_init(&e);
+    file_meta *f = mk(12, "a", "b", 1, 2);
+    f->num_entries = 3;
+    cr_assert_eq(edit_add_file(&e, 1, f), 0);
+    char *buf; size_t len;
+    cr_assert_eq(edit_encode(&e, &buf, &len), 0);
+    char big[256];
+    memcpy(big, buf, len);
+    size_t bl = len;
+    big[bl++] = 7; big[bl++] = 13; big[bl++] = 1; /* names another file */
+    edit_init(&d);
+    cr_assert_eq(edit_decode(&d, big, bl), LSM_ECORRUPT);
+    free_decoded(&d);
+    bl = len;
+    big[bl++] = 7; big[bl++] = 12; big[bl++] = 4; /* 4 deletes of 3 entries */
+    edit_init(&d);
+    cr_assert_eq(edit_decode(&d, big, bl), LSM_ECORRUPT);
+    free_decoded(&d);
+    bl = len;
+    big[bl++] = 3; big[bl++] = 5;                  /* another field in between */
+    big[bl++] = 7; big[bl++] = 12; big[bl++] = 2;
+    edit_init(&d);
+    cr_assert_eq(edit_decode(&d, big, bl), LSM_ECORRUPT);
+    free_decoded(&d);
+    bl = len;
+    big[bl++] = 7; big[bl++] = 12; big[bl++] = 3; /* all deletes: fine */
+    edit_init(&d);
+    cr_assert_eq(edit_decode(&d, big, bl), 0);
+    cr_assert(d.added[0].f->deletions_known);
+    cr_assert_eq(d.added[0].f->num_deletions, 3);
+    free_decoded(&d);
+    free(buf);
+    file_meta_free(f);
+    edit_free(&e);
+}

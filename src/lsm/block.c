@@ -133,6 +133,10 @@ void block_iter_init(block_iter *it, const block *b) {
     it->key = it->kinline;
     it->kcap = sizeof(it->kinline);
     it->klen = 0;
+    it->pents = NULL;
+    it->pkeys = NULL;
+    it->pcap = 0;
+    it->pkcap = 0;
     block_iter_reset(it, b);
 }
 
@@ -152,6 +156,7 @@ void block_iter_reset(block_iter *it, const block *b) {
     it->vlen = 0;
     it->status = 0;
     it->klen = 0;
+    it->pidx = -1;
 }
 
 void block_iter_cleanup(block_iter *it) {
@@ -159,6 +164,13 @@ void block_iter_cleanup(block_iter *it) {
     it->key = it->kinline;
     it->kcap = sizeof(it->kinline);
     it->klen = 0;
+    free(it->pents);
+    free(it->pkeys);
+    it->pents = NULL;
+    it->pkeys = NULL;
+    it->pcap = 0;
+    it->pkcap = 0;
+    it->pidx = -1;
 }
 
 static inline uint32_t restart_point(const block_iter *it, uint32_t i) {
@@ -299,6 +311,97 @@ void block_iter_seek(block_iter *it, const char *ikey, size_t ikl) {
         if (it->klen < IKEY_TRAILER) { corrupt(it); return; }
         if (ikey_compare(it->key, it->klen, ikey, ikl) >= 0) return;
     }
+}
+
+void block_iter_seek_last(block_iter *it) {
+    if (it->status) return;
+    it->klen = 0;
+    if (it->num_restarts == 0) {
+        it->cur = it->next_off = it->restarts;
+        return;
+    }
+    it->next_off = restart_point(it, it->num_restarts - 1);
+    if (it->next_off > it->restarts) { corrupt(it); return; }
+    while (parse_next(it) && it->next_off < it->restarts) {
+    }
+}
+
+/* Appends the current entry to the prev() cache as its entry n (*kused key bytes so far).
+ * 0 when out of memory (the scan goes on uncached). */
+static int prev_cache_add(block_iter *it, uint32_t n, size_t *kused) {
+    if (n == it->pcap) {
+        uint32_t nc = it->pcap ? it->pcap * 2 : 16;
+        block_prev_ent *p = realloc(it->pents, nc * sizeof(*p));
+        if (!p) return 0;
+        it->pents = p;
+        it->pcap = nc;
+    }
+    if (*kused + it->klen > it->pkcap) {
+        size_t nc = it->pkcap ? it->pkcap : 512;
+        while (nc < *kused + it->klen) nc *= 2;
+        char *p = realloc(it->pkeys, nc);
+        if (!p) return 0;
+        it->pkeys = p;
+        it->pkcap = nc;
+    }
+    block_prev_ent *e = &it->pents[n];
+    e->off = it->cur;
+    e->next_off = it->next_off;
+    e->voff = (uint32_t)(it->val - it->data);
+    e->vlen = it->vlen;
+    e->koff = (uint32_t)*kused;
+    e->klen = (uint32_t)it->klen;
+    if (it->klen) memcpy(it->pkeys + *kused, it->key, it->klen); /* pkeys: NULL until needed */
+    *kused += it->klen;
+    return 1;
+}
+
+void block_iter_prev(block_iter *it) {
+    if (!block_iter_valid(it)) return;
+    uint32_t orig = it->cur;
+    if (it->pidx > 0 && it->pents[it->pidx].off == orig) {
+        /* the predecessor was decoded by the scan that reached the current entry (the cache
+         * describes this block: reset drops it, and a block's entries never change) */
+        const block_prev_ent *e = &it->pents[--it->pidx];
+        if (e->klen > it->kcap && key_reserve(it, e->klen)) {
+            it->status = LSM_ENOMEM;
+            it->cur = it->restarts;
+            return;
+        }
+        if (e->klen) memcpy(it->key, it->pkeys + e->koff, e->klen);
+        it->klen = e->klen;
+        it->cur = e->off;
+        it->next_off = e->next_off;
+        it->val = it->data + e->voff;
+        it->vlen = e->vlen;
+        return;
+    }
+    /* restarts [0, lo) start before the current entry: the last of them holds its predecessor */
+    uint32_t lo = 0, hi = it->num_restarts;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (restart_point(it, mid) < orig) lo = mid + 1;
+        else hi = mid;
+    }
+    it->klen = 0;
+    if (lo == 0) { /* the current entry is the first: nothing before it */
+        it->cur = it->next_off = it->restarts;
+        return;
+    }
+    it->next_off = restart_point(it, lo - 1);
+    it->pidx = -1;
+    uint32_t n = 0;
+    size_t kused = 0;
+    int caching = 1;
+    do {
+        if (!parse_next(it)) {
+            if (!it->status) corrupt(it); /* ran past the entries: they do not line up */
+            return;
+        }
+        if (caching && (caching = prev_cache_add(it, n, &kused))) n++;
+    } while (it->next_off < orig);
+    if (it->next_off != orig) corrupt(it); /* an entry straddles where the current one began */
+    else if (caching) it->pidx = (int)n - 1;
 }
 
 void block_iter_seek_to_restart(block_iter *it, uint32_t i) {

@@ -55,6 +55,12 @@ typedef struct block {
 int block_parse(block *b, const char *data, size_t size);
 
 #define BLOCK_ITER_INLINE_KEY 112
+/* One entry of the restart interval block_iter_prev decoded last (offsets into the block, key
+ * bytes at koff in pkeys). */
+typedef struct block_prev_ent {
+    uint32_t off, next_off, voff, vlen, koff, klen;
+} block_prev_ent;
+
 /* An iterator over a parsed block. Key bytes live in the iterator (prefix compression), value
  * bytes point into the block. It must not be copied by value (the key may point into
  * kinline). key/value are valid until the iterator moves. */
@@ -68,6 +74,14 @@ typedef struct block_iter {
     int status;             /* 0 or LSM_ECORRUPT */
     char *key;
     size_t klen, kcap;
+    /* prev() cache: the entries of the restart interval its last scan decoded, so the prevs
+     * that follow within that interval copy a key instead of rescanning (heap, grown lazily;
+     * dropped by reset, freed by cleanup). pidx: the current entry's index in pents, -1: none */
+    block_prev_ent *pents;
+    char *pkeys;
+    uint32_t pcap;
+    int pidx;
+    size_t pkcap;
     char kinline[BLOCK_ITER_INLINE_KEY];
 } block_iter;
 
@@ -84,6 +98,13 @@ void block_iter_seek_first(block_iter *it);
 /* First entry with internal key >= ikey (ikl >= 8). */
 void block_iter_seek(block_iter *it, const char *ikey, size_t ikl);
 void block_iter_next(block_iter *it);
+/* Last entry (not valid for an empty block). */
+void block_iter_seek_last(block_iter *it);
+/* The entry before the current one (not valid before the first; nothing when not valid).
+ * Entries decode only forward: a binary search of the restart array for the last restart
+ * before the current entry, then a scan forward from it (at most restart_interval entries),
+ * remembering the interval's entries so that the prevs that follow inside it are O(1). */
+void block_iter_prev(block_iter *it);
 /* Positions it at restart point i (i >= num_restarts: past the end). With restart interval 1
  * (index blocks) restart i is entry i. */
 void block_iter_seek_to_restart(block_iter *it, uint32_t i);

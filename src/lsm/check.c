@@ -31,6 +31,8 @@
 
 typedef struct ck_file {       /* a table as the MANIFEST lists it */
     uint64_t number, size, min_seq, max_seq, entries;
+    uint64_t deletions;         /* when deletions_known (MANIFEST tag 7) */
+    int deletions_known;
     char *smallest, *largest;
     size_t sl, ll;
     int level;
@@ -360,6 +362,8 @@ static int check_manifest(ck *c) {
             cf->min_seq = f->min_seq;
             cf->max_seq = f->max_seq;
             cf->entries = f->num_entries;
+            cf->deletions = f->num_deletions;
+            cf->deletions_known = f->deletions_known;
             cf->level = e.added[i].level;
             cf->smallest = f->smallest; f->smallest = NULL;
             cf->largest = f->largest; f->largest = NULL;
@@ -770,6 +774,9 @@ static void check_table(ck *c, uint64_t number, const ck_file *meta) {
             if (meta->entries && meta->entries != ts.entries)
                 TERR(&t, -1, "MANIFEST says %llu entries, table has %llu",
                      (unsigned long long)meta->entries, (unsigned long long)ts.entries);
+            if (meta->deletions_known && meta->deletions != ts.deletions)
+                TERR(&t, -1, "MANIFEST says %llu deletes, table has %llu",
+                     (unsigned long long)meta->deletions, (unsigned long long)ts.deletions);
         }
     }
 out:

@@ -6,7 +6,10 @@
  *     smallest_snapshot was already seen (no live iterator can read it);
  *   - a DELETE, or a VALUE whose expire-at (expire_fn) is <= now, with sequence <=
  *     smallest_snapshot is dropped when no file in a level below the output level overlaps the
- *     key (nothing older can resurface); the versions it shadows are dropped by the first rule.
+ *     key (nothing older can resurface); the versions it shadows are dropped by the first rule;
+ *   - a VALUE with sequence <= smallest_snapshot and no newer version <= smallest_snapshot is
+ *     dropped when the compaction filter says so (lsm.h: its keys are garbage forever), and
+ *     with it the versions it shadows (first rule). Flushes apply the filter the same way.
  * Output files are cut at ~target_file_size, never between two versions of one user key. */
 #include "compaction.h"
 
@@ -19,14 +22,81 @@
 #include "dbformat.h"
 #include "fs.h"
 #include "iter.h"
+#include "hash.h"
 #include "sst_reader.h"
+#include "table_get.h"
+
+/* ---------------- the compaction filter's view ---------------- */
+
+static _Atomic uint64_t next_view_id = 1;
+
+void filter_view_init(lsm_filter_view *fv, memtable *mem, const version *v, table_cache *tc,
+                      uint64_t snapshot) {
+    memset(fv, 0, sizeof(*fv));
+    fv->mem = mem;
+    fv->v = v;
+    fv->tc = tc;
+    fv->snapshot = snapshot;
+    fv->id = atomic_fetch_add_explicit(&next_view_id, 1, memory_order_relaxed);
+}
+
+static int view_buf_set(lsm_buf *b, const char *p, size_t n) {
+    if (n > b->cap || !b->data) {
+        size_t nc = b->cap ? b->cap : 64;
+        while (nc < n) nc *= 2;
+        char *np = realloc(b->data, nc);
+        if (!np) return LSM_ENOMEM;
+        b->data = np;
+        b->cap = nc;
+    }
+    if (n) memcpy(b->data, p, n);
+    b->len = n;
+    return 0;
+}
+
+int lsm_filter_get(lsm_filter_view *fv, const void *key, size_t klen, lsm_buf *val) {
+    if (!fv || !val || (!key && klen)) return LSM_EINVAL;
+    uint64_t h = key_hash64(key, klen);
+    int rc = SST_NOTFOUND;
+    if (fv->mem) { /* a flush's memtable: sealed, readable from any thread (memtable.h) */
+        const char *v;
+        size_t vl;
+        int r = memtable_get_hashed(fv->mem, key, klen, h, fv->snapshot, &v, &vl);
+        if (r == MEMTABLE_FOUND) rc = view_buf_set(val, v, vl) ? LSM_ENOMEM : SST_FOUND;
+        else if (r == MEMTABLE_DELETED) rc = SST_DELETED;
+    }
+    if (rc == SST_NOTFOUND && fv->v) {
+        table_get g;
+        table_get_start(&g, fv->v, fv->tc, key, klen, h);
+        rc = table_get_finish(&g, fv->snapshot, val);
+    }
+    if (rc == SST_FOUND) return 0;
+    if (rc == SST_DELETED || rc == SST_NOTFOUND) return LSM_ENOTFOUND;
+    fv->failed = 1;
+    return rc;
+}
+
+uint64_t lsm_filter_view_id(const lsm_filter_view *fv) { return fv->id; }
+
+void *lsm_filter_view_scratch(lsm_filter_view *fv) { return fv->scratch; }
+
+int filter_says_drop(const job_filter *f, lsm_filter_view *fv, const char *ukey, size_t ukl,
+                     const char *val, size_t vl) {
+    fv->failed = 0;
+    int drop = f->fn(f->ctx, fv, ukey, ukl, val, vl);
+    return drop == 1 && !fv->failed;
+}
 
 /* ---------------- flush ---------------- */
 
 static file_meta *meta_from_props(uint64_t number, const sst_props *p) {
     file_meta *f = file_meta_new(number, p->file_size, p->smallest, p->smallest_len, p->largest,
                                  p->largest_len, p->min_seq, p->max_seq);
-    if (f) f->num_entries = p->num_entries;
+    if (f) {
+        f->num_entries = p->num_entries;
+        f->num_deletions = p->num_deletions;
+        f->deletions_known = 1;
+    }
     return f;
 }
 
@@ -35,6 +105,8 @@ static void flush_run(bg_job *bj) {
     j->base.rc = 0;
     j->out = NULL;
     if (memtable_entries(j->mem) == 0) return;
+    lsm_filter_view fv;
+    if (j->filter.fn) filter_view_init(&fv, j->mem, j->v, j->filter.tc, j->smallest_snapshot);
     char path[4096];
     table_file_name(path, sizeof(path), j->dir, j->file_number);
     sst_builder *b = sst_builder_new(path, &j->sopts);
@@ -73,6 +145,12 @@ static void flush_run(bg_job *bj) {
         pkl = ul;
         pseq = ikey_seq(k, kl);
         have_prev = 1;
+        /* the newest version <= smallest_snapshot (newer ones were > it): the filter's turn */
+        if (j->filter.fn && pseq <= j->smallest_snapshot && ikey_kind(k, kl) == KIND_VALUE &&
+            filter_says_drop(&j->filter, &fv, k, ul, v, vl)) {
+            j->filter_dropped++;
+            continue;
+        }
         rc = sst_builder_add(b, k, kl, v, vl);
         if (rc) eno = errno; /* before cleanup calls change it */
     }
@@ -84,6 +162,10 @@ static void flush_run(bg_job *bj) {
         snprintf(j->err, sizeof(j->err), "flush: writing %.300s: %s", path,
                  rc == LSM_EIO && eno ? strerror(eno) : lsm_strerror(rc));
         j->base.rc = rc;
+        return;
+    }
+    if (sst_builder_entries(b) == 0) { /* the filter dropped everything: no table */
+        sst_builder_abandon(b);
         return;
     }
     sst_props props;
@@ -192,6 +274,8 @@ static void compaction_run(bg_job *bj) {
     internal_iter *m = merging_iter_new(kv, nk);
     if (kv != kids) free(kv);
     if (!m) { j->base.rc = LSM_ENOMEM; return; }
+    lsm_filter_view fv;
+    if (j->filter.fn) filter_view_init(&fv, NULL, j->v, j->filter.tc, j->smallest_snapshot);
 
     char *cur = NULL;          /* current user key */
     size_t cur_len = 0, cur_cap = 0;
@@ -243,6 +327,10 @@ static void compaction_run(bg_job *bj) {
                 drop = 1;
                 if (expired) j->expired_dropped++;
                 else j->tombstones_dropped++;
+            } else if (kind == KIND_VALUE && j->filter.fn &&
+                       filter_says_drop(&j->filter, &fv, k, ul, v, vl)) {
+                drop = 1; /* the versions it shadows go by the first rule */
+                j->filter_dropped++;
             }
         }
         last_seq_for_key = seq;
@@ -371,8 +459,11 @@ static compaction_job *new_job(version *v, int out_level) {
     return j;
 }
 
+/* A compaction of level into level + 1: L0 takes every L0 file; a level >= 1 takes the first
+ * free file from rr[level] on (round robin), or only file `only` when only >= 0 (rr then
+ * unchanged), widened so no user key is split, with the overlapping files of level + 1. */
 static compaction_job *try_level(version *v, const compaction_policy *p, int level, int *rr,
-                                 int *trivial) {
+                                 int only, int *trivial) {
     (void)p;
     file_meta **in = NULL, **next = NULL;
     int nin = 0, nnext = 0;
@@ -387,8 +478,8 @@ static compaction_job *try_level(version *v, const compaction_policy *p, int lev
     } else {
         int n = v->nfiles[level];
         if (n == 0) return NULL;
-        for (int k = 0; k < n && !in; k++) {
-            int i = (rr[level] + k) % n;
+        for (int k = 0; k < (only >= 0 ? 1 : n) && !in; k++) {
+            int i = only >= 0 ? only : (rr[level] + k) % n;
             if (v->files[level][i]->being_compacted) continue;
             /* expand so no user key is split across the input boundary */
             int lo = i, hi = i;
@@ -416,7 +507,7 @@ static compaction_job *try_level(version *v, const compaction_policy *p, int lev
             memcpy(in, &v->files[level][lo], sizeof(*in) * (size_t)nin);
             next = ov;
             nnext = no;
-            rr[level] = hi + 1;
+            if (only < 0) rr[level] = hi + 1;
         }
         if (!in) return NULL;
     }
@@ -458,10 +549,113 @@ compaction_job *compaction_pick(version *v, const compaction_policy *p, int *rr,
             int t = order[c]; order[c] = order[c - 1]; order[c - 1] = t;
         }
     for (int i = 0; i < n; i++) {
-        compaction_job *j = try_level(v, p, order[i], rr, trivial);
+        compaction_job *j = try_level(v, p, order[i], rr, -1, trivial);
         if (j) return j;
     }
     return NULL;
+}
+
+/* 1 when a file of a level below `level` overlaps the user-key range [b, e]. */
+static int range_exists_below(const version *v, int level, const char *b, size_t bl,
+                              const char *e, size_t el) {
+    for (int l = level + 1; l < v->num_levels; l++) {
+        int n = v->nfiles[l];
+        if (!n) continue;
+        int i = version_find_file(v, l, b, bl); /* first file whose largest >= b */
+        if (i < n && ukey_compare(v->files[l][i]->smallest,
+                                  v->files[l][i]->smallest_len - IKEY_TRAILER, e, el) <= 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int deletion_dense(const file_meta *f, const compaction_policy *p) {
+    return f->deletions_known && f->num_entries > 0 &&
+           f->num_entries >= p->deletion_min_entries &&
+           f->num_deletions * 100 >= (uint64_t)p->deletion_percent * f->num_entries;
+}
+
+/* A rewrite of file i of level (>= 1) into the same level, widened so no user key is split:
+ * nothing below overlaps it, so its deletes (<= the snapshot) are dropped. NULL if a file is
+ * busy, something below overlaps, an entry is newer than smallest_snapshot, or ENOMEM. */
+static compaction_job *rewrite_in_place(version *v, int level, int i, uint64_t smallest_snapshot) {
+    int n = v->nfiles[level], lo = i, hi = i;
+    file_meta **f = v->files[level];
+    while (lo > 0 && ukey_compare(f[lo - 1]->largest, f[lo - 1]->largest_len - IKEY_TRAILER,
+                                  f[lo]->smallest, f[lo]->smallest_len - IKEY_TRAILER) == 0)
+        lo--;
+    while (hi + 1 < n && ukey_compare(f[hi]->largest, f[hi]->largest_len - IKEY_TRAILER,
+                                      f[hi + 1]->smallest, f[hi + 1]->smallest_len - IKEY_TRAILER) == 0)
+        hi++;
+    if (any_busy(&f[lo], hi - lo + 1)) return NULL;
+    for (int k = lo; k <= hi; k++)
+        if (f[k]->max_seq > smallest_snapshot) return NULL;
+    const char *b, *e;
+    size_t bl, el;
+    files_range(&f[lo], hi - lo + 1, &b, &bl, &e, &el);
+    if (range_exists_below(v, level, b, bl, e, el)) return NULL;
+    file_meta **in = malloc(sizeof(*in) * (size_t)(hi - lo + 1));
+    if (!in) return NULL;
+    memcpy(in, &f[lo], sizeof(*in) * (size_t)(hi - lo + 1));
+    compaction_job *j = new_job(v, level);
+    if (!j) { free(in); return NULL; }
+    j->inputs[level] = in;
+    j->ninputs[level] = hi - lo + 1;
+    return j;
+}
+
+typedef struct dense_file {
+    int level, index;
+    uint64_t deletions;
+} dense_file;
+
+static int cmp_dense(const void *a, const void *b) {
+    const dense_file *x = a, *y = b;
+    return x->deletions > y->deletions ? -1 : x->deletions < y->deletions;
+}
+
+compaction_job *compaction_pick_deletions(version *v, const compaction_policy *p,
+                                          uint64_t smallest_snapshot, int l0_busy, int *trivial) {
+    *trivial = 0;
+    if (p->deletion_percent <= 0) return NULL;
+    for (int l = 0; l < v->num_levels - 1; l++)
+        if (compaction_score(v, p, l) >= 1.0) return NULL; /* size first */
+    int n = 0, cap = 0;
+    dense_file *c = NULL;
+    for (int l = 0; l < v->num_levels; l++)
+        for (int i = 0; i < v->nfiles[l]; i++) {
+            file_meta *f = v->files[l][i];
+            if (f->being_compacted || !deletion_dense(f, p) || (l == 0 && l0_busy)) continue;
+            if (n == cap) {
+                int nc = cap ? cap * 2 : 8;
+                dense_file *na = realloc(c, sizeof(*na) * (size_t)nc);
+                if (!na) { free(c); return NULL; }
+                c = na;
+                cap = nc;
+            }
+            c[n++] = (dense_file){l, i, f->num_deletions};
+        }
+    if (n > 1) qsort(c, (size_t)n, sizeof(*c), cmp_dense);
+    compaction_job *j = NULL;
+    int rr[LSM_MAX_LEVELS] = {0}, l0_tried = 0;
+    for (int k = 0; k < n && !j; k++) {
+        int l = c[k].level, i = c[k].index;
+        file_meta *f = v->files[l][i];
+        if (l == 0) { /* L0 goes whole: one try serves every L0 candidate */
+            if (!l0_tried) j = try_level(v, p, 0, rr, -1, trivial);
+            l0_tried = 1;
+        } else if (l == v->num_levels - 1 ||
+                   !range_exists_below(v, l, f->smallest, f->smallest_len - IKEY_TRAILER,
+                                       f->largest, f->largest_len - IKEY_TRAILER)) {
+            j = rewrite_in_place(v, l, i, smallest_snapshot);
+            *trivial = 0;
+        } else {
+            j = try_level(v, p, l, rr, i, trivial);
+        }
+    }
+    free(c);
+    if (j) j->deletion_triggered = 1;
+    return j;
 }
 
 compaction_job *compaction_pick_range(version *v, const void *begin, size_t bl, const void *end,
@@ -523,4 +717,118 @@ compaction_job *compaction_pick_range(version *v, const void *begin, size_t bl, 
 fail:
     for (int l = 0; l < LSM_MAX_LEVELS; l++) free(sel[l]);
     return NULL;
+}
+
+/* ---------------- queued manual compactions ---------------- */
+
+/* 1 when [a] and [b] share a user key (has_* = 0: unbounded on that side). */
+static int req_overlap(const manual_req *a, const manual_req *b) {
+    if (a->has_begin && b->has_end && ukey_compare(a->begin, a->bl, b->end, b->el) > 0) return 0;
+    if (b->has_begin && a->has_end && ukey_compare(b->begin, b->bl, a->end, a->el) > 0) return 0;
+    return 1;
+}
+
+/* dst := the union hull of dst and src; src is freed (its buffers move or go). */
+static void req_absorb(manual_req *dst, manual_req *src) {
+    if (!src->has_begin) {
+        free(dst->begin);
+        dst->begin = NULL;
+        dst->bl = 0;
+        dst->has_begin = 0;
+        free(src->begin);
+    } else if (dst->has_begin && ukey_compare(src->begin, src->bl, dst->begin, dst->bl) < 0) {
+        free(dst->begin);
+        dst->begin = src->begin;
+        dst->bl = src->bl;
+    } else {
+        free(src->begin);
+    }
+    if (!src->has_end) {
+        free(dst->end);
+        dst->end = NULL;
+        dst->el = 0;
+        dst->has_end = 0;
+        free(src->end);
+    } else if (dst->has_end && ukey_compare(src->end, src->el, dst->end, dst->el) > 0) {
+        free(dst->end);
+        dst->end = src->end;
+        dst->el = src->el;
+    } else {
+        free(src->end);
+    }
+    if (src->after_flushes > dst->after_flushes) dst->after_flushes = src->after_flushes;
+    if (src->id > dst->id) dst->id = src->id;
+    memset(src, 0, sizeof(*src));
+}
+
+static char *dup_key(const void *k, size_t n) {
+    char *p = malloc(n ? n : 1);
+    if (p && n) memcpy(p, k, n);
+    return p;
+}
+
+void manual_queue_remove(manual_queue *mq, int i) {
+    free(mq->q[i].begin);
+    free(mq->q[i].end);
+    memmove(&mq->q[i], &mq->q[i + 1], sizeof(*mq->q) * (size_t)(mq->n - i - 1));
+    mq->n--;
+}
+
+int manual_queue_add(manual_queue *mq, const void *begin, size_t bl, const void *end, size_t el,
+                     uint64_t after_flushes, uint64_t id) {
+    manual_req r = {0};
+    r.has_begin = begin != NULL;
+    r.has_end = end != NULL;
+    if (begin && !(r.begin = dup_key(begin, bl))) return LSM_ENOMEM;
+    if (end && !(r.end = dup_key(end, el))) {
+        free(r.begin);
+        return LSM_ENOMEM;
+    }
+    r.bl = begin ? bl : 0;
+    r.el = end ? el : 0;
+    r.after_flushes = after_flushes;
+    r.id = id;
+    int at = -1;
+    for (int i = 0; i < mq->n && at < 0; i++)
+        if (req_overlap(&mq->q[i], &r)) at = i;
+    if (at < 0 && mq->n >= MANUAL_QUEUE_MAX) at = mq->n - 1;
+    if (at < 0) {
+        if (mq->n == mq->cap) {
+            int nc = mq->cap ? mq->cap * 2 : 8;
+            manual_req *na = realloc(mq->q, sizeof(*na) * (size_t)nc);
+            if (!na) {
+                free(r.begin);
+                free(r.end);
+                return LSM_ENOMEM;
+            }
+            mq->q = na;
+            mq->cap = nc;
+        }
+        mq->q[mq->n++] = r;
+        return 0;
+    }
+    req_absorb(&mq->q[at], &r);
+    /* the union may now overlap other queued requests: fold them in until none does */
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int i = 0; i < mq->n; i++) {
+            if (i == at || !req_overlap(&mq->q[at], &mq->q[i])) continue;
+            req_absorb(&mq->q[at], &mq->q[i]);
+            memmove(&mq->q[i], &mq->q[i + 1], sizeof(*mq->q) * (size_t)(mq->n - i - 1));
+            mq->n--;
+            if (i < at) at--;
+            changed = 1;
+            break;
+        }
+    }
+    return 0;
+}
+
+void manual_queue_free(manual_queue *mq) {
+    for (int i = 0; i < mq->n; i++) {
+        free(mq->q[i].begin);
+        free(mq->q[i].end);
+    }
+    free(mq->q);
+    memset(mq, 0, sizeof(*mq));
 }

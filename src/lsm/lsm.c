@@ -38,6 +38,7 @@
 #include "memtable.h"
 #include "sst_reader.h"
 #include "table_cache.h"
+#include "table_get.h"
 #include "version.h"
 #include "wal.h"
 #include "worker.h"
@@ -102,15 +103,14 @@ struct lsm {
     int rr[LSM_MAX_LEVELS];
     int closing;
 
-    struct {
-        int pending, running;
-        int rc;                      /* result of the last manual compaction */
-        uint64_t after_flushes;      /* starts once st.flushes reaches this: the memtables
-                                        frozen by the request are in L0 first */
-        char *begin, *end;
-        size_t bl, el;
-        int has_begin, has_end;
-    } manual;
+    /* lsm_compact_range requests (compaction.h): queued, run one after another, taking turns
+     * with compactions by score (manual_turn) */
+    manual_queue mq;
+    int manual_running;              /* manual jobs in flight */
+    int manual_turn;                 /* the next free worker tries a queued request first */
+    uint64_t manual_ids;             /* last request id handed out */
+    uint64_t manual_wait_id;         /* lsm_compact_range(wait=1): its request's id */
+    int manual_rc;                   /* first failure of a job holding manual_wait_id's range */
 
     lsm_iter iters;                  /* list head of live iterators */
 
@@ -195,6 +195,8 @@ void lsm_options_init(lsm_options *o) {
     o->max_open_files = 1000;
     o->sync_mode = LSM_SYNC_EVERYSEC;
     o->wal_prealloc = 1u << 20;
+    o->deletion_compaction_percent = 50;
+    o->deletion_compaction_min_entries = 1000;
 }
 
 void lsm_buf_free(lsm_buf *b) {
@@ -413,6 +415,7 @@ static int submit_compaction(lsm_t *db, worker *w, compaction_job *j) {
     j->target_file_size = db->o.target_file_size;
     j->expire_fn = db->o.expire_fn;
     j->expire_ctx = db->o.expire_ctx;
+    j->filter = (job_filter){db->o.compaction_filter, db->o.compaction_filter_ctx, db->tc};
     j->now_ms = db->expire_clock_ms ? db->expire_clock_ms : now_unix_ms();
     mark_inputs(j, 1);
     int l0 = j->ninputs[0] > 0;
@@ -423,6 +426,92 @@ static int submit_compaction(lsm_t *db, worker *w, compaction_job *j) {
     if (l0) db->l0_busy = 1;
     db->running_compactions++;
     return 0;
+}
+
+static void drop_job(compaction_job *j) {
+    version_unref(j->v);
+    compaction_job_free(j);
+}
+
+/* Starts the first queued manual request that is ready (its flush installed) and whose files
+ * are free; a request with nothing left to compact is done. 1 started, 0 none, -1 failed. */
+static int start_manual(lsm_t *db, worker *w) {
+    for (int i = 0; i < db->mq.n;) {
+        manual_req *q = &db->mq.q[i];
+        if (db->st.flushes < q->after_flushes) { /* its writes are not all in tables yet */
+            i++;
+            continue;
+        }
+        int busy;
+        compaction_job *j = compaction_pick_range(db->vs->current, q->has_begin ? q->begin : NULL,
+                                                  q->bl, q->has_end ? q->end : NULL, q->el, &busy);
+        if (!j && busy) { /* its files are being compacted: retried when a job is installed */
+            i++;
+            continue;
+        }
+        if (!j) { /* nothing overlaps it any more */
+            manual_queue_remove(&db->mq, i);
+            continue;
+        }
+        j->manual_id = q->id;
+        if (submit_compaction(db, w, j) != 0) {
+            drop_job(j);
+            return -1;
+        }
+        manual_queue_remove(&db->mq, i);
+        db->manual_running++;
+        db->manual_turn = 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* Starts a compaction by score, or else one of a tombstone-dense table (trivial moves are
+ * installed on the way). 1 started, 0 none, -1 failed. */
+static int start_auto(lsm_t *db, worker *w) {
+    for (;;) {
+        int trivial;
+        compaction_job *j = compaction_pick(db->vs->current, &db->pol, db->rr, db->l0_busy,
+                                            &trivial);
+        if (!j)
+            j = compaction_pick_deletions(db->vs->current, &db->pol, smallest_snapshot(db),
+                                          db->l0_busy, &trivial);
+        if (!j) return 0;
+        if (j->deletion_triggered) db->st.deletion_compactions++;
+        if (trivial) {
+            int rc = install_trivial_move(db, j);
+            drop_job(j);
+            if (rc) return -1;
+            continue;
+        }
+        if (submit_compaction(db, w, j) != 0) {
+            drop_job(j);
+            return -1;
+        }
+        db->manual_turn = 1;
+        return 1;
+    }
+}
+
+/* A queued manual request waits for the flush of the active memtable (it held writes made
+ * before the call): that memtable turns immutable once no flush is pending, at a commit
+ * boundary (lsm_commit, or lsm_poll with nothing buffered) outside a write group, so a burst
+ * of requests costs one flush. Owner thread. */
+static int rotate_memtable(lsm_t *db);
+static void rotate_for_manual(lsm_t *db) {
+    if (db->nimm > 0 || db->bg_error || db->closing || db->group_depth || !db->wal ||
+        wal_writer_buffered(db->wal))
+        return;
+    uint64_t need = 0;
+    for (int i = 0; i < db->mq.n; i++)
+        if (db->mq.q[i].after_flushes > need) need = db->mq.q[i].after_flushes;
+    if (need <= db->st.flushes) return;
+    if (memtable_entries(db->mem) > 0) {
+        (void)rotate_memtable(db);
+    } else { /* nothing left to flush (a failed commit dropped it): no wait */
+        for (int i = 0; i < db->mq.n; i++)
+            if (db->mq.q[i].after_flushes > db->st.flushes) db->mq.q[i].after_flushes = db->st.flushes;
+    }
 }
 
 static void schedule(lsm_t *db) {
@@ -443,8 +532,16 @@ static void schedule(lsm_t *db) {
             j->smallest_snapshot = smallest_snapshot(db);
             j->dir = db->dir;
             j->sopts = db->sopts;
+            if (db->o.compaction_filter) {
+                /* the filter's view: this memtable over the current version, which holds
+                 * every older memtable (flushes install in order) */
+                j->filter = (job_filter){db->o.compaction_filter, db->o.compaction_filter_ctx, db->tc};
+                j->v = db->vs->current;
+                version_ref(j->v);
+            }
             if (worker_submit(&db->flush_w, &j->base) != 0) {
                 memtable_unref(e->mem);
+                if (j->v) version_unref(j->v);
                 free(j);
                 break;
             }
@@ -458,43 +555,11 @@ static void schedule(lsm_t *db) {
     for (int wi = 0; wi < db->ncomp; wi++) {
         worker *w = &db->comp_w[wi];
         if (w->inflight) continue;
-        if (db->manual.pending) {
-            if (db->running_compactions) return; /* let running ones finish first */
-            if (db->st.flushes < db->manual.after_flushes) return; /* its flush first */
-            int busy;
-            compaction_job *j = compaction_pick_range(
-                db->vs->current, db->manual.has_begin ? db->manual.begin : NULL, db->manual.bl,
-                db->manual.has_end ? db->manual.end : NULL, db->manual.el, &busy);
-            db->manual.pending = 0;
-            if (!j) return;
-            if (submit_compaction(db, w, j) != 0) {
-                version_unref(j->v);
-                compaction_job_free(j);
-                db->manual.pending = 1;
-                return;
-            }
-            db->manual.running = 1;
-            return;
-        }
-        for (;;) {
-            int trivial;
-            compaction_job *j = compaction_pick(db->vs->current, &db->pol, db->rr, db->l0_busy,
-                                                &trivial);
-            if (!j) return;
-            if (trivial) {
-                int rc = install_trivial_move(db, j);
-                version_unref(j->v);
-                compaction_job_free(j);
-                if (rc) return;
-                continue;
-            }
-            if (submit_compaction(db, w, j) != 0) {
-                version_unref(j->v);
-                compaction_job_free(j);
-                return;
-            }
-            break;
-        }
+        /* queued manual requests and compactions by score take turns on free workers */
+        int r = db->manual_turn ? start_manual(db, w) : 0;
+        if (r == 0) r = start_auto(db, w);
+        if (r == 0 && !db->manual_turn) r = start_manual(db, w);
+        if (r <= 0) return; /* nothing to start (or a failure): the other workers neither */
     }
 }
 
@@ -533,6 +598,7 @@ static void install_flush(lsm_t *db, flush_job *j) {
     for (int i = 0; i < db->nimm; i++)
         if (db->imm[i].job == j) { e = &db->imm[i]; idx = i; break; }
     memtable_unref(j->mem);
+    if (j->v) version_unref(j->v); /* the filter's view (owner: may delete obsolete files) */
     if (!e) { /* cannot happen */
         if (j->out) file_meta_free(j->out);
         free(j);
@@ -574,6 +640,7 @@ static void install_flush(lsm_t *db, flush_job *j) {
     }
     db->st.flushes++;
     db->st.flush_bytes_written += j->bytes_written;
+    db->st.filter_dropped += j->filter_dropped;
     memtable_unref(e->mem);
     memmove(&db->imm[idx], &db->imm[idx + 1], sizeof(imm_entry) * (size_t)(db->nimm - idx - 1));
     db->nimm--;
@@ -586,9 +653,11 @@ static void install_compaction(lsm_t *db, compaction_job *j) {
     if (j->ninputs[0]) db->l0_busy = 0;
     mark_inputs(j, 0);
     if (j->manual) {
-        db->manual.running = 0;
-        db->manual.rc = j->base.rc;
-        if (j->base.rc) snprintf(db->errmsg, sizeof(db->errmsg), "%s", j->err[0] ? j->err : "compaction failed");
+        db->manual_running--;
+        if (j->base.rc && j->manual_id >= db->manual_wait_id && !db->manual_rc) {
+            db->manual_rc = j->base.rc;
+            snprintf(db->errmsg, sizeof(db->errmsg), "%s", j->err[0] ? j->err : "compaction failed");
+        }
     }
     if (j->base.rc) {
         /* the job removed its outputs; its inputs stay live. Retried after a backoff; writes
@@ -612,7 +681,7 @@ static void install_compaction(lsm_t *db, compaction_job *j) {
         if (!rc) rc = vset_log_and_apply(db->vs, &ed);
         edit_free(&ed);
         if (rc) {
-            if (j->manual) db->manual.rc = rc;
+            if (j->manual && j->manual_id >= db->manual_wait_id && !db->manual_rc) db->manual_rc = rc;
             for (int i = 0; i < j->nouts; i++) vset_defer_delete(db->vs, j->outs[i]->number);
             backoff(db, &db->comp_retry_at);
             if (db->vs->manifest_failed)
@@ -628,6 +697,7 @@ static void install_compaction(lsm_t *db, compaction_job *j) {
             db->st.compaction_bytes_written += j->bytes_written;
             db->st.tombstones_dropped += j->tombstones_dropped;
             db->st.expired_dropped += j->expired_dropped;
+            db->st.filter_dropped += j->filter_dropped;
         }
     }
     version_unref(j->v);
@@ -650,6 +720,7 @@ int lsm_poll(lsm_t *db) {
             n++;
         }
     try_recover(db);
+    if (db->mq.n) rotate_for_manual(db);
     schedule(db);
     update_stall(db);
     return db->bg_error ? db->bg_error : n;
@@ -1189,6 +1260,7 @@ static int do_commit(lsm_t *db) {
         db_log(db, 3, "%s (retrying)", db->errmsg);
         backoff(db, &db->rotate_retry_at);
     }
+    if (db->mq.n) rotate_for_manual(db); /* a queued lsm_compact_range waits for this memtable */
     return 0;
 }
 
@@ -1272,70 +1344,6 @@ int lsm_set_sync_mode(lsm_t *db, lsm_sync_mode mode) {
 
 /* ---------------- read path ---------------- */
 
-static inline int ukey_in_file(const file_meta *f, const void *k, size_t kl) {
-    return ukey_compare(k, kl, f->smallest, f->smallest_len - IKEY_TRAILER) >= 0 &&
-           ukey_compare(k, kl, f->largest, f->largest_len - IKEY_TRAILER) <= 0;
-}
-
-/* Point lookups probe the tables in windows of LSM_GET_WINDOW: the window's readers are taken
- * and their filter lines prefetched first, so the filter misses of a window overlap (a key
- * found in no memtable is usually tested against every L0 file and one file per level); the
- * first window is opened before the memtables are probed, so those misses overlap too. */
-#define LSM_GET_WINDOW 8
-
-typedef struct get_probe {
-    sst_reader *r;  /* NULL: opening failed with rc */
-    int rc;
-} get_probe;
-
-/* The tables a point lookup may find its key in, in probe order: L0 newest first, then the one
- * file per level whose range holds the key. Walked without allocating, a window at a time. */
-typedef struct get_cursor {
-    const version *v;
-    int l0;     /* next L0 index to consider */
-    int level;  /* next level >= 1 to consider */
-} get_cursor;
-
-static file_meta *cursor_next(get_cursor *c, const void *key, size_t klen) {
-    const version *v = c->v;
-    while (c->l0 < v->nfiles[0]) {
-        file_meta *f = v->files[0][c->l0++];
-        if (ukey_in_file(f, key, klen)) return f;
-    }
-    while (c->level < v->num_levels) {
-        int l = c->level++, nf = v->nfiles[l];
-        if (!nf) continue;
-        int i = version_find_file(v, l, key, klen);
-        if (i < nf && ukey_in_file(v->files[l][i], key, klen)) return v->files[l][i];
-    }
-    return NULL;
-}
-
-/* Takes the readers of the next (up to LSM_GET_WINDOW) candidates and starts loading their
- * filter lines for h. Returns how many it took (0: no candidates left). */
-static int window_open(lsm_t *db, get_cursor *c, const void *key, size_t klen, uint64_t h,
-                       get_probe *p) {
-    int w = 0;
-    file_meta *f;
-    while (w < LSM_GET_WINDOW && (f = cursor_next(c, key, klen))) {
-        p[w].rc = table_cache_get(db->tc, f->number, &p[w].r);
-        if (p[w].r) sst_reader_prefetch_filter(p[w].r, h);
-        w++;
-    }
-    return w;
-}
-static void window_close(get_probe *p, int w) {
-    for (int i = 0; i < w; i++) sst_reader_unref(p[i].r);
-}
-/* Probes an open window in order: SST_FOUND / SST_DELETED / a negative code end the lookup. */
-static int window_probe(lsm_t *db, const get_probe *p, int w, const void *key, size_t klen,
-                        uint64_t h, lsm_buf *val) {
-    int rc = SST_NOTFOUND;
-    for (int i = 0; i < w && rc == SST_NOTFOUND; i++)
-        rc = p[i].r ? sst_reader_get_hashed(p[i].r, key, klen, h, db->last_seq, val) : p[i].rc;
-    return rc;
-}
-
 int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
     db->st.gets++;
     const char *v;
@@ -1343,29 +1351,24 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
     uint64_t snap = db->last_seq;
     uint64_t h = key_hash64(key, klen); /* once, for every memtable index and filter */
     /* Start every first miss of the lookup at once: the memtable index slots now, the filter
-     * lines of the first window of tables while the candidates are gathered, and only then
-     * wait for the memtables' answers. */
+     * lines of the first window of tables while the candidates are gathered (table_get.h), and
+     * only then wait for the memtables' answers. */
     memtable_prefetch_slot(db->mem, h);
     for (int i = db->nimm - 1; i >= 0; i--) memtable_prefetch_slot(db->imm[i].mem, h);
-    get_cursor cur = {db->vs->current, 0, 1};
-    get_probe p[LSM_GET_WINDOW];
-    int w = window_open(db, &cur, key, klen, h, p);
+    table_get g;
+    table_get_start(&g, db->vs->current, db->tc, key, klen, h);
     int rc = SST_NOTFOUND, r = memtable_get_hashed(db->mem, key, klen, h, snap, &v, &vl);
     for (int i = db->nimm - 1; i >= 0 && r == MEMTABLE_NOTFOUND; i--)
         r = memtable_get_hashed(db->imm[i].mem, key, klen, h, snap, &v, &vl);
     if (r == MEMTABLE_FOUND) {
+        table_get_abort(&g);
         rc = buf_set(val, v, vl);
         if (rc == 0) rc = SST_FOUND;
     } else if (r == MEMTABLE_DELETED) {
+        table_get_abort(&g);
         rc = SST_DELETED;
     } else {
-        rc = window_probe(db, p, w, key, klen, h, val);
-    }
-    window_close(p, w);
-    /* later windows (more than LSM_GET_WINDOW candidates: a deep L0) */
-    while (rc == SST_NOTFOUND && (w = window_open(db, &cur, key, klen, h, p)) > 0) {
-        rc = window_probe(db, p, w, key, klen, h, val);
-        window_close(p, w);
+        rc = table_get_finish(&g, snap, val);
     }
     if (rc == SST_FOUND) return 0;
     if (rc == SST_DELETED || rc == SST_NOTFOUND) return LSM_ENOTFOUND;
@@ -1435,6 +1438,18 @@ void lsm_iter_next(lsm_iter *it) {
     if (it->status) return;
     db_iter_next(&it->d);
 }
+void lsm_iter_seek_last(lsm_iter *it) {
+    if (it->status) return;
+    db_iter_seek_last(&it->d);
+}
+void lsm_iter_seek_for_prev(lsm_iter *it, const void *key, size_t klen) {
+    if (it->status) return;
+    db_iter_seek_for_prev(&it->d, key, klen);
+}
+void lsm_iter_prev(lsm_iter *it) {
+    if (it->status) return;
+    db_iter_prev(&it->d);
+}
 const char *lsm_iter_key(const lsm_iter *it, size_t *klen) {
     return db_iter_key((db_iter *)&it->d, klen);
 }
@@ -1474,34 +1489,35 @@ int lsm_flush(lsm_t *db, int wait) {
 int lsm_compact_range(lsm_t *db, const void *begin, size_t blen, const void *end, size_t elen,
                       int wait) {
     if (db->bg_error) return LSM_EIO;
-    int rc = lsm_flush(db, wait);
+    /* the writes made so far go to tables first: a blocking flush when waiting anyway;
+     * otherwise the request waits for the flush of the memtables holding them (the active one
+     * turns immutable at a commit boundary once no flush is pending: rotate_for_manual; the
+     * commit here makes this call one, as lsm_flush does, except inside a write group) */
+    int rc = wait ? lsm_flush(db, 1) : db->group_depth ? 0 : lsm_commit(db);
     if (rc) return rc;
-    free(db->manual.begin);
-    free(db->manual.end);
-    db->manual.begin = db->manual.end = NULL;
-    db->manual.bl = db->manual.el = 0;
-    db->manual.has_begin = begin != NULL;
-    db->manual.has_end = end != NULL;
-    if (begin) {
-        db->manual.begin = malloc(blen ? blen : 1);
-        if (!db->manual.begin) return LSM_ENOMEM;
-        if (blen) memcpy(db->manual.begin, begin, blen);
-        db->manual.bl = blen;
+    uint64_t after = db->st.flushes + (uint64_t)db->nimm + (memtable_entries(db->mem) > 0);
+    uint64_t id = ++db->manual_ids;
+    rc = manual_queue_add(&db->mq, begin, blen, end, elen, after, id);
+    if (rc) return rc;
+    if (wait) {
+        db->manual_wait_id = id;
+        db->manual_rc = 0;
     }
-    if (end) {
-        db->manual.end = malloc(elen ? elen : 1);
-        if (!db->manual.end) return LSM_ENOMEM;
-        if (elen) memcpy(db->manual.end, end, elen);
-        db->manual.el = elen;
-    }
-    db->manual.after_flushes = db->st.flushes + (uint64_t)db->nimm;
-    db->manual.pending = 1;
-    db->manual.rc = 0;
+    rotate_for_manual(db);
     schedule(db);
-    if (wait)
-        while ((db->manual.pending || db->manual.running) && !db->bg_error) wait_bg(db);
+    if (!wait) return db->bg_error ? LSM_EIO : 0;
+    /* done once no queued or running request holds this one's range (merges keep the newest
+     * id); requests queued before it may run first */
+    for (;;) {
+        int pending = 0;
+        for (int i = 0; i < db->mq.n; i++) pending |= db->mq.q[i].id >= id;
+        if (!pending && !db->manual_running) break;
+        if (db->bg_error) break;
+        wait_bg(db);
+    }
+    db->manual_wait_id = 0;
     if (db->bg_error) return LSM_EIO;
-    return wait ? db->manual.rc : 0;
+    return db->manual_rc;
 }
 
 int lsm_event_fd(lsm_t *db) { return db->efd; }
@@ -1539,6 +1555,7 @@ void lsm_get_stats(lsm_t *db, lsm_stats *out) {
     out->last_sequence = db->last_seq;
     out->open_tables = table_cache_open_count(db->tc);
     out->write_failures = db->failures;
+    out->queued_manual_compactions = db->mq.n;
 }
 
 /* ---------------- open / recovery / close ---------------- */
@@ -1776,8 +1793,7 @@ static void free_db(lsm_t *db) {
     pthread_mutex_destroy(&db->wal_mu);
     free(db->logs);
     free(db->scratch);
-    free(db->manual.begin);
-    free(db->manual.end);
+    manual_queue_free(&db->mq);
     free(db->dir);
     free(db);
 }
@@ -1823,6 +1839,10 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     db->pol.l0_trigger = o->l0_compaction_trigger;
     db->pol.level1_max_bytes = o->level1_max_bytes;
     db->pol.multiplier = o->level_multiplier;
+    if (o->deletion_compaction_percent < 0) o->deletion_compaction_percent = 0;
+    if (o->deletion_compaction_percent > 100) o->deletion_compaction_percent = 100;
+    db->pol.deletion_percent = o->deletion_compaction_percent;
+    db->pol.deletion_min_entries = o->deletion_compaction_min_entries;
 
     int rc = 0;
     char path[4096];

@@ -5,7 +5,8 @@
  * A node pointer points at ikl; prev0 (the level-0 predecessor) sits just before it, so the bytes
  * a descent reads (header, tower, key) stay as compact as without it. prev0 lets a new version
  * of a key already in the table, when its random height is 1, be linked just before the key's
- * newest node without a descent.
+ * newest node without a descent, and makes an iterator's prev() one load (the list is doubly
+ * linked at level 0: every linked node's prev0 is the node whose next[0] points at it).
  * Order: ikey_compare (user key ascending, then trailer descending = newest first).
  * Max height 12, branching factor 1/4.
  *
@@ -84,8 +85,9 @@ struct memtable {
     mt_node *bufs[2][MT_PENDING_MAX]; /* nodes in the index but not yet linked into the list */
 };
 
-/* The level-0 predecessor (head for the first node), stored just before the node; owner thread
- * only (inserts). */
+/* The level-0 predecessor (head for the first node), stored just before the node; NULL while
+ * the node is not linked. Written by inserts (owner thread), read by them and by iterators'
+ * prev() under the same rules as next[] (see Threads above). */
 static inline mt_node **node_prev0(mt_node *n) {
     return (mt_node **)(void *)((char *)n - sizeof(mt_node *));
 }
@@ -248,6 +250,16 @@ static mt_node *find_ge(const memtable *m, const char *ukey, size_t ukl, uint64_
             level--;
         }
     }
+}
+
+/* Last node of the list (NULL when empty): rightmost at each level, top down. */
+static mt_node *find_last(const memtable *m) {
+    mt_node *x = m->head;
+    for (int level = m->height - 1; level >= 0; level--) {
+        mt_node *nx;
+        while ((nx = x->next[level]) != NULL) x = nx;
+    }
+    return x == m->head ? NULL : x;
 }
 
 static inline int random_height(memtable *m) {
@@ -568,6 +580,22 @@ static void mti_next(internal_iter *it) {
         mti_prefetch_ahead(i->cur);
     }
 }
+static void mti_seek_last(internal_iter *it) {
+    mt_iter *i = (mt_iter *)it;
+    i->cur = find_last(i->m);
+}
+static void mti_seek_for_prev(internal_iter *it, const char *ikey, size_t ikl) {
+    iter_seek_for_prev_by_seek(it, ikey, ikl);
+}
+/* O(1): a linked node's prev0 is its level-0 predecessor (head before the first node). */
+static void mti_prev(internal_iter *it) {
+    mt_iter *i = (mt_iter *)it;
+    if (i->cur) {
+        mt_node *p = *node_prev0(i->cur);
+        i->cur = p == i->m->head ? NULL : p;
+        if (i->cur) cpu_prefetch(*node_prev0(i->cur)); /* the next prev()'s node (see next) */
+    }
+}
 static const char *mti_key(internal_iter *it, size_t *ikl) {
     mt_iter *i = (mt_iter *)it;
     *ikl = i->cur->ikl;
@@ -593,6 +621,9 @@ static const internal_iter_ops mt_iter_ops = {
     .seek_first = mti_seek_first,
     .seek = mti_seek,
     .next = mti_next,
+    .seek_last = mti_seek_last,
+    .seek_for_prev = mti_seek_for_prev,
+    .prev = mti_prev,
     .key = mti_key,
     .value = mti_value,
     .status = mti_status,

@@ -75,7 +75,9 @@ size_t memtable_distinct_keys(const memtable *m);
  * fail. */
 void memtable_seal(memtable *m);
 
-/* Iterator over every entry (internal keys). Holds a reference to m until destroyed.
+/* Iterator over every entry (internal keys), both directions: seek/next O(log n)/O(1),
+ * seek_last O(log n), prev O(1) (level 0 is doubly linked). Holds a reference to m until
+ * destroyed.
  * Entries added after the iterator was created may or may not be seen by it. Owner thread while
  * m is active; any thread once it was sealed and handed over. */
 internal_iter *memtable_iter_new(memtable *m);

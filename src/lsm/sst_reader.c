@@ -657,6 +657,27 @@ static void it_skip_forward(sst_iter *it) {
     }
 }
 
+/* While the data iterator is exhausted going backward, moves to the previous data block. */
+static void it_skip_backward(sst_iter *it) {
+    while (!block_iter_valid(&it->data)) {
+        if (it->data.status) {
+            it_set_error(it, sst_fail(it->r->file_number, it->data.status,
+                                      "data block at offset %llu: an entry does not decode",
+                                      (unsigned long long)it->blk_off));
+            return;
+        }
+        if (!it->blk) return;
+        block_iter_prev(&it->idx);
+        if (!block_iter_valid(&it->idx)) {
+            if (it->idx.status) it_set_error(it, it->idx.status);
+            else it_drop_block(it);
+            return;
+        }
+        if (it_load_block(it)) return;
+        block_iter_seek_last(&it->data);
+    }
+}
+
 static int it_valid(internal_iter *b) {
     sst_iter *it = (sst_iter *)b;
     return it->status == 0 && it->blk && block_iter_valid(&it->data);
@@ -697,6 +718,31 @@ static void it_next(internal_iter *b) {
     it_skip_forward(it);
 }
 
+static void it_seek_last(internal_iter *b) {
+    sst_iter *it = (sst_iter *)b;
+    if (it->status) return;
+    block_iter_seek_last(&it->idx);
+    if (!block_iter_valid(&it->idx)) {
+        if (it->idx.status) it_set_error(it, it->idx.status);
+        else it_drop_block(it);
+        return;
+    }
+    if (it_load_block(it)) return;
+    block_iter_seek_last(&it->data);
+    it_skip_backward(it);
+}
+
+static void it_seek_for_prev(internal_iter *b, const char *k, size_t kl) {
+    iter_seek_for_prev_by_seek(b, k, kl);
+}
+
+static void it_prev(internal_iter *b) {
+    sst_iter *it = (sst_iter *)b;
+    if (!it_valid(b)) return;
+    block_iter_prev(&it->data);
+    it_skip_backward(it);
+}
+
 static const char *it_key(internal_iter *b, size_t *kl) {
     return block_iter_key(&((sst_iter *)b)->data, kl);
 }
@@ -717,7 +763,17 @@ static void it_destroy(internal_iter *b) {
 }
 
 static const internal_iter_ops sst_iter_ops = {
-    it_valid, it_seek_first, it_seek, it_next, it_key, it_value, it_status, it_destroy,
+    .valid = it_valid,
+    .seek_first = it_seek_first,
+    .seek = it_seek,
+    .next = it_next,
+    .seek_last = it_seek_last,
+    .seek_for_prev = it_seek_for_prev,
+    .prev = it_prev,
+    .key = it_key,
+    .value = it_value,
+    .status = it_status,
+    .destroy = it_destroy,
 };
 
 internal_iter *sst_reader_iter_new(sst_reader *r, int fill_cache) {

@@ -11,6 +11,9 @@
  *                     varint max_seq || varint entries || varint slen || smallest ikey ||
  *                     varint llen || largest ikey
  *     6 counters      varint n || n * (varint idx || varint zigzag(value))   (absolute values)
+ *     7 deletions     varint number || varint deletions: the DELETE entries of the file added
+ *                     by the tag 5 field just before it in the same edit (same number); older
+ *                     MANIFESTs lack it (deletions unknown)
  * The first record of a MANIFEST is a snapshot of the whole state (every live file added).
  */
 #include "version.h"
@@ -36,6 +39,7 @@ enum { /* on-disk: never change */
     TAG_DELETED = 4,
     TAG_ADDED = 5,
     TAG_COUNTERS = 6,
+    TAG_DELETIONS = 7,
 };
 
 int fsync_dir(const char *dir) { return fs_sync_dir(dir) == 0 ? 0 : LSM_EIO; }
@@ -335,6 +339,11 @@ int edit_encode(const version_edit *e, char **out, size_t *len) {
         eb_varint(&b, f->num_entries);
         eb_bytes(&b, f->smallest, f->smallest_len);
         eb_bytes(&b, f->largest, f->largest_len);
+        if (f->deletions_known) {
+            eb_varint(&b, TAG_DELETIONS);
+            eb_varint(&b, f->number);
+            eb_varint(&b, f->num_deletions);
+        }
     }
     if (e->has_counters) {
         int n = 0;
@@ -360,9 +369,12 @@ int edit_decode(version_edit *e, const char *data, size_t len) {
     if (len == 0) return 0; /* an empty edit (data may be NULL: edit_encode of an empty edit) */
     const char *p = data, *lim = data + len;
     int rc;
+    file_meta *last_added = NULL; /* the file of the field just before, if it added one */
     while (p < lim) {
         uint64_t tag, a, b2;
         if (!(p = decode_varint64(p, lim, &tag))) return LSM_ECORRUPT;
+        file_meta *prev_added = last_added;
+        last_added = NULL;
         switch (tag) {
         case TAG_LOG_NUMBER:
             if (!(p = decode_varint64(p, lim, &e->log_number))) return LSM_ECORRUPT;
@@ -408,6 +420,16 @@ int edit_decode(version_edit *e, const char *data, size_t len) {
                 file_meta_free(f);
                 return rc;
             }
+            last_added = f; /* for a tag 7 right after */
+            break;
+        }
+        case TAG_DELETIONS: { /* follows the added file it describes */
+            if (!(p = decode_varint64(p, lim, &a))) return LSM_ECORRUPT;
+            if (!(p = decode_varint64(p, lim, &b2))) return LSM_ECORRUPT;
+            if (!prev_added || prev_added->number != a || b2 > prev_added->num_entries)
+                return LSM_ECORRUPT;
+            prev_added->num_deletions = b2;
+            prev_added->deletions_known = 1;
             break;
         }
         case TAG_COUNTERS: {

@@ -25,6 +25,9 @@ typedef struct file_meta {
     char *largest; size_t largest_len;
     uint64_t min_seq, max_seq;
     uint64_t num_entries;
+    uint64_t num_deletions;     /* DELETE entries, when deletions_known (MANIFEST tag 7; tables
+                                   recorded without it count as unknown) */
+    int deletions_known;
     int being_compacted;        /* owner thread only */
 } file_meta;
 

@@ -351,3 +351,38 @@ int coll_cursor_load(uint8_t sub, unsigned long long cursor, const char **member
     *mlen = sl >= 2 ? sl - 2 : 0;
     return exact;
 }
+
+/* ---- compaction filter ----
+ * A member record 'm' || version || ... is garbage once its version has no 'v' record in the
+ * job's view: the 'v' record is written before (or with) the version's first member and, once
+ * deleted, never written again (versions are not reused), so its absence is final (lsm.h's
+ * contract). One lookup per version per job: a job's keys come in ascending order, so one
+ * version's members are contiguous; the memo lives in the job's scratch space. */
+typedef struct filter_memo {
+    uint64_t version;
+    int known;
+    int live;
+} filter_memo;
+
+_Static_assert(sizeof(filter_memo) <= LSM_FILTER_SCRATCH, "memo fits the job's scratch");
+
+int coll_compaction_filter(void *ctx, lsm_filter_view *view, const void *key, size_t klen,
+                           const void *val, size_t vlen) {
+    (void)ctx, (void)val, (void)vlen;
+    const char *k = key;
+    if (klen < 10 || k[0] != KS_TAG_MEMBER) return 0;
+    uint64_t version = get_be64(k + 1);
+    filter_memo *memo = lsm_filter_view_scratch(view);
+    if (memo->known && memo->version == version) return !memo->live;
+    char vk[9];
+    vk[0] = KS_TAG_VERSION;
+    put_be64(vk + 1, version);
+    lsm_buf b = {0};
+    int r = lsm_filter_get(view, vk, sizeof(vk), &b);
+    lsm_buf_free(&b);
+    if (r != 0 && r != LSM_ENOTFOUND) return 0; /* unsure: keep */
+    memo->version = version;
+    memo->known = 1;
+    memo->live = r == 0;
+    return !memo->live;
+}

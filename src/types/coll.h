@@ -133,8 +133,8 @@ double coll_score_decode(const char src[8]);
 /* ---- the engine's compaction filter (lsm_options.compaction_filter) ----
  * Drops 'm' records whose version has no 'v' record in the compaction's view. Thread-safe;
  * runs on compaction threads. */
-struct lsm_filter_view;
-int coll_compaction_filter(void *ctx, struct lsm_filter_view *view, const void *key, size_t klen,
+
+int coll_compaction_filter(void *ctx, lsm_filter_view *view, const void *key, size_t klen,
                            const void *val, size_t vlen);
 
 /* Type names as TYPE reports them. */

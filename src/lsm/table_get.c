@@ -1,0 +1,81 @@
+/* table_get.c - point lookups in the tables of a version. See table_get.h. */
+#include "table_get.h"
+
+#include "dbformat.h"
+
+static inline int ukey_in_file(const file_meta *f, const void *k, size_t kl) {
+    return ukey_compare(k, kl, f->smallest, f->smallest_len - IKEY_TRAILER) >= 0 &&
+           ukey_compare(k, kl, f->largest, f->largest_len - IKEY_TRAILER) <= 0;
+}
+
+/* The next table that may hold the key, in probe order; NULL when none is left. Walks the
+ * version without allocating. */
+static file_meta *next_candidate(table_get *g) {
+    const version *v = g->v;
+    while (g->l0 < v->nfiles[0]) {
+        file_meta *f = v->files[0][g->l0++];
+        if (ukey_in_file(f, g->key, g->klen)) return f;
+    }
+    while (g->level < v->num_levels) {
+        int l = g->level++, nf = v->nfiles[l];
+        if (!nf) continue;
+        int i = version_find_file(v, l, g->key, g->klen);
+        if (i < nf && ukey_in_file(v->files[l][i], g->key, g->klen)) return v->files[l][i];
+    }
+    return NULL;
+}
+
+/* Takes the readers of the next (up to TABLE_GET_WINDOW) candidates and starts loading their
+ * filter lines. Returns how many it took (0: no candidates left). */
+static int window_open(table_get *g) {
+    int w = 0;
+    file_meta *f;
+    while (w < TABLE_GET_WINDOW && (f = next_candidate(g))) {
+        g->p[w].r = NULL;
+        g->p[w].rc = table_cache_get(g->tc, f->number, &g->p[w].r);
+        if (g->p[w].r) sst_reader_prefetch_filter(g->p[w].r, g->h);
+        w++;
+    }
+    g->w = w;
+    return w;
+}
+
+static void window_close(table_get *g) {
+    for (int i = 0; i < g->w; i++) sst_reader_unref(g->p[i].r);
+    g->w = 0;
+}
+
+/* Probes the open window in order: SST_FOUND / SST_DELETED / a negative code end the lookup. */
+static int window_probe(table_get *g, uint64_t snapshot, lsm_buf *val) {
+    int rc = SST_NOTFOUND;
+    for (int i = 0; i < g->w && rc == SST_NOTFOUND; i++)
+        rc = g->p[i].r ? sst_reader_get_hashed(g->p[i].r, g->key, g->klen, g->h, snapshot, val)
+                       : g->p[i].rc;
+    return rc;
+}
+
+void table_get_start(table_get *g, const version *v, table_cache *tc, const void *key,
+                     size_t klen, uint64_t h) {
+    g->v = v;
+    g->tc = tc;
+    g->key = key;
+    g->klen = klen;
+    g->h = h;
+    g->l0 = 0;
+    g->level = 1;
+    g->w = 0;
+    window_open(g);
+}
+
+int table_get_finish(table_get *g, uint64_t snapshot, lsm_buf *val) {
+    int rc = window_probe(g, snapshot, val);
+    window_close(g);
+    /* later windows (more than TABLE_GET_WINDOW candidates: a deep L0) */
+    while (rc == SST_NOTFOUND && window_open(g) > 0) {
+        rc = window_probe(g, snapshot, val);
+        window_close(g);
+    }
+    return rc;
+}
+
+void table_get_abort(table_get *g) { window_close(g); }

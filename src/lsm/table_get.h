@@ -1,0 +1,48 @@
+/* table_get.h - point lookups in the SSTables of a version: lsm_get's table part, shared with
+ * the compaction filter's view (lsm_filter_get).
+ *
+ * Probe order: L0 files newest first (those whose range holds the key), then the one file per
+ * level >= 1 whose range holds it. The candidates are taken in windows of TABLE_GET_WINDOW:
+ * the window's readers are opened and their bloom filter lines prefetched before any is probed,
+ * so the filter misses of a window overlap.
+ *
+ * Threads: any thread holding a reference to v (the version is immutable); the table cache and
+ * the readers are thread-safe. A table_get lives on its caller's stack for one lookup. */
+#ifndef KEVO_TABLE_GET_H
+#define KEVO_TABLE_GET_H
+#include <stddef.h>
+#include <stdint.h>
+#include "lsm.h"
+#include "sst_reader.h"
+#include "table_cache.h"
+#include "version.h"
+
+#define TABLE_GET_WINDOW 8
+
+typedef struct table_get {
+    const version *v;
+    table_cache *tc;
+    const void *key;      /* borrowed: must stay valid until finish/abort */
+    size_t klen;
+    uint64_t h;           /* key_hash64(key, klen) */
+    int l0, level;        /* next L0 index / next level >= 1 to consider */
+    int w;                /* readers open in the current window */
+    struct {
+        sst_reader *r;    /* NULL: opening failed with rc */
+        int rc;
+    } p[TABLE_GET_WINDOW];
+} table_get;
+
+/* Starts a lookup of key (hash h = key_hash64(key, klen)) in v's tables: opens the readers of
+ * the first window and prefetches their filter lines, so that a caller can probe its memtables
+ * meanwhile. Must be followed by table_get_finish or table_get_abort. Cannot fail (an open
+ * error is reported by table_get_finish when that table's turn comes). */
+void table_get_start(table_get *g, const version *v, table_cache *tc, const void *key,
+                     size_t klen, uint64_t h);
+/* Probes the candidates in order for the newest entry with sequence <= snapshot: SST_FOUND (the
+ * value copied into *val), SST_DELETED, SST_NOTFOUND, or a negative LSM_E* code (detail in
+ * sst_reader_last_error() on this thread). Releases every reader. */
+int table_get_finish(table_get *g, uint64_t snapshot, lsm_buf *val);
+/* Releases the readers without probing (a memtable answered). */
+void table_get_abort(table_get *g);
+#endif
