@@ -379,8 +379,8 @@ def test_random_sequences_vs_redis():
             if cmd[0] == "HELLO":
                 a, bb = hello_fix(a), hello_fix(bb)
             if a != bb:
-                raise AssertionError("op %d %r differs:\n      redis %r\n      kevo  %r\n    last: %r"
-                                     % (i, cmd, a[:300], bb[:300], history[-8:]))
+                raise AssertionError("op %d %s differs:\n      redis %s\n      kevo  %s\n    last: %s"
+                                     % (i, ascii(cmd), ascii(a[:300]), ascii(bb[:300]), ascii(history[-8:])))
     finally:
         for c in (k, r):
             c.call("HELLO", "2")

@@ -141,4 +141,10 @@ int coll_compaction_filter(void *ctx, lsm_filter_view *view, const void *key, si
 const char *coll_type_name(uint8_t type);
 /* OBJECT ENCODING name of a stored value of any type. */
 const char *coll_encoding_name(const ks_value *v);
+/* ==== additions (zset branch): reverse iteration ====
+ * coll_iter_seek_rev positions at the last member <= from of c's sub records (from NULL: the last
+ * one); coll_iter_prev moves to the one before. coll_iter_valid/member/value/status/close work as
+ * for forward walks (don't mix coll_iter_next into a reverse walk). 0 or a negative code. */
+int coll_iter_seek_rev(coll_iter *ci, const coll *c, uint8_t sub, const void *from, size_t flen);
+void coll_iter_prev(coll_iter *ci);
 #endif

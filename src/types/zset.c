@@ -293,6 +293,7 @@ typedef struct zit {
     const char *m;
     size_t mlen;
     int at_head; /* the seek started at the head of the index (no live entry before it) */
+    int rev;     /* a backward walk (zit_seek_rev, zit_prev) */
 } zit;
 
 static void zit_load(zit *z) {
@@ -346,9 +347,50 @@ static int zit_seek_score(zit *z, const coll *c, double score) {
     return zit_seek(z, c, k, 8);
 }
 
+/* Positions at the last index entry <= to (NULL = the highest), never after the tail hint (an
+ * upper bound of the live entries). */
+static int zit_seek_rev(zit *z, const coll *c, const char *to, size_t tlen) {
+    memset(z, 0, sizeof(*z));
+    z->rev = 1;
+    const char *t;
+    size_t tl;
+    hint_get(c, 1, &t, &tl);
+    if (tl && (!to || bytes_cmp(to, tlen, t, tl) > 0)) {
+        to = t;
+        tlen = tl;
+    }
+    int r = coll_iter_seek_rev(&z->ci, c, COLL_SUB_SCORE, to, to ? tlen : 0);
+    if (r) {
+        z->err = r;
+        return r;
+    }
+    zit_load(z);
+    return z->err;
+}
+
+/* Positions at the last entry whose score is <= score (any member). */
+static int zit_seek_rev_score(zit *z, const coll *c, double score) {
+    /* every key with this score is below enc(score) + 1 (as a big-endian integer); the key
+     * equal to that bound (the next score with an empty member) is stepped over */
+    char k[8];
+    coll_score_encode(k, score);
+    int i = 7;
+    while (i >= 0 && (unsigned char)k[i] == 0xff) k[i--] = 0;
+    if (i < 0) return zit_seek_rev(z, c, NULL, 0);
+    k[i] = (char)((unsigned char)k[i] + 1);
+    int r = zit_seek_rev(z, c, k, 8);
+    if (!r && z->valid && z->rawlen == 8 && memcmp(z->raw, k, 8) == 0) {
+        coll_iter_prev(&z->ci);
+        zit_load(z);
+        r = z->err;
+    }
+    return r;
+}
+
 static void zit_next(zit *z) {
     if (!z->valid) return;
-    coll_iter_next(&z->ci);
+    if (z->rev) coll_iter_prev(&z->ci);
+    else coll_iter_next(&z->ci);
     zit_load(z);
 }
 
@@ -506,26 +548,58 @@ static int count_visit(void *ctx, const char *m, size_t mlen, double score) {
     return 0;
 }
 
-/* Reverse walks without a reverse iterator: the span is a contiguous run of the index, so count
- * it, then collect the forward slice the reverse walk covers and visit it backward. */
+/* The span's last entry in index order (as Redis's zslLastInRange / listpack scan from the tail
+ * finds it: the last entry <= max); z walks backward from there. */
+static int span_start_rev(zit *z, const coll *c, const span *s) {
+    int r;
+    if (s->kind == 0) {
+        r = s->sr->max == INFINITY ? zit_seek_rev(z, c, NULL, 0)
+                                   : zit_seek_rev_score(z, c, s->sr->max);
+    } else if (lex_range_empty(s->lr)) {
+        memset(z, 0, sizeof(*z));
+        r = 0;
+    } else {
+        r = zit_seek_rev(z, c, NULL, 0);
+        if (!r && z->valid && s->lr->max.inf == 0) {
+            /* every member after (last score, max) fails the max test: seek before them */
+            ikey k;
+            if ((r = ikey_make(&k, z->score, s->lr->max.p, s->lr->max.len))) return r;
+            zit_close(z);
+            r = zit_seek_rev(z, c, k.p, k.len);
+            ikey_free(&k);
+        }
+    }
+    while (!r && z->valid && !span_lte_max(s, z)) {
+        zit_next(z);
+        r = z->err;
+    }
+    return r;
+}
+
+/* Visits the span backward: skip `offset` members, then up to `limit` (< 0: all) while they
+ * pass the min test. */
 static long long span_walk_rev(const coll *c, const span *s, long long offset, long long limit,
                                zset_visit_fn fn, void *ctx) {
-    long long n = span_walk_fwd(c, s, 0, -1, count_visit, NULL, NULL);
-    if (n <= 0 || offset >= n) return n < 0 ? n : 0;
-    long long last = n - offset - 1; /* forward position of the first member visited */
-    long long first = limit < 0 || limit > last ? 0 : last - limit + 1;
-    zset_vec v;
-    zset_vec_init(&v);
-    long long r = span_walk_fwd(c, s, first, last - first + 1, zset_vec_visit, &v, NULL);
-    long long done = 0;
-    for (long long i = (long long)v.n - 1; r >= 0 && i >= 0; i--) {
-        int x = fn(ctx, zset_vec_member(&v, (size_t)i), v.e[i].len, v.e[i].score);
-        if (x < 0) r = x;
-        if (x) break;
-        done++;
+    zit z;
+    long long n = 0;
+    int r = span_start_rev(&z, c, s);
+    while (!r && z.valid && limit != 0) {
+        if (!span_gte_min(s, &z)) break;
+        if (offset > 0) {
+            offset--;
+        } else {
+            int v = fn(ctx, z.m, z.mlen, z.score);
+            if (v < 0) r = v;
+            if (v) break;
+            n++;
+            if (limit > 0) limit--;
+        }
+        zit_next(&z);
+        r = z.err;
     }
-    zset_vec_free(&v);
-    return r < 0 ? r : done;
+    if (!r) r = z.err;
+    zit_close(&z);
+    return r ? r : n;
 }
 
 static long long span_walk(const coll *c, const span *s, int reverse, long long offset,
@@ -556,12 +630,13 @@ long long zset_count_lex(const coll *c, const zset_lex_range *r) {
     return zset_walk_lex(c, r, 0, 0, -1, count_visit, NULL);
 }
 
-/* Forward ranks start..end. */
-static long long rank_walk_fwd(const coll *c, long long start, long long end, zset_visit_fn fn,
-                               void *ctx) {
+/* Visits the entries at positions start..end counted from the lowest (rev: from the highest)
+ * entry, in that walk's order. */
+static long long rank_walk(const coll *c, long long start, long long end, int rev,
+                           zset_visit_fn fn, void *ctx) {
     zit z;
     long long n = 0;
-    int r = zit_seek(&z, c, NULL, 0);
+    int r = rev ? zit_seek_rev(&z, c, NULL, 0) : zit_seek(&z, c, NULL, 0);
     for (long long i = 0; !r && z.valid && i < start; i++) {
         zit_next(&z);
         r = z.err;
@@ -578,14 +653,22 @@ static long long rank_walk_fwd(const coll *c, long long start, long long end, zs
     return r ? r : n;
 }
 
+static long long rank_walk_fwd(const coll *c, long long start, long long end, zset_visit_fn fn,
+                               void *ctx) {
+    return rank_walk(c, start, end, 0, fn, ctx);
+}
+
 long long zset_walk_rank(const coll *c, long long start, long long end, int reverse,
                          zset_visit_fn fn, void *ctx) {
     if (!c->exists || start > end || start >= c->count || start < 0) return 0;
     if (end >= c->count) end = c->count - 1;
-    if (!reverse) return rank_walk_fwd(c, start, end, fn, ctx);
+    /* the same ranks counted from the other end */
+    long long ostart = c->count - 1 - end, oend = c->count - 1 - start;
+    if (start <= ostart) return rank_walk(c, start, end, reverse, fn, ctx);
+    /* nearer to the other end: walk from there and visit what it collected backward */
     zset_vec v;
     zset_vec_init(&v);
-    long long r = rank_walk_fwd(c, c->count - 1 - end, c->count - 1 - start, zset_vec_visit, &v);
+    long long r = rank_walk(c, ostart, oend, !reverse, zset_vec_visit, &v);
     long long done = 0;
     for (long long i = (long long)v.n - 1; r >= 0 && i >= 0; i--) {
         int x = fn(ctx, zset_vec_member(&v, (size_t)i), v.e[i].len, v.e[i].score);
@@ -608,10 +691,13 @@ int zset_rank(const coll *c, const void *m, size_t mlen, int reverse, long long 
     if (r <= 0) return r;
     ikey k;
     if ((r = ikey_make(&k, s, m, mlen))) return r;
+    /* count the entries before it (ZREVRANK: after it, walking from the top) */
     zit z;
     long long n = 0;
-    r = zit_seek(&z, c, NULL, 0);
-    while (!r && z.valid && bytes_cmp(z.raw, z.rawlen, k.p, k.len) < 0) {
+    r = reverse ? zit_seek_rev(&z, c, NULL, 0) : zit_seek(&z, c, NULL, 0);
+    while (!r && z.valid) {
+        int o = bytes_cmp(z.raw, z.rawlen, k.p, k.len);
+        if (reverse ? o <= 0 : o >= 0) break;
         n++;
         zit_next(&z);
         r = z.err;
@@ -619,7 +705,7 @@ int zset_rank(const coll *c, const void *m, size_t mlen, int reverse, long long 
     zit_close(&z);
     ikey_free(&k);
     if (r) return r;
-    *rank = reverse ? c->count - 1 - n : n;
+    *rank = n;
     return 1;
 }
 
