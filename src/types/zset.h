@@ -26,8 +26,9 @@
  * Like Redis's listpack, a SMALL zset stores -0.0 as 0.
  *
  * Costs: score/insert/delete of one member O(1) engine reads and writes. Walks visit index
- * entries: a range of k members starting at rank r costs O(r + k) (O(k) for score and lex ranges,
- * which seek); ranks are counted, O(rank). */
+ * entries: a range of k members at rank r costs O(min(r, N - r) + k), walking from the nearer
+ * end (forward or with the engine's reverse iteration); score and lex ranges seek to their start
+ * (reverse: their end), O(offset + k); ranks are counted, O(rank). */
 #ifndef KEVO_ZSET_H
 #define KEVO_ZSET_H
 #include <stddef.h>
