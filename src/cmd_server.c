@@ -558,6 +558,33 @@ static const struct cmd_meta redis_meta[] = {
     {"discard", "@fast @transaction", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"watch", "@fast @transaction", "", 1, {{"RO", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"unwatch", "@fast @transaction", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    /* ---- sorted-set commands (zset branch; ZUNION/ZINTER/ZDIFF[STORE]/ZINTERCARD/ZMPOP:
+     * keynum key specs, not expressible here) ---- */
+    {"zadd", "@write @sortedset @fast", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zincrby", "@write @sortedset @fast", "", 1, {{"RW access update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrem", "@write @sortedset @fast", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zcard", "@read @sortedset @fast", "", 1, {{"RO", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zscore", "@read @sortedset @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zmscore", "@read @sortedset @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrank", "@read @sortedset @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrevrank", "@read @sortedset @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zcount", "@read @sortedset @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zlexcount", "@read @sortedset @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrange", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrangestore", "@write @sortedset @slow", "", 2, {{"OW update", 1, 0, 1, NULL}, {"RO access", 2, 0, 1, NULL}}},
+    {"zrangebyscore", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrevrangebyscore", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrangebylex", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrevrangebylex", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrevrange", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zremrangebyrank", "@write @sortedset @slow", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zremrangebyscore", "@write @sortedset @slow", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zremrangebylex", "@write @sortedset @slow", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zpopmin", "@write @sortedset @fast", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zpopmax", "@write @sortedset @fast", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrandmember", "@read @sortedset @slow", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zscan", "@read @sortedset @slow", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    /* ---- end of sorted-set commands ---- */
 };
 
 static const cmd_meta *find_meta(const struct command *cmd, const struct command *parent)
