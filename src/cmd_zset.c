@@ -1026,17 +1026,16 @@ static int diff_visit(void *ctx, const char *m, size_t mlen, double score) {
     return zset_vec_push(o->out, m, mlen, score);
 }
 
-/* Stable sort of the sources by cardinality (Redis's qsort is glibc's merge sort: stable). */
+/* Sorts the sources by cardinality, stably (Redis's qsort is glibc's merge sort: equal sizes
+ * keep their order, which decides the order of floating-point additions). */
+static int src_cmp(const void *a, const void *b) {
+    const zsrc *x = a, *y = b;
+    if (x->count != y->count) return x->count < y->count ? -1 : 1;
+    return x->argi < y->argi ? -1 : x->argi > y->argi;
+}
+
 static void sort_sources(zsrc *src, long long n) {
-    for (long long i = 1; i < n; i++) {
-        zsrc t = src[i];
-        long long j = i - 1;
-        while (j >= 0 && src[j].count > t.count) {
-            src[j + 1] = src[j];
-            j--;
-        }
-        src[j + 1] = t;
-    }
+    qsort(src, (size_t)n, sizeof(*src), src_cmp);
 }
 
 /* Redis's zunionInterDiffGenericCommand. dst: argv index of the destination (0: none);
