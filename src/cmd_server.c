@@ -593,6 +593,33 @@ static const struct cmd_meta redis_meta[] = {
     {"sdiffstore", "@write @set @slow", "", 2, {{"OW update", 1, 0, 1, NULL}, {"RO access", 2, -1, 1, NULL}}},
     {"sscan", "@read @set @slow", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     /* ---- end of hash and set commands ---- */
+    /* ---- sorted-set commands (zset branch; ZUNION/ZINTER/ZDIFF[STORE]/ZINTERCARD/ZMPOP:
+     * keynum key specs, not expressible here) ---- */
+    {"zadd", "@write @sortedset @fast", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zincrby", "@write @sortedset @fast", "", 1, {{"RW access update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrem", "@write @sortedset @fast", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zcard", "@read @sortedset @fast", "", 1, {{"RO", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zscore", "@read @sortedset @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zmscore", "@read @sortedset @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrank", "@read @sortedset @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrevrank", "@read @sortedset @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zcount", "@read @sortedset @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zlexcount", "@read @sortedset @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrange", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrangestore", "@write @sortedset @slow", "", 2, {{"OW update", 1, 0, 1, NULL}, {"RO access", 2, 0, 1, NULL}}},
+    {"zrangebyscore", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrevrangebyscore", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrangebylex", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrevrangebylex", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrevrange", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zremrangebyrank", "@write @sortedset @slow", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zremrangebyscore", "@write @sortedset @slow", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zremrangebylex", "@write @sortedset @slow", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zpopmin", "@write @sortedset @fast", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zpopmax", "@write @sortedset @fast", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zrandmember", "@read @sortedset @slow", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zscan", "@read @sortedset @slow", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    /* ---- end of sorted-set commands ---- */
 };
 
 static const cmd_meta *find_meta(const struct command *cmd, const struct command *parent)
@@ -1160,30 +1187,25 @@ static void command_getkeys_cmd(client *c)
         k = command_lookup_sub(cmd, c->argv[3].ptr, c->argv[3].len);
         if (!k) k = cmd;
     }
-    if (k->first_key <= 0) {
+    if (k->first_key <= 0 && !command_keynum_of(k)) {
         reply_error(c, "ERR The command has no key arguments");
         return;
     }
-    if (k->flags & CMD_KEYNUM) {
-        /* numkeys at first_key, then the keys (Redis: atoi, at least one, all present) */
-        int step = k->key_step > 0 ? k->key_step : 1;
-        int num = atoi(c->argv[2 + k->first_key].ptr);
-        int firstk = k->first_key + 1;
-        if (num < 1 || num > (argc - firstk) / step) {
-            reply_error(c, "ERR Invalid arguments specified for command");
-            return;
-        }
-        reply_array(c, num);
-        for (int i = 0; i < num; i++)
-            reply_bulk(c, c->argv[2 + firstk + i * step].ptr, c->argv[2 + firstk + i * step].len);
+    int pos[64];
+    int n = command_get_keys(k, c->argv + 2, argc, pos, 64);
+    if (n < 0) {
+        reply_error(c, "ERR Invalid arguments specified for command");
         return;
     }
-    int last = k->last_key < 0 ? argc + k->last_key : k->last_key;
-    int step = k->key_step > 0 ? k->key_step : 1;
-    long n = 0;
-    for (int i = k->first_key; i <= last && i < argc; i += step) n++;
+    int *all = n > 64 ? malloc((size_t)n * sizeof *all) : pos;
+    if (!all) {
+        reply_error(c, "ERR Invalid arguments specified for command");
+        return;
+    }
+    if (all != pos) command_get_keys(k, c->argv + 2, argc, all, n);
     reply_array(c, n);
-    for (int i = k->first_key; i <= last && i < argc; i += step) reply_bulk(c, c->argv[2 + i].ptr, c->argv[2 + i].len);
+    for (int i = 0; i < n; i++) reply_bulk(c, c->argv[2 + all[i]].ptr, c->argv[2 + all[i]].len);
+    if (all != pos) free(all);
 }
 
 static void command_help_cmd(client *c)

@@ -16,6 +16,7 @@
 #include "lsm.h"
 #include "multi.h"
 #include "server.h"
+#include "util.h"
 
 typedef struct cmd_entry {
     command_stats st;
@@ -59,7 +60,7 @@ void command_table_init(void)
     if (entries) return;
     const struct command *tables[] = {server_commands, string_commands, keys_commands, multi_commands,
                                       hll_commands, bitops_commands,
-                                      hash_commands, set_commands};
+                                      hash_commands, set_commands, zset_commands};
     size_t n = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const struct command *c = tables[t]; c->name; c++) n++;
@@ -278,6 +279,65 @@ int command_process(client *c)
     if (cmd->flags & (CMD_WRITE | CMD_MULTI_CTL)) client_note_write(c);
     call_entry(c, run);
     return 0;
+}
+
+/* ---------------------------------------------------------------- keys of a command */
+
+static const struct command_keynum *const keynum_tables[] = {zset_keynum_commands};
+
+const struct command_keynum *command_keynum_of(const struct command *cmd)
+{
+    for (size_t t = 0; t < sizeof keynum_tables / sizeof keynum_tables[0]; t++)
+        for (const struct command_keynum *k = keynum_tables[t]; k->name; k++)
+            if (!strcmp(k->name, cmd->name)) return k;
+    return NULL;
+}
+
+int command_get_keys(const struct command *cmd, const struct cmdarg *argv, int argc, int *pos, int max)
+{
+    const struct command_keynum *k = command_keynum_of(cmd);
+    struct command_keynum flagged; /* CMD_KEYNUM: numkeys at first_key, the keys after it */
+    if (!k && (cmd->flags & CMD_KEYNUM)) {
+        flagged.name = cmd->name;
+        flagged.store_idx = 0;
+        flagged.numkeys_idx = cmd->first_key;
+        k = &flagged;
+    }
+    int n = 0;
+    if (!k) {
+        if (cmd->first_key <= 0) return -1;
+        int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+        int step = cmd->key_step > 0 ? cmd->key_step : 1;
+        for (int i = cmd->first_key; i <= last && i < argc; i += step) {
+            if (n < max) pos[n] = i;
+            n++;
+        }
+        return n;
+    }
+    if (k->numkeys_idx >= argc) return -1;
+    /* key specs: the numkeys argument must be a strict integer naming keys that are there */
+    long long num;
+    const cmdarg *na = &argv[k->numkeys_idx];
+    int first = k->numkeys_idx + 1;
+    if (string2ll(na->ptr, na->len, &num) && num >= 1 && num <= argc - first) {
+        if (k->store_idx > 0) {
+            if (n < max) pos[n] = k->store_idx;
+            n++;
+        }
+        for (int i = 0; i < (int)num; i++, n++)
+            if (n < max) pos[n] = first + i;
+        return n;
+    }
+    /* Redis's getkeys procs (atoi): sources first, then the destination */
+    int a = atoi(na->ptr);
+    if (a < 1 || a > argc - first) return -1;
+    for (int i = 0; i < a; i++, n++)
+        if (n < max) pos[n] = first + i;
+    if (k->store_idx > 0) {
+        if (n < max) pos[n] = k->store_idx;
+        n++;
+    }
+    return n;
 }
 
 /* ---------------------------------------------------------------- stats (info.h) */

@@ -56,6 +56,26 @@ extern const struct command hll_commands[];     /* cmd_hll.c */
 extern const struct command bitops_commands[];  /* cmd_bitops.c */
 extern const struct command hash_commands[];    /* cmd_hash.c */
 extern const struct command set_commands[];     /* cmd_set.c */
+extern const struct command zset_commands[];    /* cmd_zset.c */
+
+/* Commands whose keys are counted by an argument (Redis's "keynum" key specs; COMMAND INFO flag
+ * movablekeys), e.g. ZUNIONSTORE dst numkeys key...: keys are argv[store_idx] (when > 0), then
+ * the numkeys keys after argv[numkeys_idx]. Tables end with name == NULL. */
+struct command_keynum {
+    const char *name;
+    int store_idx;
+    int numkeys_idx;
+};
+extern const struct command_keynum zset_keynum_commands[]; /* cmd_zset.c */
+struct cmdarg;
+/* The keynum description of cmd, or NULL. */
+const struct command_keynum *command_keynum_of(const struct command *cmd);
+/* Argument positions of cmd's keys in argv[0..argc) (argv[0] = the command name), as Redis's
+ * COMMAND GETKEYS finds them: key specs, then the numkeys fallback (atoi, as Redis's getkeys
+ * procs). Writes at most max positions into pos; returns how many keys there are, or -1 when the
+ * arguments name no valid keys ("Invalid arguments specified for command"). */
+int command_get_keys(const struct command *cmd, const struct cmdarg *argv, int argc, int *pos,
+                     int max);
 
 void command_table_init(void);
 /* Case-insensitive lookup of a top-level command; NULL if unknown. */

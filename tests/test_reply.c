@@ -89,16 +89,23 @@ Test(reply, nulls_bools_aggregates_resp3)
     expect("_\r\n_\r\n#t\r\n#f\r\n*2\r\n%2\r\n~3\r\n");
 }
 
-Test(reply, doubles_resp2_are_bulk_strings_shortest_round_trip)
+Test(reply, doubles_resp2_are_bulk_strings_17g_as_redis_7_0)
 {
     reply_double(c, 1.5);
     reply_double(c, 0.1);
     reply_double(c, 3.0);
     reply_double(c, INFINITY);
     reply_double(c, -INFINITY);
-    expect("$3\r\n1.5\r\n$3\r\n0.1\r\n$1\r\n3\r\n$3\r\ninf\r\n$4\r\n-inf\r\n");
+    expect("$3\r\n1.5\r\n$19\r\n0.10000000000000001\r\n$1\r\n3\r\n$3\r\ninf\r\n$4\r\n-inf\r\n");
     reply_double(c, 1.0 / 3.0);
-    expect("$18\r\n0.3333333333333333\r\n");
+    expect("$19\r\n0.33333333333333331\r\n");
+    reply_double(c, -0.0);
+    expect("$2\r\n-0\r\n");
+    reply_double(c, -123456789.0);
+    reply_double(c, 999999999999999.0);
+    reply_double(c, 1e15);
+    reply_double(c, -1e17);
+    expect("$10\r\n-123456789\r\n$15\r\n999999999999999\r\n$16\r\n1000000000000000\r\n$6\r\n-1e+17\r\n");
 }
 
 Test(reply, doubles_resp3)
@@ -108,7 +115,7 @@ Test(reply, doubles_resp3)
     reply_double(c, -INFINITY);
     reply_double(c, NAN);
     reply_double(c, 1e300);
-    expect(",1.5\r\n,-inf\r\n,nan\r\n,1e+300\r\n");
+    expect(",1.5\r\n,-inf\r\n,nan\r\n,1.0000000000000001e+300\r\n");
 }
 
 Test(reply, verbatim_resp2_and_resp3)

@@ -237,10 +237,22 @@ size_t resp_fmt_double(char *dst, double d)
         strcpy(dst, "nan");
         return 3;
     }
-    int len = 0;
-    for (int prec = 1; prec <= 17; prec++) {
-        len = snprintf(dst, 32, "%.*g", prec, d);
-        if (strtod(dst, NULL) == d) break;
+    /* Redis 7.0's addReplyDouble: "%.17g" (0.1 is 0.10000000000000001). An integral value
+     * below 1e15 prints as its digits under %.17g: format those without printf. */
+    if (d > -1e15 && d < 1e15 && d == (double)(long long)d && !(d == 0 && signbit(d))) {
+        long long v = (long long)d;
+        char tmp[24];
+        int n = 0;
+        unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+        do {
+            tmp[n++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        size_t len = 0;
+        if (v < 0) dst[len++] = '-';
+        while (n) dst[len++] = tmp[--n];
+        dst[len] = 0;
+        return len;
     }
-    return (size_t)len;
+    return (size_t)snprintf(dst, 32, "%.17g", d);
 }

@@ -56,7 +56,7 @@ size_t reply_buf_copy(const reply_buf *rb, char *dst, size_t cap);
 /* ---- encoders (pure) ---- */
 /* Writes "<type><n>\r\n" into dst (>= 24 bytes); returns the length. */
 size_t resp_fmt_header(char *dst, char type, long long n);
-/* Shortest decimal form of d that reads back to the same double ("inf", "-inf", "nan" for the
- * special values), NUL-terminated, into dst (>= 32 bytes); returns the length. */
+/* d as Redis 7.0 formats a double reply: "%.17g" ("inf", "-inf", "nan" for the special values),
+ * NUL-terminated, into dst (>= 32 bytes); returns the length. */
 size_t resp_fmt_double(char *dst, double d);
 #endif

@@ -690,3 +690,57 @@ void coll_u64set_free(coll_u64set *s) {
     memset(s, 0, sizeof(*s));
 }
 /* ======== end of hash/set additions ======== */
+/* ==== additions (zset branch): reverse iteration over one collection's members ==== */
+
+/* Checks the iterator's position against ci->prefix (no move). */
+static void coll_iter_check(coll_iter *ci) {
+    ci->valid = 0;
+    if (!lsm_iter_valid(ci->it)) return;
+    size_t kl;
+    const char *k = lsm_iter_key(ci->it, &kl);
+    ci->valid = kl >= sizeof(ci->prefix) && memcmp(k, ci->prefix, sizeof(ci->prefix)) == 0;
+}
+
+int coll_iter_seek_rev(coll_iter *ci, const coll *c, uint8_t sub, const void *from, size_t flen) {
+    memset(ci, 0, sizeof(*ci));
+    ci->reverse = 1;
+    ci->prefix[0] = KS_TAG_MEMBER;
+    put_be64(ci->prefix + 1, c->version);
+    ci->prefix[9] = (char)sub;
+    if (!c->exists) return 0;
+    ci->it = lsm_iter_new(server.engine);
+    if (!ci->it) return LSM_ENOMEM;
+    if (from) {
+        mkey k;
+        int r = mkey_make(&k, c->version, sub, from, flen);
+        if (r) return r;
+        lsm_iter_seek_for_prev(ci->it, k.p, k.len);
+        mkey_free(&k);
+    } else {
+        /* just past every key of the prefix: the prefix with its last byte incremented (sub <
+         * 0xff; else the next version's prefix) */
+        char end[10];
+        memcpy(end, ci->prefix, sizeof(end));
+        size_t el = sizeof(end);
+        if ((unsigned char)end[9] < 0xff) {
+            end[9] = (char)((unsigned char)end[9] + 1);
+        } else {
+            put_be64(end + 1, c->version + 1);
+            el = 9;
+        }
+        lsm_iter_seek_for_prev(ci->it, end, el);
+        if (lsm_iter_valid(ci->it)) {
+            size_t kl;
+            const char *k = lsm_iter_key(ci->it, &kl);
+            if (kl == el && memcmp(k, end, el) == 0) lsm_iter_prev(ci->it);
+        }
+    }
+    coll_iter_check(ci);
+    return lsm_iter_status(ci->it);
+}
+
+void coll_iter_prev(coll_iter *ci) {
+    if (!ci->it || !ci->valid) return;
+    lsm_iter_prev(ci->it);
+    coll_iter_check(ci);
+}
