@@ -588,6 +588,7 @@ long long keyspace_active_expire_cycle(long long budget_us) {
 #define KS_FLUSH_COMPACT_MIN 10000
 
 static int flush_phys(int phys, long long *deleted) {
+    ks_avg_ttl[phys] = 0; /* as Redis's emptyDb: the estimate starts over */
     lsm_iter *it = lsm_iter_new(server.engine);
     if (!it) return LSM_ENOMEM;
     char pfx[2] = {KS_TAG_KEY, (char)phys};
