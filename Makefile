@@ -151,7 +151,7 @@ run: deps
 
 # Big collections (1M members by default): per-member cost vs a small key, O(1) DEL, space back.
 bench-bigkeys: $(BUILD)/kevo-server
-	@SIZE=$${SIZE:-1000000} python3 bench/bigkeys.py $(BUILD)/kevo-server
+	@SIZE=$${SIZE:-1000000} /usr/bin/python3 bench/bigkeys.py $(BUILD)/kevo-server
 
 bench-engine: $(BENCH_BIN)
 	@bash bench/run-engine-bench.sh $(BUILD)/bench

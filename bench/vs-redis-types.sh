@@ -18,7 +18,7 @@ done
 command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null ||
     { echo "needs redis-server and redis-benchmark (redis-server redis-tools)" >&2; exit 2; }
 tmp=$(mktemp -d /tmp/kevo-vs-types.XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 kp=$(free_port); rp=$(free_port)
 "$bin" --port "$kp" --bind 127.0.0.1 --dir "$tmp/kevo" --appendfsync "$fsync" --logfile "$tmp/kevo.log" &
 kpid=$!
@@ -43,7 +43,7 @@ for c in "${cmds[@]}"; do
         # shellcheck disable=SC2086
         ks+=("$(redis-benchmark -p "$kp" -c "$clients" -n "$n" -P "$pipe" -q $c | awk -F'[ :]+' '/requests per second/ {for (i=1;i<=NF;i++) if ($(i+1)=="requests") print $i}' | tail -1)")
     done
-    python3 - "$c" "${rs[*]}" "${ks[*]}" <<'EOF'
+    /usr/bin/python3 - "$c" "${rs[*]}" "${ks[*]}" <<'EOF'
 import statistics, sys
 name, rs, ks = sys.argv[1], [float(x) for x in sys.argv[2].split()], [float(x) for x in sys.argv[3].split()]
 ratios = [k / r for k, r in zip(ks, rs)]
