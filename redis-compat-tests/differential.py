@@ -11,13 +11,15 @@ File format (see sequences.txt):
                                  \\xHH (written in single quotes) is the byte HH
   ~mode CMD arg ...              compare after a normalisation (each use is justified by a
                                  comment in the file):
-      ~sorted   the reply is an array whose order is unspecified (KEYS): compare sorted
+      ~sorted   the reply is an array (or RESP3 set) whose order is unspecified (KEYS):
+                compare sorted
       ~type     only the RESP type byte must match (time-dependent values: PTTL, TIME ...)
       ~ignore   send and read the reply on both sides, compare nothing
       ~hello    HELLO reply: the 'version' and 'id' values are replaced before comparing
       ~noreply  the command is sent and no reply is read (CLIENT REPLY OFF/SKIP); the
                 next reply read proves that nothing was sent for it
-      ~scan     SCAN cursor walk: the full walk is done on both sides starting at the
+      ~scan     SCAN (or HSCAN/SSCAN/ZSCAN key) cursor walk: the full walk is done on both
+                sides starting at the
                 given cursor; the sets of keys returned are compared (order and
                 cursor values differ by design), and errors are compared byte for byte
   !sleep SECONDS                 pause (expiry)
@@ -100,6 +102,8 @@ class Side:
     def scan_walk(self, args):
         args = list(args)
         keys = set()
+        # SCAN cursor [...]; HSCAN/SSCAN/ZSCAN key cursor [...]
+        ci = 2 if args[0].upper() in (b"HSCAN", b"SSCAN", b"ZSCAN") else 1
         for _ in range(100000):
             raw, v = self.run(args)
             if isinstance(v, RespError) or not (isinstance(v, list) and len(v) == 2):
@@ -107,7 +111,7 @@ class Side:
             keys.update(v[1])
             if v[0] == b"0":
                 return ("keys", sorted(keys))
-            args[1] = v[0]
+            args[ci] = v[0]
         return ("reply", b"<scan did not end>")
 
 
@@ -121,6 +125,8 @@ def compare(mode, a, b, args):
     if mode == "type":
         return None if ra[:1] == rb[:1] else "type: redis %r kevo %r" % (ra[:60], rb[:60])
     if mode == "sorted":
+        if isinstance(va, tuple) and isinstance(vb, tuple) and va[:1] == vb[:1] == ("set",):
+            va, vb = va[1], vb[1]  # RESP3 set: same type byte, elements in any order
         if isinstance(va, list) and isinstance(vb, list):
             return None if sorted(norm(va)) == sorted(norm(vb)) else \
                 "sorted: redis %r\n      kevo  %r" % (sorted(va)[:20], sorted(vb)[:20])

@@ -3,7 +3,8 @@
 #
 # Starts the server under test on a free 127.0.0.1 port in a temp dir, and (when installed) a
 # reference redis-server on another free port for the differential suite, then runs:
-#   redispy       redis-py per-command tests (RESP2 + raw RESP3), test_redispy.py; sorted-set
+#   redispy       redis-py per-command tests (RESP2 + raw RESP3), test_redispy.py; properties
+#                 of the random hash/set commands, test_types_random.py; sorted-set
 #                 randomized checks and random sequences vs redis-server, test_zset_random.py
 #   differential  the same command sequences against both servers, replies compared byte for
 #                 byte, differential.py + sequences*.txt (one file per command family)
@@ -166,6 +167,7 @@ for s in "${suites[@]}"; do
     fi
     case "$s" in
         redispy)      run_bounded "$PY" "$here/test_redispy.py" || rc=1
+                      run_bounded "$PY" "$here/test_types_random.py" || rc=1
                       run_bounded "$PY" "$here/test_zset_random.py" || rc=1 ;;
         differential)
             if [ -n "$REDIS_PORT" ]; then

@@ -558,8 +558,42 @@ static const struct cmd_meta redis_meta[] = {
     {"discard", "@fast @transaction", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"watch", "@fast @transaction", "", 1, {{"RO", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"unwatch", "@fast @transaction", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
-    /* ---- sorted-set commands (zset branch; ZUNION/ZINTER/ZDIFF[STORE]/ZINTERCARD/ZMPOP:
-     * keynum key specs, not expressible here) ---- */
+    /* ---- hash and set commands (hashset branch) ---- */
+    {"hset", "@write @hash @fast", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"hsetnx", "@write @hash @fast", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"hget", "@read @hash @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"hmget", "@read @hash @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"hmset", "@write @hash @fast", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"hdel", "@write @hash @fast", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"hlen", "@read @hash @fast", "", 1, {{"RO", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"hstrlen", "@read @hash @fast", "", 1, {{"RO", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"hexists", "@read @hash @fast", "", 1, {{"RO", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"hkeys", "@read @hash @slow", "nondeterministic_output_order", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"hvals", "@read @hash @slow", "nondeterministic_output_order", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"hgetall", "@read @hash @slow", "nondeterministic_output_order", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"hincrby", "@write @hash @fast", "", 1, {{"RW access update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"hincrbyfloat", "@write @hash @fast", "", 1, {{"RW access update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"hrandfield", "@read @hash @slow", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"hscan", "@read @hash @slow", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"sadd", "@write @set @fast", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"srem", "@write @set @fast", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"smembers", "@read @set @slow", "nondeterministic_output_order", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"sismember", "@read @set @fast", "", 1, {{"RO", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"smismember", "@read @set @fast", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"scard", "@read @set @fast", "", 1, {{"RO", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"spop", "@write @set @fast", "nondeterministic_output", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"srandmember", "@read @set @slow", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"smove", "@write @set @fast", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
+    {"sinter", "@read @set @slow", "nondeterministic_output_order", 1, {{"RO access", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"sintercard", "@read @set @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"sinterstore", "@write @set @slow", "", 2, {{"RW update", 1, 0, 1, NULL}, {"RO access", 2, -1, 1, NULL}}},
+    {"sunion", "@read @set @slow", "nondeterministic_output_order", 1, {{"RO access", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"sunionstore", "@write @set @slow", "", 2, {{"OW update", 1, 0, 1, NULL}, {"RO access", 2, -1, 1, NULL}}},
+    {"sdiff", "@read @set @slow", "nondeterministic_output_order", 1, {{"RO access", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"sdiffstore", "@write @set @slow", "", 2, {{"OW update", 1, 0, 1, NULL}, {"RO access", 2, -1, 1, NULL}}},
+    {"sscan", "@read @set @slow", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    /* ---- end of hash and set commands ---- */
+    /* ---- sorted-set commands (zset branch) ---- */
     {"zadd", "@write @sortedset @fast", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"zincrby", "@write @sortedset @fast", "", 1, {{"RW access update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"zrem", "@write @sortedset @fast", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
@@ -584,6 +618,16 @@ static const struct cmd_meta redis_meta[] = {
     {"zpopmax", "@write @sortedset @fast", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"zrandmember", "@read @sortedset @slow", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"zscan", "@read @sortedset @slow", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zmpop", "@write @sortedset @slow", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zunion", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zinter", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zdiff", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zintercard", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    /* ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE: the destination's spec; the keynum spec of the sources
+     * follows from their command_keynum entry (command.h) */
+    {"zunionstore", "@write @sortedset @slow", "", 1, {{"OW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zinterstore", "@write @sortedset @slow", "", 1, {{"OW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zdiffstore", "@write @sortedset @slow", "", 1, {{"OW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     /* ---- end of sorted-set commands ---- */
 };
 
@@ -629,9 +673,12 @@ static void reply_command_flags(client *c, const struct command *cmd)
     long n = 0;
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
         if (cmd->flags & (1u << i)) n++;
+    int movable = (cmd->flags & CMD_KEYNUM) || command_keynum_of(cmd);
+    if (movable) n++; /* "movablekeys" */
     reply_set(c, n);
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
         if (cmd->flags & (1u << i)) reply_simple(c, flag_names[i]);
+    if (movable) reply_simple(c, "movablekeys");
 }
 
 static void reply_acl_categories(client *c, const struct command *cmd, const struct command *parent)
@@ -698,14 +745,51 @@ static void reply_one_key_spec(client *c, const char *flags, int index, int last
     reply_int(c, 0);
 }
 
+/* A keynum key spec (CMD_KEYNUM: numkeys at first_key, the keys right after it). */
+static void reply_keynum_key_spec(client *c, const char *flags, int index, int keystep)
+{
+    reply_map(c, 3);
+    reply_bulk_cstr(c, "flags");
+    reply_word_set(c, flags, 0);
+    reply_bulk_cstr(c, "begin_search");
+    reply_map(c, 2);
+    reply_bulk_cstr(c, "type");
+    reply_bulk_cstr(c, "index");
+    reply_bulk_cstr(c, "spec");
+    reply_map(c, 1);
+    reply_bulk_cstr(c, "index");
+    reply_int(c, index);
+    reply_bulk_cstr(c, "find_keys");
+    reply_map(c, 2);
+    reply_bulk_cstr(c, "type");
+    reply_bulk_cstr(c, "keynum");
+    reply_bulk_cstr(c, "spec");
+    reply_map(c, 3);
+    reply_bulk_cstr(c, "keynumidx");
+    reply_int(c, 0);
+    reply_bulk_cstr(c, "firstkey");
+    reply_int(c, 1);
+    reply_bulk_cstr(c, "keystep");
+    reply_int(c, keystep);
+}
+
 static void reply_key_specs(client *c, const struct command *cmd, const struct command *parent)
 {
     const cmd_meta *m = find_meta(cmd, parent);
+    if (cmd->flags & CMD_KEYNUM) {
+        reply_set(c, 1);
+        reply_keynum_key_spec(c, m && m->nspecs ? m->specs[0].flags : ((cmd->flags & CMD_WRITE) ? "RW update" : "RO access"),
+                              cmd->first_key, cmd->key_step > 0 ? cmd->key_step : 1);
+        return;
+    }
+    const struct command_keynum *kn = command_keynum_of(cmd);
     if (m) {
-        reply_set(c, m->nspecs);
+        /* a destination before a key count (ZUNIONSTORE): its range spec, then the keynum one */
+        reply_set(c, m->nspecs + (kn ? 1 : 0));
         for (int i = 0; i < m->nspecs; i++)
             reply_one_key_spec(c, m->specs[i].flags, m->specs[i].index, m->specs[i].lastkey, m->specs[i].keystep,
                                m->specs[i].notes);
+        if (kn) reply_keynum_key_spec(c, "RO access", kn->numkeys_idx, 1);
         return;
     }
     if (cmd->first_key <= 0) {
@@ -726,9 +810,10 @@ static void reply_command_info(client *c, const struct command *cmd, const struc
     reply_bulk_cstr(c, name);
     reply_int(c, cmd->arity);
     reply_command_flags(c, cmd);
-    reply_int(c, cmd->first_key);
-    reply_int(c, cmd->last_key);
-    reply_int(c, cmd->key_step);
+    int keynum = (cmd->flags & CMD_KEYNUM) != 0; /* movable keys: Redis shows 0 0 0 */
+    reply_int(c, keynum ? 0 : cmd->first_key);
+    reply_int(c, keynum ? 0 : cmd->last_key);
+    reply_int(c, keynum ? 0 : cmd->key_step);
     reply_acl_categories(c, cmd, parent);
     const cmd_meta *m = find_meta(cmd, parent);
     reply_word_set(c, m ? m->tips : "", 1); /* tips */
@@ -1115,7 +1200,7 @@ static void command_getkeys_cmd(client *c)
         k = command_lookup_sub(cmd, c->argv[3].ptr, c->argv[3].len);
         if (!k) k = cmd;
     }
-    if (k->first_key <= 0 && !command_keynum_of(k)) {
+    if (k->first_key <= 0 && !command_keynum_of(k) && !(k->flags & CMD_KEYNUM)) {
         reply_error(c, "ERR The command has no key arguments");
         return;
     }

@@ -387,6 +387,310 @@ int coll_compaction_filter(void *ctx, lsm_filter_view *view, const void *key, si
     return !memo->live;
 }
 
+/* ======== hash/set additions (hashset branch; additive, keep at the END of this file) ======== */
+
+uint64_t coll_member_hash(const void *m, size_t mlen) {
+    /* FNV-1a, then the murmur3 finalizer to spread the bits */
+    const unsigned char *p = m;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < mlen; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t coll_rng_state;
+uint64_t coll_random(void) {
+    if (!coll_rng_state) coll_rng_state = (server_ustime() * 0x9E3779B97F4A7C15ull) | 1;
+    /* xorshift64* */
+    uint64_t x = coll_rng_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    coll_rng_state = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+uint64_t coll_random_below(uint64_t n) {
+    /* rejection: no modulo bias */
+    uint64_t lim = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+    do x = coll_random();
+    while (x >= lim);
+    return x % n;
+}
+
+int coll_rand_indexed(const coll *c) {
+    return c->extra_len >= 1 && (c->extra[0] & COLL_XF_RANDIDX);
+}
+
+/* 'm' || version || sub || ordinal (BE) */
+static void ord_key(char k[18], uint64_t version, uint8_t sub, uint64_t ord) {
+    coll_member_key(k, version, sub, NULL, 0);
+    put_be64(k + 10, ord);
+}
+
+static int ord_put(coll *c, uint64_t ord, const void *m, size_t mlen) {
+    char k[18];
+    ord_key(k, c->version, COLL_SUB_ORD, ord);
+    return lsm_put(server.engine, k, sizeof(k), m, mlen);
+}
+
+/* Records that member m is at ord: a set rewrites its member record, a hash its 0x03 record. */
+static int pos_put(coll *c, const void *m, size_t mlen, uint64_t ord) {
+    char v[8];
+    put_be64(v, ord);
+    return coll_put(c, c->type == KTYPE_SET ? COLL_SUB_MEMBER : COLL_SUB_POS, m, mlen, v, 8);
+}
+
+size_t coll_rand_set_value(const coll *c, char out[8]) {
+    if (!coll_rand_indexed(c)) return 0;
+    put_be64(out, (uint64_t)c->count);
+    return 8;
+}
+
+int coll_rand_member_added(coll *c, const void *m, size_t mlen) {
+    int r;
+    if (coll_rand_indexed(c)) {
+        uint64_t ord = (uint64_t)c->count - 1;
+        if ((r = ord_put(c, ord, m, mlen))) return r;
+        /* a set's member record was written with its ordinal already */
+        return c->type == KTYPE_SET ? 0 : pos_put(c, m, mlen, ord);
+    }
+    if (c->count <= COLL_RAND_INDEX_MIN) return 0;
+    /* build: number every member (the one just written included: writes are visible) */
+    coll_iter it;
+    uint64_t n = 0;
+    r = coll_iter_seek(&it, c, COLL_SUB_MEMBER, NULL, 0);
+    for (; r == 0 && coll_iter_valid(&it); coll_iter_next(&it), n++) {
+        size_t ml;
+        const char *mm = coll_iter_member(&it, &ml);
+        if ((r = ord_put(c, n, mm, ml)) || (r = pos_put(c, mm, ml, n))) break;
+    }
+    if (r == 0) r = coll_iter_status(&it);
+    coll_iter_close(&it);
+    if (r) return r;
+    if ((int64_t)n != c->count) return LSM_ECORRUPT;
+    if (c->extra_len < 1) c->extra_len = 1;
+    c->extra[0] |= COLL_XF_RANDIDX;
+    c->meta_dirty = 1;
+    return 0;
+}
+
+static uint64_t get_be64_n(const char *p, size_t n, int *ok) {
+    *ok = n == 8;
+    return n == 8 ? get_be64(p) : 0;
+}
+
+int coll_rand_ordinal(const coll *c, const void *m, size_t mlen, const char *set_value,
+                      size_t set_vlen, uint64_t *ord) {
+    if (!coll_rand_indexed(c)) return 0;
+    int ok;
+    if (c->type == KTYPE_SET) {
+        *ord = get_be64_n(set_value, set_vlen, &ok);
+        return ok ? 1 : LSM_ECORRUPT;
+    }
+    lsm_buf b = {0};
+    int r = coll_get(c, COLL_SUB_POS, m, mlen, &b);
+    if (r == 1) {
+        *ord = get_be64_n(b.data, b.len, &ok);
+        if (!ok) r = LSM_ECORRUPT;
+    }
+    lsm_buf_free(&b);
+    return r;
+}
+
+static lsm_buf rand_tmp; /* the member moved by a removal: amortized */
+
+int coll_rand_member_removed(coll *c, const void *m, size_t mlen, uint64_t ord) {
+    if (!coll_rand_indexed(c)) return 0;
+    uint64_t last = (uint64_t)c->count; /* the count after the removal */
+    int r;
+    if (ord > last) return LSM_ECORRUPT;
+    if (c->type == KTYPE_HASH && (r = coll_del(c, COLL_SUB_POS, m, mlen))) return r;
+    char k[18];
+    if (ord != last) {
+        ord_key(k, c->version, COLL_SUB_ORD, last);
+        r = lsm_get(server.engine, k, sizeof(k), &rand_tmp);
+        if (r == LSM_ENOTFOUND) r = LSM_ECORRUPT;
+        if (r == 0) r = ord_put(c, ord, rand_tmp.data, rand_tmp.len);
+        if (r == 0) r = pos_put(c, rand_tmp.data, rand_tmp.len, ord);
+        if (rand_tmp.cap > (64u << 10)) lsm_buf_free(&rand_tmp);
+        if (r) return r;
+    }
+    ord_key(k, c->version, COLL_SUB_ORD, last);
+    return lsm_delete(server.engine, k, sizeof(k));
+}
+
+int coll_rand_member_at(const coll *c, uint64_t ord, lsm_buf *out) {
+    char k[18];
+    ord_key(k, c->version, COLL_SUB_ORD, ord);
+    int r = lsm_get(server.engine, k, sizeof(k), out);
+    if (r == LSM_ENOTFOUND) return 0;
+    return r ? r : 1;
+}
+
+static int rand_in_prefix(const coll_rand *r) {
+    if (!lsm_iter_valid(r->it)) return 0;
+    size_t kl;
+    const char *k = lsm_iter_key(r->it, &kl);
+    return kl >= sizeof(r->prefix) && memcmp(k, r->prefix, sizeof(r->prefix)) == 0;
+}
+
+static int rand_buf_add(char **buf, size_t *len, size_t *cap, const char *p, size_t n) {
+    size_t need = *len + 8 + n;
+    if (need > *cap) {
+        size_t nc = *cap ? *cap * 2 : 1024;
+        while (nc < need) nc *= 2;
+        char *nb = realloc(*buf, nc);
+        if (!nb) return LSM_ENOMEM;
+        *buf = nb;
+        *cap = nc;
+    }
+    uint64_t l = n;
+    memcpy(*buf + *len, &l, 8);
+    if (n) memcpy(*buf + *len + 8, p, n);
+    *len = need;
+    return 0;
+}
+
+int coll_rand_open(coll_rand *r, const coll *c, long npicks, int with_values) {
+    memset(r, 0, sizeof(*r));
+    r->c = c;
+    r->with_values = with_values;
+    if (!c->exists || c->count <= 0 || coll_rand_indexed(c)) return 0;
+    coll_member_key(r->prefix, c->version, COLL_SUB_MEMBER, NULL, 0);
+    if (npicks <= 1) {
+        r->it = lsm_iter_new(server.engine);
+        return r->it ? 0 : LSM_ENOMEM;
+    }
+    /* small: load every member once */
+    coll_iter it;
+    size_t len = 0, cap = 0;
+    long n = 0, ocap = 0;
+    int st = coll_iter_seek(&it, c, COLL_SUB_MEMBER, NULL, 0);
+    for (; st == 0 && coll_iter_valid(&it); coll_iter_next(&it)) {
+        size_t ml, vl = 0;
+        const char *m = coll_iter_member(&it, &ml);
+        const char *v = with_values ? coll_iter_value(&it, &vl) : NULL;
+        if (n == ocap) {
+            long nc = ocap ? ocap * 2 : 64;
+            size_t *no = realloc(r->off, sizeof(size_t) * (size_t)nc);
+            if (!no) {
+                st = LSM_ENOMEM;
+                break;
+            }
+            r->off = no;
+            ocap = nc;
+        }
+        r->off[n++] = len;
+        if ((st = rand_buf_add(&r->buf, &len, &cap, m, ml))) break;
+        if (with_values && (st = rand_buf_add(&r->buf, &len, &cap, v, vl))) break;
+    }
+    if (st == 0) st = coll_iter_status(&it);
+    coll_iter_close(&it);
+    r->n = n;
+    r->loaded = 1;
+    return st;
+}
+
+int coll_rand_pick(coll_rand *r, const char **m, size_t *mlen, const char **v, size_t *vlen) {
+    if (v) *v = NULL;
+    if (vlen) *vlen = 0;
+    const coll *c = r->c;
+    if (!c->exists || c->count <= 0) return 0;
+    if (r->loaded) {
+        if (r->n == 0) return 0;
+        const char *p = r->buf + r->off[coll_random_below((uint64_t)r->n)];
+        uint64_t l;
+        memcpy(&l, p, 8);
+        *m = p + 8;
+        *mlen = (size_t)l;
+        if (r->with_values && v) {
+            const char *q = p + 8 + l;
+            memcpy(&l, q, 8);
+            *v = q + 8;
+            *vlen = (size_t)l;
+        }
+        return 1;
+    }
+    if (coll_rand_indexed(c)) {
+        r->ord = coll_random_below((uint64_t)c->count);
+        int st = coll_rand_member_at(c, r->ord, &r->pick);
+        if (st == 0) st = LSM_ECORRUPT; /* every ordinal below count names a member */
+        if (st < 0) return st;
+        *m = r->pick.data;
+        *mlen = r->pick.len;
+        return 1;
+    }
+    if (!r->it) return 0;
+    /* no index (small): walk to a uniformly random position */
+    lsm_iter_seek(r->it, r->prefix, sizeof(r->prefix));
+    uint64_t pos = coll_random_below((uint64_t)c->count);
+    for (uint64_t i = 0; i < pos && rand_in_prefix(r); i++) lsm_iter_next(r->it);
+    if (!rand_in_prefix(r)) {
+        int st = lsm_iter_status(r->it);
+        return st ? st : LSM_ECORRUPT; /* fewer members than the count says */
+    }
+    size_t kl;
+    const char *k = lsm_iter_key(r->it, &kl);
+    *m = k + 10;
+    *mlen = kl - 10;
+    if (r->with_values && v) *v = lsm_iter_value(r->it, vlen);
+    return 1;
+}
+
+void coll_rand_close(coll_rand *r) {
+    if (r->it) lsm_iter_free(r->it);
+    free(r->buf);
+    free(r->off);
+    lsm_buf_free(&r->pick);
+    memset(r, 0, sizeof(*r));
+}
+
+int coll_u64set_add(coll_u64set *s, uint64_t h) {
+    if (h == 0) {
+        if (s->has_zero) return 0;
+        s->has_zero = 1;
+        return 1;
+    }
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 64;
+        uint64_t *ns = calloc(nc, sizeof(uint64_t));
+        if (!ns) return LSM_ENOMEM;
+        for (size_t i = 0; i < s->cap; i++) {
+            uint64_t x = s->slot[i];
+            if (!x) continue;
+            size_t j = (size_t)(x * 0x9E3779B97F4A7C15ull) & (nc - 1);
+            while (ns[j]) j = (j + 1) & (nc - 1);
+            ns[j] = x;
+        }
+        free(s->slot);
+        s->slot = ns;
+        s->cap = nc;
+    }
+    size_t j = (size_t)(h * 0x9E3779B97F4A7C15ull) & (s->cap - 1);
+    while (s->slot[j]) {
+        if (s->slot[j] == h) return 0;
+        j = (j + 1) & (s->cap - 1);
+    }
+    s->slot[j] = h;
+    s->n++;
+    return 1;
+}
+
+void coll_u64set_free(coll_u64set *s) {
+    free(s->slot);
+    memset(s, 0, sizeof(*s));
+}
+/* ======== end of hash/set additions ======== */
+
 /* ==== additions (zset branch): reverse iteration over one collection's members ==== */
 
 /* Checks the iterator's position against ci->prefix (no move). */

@@ -141,6 +141,87 @@ int coll_compaction_filter(void *ctx, lsm_filter_view *view, const void *key, si
 const char *coll_type_name(uint8_t type);
 /* OBJECT ENCODING name of a stored value of any type. */
 const char *coll_encoding_name(const ks_value *v);
+
+/* ======== hash/set additions (hashset branch; additive, keep at the END of this file) ========
+ * Random picks (SPOP, SRANDMEMBER, HRANDFIELD) without reading a big collection: the random-pick
+ * index. A hash or set whose count passed COLL_RAND_INDEX_MIN numbers its members 0..count-1
+ * (on-disk: never change):
+ *   'm' || version || 0x02 || ordinal (8, BE) -> member        (hash, set)
+ *   'm' || version || 0x03 || field -> ordinal (8, BE)         (hash: where a field is)
+ *   set member records hold their ordinal (8, BE) as value     (instead of "")
+ * A pick draws a uniform ordinal and reads one record: exactly uniform, O(1), no iterator (no
+ * walk over deleted entries). Removing the member at ordinal i moves the last one (count-1) into
+ * i, all in the command's write group. The metadata's extra[0] flag COLL_XF_RANDIDX says the
+ * index exists: built (once, <= COLL_RAND_INDEX_MIN + 1 members) in the write group that passes
+ * the threshold, never dropped (a shrunk collection keeps it). COPY must copy every sub kind
+ * under the version (coll_clone does). Collections without an index (count <=
+ * COLL_RAND_INDEX_MIN) are picked from by walking or loading their members, also uniformly. */
+#define COLL_SUB_ORD 0x02       /* hash/set: ordinal -> member (on-disk: never change) */
+#define COLL_SUB_POS 0x03       /* hash: field -> ordinal (on-disk: never change) */
+#define COLL_XF_RANDIDX 0x01    /* extra[0] of a hash/set: the ordinal index exists */
+#define COLL_RAND_INDEX_MIN 128 /* a hash/set gets its index when count passes this */
+
+/* 64-bit hash of member bytes (for de-duplicating picks; not stored). */
+uint64_t coll_member_hash(const void *m, size_t mlen);
+/* Fast non-cryptographic random numbers (seeded from the clock on first use). */
+uint64_t coll_random(void);
+/* A uniform integer in [0, n) (n > 0). */
+uint64_t coll_random_below(uint64_t n);
+/* 1 when c keeps the random-pick index. */
+int coll_rand_indexed(const coll *c);
+
+/* Index maintenance for hashes (KTYPE_HASH) and sets (KTYPE_SET), inside the write group:
+ * - a new member: the caller writes its member record (a set's with the value from
+ *   coll_rand_set_value, taken BEFORE coll_count_add), adds 1 to the count, then calls
+ *   coll_rand_member_added: it records the ordinal count-1, or builds the index when the count
+ *   just passed COLL_RAND_INDEX_MIN;
+ * - a removed member: the caller gets its ordinal (coll_rand_ordinal: from a set member record's
+ *   value, or a hash field's 0x03 record), deletes its member record, subtracts 1 from the count,
+ *   then calls coll_rand_member_removed (the last member moves into the hole).
+ * Both are no-ops for collections without an index (but for the build). 0 or a negative code. */
+size_t coll_rand_set_value(const coll *c, char out[8]);
+int coll_rand_member_added(coll *c, const void *m, size_t mlen);
+/* ordinal of member m: set_value/set_vlen are a set member record's value (from a read); hashes
+ * read their 0x03 record. 1 found, 0 no index / no position, or a negative code. */
+int coll_rand_ordinal(const coll *c, const void *m, size_t mlen, const char *set_value,
+                      size_t set_vlen, uint64_t *ord);
+int coll_rand_member_removed(coll *c, const void *m, size_t mlen, uint64_t ord);
+/* Reads the member at ordinal ord of an indexed collection into out: 1, 0 absent, or < 0. */
+int coll_rand_member_at(const coll *c, uint64_t ord, lsm_buf *out);
+
+/* Random picks with replacement. npicks is a hint: for collections without an index, 1 walks to
+ * a random position, more loads the members (<= COLL_RAND_INDEX_MIN of them) once; with_values
+ * loads hash values as well. Indexed collections read one ordinal record per pick (later writes
+ * of the same command are seen). */
+typedef struct coll_rand {
+    const coll *c;
+    lsm_iter *it;             /* a walk over an unindexed collection */
+    char prefix[10];
+    int loaded, with_values;
+    char *buf;                /* loaded: members (and values), each len(8) || bytes */
+    size_t *off;              /* loaded: offsets of the members in buf */
+    long n;
+    lsm_buf pick;             /* indexed: the member read */
+    uint64_t ord;             /* indexed: the ordinal of the last pick */
+} coll_rand;
+int coll_rand_open(coll_rand *r, const coll *c, long npicks, int with_values);
+/* One random member: 1 and *m (bytes valid until the next pick); *v too when values were loaded
+ * or walked (v may be NULL; *v = NULL otherwise: read it with coll_get); 0 when empty; or a
+ * negative code. */
+int coll_rand_pick(coll_rand *r, const char **m, size_t *mlen, const char **v, size_t *vlen);
+void coll_rand_close(coll_rand *r);
+
+/* A set of 64-bit values (member hashes, ordinals) for distinct picks: open addressing. */
+typedef struct coll_u64set {
+    uint64_t *slot;
+    size_t cap, n;
+    int has_zero;
+} coll_u64set;
+/* Adds h: 1 added, 0 present, LSM_ENOMEM. */
+int coll_u64set_add(coll_u64set *s, uint64_t h);
+void coll_u64set_free(coll_u64set *s);
+/* ======== end of hash/set additions ======== */
+
 /* ==== additions (zset branch): reverse iteration ====
  * coll_iter_seek_rev positions at the last member <= from of c's sub records (from NULL: the last
  * one); coll_iter_prev moves to the one before. coll_iter_valid/member/value/status/close work as

@@ -1,0 +1,480 @@
+/* test_set.c - set storage (src/types/set.c): exact counts through duplicates and removals,
+ * removal at count 0, the intset/hashtable encoding rules (creation by the first member,
+ * non-integers, the entry limit, sticky), the SINTER/SUNION/SDIFF streams (ordered, distinct,
+ * missing keys, the same key twice), the STORE forms' results and encodings (SDIFFSTORE's
+ * second algorithm), SPOP/SRANDMEMBER properties through the handlers (sizes, distinctness,
+ * the set shrinking by exactly what was popped, counts and the random-pick index staying
+ * exact), and a 100k-member set whose member operations cost a constant engine work. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "command.h"
+#include "config.h"
+#include "keyspace.h"
+#include "lsm.h"
+#include "server.h"
+#include "types/coll.h"
+#include "types/set.h"
+
+static char tmpdir[64];
+
+static void setup(void) {
+    config_init();
+    strcpy(tmpdir, "/tmp/kevo-test-set-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+    server.batch = lsm_batch_new();
+    server.dbnum = 16;
+    lsm_options o;
+    lsm_options_init(&o);
+    o.memtable_size = 4 << 20;
+    o.block_cache_size = 4 << 20;
+    o.expire_fn = keyspace_value_expire;
+    cr_assert_eq(lsm_open(tmpdir, &o, &server.engine), 0, "%s", lsm_last_error(NULL));
+    cr_assert_eq(keyspace_open(), 0);
+    command_table_init();
+}
+
+static void teardown(void) {
+    keyspace_close();
+    lsm_close(server.engine);
+    server.engine = NULL;
+    lsm_batch_free(server.batch);
+    server.batch = NULL;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(set, .init = setup, .fini = teardown, .timeout = 300);
+
+static const char *run(client *c, const char *line) {
+    static char reply[1 << 18];
+    char buf[4096];
+    cmdarg argv[128];
+    int argc = 0;
+    snprintf(buf, sizeof(buf), "%s", line);
+    for (char *tok = strtok(buf, " "); tok && argc < 128; tok = strtok(NULL, " ")) {
+        argv[argc].ptr = tok;
+        argv[argc].len = strlen(tok);
+        argc++;
+    }
+    cmdarg *saved = c->argv;
+    c->argc = argc;
+    c->argv = argv;
+    client_reply_reset(c);
+    command_process(c);
+    c->argv = saved;
+    c->argc = 0;
+    size_t n = client_reply_copy(c, reply, sizeof(reply) - 1);
+    cr_assert_lt(n, sizeof(reply) - 1, "reply too long for the test buffer");
+    reply[n] = '\0';
+    client_reply_reset(c);
+    return reply;
+}
+
+static int version_live(uint64_t ver) {
+    char vk[9];
+    vk[0] = KS_TAG_VERSION;
+    for (int i = 0; i < 8; i++) vk[1 + i] = (char)(ver >> (8 * (7 - i)));
+    lsm_buf b = {0};
+    int r = lsm_get(server.engine, vk, sizeof vk, &b);
+    lsm_buf_free(&b);
+    return r == 0;
+}
+
+static long long records_of(uint64_t ver, uint8_t sub) {
+    char pfx[10];
+    coll_member_key(pfx, ver, sub, NULL, 0);
+    lsm_iter *it = lsm_iter_new(server.engine);
+    long long n = 0;
+    for (lsm_iter_seek(it, pfx, sizeof pfx); lsm_iter_valid(it); lsm_iter_next(it)) {
+        size_t kl;
+        const char *k = lsm_iter_key(it, &kl);
+        if (kl < sizeof pfx || memcmp(k, pfx, sizeof pfx) != 0) break;
+        n++;
+    }
+    lsm_iter_free(it);
+    return n;
+}
+
+/* The random-pick index of an open collection is exact: ordinals 0..count-1 each name a
+ * distinct present member whose recorded position is that ordinal. */
+static void check_index(const coll *c) {
+    if (!coll_rand_indexed(c)) {
+        cr_assert_eq(records_of(c->version, COLL_SUB_ORD), 0);
+        cr_assert_eq(records_of(c->version, COLL_SUB_POS), 0);
+        return;
+    }
+    cr_assert_eq(records_of(c->version, COLL_SUB_ORD), c->count, "one ordinal per member");
+    if (c->type == KTYPE_HASH)
+        cr_assert_eq(records_of(c->version, COLL_SUB_POS), c->count, "one position per field");
+    lsm_buf m = {0}, v = {0};
+    for (int64_t i = 0; i < c->count; i++) {
+        cr_assert_eq(coll_rand_member_at(c, (uint64_t)i, &m), 1, "ordinal %lld", (long long)i);
+        cr_assert_eq(coll_get(c, COLL_SUB_MEMBER, m.data, m.len, &v), 1, "member of %lld",
+                     (long long)i);
+        uint64_t ord = ~0ull;
+        cr_assert_eq(coll_rand_ordinal(c, m.data, m.len, v.data, v.len, &ord), 1);
+        cr_assert_eq(ord, (uint64_t)i, "position of the member at %lld", (long long)i);
+    }
+    lsm_buf_free(&m);
+    lsm_buf_free(&v);
+}
+
+/* SADD key m... through the storage layer; returns the number added. */
+static int sadd(const char *key, int n, const char **ms) {
+    coll s;
+    keyspace_begin();
+    cr_assert_geq(set_open(&s, 0, key, strlen(key), 0), 0);
+    cr_assert_eq(set_create(&s, ms[0], strlen(ms[0])), 0);
+    int added = 0;
+    for (int i = 0; i < n; i++) {
+        int r = set_add(&s, ms[i], strlen(ms[i]));
+        cr_assert_geq(r, 0);
+        added += r;
+    }
+    cr_assert_eq(set_save(&s), 0);
+    cr_assert_eq(keyspace_commit(), 0);
+    coll_close(&s);
+    return added;
+}
+#define SADD(key, ...)                                                                        \
+    sadd(key, (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)),            \
+         (const char *[]){__VA_ARGS__})
+
+static int srem(const char *key, const char *m) {
+    coll s;
+    keyspace_begin();
+    int r = set_open(&s, 0, key, strlen(key), 0);
+    cr_assert_geq(r, 0);
+    if (r == 1) {
+        r = set_rem(&s, m, strlen(m));
+        cr_assert_geq(r, 0);
+        cr_assert_eq(set_save(&s), 0);
+    }
+    cr_assert_eq(keyspace_commit(), 0);
+    coll_close(&s);
+    return r;
+}
+
+static long long scount(const char *key) {
+    coll s;
+    int r = set_open(&s, 0, key, strlen(key), 0);
+    long long n = r == 1 ? s.count : -1;
+    coll_close(&s);
+    return n;
+}
+
+static int senc(const char *key) {
+    coll s;
+    cr_assert_eq(set_open(&s, 0, key, strlen(key), 0), 1);
+    int e = s.enc;
+    coll_close(&s);
+    return e;
+}
+
+static void big_set(const char *key, int n) {
+    for (int base = 0; base < n; base += 5000) {
+        coll s;
+        keyspace_begin();
+        cr_assert_geq(set_open(&s, 0, key, strlen(key), 0), 0);
+        cr_assert_eq(set_create(&s, "m", 1), 0);
+        for (int i = base; i < n && i < base + 5000; i++) {
+            char m[16];
+            int ml = snprintf(m, sizeof m, "m%06d", i);
+            cr_assert_eq(set_add_new(&s, m, (size_t)ml), 0);
+        }
+        cr_assert_eq(set_save(&s), 0);
+        cr_assert_eq(keyspace_commit(), 0);
+        coll_close(&s);
+    }
+}
+
+/* Checks count == member records == index records (when indexed). */
+static void check_exact(const char *key) {
+    coll s;
+    int r = set_open(&s, 0, key, strlen(key), 0);
+    cr_assert_geq(r, 0);
+    if (r == 1) {
+        cr_assert_eq(records_of(s.version, COLL_SUB_MEMBER), s.count, "%s: count", key);
+        check_index(&s);
+    }
+    coll_close(&s);
+}
+
+Test(set, counts_exact_and_removal_at_zero) {
+    cr_assert_eq(SADD("s", "a", "b", "a", "c", "b"), 3);
+    cr_assert_eq(SADD("s", "a", "d"), 1);
+    cr_assert_eq(scount("s"), 4);
+    check_exact("s");
+    coll s;
+    cr_assert_eq(set_open(&s, 0, "s", 1, 0), 1);
+    uint64_t ver = s.version;
+    cr_assert_eq(set_ismember(&s, "a", 1), 1);
+    cr_assert_eq(set_ismember(&s, "z", 1), 0);
+    coll_close(&s);
+    cr_assert_eq(srem("s", "z"), 0);
+    cr_assert_eq(srem("s", "a"), 1);
+    cr_assert_eq(srem("s", "a"), 0);
+    cr_assert_eq(scount("s"), 3);
+    srem("s", "b");
+    srem("s", "c");
+    cr_assert(version_live(ver));
+    srem("s", "d");
+    cr_assert_eq(scount("s"), -1, "an emptied set is removed");
+    cr_assert_not(version_live(ver));
+    cr_assert_eq(keyspace_dbsize(0), 0);
+    cr_assert_eq(SADD("s", "x"), 1, "and can be created again");
+    cr_assert_eq(scount("s"), 1);
+}
+
+Test(set, intset_encoding_rules) {
+    cr_assert(set_member_is_int("123", 3));
+    cr_assert(set_member_is_int("-9223372036854775808", 20));
+    cr_assert_not(set_member_is_int("9223372036854775808", 19));
+    cr_assert_not(set_member_is_int("01", 2));
+    cr_assert_not(set_member_is_int("-0", 2));
+    cr_assert_not(set_member_is_int("+1", 2));
+    cr_assert_not(set_member_is_int(" 1", 2));
+    cr_assert_not(set_member_is_int("", 0));
+    SADD("i", "1", "2");
+    cr_assert_eq(senc("i"), COLL_ENC_SMALL);
+    SADD("i", "x");
+    cr_assert_eq(senc("i"), COLL_ENC_BIG, "a non-integer converts");
+    srem("i", "x");
+    cr_assert_eq(senc("i"), COLL_ENC_BIG, "sticky");
+    SADD("h", "x", "1");
+    cr_assert_eq(senc("h"), COLL_ENC_BIG, "created for a non-integer first member");
+    SADD("m", "1", "x");
+    cr_assert_eq(senc("m"), COLL_ENC_BIG);
+    config.set_max_intset_entries = 3;
+    SADD("n", "1", "2", "3");
+    cr_assert_eq(senc("n"), COLL_ENC_SMALL);
+    SADD("n", "3");
+    cr_assert_eq(senc("n"), COLL_ENC_SMALL, "a duplicate adds nothing");
+    SADD("n", "4");
+    cr_assert_eq(senc("n"), COLL_ENC_BIG, "more than the limit");
+    config.set_max_intset_entries = 0;
+    SADD("z", "1");
+    cr_assert_eq(senc("z"), COLL_ENC_BIG);
+}
+
+/* Collects a set_op stream as "m1,m2,..." */
+static const char *setop(int op, int n, const char **keys) {
+    static char out[4096];
+    coll cs[8];
+    coll *ps[8];
+    for (int i = 0; i < n; i++) {
+        cr_assert_geq(set_open(&cs[i], 0, keys[i], strlen(keys[i]), 0), 0);
+        ps[i] = &cs[i];
+    }
+    set_op_iter o;
+    cr_assert_eq(set_op_open(&o, op, ps, n), 0);
+    out[0] = 0;
+    const char *m;
+    size_t ml;
+    int r;
+    while ((r = set_op_next(&o, &m, &ml)) == 1) {
+        if (out[0]) strcat(out, ",");
+        strncat(out, m, ml);
+    }
+    cr_assert_eq(r, 0);
+    set_op_close(&o);
+    for (int i = 0; i < n; i++) coll_close(&cs[i]);
+    return out;
+}
+#define SETOP(op, ...)                                                                        \
+    setop(op, (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)),            \
+          (const char *[]){__VA_ARGS__})
+
+Test(set, inter_union_diff_streams) {
+    SADD("a", "1", "2", "3", "4", "x");
+    SADD("b", "2", "3", "4", "5");
+    SADD("c", "3", "4", "5", "6", "x");
+    cr_assert_str_eq(SETOP(SET_OP_INTER, "a", "b", "c"), "3,4");
+    cr_assert_str_eq(SETOP(SET_OP_INTER, "a", "c"), "3,4,x");
+    cr_assert_str_eq(SETOP(SET_OP_INTER, "a", "a"), "1,2,3,4,x");
+    cr_assert_str_eq(SETOP(SET_OP_INTER, "a", "nosuch"), "");
+    cr_assert_str_eq(SETOP(SET_OP_INTER, "nosuch", "a"), "");
+    cr_assert_str_eq(SETOP(SET_OP_UNION, "a", "b", "c"), "1,2,3,4,5,6,x");
+    cr_assert_str_eq(SETOP(SET_OP_UNION, "nosuch", "b", "nosuch"), "2,3,4,5");
+    cr_assert_str_eq(SETOP(SET_OP_UNION, "nosuch"), "");
+    cr_assert_str_eq(SETOP(SET_OP_DIFF, "a", "b"), "1,x");
+    cr_assert_str_eq(SETOP(SET_OP_DIFF, "a", "b", "c"), "1");
+    cr_assert_str_eq(SETOP(SET_OP_DIFF, "a", "nosuch"), "1,2,3,4,x");
+    cr_assert_str_eq(SETOP(SET_OP_DIFF, "nosuch", "a"), "");
+    cr_assert_str_eq(SETOP(SET_OP_DIFF, "a", "b", "a"), "");
+    cr_assert_str_eq(SETOP(SET_OP_DIFF, "c"), "3,4,5,6,x");
+}
+
+Test(set, store_forms_results_and_encodings) {
+    client *c = client_create(-1);
+    config.set_max_intset_entries = 4;
+    cr_assert_str_eq(run(c, "SADD a 1 2 3 4 5"), ":5\r\n");
+    cr_assert_str_eq(run(c, "SADD b 1 2"), ":2\r\n");
+    cr_assert_str_eq(run(c, "SINTERSTORE d a b"), ":2\r\n");
+    cr_assert_str_eq(run(c, "OBJECT ENCODING d"), "$6\r\nintset\r\n");
+    cr_assert_str_eq(run(c, "SUNIONSTORE d a b"), ":5\r\n");
+    cr_assert_str_eq(run(c, "OBJECT ENCODING d"), "$9\r\nhashtable\r\n");
+    /* algorithm 1 (first set not large against the others): the result decides */
+    cr_assert_str_eq(run(c, "SDIFFSTORE d a b"), ":3\r\n");
+    cr_assert_str_eq(run(c, "OBJECT ENCODING d"), "$6\r\nintset\r\n");
+    /* algorithm 2 (6*3/2 > 6+1+1): the whole first set went through an intset of limit 4 */
+    cr_assert_str_eq(run(c, "SADD a6 1 2 3 4 5 6"), ":6\r\n");
+    cr_assert_str_eq(run(c, "SADD c1 2"), ":1\r\n");
+    cr_assert_str_eq(run(c, "SADD c2 1"), ":1\r\n");
+    cr_assert_str_eq(run(c, "SDIFFSTORE d a6 c1 c2"), ":4\r\n");
+    cr_assert_str_eq(run(c, "OBJECT ENCODING d"), "$9\r\nhashtable\r\n");
+    /* algorithm 2 with a non-integer in the first set that the others remove */
+    cr_assert_str_eq(run(c, "SADD m 1 2 3 zz"), ":4\r\n");
+    cr_assert_str_eq(run(c, "SADD z1 zz"), ":1\r\n");
+    cr_assert_str_eq(run(c, "SDIFFSTORE d m z1 c1 c2"), ":1\r\n");
+    cr_assert_str_eq(run(c, "OBJECT ENCODING d"), "$9\r\nhashtable\r\n");
+    cr_assert_str_eq(run(c, "SDIFFSTORE d m z1"), ":3\r\n");
+    cr_assert_str_eq(run(c, "OBJECT ENCODING d"), "$6\r\nintset\r\n");
+    /* algorithm 1: the result decides */
+    cr_assert_str_eq(run(c, "SADD o1 7"), ":1\r\n");
+    cr_assert_str_eq(run(c, "SADD o2 8"), ":1\r\n");
+    cr_assert_str_eq(run(c, "SDIFFSTORE d b o1 o2"), ":2\r\n");
+    cr_assert_str_eq(run(c, "OBJECT ENCODING d"), "$6\r\nintset\r\n");
+    /* the destination among the sources, and an empty result removing it */
+    cr_assert_str_eq(run(c, "SUNIONSTORE a a b o1"), ":6\r\n");
+    cr_assert_str_eq(run(c, "SCARD a"), ":6\r\n");
+    check_exact("a");
+    cr_assert_str_eq(run(c, "SET str v"), "+OK\r\n");
+    cr_assert_str_eq(run(c, "SINTERSTORE str a o2"), ":0\r\n");
+    cr_assert_str_eq(run(c, "EXISTS str"), ":0\r\n");
+    cr_assert_str_eq(run(c, "SINTERSTORE str a b"), ":2\r\n");
+    cr_assert_str_eq(run(c, "TYPE str"), "+set\r\n");
+    long long keys = keyspace_dbsize(0);
+    cr_assert_str_eq(run(c, "SDIFFSTORE nokey b b"), ":0\r\n");
+    cr_assert_eq(keyspace_dbsize(0), keys, "no key created for an empty result");
+    client_free(c);
+}
+
+/* Parses a RESP array/set of bulk strings of "m%06d" members into a 0/1 table; returns the
+ * element count, asserting distinctness when distinct. */
+static long parse_members(const char *r, char *seen, int nmax, int distinct) {
+    cr_assert(r[0] == '*' || r[0] == '~', "%.60s", r);
+    long n = strtol(r + 1, NULL, 10);
+    const char *p = strchr(r, '\n') + 1;
+    for (long i = 0; i < n; i++) {
+        cr_assert_eq(strncmp(p, "$7\r\nm", 5), 0, "%.40s", p);
+        int idx = atoi(p + 5);
+        cr_assert(idx >= 0 && idx < nmax);
+        if (distinct) cr_assert_eq(seen[idx], 0, "m%06d twice", idx);
+        seen[idx] = 1;
+        p += 13;
+    }
+    cr_assert_eq(*p, '\0', "trailing bytes: %.40s", p);
+    return n;
+}
+
+Test(set, spop_and_srandmember_properties) {
+    client *c = client_create(-1);
+    int sizes[] = {5, 300, 3000};
+    long counts[] = {1, 2, 10, 99, 100, 101, 299, 1000, 2999};
+    char *seen = calloc(3000, 1), *seen2 = calloc(3000, 1);
+    for (int si = 0; si < 3; si++) {
+        for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
+            int size = sizes[si];
+            run(c, "DEL s");
+            big_set("s", size);
+            char line[64];
+            /* SRANDMEMBER: distinct, min(count, size), all members */
+            snprintf(line, sizeof line, "SRANDMEMBER s %ld", counts[ci]);
+            memset(seen, 0, 3000);
+            long want = counts[ci] < size ? counts[ci] : size;
+            cr_assert_eq(parse_members(run(c, line), seen, size, 1), want, "%s", line);
+            snprintf(line, sizeof line, "SRANDMEMBER s -%ld", counts[ci]);
+            memset(seen, 0, 3000);
+            cr_assert_eq(parse_members(run(c, line), seen, size, 0), counts[ci], "%s", line);
+            /* SPOP: distinct, the set shrinks by exactly what was popped */
+            snprintf(line, sizeof line, "SPOP s %ld", counts[ci]);
+            memset(seen, 0, 3000);
+            long got = parse_members(run(c, line), seen, size, 1);
+            cr_assert_eq(got, want, "%s", line);
+            long long left = scount("s");
+            cr_assert_eq(left < 0 ? 0 : left, size - want, "%s: size %d", line, size);
+            check_exact("s");
+            if (left > 0) {
+                memset(seen2, 0, 3000);
+                cr_assert_eq(parse_members(run(c, "SMEMBERS s"), seen2, size, 1), left);
+                for (int i = 0; i < size; i++)
+                    cr_assert_eq(seen[i] + seen2[i], 1, "m%06d popped xor left (size %d, %s)",
+                                 i, size, line);
+            }
+        }
+    }
+    free(seen);
+    free(seen2);
+    /* single SPOP until empty: each member once */
+    run(c, "DEL s");
+    big_set("s", 200);
+    char *popped = calloc(200, 1);
+    for (int i = 0; i < 200; i++) {
+        const char *r = run(c, "SPOP s");
+        cr_assert_eq(strncmp(r, "$7\r\nm", 5), 0, "%s", r);
+        int idx = atoi(r + 5);
+        cr_assert_eq(popped[idx], 0);
+        popped[idx] = 1;
+        cr_assert_eq(scount("s"), i == 199 ? -1 : 199 - i);
+    }
+    cr_assert_str_eq(run(c, "SPOP s"), "$-1\r\n");
+    free(popped);
+    client_free(c);
+}
+
+Test(set, big_set_member_operations_cost_constant_engine_work) {
+    big_set("big", 100000);
+    cr_assert_eq(scount("big"), 100000);
+    check_exact("big");
+    client *c = client_create(-1);
+    lsm_stats a, b;
+    const char *cmds[] = {"SADD big newmember", "SISMEMBER big m050000", "SREM big m000001",
+                          "SPOP big", "SRANDMEMBER big", "SRANDMEMBER big 5",
+                          "SRANDMEMBER big -5", "SPOP big 5", "SCARD big",
+                          "SMOVE big other m000002", "SMISMEMBER big m000003 x",
+                          "SSCAN big 0 COUNT 5"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        lsm_get_stats(server.engine, &a);
+        const char *rep = run(c, cmds[i]);
+        lsm_get_stats(server.engine, &b);
+        cr_assert_neq(rep[0], '-', "%s: %s", cmds[i], rep);
+        cr_assert_leq(b.gets - a.gets, 16, "%s: %llu gets", cmds[i],
+                      (unsigned long long)(b.gets - a.gets));
+        cr_assert_leq(b.puts + b.deletes - a.puts - a.deletes, 32, "%s: %llu writes", cmds[i],
+                      (unsigned long long)(b.puts + b.deletes - a.puts - a.deletes));
+    }
+    cr_assert_eq(scount("big"), 100000 + 1 - 1 - 1 - 5 - 1);
+    check_exact("big");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 500; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "SADD big x%d", i);
+        run(c, line);
+        run(c, "SPOP big");
+        run(c, "SRANDMEMBER big");
+        snprintf(line, sizeof line, "SISMEMBER big m%06d", i * 100);
+        run(c, line);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_assert_lt(secs, 10.0, "2000 operations took %.2fs", secs);
+    cr_assert_eq(scount("big"), 100000 - 7);
+    check_exact("big");
+    client_free(c);
+}
+
+Test(set, u64set_dedupes) {
+    coll_u64set s = {0};
+    for (uint64_t i = 0; i < 10000; i++) cr_assert_eq(coll_u64set_add(&s, i * 7919), 1);
+    for (uint64_t i = 0; i < 10000; i++) cr_assert_eq(coll_u64set_add(&s, i * 7919), 0);
+    cr_assert_eq(s.n + (size_t)s.has_zero, 10000);
+    coll_u64set_free(&s);
+}
