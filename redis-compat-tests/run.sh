@@ -4,8 +4,7 @@
 # Starts the server under test on a free 127.0.0.1 port in a temp dir, and (when installed) a
 # reference redis-server on another free port for the differential suite, then runs:
 #   redispy       redis-py per-command tests (RESP2 + raw RESP3), test_redispy.py; properties
-#                 of the random hash/set commands, test_types_random.py
-#   redispy       redis-py per-command tests (RESP2 + raw RESP3), test_redispy.py; sorted-set
+#                 of the random hash/set commands, test_types_random.py; sorted-set
 #                 randomized checks and random sequences vs redis-server, test_zset_random.py
 #   differential  the same command sequences against both servers, replies compared byte for
 #                 byte, differential.py + sequences*.txt (one file per command family)

@@ -593,8 +593,7 @@ static const struct cmd_meta redis_meta[] = {
     {"sdiffstore", "@write @set @slow", "", 2, {{"OW update", 1, 0, 1, NULL}, {"RO access", 2, -1, 1, NULL}}},
     {"sscan", "@read @set @slow", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     /* ---- end of hash and set commands ---- */
-    /* ---- sorted-set commands (zset branch; ZUNION/ZINTER/ZDIFF[STORE]/ZINTERCARD/ZMPOP:
-     * keynum key specs, not expressible here) ---- */
+    /* ---- sorted-set commands (zset branch) ---- */
     {"zadd", "@write @sortedset @fast", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"zincrby", "@write @sortedset @fast", "", 1, {{"RW access update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"zrem", "@write @sortedset @fast", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
@@ -619,6 +618,16 @@ static const struct cmd_meta redis_meta[] = {
     {"zpopmax", "@write @sortedset @fast", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"zrandmember", "@read @sortedset @slow", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"zscan", "@read @sortedset @slow", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zmpop", "@write @sortedset @slow", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zunion", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zinter", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zdiff", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zintercard", "@read @sortedset @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    /* ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE: the destination's spec; the keynum spec of the sources
+     * follows from their command_keynum entry (command.h) */
+    {"zunionstore", "@write @sortedset @slow", "", 1, {{"OW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zinterstore", "@write @sortedset @slow", "", 1, {{"OW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"zdiffstore", "@write @sortedset @slow", "", 1, {{"OW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     /* ---- end of sorted-set commands ---- */
 };
 
@@ -664,11 +673,12 @@ static void reply_command_flags(client *c, const struct command *cmd)
     long n = 0;
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
         if (cmd->flags & (1u << i)) n++;
-    if (cmd->flags & CMD_KEYNUM) n++; /* "movablekeys" */
+    int movable = (cmd->flags & CMD_KEYNUM) || command_keynum_of(cmd);
+    if (movable) n++; /* "movablekeys" */
     reply_set(c, n);
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
         if (cmd->flags & (1u << i)) reply_simple(c, flag_names[i]);
-    if (cmd->flags & CMD_KEYNUM) reply_simple(c, "movablekeys");
+    if (movable) reply_simple(c, "movablekeys");
 }
 
 static void reply_acl_categories(client *c, const struct command *cmd, const struct command *parent)
@@ -772,11 +782,14 @@ static void reply_key_specs(client *c, const struct command *cmd, const struct c
                               cmd->first_key, cmd->key_step > 0 ? cmd->key_step : 1);
         return;
     }
+    const struct command_keynum *kn = command_keynum_of(cmd);
     if (m) {
-        reply_set(c, m->nspecs);
+        /* a destination before a key count (ZUNIONSTORE): its range spec, then the keynum one */
+        reply_set(c, m->nspecs + (kn ? 1 : 0));
         for (int i = 0; i < m->nspecs; i++)
             reply_one_key_spec(c, m->specs[i].flags, m->specs[i].index, m->specs[i].lastkey, m->specs[i].keystep,
                                m->specs[i].notes);
+        if (kn) reply_keynum_key_spec(c, "RO access", kn->numkeys_idx, 1);
         return;
     }
     if (cmd->first_key <= 0) {
@@ -1187,7 +1200,7 @@ static void command_getkeys_cmd(client *c)
         k = command_lookup_sub(cmd, c->argv[3].ptr, c->argv[3].len);
         if (!k) k = cmd;
     }
-    if (k->first_key <= 0 && !command_keynum_of(k)) {
+    if (k->first_key <= 0 && !command_keynum_of(k) && !(k->flags & CMD_KEYNUM)) {
         reply_error(c, "ERR The command has no key arguments");
         return;
     }

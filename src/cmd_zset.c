@@ -1387,22 +1387,22 @@ const struct command zset_commands[] = {
      "Returns the highest-scoring members from a sorted set after removing them. Deletes the "
      "sorted set if the last member was popped.",
      "5.0.0", "key [count]", NULL},
-    {"zmpop", cmd_zmpop, -4, W, 0, 0, 0, G,
+    {"zmpop", cmd_zmpop, -4, W | CMD_KEYNUM, 1, 1, 1, G,
      "Returns the highest- or lowest-scoring members from one or more sorted sets after "
      "removing them. Deletes the sorted set if the last member was popped.",
      "7.0.0", "numkeys key [key ...] MIN|MAX [COUNT count]", NULL},
     {"zrandmember", cmd_zrandmember, -2, R, 1, 1, 1, G,
      "Returns one or more random members from a sorted set.", "6.2.0",
      "key [count [WITHSCORES]]", NULL},
-    {"zunion", cmd_zunion, -3, R, 0, 0, 0, G, "Returns the union of multiple sorted sets.",
+    {"zunion", cmd_zunion, -3, R | CMD_KEYNUM, 1, 1, 1, G, "Returns the union of multiple sorted sets.",
      "6.2.0", "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX] "
               "[WITHSCORES]",
      NULL},
-    {"zinter", cmd_zinter, -3, R, 0, 0, 0, G,
+    {"zinter", cmd_zinter, -3, R | CMD_KEYNUM, 1, 1, 1, G,
      "Returns the intersect of multiple sorted sets.", "6.2.0",
      "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]",
      NULL},
-    {"zdiff", cmd_zdiff, -3, R, 0, 0, 0, G,
+    {"zdiff", cmd_zdiff, -3, R | CMD_KEYNUM, 1, 1, 1, G,
      "Returns the difference between multiple sorted sets.", "6.2.0",
      "numkeys key [key ...] [WITHSCORES]", NULL},
     {"zunionstore", cmd_zunionstore, -4, W | D, 1, 1, 1, G,
@@ -1416,7 +1416,7 @@ const struct command zset_commands[] = {
     {"zdiffstore", cmd_zdiffstore, -4, W | D, 1, 1, 1, G,
      "Stores the difference of multiple sorted sets in a key.", "6.2.0",
      "destination numkeys key [key ...]", NULL},
-    {"zintercard", cmd_zintercard, -3, R, 0, 0, 0, G,
+    {"zintercard", cmd_zintercard, -3, R | CMD_KEYNUM, 1, 1, 1, G,
      "Returns the number of members of the intersect of multiple sorted sets.", "7.0.0",
      "numkeys key [key ...] [LIMIT limit]", NULL},
     {"zscan", cmd_zscan, -3, R, 1, 1, 1, G,
@@ -1425,16 +1425,11 @@ const struct command zset_commands[] = {
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL},
 };
 
-/* Commands whose keys are counted by an argument (Redis's "keynum" key specs): COMMAND GETKEYS
- * finds them through this table (command.h). */
+/* ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE: a destination, then numkeys and the keys (command.h); the
+ * commands whose numkeys comes first carry CMD_KEYNUM in the table above. */
 const struct command_keynum zset_keynum_commands[] = {
     {"zunionstore", 1, 2},
     {"zinterstore", 1, 2},
     {"zdiffstore", 1, 2},
-    {"zunion", 0, 1},
-    {"zinter", 0, 1},
-    {"zdiff", 0, 1},
-    {"zintercard", 0, 1},
-    {"zmpop", 0, 1},
     {NULL, 0, 0},
 };

@@ -60,7 +60,8 @@ void command_table_init(void)
     if (entries) return;
     const struct command *tables[] = {server_commands, string_commands, keys_commands, multi_commands,
                                       hll_commands, bitops_commands,
-                                      hash_commands, set_commands, zset_commands};
+                                      hash_commands, set_commands,
+                                      zset_commands};
     size_t n = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const struct command *c = tables[t]; c->name; c++) n++;
@@ -296,45 +297,46 @@ const struct command_keynum *command_keynum_of(const struct command *cmd)
 int command_get_keys(const struct command *cmd, const struct cmdarg *argv, int argc, int *pos, int max)
 {
     const struct command_keynum *k = command_keynum_of(cmd);
-    struct command_keynum flagged; /* CMD_KEYNUM: numkeys at first_key, the keys after it */
-    if (!k && (cmd->flags & CMD_KEYNUM)) {
-        flagged.name = cmd->name;
-        flagged.store_idx = 0;
-        flagged.numkeys_idx = cmd->first_key;
-        k = &flagged;
-    }
     int n = 0;
-    if (!k) {
+    int store_idx = 0, numkeys_idx, step = 1;
+    if (k) {
+        store_idx = k->store_idx;
+        numkeys_idx = k->numkeys_idx;
+    } else if (cmd->flags & CMD_KEYNUM) {
+        numkeys_idx = cmd->first_key;
+        step = cmd->key_step > 0 ? cmd->key_step : 1;
+    } else {
         if (cmd->first_key <= 0) return -1;
         int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
-        int step = cmd->key_step > 0 ? cmd->key_step : 1;
+        step = cmd->key_step > 0 ? cmd->key_step : 1;
         for (int i = cmd->first_key; i <= last && i < argc; i += step) {
             if (n < max) pos[n] = i;
             n++;
         }
         return n;
     }
-    if (k->numkeys_idx >= argc) return -1;
-    /* key specs: the numkeys argument must be a strict integer naming keys that are there */
+    if (numkeys_idx <= 0 || numkeys_idx >= argc) return -1;
+    const cmdarg *na = &argv[numkeys_idx];
+    int first = numkeys_idx + 1;
+    /* Redis's key specs: numkeys a strict integer naming keys that are all there; the
+     * destination first */
     long long num;
-    const cmdarg *na = &argv[k->numkeys_idx];
-    int first = k->numkeys_idx + 1;
-    if (string2ll(na->ptr, na->len, &num) && num >= 1 && num <= argc - first) {
-        if (k->store_idx > 0) {
-            if (n < max) pos[n] = k->store_idx;
+    if (string2ll(na->ptr, na->len, &num) && num >= 1 && num <= (argc - first + step - 1) / step) {
+        if (store_idx > 0) {
+            if (n < max) pos[n] = store_idx;
             n++;
         }
         for (int i = 0; i < (int)num; i++, n++)
-            if (n < max) pos[n] = first + i;
+            if (n < max) pos[n] = first + i * step;
         return n;
     }
-    /* Redis's getkeys procs (atoi): sources first, then the destination */
+    /* else Redis's getkeys procs: atoi, at least one key, all there; the destination last */
     int a = atoi(na->ptr);
-    if (a < 1 || a > argc - first) return -1;
+    if (a < 1 || a > (argc - first) / step) return -1;
     for (int i = 0; i < a; i++, n++)
-        if (n < max) pos[n] = first + i;
-    if (k->store_idx > 0) {
-        if (n < max) pos[n] = k->store_idx;
+        if (n < max) pos[n] = first + i * step;
+    if (store_idx > 0) {
+        if (n < max) pos[n] = store_idx;
         n++;
     }
     return n;

@@ -58,9 +58,10 @@ extern const struct command hash_commands[];    /* cmd_hash.c */
 extern const struct command set_commands[];     /* cmd_set.c */
 extern const struct command zset_commands[];    /* cmd_zset.c */
 
-/* Commands whose keys are counted by an argument (Redis's "keynum" key specs; COMMAND INFO flag
- * movablekeys), e.g. ZUNIONSTORE dst numkeys key...: keys are argv[store_idx] (when > 0), then
- * the numkeys keys after argv[numkeys_idx]. Tables end with name == NULL. */
+/* Commands with a destination key before their key count (ZUNIONSTORE dst numkeys key...), which
+ * CMD_KEYNUM cannot describe: keys are argv[store_idx] (when > 0), then the numkeys keys after
+ * argv[numkeys_idx]. COMMAND INFO shows movablekeys, the destination's spec (from cmd_server.c's
+ * metadata) and a keynum spec; COMMAND GETKEYS uses command_get_keys. Tables end with NULL. */
 struct command_keynum {
     const char *name;
     int store_idx;
@@ -71,8 +72,8 @@ struct cmdarg;
 /* The keynum description of cmd, or NULL. */
 const struct command_keynum *command_keynum_of(const struct command *cmd);
 /* Argument positions of cmd's keys in argv[0..argc) (argv[0] = the command name), as Redis's
- * COMMAND GETKEYS finds them: key specs, then the numkeys fallback (atoi, as Redis's getkeys
- * procs). Writes at most max positions into pos; returns how many keys there are, or -1 when the
+ * COMMAND GETKEYS finds them: range (first/last/step), CMD_KEYNUM or command_keynum key specs,
+ * then for a malformed count Redis's getkeys procs' fallback (atoi). Writes at most max positions into pos; returns how many keys there are, or -1 when the
  * arguments name no valid keys ("Invalid arguments specified for command"). */
 int command_get_keys(const struct command *cmd, const struct cmdarg *argv, int argc, int *pos,
                      int max);

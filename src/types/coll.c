@@ -690,6 +690,7 @@ void coll_u64set_free(coll_u64set *s) {
     memset(s, 0, sizeof(*s));
 }
 /* ======== end of hash/set additions ======== */
+
 /* ==== additions (zset branch): reverse iteration over one collection's members ==== */
 
 /* Checks the iterator's position against ci->prefix (no move). */

@@ -142,7 +142,8 @@ const char *coll_type_name(uint8_t type);
 /* OBJECT ENCODING name of a stored value of any type. */
 const char *coll_encoding_name(const ks_value *v);
 
-/* ======== hash/set additions (hashset branch; additive, keep at the END of this file) = * Random picks (SPOP, SRANDMEMBER, HRANDFIELD) without reading a big collection: the random-pick
+/* ======== hash/set additions (hashset branch; additive, keep at the END of this file) ========
+ * Random picks (SPOP, SRANDMEMBER, HRANDFIELD) without reading a big collection: the random-pick
  * index. A hash or set whose count passed COLL_RAND_INDEX_MIN numbers its members 0..count-1
  * (on-disk: never change):
  *   'm' || version || 0x02 || ordinal (8, BE) -> member        (hash, set)
@@ -220,6 +221,7 @@ typedef struct coll_u64set {
 int coll_u64set_add(coll_u64set *s, uint64_t h);
 void coll_u64set_free(coll_u64set *s);
 /* ======== end of hash/set additions ======== */
+
 /* ==== additions (zset branch): reverse iteration ====
  * coll_iter_seek_rev positions at the last member <= from of c's sub records (from NULL: the last
  * one); coll_iter_prev moves to the one before. coll_iter_valid/member/value/status/close work as
