@@ -10,77 +10,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "client.h"
-#include "command.h"
-#include "config.h"
-#include "keyspace.h"
-#include "lsm.h"
-#include "server.h"
-#include "types/coll.h"
+#include "server_test_util.h"
 
-static char tmpdir[64];
-
-static void open_engine(void) {
-    lsm_options o;
-    lsm_options_init(&o);
-    o.memtable_size = 1 << 20;
-    o.block_cache_size = 1 << 20;
-    o.expire_fn = keyspace_value_expire;
-    o.compaction_filter = coll_compaction_filter;
-    cr_assert_eq(lsm_open(tmpdir, &o, &server.engine), 0, "%s", lsm_last_error(NULL));
-    cr_assert_eq(keyspace_open(), 0);
-}
-
-static void close_engine(void) {
-    keyspace_close();
-    lsm_close(server.engine);
-    server.engine = NULL;
-}
-
-static void setup(void) {
-    config_init();
-    strcpy(tmpdir, "/tmp/kevo-test-coll-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
-    server.batch = lsm_batch_new();
-    server.dbnum = 16;
-    open_engine();
-    command_table_init();
-}
-
-static void teardown(void) {
-    close_engine();
-    lsm_batch_free(server.batch);
-    server.batch = NULL;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-    cr_assert_eq(system(cmd), 0);
-}
+static void setup(void) { stu_setup("coll", 1 << 20); }
+static void teardown(void) { stu_teardown(); }
+static void open_engine(void) { stu_open_engine(); }
+static void close_engine(void) { stu_close_engine(); }
+static const char *run(client *c, const char *line) { return stu_run(c, line); }
 
 TestSuite(coll, .init = setup, .fini = teardown, .timeout = 120);
-
-static const char *run(client *c, const char *line) {
-    static char reply[8192];
-    char buf[1024];
-    cmdarg argv[32];
-    int argc = 0;
-    snprintf(buf, sizeof(buf), "%s", line);
-    for (char *tok = strtok(buf, " "); tok && argc < 32; tok = strtok(NULL, " ")) {
-        argv[argc].ptr = tok;
-        argv[argc].len = strlen(tok);
-        argc++;
-    }
-    cmdarg *saved = c->argv;
-    c->argc = argc;
-    c->argv = argv;
-    client_reply_reset(c);
-    command_process(c);
-    c->argv = saved;
-    c->argc = 0;
-    size_t n = client_reply_copy(c, reply, sizeof(reply) - 1);
-    reply[n] = '\0';
-    client_reply_reset(c);
-    return reply;
-}
 
 /* Builds a collection of type at key with members m0..m<n-1> (value "v<i>") through the layer,
  * as a command handler would. Returns its version. */
@@ -107,33 +45,9 @@ static uint64_t make_coll(int db, const char *key, uint8_t type, int n) {
     return ver;
 }
 
-static int version_live(uint64_t ver) {
-    char vk[9];
-    vk[0] = KS_TAG_VERSION;
-    for (int i = 0; i < 8; i++) vk[1 + i] = (char)(ver >> (8 * (7 - i)));
-    lsm_buf b = {0};
-    int r = lsm_get(server.engine, vk, sizeof vk, &b);
-    lsm_buf_free(&b);
-    cr_assert(r == 0 || r == LSM_ENOTFOUND);
-    return r == 0;
-}
-
-/* Members stored under ver (all subs), through the engine. */
-static long long members_of(uint64_t ver) {
-    char pfx[9];
-    pfx[0] = KS_TAG_MEMBER;
-    for (int i = 0; i < 8; i++) pfx[1 + i] = (char)(ver >> (8 * (7 - i)));
-    lsm_iter *it = lsm_iter_new(server.engine);
-    long long n = 0;
-    for (lsm_iter_seek(it, pfx, sizeof pfx); lsm_iter_valid(it); lsm_iter_next(it)) {
-        size_t kl;
-        const char *k = lsm_iter_key(it, &kl);
-        if (kl < sizeof pfx || memcmp(k, pfx, sizeof pfx) != 0) break;
-        n++;
-    }
-    lsm_iter_free(it);
-    return n;
-}
+static int version_live(uint64_t ver) { return stu_version_live(ver); }
+/* Member records stored under ver (all kinds). */
+static long long members_of(uint64_t ver) { return stu_records(ver, -1); }
 
 static int64_t count_of(int db, const char *key, uint8_t type) {
     coll c;

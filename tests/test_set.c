@@ -17,89 +17,17 @@
 #include "keyspace.h"
 #include "lsm.h"
 #include "server.h"
+#include "server_test_util.h"
 #include "types/coll.h"
 #include "types/set.h"
 
-static char tmpdir[64];
-
-static void setup(void) {
-    config_init();
-    strcpy(tmpdir, "/tmp/kevo-test-set-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
-    server.batch = lsm_batch_new();
-    server.dbnum = 16;
-    lsm_options o;
-    lsm_options_init(&o);
-    o.memtable_size = 4 << 20;
-    o.block_cache_size = 4 << 20;
-    o.expire_fn = keyspace_value_expire;
-    cr_assert_eq(lsm_open(tmpdir, &o, &server.engine), 0, "%s", lsm_last_error(NULL));
-    cr_assert_eq(keyspace_open(), 0);
-    command_table_init();
-}
-
-static void teardown(void) {
-    keyspace_close();
-    lsm_close(server.engine);
-    server.engine = NULL;
-    lsm_batch_free(server.batch);
-    server.batch = NULL;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-    cr_assert_eq(system(cmd), 0);
-}
+static void setup(void) { stu_setup("set", 4 << 20); }
+static void teardown(void) { stu_teardown(); }
+static const char *run(client *c, const char *line) { return stu_run(c, line); }
+static int version_live(uint64_t ver) { return stu_version_live(ver); }
+static long long records_of(uint64_t ver, uint8_t sub) { return stu_records(ver, sub); }
 
 TestSuite(set, .init = setup, .fini = teardown, .timeout = 300);
-
-static const char *run(client *c, const char *line) {
-    static char reply[1 << 18];
-    char buf[4096];
-    cmdarg argv[128];
-    int argc = 0;
-    snprintf(buf, sizeof(buf), "%s", line);
-    for (char *tok = strtok(buf, " "); tok && argc < 128; tok = strtok(NULL, " ")) {
-        argv[argc].ptr = tok;
-        argv[argc].len = strlen(tok);
-        argc++;
-    }
-    cmdarg *saved = c->argv;
-    c->argc = argc;
-    c->argv = argv;
-    client_reply_reset(c);
-    command_process(c);
-    c->argv = saved;
-    c->argc = 0;
-    size_t n = client_reply_copy(c, reply, sizeof(reply) - 1);
-    cr_assert_lt(n, sizeof(reply) - 1, "reply too long for the test buffer");
-    reply[n] = '\0';
-    client_reply_reset(c);
-    return reply;
-}
-
-static int version_live(uint64_t ver) {
-    char vk[9];
-    vk[0] = KS_TAG_VERSION;
-    for (int i = 0; i < 8; i++) vk[1 + i] = (char)(ver >> (8 * (7 - i)));
-    lsm_buf b = {0};
-    int r = lsm_get(server.engine, vk, sizeof vk, &b);
-    lsm_buf_free(&b);
-    return r == 0;
-}
-
-static long long records_of(uint64_t ver, uint8_t sub) {
-    char pfx[10];
-    coll_member_key(pfx, ver, sub, NULL, 0);
-    lsm_iter *it = lsm_iter_new(server.engine);
-    long long n = 0;
-    for (lsm_iter_seek(it, pfx, sizeof pfx); lsm_iter_valid(it); lsm_iter_next(it)) {
-        size_t kl;
-        const char *k = lsm_iter_key(it, &kl);
-        if (kl < sizeof pfx || memcmp(k, pfx, sizeof pfx) != 0) break;
-        n++;
-    }
-    lsm_iter_free(it);
-    return n;
-}
 
 /* The random-pick index of an open collection is exact: ordinals 0..count-1 each name a
  * distinct present member whose recorded position is that ordinal. */
