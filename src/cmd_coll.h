@@ -16,6 +16,10 @@ int cmd_coll_parse_cursor(const cmdarg *a, unsigned long long *out);
  * returned whole with cursor 0, as Redis does; a big one is walked COUNT members per call. */
 void cmd_coll_scan(client *c, coll *co, unsigned long long cursor, int pairs);
 
+/* HSCAN / SSCAN key cursor ...: the whole command for a collection of type (WRONGTYPE, a
+ * missing key as an empty walk, then cmd_coll_scan). */
+void cmd_coll_scan_command(client *c, uint8_t type, int pairs);
+
 /* Parses argv as a long in [min, max] as Redis's getRangeLongFromObjectOrReply: 1 ok; 0 replied
  * (msg replaces every error text when not NULL, as in Redis). */
 int cmd_coll_range_long(client *c, const cmdarg *a, long long min, long long max,

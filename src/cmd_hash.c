@@ -513,22 +513,7 @@ static void cmd_hrandfield(client *c) {
 
 /* ---- HSCAN ---------------------------------------------------------------------------------- */
 
-static void cmd_hscan(client *c) {
-    unsigned long long cursor;
-    if (!cmd_coll_parse_cursor(&c->argv[2], &cursor)) {
-        reply_error(c, "ERR invalid cursor");
-        return;
-    }
-    coll h;
-    int r = hopen(c, &h, &c->argv[1], KS_LOOKUP_READ);
-    if (r == 0) {
-        reply_array(c, 2);
-        reply_bulk(c, "0", 1);
-        reply_array(c, 0);
-    }
-    if (r == 1) cmd_coll_scan(c, &h, cursor, 1);
-    coll_close(&h);
-}
+static void cmd_hscan(client *c) { cmd_coll_scan_command(c, KTYPE_HASH, 1); }
 
 /* ---- table ---------------------------------------------------------------------------------- */
 

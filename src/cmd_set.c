@@ -68,6 +68,28 @@ static int scan_add(const char *p, size_t n) {
     return 0;
 }
 
+void cmd_coll_scan_command(client *c, uint8_t type, int pairs) {
+    unsigned long long cursor;
+    if (!cmd_coll_parse_cursor(&c->argv[2], &cursor)) {
+        reply_error(c, "ERR invalid cursor");
+        return;
+    }
+    coll co;
+    int r = coll_open(&co, c->db, c->argv[1].ptr, c->argv[1].len, type, KS_LOOKUP_READ);
+    if (r == COLL_WRONGTYPE) {
+        reply_error(c, ERR_WRONGTYPE);
+    } else if (r < 0) {
+        keyspace_reply_engine_error(c, r);
+    } else if (r == 0) {
+        reply_array(c, 2);
+        reply_bulk(c, "0", 1);
+        reply_array(c, 0);
+    } else {
+        cmd_coll_scan(c, &co, cursor, pairs);
+    }
+    coll_close(&co);
+}
+
 void cmd_coll_scan(client *c, coll *co, unsigned long long cursor, int pairs) {
     long long count = 10;
     const cmdarg *pat = NULL;
@@ -795,22 +817,7 @@ static void cmd_sdiffstore(client *c) { setop_store(c, SET_OP_DIFF); }
 
 /* ---- SSCAN ---------------------------------------------------------------------------------- */
 
-static void cmd_sscan(client *c) {
-    unsigned long long cursor;
-    if (!cmd_coll_parse_cursor(&c->argv[2], &cursor)) {
-        reply_error(c, "ERR invalid cursor");
-        return;
-    }
-    coll s;
-    int r = sopen(c, &s, &c->argv[1], KS_LOOKUP_READ);
-    if (r == 0) {
-        reply_array(c, 2);
-        reply_bulk(c, "0", 1);
-        reply_array(c, 0);
-    }
-    if (r == 1) cmd_coll_scan(c, &s, cursor, 0);
-    coll_close(&s);
-}
+static void cmd_sscan(client *c) { cmd_coll_scan_command(c, KTYPE_SET, 0); }
 
 /* ---- table ---------------------------------------------------------------------------------- */
 

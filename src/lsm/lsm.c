@@ -148,7 +148,6 @@ struct lsm {
     int group_failed;                /* aborted or dropped by a failure: writes refused */
     lsm_batch *group;
     uint64_t group_first_seq;        /* sequence of the group's first op */
-    int64_t group_counters[LSM_MAX_COUNTERS]; /* counters when the group began (abort) */
     lsm_batch *counter_batch;        /* lsm_counter_add outside a group */
 
     int stalled;
@@ -1160,7 +1159,17 @@ void lsm_group_begin(lsm_t *db) {
     lsm_batch_clear(db->group);
     db->group_failed = 0;
     db->group_first_seq = db->last_seq + 1;
-    memcpy(db->group_counters, db->counters, sizeof(db->counters));
+}
+
+static int group_skip_op(void *ctx, uint64_t seq, int kind, const char *key, size_t klen,
+                         const char *val, size_t vlen) {
+    (void)ctx, (void)seq, (void)kind, (void)key, (void)klen, (void)val, (void)vlen;
+    return 0;
+}
+
+static void group_undo_counter(void *ctx, int idx, int64_t delta) {
+    lsm_t *db = ctx;
+    if (idx >= 0 && idx < LSM_MAX_COUNTERS) db->counters[idx] -= delta;
 }
 
 /* Drops every write of the open group from the memtable (they were never logged) and restores
@@ -1178,7 +1187,8 @@ static int group_rollback(lsm_t *db) {
             db->mem = c;
         }
     }
-    if (db->wal != NULL) memcpy(db->counters, db->group_counters, sizeof(db->counters));
+    /* the group batch holds exactly the counter deltas applied since the group began */
+    if (db->wal != NULL) batch_iterate(db->group, group_skip_op, group_undo_counter, db);
     lsm_batch_clear(db->group);
     db->group_failed = 1;
     return rc;
