@@ -1,0 +1,80 @@
+/* list.h - Redis lists over the collection layer (coll.h). Knows no clients: cmd_list.c parses
+ * arguments and replies; everything here is unit-testable with an open engine. Main thread only.
+ *
+ * Layout (on-disk: never change; doc/keyspace_format.md "Lists"), version = the list's
+ * collection version:
+ *   element record 'm' || version || COLL_SUB_MEMBER || pos (8, BE) -> element bytes
+ * pos is an unsigned 64-bit position; the elements sit at the DENSE positions head .. head+count-1
+ * (index i is at head + i), so LINDEX/LSET are one engine read/write and a range of k elements at
+ * index i is one seek plus k steps. The metadata extra holds head (8, BE); a new list starts at
+ * head = 2^63 so either end can grow by 2^63 pushes. The metadata count (coll.h) is the exact
+ * length (LLEN); a list whose last element goes is removed (coll_save), as Redis removes empty
+ * lists.
+ * Costs: push/pop at either end O(1) engine writes (the element and the metadata); index/set O(1);
+ * insert/remove in the middle (LINSERT, LREM, a removal by list_remove_at) shift the SHORTER side
+ * of the list by one position per removed/inserted element: O(min(i, n - i)) reads and writes.
+ *
+ * OBJECT ENCODING: COLL_ENC_SMALL ("listpack") while the list fits list-max-listpack-size (Redis
+ * 7.0's rule: a positive value is an element count, -1..-5 a byte budget of 4/8/16/32/64 KiB per
+ * node; the per-element byte cost Redis counts is approximated as documented in list.c); then
+ * COLL_ENC_BIG ("quicklist") for good, as Redis 7.0 never converts back.
+ *
+ * Writes must run inside the command's write group (keyspace_begin .. keyspace_commit) and end
+ * with one list_save. Every function returns 0 (or 1/0 as stated) or a negative LSM_E* code. */
+#ifndef KEVO_LIST_H
+#define KEVO_LIST_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coll.h"
+
+#define LIST_HEAD 0 /* the left end (LPUSH, LPOP, index 0) */
+#define LIST_TAIL 1 /* the right end (RPUSH, RPOP, index -1) */
+
+/* coll_open for KTYPE_LIST: 1 exists, 0 absent, COLL_WRONGTYPE, or a negative code. */
+int list_open(coll *l, int db, const char *key, size_t klen, int flags);
+/* Creates the list when absent (empty, head = 2^63). */
+int list_create(coll *l);
+/* list_open + coll_recreate as an empty list (STORE destinations: SORT STORE). */
+int list_recreate(coll *l);
+/* Length (the exact count). */
+static inline int64_t list_len(const coll *l) { return l->exists ? l->count : 0; }
+
+/* Pushes v at where (LIST_HEAD/LIST_TAIL); the list must exist (list_create). */
+int list_push(coll *l, int where, const void *v, size_t vlen);
+/* Pops the element at where into out: 1 popped, 0 the list is empty. */
+int list_pop(coll *l, int where, lsm_buf *out);
+/* Element at index idx (0-based; negative counts from the tail): 1 found, 0 out of range. */
+int list_index(const coll *l, int64_t idx, lsm_buf *out);
+/* Replaces the element at idx: 1 done, 0 out of range. */
+int list_set(coll *l, int64_t idx, const void *v, size_t vlen);
+
+/* ---- ordered walks ----
+ * Positions at index start (0-based, >= 0) walking toward the tail, or with reverse toward the
+ * head (start then counts from the tail: 0 = the last element). Reads only what it visits. */
+typedef struct list_iter {
+    coll_iter ci;
+    int64_t index;   /* index of the current element (from the head) */
+} list_iter;
+int list_iter_seek(list_iter *li, const coll *l, int64_t start, int reverse);
+int list_iter_valid(const list_iter *li);
+void list_iter_next(list_iter *li);
+/* The current element; valid until the iterator moves. */
+const char *list_iter_value(const list_iter *li, size_t *len);
+int list_iter_status(const list_iter *li);
+void list_iter_close(list_iter *li);
+
+/* ---- middle edits: O(min(i, n - i)) each ---- */
+/* Inserts v so that it becomes index idx (0 <= idx <= count). */
+int list_insert_at(coll *l, int64_t idx, const void *v, size_t vlen);
+/* Removes the element at index idx (0 <= idx < count). */
+int list_remove_at(coll *l, int64_t idx);
+/* LREM: removes up to |count| elements equal to v (count > 0 from the head, < 0 from the tail,
+ * 0 all); *removed gets how many. */
+int list_rem(coll *l, const void *v, size_t vlen, int64_t count, int64_t *removed);
+/* LTRIM with already-normalized inclusive bounds (start > stop or start >= len empties it). */
+int list_trim(coll *l, int64_t start, int64_t stop);
+
+/* Writes the metadata (or removes the list when it is empty). */
+int list_save(coll *l);
+#endif
