@@ -475,6 +475,7 @@ static void sec_lsm(sbuf *sb)
               "lsm_gets:%llu\r\n"
               "lsm_puts:%llu\r\n"
               "lsm_deletes:%llu\r\n"
+              "lsm_memtable_overwrites:%llu\r\n"
               "lsm_expired_dropped:%llu\r\n"
               "lsm_tombstones_dropped:%llu\r\n"
               "lsm_total_sst_bytes:%llu\r\n"
@@ -492,7 +493,7 @@ static void sec_lsm(sbuf *sb)
               U(flushes), U(compactions), U(pending_compaction_bytes), st.running_flushes, st.running_compactions,
               U(bloom_checks), U(bloom_useful), U(cache_hits), U(cache_misses), U(cache_bytes), U(cache_capacity),
               U(stall_micros), U(stall_count), lsm_write_stalled(server.engine), U(last_sequence), U(gets), U(puts),
-              U(deletes), U(expired_dropped), U(tombstones_dropped), U(total_sst_bytes), st.open_tables,
+              U(deletes), U(overwrites), U(expired_dropped), U(tombstones_dropped), U(total_sst_bytes), st.open_tables,
               (unsigned long long)keyspace_reclaims(), U(filter_dropped), U(deletion_compactions),
               st.queued_manual_compactions);
 #undef U

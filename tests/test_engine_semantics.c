@@ -1117,3 +1117,71 @@ Test(engine_semantics, close_right_after_async_flush_and_compaction_loses_nothin
     }
     must(lsm_close(db), "close");
 }
+
+static uint64_t overwrites_of(lsm_t *db)
+{
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    return st.overwrites;
+}
+
+/* Overwrites in place (memtable.h): a write after the last commit replaces its key's newest
+ * memtable version; a group rolled back restores what the group overwrote, a committed one
+ * survives a restart, and committed versions are never overwritten. */
+Test(engine_semantics, overwrite_in_place_is_rolled_back_with_its_group_and_replayed_after_restart)
+{
+    lsm_options o;
+    etu_small_options(&o);
+    lsm_t *db = reopen(NULL, g_dir, &o);
+    must(etu_put_str(db, "k", "v1-committed"), "put v1");
+    must(lsm_commit(db), "commit");
+    uint64_t ow0 = overwrites_of(db);
+    must(etu_put_str(db, "k", "v2-pending!!"), "put v2"); /* v1 is committed: a new version */
+    cr_assert_eq(overwrites_of(db), ow0, "a committed version was overwritten");
+    must(etu_put_str(db, "k", "v3"), "put v3");             /* replaces v2 in place */
+    cr_assert_eq(overwrites_of(db), ow0 + 1);
+    lsm_group_begin(db);
+    must(etu_put_str(db, "k", "v4-in-group"), "put v4"); /* replaces v3, which predates the group */
+    must(lsm_delete(db, "k2", 2), "delete k2");
+    must(etu_put_str(db, "k", "v5"), "put v5");
+    cr_assert_eq(overwrites_of(db), ow0 + 3);
+    expect_str(db, "k", "v5", "inside the group");
+    must(lsm_group_abort(db), "abort");
+    cr_assert_neq(lsm_group_end(db), 0, "an aborted group's end fails");
+    expect_str(db, "k", "v3", "after the rollback: the version before the group");
+    /* the rolled-back memtable still holds v1 under v3 only if nothing dropped it: v3 is newest */
+    lsm_group_begin(db);
+    must(etu_put_str(db, "k", "v6-kept"), "put v6");
+    must(lsm_group_end(db), "group end");
+    must(lsm_commit(db), "commit");
+    expect_str(db, "k", "v6-kept", "committed group");
+    db = reopen(db, g_dir, &o);
+    expect_str(db, "k", "v6-kept", "after restart");
+    must(lsm_close(db), "close");
+}
+
+Test(engine_semantics, a_live_iterator_keeps_its_snapshot_while_the_key_is_rewritten)
+{
+    lsm_options o;
+    etu_small_options(&o);
+    lsm_t *db = reopen(NULL, g_dir, &o);
+    must(etu_put_str(db, "a", "a1"), "put a1");
+    must(etu_put_str(db, "a", "a2"), "put a2"); /* in place: no iterator, nothing committed */
+    lsm_iter *it = lsm_iter_new(db);
+    cr_assert_not_null(it);
+    uint64_t ow = overwrites_of(db);
+    must(etu_put_str(db, "a", "a3"), "put a3");
+    cr_assert_eq(overwrites_of(db), ow, "overwritten in place under a live iterator");
+    lsm_iter_seek(it, "a", 1);
+    cr_assert(lsm_iter_valid(it));
+    size_t vl;
+    const char *v = lsm_iter_value(it, &vl);
+    cr_assert(vl == 2 && memcmp(v, "a2", 2) == 0, "the iterator sees its snapshot's a2: %.*s",
+              (int)vl, v);
+    lsm_iter_free(it);
+    expect_str(db, "a", "a3", "latest");
+    must(etu_put_str(db, "a", "a4"), "put a4");
+    cr_assert_eq(overwrites_of(db), ow + 1, "in place again once the iterator is gone");
+    expect_str(db, "a", "a4", "latest");
+    must(lsm_close(db), "close");
+}

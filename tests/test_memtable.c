@@ -1125,3 +1125,166 @@ Test(memtable_reverse, prev_links_stay_exact_under_fast_path_overwrites_and_batc
     check_backward_matches_forward(m);
     memtable_unref(m);
 }
+
+/* ---- overwrite in place (memtable_put with an mt_overwrite policy) ---- */
+
+static int put_ow(memtable *m, uint64_t seq, int kind, const char *k, const char *v,
+                  uint64_t floor_seq, uint64_t undo_below) {
+    mt_overwrite ow = {floor_seq, undo_below};
+    return memtable_put(m, seq, kind, k, strlen(k), v, v ? strlen(v) : 0, &ow);
+}
+
+/* every (user key, sequence, value) of m in list order, as "k@seq=v " */
+static void dump(memtable *m, char *out, size_t cap) {
+    internal_iter *it = memtable_iter_new(m);
+    size_t n = 0;
+    out[0] = 0;
+    for (iter_seek_first(it); iter_valid(it); iter_next(it)) {
+        size_t kl, vl;
+        const char *k = iter_key(it, &kl);
+        const char *v = iter_value(it, &vl);
+        n += (size_t)snprintf(out + n, cap - n, "%.*s@%llu%s%.*s ", (int)ikey_user_len(kl), k,
+                              (unsigned long long)ikey_seq(k, kl),
+                              ikey_kind(k, kl) == KIND_DELETE ? "=DEL" : "=", (int)vl, v);
+    }
+    iter_destroy(it);
+}
+
+Test(memtable_overwrite, newest_node_takes_the_new_version_in_place_above_the_floor) {
+    memtable *m = memtable_new();
+    cr_assert_eq(memtable_add(m, 1, KIND_VALUE, "k", 1, "aaaa", 4), 0);
+    size_t mem = memtable_memory_usage(m);
+    cr_assert_eq(put_ow(m, 2, KIND_VALUE, "k", "bbbb", 0, 0), MEMTABLE_OVERWRITTEN);
+    cr_assert_eq(put_ow(m, 3, KIND_VALUE, "k", "cc", 0, 0), MEMTABLE_OVERWRITTEN); /* shorter */
+    char buf[256];
+    size_t l;
+    cr_assert_eq(get(m, "k", MAX_SEQUENCE, buf, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(buf, "cc");
+    cr_assert_eq(memtable_entries(m), 1, "no node was added");
+    cr_assert_eq(memtable_memory_usage(m), mem, "no memory was used");
+    cr_assert_eq(memtable_overwrites(m), 2);
+    dump(m, buf, sizeof buf);
+    cr_assert_str_eq(buf, "k@3=cc ", "the node carries the new sequence: %s", buf);
+    /* back to the original length fits; a tombstone fits anything */
+    cr_assert_eq(put_ow(m, 4, KIND_VALUE, "k", "dddd", 0, 0), MEMTABLE_OVERWRITTEN);
+    cr_assert_eq(put_ow(m, 5, KIND_DELETE, "k", NULL, 0, 0), MEMTABLE_OVERWRITTEN);
+    cr_assert_eq(get(m, "k", MAX_SEQUENCE, buf, &l), MEMTABLE_DELETED);
+    memtable_unref(m);
+}
+
+Test(memtable_overwrite, refused_at_or_below_the_floor_for_a_longer_value_or_a_new_key) {
+    memtable *m = memtable_new();
+    cr_assert_eq(memtable_add(m, 5, KIND_VALUE, "k", 1, "aa", 2), 0);
+    cr_assert_eq(put_ow(m, 6, KIND_VALUE, "k", "bb", 5, 0), 0, "seq 5 <= floor 5: a new node");
+    cr_assert_eq(put_ow(m, 7, KIND_VALUE, "k", "ccc", 0, 0), 0, "3 bytes do not fit in 2");
+    cr_assert_eq(put_ow(m, 8, KIND_VALUE, "j", "x", 0, 0), 0, "a new key is added");
+    cr_assert_eq(memtable_overwrites(m), 0);
+    char buf[256];
+    size_t l;
+    dump(m, buf, sizeof buf);
+    cr_assert_str_eq(buf, "j@8=x k@7=ccc k@6=bb k@5=aa ", "%s", buf);
+    /* every version is still there for older snapshots */
+    cr_assert_eq(get(m, "k", 6, buf, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(buf, "bb");
+    cr_assert_eq(get(m, "k", 5, buf, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(buf, "aa");
+    /* a policy-less add never overwrites */
+    cr_assert_eq(memtable_put(m, 9, KIND_VALUE, "k", 1, "d", 1, NULL), 0);
+    cr_assert_eq(memtable_entries(m), 5);
+    memtable_unref(m);
+}
+
+Test(memtable_overwrite, undo_apply_restores_what_predates_the_group_and_copy_keeps_it) {
+    memtable *m = memtable_new();
+    cr_assert_eq(memtable_add(m, 1, KIND_VALUE, "a", 1, "a1-long", 7), 0);
+    cr_assert_eq(memtable_add(m, 2, KIND_VALUE, "b", 1, "b1", 2), 0);
+    /* a group begins at sequence 3 */
+    memtable_undo_clear(m);
+    cr_assert_eq(put_ow(m, 3, KIND_VALUE, "a", "a3", 0, 3), MEMTABLE_OVERWRITTEN); /* recorded */
+    cr_assert_eq(put_ow(m, 4, KIND_VALUE, "a", "a4", 0, 3), MEMTABLE_OVERWRITTEN); /* group's own */
+    cr_assert_eq(put_ow(m, 5, KIND_DELETE, "b", NULL, 0, 3), MEMTABLE_OVERWRITTEN);
+    cr_assert_eq(put_ow(m, 6, KIND_VALUE, "c", "c6", 0, 3), 0);
+    char buf[256];
+    size_t l;
+    dump(m, buf, sizeof buf);
+    cr_assert_str_eq(buf, "a@4=a4 b@5=DEL c@6=c6 ", "%s", buf);
+    /* the group is rolled back: undo, then keep what is <= 2 */
+    memtable_undo_apply(m);
+    memtable *c = memtable_copy_upto(m, 2);
+    cr_assert_not_null(c);
+    dump(c, buf, sizeof buf);
+    cr_assert_str_eq(buf, "a@1=a1-long b@2=b1 ", "%s", buf);
+    cr_assert_eq(get(c, "a", MAX_SEQUENCE, buf, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(buf, "a1-long");
+    memtable_unref(c);
+    /* after a clear (the group ended) nothing is taken back */
+    memtable_undo_clear(m);
+    cr_assert_eq(put_ow(m, 7, KIND_VALUE, "a", "a7", 0, 7), MEMTABLE_OVERWRITTEN);
+    memtable_undo_clear(m);
+    memtable_undo_apply(m);
+    cr_assert_eq(get(m, "a", MAX_SEQUENCE, buf, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(buf, "a7");
+    memtable_unref(m);
+}
+
+/* Random puts with random floors and groups (some rolled back) against a model: the latest
+ * value of every key always matches, and a rollback restores exactly the pre-group state. */
+Test(memtable_overwrite, random_overwrites_and_rollbacks_match_a_model, .timeout = 60) {
+    enum { NK = 64, ROUNDS = 4000 };
+    memtable *m = memtable_new();
+    char model[NK][24], saved[NK][24];
+    int present[NK] = {0}, saved_present[NK];
+    uint64_t seq = 0, floor_seq = 0, rnd = 88172645463325252ull, overwrites = 0;
+#define RND() (rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17, rnd)
+    for (int round = 0; round < ROUNDS; round++) {
+        int group = RND() % 2, abort_it = group && RND() % 3 == 0;
+        uint64_t first = seq + 1;
+        if (group) {
+            memtable_undo_clear(m);
+            memcpy(saved, model, sizeof model);
+            memcpy(saved_present, present, sizeof present);
+        }
+        int nops = 1 + (int)(RND() % 6);
+        for (int i = 0; i < nops; i++) {
+            int k = (int)(RND() % NK);
+            char key[8], val[24];
+            snprintf(key, sizeof key, "k%02d", k);
+            int del = RND() % 5 == 0;
+            snprintf(val, sizeof val, "%.*s", (int)(RND() % 20), "vvvvvvvvvvvvvvvvvvvvvvvv");
+            val[0] = (char)('a' + round % 26);
+            int rc = put_ow(m, ++seq, del ? KIND_DELETE : KIND_VALUE, key, del ? NULL : val,
+                            floor_seq, group ? first : 0);
+            cr_assert(rc == 0 || rc == MEMTABLE_OVERWRITTEN);
+            present[k] = !del;
+            if (!del) snprintf(model[k], sizeof model[k], "%s", val);
+        }
+        if (abort_it) {
+            memtable_undo_apply(m);
+            memtable *c = memtable_copy_upto(m, first - 1);
+            cr_assert_not_null(c);
+            overwrites += memtable_overwrites(m);
+            memtable_unref(m);
+            m = c;
+            memcpy(model, saved, sizeof model);
+            memcpy(present, saved_present, sizeof present);
+        }
+        if (RND() % 4 == 0) floor_seq = seq; /* a commit */
+        for (int k = 0; k < NK; k++) {
+            char key[8], buf[64];
+            size_t l;
+            snprintf(key, sizeof key, "k%02d", k);
+            int r = get(m, key, MAX_SEQUENCE, buf, &l);
+            if (present[k]) {
+                cr_assert_eq(r, MEMTABLE_FOUND, "round %d key %d", round, k);
+                cr_assert_str_eq(buf, model[k], "round %d key %d", round, k);
+            } else {
+                cr_assert_neq(r, MEMTABLE_FOUND, "round %d key %d: deleted or never written", round, k);
+            }
+        }
+    }
+#undef RND
+    overwrites += memtable_overwrites(m);
+    cr_assert_gt(overwrites, ROUNDS / 10, "overwrites in place happened (%llu)",
+                 (unsigned long long)overwrites);
+    memtable_unref(m);
+}

@@ -1006,6 +1006,23 @@ static int write_prepare(lsm_t *db, size_t nops, size_t bytes) {
     return memtable_reserve(db->mem, nops, bytes);
 }
 
+/* Adds one write to the active memtable (reserved by write_prepare: cannot fail for memory).
+ * The key's newest memtable node takes the write in place when nobody can need the version it
+ * replaces (memtable.h): no live iterator; written after the last commit (a failed commit drops
+ * it anyway); recorded for a rollback when it predates the open group. */
+static int mem_apply(lsm_t *db, uint64_t seq, int kind, const void *key, size_t klen,
+                     const void *val, size_t vlen) {
+    mt_overwrite ow = {db->committed_seq, db->group_depth ? db->group_first_seq : 0};
+    int rc = memtable_put(db->mem, seq, kind, key, klen, val, vlen,
+                          db->iters.next == NULL ? &ow : NULL);
+    if (rc == MEMTABLE_OVERWRITTEN) {
+        db->st.overwrites++;
+        return 0;
+    }
+    if (rc == 0) db->mem_est += klen + vlen + MEM_ENTRY_OVERHEAD;
+    return rc;
+}
+
 static int write_one(lsm_t *db, int kind, const void *key, size_t klen, const void *val,
                      size_t vlen) {
     if (klen > UINT32_MAX - IKEY_TRAILER || vlen > UINT32_MAX) return LSM_EINVAL;
@@ -1016,12 +1033,11 @@ static int write_one(lsm_t *db, int kind, const void *key, size_t klen, const vo
                                 : lsm_batch_delete(db->group, key, klen);
         if (rc) return rc;
         uint64_t gseq = db->last_seq + 1;
-        rc = memtable_add(db->mem, gseq, kind, key, klen, val, vlen); /* reserved: cannot fail */
+        rc = mem_apply(db, gseq, kind, key, klen, val, vlen); /* reserved: cannot fail */
         if (rc) {
             enter_log_failure(db, "applying a write to the memtable failed");
             return rc;
         }
-        db->mem_est += klen + vlen + MEM_ENTRY_OVERHEAD;
         db->last_seq = gseq;
         db->st.user_bytes_written += klen + vlen;
         return 0;
@@ -1052,12 +1068,11 @@ static int write_one(lsm_t *db, int kind, const void *key, size_t klen, const vo
     p[n++] = 0; /* no counters */
     rc = wal_writer_add(db->wal, p, n);
     if (rc) return rc;
-    rc = memtable_add(db->mem, seq, kind, key, klen, val, vlen); /* reserved: cannot fail */
+    rc = mem_apply(db, seq, kind, key, klen, val, vlen); /* reserved: cannot fail */
     if (rc) {
         enter_log_failure(db, "applying a write to the memtable failed");
         return rc;
     }
-    db->mem_est += klen + vlen + MEM_ENTRY_OVERHEAD;
     db->last_seq = seq;
     db->st.user_bytes_written += klen + vlen;
     db->st.wal_bytes_written += n;
@@ -1077,8 +1092,7 @@ int lsm_delete(lsm_t *db, const void *key, size_t klen) {
 static int apply_op(void *ctx, uint64_t seq, int kind, const char *key, size_t klen,
                     const char *val, size_t vlen) {
     lsm_t *db = ctx;
-    int rc = memtable_add(db->mem, seq, kind, key, klen, val, vlen);
-    db->mem_est += klen + vlen + MEM_ENTRY_OVERHEAD;
+    int rc = mem_apply(db, seq, kind, key, klen, val, vlen);
     if (!db->replaying) {
         if (kind == KIND_VALUE) db->st.puts++;
         else db->st.deletes++;
@@ -1157,6 +1171,7 @@ int lsm_counter_add(lsm_t *db, int idx, int64_t delta) {
 void lsm_group_begin(lsm_t *db) {
     if (db->group_depth++ > 0) return;
     lsm_batch_clear(db->group);
+    memtable_undo_clear(db->mem);
     db->group_failed = 0;
     db->group_first_seq = db->last_seq + 1;
 }
@@ -1177,6 +1192,7 @@ static void group_undo_counter(void *ctx, int idx, int64_t delta) {
 static int group_rollback(lsm_t *db) {
     int rc = 0;
     if (db->last_seq >= db->group_first_seq && db->wal != NULL) {
+        memtable_undo_apply(db->mem); /* older versions the group overwrote in place */
         memtable *c = memtable_copy_upto(db->mem, db->group_first_seq - 1);
         if (!c) {
             fail_fatal(db, LSM_ENOMEM, "out of memory while rolling back a write group; "
@@ -1185,6 +1201,9 @@ static int group_rollback(lsm_t *db) {
         } else {
             memtable_unref(db->mem);
             db->mem = c;
+            /* the group's sequence numbers were never logged: hand them out again, so the WAL
+             * stays gapless (replay checks that each record follows the previous one) */
+            db->last_seq = db->group_first_seq - 1;
         }
     }
     /* the group batch holds exactly the counter deltas applied since the group began */
@@ -1208,6 +1227,7 @@ int lsm_group_end(lsm_t *db) {
         lsm_batch_clear(db->group);
         return LSM_EIO;
     }
+    memtable_undo_clear(db->mem);
     size_t n = lsm_batch_count(db->group);
     batch_set_sequence(db->group, db->group_first_seq);
     size_t len;

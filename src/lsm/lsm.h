@@ -352,6 +352,8 @@ typedef struct lsm_stats {
     uint64_t stall_micros, stall_count;
     uint64_t last_sequence;
     uint64_t gets, puts, deletes;
+    uint64_t overwrites;              /* puts/deletes that replaced the key's newest memtable
+                                         version in place (no new memtable entry) */
     uint64_t expired_dropped;         /* values dropped by compaction for expiry */
     uint64_t write_failures;          /* failures that made the engine refuse writes */
     uint64_t tombstones_dropped;

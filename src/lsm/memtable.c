@@ -1,7 +1,7 @@
 /* memtable.c - arena-backed skiplist of internal keys (see memtable.h).
  *
  * Node layout (one arena allocation per entry, 8-aligned):
- *   prev0 | u32 ikl | u32 vl | u32 height | pad | next[height] | ikey (ukey||trailer) | value
+ *   prev0 | u32 ikl | u32 vl | u32 height | u32 vcap | next[height] | ikey (ukey||trailer) | value
  * A node pointer points at ikl; prev0 (the level-0 predecessor) sits just before it, so the bytes
  * a descent reads (header, tower, key) stay as compact as without it. prev0 lets a new version
  * of a key already in the table, when its random height is 1, be linked just before the key's
@@ -28,6 +28,14 @@
  * owner thread: lsm.c seals a memtable before it becomes immutable, so readers on other
  * threads find nothing unlinked.
  *
+ * Overwrite in place (memtable_put with a policy from lsm.c, see memtable.h): a new version of a
+ * key whose newest node is not yet committed, with no iterator alive, replaces that node's
+ * trailer and value (the value must fit in vcap, the bytes the node was allocated with) instead
+ * of adding a node: a hot key (a counter, a collection's metadata record) rewritten many times
+ * between two commits costs one node, not one per write. A replaced node that predates the open
+ * write group is first copied to the undo log (undo[], undo_bytes), which a rollback applies
+ * newest first and a group's end or start clears.
+ *
  * Threads: a single writer (the owner). Inserts set a new node's next pointers before linking
  * it in, level 0 first, so a reader on the owner thread between inserts always sees a
  * well-formed list. The hash index is rebuilt (grown) only inside memtable_add, on the owner
@@ -52,8 +60,17 @@ struct mt_node {
     uint32_t ikl;
     uint32_t vl;
     uint32_t height;
+    uint32_t vcap;   /* bytes reserved for the value (>= vl): an overwrite in place may use them */
     mt_node *next[]; /* height entries, then ikey bytes, then value bytes */
 };
+
+/* One overwrite in place that a group rollback may have to take back (memtable_undo_apply). */
+typedef struct mt_undo {
+    mt_node *node;
+    uint64_t trailer; /* the node's trailer before the overwrite */
+    uint32_t vl;      /* its value length then */
+    size_t off;       /* its value bytes: undo_bytes[off .. off + vl) */
+} mt_undo;
 
 typedef struct mt_slot {
     mt_node *node; /* newest node of its user key; NULL: empty slot */
@@ -83,6 +100,11 @@ struct memtable {
     size_t nmerge, mpos;           /* merging[mpos..nmerge) sorted, not yet linked */
     mt_node **pending, **merging;  /* the two halves of bufs (swapped when pending fills) */
     mt_node *bufs[2][MT_PENDING_MAX]; /* nodes in the index but not yet linked into the list */
+    mt_undo *undo;                 /* overwrites in place since memtable_undo_clear */
+    size_t nundo, undo_cap;
+    char *undo_bytes;              /* their old values */
+    size_t undo_len, undo_bytes_cap;
+    uint64_t overwrites;           /* overwrites in place so far (memtable_overwrites) */
 };
 
 /* The level-0 predecessor (head for the first node), stored just before the node; NULL while
@@ -165,6 +187,7 @@ memtable *memtable_new_for(size_t expected_keys) {
     m->head->ikl = 0;
     m->head->vl = 0;
     m->head->height = MT_MAX_HEIGHT;
+    m->head->vcap = 0;
     *node_prev0(m->head) = NULL;
     for (int i = 0; i < MT_MAX_HEIGHT; i++) m->head->next[i] = NULL;
     m->slots = NULL;
@@ -176,6 +199,11 @@ memtable *memtable_new_for(size_t expected_keys) {
     m->pending = m->bufs[0];
     m->merging = m->bufs[1];
     atomic_init(&m->index_bytes, 0);
+    m->undo = NULL;
+    m->nundo = m->undo_cap = 0;
+    m->undo_bytes = NULL;
+    m->undo_len = m->undo_bytes_cap = 0;
+    m->overwrites = 0;
     size_t cap = index_cap_for(expected_keys);
     int rc = index_alloc(m, cap);
     if (rc && cap > MT_INDEX_MIN_SLOTS) rc = index_alloc(m, MT_INDEX_MIN_SLOTS); /* grows later */
@@ -194,6 +222,8 @@ void memtable_unref(memtable *m) {
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
         arena_destroy(&m->arena);
         free(m->slots);
+        free(m->undo);
+        free(m->undo_bytes);
         free(m);
     }
 }
@@ -449,14 +479,90 @@ memtable *memtable_copy_upto(memtable *m, uint64_t max_seq) {
     return c;
 }
 
+/* Records node's trailer and value before an overwrite in place: 0, or -1 (no memory). */
+static int undo_push(memtable *m, mt_node *n, uint64_t trailer) {
+    if (m->nundo == m->undo_cap) {
+        size_t nc = m->undo_cap ? m->undo_cap * 2 : 16;
+        mt_undo *u = realloc(m->undo, nc * sizeof(*u));
+        if (!u) return -1;
+        m->undo = u;
+        m->undo_cap = nc;
+    }
+    if (n->vl > m->undo_bytes_cap - m->undo_len) {
+        size_t nc = m->undo_bytes_cap ? m->undo_bytes_cap : 256;
+        while (nc - m->undo_len < n->vl) nc *= 2;
+        char *b = realloc(m->undo_bytes, nc);
+        if (!b) return -1;
+        m->undo_bytes = b;
+        m->undo_bytes_cap = nc;
+    }
+    mt_undo *u = &m->undo[m->nundo++];
+    u->node = n;
+    u->trailer = trailer;
+    u->vl = n->vl;
+    u->off = m->undo_len;
+    if (n->vl) memcpy(m->undo_bytes + m->undo_len, node_val(n), n->vl);
+    m->undo_len += n->vl;
+    return 0;
+}
+
+void memtable_undo_clear(memtable *m) {
+    m->nundo = 0;
+    m->undo_len = 0;
+}
+
+void memtable_undo_apply(memtable *m) {
+    while (m->nundo > 0) {
+        const mt_undo *u = &m->undo[--m->nundo];
+        mt_node *n = u->node;
+        char *k = (char *)node_key(n);
+        encode_fixed64(k + (n->ikl - IKEY_TRAILER), u->trailer);
+        if (u->vl) memcpy(k + n->ikl, m->undo_bytes + u->off, u->vl);
+        n->vl = u->vl;
+    }
+    m->undo_len = 0;
+}
+
+uint64_t memtable_overwrites(const memtable *m) { return m->overwrites; }
+
+/* The overwrite in place of memtable_put: 1 done, 0 not allowed here (see memtable.h). */
+static int overwrite(memtable *m, mt_node *n, uint64_t trailer, const void *val, size_t vl,
+                     const mt_overwrite *ow) {
+    if (vl > n->vcap) return 0;
+    size_t ukl = n->ikl - IKEY_TRAILER;
+    char *k = (char *)node_key(n);
+    uint64_t old = decode_fixed64(k + ukl);
+    if ((old >> 8) <= ow->floor_seq || old >= trailer) return 0;
+    if ((old >> 8) < ow->undo_below && undo_push(m, n, old) != 0) return 0;
+    encode_fixed64(k + ukl, trailer);
+    if (vl) memcpy(k + n->ikl, val, vl);
+    n->vl = (uint32_t)vl;
+    m->overwrites++;
+    return 1;
+}
+
 int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t ukl,
                  const void *val, size_t vl) {
+    return memtable_put(m, seq, kind, ukey, ukl, val, vl, NULL);
+}
+
+int memtable_put(memtable *m, uint64_t seq, int kind, const void *ukey, size_t ukl,
+                 const void *val, size_t vl, const mt_overwrite *ow) {
     if (ukl > UINT32_MAX - IKEY_TRAILER || vl > UINT32_MAX) return LSM_EINVAL;
+    uint64_t hh = key_hash64(ukey, ukl) & m->hash_mask;
+    mt_slot *slot = NULL;
+    if (ow) { /* the key's newest node may take the new version in place */
+        slot = index_find(m, ukey, ukl, hh);
+        if (slot->node && overwrite(m, slot->node, ikey_pack_trailer(seq, kind), val, vl, ow))
+            return MEMTABLE_OVERWRITTEN;
+    }
     /* Grow first (it is the only step that can fail besides the node allocation), keeping the
      * load <= 7/10 even if this key turns out to be new. */
-    if ((m->used + 1) * 10 > m->cap * 7 && index_alloc(m, m->cap * 2)) return LSM_ENOMEM;
-    uint64_t hh = key_hash64(ukey, ukl) & m->hash_mask;
-    mt_slot *slot = index_find(m, ukey, ukl, hh);
+    if ((m->used + 1) * 10 > m->cap * 7) {
+        if (index_alloc(m, m->cap * 2)) return LSM_ENOMEM;
+        slot = NULL; /* the table moved */
+    }
+    if (!slot) slot = index_find(m, ukey, ukl, hh);
     size_t ikl = ukl + IKEY_TRAILER;
     int h = random_height(m);
     size_t sz = sizeof(mt_node) + (size_t)h * sizeof(mt_node *) + ikl + vl;
@@ -465,6 +571,7 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
     n->ikl = (uint32_t)ikl;
     n->vl = (uint32_t)vl;
     n->height = (uint32_t)h;
+    n->vcap = (uint32_t)vl;
     char *k = (char *)&n->next[h];
     uint64_t trailer = ikey_pack_trailer(seq, kind);
     if (ukl) memcpy(k, ukey, ukl);

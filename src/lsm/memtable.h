@@ -32,6 +32,36 @@ void memtable_unref(memtable *m);
 int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t ukl,
                  const void *val, size_t vl);
 
+/* Overwrite in place (memtable_put): when ukey's newest node in m has room for the new value,
+ * the new version REPLACES it (its sequence, kind and value; no new node, no memory) instead of
+ * being added next to it — the older version disappears from m, as a flush with no snapshot
+ * between the two would drop it. The caller (lsm.c) allows it only when nobody can need the
+ * older version:
+ *   - floor_seq: only a node with sequence > floor_seq is replaced (lsm.c: the last committed
+ *     sequence, so a failed WAL commit, which drops every write after it, loses nothing more);
+ *   - undo_below: a replaced node with sequence < undo_below (the open write group's first
+ *     sequence) is recorded first, so memtable_undo_apply can put it back when the group is
+ *     rolled back; a record that cannot be allocated means no overwrite (a normal add instead);
+ *   - no reader may hold a snapshot or an iterator over m (lsm.c: no live lsm_iter), nor a
+ *     pointer into a value from memtable_get past its own copy.
+ * Owner thread, active (unsealed) memtable only. */
+typedef struct mt_overwrite {
+    uint64_t floor_seq;
+    uint64_t undo_below;
+} mt_overwrite;
+#define MEMTABLE_OVERWRITTEN 1
+/* memtable_add, with ow (NULL: never in place): 0 added, MEMTABLE_OVERWRITTEN replaced the key's
+ * newest node in place, or LSM_ENOMEM / LSM_EINVAL. */
+int memtable_put(memtable *m, uint64_t seq, int kind, const void *ukey, size_t ukl,
+                 const void *val, size_t vl, const mt_overwrite *ow);
+/* Forgets the recorded overwrites (a write group ended, or began). */
+void memtable_undo_clear(memtable *m);
+/* Takes back every recorded overwrite, newest first (a write group is rolled back), then
+ * forgets them. */
+void memtable_undo_apply(memtable *m);
+/* Overwrites in place done in m (tests, INFO). */
+uint64_t memtable_overwrites(const memtable *m);
+
 /* Reserves room so that the next adds of up to nkeys entries holding up to bytes of keys and
  * values together cannot fail for lack of memory (an atomic batch is then applied whole or,
  * when this fails, not at all). 0 or LSM_ENOMEM (nothing changed that matters). Owner thread. */
