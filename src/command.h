@@ -32,6 +32,9 @@ typedef void (*command_proc)(struct client *c);
 #define CMD_KEYNUM     (1u << 14) /* "movablekeys": argv[first_key] is numkeys, the keys follow it
                                      (key_step apart); COMMAND INFO shows 0 0 0 and a keynum key
                                      spec, COMMAND GETKEYS reads numkeys (SINTERCARD) */
+#define CMD_PUBSUB     (1u << 15) /* "pubsub": a pub/sub command (allowed in RESP2 subscribed
+                                     mode only for (P|S)(UN)SUBSCRIBE; never tracked; its
+                                     shard-channel "keys" are not keys for COMMAND GETKEYS) */
 
 struct command {
     const char *name;           /* lowercase; for a subcommand just the subcommand ("get") */
@@ -57,6 +60,7 @@ extern const struct command bitops_commands[];  /* cmd_bitops.c */
 extern const struct command hash_commands[];    /* cmd_hash.c */
 extern const struct command set_commands[];     /* cmd_set.c */
 extern const struct command zset_commands[];    /* cmd_zset.c */
+extern const struct command pubsub_commands[];  /* cmd_pubsub.c */
 
 /* Commands with a destination key before their key count (ZUNIONSTORE dst numkeys key...), which
  * CMD_KEYNUM cannot describe: keys are argv[store_idx] (when > 0), then the numkeys keys after
