@@ -8,6 +8,9 @@
 #                 randomized checks and random sequences vs redis-server, test_zset_random.py
 #   differential  the same command sequences against both servers, replies compared byte for
 #                 byte, differential.py + sequences*.txt (one file per command family)
+#   pubsub        pub/sub, keyspace notifications, client-side caching: the same scenarios on
+#                 both servers, message streams compared byte for byte (RESP2 and RESP3),
+#                 test_pubsub.py (skipped without redis-server)
 #   cli           redis-cli: --pipe mass insert, --scan, -3, INFO, test_cli.py
 #   hiredis       hiredis_test.c compiled here with -lhiredis
 #   restart       durability across SIGTERM / kill -9 / DEBUG RELOAD / flushes, test_restart.py
@@ -26,7 +29,7 @@ set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ]; then
-    echo "usage: $0 KEVO_BINARY [redispy|differential|cli|hiredis|restart|hostile|diskfull|crash ...]" >&2
+    echo "usage: $0 KEVO_BINARY [redispy|differential|pubsub|cli|hiredis|restart|hostile|diskfull|crash ...]" >&2
     exit 2
 fi
 bin="$1"; shift
@@ -36,7 +39,7 @@ if [ ! -x "$bin" ]; then
     exit 2
 fi
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(redispy differential cli hiredis restart hostile diskfull crash)
+[ ${#suites[@]} -eq 0 ] && suites=(redispy differential pubsub cli hiredis restart hostile diskfull crash)
 
 PY=/usr/bin/python3
 if ! "$PY" -c 'import redis' 2>/dev/null; then
@@ -175,6 +178,7 @@ for s in "${suites[@]}"; do
             else
                 echo "differential 0 0 1" >> "$KT_SUMMARY"
             fi ;;
+        pubsub)       run_bounded "$PY" "$here/test_pubsub.py" || rc=1 ;;
         cli)          run_bounded "$PY" "$here/test_cli.py" || rc=1 ;;
         hiredis)
             if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -O1 -o "$tmp/hiredis_test" \

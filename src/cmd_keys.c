@@ -86,6 +86,7 @@ static void cmd_del(client *c) {
         return;
     }
     keyspace_begin();
+    keyspace_auto_signals(0); /* signalled below, in argument order */
     long long deleted = 0;
     lsm_buf *b = keyspace_buf(0);
     for (int i = 0; i < n; i++) {
@@ -116,7 +117,10 @@ static void cmd_del(client *c) {
         return;
     }
     for (int j = 1; j < c->argc; j++)
-        if (gone[j]) event(NOTIFY_GENERIC, "del", c->db, &c->argv[j]);
+        if (gone[j]) {
+            keyspace_signal_modified(c->db, c->argv[j].ptr, c->argv[j].len);
+            event(NOTIFY_GENERIC, "del", c->db, &c->argv[j]);
+        }
     free(gone);
     reply_int(c, deleted);
 }

@@ -394,6 +394,7 @@ static void mset_generic(client *c, int nx) {
     }
     keyspace_begin();
     keyspace_new_events(0);
+    keyspace_auto_signals(0); /* the keys are signalled below, in argument order */
     for (int i = 0; i < n; i++) {
         const cmdarg *k = &c->argv[idx[i]], *val = &c->argv[idx[i] + 1];
         ks_value v;
@@ -404,6 +405,7 @@ static void mset_generic(client *c, int nx) {
                              val->ptr, val->len);
         if (r < 0) {
             keyspace_new_events(1);
+            keyspace_auto_signals(1);
             free(idx);
             free(added);
             str_stage_error(c, r);
@@ -411,6 +413,7 @@ static void mset_generic(client *c, int nx) {
         }
     }
     keyspace_new_events(1);
+    keyspace_auto_signals(1);
     free(idx);
     if (str_commit(c)) {
         free(added);
@@ -439,8 +442,9 @@ static void mset_generic(client *c, int nx) {
         }
         free(ord);
     }
-    for (int j = 1; j < c->argc; j += 2) {
+    for (int j = 1; j < c->argc; j += 2) { /* Redis's setKey (new, signal), then "set" */
         if (news && added[j]) event(c, NOTIFY_NEW, "new", &c->argv[j]);
+        keyspace_signal_modified(c->db, c->argv[j].ptr, c->argv[j].len);
         event(c, NOTIFY_STRING, "set", &c->argv[j]);
     }
     free(added);

@@ -284,13 +284,21 @@ int keyspace_commit(void) {
     return r;
 }
 
-static int ks_no_new_events; /* keyspace_new_events(0) */
+static int ks_no_new_events;   /* keyspace_new_events(0) */
+static int ks_no_auto_signals; /* keyspace_auto_signals(0) */
 
 void keyspace_new_events(int on) { ks_no_new_events = !on; }
+void keyspace_auto_signals(int on) { ks_no_auto_signals = !on; }
 
 void keyspace_command_done(void) {
     if (ks_cmd_group) keyspace_commit();
     ks_no_new_events = 0;
+    ks_no_auto_signals = 0;
+}
+
+/* keyspace_signal_modified unless the running command signals its keys itself. */
+static void auto_signal(int db, const char *key, size_t klen) {
+    if (!ks_no_auto_signals) keyspace_signal_modified(db, key, klen);
 }
 
 /* ---- lookups and writes -------------------------------------------------------------------- */
@@ -393,13 +401,13 @@ int keyspace_lookup(int db, const char *key, size_t klen, lsm_buf *buf, ks_value
 
 int keyspace_remove(int db, const char *key, size_t klen, const ks_value *old) {
     int r = remove_key(keyspace_phys_db(db), key, klen, old->expire, old);
-    if (r == 0) keyspace_signal_modified(db, key, klen);
+    if (r == 0) auto_signal(db, key, klen);
     return r;
 }
 
 int keyspace_remove_keep_version(int db, const char *key, size_t klen, const ks_value *old) {
     int r = remove_key(keyspace_phys_db(db), key, klen, old->expire, NULL);
-    if (r == 0) keyspace_signal_modified(db, key, klen);
+    if (r == 0) auto_signal(db, key, klen);
     return r;
 }
 
@@ -459,7 +467,7 @@ int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old
         keyspace_notify_removed(old, KS_REMOVED_OVERWRITTEN);
     }
     if (!old && !ks_no_new_events) notify_keyspace_event(NOTIFY_NEW, "new", db, key, klen); /* dbAdd */
-    keyspace_signal_modified(db, key, klen);
+    auto_signal(db, key, klen);
     return 0;
 }
 

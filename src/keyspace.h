@@ -118,6 +118,11 @@ int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old
  * that must publish it at another point (MSET: in argument order, between its "set" events)
  * turns it off around its writes and publishes it itself; keyspace_command_done turns it on. */
 void keyspace_new_events(int on);
+/* keyspace_signal_modified calls made by the keyspace itself: on by default. A command that
+ * writes its keys in another order than Redis (MSET, DEL: sorted) turns them off around its
+ * writes and calls keyspace_signal_modified per key in Redis's order (invalidation messages
+ * keep Redis's order); keyspace_command_done turns them on. */
+void keyspace_auto_signals(int on);
 /* Redis's signalModifiedKey: a key of LOGICAL db changed, so WATCHes on it fail and the clients
  * that may cache it get an invalidation (tracking.h). keyspace_put/remove and the collection
  * layer call it; a command that changes a key without them must call it. */
