@@ -620,11 +620,11 @@ void tracking_invalidate_all(void) {
     }
 }
 
-/* The keys of b as a RESP array in byte order, without those last written by `skip` (when
- * non-zero); NULL when that leaves nothing (or out of memory). *len set. */
+/* A modified key of a BCAST prefix and the id of the client that modified it last. */
 typedef struct keyref {
     const char *k;
     size_t len;
+    uint64_t writer;
 } keyref;
 
 static int keyref_cmp(const void *a, const void *b) {
@@ -632,11 +632,12 @@ static int keyref_cmp(const void *a, const void *b) {
     return bytes_cmp(x->k, x->len, y->k, y->len);
 }
 
-static char *bcast_reply(const keyref *keys, const uint64_t *writers, size_t n, uint64_t skip,
-                         size_t *outlen) {
+/* keys (sorted) as a RESP array, without those last written by `skip` (when non-zero); NULL
+ * when that leaves nothing (or out of memory). *outlen set. */
+static char *bcast_reply(const keyref *keys, size_t n, uint64_t skip, size_t *outlen) {
     size_t count = 0, bytes = 32;
     for (size_t i = 0; i < n; i++)
-        if (!skip || writers[i] != skip) {
+        if (!skip || keys[i].writer != skip) {
             count++;
             bytes += keys[i].len + 32;
         }
@@ -645,7 +646,7 @@ static char *bcast_reply(const keyref *keys, const uint64_t *writers, size_t n, 
     if (!p) return NULL;
     size_t off = resp_fmt_header(p, '*', (long long)count);
     for (size_t i = 0; i < n; i++) {
-        if (skip && writers[i] == skip) continue;
+        if (skip && keys[i].writer == skip) continue;
         off += resp_fmt_header(p + off, '$', (long long)keys[i].len);
         memcpy(p + off, keys[i].k, keys[i].len);
         off += keys[i].len;
@@ -663,8 +664,7 @@ void tracking_broadcast(void) {
         size_t n = strmap_size(b->keys);
         if (n == 0) continue;
         keyref *keys = malloc(n * sizeof(*keys));
-        uint64_t *writers = malloc(n * sizeof(*writers));
-        if (keys && writers) {
+        if (keys) {
             strmap_iter it = {0};
             const char *k;
             size_t kl;
@@ -673,20 +673,17 @@ void tracking_broadcast(void) {
             while (m < n && strmap_next(b->keys, &it, &k, &kl, &v)) {
                 keys[m].k = k;
                 keys[m].len = kl;
+                keys[m].writer = (uint64_t)(uintptr_t)v;
                 m++;
             }
             qsort(keys, m, sizeof(*keys), keyref_cmp);
-            for (size_t j = 0; j < m; j++) {
-                strmap_find(b->keys, keys[j].k, keys[j].len, &v);
-                writers[j] = (uint64_t)(uintptr_t)v;
-            }
             size_t plen = 0;
-            char *proto = bcast_reply(keys, writers, m, 0, &plen);
+            char *proto = bcast_reply(keys, m, 0, &plen);
             for (size_t j = 0; j < b->nclients; j++) {
                 client *c = b->clients[j];
                 if (c->flags & CLIENT_TRACKING_NOLOOP) {
                     size_t alen = 0;
-                    char *adhoc = bcast_reply(keys, writers, m, c->id, &alen);
+                    char *adhoc = bcast_reply(keys, m, c->id, &alen);
                     if (adhoc) send_message(c, adhoc, alen, 1);
                     free(adhoc);
                 } else if (proto) {
@@ -696,7 +693,6 @@ void tracking_broadcast(void) {
             free(proto);
         }
         free(keys);
-        free(writers);
         strmap_free(b->keys, NULL);
         b->keys = strmap_new();
     }
