@@ -228,7 +228,7 @@ Test(list, empty_and_binary_elements) {
 
 Test(list, set_negative_and_out_of_range) {
     for (int i = 0; i < 5; i++) {
-        char v[8];
+        char v[16];
         snprintf(v, sizeof v, "%d", i);
         pushs(LIST_TAIL, v);
     }
@@ -265,7 +265,7 @@ Test(list, insert_remove_every_position) {
                 lopen(&l, 0);
                 cr_assert_eq(list_create(&l), 0);
                 for (int i = 0; i < n; i++) {
-                    char v[8];
+                    char v[16];
                     int vl = snprintf(v, sizeof v, "e%d", i);
                     cr_assert_eq(list_push(&l, LIST_TAIL, v, (size_t)vl), 0);
                     m_insert(&m, i, v, (size_t)vl);
@@ -389,7 +389,7 @@ Test(list, ltrim) {
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         model m = {0};
         for (int i = 0; i < 10; i++) {
-            char v[8];
+            char v[16];
             int vl = snprintf(v, sizeof v, "%d", i);
             push(LIST_TAIL, v, (size_t)vl);
             m_insert(&m, i, v, (size_t)vl);
