@@ -57,6 +57,7 @@ extern const struct command bitops_commands[];  /* cmd_bitops.c */
 extern const struct command hash_commands[];    /* cmd_hash.c */
 extern const struct command set_commands[];     /* cmd_set.c */
 extern const struct command zset_commands[];    /* cmd_zset.c */
+extern const struct command list_commands[];    /* cmd_list.c */
 
 /* Commands with a destination key before their key count (ZUNIONSTORE dst numkeys key...), which
  * CMD_KEYNUM cannot describe: keys are argv[store_idx] (when > 0), then the numkeys keys after
