@@ -488,7 +488,7 @@ static void sort_generic(client *c, int readonly) {
     }
     if (!r && s.err) r = LSM_ENOMEM;
     if (r) goto engine_error;
-    if ((long long)s.n < end + 1) { /* the key holds fewer elements than its count says */
+    if (end >= start && (long long)s.n <= end) { /* fewer elements than the count says */
         r = LSM_ECORRUPT;
         goto engine_error;
     }
