@@ -15,7 +15,7 @@
  *   read with strtod and must be all of a double (a NUL byte ends it), not NaN and not out of
  *   range, else "ERR One or more scores can't be converted into double" (after the sort, so
  *   nothing is stored). A missing BY value weighs 0. Equal weights are ordered by the elements'
- *   bytes. ALPHA compares with strcoll (Redis's collation: the process's LC_COLLATE, set from the
+ *   bytes (so only ALPHA can see ties). ALPHA compares with strcoll (Redis's collation: the process's LC_COLLATE, set from the
  *   environment at startup as Redis does; C strings, so a NUL byte ends the comparison), except
  *   with STORE, where Redis compares bytes (memcmp, then length). ALPHA BY: a missing value sorts
  *   first, two missing (or equal) values are equal. DESC negates the comparison. The sort is
@@ -40,9 +40,11 @@
  * storing: memory O(N + output), time O(N log N) plus one engine lookup per element for BY and
  * one per output element and GET pattern.
  *
+ * Ties (ALPHA only) keep the order elements were loaded in: a list's order, an intset's
+ * ascending integers, as in Redis; other sets and sorted sets load in byte / score order where
+ * Redis uses its hash-table order (unspecified), so ties from those may come out differently.
  * Not done: Redis forces ALPHA on a set with BY nosort inside a Lua script too (there are no
- * scripts here); Redis's BY + LIMIT uses a partial quicksort, so elements whose ALPHA BY values
- * compare equal may come in another (equally valid, but different) order than Redis's there. */
+ * scripts here). */
 #include "client.h"
 #include "command.h"
 #include "keyspace.h"
@@ -261,6 +263,75 @@ static void merge_sort(const sort_ctx *s, sort_item *v, sort_item *tmp, size_t n
     size_t i = 0, j = h, k = 0;
     while (i < h && j < n) v[k++] = item_cmp(s, &v[j], &tmp[i]) < 0 ? v[j++] : tmp[i++];
     while (i < h) v[k++] = tmp[i++];
+}
+
+/* Partial quicksort (Bentley & McIlroy's "Engineering a Sort Function", the one Redis runs for
+ * BY with a LIMIT as pqsort): afterwards ranks lo..hi of v[a .. a+n) hold what a full sort
+ * would put there; parts of the array wholly outside lo..hi are left unsorted. Not stable: equal
+ * elements come out in the order this exact sequence of swaps leaves them, which is why it is
+ * reproduced step for step (median of three, ninther above 40 elements, insertion sort below 7,
+ * three-way partition with the equal keys parked at both ends). */
+static const sort_ctx *pq_ctx;
+static void pq_swap(sort_item *v, long long i, long long j) {
+    sort_item t = v[i];
+    v[i] = v[j];
+    v[j] = t;
+}
+static int pq_cmp(sort_item *v, long long i, long long j) { return item_cmp(pq_ctx, &v[i], &v[j]); }
+static long long pq_med3(sort_item *v, long long a, long long b, long long c) {
+    return pq_cmp(v, a, b) < 0 ? (pq_cmp(v, b, c) < 0 ? b : (pq_cmp(v, a, c) < 0 ? c : a))
+                               : (pq_cmp(v, b, c) > 0 ? b : (pq_cmp(v, a, c) < 0 ? a : c));
+}
+/* 1 when ranks lo..hi and the part [a, a+n) overlap (Redis's test: not both before, not both
+ * after). */
+static int pq_wanted(long long a, long long n, long long lo, long long hi) {
+    long long last = a + n - 1;
+    return !((lo < a && hi < a) || (lo > last && hi > last));
+}
+static void pq_sort(sort_item *v, long long a, long long n, long long lo, long long hi) {
+    for (;;) {
+        if (n < 7) {
+            for (long long m = a + 1; m < a + n; m++)
+                for (long long l = m; l > a && pq_cmp(v, l - 1, l) > 0; l--) pq_swap(v, l, l - 1);
+            return;
+        }
+        long long pm = a + n / 2;
+        if (n > 7) {
+            long long pl = a, pn = a + n - 1;
+            if (n > 40) {
+                long long d = n / 8;
+                pl = pq_med3(v, pl, pl + d, pl + 2 * d);
+                pm = pq_med3(v, pm - d, pm, pm + d);
+                pn = pq_med3(v, pn - 2 * d, pn - d, pn);
+            }
+            pm = pq_med3(v, pl, pm, pn);
+        }
+        pq_swap(v, a, pm); /* the pivot at a */
+        long long pa = a + 1, pb = a + 1, pc = a + n - 1, pd = a + n - 1;
+        int r;
+        for (;;) {
+            while (pb <= pc && (r = pq_cmp(v, pb, a)) <= 0) {
+                if (r == 0) pq_swap(v, pa++, pb);
+                pb++;
+            }
+            while (pb <= pc && (r = pq_cmp(v, pc, a)) >= 0) {
+                if (r == 0) pq_swap(v, pc, pd--);
+                pc--;
+            }
+            if (pb > pc) break;
+            pq_swap(v, pb++, pc--);
+        }
+        long long pn = a + n;
+        long long k = pa - a < pb - pa ? pa - a : pb - pa;
+        for (long long i = 0; i < k; i++) pq_swap(v, a + i, pb - k + i);
+        k = pd - pc < pn - pd - 1 ? pd - pc : pn - pd - 1;
+        for (long long i = 0; i < k; i++) pq_swap(v, pb + i, pn - k + i);
+        if ((k = pb - pa) > 1 && pq_wanted(a, k, lo, hi)) pq_sort(v, a, k, lo, hi);
+        if ((k = pd - pc) <= 1) return;
+        a = pn - k;
+        n = k;
+        if (!pq_wanted(a, n, lo, hi)) return;
+    }
 }
 
 /* ---- loading the key ---------------------------------------------------------------------- */
@@ -520,13 +591,21 @@ static void sort_generic(client *c, int readonly) {
                 goto engine_error;
             }
         }
-        sort_item *tmp = malloc((s.n / 2 + 1) * sizeof *tmp);
-        if (!tmp) {
-            r = LSM_ENOMEM;
-            goto engine_error;
+        if (sortby && (start != 0 || end != vectorlen - 1)) {
+            /* Redis sorts only what the LIMIT shows here, with its partial quicksort */
+            pq_ctx = &s;
+            pq_sort(s.items, 0, (long long)s.n, start, end);
+            pq_ctx = NULL;
+        } else {
+            /* glibc's qsort, which Redis calls here, is a merge sort: stable */
+            sort_item *tmp = malloc((s.n / 2 + 1) * sizeof *tmp);
+            if (!tmp) {
+                r = LSM_ENOMEM;
+                goto engine_error;
+            }
+            merge_sort(&s, s.items, tmp, s.n);
+            free(tmp);
         }
-        merge_sort(&s, s.items, tmp, s.n);
-        free(tmp);
     }
     if (int_conversion_error) {
         reply_error(c, ERR_SORT_SCORE);
