@@ -6,6 +6,8 @@
 #   redispy       redis-py per-command tests (RESP2 + raw RESP3), test_redispy.py; properties
 #                 of the random hash/set commands, test_types_random.py; sorted-set
 #                 randomized checks and random sequences vs redis-server, test_zset_random.py;
+#                 list random sequences and big-list middle edits vs redis-server,
+#                 test_list_random.py;
 #                 random SORT invocations over random data vs redis-server, test_sort_random.py
 #   differential  the same command sequences against both servers, replies compared byte for
 #                 byte, differential.py + sequences*.txt (one file per command family)
@@ -170,6 +172,7 @@ for s in "${suites[@]}"; do
         redispy)      run_bounded "$PY" "$here/test_redispy.py" || rc=1
                       run_bounded "$PY" "$here/test_types_random.py" || rc=1
                       run_bounded "$PY" "$here/test_zset_random.py" || rc=1
+                      run_bounded "$PY" "$here/test_list_random.py" || rc=1
                       run_bounded "$PY" "$here/test_sort_random.py" || rc=1 ;;
         differential)
             if [ -n "$REDIS_PORT" ]; then

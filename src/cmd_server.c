@@ -1429,12 +1429,28 @@ static void debug_object(client *c) {
     size_t serlen = v.plen;
     long long iv;
     int shared = v.plen <= 4 && string2ll(v.payload, v.plen, &iv) && iv >= 0 && iv < 10000;
-    char line[256];
+    /* a list adds Redis 7.0's quicklist figures; Kevo keeps no per-element byte sizes, so the
+     * node count assumes ~16 bytes per element under a byte-budget fill (doc/commands.md) */
+    char ql[160] = "";
+    if (v.type == KTYPE_LIST && v.plen >= COLL_META_FIXED) {
+        long long count = 0;
+        for (int i = 7; i >= 0; i--) count = (count << 8) | (unsigned char)v.payload[8 + i];
+        long long fill = config.list_max_listpack_size;
+        static const long long budget[] = {4096, 8192, 16384, 32768, 65536};
+        long long per_node = fill > 0 ? fill : budget[fill < -5 ? 4 : -fill - 1] / 16;
+        long long nodes = count > 0 ? (count + per_node - 1) / per_node : 0;
+        snprintf(ql, sizeof ql,
+                 " ql_nodes:%lld ql_avg_node:%.2f ql_listpack_max:%lld ql_compressed:%d "
+                 "ql_uncompressed_size:%lld",
+                 nodes, nodes ? (double)count / (double)nodes : 0.0, fill,
+                 config.list_compress_depth != 0, count * 16);
+    }
+    char line[384];
     snprintf(line, sizeof(line),
              "Value at:0x%012llx refcount:%d encoding:%s serializedlength:%zu lru:0 "
-             "lru_seconds_idle:0",
+             "lru_seconds_idle:0%s",
              (unsigned long long)(uintptr_t)v.payload & 0xffffffffffffull,
-             shared ? 2147483647 : 1, enc, serlen ? serlen : 1);
+             shared ? 2147483647 : 1, enc, serlen ? serlen : 1, ql);
     reply_simple(c, line);
 }
 
