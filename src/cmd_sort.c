@@ -15,11 +15,13 @@
  *   read with strtod and must be all of a double (a NUL byte ends it), not NaN and not out of
  *   range, else "ERR One or more scores can't be converted into double" (after the sort, so
  *   nothing is stored). A missing BY value weighs 0. Equal weights are ordered by the elements'
- *   bytes (so only ALPHA can see ties). ALPHA compares with strcoll (Redis's collation: the process's LC_COLLATE, set from the
- *   environment at startup as Redis does; C strings, so a NUL byte ends the comparison), except
- *   with STORE, where Redis compares bytes (memcmp, then length). ALPHA BY: a missing value sorts
- *   first, two missing (or equal) values are equal. DESC negates the comparison. The sort is
- *   stable, as glibc's qsort (a merge sort) that Redis calls is.
+ *   bytes (so only ALPHA can see ties). ALPHA compares with strcoll (the process's LC_COLLATE,
+ *   set from the environment at startup as Redis does; C strings, so a NUL byte ends the
+ *   comparison), except with STORE, where Redis compares bytes (memcmp, then length). ALPHA BY:
+ *   a missing value sorts first, two missing (or equal) values are equal. DESC negates the
+ *   comparison. The sort is stable, as glibc's qsort (a merge sort) that Redis calls is, except
+ *   for BY with a LIMIT that cuts the result, where Redis runs its partial quicksort: reproduced
+ *   here swap for swap, so that ties come out as in Redis.
  * - Not sorting: a list or a sorted set keeps its order (DESC reverses it) and LIMIT picks the
  *   range from that order, loading only that range; a set keeps its iteration order (Redis 7.0:
  *   ascending integers for an intset, hash-table order otherwise; here byte order) and ignores
@@ -43,8 +45,10 @@
  * Ties (ALPHA only) keep the order elements were loaded in: a list's order, an intset's
  * ascending integers, as in Redis; other sets and sorted sets load in byte / score order where
  * Redis uses its hash-table order (unspecified), so ties from those may come out differently.
- * Not done: Redis forces ALPHA on a set with BY nosort inside a Lua script too (there are no
- * scripts here). */
+ * Redis 7.0 does not clear errno before its strtod, so after a weight out of range its later
+ * SORTs of non-integer weights fail until a system call changes errno; here each SORT stands
+ * alone. Not done: Redis forces ALPHA on a set with BY nosort inside a Lua script too (there
+ * are no scripts here). */
 #include "client.h"
 #include "command.h"
 #include "keyspace.h"
@@ -647,7 +651,7 @@ static void sort_generic(client *c, int readonly) {
         }
     }
     r = 0;
-    coll_close(&src);
+    coll_close(&src); /* (idempotent: done again below) */
     if (storekey) {
         sort_store(c, storekey, &s, out, nout);
     } else {
