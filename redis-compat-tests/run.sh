@@ -7,7 +7,8 @@
 #                 of the random hash/set commands, test_types_random.py; sorted-set
 #                 randomized checks and random sequences vs redis-server, test_zset_random.py;
 #                 list random sequences and big-list middle edits vs redis-server,
-#                 test_list_random.py
+#                 test_list_random.py;
+#                 random SORT invocations over random data vs redis-server, test_sort_random.py
 #   differential  the same command sequences against both servers, replies compared byte for
 #                 byte, differential.py + sequences*.txt (one file per command family)
 #   cli           redis-cli: --pipe mass insert, --scan, -3, INFO, test_cli.py
@@ -171,7 +172,8 @@ for s in "${suites[@]}"; do
         redispy)      run_bounded "$PY" "$here/test_redispy.py" || rc=1
                       run_bounded "$PY" "$here/test_types_random.py" || rc=1
                       run_bounded "$PY" "$here/test_zset_random.py" || rc=1
-                      run_bounded "$PY" "$here/test_list_random.py" || rc=1 ;;
+                      run_bounded "$PY" "$here/test_list_random.py" || rc=1
+                      run_bounded "$PY" "$here/test_sort_random.py" || rc=1 ;;
         differential)
             if [ -n "$REDIS_PORT" ]; then
                 run_bounded "$PY" "$here/differential.py" "$here"/sequences*.txt || rc=1

@@ -61,7 +61,7 @@ void command_table_init(void)
     const struct command *tables[] = {server_commands, string_commands, keys_commands, multi_commands,
                                       hll_commands, bitops_commands,
                                       hash_commands, set_commands,
-                                      zset_commands, list_commands};
+                                      zset_commands, list_commands, sort_commands};
     size_t n = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const struct command *c = tables[t]; c->name; c++) n++;
@@ -294,8 +294,20 @@ const struct command_keynum *command_keynum_of(const struct command *cmd)
     return NULL;
 }
 
+static const struct command_getkeys *const getkeys_tables[] = {sort_getkeys_commands};
+
+const struct command_getkeys *command_getkeys_of(const struct command *cmd)
+{
+    for (size_t t = 0; t < sizeof getkeys_tables / sizeof getkeys_tables[0]; t++)
+        for (const struct command_getkeys *g = getkeys_tables[t]; g->name; g++)
+            if (!strcmp(g->name, cmd->name)) return g;
+    return NULL;
+}
+
 int command_get_keys(const struct command *cmd, const struct cmdarg *argv, int argc, int *pos, int max)
 {
+    const struct command_getkeys *g = command_getkeys_of(cmd);
+    if (g) return g->proc(argv, argc, pos, max);
     const struct command_keynum *k = command_keynum_of(cmd);
     int n = 0;
     int store_idx = 0, numkeys_idx, step = 1;
