@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "client.h"
 #include "command.h"
 #include "config.h"
@@ -384,6 +385,33 @@ static void client_kill_cmd(client *c)
     reply_int(c, k.killed);
 }
 
+/* CLIENT UNBLOCK client-id [TIMEOUT|ERROR] */
+static void client_unblock_cmd(client *c)
+{
+    if (c->argc > 4) {
+        reply_subcommand_syntax_error(c);
+        return;
+    }
+    int error = 0;
+    if (c->argc == 4) {
+        if (arg_is(&c->argv[3], "timeout")) {
+            error = 0;
+        } else if (arg_is(&c->argv[3], "error")) {
+            error = 1;
+        } else {
+            reply_error(c, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    }
+    long long id;
+    if (!string2ll(c->argv[2].ptr, c->argv[2].len, &id)) {
+        reply_error(c, ERR_NOT_INT);
+        return;
+    }
+    client *target = id > 0 ? client_by_id((uint64_t)id) : NULL;
+    reply_int(c, target && blocking_unblock(target, error) ? 1 : 0);
+}
+
 static void client_setinfo_cmd(client *c)
 {
     const cmdarg *v = &c->argv[3];
@@ -461,6 +489,8 @@ static void client_help_cmd(client *c)
         "    Assign the name <name> to the current connection.",
         "SETINFO <LIB-NAME|LIB-VER> <value>",
         "    Set client meta attributes.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         "HELP",
         "    Print this help.",
     };
@@ -629,6 +659,11 @@ static const struct cmd_meta redis_meta[] = {
     {"zinterstore", "@write @sortedset @slow", "", 1, {{"OW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"zdiffstore", "@write @sortedset @slow", "", 1, {{"OW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     /* ---- end of sorted-set commands ---- */
+    /* ---- blocking commands (cmd_blocking.c) ---- */
+    {"bzpopmin", "@write @sortedset @fast @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"bzpopmax", "@write @sortedset @fast @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"bzmpop", "@write @sortedset @slow @blocking", "", 1, {{"RW access delete", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    /* ---- end of blocking commands ---- */
 };
 
 static const cmd_meta *find_meta(const struct command *cmd, const struct command *parent)
@@ -665,20 +700,29 @@ static void reply_word_set(client *c, const char *list, int bulk)
     }
 }
 
-static const char *const flag_names[] = {"write", "readonly", "denyoom", "admin", "noscript", "loading",
-                                         "stale", "fast", "no_auth", "no_multi", "allow_busy", "skip_slowlog"};
+/* COMMAND INFO flags in Redis 7.0's order (addReplyFlagsForCommand); movablekeys is derived */
+#define FLAG_MOVABLE 0
+static const struct {
+    uint32_t flag;
+    const char *name;
+} flag_names[] = {
+    {CMD_WRITE, "write"},       {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
+    {CMD_ADMIN, "admin"},       {CMD_NOSCRIPT, "noscript"}, {CMD_BLOCKING, "blocking"},
+    {CMD_LOADING, "loading"},   {CMD_STALE, "stale"},       {CMD_SKIP_SLOWLOG, "skip_slowlog"},
+    {CMD_FAST, "fast"},         {CMD_NO_AUTH, "no_auth"},   {CMD_NO_MULTI, "no_multi"},
+    {FLAG_MOVABLE, "movablekeys"}, {CMD_ALLOW_BUSY, "allow_busy"},
+};
 
 static void reply_command_flags(client *c, const struct command *cmd)
 {
+    int movable = (cmd->flags & CMD_KEYNUM) || command_keynum_of(cmd);
     long n = 0;
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
-        if (cmd->flags & (1u << i)) n++;
-    int movable = (cmd->flags & CMD_KEYNUM) || command_keynum_of(cmd);
-    if (movable) n++; /* "movablekeys" */
+        if (flag_names[i].flag ? (cmd->flags & flag_names[i].flag) != 0 : movable) n++;
     reply_set(c, n);
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
-        if (cmd->flags & (1u << i)) reply_simple(c, flag_names[i]);
-    if (movable) reply_simple(c, "movablekeys");
+        if (flag_names[i].flag ? (cmd->flags & flag_names[i].flag) != 0 : movable)
+            reply_simple(c, flag_names[i].name);
 }
 
 static void reply_acl_categories(client *c, const struct command *cmd, const struct command *parent)
@@ -1575,6 +1619,7 @@ static const struct command client_subcommands[] = {
     {"no-evict", client_no_evict_cmd, 3, A | NS | LS, 0, 0, 0, "connection", "Sets the client eviction mode of the connection.", "7.0.0", "ON|OFF", NULL},
     {"no-touch", client_no_touch_cmd, 3, NS | LS, 0, 0, 0, "connection", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "7.2.0", "ON|OFF", NULL},
     {"reply", client_reply_cmd, 3, NS | LS, 0, 0, 0, "connection", "Instructs the server whether to reply to commands.", "3.2.0", "ON|OFF|SKIP", NULL},
+    {"unblock", client_unblock_cmd, -3, A | NS | LS, 0, 0, 0, "connection", "Unblocks a client blocked by a blocking command from a different connection.", "5.0.0", "client-id [TIMEOUT|ERROR]", NULL},
     {"help", client_help_cmd, 2, LS, 0, 0, 0, "connection", "Returns helpful text about the different subcommands.", "5.0.0", "", NULL},
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL},
 };
