@@ -5,7 +5,9 @@
 # reference redis-server on another free port for the differential suite, then runs:
 #   redispy       redis-py per-command tests (RESP2 + raw RESP3), test_redispy.py; properties
 #                 of the random hash/set commands, test_types_random.py; sorted-set
-#                 randomized checks and random sequences vs redis-server, test_zset_random.py
+#                 randomized checks and random sequences vs redis-server, test_zset_random.py;
+#                 list random sequences and big-list middle edits vs redis-server,
+#                 test_list_random.py
 #   differential  the same command sequences against both servers, replies compared byte for
 #                 byte, differential.py + sequences*.txt (one file per command family)
 #   blocking      blocking commands with several clients (FIFO, timeouts, MULTI, CLIENT UNBLOCK,
@@ -170,7 +172,8 @@ for s in "${suites[@]}"; do
     case "$s" in
         redispy)      run_bounded "$PY" "$here/test_redispy.py" || rc=1
                       run_bounded "$PY" "$here/test_types_random.py" || rc=1
-                      run_bounded "$PY" "$here/test_zset_random.py" || rc=1 ;;
+                      run_bounded "$PY" "$here/test_zset_random.py" || rc=1
+                      run_bounded "$PY" "$here/test_list_random.py" || rc=1 ;;
         differential)
             if [ -n "$REDIS_PORT" ]; then
                 run_bounded "$PY" "$here/differential.py" "$here"/sequences*.txt || rc=1

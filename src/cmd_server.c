@@ -659,6 +659,25 @@ static const struct cmd_meta redis_meta[] = {
     {"zinterstore", "@write @sortedset @slow", "", 1, {{"OW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"zdiffstore", "@write @sortedset @slow", "", 1, {{"OW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     /* ---- end of sorted-set commands ---- */
+    /* ---- list commands (list branch) ---- */
+    {"lpush", "@write @list @fast", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"rpush", "@write @list @fast", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lpushx", "@write @list @fast", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"rpushx", "@write @list @fast", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lpop", "@write @list @fast", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"rpop", "@write @list @fast", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"llen", "@read @list @fast", "", 1, {{"RO", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lrange", "@read @list @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lindex", "@read @list @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lset", "@write @list @slow", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"linsert", "@write @list @slow", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lrem", "@write @list @slow", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"ltrim", "@write @list @slow", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lpos", "@read @list @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lmove", "@write @list @slow", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
+    {"rpoplpush", "@write @list @slow", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
+    {"lmpop", "@write @list @slow", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    /* ---- end of list commands ---- */
     /* ---- blocking commands (cmd_blocking.c) ---- */
     {"bzpopmin", "@write @sortedset @fast @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"bzpopmax", "@write @sortedset @fast @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
@@ -1433,12 +1452,28 @@ static void debug_object(client *c) {
     size_t serlen = v.plen;
     long long iv;
     int shared = v.plen <= 4 && string2ll(v.payload, v.plen, &iv) && iv >= 0 && iv < 10000;
-    char line[256];
+    /* a list adds Redis 7.0's quicklist figures; Kevo keeps no per-element byte sizes, so the
+     * node count assumes ~16 bytes per element under a byte-budget fill (doc/commands.md) */
+    char ql[160] = "";
+    if (v.type == KTYPE_LIST && v.plen >= COLL_META_FIXED) {
+        long long count = 0;
+        for (int i = 7; i >= 0; i--) count = (count << 8) | (unsigned char)v.payload[8 + i];
+        long long fill = config.list_max_listpack_size;
+        static const long long budget[] = {4096, 8192, 16384, 32768, 65536};
+        long long per_node = fill > 0 ? fill : budget[fill < -5 ? 4 : -fill - 1] / 16;
+        long long nodes = count > 0 ? (count + per_node - 1) / per_node : 0;
+        snprintf(ql, sizeof ql,
+                 " ql_nodes:%lld ql_avg_node:%.2f ql_listpack_max:%lld ql_compressed:%d "
+                 "ql_uncompressed_size:%lld",
+                 nodes, nodes ? (double)count / (double)nodes : 0.0, fill,
+                 config.list_compress_depth != 0, count * 16);
+    }
+    char line[384];
     snprintf(line, sizeof(line),
              "Value at:0x%012llx refcount:%d encoding:%s serializedlength:%zu lru:0 "
-             "lru_seconds_idle:0",
+             "lru_seconds_idle:0%s",
              (unsigned long long)(uintptr_t)v.payload & 0xffffffffffffull,
-             shared ? 2147483647 : 1, enc, serlen ? serlen : 1);
+             shared ? 2147483647 : 1, enc, serlen ? serlen : 1, ql);
     reply_simple(c, line);
 }
 

@@ -62,7 +62,7 @@ void command_table_init(void)
     const struct command *tables[] = {server_commands, string_commands, keys_commands, multi_commands,
                                       hll_commands, bitops_commands,
                                       hash_commands, set_commands,
-                                      zset_commands, blocking_commands};
+                                      zset_commands, list_commands, blocking_commands};
     size_t n = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const struct command *c = tables[t]; c->name; c++) n++;

@@ -58,6 +58,7 @@ extern const struct command bitops_commands[];  /* cmd_bitops.c */
 extern const struct command hash_commands[];    /* cmd_hash.c */
 extern const struct command set_commands[];     /* cmd_set.c */
 extern const struct command zset_commands[];    /* cmd_zset.c */
+extern const struct command list_commands[];    /* cmd_list.c */
 extern const struct command blocking_commands[]; /* cmd_blocking.c */
 
 /* Commands with a destination key before their key count (ZUNIONSTORE dst numkeys key...), which
