@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Blocking commands with several real clients (raw RESP sockets, so replies are compared byte
+"""Blocking commands (BZPOPMIN BZPOPMAX BZMPOP BLPOP BRPOP BLMPOP BLMOVE BRPOPLPUSH) with several real clients (raw RESP sockets, so replies are compared byte
 for byte): FIFO fairness, several keys, timeouts (also sub-second), wake-ups only after EXEC,
 CLIENT UNBLOCK TIMEOUT/ERROR, CLIENT KILL and disconnect while blocked, RESP3 replies, INFO
 blocked_clients, CLIENT LIST flags=b, blocking commands inside MULTI, errors, pipelined input
@@ -570,6 +570,161 @@ def many_blocked_clients_with_timeouts_all_answered():
             c.close()
         return out
     eq(on_all(run), [b"*-1\r\n"] * 40)
+
+
+# ----------------------------------------------------------------------------- lists
+
+@test
+def list_pops_fifo_and_reply_shapes():
+    def run(port):
+        a = admin(port)
+        c1 = block(port, a, 0, "BLPOP", "l1", "l2", "0")
+        c2 = block(port, a, 1, "BRPOP", "l2", "0")
+        c3 = block(port, a, 2, "BLMPOP", "0", "2", "l0", "l2", "RIGHT", "COUNT", "5")
+        c4 = block(port, a, 3, "BLPOP", "l2", "0", resp3=True)
+        c5 = block(port, a, 4, "BLMPOP", "0", "1", "l2", "LEFT", resp3=True)
+        eq(a.call("RPUSH", "l2", "a", "b", "c", "d", "e", "f"), 6)
+        out = [raw_reply(c) for c in (c1, c2, c3)]
+        wait_blocked(a, 2)
+        eq(a.call("EXISTS", "l2"), 0)
+        a.call("RPUSH", "l2", "x", "y")
+        out += [raw_reply(c4), raw_reply(c5)]
+        wait_blocked(a, 0)
+        for c in (c1, c2, c3, c4, c5):
+            c.close()
+        return out
+    eq(on_all(run), [b"*2\r\n$2\r\nl2\r\n$1\r\na\r\n", b"*2\r\n$2\r\nl2\r\n$1\r\nf\r\n",
+                     b"*2\r\n$2\r\nl2\r\n*4\r\n$1\r\ne\r\n$1\r\nd\r\n$1\r\nc\r\n$1\r\nb\r\n",
+                     b"*2\r\n$2\r\nl2\r\n$1\r\nx\r\n", b"*2\r\n$2\r\nl2\r\n*1\r\n$1\r\ny\r\n"])
+
+
+@test
+def blmove_chained_wakeups():
+    def run(port):
+        a = admin(port)
+        c1 = block(port, a, 0, "BLMOVE", "s1", "s2", "RIGHT", "LEFT", "0")
+        c2 = block(port, a, 1, "BRPOPLPUSH", "s2", "s3", "0")
+        c3 = block(port, a, 2, "BLMPOP", "0", "2", "s9", "s3", "LEFT")
+        c4 = block(port, a, 3, "BLPOP", "s3", "0")
+        a.call("LPUSH", "s1", "job1")
+        out = [raw_reply(c1), raw_reply(c2), raw_reply(c3)]
+        ok(no_reply(c4), "an element was served twice")
+        out += [a.call_raw("LLEN", k)[0] for k in ("s1", "s2", "s3")]
+        # a push inside MULTI followed by a move to s3 inside the same transaction
+        a.send("MULTI")
+        a.send("RPUSH", "s2", "j2")
+        a.send("LMOVE", "s2", "s3", "LEFT", "RIGHT")
+        a.send("EXEC")
+        out.append([raw_reply(a) for _ in range(4)][-1])
+        out.append(raw_reply(c4))
+        wait_blocked(a, 0)
+        for c in (c1, c2, c3, c4):
+            c.close()
+        return out
+    got = on_all(run)
+    eq(got[:3], [b"$4\r\njob1\r\n", b"$4\r\njob1\r\n", b"*2\r\n$2\r\ns3\r\n*1\r\n$4\r\njob1\r\n"])
+    eq(got[-1], b"*2\r\n$2\r\ns3\r\n$2\r\nj2\r\n")
+
+
+@test
+def blmove_rotation_and_wrong_type_destination():
+    def run(port):
+        a = admin(port)
+        out = []
+        c = block(port, a, 0, "BLMOVE", "r", "r", "RIGHT", "LEFT", "0")
+        a.call("RPUSH", "r", "a")
+        out += [raw_reply(c), a.call_raw("LRANGE", "r", "0", "-1")[0]]
+        a.call("SET", "str", "x")
+        c.send("BLMOVE", "src", "str", "LEFT", "RIGHT", "0")
+        wait_blocked(a, 1)
+        a.call("RPUSH", "src", "e1", "e2")
+        out += [raw_reply(c), a.call_raw("LRANGE", "src", "0", "-1")[0]]
+        wait_blocked(a, 0)
+        out.append(c.call_raw("BLMOVE", "src", "str", "LEFT", "RIGHT", "0")[0])
+        out.append(c.call_raw("BLMOVE", "str", "src", "LEFT", "RIGHT", "0")[0])
+        c.close()
+        return out
+    eq(on_all(run)[:4], [b"$1\r\na\r\n", b"*1\r\n$1\r\na\r\n",
+                         b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+                         b"*2\r\n$2\r\ne1\r\n$2\r\ne2\r\n"])
+
+
+@test
+def list_and_zset_waiters_on_one_key():
+    def run(port):
+        a = admin(port)
+        cz = block(port, a, 0, "BZPOPMIN", "k", "0")
+        cl = block(port, a, 1, "BLPOP", "k", "0")
+        a.call("RPUSH", "k", "a", "b")
+        out = [raw_reply(cl)]
+        ok(no_reply(cz), "a zset waiter served by a list")
+        eq(a.call("LRANGE", "k", "0", "-1"), [b"b"])
+        a.call("DEL", "k")
+        a.call("ZADD", "k", "1", "m")
+        out.append(raw_reply(cz))
+        wait_blocked(a, 0)
+        cz.close()
+        cl.close()
+        return out
+    on_all(run)
+
+
+@test
+def list_timeouts_multi_and_errors():
+    def run(port):
+        a = admin(port)
+        a.call("SET", "str", "x")
+        out = []
+        for resp3 in (False, True):
+            c = conn(port, resp3)
+            for cmd in (("BLPOP", "nokey", "0.05"), ("BRPOP", "a", "b", "0.05"),
+                        ("BLMPOP", "0.05", "1", "nokey", "LEFT"),
+                        ("BLMOVE", "nokey", "d", "LEFT", "LEFT", "0.05"),
+                        ("BRPOPLPUSH", "nokey", "d", "0.05")):
+                out.append(c.call_raw(*cmd)[0])
+            c.close()
+        c = conn(port)
+        for cmd in (("MULTI",), ("BLPOP", "nokey", "0"), ("BRPOPLPUSH", "nokey", "d", "0"),
+                    ("BLMOVE", "nokey", "d", "LEFT", "RIGHT", "0"), ("BLMPOP", "0", "1", "nokey", "RIGHT"),
+                    ("RPUSH", "l", "1", "2", "3"), ("BLMOVE", "l", "d", "LEFT", "RIGHT", "0"),
+                    ("BLMPOP", "0", "1", "l", "RIGHT", "COUNT", "9"), ("BRPOP", "l", "0")):
+            c.send(*cmd)
+        for _ in range(9):
+            raw_reply(c)
+        out.append(c.call_raw("EXEC")[0])
+        for cmd in (("BLPOP", "k"), ("BLPOP", "str", "0"), ("BLPOP", "k", "abc"), ("BLPOP", "k", "-1"),
+                    ("BLMOVE", "k", "d", "UP", "LEFT", "abc"), ("BLMOVE", "k", "d", "LEFT", "DOWN", "abc"),
+                    ("BLMOVE", "k", "d", "LEFT", "LEFT", "abc"), ("BLMOVE", "str", "d", "LEFT", "LEFT", "0"),
+                    ("BRPOPLPUSH", "k", "d", "x"), ("BRPOPLPUSH", "str", "d", "0"),
+                    ("BLMPOP", "0", "0", "k", "LEFT"), ("BLMPOP", "0", "2", "k", "LEFT"),
+                    ("BLMPOP", "0", "1", "k", "UP"), ("BLMPOP", "x", "1", "k", "LEFT", "COUNT", "0"),
+                    ("BLMPOP", "x", "1", "k", "LEFT"), ("BLMPOP", "0", "1", "str", "LEFT")):
+            out.append(c.call_raw(*cmd)[0])
+        eq(info_field(a, "clients", "blocked_clients"), 0)
+        c.close()
+        return out
+    got = on_all(run)
+    eq(got[:10], [b"*-1\r\n"] * 5 + [b"_\r\n"] * 5)
+    eq(got[10], b"*8\r\n*-1\r\n$-1\r\n$-1\r\n*-1\r\n:3\r\n$1\r\n1\r\n"
+                b"*2\r\n$1\r\nl\r\n*2\r\n$1\r\n3\r\n$1\r\n2\r\n*-1\r\n")
+
+
+@test
+def list_type_change_and_several_keys():
+    def run(port):
+        a = admin(port)
+        c = block(port, a, 0, "BRPOP", "k1", "k2", "0")
+        a.call("SET", "k2", "v")
+        ok(no_reply(c))
+        a.call("ZADD", "k1", "1", "z")
+        ok(no_reply(c))
+        a.call("DEL", "k2")
+        a.call("RPUSH", "k2", "a", "b")
+        out = [raw_reply(c)]
+        wait_blocked(a, 0)
+        c.close()
+        return out
+    eq(on_all(run), [b"*2\r\n$2\r\nk2\r\n$1\r\nb\r\n"])
 
 
 if __name__ == "__main__":

@@ -682,6 +682,11 @@ static const struct cmd_meta redis_meta[] = {
     {"bzpopmin", "@write @sortedset @fast @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"bzpopmax", "@write @sortedset @fast @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"bzmpop", "@write @sortedset @slow @blocking", "", 1, {{"RW access delete", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"blpop", "@write @list @slow @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"brpop", "@write @list @slow @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"brpoplpush", "@write @list @slow @blocking", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
+    {"blmove", "@write @list @slow @blocking", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
+    {"blmpop", "@write @list @slow @blocking", "", 1, {{"RW access delete", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     /* ---- end of blocking commands ---- */
 };
 
