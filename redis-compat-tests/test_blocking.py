@@ -11,13 +11,16 @@ Where Kevo follows Redis 7.2 on purpose (a client blocked on several keys is ser
 first key of its argument order with data; Redis 7.0 serves from the key that got data first),
 the check is Kevo-only."""
 import os
+import random
+import signal
 import socket
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import (RawConn, RespError, encode_command, eq, ok, test, run_all, wait_until, kevo_port,  # noqa: E402
-                 redis_port, target_is_kevo, skip)
+from lib import (RawConn, RespError, ConnClosed, encode_command, eq, ok, test, run_all,  # noqa: E402
+                 wait_until, kevo_port, redis_port, target_is_kevo, skip, start_kevo)
 
 
 def servers():
@@ -725,6 +728,138 @@ def list_type_change_and_several_keys():
         c.close()
         return out
     eq(on_all(run), [b"*2\r\n$2\r\nk2\r\n$1\r\nb\r\n"])
+
+
+# ----------------------------------------------------------------------------- queue under kill -9
+
+@test(timeout=120)
+def queue_workload_survives_kill9():
+    """A job queue under kill -9 (appendfsync always): 3 producers LPUSH unique job ids, 2
+    consumers BRPOP, 2 consumers BLMOVE each job into their own processing list and LREM it when
+    done. The server is killed mid-run and restarted on the same directory. Then:
+    - every job whose LPUSH was acknowledged was delivered (its pop acknowledged) or is still
+      queued / in a processing list, except at most one job per BRPOP consumer whose pop was in
+      flight at the kill (BRPOP is not a reliable queue: that is what BLMOVE is for);
+    - no job whose pop (BRPOP or BLMOVE) was acknowledged is in the queue again;
+    - no job whose LREM was acknowledged is anywhere; a processing list holds only jobs its
+      consumer moved (acknowledged, or the one in flight);
+    - no job is in two places, and nothing was invented."""
+    s = start_kevo("queue9", appendfsync="always")
+    stop = threading.Event()
+    lock = threading.Lock()
+    pushed, inflight_push = set(), set()
+    popped = {}          # job -> consumer name (acknowledged pops)
+    moved = {}           # job -> BLMOVE consumer (acknowledged moves)
+    done = set()         # acknowledged LREMs
+    inflight_pop = {}    # consumer -> True while a BRPOP/BLMOVE is outstanding
+    errors = []
+
+    def producer(pid):
+        try:
+            c = RawConn(s.port)
+            i = 0
+            while not stop.is_set():
+                job = "job:%d:%d" % (pid, i)
+                with lock:
+                    inflight_push.add(job)
+                raw, v = c.call_raw("LPUSH", "queue", job)
+                if not isinstance(v, int):
+                    raise AssertionError("LPUSH reply %r" % raw)
+                with lock:
+                    pushed.add(job)
+                i += 1
+                if i % 50 == 0:
+                    time.sleep(0.005)
+        except (ConnClosed, OSError):
+            pass
+        except Exception as e:  # noqa: B902
+            errors.append(e)
+
+    def brpop_consumer(name):
+        try:
+            c = RawConn(s.port)
+            while not stop.is_set():
+                inflight_pop[name] = True
+                raw, v = c.call_raw("BRPOP", "queue", "0.5")
+                inflight_pop[name] = False
+                if v is None:
+                    continue
+                if not (isinstance(v, list) and v[0] == b"queue"):
+                    raise AssertionError("BRPOP reply %r" % raw)
+                with lock:
+                    if v[1].decode() in popped or v[1].decode() in moved:
+                        raise AssertionError("job %r delivered twice" % v[1])
+                    popped[v[1].decode()] = name
+        except (ConnClosed, OSError):
+            pass
+        except Exception as e:  # noqa: B902
+            errors.append(e)
+
+    def blmove_consumer(name):
+        try:
+            c = RawConn(s.port)
+            while not stop.is_set():
+                inflight_pop[name] = True
+                raw, v = c.call_raw("BLMOVE", "queue", "proc:" + name, "RIGHT", "LEFT", "0.5")
+                inflight_pop[name] = False
+                if v is None:
+                    continue
+                if not isinstance(v, bytes):
+                    raise AssertionError("BLMOVE reply %r" % raw)
+                job = v.decode()
+                with lock:
+                    if job in popped or job in moved:
+                        raise AssertionError("job %r delivered twice" % job)
+                    moved[job] = name
+                raw, v = c.call_raw("LREM", "proc:" + name, "1", job)
+                if v != 1:
+                    raise AssertionError("LREM of a moved job replied %r" % raw)
+                with lock:
+                    done.add(job)
+        except (ConnClosed, OSError):
+            pass
+        except Exception as e:  # noqa: B902
+            errors.append(e)
+
+    threads = [threading.Thread(target=producer, args=(i,), daemon=True) for i in range(3)]
+    threads += [threading.Thread(target=brpop_consumer, args=("b%d" % i,), daemon=True) for i in range(2)]
+    threads += [threading.Thread(target=blmove_consumer, args=("m%d" % i,), daemon=True) for i in range(2)]
+    for t in threads:
+        t.start()
+    wait_until(lambda: len(popped) >= 200 and len(done) >= 200, timeout=60,
+               what="200 jobs through each kind of consumer")
+    time.sleep(random.Random().uniform(0.05, 0.4))
+    s.stop(signal.SIGKILL)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    eq(errors, [], "client errors before the kill")
+    with lock:
+        in_flight_brpop = sum(1 for n, f in inflight_pop.items() if f and n.startswith("b"))
+    s.start()
+    c = RawConn(s.port)
+    queue = [x.decode() for x in c.call("LRANGE", "queue", "0", "-1")]
+    procs = {n: [x.decode() for x in c.call("LRANGE", "proc:" + n, "0", "-1")] for n in ("m0", "m1")}
+    c.close()
+    present = queue + procs["m0"] + procs["m1"]
+    eq(len(present), len(set(present)), "a job in two places after restart")
+    invented = [j for j in present if j not in pushed and j not in inflight_push]
+    eq(invented, [], "jobs nobody pushed")
+    eq([j for j in queue if j in popped or j in moved], [], "acknowledged pops back in the queue")
+    eq([j for j in present if j in done], [], "jobs whose LREM was acknowledged are back")
+    for n in ("m0", "m1"):
+        strays = [j for j in procs[n] if moved.get(j) not in (n, None) or (j not in moved and j in popped)]
+        eq(strays, [], "processing list of %s holds jobs it did not move" % n)
+        unacked = [j for j in procs[n] if j not in moved]
+        ok(len(unacked) <= 1, "at most the in-flight BLMOVE of %s is unacknowledged: %r" % (n, unacked))
+    print("  queue9: %d pushed, %d BRPOP-ed, %d BLMOVE-d (%d done), %d left after restart, %d BRPOP in flight"
+          % (len(pushed), len(popped), len(moved), len(done), len(present), in_flight_brpop), flush=True)
+    accounted = set(popped) | set(moved) | set(present)
+    lost = [j for j in pushed if j not in accounted]
+    ok(len(lost) <= in_flight_brpop,
+       "%d acknowledged jobs lost (%r...), only %d BRPOP pops were in flight"
+       % (len(lost), lost[:3], in_flight_brpop))
+    s.stop()
 
 
 if __name__ == "__main__":
