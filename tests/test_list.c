@@ -3,7 +3,9 @@
  * inserts and removals at every position of small lists (and which side moved), LREM counts,
  * LTRIM, the empty list removed with its version, the encoding Redis 7.0 reports, and a long
  * random walk of every operation against an in-memory model, each step checked whole (elements,
- * dense positions, the exact count, one record per element). */
+ * dense positions, the exact count, one record per element), an aborted write group, and a
+ * 100k-element list whose commands (through the handlers) cost a bounded engine work at the
+ * ends and near them, and half the list (the shorter side) in the middle. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,7 +228,7 @@ Test(list, empty_and_binary_elements) {
 
 Test(list, set_negative_and_out_of_range) {
     for (int i = 0; i < 5; i++) {
-        char v[8];
+        char v[16];
         snprintf(v, sizeof v, "%d", i);
         pushs(LIST_TAIL, v);
     }
@@ -263,7 +265,7 @@ Test(list, insert_remove_every_position) {
                 lopen(&l, 0);
                 cr_assert_eq(list_create(&l), 0);
                 for (int i = 0; i < n; i++) {
-                    char v[8];
+                    char v[16];
                     int vl = snprintf(v, sizeof v, "e%d", i);
                     cr_assert_eq(list_push(&l, LIST_TAIL, v, (size_t)vl), 0);
                     m_insert(&m, i, v, (size_t)vl);
@@ -387,7 +389,7 @@ Test(list, ltrim) {
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         model m = {0};
         for (int i = 0; i < 10; i++) {
-            char v[8];
+            char v[16];
             int vl = snprintf(v, sizeof v, "%d", i);
             push(LIST_TAIL, v, (size_t)vl);
             m_insert(&m, i, v, (size_t)vl);
@@ -605,4 +607,68 @@ Test(list, aborted_group_leaves_list) {
     model_from(&m, want, 6);
     check(&m);
     free(m.e);
+}
+
+/* A 100k-element list: the ends, an index, a short walk and an edit near either end cost a
+ * bounded engine work whatever the length (the shorter side moves). */
+Test(list, big_list_operations_cost_bounded_engine_work) {
+    for (int base = 0; base < 100000; base += 5000) {
+        coll l;
+        keyspace_begin();
+        lopen(&l, 0);
+        cr_assert_eq(list_create(&l), 0);
+        for (int i = base; i < base + 5000; i++) {
+            char v[16];
+            int vl = snprintf(v, sizeof v, "e%06d", i);
+            cr_assert_eq(list_push(&l, LIST_TAIL, v, (size_t)vl), 0);
+        }
+        cr_assert_eq(list_save(&l), 0);
+        cr_assert_eq(keyspace_commit(), 0);
+        coll_close(&l);
+    }
+    cr_assert_eq(llen(), 100000);
+    client *c = client_create(-1);
+    struct {
+        const char *cmd;
+        unsigned long long max_writes;
+    } cmds[] = {
+        {"LPUSH l h1 h2", 4},         {"RPUSH l t1", 2},
+        {"LPOP l", 2},                {"RPOP l", 2},
+        {"LPOP l 5", 6},              {"RPOP l 3", 4},
+        {"LINDEX l 50000", 0},        {"LINDEX l -50000", 0},
+        {"LSET l 50000 x", 1},        {"LLEN l", 0},
+        {"LRANGE l 50000 50009", 0},  {"LINSERT l BEFORE e000008 ins", 12},
+        {"LINSERT l AFTER e099990 ins2", 12}, {"LREM l 1 e000010", 14},
+        {"LREM l -1 e099995", 8},     {"LTRIM l 1 -2", 3},
+        {"LMOVE l other LEFT RIGHT", 6}, {"RPOPLPUSH l l", 3},
+        {"LPOS l e000020", 0},        {"LPOS l e099980 RANK -1", 0},
+        {"LMPOP 2 nokey l LEFT COUNT 2", 3},
+    };
+    lsm_stats a, b;
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        lsm_get_stats(server.engine, &a);
+        const char *rep = stu_run(c, cmds[i].cmd);
+        lsm_get_stats(server.engine, &b);
+        cr_assert_neq(rep[0], '-', "%s: %s", cmds[i].cmd, rep);
+        cr_assert_neq(strncmp(rep, "$-1", 3), 0, "%s: %s", cmds[i].cmd, rep);
+        cr_assert_neq(strncmp(rep, ":-1", 3), 0, "%s: %s", cmds[i].cmd, rep);
+        cr_assert_leq(b.gets - a.gets, 8, "%s: %llu gets", cmds[i].cmd,
+                      (unsigned long long)(b.gets - a.gets));
+        unsigned long long w = b.puts + b.deletes - a.puts - a.deletes;
+        cr_assert_leq(w, cmds[i].max_writes + 1, "%s: %llu writes", cmds[i].cmd, w);
+    }
+    /* +2 +1 -1 -1 -5 -3 +1 +1 -1 -1 -2 -1 (LMOVE) -2 (LMPOP) */
+    cr_assert_eq(llen(), 100000 + 2 + 1 - 1 - 1 - 5 - 3 + 1 + 1 - 1 - 1 - 2 - 1 - 2, "%lld",
+                 (long long)llen());
+    coll l;
+    cr_assert_eq(lopen(&l, 0), 1);
+    cr_assert_eq(stu_records(l.version, -1), l.count, "one record per element");
+    coll_close(&l);
+    /* a middle insert moves the shorter side: about half the list, not all of it */
+    lsm_get_stats(server.engine, &a);
+    cr_assert_str_eq(stu_run(c, "LINSERT l AFTER e060000 mid"), ":99989\r\n");
+    lsm_get_stats(server.engine, &b);
+    unsigned long long w = b.puts + b.deletes - a.puts - a.deletes;
+    cr_assert(w >= 39000 && w <= 41000, "LINSERT at 60%%: %llu writes", w);
+    client_free(c);
 }

@@ -11,8 +11,10 @@
  * length (LLEN); a list whose last element goes is removed (coll_save), as Redis removes empty
  * lists.
  * Costs: push/pop at either end O(1) engine writes (the element and the metadata); index/set O(1);
- * insert/remove in the middle (LINSERT, LREM, a removal by list_remove_at) shift the SHORTER side
- * of the list by one position per removed/inserted element: O(min(i, n - i)) reads and writes.
+ * insert/remove in the middle (LINSERT, LREM, a removal by list_remove_at) rewrite the elements
+ * of the SHORTER side once each, moved toward the hole (or away from the insertion point):
+ * O(min(i, n - i)) reads and writes (LREM: the side beyond the first / last removed element,
+ * whichever is shorter). LTRIM deletes what it trims: O(removed).
  *
  * OBJECT ENCODING: "quicklist" (COLL_ENC_BIG) for every list, whatever its size, as Redis 7.0
  * reports (7.0 always builds lists as quicklists; listpack-encoded small lists came with 7.2).
@@ -35,7 +37,9 @@
 int list_open(coll *l, int db, const char *key, size_t klen, int flags);
 /* Creates the list when absent (empty, head = 2^63). */
 int list_create(coll *l);
-/* list_open + coll_recreate as an empty list (STORE destinations: SORT STORE). */
+/* Replaces whatever the key holds (any type; l opened with list_open, any result but an error)
+ * by a new empty list, as coll_recreate (STORE destinations: SORT STORE). An empty result must
+ * still be list_save'd: that removes the key. */
 int list_recreate(coll *l);
 /* Length (the exact count). */
 static inline int64_t list_len(const coll *l) { return l->exists ? l->count : 0; }
