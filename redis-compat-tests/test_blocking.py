@@ -460,9 +460,15 @@ def command_info_blocking_flags():
     def run(port):
         c = conn(port)
         out = [c.call_raw("COMMAND", "INFO", name)[0]
-               for name in ("bzpopmin", "bzpopmax", "bzmpop")]
-        out.append(c.call_raw("COMMAND", "GETKEYS", "BZMPOP", "0", "2", "a", "b", "MIN")[0])
-        out.append(c.call_raw("COMMAND", "GETKEYS", "BZPOPMIN", "a", "b", "0")[0])
+               for name in ("bzpopmin", "bzpopmax", "bzmpop", "blpop", "brpop", "blmpop", "blmove",
+                            "brpoplpush", "exec", "client|unblock")]
+        for cmd in (("BZMPOP", "0", "2", "a", "b", "MIN"), ("BZPOPMIN", "a", "b", "0"),
+                    ("BLMPOP", "0", "1", "a", "LEFT", "COUNT", "2"), ("BLMOVE", "a", "b", "LEFT", "RIGHT", "0"),
+                    ("BRPOPLPUSH", "a", "b", "0"), ("BLPOP", "a", "0"), ("BLMPOP", "0", "3", "a", "LEFT")):
+            out.append(c.call_raw("COMMAND", "GETKEYS", *cmd)[0])
+        # (Redis also lists the stream commands XREAD and XREADGROUP, which Kevo does not have)
+        out.append(sorted(n for n in c.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "blocking")
+                          if not n.startswith(b"x")))
         c.close()
         return out
     got = on_all(run)

@@ -1209,11 +1209,25 @@ static void command_list_one(const struct command *cmd, void *ctx)
             const char *cat = lc->arg->ptr;
             if (cat[0] == '@') cat++;
             const char *g = x->group ? x->group : cmd->group;
-            int ok = (!strcasecmp(cat, "write") && (x->flags & CMD_WRITE)) ||
+            const cmd_meta *m = find_meta(x, i < 0 ? NULL : cmd);
+            int ok;
+            if (m) { /* Redis's own categories for this command */
+                size_t cl = strlen(cat);
+                ok = 0;
+                for (const char *p = m->acl; *p && !ok;) {
+                    while (*p == ' ') p++;
+                    const char *e = p;
+                    while (*e && *e != ' ') e++;
+                    if (*p == '@' && (size_t)(e - p - 1) == cl && !strncasecmp(p + 1, cat, cl)) ok = 1;
+                    p = e;
+                }
+            } else {
+                ok = (!strcasecmp(cat, "write") && (x->flags & CMD_WRITE)) ||
                      (!strcasecmp(cat, "read") && (x->flags & CMD_READONLY)) ||
                      (!strcasecmp(cat, "fast") && (x->flags & CMD_FAST)) ||
                      (!strcasecmp(cat, "slow") && !(x->flags & CMD_FAST)) ||
                      (!strcasecmp(cat, "admin") && (x->flags & CMD_ADMIN)) ||
+                     (!strcasecmp(cat, "blocking") && (x->flags & CMD_BLOCKING)) ||
                      (!strcasecmp(cat, "string") && g && !strcmp(g, "string")) ||
                      (!strcasecmp(cat, "sortedset") && g && !strcmp(g, "sorted-set")) ||
                      (g && strcmp(g, "string") && strcmp(g, "sorted-set") && !strcasecmp(cat, g) &&
@@ -1222,6 +1236,7 @@ static void command_list_one(const struct command *cmd, void *ctx)
                      (!strcasecmp(cat, "keyspace") && g && !strcmp(g, "generic")) ||
                      (!strcasecmp(cat, "connection") && g && !strcmp(g, "connection")) ||
                      (!strcasecmp(cat, "transaction") && g && !strcmp(g, "transactions"));
+            }
             if (!ok) continue;
         }
         if (lc->filter == 0 && i >= 0) continue;
