@@ -11,6 +11,8 @@
 #                 random SORT invocations over random data vs redis-server, test_sort_random.py
 #   differential  the same command sequences against both servers, replies compared byte for
 #                 byte, differential.py + sequences*.txt (one file per command family)
+#   blocking      blocking commands with several clients (FIFO, timeouts, MULTI, CLIENT UNBLOCK,
+#                 KILL, RESP3), each scenario also run against redis-server, test_blocking.py
 #   cli           redis-cli: --pipe mass insert, --scan, -3, INFO, test_cli.py
 #   hiredis       hiredis_test.c compiled here with -lhiredis
 #   restart       durability across SIGTERM / kill -9 / DEBUG RELOAD / flushes, test_restart.py
@@ -29,7 +31,7 @@ set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ]; then
-    echo "usage: $0 KEVO_BINARY [redispy|differential|cli|hiredis|restart|hostile|diskfull|crash ...]" >&2
+    echo "usage: $0 KEVO_BINARY [redispy|differential|blocking|cli|hiredis|restart|hostile|diskfull|crash ...]" >&2
     exit 2
 fi
 bin="$1"; shift
@@ -39,7 +41,7 @@ if [ ! -x "$bin" ]; then
     exit 2
 fi
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(redispy differential cli hiredis restart hostile diskfull crash)
+[ ${#suites[@]} -eq 0 ] && suites=(redispy differential blocking cli hiredis restart hostile diskfull crash)
 
 PY=/usr/bin/python3
 if ! "$PY" -c 'import redis' 2>/dev/null; then
@@ -180,6 +182,7 @@ for s in "${suites[@]}"; do
             else
                 echo "differential 0 0 1" >> "$KT_SUMMARY"
             fi ;;
+        blocking)     run_bounded "$PY" "$here/test_blocking.py" || rc=1 ;;
         cli)          run_bounded "$PY" "$here/test_cli.py" || rc=1 ;;
         hiredis)
             if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -O1 -o "$tmp/hiredis_test" \

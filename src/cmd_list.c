@@ -216,29 +216,54 @@ static void cmd_lmpop(client *c) {
         }
     }
     if (count == -1) count = 1;
-    for (int i = 0; i < numkeys; i++) {
-        const cmdarg *key = &c->argv[2 + i];
+    if (!cmd_list_pop(c, &c->argv[2], (int)numkeys, where, count, 0)) reply_null_array(c);
+}
+
+int cmd_list_pop(client *c, const cmdarg *keys, int nkeys, int where, long long count, int flags) {
+    for (int i = 0; i < nkeys; i++) {
+        const cmdarg *key = &keys[i];
         coll l;
-        int r = lopen(c, &l, key, 0);
+        int r = list_open(&l, c->db, key->ptr, key->len, 0);
+        if (r == COLL_WRONGTYPE && (flags & LIST_POP_SKIP_WRONGTYPE)) {
+            r = 0;
+        } else if (r == COLL_WRONGTYPE) {
+            reply_error(c, ERR_WRONGTYPE);
+        } else if (r < 0) {
+            keyspace_reply_engine_error(c, r);
+        }
         if (r < 0) {
             coll_close(&l);
-            return;
+            return 1;
         }
         if (r == 0) {
             coll_close(&l);
             continue;
         }
+        keyspace_begin();
+        if (count == -1) { /* BLPOP/BRPOP: [key, element] */
+            r = list_pop(&l, where, &elem);
+            if (r == 0) r = LSM_ECORRUPT; /* an existing list has elements */
+            if (r < 0 || (r = list_save(&l))) {
+                lfail(c, NULL, r);
+            } else if (lcommit(c, NULL) == 0) {
+                reply_array(c, 2);
+                reply_bulk(c, key->ptr, key->len);
+                reply_bulk(c, elem.data, elem.len);
+            }
+            elem_trim();
+            coll_close(&l);
+            return 1;
+        }
         reply_mark mk;
         client_reply_mark(c, &mk);
         reply_array(c, 2);
         reply_bulk(c, key->ptr, key->len);
-        keyspace_begin();
         if ((r = pop_range(c, &l, where, count))) lfail(c, &mk, r);
         else lcommit(c, &mk);
         coll_close(&l);
-        return;
+        return 1;
     }
-    reply_null_array(c);
+    return 0;
 }
 
 /* ---- LLEN / LINDEX / LRANGE ----------------------------------------------------------------- */
@@ -499,17 +524,17 @@ out:
 
 /* ---- LMOVE / RPOPLPUSH ---------------------------------------------------------------------- */
 
-static void move_generic(client *c, int from, int to) {
+int cmd_list_move(client *c, const cmdarg *srckey, const cmdarg *dstkey, int from, int to) {
     coll src, dst;
-    int same = same_arg(&c->argv[1], &c->argv[2]);
-    int r = lopen(c, &src, &c->argv[1], 0);
-    int dst_open = 0;
-    if (r == 0) reply_null(c);
+    int same = same_arg(srckey, dstkey);
+    int r = lopen(c, &src, srckey, 0);
+    int dst_open = 0, replied = 1;
+    if (r == 0) replied = 0;
     if (r <= 0) goto out;
     coll *d = &src;
     if (!same) {
         dst_open = 1;
-        if (lopen(c, &dst, &c->argv[2], 0) < 0) goto out; /* WRONGTYPE before popping */
+        if (lopen(c, &dst, dstkey, 0) < 0) goto out; /* WRONGTYPE before popping */
         d = &dst;
     }
     keyspace_begin();
@@ -528,6 +553,11 @@ out:
     elem_trim();
     if (dst_open) coll_close(&dst);
     coll_close(&src);
+    return replied;
+}
+
+static void move_generic(client *c, int from, int to) {
+    if (!cmd_list_move(c, &c->argv[1], &c->argv[2], from, to)) reply_null(c);
 }
 
 static void cmd_lmove(client *c) {

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "client.h"
 #include "command.h"
 #include "config.h"
@@ -384,6 +385,33 @@ static void client_kill_cmd(client *c)
     reply_int(c, k.killed);
 }
 
+/* CLIENT UNBLOCK client-id [TIMEOUT|ERROR] */
+static void client_unblock_cmd(client *c)
+{
+    if (c->argc > 4) {
+        reply_subcommand_syntax_error(c);
+        return;
+    }
+    int error = 0;
+    if (c->argc == 4) {
+        if (arg_is(&c->argv[3], "timeout")) {
+            error = 0;
+        } else if (arg_is(&c->argv[3], "error")) {
+            error = 1;
+        } else {
+            reply_error(c, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    }
+    long long id;
+    if (!string2ll(c->argv[2].ptr, c->argv[2].len, &id)) {
+        reply_error(c, ERR_NOT_INT);
+        return;
+    }
+    client *target = id > 0 ? client_by_id((uint64_t)id) : NULL;
+    reply_int(c, target && blocking_unblock(target, error) ? 1 : 0);
+}
+
 static void client_setinfo_cmd(client *c)
 {
     const cmdarg *v = &c->argv[3];
@@ -461,6 +489,8 @@ static void client_help_cmd(client *c)
         "    Assign the name <name> to the current connection.",
         "SETINFO <LIB-NAME|LIB-VER> <value>",
         "    Set client meta attributes.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         "HELP",
         "    Print this help.",
     };
@@ -657,6 +687,16 @@ static const struct cmd_meta redis_meta[] = {
      {{"RO access", 1, 0, 1, NULL},
       {"RO access", -1, 0, 0, "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"}}},
     /* ---- end of SORT ---- */
+    /* ---- blocking commands (cmd_blocking.c) ---- */
+    {"bzpopmin", "@write @sortedset @fast @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"bzpopmax", "@write @sortedset @fast @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"bzmpop", "@write @sortedset @slow @blocking", "", 1, {{"RW access delete", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"blpop", "@write @list @slow @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"brpop", "@write @list @slow @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"brpoplpush", "@write @list @slow @blocking", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
+    {"blmove", "@write @list @slow @blocking", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
+    {"blmpop", "@write @list @slow @blocking", "", 1, {{"RW access delete", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    /* ---- end of blocking commands ---- */
 };
 
 static const cmd_meta *find_meta(const struct command *cmd, const struct command *parent)
@@ -693,20 +733,29 @@ static void reply_word_set(client *c, const char *list, int bulk)
     }
 }
 
-static const char *const flag_names[] = {"write", "readonly", "denyoom", "admin", "noscript", "loading",
-                                         "stale", "fast", "no_auth", "no_multi", "allow_busy", "skip_slowlog"};
+/* COMMAND INFO flags in Redis 7.0's order (addReplyFlagsForCommand); movablekeys is derived */
+#define FLAG_MOVABLE 0
+static const struct {
+    uint32_t flag;
+    const char *name;
+} flag_names[] = {
+    {CMD_WRITE, "write"},       {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
+    {CMD_ADMIN, "admin"},       {CMD_NOSCRIPT, "noscript"}, {CMD_BLOCKING, "blocking"},
+    {CMD_LOADING, "loading"},   {CMD_STALE, "stale"},       {CMD_SKIP_SLOWLOG, "skip_slowlog"},
+    {CMD_FAST, "fast"},         {CMD_NO_AUTH, "no_auth"},   {CMD_NO_MULTI, "no_multi"},
+    {FLAG_MOVABLE, "movablekeys"}, {CMD_ALLOW_BUSY, "allow_busy"},
+};
 
 static void reply_command_flags(client *c, const struct command *cmd)
 {
+    int movable = (cmd->flags & CMD_KEYNUM) || command_keynum_of(cmd) || command_getkeys_of(cmd);
     long n = 0;
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
-        if (cmd->flags & (1u << i)) n++;
-    int movable = (cmd->flags & CMD_KEYNUM) || command_keynum_of(cmd) || command_getkeys_of(cmd);
-    if (movable) n++; /* "movablekeys" */
+        if (flag_names[i].flag ? (cmd->flags & flag_names[i].flag) != 0 : movable) n++;
     reply_set(c, n);
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
-        if (cmd->flags & (1u << i)) reply_simple(c, flag_names[i]);
-    if (movable) reply_simple(c, "movablekeys");
+        if (flag_names[i].flag ? (cmd->flags & flag_names[i].flag) != 0 : movable)
+            reply_simple(c, flag_names[i].name);
 }
 
 static void reply_acl_categories(client *c, const struct command *cmd, const struct command *parent)
@@ -1181,11 +1230,25 @@ static void command_list_one(const struct command *cmd, void *ctx)
             const char *cat = lc->arg->ptr;
             if (cat[0] == '@') cat++;
             const char *g = x->group ? x->group : cmd->group;
-            int ok = (!strcasecmp(cat, "write") && (x->flags & CMD_WRITE)) ||
+            const cmd_meta *m = find_meta(x, i < 0 ? NULL : cmd);
+            int ok;
+            if (m) { /* Redis's own categories for this command */
+                size_t cl = strlen(cat);
+                ok = 0;
+                for (const char *p = m->acl; *p && !ok;) {
+                    while (*p == ' ') p++;
+                    const char *e = p;
+                    while (*e && *e != ' ') e++;
+                    if (*p == '@' && (size_t)(e - p - 1) == cl && !strncasecmp(p + 1, cat, cl)) ok = 1;
+                    p = e;
+                }
+            } else {
+                ok = (!strcasecmp(cat, "write") && (x->flags & CMD_WRITE)) ||
                      (!strcasecmp(cat, "read") && (x->flags & CMD_READONLY)) ||
                      (!strcasecmp(cat, "fast") && (x->flags & CMD_FAST)) ||
                      (!strcasecmp(cat, "slow") && !(x->flags & CMD_FAST)) ||
                      (!strcasecmp(cat, "admin") && (x->flags & CMD_ADMIN)) ||
+                     (!strcasecmp(cat, "blocking") && (x->flags & CMD_BLOCKING)) ||
                      (!strcasecmp(cat, "string") && g && !strcmp(g, "string")) ||
                      (!strcasecmp(cat, "sortedset") && g && !strcmp(g, "sorted-set")) ||
                      (g && strcmp(g, "string") && strcmp(g, "sorted-set") && !strcasecmp(cat, g) &&
@@ -1194,6 +1257,7 @@ static void command_list_one(const struct command *cmd, void *ctx)
                      (!strcasecmp(cat, "keyspace") && g && !strcmp(g, "generic")) ||
                      (!strcasecmp(cat, "connection") && g && !strcmp(g, "connection")) ||
                      (!strcasecmp(cat, "transaction") && g && !strcmp(g, "transactions"));
+            }
             if (!ok) continue;
         }
         if (lc->filter == 0 && i >= 0) continue;
@@ -1631,6 +1695,7 @@ static const struct command client_subcommands[] = {
     {"no-evict", client_no_evict_cmd, 3, A | NS | LS, 0, 0, 0, "connection", "Sets the client eviction mode of the connection.", "7.0.0", "ON|OFF", NULL},
     {"no-touch", client_no_touch_cmd, 3, NS | LS, 0, 0, 0, "connection", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "7.2.0", "ON|OFF", NULL},
     {"reply", client_reply_cmd, 3, NS | LS, 0, 0, 0, "connection", "Instructs the server whether to reply to commands.", "3.2.0", "ON|OFF|SKIP", NULL},
+    {"unblock", client_unblock_cmd, -3, A | NS | LS, 0, 0, 0, "connection", "Unblocks a client blocked by a blocking command from a different connection.", "5.0.0", "client-id [TIMEOUT|ERROR]", NULL},
     {"help", client_help_cmd, 2, LS, 0, 0, 0, "connection", "Returns helpful text about the different subcommands.", "5.0.0", "", NULL},
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL},
 };
