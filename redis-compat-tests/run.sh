@@ -5,9 +5,14 @@
 # reference redis-server on another free port for the differential suite, then runs:
 #   redispy       redis-py per-command tests (RESP2 + raw RESP3), test_redispy.py; properties
 #                 of the random hash/set commands, test_types_random.py; sorted-set
-#                 randomized checks and random sequences vs redis-server, test_zset_random.py
+#                 randomized checks and random sequences vs redis-server, test_zset_random.py;
+#                 list random sequences and big-list middle edits vs redis-server,
+#                 test_list_random.py;
+#                 random SORT invocations over random data vs redis-server, test_sort_random.py
 #   differential  the same command sequences against both servers, replies compared byte for
 #                 byte, differential.py + sequences*.txt (one file per command family)
+#   blocking      blocking commands with several clients (FIFO, timeouts, MULTI, CLIENT UNBLOCK,
+#                 KILL, RESP3), each scenario also run against redis-server, test_blocking.py
 #   pubsub        pub/sub, keyspace notifications, client-side caching: the same scenarios on
 #                 both servers, message streams compared byte for byte (RESP2 and RESP3),
 #                 test_pubsub.py (skipped without redis-server)
@@ -29,7 +34,7 @@ set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ]; then
-    echo "usage: $0 KEVO_BINARY [redispy|differential|pubsub|cli|hiredis|restart|hostile|diskfull|crash ...]" >&2
+    echo "usage: $0 KEVO_BINARY [redispy|differential|blocking|pubsub|cli|hiredis|restart|hostile|diskfull|crash ...]" >&2
     exit 2
 fi
 bin="$1"; shift
@@ -39,7 +44,7 @@ if [ ! -x "$bin" ]; then
     exit 2
 fi
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(redispy differential pubsub cli hiredis restart hostile diskfull crash)
+[ ${#suites[@]} -eq 0 ] && suites=(redispy differential blocking pubsub cli hiredis restart hostile diskfull crash)
 
 PY=/usr/bin/python3
 if ! "$PY" -c 'import redis' 2>/dev/null; then
@@ -171,13 +176,16 @@ for s in "${suites[@]}"; do
     case "$s" in
         redispy)      run_bounded "$PY" "$here/test_redispy.py" || rc=1
                       run_bounded "$PY" "$here/test_types_random.py" || rc=1
-                      run_bounded "$PY" "$here/test_zset_random.py" || rc=1 ;;
+                      run_bounded "$PY" "$here/test_zset_random.py" || rc=1
+                      run_bounded "$PY" "$here/test_list_random.py" || rc=1
+                      run_bounded "$PY" "$here/test_sort_random.py" || rc=1 ;;
         differential)
             if [ -n "$REDIS_PORT" ]; then
                 run_bounded "$PY" "$here/differential.py" "$here"/sequences*.txt || rc=1
             else
                 echo "differential 0 0 1" >> "$KT_SUMMARY"
             fi ;;
+        blocking)     run_bounded "$PY" "$here/test_blocking.py" || rc=1 ;;
         pubsub)       run_bounded "$PY" "$here/test_pubsub.py" || rc=1 ;;
         cli)          run_bounded "$PY" "$here/test_cli.py" || rc=1 ;;
         hiredis)

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "client.h"
 #include "command.h"
 #include "config.h"
@@ -404,6 +405,33 @@ static void client_kill_cmd(client *c)
     reply_int(c, k.killed);
 }
 
+/* CLIENT UNBLOCK client-id [TIMEOUT|ERROR] */
+static void client_unblock_cmd(client *c)
+{
+    if (c->argc > 4) {
+        reply_subcommand_syntax_error(c);
+        return;
+    }
+    int error = 0;
+    if (c->argc == 4) {
+        if (arg_is(&c->argv[3], "timeout")) {
+            error = 0;
+        } else if (arg_is(&c->argv[3], "error")) {
+            error = 1;
+        } else {
+            reply_error(c, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    }
+    long long id;
+    if (!string2ll(c->argv[2].ptr, c->argv[2].len, &id)) {
+        reply_error(c, ERR_NOT_INT);
+        return;
+    }
+    client *target = id > 0 ? client_by_id((uint64_t)id) : NULL;
+    reply_int(c, target && blocking_unblock(target, error) ? 1 : 0);
+}
+
 static void client_setinfo_cmd(client *c)
 {
     const cmdarg *v = &c->argv[3];
@@ -485,6 +513,8 @@ static void client_help_cmd(client *c)
         "    Assign the name <name> to the current connection.",
         "SETINFO <LIB-NAME|LIB-VER> <value>",
         "    Set client meta attributes.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
         "         [OPTIN] [OPTOUT] [NOLOOP]",
         "    Control server assisted client side caching.",
@@ -503,9 +533,9 @@ typedef struct cmd_meta {
     int nspecs;
     struct {
         const char *flags;
-        int index, lastkey, keystep;
+        int index, lastkey, keystep; /* index -1: begin_search and find_keys "unknown" (SORT) */
         const char *notes;
-    } specs[2];
+    } specs[3];
 } cmd_meta;
 
 /* Redis 7.0 command metadata not carried by struct command: ACL categories (in Redis's order),
@@ -658,6 +688,44 @@ static const struct cmd_meta redis_meta[] = {
     {"zinterstore", "@write @sortedset @slow", "", 1, {{"OW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"zdiffstore", "@write @sortedset @slow", "", 1, {{"OW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     /* ---- end of sorted-set commands ---- */
+    /* ---- list commands (list branch) ---- */
+    {"lpush", "@write @list @fast", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"rpush", "@write @list @fast", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lpushx", "@write @list @fast", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"rpushx", "@write @list @fast", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lpop", "@write @list @fast", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"rpop", "@write @list @fast", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"llen", "@read @list @fast", "", 1, {{"RO", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lrange", "@read @list @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lindex", "@read @list @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lset", "@write @list @slow", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"linsert", "@write @list @slow", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lrem", "@write @list @slow", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"ltrim", "@write @list @slow", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lpos", "@read @list @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lmove", "@write @list @slow", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
+    {"rpoplpush", "@write @list @slow", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
+    {"lmpop", "@write @list @slow", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    /* ---- end of list commands ---- */
+    /* ---- SORT (sort branch): BY/GET keys and STORE's destination are "unknown" key specs ---- */
+    {"sort", "@write @set @sortedset @list @slow @dangerous", "", 3,
+     {{"RO access", 1, 0, 1, NULL},
+      {"RO access", -1, 0, 0, "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"},
+      {"OW update", -1, 0, 0, "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array"}}},
+    {"sort_ro", "@read @set @sortedset @list @slow @dangerous", "", 2,
+     {{"RO access", 1, 0, 1, NULL},
+      {"RO access", -1, 0, 0, "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"}}},
+    /* ---- end of SORT ---- */
+    /* ---- blocking commands (cmd_blocking.c) ---- */
+    {"bzpopmin", "@write @sortedset @fast @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"bzpopmax", "@write @sortedset @fast @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"bzmpop", "@write @sortedset @slow @blocking", "", 1, {{"RW access delete", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"blpop", "@write @list @slow @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"brpop", "@write @list @slow @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"brpoplpush", "@write @list @slow @blocking", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
+    {"blmove", "@write @list @slow @blocking", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
+    {"blmpop", "@write @list @slow @blocking", "", 1, {{"RW access delete", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    /* ---- end of blocking commands ---- */
     /* pub/sub: shard channels are "not_key" key specs */
     {"ssubscribe", "@pubsub @slow", "", 1, {{"not_key", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"sunsubscribe", "@pubsub @slow", "", 1, {{"not_key", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
@@ -698,24 +766,30 @@ static void reply_word_set(client *c, const char *list, int bulk)
     }
 }
 
-static const char *const flag_names[] = {"write", "readonly", "denyoom", "admin", "noscript", "loading",
-                                         "stale", "fast", "no_auth", "no_multi", "allow_busy", "skip_slowlog"};
+/* COMMAND INFO flags in Redis 7.0's order (addReplyFlagsForCommand); movablekeys is derived */
+#define FLAG_MOVABLE 0
+static const struct {
+    uint32_t flag;
+    const char *name;
+} flag_names[] = {
+    {CMD_WRITE, "write"},       {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
+    {CMD_ADMIN, "admin"},       {CMD_PUBSUB, "pubsub"},     {CMD_NOSCRIPT, "noscript"},
+    {CMD_BLOCKING, "blocking"},
+    {CMD_LOADING, "loading"},   {CMD_STALE, "stale"},       {CMD_SKIP_SLOWLOG, "skip_slowlog"},
+    {CMD_FAST, "fast"},         {CMD_NO_AUTH, "no_auth"},   {CMD_NO_MULTI, "no_multi"},
+    {FLAG_MOVABLE, "movablekeys"}, {CMD_ALLOW_BUSY, "allow_busy"},
+};
 
 static void reply_command_flags(client *c, const struct command *cmd)
 {
+    int movable = (cmd->flags & CMD_KEYNUM) || command_keynum_of(cmd) || command_getkeys_of(cmd);
     long n = 0;
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
-        if (cmd->flags & (1u << i)) n++;
-    if (cmd->flags & CMD_PUBSUB) n++;
-    int movable = (cmd->flags & CMD_KEYNUM) || command_keynum_of(cmd);
-    if (movable) n++; /* "movablekeys" */
+        if (flag_names[i].flag ? (cmd->flags & flag_names[i].flag) != 0 : movable) n++;
     reply_set(c, n);
-    for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++) {
-        if (cmd->flags & (1u << i)) reply_simple(c, flag_names[i]);
-        /* Redis lists "pubsub" right after "admin" (before "noscript") */
-        if ((1u << i) == CMD_ADMIN && (cmd->flags & CMD_PUBSUB)) reply_simple(c, "pubsub");
-    }
-    if (movable) reply_simple(c, "movablekeys");
+    for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
+        if (flag_names[i].flag ? (cmd->flags & flag_names[i].flag) != 0 : movable)
+            reply_simple(c, flag_names[i].name);
 }
 
 static void reply_acl_categories(client *c, const struct command *cmd, const struct command *parent)
@@ -764,6 +838,18 @@ static void reply_one_key_spec(client *c, const char *flags, int index, int last
     reply_bulk_cstr(c, "begin_search");
     reply_map(c, 2);
     reply_bulk_cstr(c, "type");
+    if (index < 0) { /* keys only the command can find (SORT's BY/GET/STORE): empty specs */
+        reply_bulk_cstr(c, "unknown");
+        reply_bulk_cstr(c, "spec");
+        reply_map(c, 0);
+        reply_bulk_cstr(c, "find_keys");
+        reply_map(c, 2);
+        reply_bulk_cstr(c, "type");
+        reply_bulk_cstr(c, "unknown");
+        reply_bulk_cstr(c, "spec");
+        reply_map(c, 0);
+        return;
+    }
     reply_bulk_cstr(c, "index");
     reply_bulk_cstr(c, "spec");
     reply_map(c, 1);
@@ -1179,11 +1265,25 @@ static void command_list_one(const struct command *cmd, void *ctx)
             const char *cat = lc->arg->ptr;
             if (cat[0] == '@') cat++;
             const char *g = x->group ? x->group : cmd->group;
-            int ok = (!strcasecmp(cat, "write") && (x->flags & CMD_WRITE)) ||
+            const cmd_meta *m = find_meta(x, i < 0 ? NULL : cmd);
+            int ok;
+            if (m) { /* Redis's own categories for this command */
+                size_t cl = strlen(cat);
+                ok = 0;
+                for (const char *p = m->acl; *p && !ok;) {
+                    while (*p == ' ') p++;
+                    const char *e = p;
+                    while (*e && *e != ' ') e++;
+                    if (*p == '@' && (size_t)(e - p - 1) == cl && !strncasecmp(p + 1, cat, cl)) ok = 1;
+                    p = e;
+                }
+            } else {
+                ok = (!strcasecmp(cat, "write") && (x->flags & CMD_WRITE)) ||
                      (!strcasecmp(cat, "read") && (x->flags & CMD_READONLY)) ||
                      (!strcasecmp(cat, "fast") && (x->flags & CMD_FAST)) ||
                      (!strcasecmp(cat, "slow") && !(x->flags & CMD_FAST)) ||
                      (!strcasecmp(cat, "admin") && (x->flags & CMD_ADMIN)) ||
+                     (!strcasecmp(cat, "blocking") && (x->flags & CMD_BLOCKING)) ||
                      (!strcasecmp(cat, "string") && g && !strcmp(g, "string")) ||
                      (!strcasecmp(cat, "sortedset") && g && !strcmp(g, "sorted-set")) ||
                      (g && strcmp(g, "string") && strcmp(g, "sorted-set") && !strcasecmp(cat, g) &&
@@ -1192,6 +1292,7 @@ static void command_list_one(const struct command *cmd, void *ctx)
                      (!strcasecmp(cat, "keyspace") && g && !strcmp(g, "generic")) ||
                      (!strcasecmp(cat, "connection") && g && !strcmp(g, "connection")) ||
                      (!strcasecmp(cat, "transaction") && g && !strcmp(g, "transactions"));
+            }
             if (!ok) continue;
         }
         if (lc->filter == 0 && i >= 0) continue;
@@ -1238,7 +1339,7 @@ static void command_getkeys_cmd(client *c)
         k = command_lookup_sub(cmd, c->argv[3].ptr, c->argv[3].len);
         if (!k) k = cmd;
     }
-    if ((k->first_key <= 0 && !command_keynum_of(k) && !(k->flags & CMD_KEYNUM)) ||
+    if ((k->first_key <= 0 && !command_keynum_of(k) && !command_getkeys_of(k) && !(k->flags & CMD_KEYNUM)) ||
         (k->flags & CMD_PUBSUB)) { /* shard channels: "not_key" specs */
         reply_error(c, "ERR The command has no key arguments");
         return;
@@ -1428,12 +1529,28 @@ static void debug_object(client *c) {
     size_t serlen = v.plen;
     long long iv;
     int shared = v.plen <= 4 && string2ll(v.payload, v.plen, &iv) && iv >= 0 && iv < 10000;
-    char line[256];
+    /* a list adds Redis 7.0's quicklist figures; Kevo keeps no per-element byte sizes, so the
+     * node count assumes ~16 bytes per element under a byte-budget fill (doc/commands.md) */
+    char ql[160] = "";
+    if (v.type == KTYPE_LIST && v.plen >= COLL_META_FIXED) {
+        long long count = 0;
+        for (int i = 7; i >= 0; i--) count = (count << 8) | (unsigned char)v.payload[8 + i];
+        long long fill = config.list_max_listpack_size;
+        static const long long budget[] = {4096, 8192, 16384, 32768, 65536};
+        long long per_node = fill > 0 ? fill : budget[fill < -5 ? 4 : -fill - 1] / 16;
+        long long nodes = count > 0 ? (count + per_node - 1) / per_node : 0;
+        snprintf(ql, sizeof ql,
+                 " ql_nodes:%lld ql_avg_node:%.2f ql_listpack_max:%lld ql_compressed:%d "
+                 "ql_uncompressed_size:%lld",
+                 nodes, nodes ? (double)count / (double)nodes : 0.0, fill,
+                 config.list_compress_depth != 0, count * 16);
+    }
+    char line[384];
     snprintf(line, sizeof(line),
              "Value at:0x%012llx refcount:%d encoding:%s serializedlength:%zu lru:0 "
-             "lru_seconds_idle:0",
+             "lru_seconds_idle:0%s",
              (unsigned long long)(uintptr_t)v.payload & 0xffffffffffffull,
-             shared ? 2147483647 : 1, enc, serlen ? serlen : 1);
+             shared ? 2147483647 : 1, enc, serlen ? serlen : 1, ql);
     reply_simple(c, line);
 }
 
@@ -1614,6 +1731,7 @@ static const struct command client_subcommands[] = {
     {"no-evict", client_no_evict_cmd, 3, A | NS | LS, 0, 0, 0, "connection", "Sets the client eviction mode of the connection.", "7.0.0", "ON|OFF", NULL},
     {"no-touch", client_no_touch_cmd, 3, NS | LS, 0, 0, 0, "connection", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "7.2.0", "ON|OFF", NULL},
     {"reply", client_reply_cmd, 3, NS | LS, 0, 0, 0, "connection", "Instructs the server whether to reply to commands.", "3.2.0", "ON|OFF|SKIP", NULL},
+    {"unblock", client_unblock_cmd, -3, A | NS | LS, 0, 0, 0, "connection", "Unblocks a client blocked by a blocking command from a different connection.", "5.0.0", "client-id [TIMEOUT|ERROR]", NULL},
     {"tracking", tracking_client_tracking_cmd, -3, NS | LS, 0, 0, 0, "connection", "Controls server-assisted client-side caching for the connection.", "6.0.0", "ON|OFF [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]", NULL},
     {"caching", tracking_client_caching_cmd, 3, NS | LS, 0, 0, 0, "connection", "Instructs the server whether to track the keys in the next request.", "6.0.0", "YES|NO", NULL},
     {"getredir", tracking_client_getredir_cmd, 2, NS | LS, 0, 0, 0, "connection", "Returns the client ID to which the connection's tracking notifications are redirected.", "6.0.0", "", NULL},

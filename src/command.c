@@ -2,6 +2,7 @@
  * checks (see command.h), plus per-command statistics and the slow log (info.h). */
 #include "command.h"
 #include "keyspace.h"
+#include "blocking.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -62,7 +63,8 @@ void command_table_init(void)
     const struct command *tables[] = {server_commands, string_commands, keys_commands, multi_commands,
                                       hll_commands, bitops_commands,
                                       hash_commands, set_commands,
-                                      zset_commands, pubsub_commands};
+                                      zset_commands, list_commands, sort_commands, blocking_commands,
+                                      pubsub_commands};
     size_t n = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const struct command *c = tables[t]; c->name; c++) n++;
@@ -162,13 +164,11 @@ static void call_entry(client *c, cmd_entry *e)
     c->cmd = saved;
 }
 
+static cmd_entry *entry_fast(const struct command *cmd);
+
 void command_call(client *c, const struct command *cmd)
 {
-    cmd_entry *e = NULL;
-    /* fast path: a top-level command found by name */
-    cmd_entry *t = lookup_entry(cmd->name, strlen(cmd->name));
-    if (t && t->st.cmd == cmd) e = t;
-    else e = entry_of(cmd);
+    cmd_entry *e = entry_fast(cmd);
     if (!e || !cmd->proc) return;
     call_entry(c, e);
 }
@@ -306,6 +306,8 @@ static int process_command(client *c, const struct command **top)
     call_entry(c, run);
     tracking_command_done(); /* invalidations for c itself come after its reply */
     server.current_client = NULL;
+    if (c->flags & CLIENT_BLOCKED) return 2; /* its command wrote nothing: nothing got ready */
+    blocking_handle_ready(); /* after the command, or after EXEC as a whole */
     return 0;
 }
 
@@ -314,10 +316,43 @@ int command_process(client *c)
     const struct command *top = NULL;
     int r = process_command(c, &top);
     /* CLIENT CACHING yes|no applies to the next command (or transaction) only */
-    if (r == 0 && (c->flags & CLIENT_TRACKING_CACHING) && !(c->flags & CLIENT_MULTI) &&
+    if (r != 1 && (c->flags & CLIENT_TRACKING_CACHING) && !(c->flags & CLIENT_MULTI) &&
         !(top && !strcmp(top->name, "client")))
         c->flags &= ~CLIENT_TRACKING_CACHING;
     return r;
+}
+
+/* The stats entry of cmd (top-level by name first, then a scan for subcommands). */
+static cmd_entry *entry_fast(const struct command *cmd)
+{
+    cmd_entry *t = lookup_entry(cmd->name, strlen(cmd->name));
+    return t && t->st.cmd == cmd ? t : entry_of(cmd);
+}
+
+void command_rerun(client *c, const struct command *cmd)
+{
+    cmd_entry *e = entry_fast(cmd);
+    if (!e || !cmd->proc) return;
+    if ((cmd->flags & CMD_WRITE) && server.engine && lsm_commit_wanted(server.engine)) server_commit_point();
+    if (cmd->flags & CMD_WRITE) client_note_write(c);
+    const struct command *saved = c->cmd;
+    c->cmd = cmd;
+    server_update_cmd_time();
+    uint64_t start = server.cmd_time_us;
+    long long errs = server.stat.total_error_replies;
+    cmd->proc(c);
+    keyspace_command_done();
+    uint64_t dur = server_ustime() - start;
+    if ((long long)dur < 0) dur = 0;
+    e->st.usec += (long long)dur;
+    if (server.stat.total_error_replies != errs) e->st.failed_calls++;
+    c->cmd = saved;
+}
+
+void command_count_failed(const struct command *cmd)
+{
+    cmd_entry *e = cmd ? entry_fast(cmd) : NULL;
+    if (e) e->st.failed_calls++;
 }
 
 /* ---------------------------------------------------------------- keys of a command */
@@ -332,8 +367,20 @@ const struct command_keynum *command_keynum_of(const struct command *cmd)
     return NULL;
 }
 
+static const struct command_getkeys *const getkeys_tables[] = {sort_getkeys_commands};
+
+const struct command_getkeys *command_getkeys_of(const struct command *cmd)
+{
+    for (size_t t = 0; t < sizeof getkeys_tables / sizeof getkeys_tables[0]; t++)
+        for (const struct command_getkeys *g = getkeys_tables[t]; g->name; g++)
+            if (!strcmp(g->name, cmd->name)) return g;
+    return NULL;
+}
+
 int command_get_keys(const struct command *cmd, const struct cmdarg *argv, int argc, int *pos, int max)
 {
+    const struct command_getkeys *g = command_getkeys_of(cmd);
+    if (g) return g->proc(argv, argc, pos, max);
     const struct command_keynum *k = command_keynum_of(cmd);
     int n = 0;
     int store_idx = 0, numkeys_idx, step = 1;

@@ -32,7 +32,8 @@ typedef void (*command_proc)(struct client *c);
 #define CMD_KEYNUM     (1u << 14) /* "movablekeys": argv[first_key] is numkeys, the keys follow it
                                      (key_step apart); COMMAND INFO shows 0 0 0 and a keynum key
                                      spec, COMMAND GETKEYS reads numkeys (SINTERCARD) */
-#define CMD_PUBSUB     (1u << 15) /* "pubsub": a pub/sub command (allowed in RESP2 subscribed
+#define CMD_BLOCKING   (1u << 15) /* "blocking": may block the client (blocking.h) */
+#define CMD_PUBSUB     (1u << 16) /* "pubsub": a pub/sub command (allowed in RESP2 subscribed
                                      mode only for (P|S)(UN)SUBSCRIBE; never tracked; its
                                      shard-channel "keys" are not keys for COMMAND GETKEYS) */
 
@@ -60,6 +61,9 @@ extern const struct command bitops_commands[];  /* cmd_bitops.c */
 extern const struct command hash_commands[];    /* cmd_hash.c */
 extern const struct command set_commands[];     /* cmd_set.c */
 extern const struct command zset_commands[];    /* cmd_zset.c */
+extern const struct command list_commands[];    /* cmd_list.c */
+extern const struct command sort_commands[];    /* cmd_sort.c: SORT, SORT_RO */
+extern const struct command blocking_commands[]; /* cmd_blocking.c */
 extern const struct command pubsub_commands[];  /* cmd_pubsub.c */
 
 /* Commands with a destination key before their key count (ZUNIONSTORE dst numkeys key...), which
@@ -75,8 +79,21 @@ extern const struct command_keynum zset_keynum_commands[]; /* cmd_zset.c */
 struct cmdarg;
 /* The keynum description of cmd, or NULL. */
 const struct command_keynum *command_keynum_of(const struct command *cmd);
+/* Commands whose keys only a procedure can find (Redis's getkeys_proc: SORT's STORE destination
+ * may be anywhere): COMMAND INFO shows movablekeys (and the command's first/last/step), COMMAND
+ * GETKEYS and command_get_keys call proc, which gets the whole argv (argv[0] = the command name)
+ * and returns what command_get_keys returns. Tables end with NULL. */
+typedef int (*command_getkeys_proc)(const struct cmdarg *argv, int argc, int *pos, int max);
+struct command_getkeys {
+    const char *name;
+    command_getkeys_proc proc;
+};
+extern const struct command_getkeys sort_getkeys_commands[]; /* cmd_sort.c */
+/* The getkeys procedure entry of cmd, or NULL. */
+const struct command_getkeys *command_getkeys_of(const struct command *cmd);
 /* Argument positions of cmd's keys in argv[0..argc) (argv[0] = the command name), as Redis's
- * COMMAND GETKEYS finds them: range (first/last/step), CMD_KEYNUM or command_keynum key specs,
+ * COMMAND GETKEYS finds them: a command_getkeys procedure, else range (first/last/step),
+ * CMD_KEYNUM or command_keynum key specs,
  * then for a malformed count Redis's getkeys procs' fallback (atoi). Writes at most max positions into pos; returns how many keys there are, or -1 when the
  * arguments name no valid keys ("Invalid arguments specified for command"). */
 int command_get_keys(const struct command *cmd, const struct cmdarg *argv, int argc, int *pos,
@@ -87,10 +104,20 @@ void command_table_init(void);
 const struct command *command_lookup(const char *name, size_t len);
 /* For a container (proc == NULL), the subcommand named by argv[1]; NULL if unknown. */
 const struct command *command_lookup_sub(const struct command *cmd, const char *name, size_t len);
-/* Runs the command in c->argv after every check (arity, auth, MULTI, back-pressure).
+/* Runs the command in c->argv after every check (arity, auth, MULTI, back-pressure), then
+ * serves the clients blocked on keys it gave data (blocking_handle_ready).
  * Returns 0 when the command ran or was answered, 1 when the client must wait (paused by
- * back-pressure; the same command will be retried later). */
+ * back-pressure; the same command will be retried later), 2 when the command blocked the
+ * client (CLIENT_BLOCKED: it is answered when served, timed out or unblocked). */
 int command_process(struct client *c);
 /* Calls cmd for c with no checks (used by EXEC for queued commands). */
 void command_call(struct client *c, const struct command *cmd);
+/* blocking.c: runs c's blocked command again (c->argv = its saved arguments) because a key got
+ * data: a write mark for the group-commit (client_note_write), a commit point when the engine
+ * wants one, the handler, its write group closed. Counts its time and a failure in the
+ * command's stats, not a second call (Redis counted the call when it blocked). */
+void command_rerun(struct client *c, const struct command *cmd);
+/* A blocked command ended without a re-run (CLIENT UNBLOCK): counts a failed call, as Redis's
+ * updateStatsOnUnblock. */
+void command_count_failed(const struct command *cmd);
 #endif

@@ -29,6 +29,7 @@
  */
 #include "keyspace.h"
 
+#include "blocking.h"
 #include "multi.h"
 #include "notify.h"
 #include "server.h"
@@ -48,14 +49,6 @@ static void put_le64(char *p, uint64_t v) {
 static uint64_t get_le64(const char *p) {
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--) v = (v << 8) | (unsigned char)p[i];
-    return v;
-}
-static void put_be64(char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * (7 - i)));
-}
-static uint64_t get_be64(const char *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = (v << 8) | (unsigned char)p[i];
     return v;
 }
 
@@ -468,6 +461,7 @@ int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old
     }
     if (!old && !ks_no_new_events) notify_keyspace_event(NOTIFY_NEW, "new", db, key, klen); /* dbAdd */
     auto_signal(db, key, klen);
+    blocking_signal_key(db, key, klen); /* the key may have data for blocked clients */
     return 0;
 }
 
@@ -769,6 +763,8 @@ int keyspace_swapdb(int a, int b) {
     for (int i = 0; i < KEVO_MAX_DBS; i++) ks_dbrev[ks_dbmap[i]] = i;
     multi_touch_db(a);
     multi_touch_db(b);
+    blocking_signal_db(a); /* clients blocked in a or b now see the other db's data */
+    blocking_signal_db(b);
     server.dirty++;
     return 0;
 }

@@ -4,17 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocking.h"
 #include "multi.h"
 #include "server.h"
+#include "util.h"
 
-static void put_be64(char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * (7 - i)));
-}
-static uint64_t get_be64(const char *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = (v << 8) | (unsigned char)p[i];
-    return v;
-}
 static void put_le64(char *p, uint64_t v) {
     for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * i));
 }
@@ -157,7 +151,10 @@ int coll_del(coll *c, uint8_t sub, const void *m, size_t mlen) {
     return r;
 }
 
-void coll_touch(coll *c) { keyspace_signal_modified(c->db, c->key, c->klen); }
+void coll_touch(coll *c) {
+    keyspace_signal_modified(c->db, c->key, c->klen); /* WATCH and client-side caching */
+    blocking_signal_key(c->db, c->key, c->klen);
+}
 
 int coll_save(coll *c) {
     if (!c->exists) return 0;
