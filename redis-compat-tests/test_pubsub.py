@@ -610,6 +610,55 @@ ZSET_ACTIONS = [
 ]
 
 
+LIST_ACTIONS = [
+    ("LPUSH", "l", "a", "b", "c"), ("RPUSH", "l", "d"), ("LPUSHX", "nol", "x"), ("RPUSHX", "l", "e"),
+    ("LPOP", "l"), ("RPOP", "l", "2"), ("LPOP", "l", "0"), ("LPOP", "nol"), ("LSET", "l", "0", "x"),
+    ("LSET", "l", "99", "x"), ("LINSERT", "l", "BEFORE", "x", "y"), ("LINSERT", "l", "AFTER", "zz", "z"),
+    ("LREM", "l", "0", "y"), ("LREM", "l", "0", "nothere"), ("LTRIM", "l", "0", "-1"),
+    ("RPUSH", "l", "p", "q"), ("LTRIM", "l", "1", "1"), ("LTRIM", "l", "5", "9"),
+    ("RPUSH", "m", "1", "2", "3"), ("LMOVE", "m", "m", "LEFT", "RIGHT"), ("LMOVE", "m", "n", "RIGHT", "LEFT"),
+    ("RPOPLPUSH", "m", "n"), ("LMOVE", "m", "n", "LEFT", "LEFT"), ("LMOVE", "m", "n", "LEFT", "LEFT"),
+    ("LMPOP", "2", "nol", "n", "RIGHT", "COUNT", "2"), ("LMPOP", "1", "n", "LEFT", "COUNT", "9"),
+    ("RPUSH", "b", "x"), ("BLPOP", "nol", "b", "0"), ("BRPOP", "nol", "0.01"),
+    ("RPUSH", "bm", "1", "2"), ("BLMOVE", "bm", "bn", "LEFT", "RIGHT", "0"),
+    ("BLMPOP", "0", "1", "bm", "LEFT", "COUNT", "5"), ("BRPOPLPUSH", "bn", "bn", "0"),
+    ("RPUSH", "src", "3", "1", "2"), ("SORT", "src", "STORE", "dst"), ("SORT", "src", "STORE", "dst"),
+    ("SORT", "nokey", "STORE", "dst"), ("SORT", "nokey", "STORE", "dst"),
+    ("ZADD", "zb", "1", "a"), ("BZPOPMIN", "zb", "0"), ("ZADD", "zb", "1", "a", "2", "b"),
+    ("BZMPOP", "0", "1", "zb", "MAX", "COUNT", "5"),
+]
+
+
+@test
+def test_keyspace_events_lists_sort_and_blocking_commands():
+    differential(_events_scenario("KEA", LIST_ACTIONS))
+    differential(_events_scenario("KEAn", [("LPUSH", "a", "1"), ("LMOVE", "a", "b", "LEFT", "LEFT"),
+                                           ("RPUSH", "s", "1"), ("SORT", "s", "STORE", "t")]))
+
+
+@test
+def test_keyspace_events_of_served_blocked_clients():
+    """A client blocked in BLPOP / BLMOVE / BZPOPMIN, served by another client's push: the
+    pusher's event, then the pop (and push) events of the served command, as Redis orders them."""
+    def sc(port, log, ids):
+        set_events(port, "KEA")
+        s = Conn(port, log, "sub")
+        s.send("PSUBSCRIBE", "__keyevent@*")
+        s.read(1)
+        b = Conn(port, log, "blocked")
+        w = Conn(port, log, "w")
+        for block, push in ((("BLPOP", "k1", "k2", "0"), ("RPUSH", "k2", "v")),
+                            (("BLMOVE", "src", "dst", "RIGHT", "LEFT", "0"), ("LPUSH", "src", "a", "b")),
+                            (("BZPOPMIN", "z", "0"), ("ZADD", "z", "1", "m")),
+                            (("BLMPOP", "0", "1", "q", "LEFT", "COUNT", "3"), ("RPUSH", "q", "1", "2"))):
+            b.send(*block)
+            wait_until(lambda: b"flags=b" in w.raw("CLIENT", "LIST"), 5, what="blocked")
+            w.cmd(*push)
+            b.read(1)
+            s.sync()
+    differential(sc)
+
+
 @test
 def test_keyspace_events_strings_and_bits():
     differential(_events_scenario("KEA", STRING_ACTIONS))

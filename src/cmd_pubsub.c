@@ -11,6 +11,12 @@
 #include "pubsub.h"
 
 static void cmd_subscribe(client *c) {
+    /* a client that cannot block (a script) cannot subscribe either; a transaction can, for
+     * backward compatibility (Redis 7.0) */
+    if ((c->flags & CLIENT_DENY_BLOCKING) && !(c->flags & CLIENT_EXECUTING)) {
+        reply_error(c, "ERR SUBSCRIBE isn't allowed for a DENY BLOCKING client");
+        return;
+    }
     for (int j = 1; j < c->argc; j++)
         if (pubsub_subscribe(c, c->argv[j].ptr, c->argv[j].len, PUBSUB_GLOBAL) < 0) break;
 }
@@ -18,7 +24,7 @@ static void cmd_subscribe(client *c) {
 static void cmd_ssubscribe(client *c) {
     /* Redis denies it to a client that cannot block, which includes a transaction (unlike
      * SUBSCRIBE, allowed there for backward compatibility) */
-    if (c->flags & CLIENT_EXECUTING) {
+    if (c->flags & (CLIENT_EXECUTING | CLIENT_DENY_BLOCKING)) {
         reply_error(c, "ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client");
         return;
     }
@@ -39,6 +45,10 @@ static void cmd_unsubscribe(client *c) { unsubscribe_generic(c, PUBSUB_GLOBAL); 
 static void cmd_sunsubscribe(client *c) { unsubscribe_generic(c, PUBSUB_SHARD); }
 
 static void cmd_psubscribe(client *c) {
+    if ((c->flags & CLIENT_DENY_BLOCKING) && !(c->flags & CLIENT_EXECUTING)) {
+        reply_error(c, "ERR PSUBSCRIBE isn't allowed for a DENY BLOCKING client");
+        return;
+    }
     for (int j = 1; j < c->argc; j++)
         if (pubsub_psubscribe(c, c->argv[j].ptr, c->argv[j].len) < 0) break;
 }

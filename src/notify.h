@@ -10,9 +10,12 @@
  * events fire only when something changed. Events the keyspace emits by itself, don't repeat
  * them: "new" (keyspace_put of an absent key), "expired" (lazy and active expiry) and
  * "keymiss" (a KS_LOOKUP_READ lookup that finds nothing).
- * Examples: lists  NOTIFY_LIST "lpush" / "rpush" / "lpop" / "rpop" / "linsert" / "lset" /
- * "lrem" / "ltrim" / "lmove"-style pairs ("lpop"/"rpop" on the source then "lpush"/"rpush" on
- * the destination), and NOTIFY_GENERIC "del" when a command leaves a list empty.
+ * Examples (cmd_list.c): NOTIFY_LIST "lpush" after LPUSH's reply; LMOVE: "lpush"/"rpush" on the
+ * destination, the reply, then "lpop"/"rpop" on the source and NOTIFY_GENERIC "del" when that
+ * left it empty. Streams would publish NOTIFY_STREAM "xadd", "xtrim", "xdel", "xgroup-create"...
+ * A command that writes several keys in an order other than Redis's may turn the keyspace's own
+ * "new" events and modification signals off around its writes and publish them itself in
+ * Redis's order (keyspace_new_events, keyspace_auto_signals: MSET does).
  *
  * All functions: loop thread only. Publishing costs nothing when the class is off. */
 #ifndef KEVO_NOTIFY_H
