@@ -26,6 +26,10 @@ typedef struct cmdarg {
 #define CLIENT_NO_EVICT     (1u << 6)
 #define CLIENT_REPLY_OFF    (1u << 7)  /* CLIENT REPLY OFF/SKIP */
 #define CLIENT_MONITOR      (1u << 8)
+#define CLIENT_SCRIPT       (1u << 9)  /* the script client redis.call runs commands on: the
+                                          server time stays frozen for the whole script */
+#define CLIENT_DENY_BLOCKING (1u << 10) /* a blocking command must act as its non-blocking form
+                                          (set on the script client, as Redis) */
 
 struct multi_state;  /* owned by cmd_multi.c */
 struct watch_state;  /* owned by cmd_multi.c */
@@ -51,6 +55,9 @@ typedef struct client {
 void reply_simple(client *c, const char *s);             /* +s */
 void reply_ok(client *c);                                /* +OK */
 void reply_error(client *c, const char *msg);            /* -msg ; msg like "ERR syntax error" */
+/* As reply_error without counting it in the error stats: an error already counted when a
+ * command inside a script replied it (Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE). */
+void reply_error_nostats(client *c, const char *msg);
 void reply_errorf(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void reply_int(client *c, long long v);                  /* :v */
 void reply_bulk(client *c, const void *p, size_t len);   /* $len p */
@@ -64,6 +71,7 @@ void reply_set(client *c, long n);   /* RESP3 ~n, RESP2 *n */
 void reply_double(client *c, double d); /* RESP3 ,d ; RESP2 bulk string (Redis's %.17g form) */
 void reply_bool(client *c, int b);   /* RESP3 #t/#f ; RESP2 :1/:0 */
 void reply_verbatim(client *c, const char *p, size_t len, const char *ext3); /* RESP3 =, RESP2 $ */
+void reply_bignum(client *c, const char *p, size_t len); /* RESP3 (p, RESP2 bulk string */
 /* Aggregate whose length is known only after its elements: reserve, add elements, then set. */
 void *reply_defer_len(client *c);
 void reply_set_deferred_array(client *c, void *handle, long n);
@@ -139,6 +147,26 @@ int client_monitors_active(void);
 /* Sends c's current command (c->argv) to every monitor, Redis's format:
  * +<unix time.usec> [<db> <addr>] "arg" "arg"... */
 void client_monitor_feed(client *c);
+/* ---- the script client and busy scripts (src/scripting) ---- */
+/* A client with no connection, not listed anywhere (CLIENT LIST, INFO, monitors' targets):
+ * scripts run their commands on it. Its address reads "lua" (MONITOR shows [db lua]). Freed
+ * with client_free. NULL when out of memory. */
+client *client_create_script(void);
+/* The pending reply bytes of c as one block (*len set): the fixed buffer itself when nothing
+ * overflowed, else a copy in a buffer c owns. Valid until the next reply to c or
+ * client_reply_reset. */
+const char *client_reply_contents(client *c, size_t *len);
+/* A busy script's caller: not read from (nor freed by a read error) until client_unprotect,
+ * which resumes reading. */
+void client_protect(client *c);
+void client_unprotect(client *c);
+/* A script became busy: every client with pending replies now is held (those replies may
+ * depend on writes not committed yet), client_flush_unheld writes the others (BUSY errors,
+ * SCRIPT KILL's reply...) and frees closed clients, client_release_held ends the hold (held
+ * replies then go out in the loop's before-sleep, after the commit). */
+void client_hold_pending(void);
+void client_flush_unheld(void);
+void client_release_held(void);
 /* Totals for INFO clients/stats. */
 size_t client_max_output(void);
 size_t client_max_input(void);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "lsm.h"
 #include "multi.h"
+#include "scripting.h"
 #include "server.h"
 #include "util.h"
 
@@ -497,6 +498,13 @@ static const struct cmd_meta redis_meta[] = {
     {"lastsave", "@admin @fast @dangerous", "nondeterministic_output", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"debug", "@admin @slow @dangerous", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"function", "@slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"script", "@slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"eval", "@slow @scripting", "", 1, {{"RW access update", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"evalsha", "@slow @scripting", "", 1, {{"RW access update", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"eval_ro", "@slow @scripting", "", 1, {{"RO access", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"evalsha_ro", "@slow @scripting", "", 1, {{"RO access", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"fcall", "@slow @scripting", "", 1, {{"RW access update", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"fcall_ro", "@slow @scripting", "", 1, {{"RO access", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"slowlog", "@slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"save", "@admin @slow @dangerous", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"bgsave", "@admin @slow @dangerous", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
@@ -665,20 +673,31 @@ static void reply_word_set(client *c, const char *list, int bulk)
     }
 }
 
-static const char *const flag_names[] = {"write", "readonly", "denyoom", "admin", "noscript", "loading",
-                                         "stale", "fast", "no_auth", "no_multi", "allow_busy", "skip_slowlog"};
+/* COMMAND INFO flags in Redis 7.0's order (may_replicate and protected are hidden there too). */
+static const struct {
+    uint32_t flag;
+    const char *name;
+} flag_names[] = {
+    {CMD_WRITE, "write"},       {CMD_READONLY, "readonly"},
+    {CMD_DENYOOM, "denyoom"},   {CMD_ADMIN, "admin"},
+    {CMD_NOSCRIPT, "noscript"}, {CMD_LOADING, "loading"},
+    {CMD_STALE, "stale"},       {CMD_SKIP_MONITOR, "skip_monitor"},
+    {CMD_SKIP_SLOWLOG, "skip_slowlog"}, {CMD_FAST, "fast"},
+    {CMD_NO_AUTH, "no_auth"},   {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"},
+    {CMD_NO_MULTI, "no_multi"}, {CMD_KEYNUM, "movablekeys"},
+    {CMD_ALLOW_BUSY, "allow_busy"},
+};
 
 static void reply_command_flags(client *c, const struct command *cmd)
 {
+    uint32_t flags = cmd->flags;
+    if (command_keynum_of(cmd)) flags |= CMD_KEYNUM; /* movablekeys */
     long n = 0;
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
-        if (cmd->flags & (1u << i)) n++;
-    int movable = (cmd->flags & CMD_KEYNUM) || command_keynum_of(cmd);
-    if (movable) n++; /* "movablekeys" */
+        if (flags & flag_names[i].flag) n++;
     reply_set(c, n);
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
-        if (cmd->flags & (1u << i)) reply_simple(c, flag_names[i]);
-    if (movable) reply_simple(c, "movablekeys");
+        if (flags & flag_names[i].flag) reply_simple(c, flag_names[i].name);
 }
 
 static void reply_acl_categories(client *c, const struct command *cmd, const struct command *parent)
@@ -709,6 +728,7 @@ static void reply_acl_categories(client *c, const struct command *cmd, const str
     if (cmd->flags & CMD_ADMIN) cats[n++] = "@dangerous";
     if (group && !strcmp(group, "connection")) cats[n++] = "@connection";
     if (group && !strcmp(group, "transactions")) cats[n++] = "@transaction";
+    if (group && !strcmp(group, "scripting")) cats[n++] = "@scripting";
     reply_set(c, n);
     for (int i = 0; i < n; i++) reply_simple(c, cats[i]);
 }
@@ -1362,6 +1382,15 @@ static void cmd_shutdown(client *c)
         reply_error(c, "ERR Command not allowed inside a transaction");
         return;
     }
+    if (scripting_busy()) {
+        /* only SHUTDOWN NOSAVE while a script is busy (Redis); the script's writes are dropped
+         * so everything acknowledged before it can be committed */
+        if (!(flags & SHUTDOWN_NOSAVE)) {
+            reply_error(c, scripting_busy_error());
+            return;
+        }
+        scripting_shutdown_abort();
+    }
     server_prepare_shutdown(flags);
     reply_error(c, "ERR Errors trying to SHUTDOWN. Check logs.");
 }
@@ -1465,17 +1494,6 @@ static void cmd_debug(client *c)
 }
 
 /* ---------------------------------------------------------------- FUNCTION, SLOWLOG, misc */
-
-static void function_flush_cmd(client *c)
-{
-    if (c->argc > 3 || (c->argc == 3 && !arg_is(&c->argv[2], "ASYNC") && !arg_is(&c->argv[2], "SYNC"))) {
-        reply_error(c, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
-        return;
-    }
-    reply_ok(c);
-}
-
-static void function_list_cmd(client *c) { reply_array(c, 0); }
 
 static void slowlog_get_cmd(client *c)
 {
@@ -1598,12 +1616,6 @@ static const struct command config_subcommands[] = {
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL},
 };
 
-static const struct command function_subcommands[] = {
-    {"flush", function_flush_cmd, -2, CMD_WRITE | NS, 0, 0, 0, "scripting", "Deletes all libraries and functions.", "7.0.0", "[ASYNC|SYNC]", NULL},
-    {"list", function_list_cmd, -2, NS, 0, 0, 0, "scripting", "Returns information about all libraries.", "7.0.0", "[LIBRARYNAME library-name-pattern] [WITHCODE]", NULL},
-    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL},
-};
-
 static const struct command slowlog_subcommands[] = {
     {"get", slowlog_get_cmd, -2, A | LS, 0, 0, 0, "server", "Returns the slow log's entries.", "2.2.12", "[count]", NULL},
     {"len", slowlog_len_cmd, 2, A | LS, 0, 0, 0, "server", "Returns the number of entries in the slow log.", "2.2.12", "", NULL},
@@ -1626,7 +1638,6 @@ const struct command server_commands[] = {
     {"time", cmd_time, 1, CMD_FAST | LS, 0, 0, 0, "server", "Returns the server time.", "2.6.0", "", NULL},
     {"lastsave", cmd_lastsave, 1, CMD_FAST | LS, 0, 0, 0, "server", "Returns the Unix timestamp of the last successful save to disk.", "1.0.0", "", NULL},
     {"debug", cmd_debug, -2, A | NS | LS | CMD_PROTECTED, 0, 0, 0, "server", "A container for debugging commands.", "1.0.0", "subcommand [arg ...]", NULL},
-    {"function", NULL, -2, 0, 0, 0, 0, "scripting", "A container for function commands.", "7.0.0", "", function_subcommands},
     {"slowlog", NULL, -2, 0, 0, 0, 0, "server", "A container for slow log commands.", "2.2.12", "", slowlog_subcommands},
     {"save", cmd_save, 1, A | NS | CMD_NO_MULTI, 0, 0, 0, "server", "Synchronously saves the database(s) to disk.", "1.0.0", "", NULL},
     {"bgsave", cmd_bgsave, -1, A | NS, 0, 0, 0, "server", "Asynchronously saves the database(s) to disk.", "1.0.0", "[SCHEDULE]", NULL},

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "lsm.h"
 #include "multi.h"
+#include "scripting.h"
 #include "server.h"
 #include "util.h"
 
@@ -61,7 +62,7 @@ void command_table_init(void)
     const struct command *tables[] = {server_commands, string_commands, keys_commands, multi_commands,
                                       hll_commands, bitops_commands,
                                       hash_commands, set_commands,
-                                      zset_commands};
+                                      zset_commands, script_commands};
     size_t n = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const struct command *c = tables[t]; c->name; c++) n++;
@@ -139,8 +140,13 @@ static void call_entry(client *c, cmd_entry *e)
     const struct command *cmd = e->st.cmd;
     const struct command *saved = c->cmd;
     c->cmd = cmd;
-    server_update_cmd_time();
-    uint64_t start = server.cmd_time_us;
+    uint64_t start;
+    if (c->flags & CLIENT_SCRIPT) {
+        start = server_ustime(); /* a script's commands all see the time the script started */
+    } else {
+        server_update_cmd_time();
+        start = server.cmd_time_us;
+    }
     long long errs = server.stat.total_error_replies;
     client_set_lastcmd(c, e->st.fullname);
     if (client_monitors_active() && !(cmd->flags & CMD_ADMIN) && !(e->st.parent && (e->st.parent->flags & CMD_ADMIN)))
@@ -168,6 +174,13 @@ void command_call(client *c, const struct command *cmd)
     else e = entry_of(cmd);
     if (!e || !cmd->proc) return;
     call_entry(c, e);
+}
+
+void command_note_rejected(const struct command *cmd)
+{
+    cmd_entry *t = lookup_entry(cmd->name, strlen(cmd->name));
+    cmd_entry *e = t && t->st.cmd == cmd ? t : entry_of(cmd);
+    if (e) e->st.rejected_calls++;
 }
 
 static void reject(client *c, cmd_entry *e, const char *err)
@@ -256,8 +269,10 @@ int command_process(client *c)
         reject(c, run, "ERR Command not allowed inside a transaction");
         return 0;
     }
+    /* EVAL/FCALL: the flags the script declared (Redis's getCommandFlags) */
+    uint32_t flags = (cmd->flags & CMD_SCRIPTED) ? script_command_flags(c, cmd) : cmd->flags;
     const char *why = NULL;
-    if ((cmd->flags & CMD_WRITE) &&
+    if ((flags & CMD_WRITE) &&
         (server.commit_failed || (server.engine && lsm_write_error(server.engine, &why)))) {
         /* Redis refuses writes the same way after a failed AOF write or fsync; reads go on, and
          * the engine repairs itself in the background (INFO persistence shows the state) */
@@ -267,17 +282,23 @@ int command_process(client *c)
         reject(c, run, err);
         return 0;
     }
+    /* a script past busy-reply-threshold: only the allow_busy commands (Redis's order: after
+     * MISCONF, before MULTI queueing) */
+    if (scripting_busy() && !(cmd->flags & CMD_ALLOW_BUSY)) {
+        reject(c, run, scripting_busy_error());
+        return 0;
+    }
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_MULTI_CTL) && !(e->st.cmd->flags & CMD_MULTI_CTL)) {
         multi_queue_command(c);
         return 0;
     }
-    if ((cmd->flags & CMD_WRITE) && server.engine && lsm_write_stalled(server.engine)) {
+    if ((flags & (CMD_WRITE | CMD_MAY_REPLICATE)) && server.engine && lsm_write_stalled(server.engine)) {
         client_pause_write(c);
         return 1;
     }
-    if ((cmd->flags & (CMD_WRITE | CMD_MULTI_CTL)) && server.engine && lsm_commit_wanted(server.engine))
+    if ((flags & (CMD_WRITE | CMD_MAY_REPLICATE | CMD_MULTI_CTL)) && server.engine && lsm_commit_wanted(server.engine))
         server_commit_point();
-    if (cmd->flags & (CMD_WRITE | CMD_MULTI_CTL)) client_note_write(c);
+    if (flags & (CMD_WRITE | CMD_MAY_REPLICATE | CMD_MULTI_CTL)) client_note_write(c);
     call_entry(c, run);
     return 0;
 }

@@ -32,6 +32,14 @@ typedef void (*command_proc)(struct client *c);
 #define CMD_KEYNUM     (1u << 14) /* "movablekeys": argv[first_key] is numkeys, the keys follow it
                                      (key_step apart); COMMAND INFO shows 0 0 0 and a keynum key
                                      spec, COMMAND GETKEYS reads numkeys (SINTERCARD) */
+#define CMD_SKIP_MONITOR (1u << 15) /* "skip_monitor": EVAL feeds MONITOR itself, before its
+                                       script's commands (Kevo's dispatcher feeds it first anyway) */
+#define CMD_MAY_REPLICATE (1u << 16) /* (hidden, as in Redis) may write through something else:
+                                       EVAL/FCALL without declared flags. The dispatcher treats it
+                                       as a write for back-pressure and group commit, not MISCONF */
+#define CMD_NO_MANDATORY_KEYS (1u << 17) /* "no_mandatory_keys" */
+#define CMD_SCRIPTED   (1u << 18) /* internal: EVAL/FCALL family, whose effective flags come from
+                                     the script's declared flags (script_command_flags) */
 
 struct command {
     const char *name;           /* lowercase; for a subcommand just the subcommand ("get") */
@@ -87,6 +95,10 @@ const struct command *command_lookup_sub(const struct command *cmd, const char *
  * Returns 0 when the command ran or was answered, 1 when the client must wait (paused by
  * back-pressure; the same command will be retried later). */
 int command_process(struct client *c);
-/* Calls cmd for c with no checks (used by EXEC for queued commands). */
+/* Calls cmd for c with no checks (used by EXEC for queued commands, and scripts). */
 void command_call(struct client *c, const struct command *cmd);
+/* Counts a call of cmd refused before it ran (INFO commandstats rejected_calls): a script's
+ * redis.call refused by the script checks. */
+void command_note_rejected(const struct command *cmd);
+extern const struct command script_commands[];  /* cmd_script.c: EVAL family, SCRIPT, FUNCTION, FCALL */
 #endif
