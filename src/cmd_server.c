@@ -499,12 +499,23 @@ static const struct cmd_meta redis_meta[] = {
     {"debug", "@admin @slow @dangerous", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"function", "@slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"script", "@slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
-    {"eval", "@slow @scripting", "", 1, {{"RW access update", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"eval", "@slow @scripting", "", 1, {{"RW access update", 2, 0, 1, "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"}, {NULL, 0, 0, 0, NULL}}},
     {"evalsha", "@slow @scripting", "", 1, {{"RW access update", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
-    {"eval_ro", "@slow @scripting", "", 1, {{"RO access", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"eval_ro", "@slow @scripting", "", 1, {{"RO access", 2, 0, 1, "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"}, {NULL, 0, 0, 0, NULL}}},
     {"evalsha_ro", "@slow @scripting", "", 1, {{"RO access", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
-    {"fcall", "@slow @scripting", "", 1, {{"RW access update", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
-    {"fcall_ro", "@slow @scripting", "", 1, {{"RO access", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"fcall", "@slow @scripting", "", 1, {{"RW access update", 2, 0, 1, "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"}, {NULL, 0, 0, 0, NULL}}},
+    {"fcall_ro", "@slow @scripting", "", 1, {{"RO access", 2, 0, 1, "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"}, {NULL, 0, 0, 0, NULL}}},
+    {"script|kill", "@slow @scripting", "request_policy:all_shards response_policy:one_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"script|load", "@slow @scripting", "request_policy:all_nodes response_policy:all_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"script|exists", "@slow @scripting", "request_policy:all_shards response_policy:agg_logical_and", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"script|flush", "@slow @scripting", "request_policy:all_nodes response_policy:all_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"function|load", "@write @slow @scripting", "request_policy:all_shards response_policy:all_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"function|delete", "@write @slow @scripting", "request_policy:all_shards response_policy:all_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"function|flush", "@write @slow @scripting", "request_policy:all_shards response_policy:all_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"function|restore", "@write @slow @scripting", "request_policy:all_shards response_policy:all_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"function|kill", "@slow @scripting", "request_policy:all_shards response_policy:one_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"function|stats", "@slow @scripting", "nondeterministic_output request_policy:all_shards response_policy:special", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"function|list", "@slow @scripting", "nondeterministic_output_order", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"slowlog", "@slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"save", "@admin @slow @dangerous", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"bgsave", "@admin @slow @dangerous", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
@@ -639,11 +650,17 @@ static const struct cmd_meta redis_meta[] = {
     /* ---- end of sorted-set commands ---- */
 };
 
+/* A subcommand's row is named "parent|sub"; one without a row gets the fallback. */
 static const cmd_meta *find_meta(const struct command *cmd, const struct command *parent)
 {
-    if (parent) return NULL;
+    char full[96];
+    const char *name = cmd->name;
+    if (parent) {
+        snprintf(full, sizeof full, "%s|%s", parent->name, cmd->name);
+        name = full;
+    }
     for (size_t i = 0; i < sizeof redis_meta / sizeof redis_meta[0]; i++)
-        if (!strcmp(redis_meta[i].name, cmd->name)) return &redis_meta[i];
+        if (!strcmp(redis_meta[i].name, name)) return &redis_meta[i];
     return NULL;
 }
 
@@ -766,9 +783,13 @@ static void reply_one_key_spec(client *c, const char *flags, int index, int last
 }
 
 /* A keynum key spec (CMD_KEYNUM: numkeys at first_key, the keys right after it). */
-static void reply_keynum_key_spec(client *c, const char *flags, int index, int keystep)
+static void reply_keynum_key_spec(client *c, const char *flags, int index, int keystep, const char *notes)
 {
-    reply_map(c, 3);
+    reply_map(c, notes ? 4 : 3);
+    if (notes) {
+        reply_bulk_cstr(c, "notes");
+        reply_bulk_cstr(c, notes);
+    }
     reply_bulk_cstr(c, "flags");
     reply_word_set(c, flags, 0);
     reply_bulk_cstr(c, "begin_search");
@@ -799,7 +820,8 @@ static void reply_key_specs(client *c, const struct command *cmd, const struct c
     if (cmd->flags & CMD_KEYNUM) {
         reply_set(c, 1);
         reply_keynum_key_spec(c, m && m->nspecs ? m->specs[0].flags : ((cmd->flags & CMD_WRITE) ? "RW update" : "RO access"),
-                              cmd->first_key, cmd->key_step > 0 ? cmd->key_step : 1);
+                              cmd->first_key, cmd->key_step > 0 ? cmd->key_step : 1,
+                              m && m->nspecs ? m->specs[0].notes : NULL);
         return;
     }
     const struct command_keynum *kn = command_keynum_of(cmd);
@@ -809,7 +831,7 @@ static void reply_key_specs(client *c, const struct command *cmd, const struct c
         for (int i = 0; i < m->nspecs; i++)
             reply_one_key_spec(c, m->specs[i].flags, m->specs[i].index, m->specs[i].lastkey, m->specs[i].keystep,
                                m->specs[i].notes);
-        if (kn) reply_keynum_key_spec(c, "RO access", kn->numkeys_idx, 1);
+        if (kn) reply_keynum_key_spec(c, "RO access", kn->numkeys_idx, 1, NULL);
         return;
     }
     if (cmd->first_key <= 0) {

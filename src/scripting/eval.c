@@ -429,7 +429,7 @@ void script_help_command(client *c)
         "LOAD <script>",
         "    Load a script into the scripts cache without executing it.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     };
     size_t n = sizeof lines / sizeof lines[0];
     reply_array(c, (long)n);

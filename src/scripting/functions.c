@@ -797,7 +797,7 @@ void function_help_command(client *c)
         "      libraries with the new libraries (notice that even on this option there is a chance of failure",
         "      in case of functions name collision with another library).",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     };
     size_t n = sizeof lines / sizeof lines[0];
     reply_array(c, (long)n);
