@@ -640,7 +640,10 @@ void client_unprotect(client *c)
 
 void client_hold_pending(void)
 {
-    for (client *c = pending_head; c; c = c->in->pw_next) c->in->held = 1;
+    /* only replies to writes of the current commit epoch wait: read replies go out (Redis
+     * writes every reply from a busy script's event processing) */
+    for (client *c = pending_head; c; c = c->in->pw_next)
+        if (c->in->mark_iter == server.iteration) c->in->held = 1;
 }
 
 void client_release_held(void)

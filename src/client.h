@@ -160,10 +160,10 @@ const char *client_reply_contents(client *c, size_t *len);
  * which resumes reading. */
 void client_protect(client *c);
 void client_unprotect(client *c);
-/* A script became busy: every client with pending replies now is held (those replies may
- * depend on writes not committed yet), client_flush_unheld writes the others (BUSY errors,
- * SCRIPT KILL's reply...) and frees closed clients, client_release_held ends the hold (held
- * replies then go out in the loop's before-sleep, after the commit). */
+/* A script became busy: every client whose pending replies answer writes of the current commit
+ * epoch (not durable yet) is held; client_flush_unheld writes the others (read replies, BUSY
+ * errors, SCRIPT KILL's reply...) and frees closed clients; client_release_held ends the hold
+ * (held replies then go out in the loop's before-sleep, after the commit). */
 void client_hold_pending(void);
 void client_flush_unheld(void);
 void client_release_held(void);
