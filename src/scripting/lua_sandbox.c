@@ -377,6 +377,8 @@ void lua_sandbox_seal(lua_State *L)
 {
     lua_pushvalue(L, LUA_GLOBALSINDEX); /* G0 */
     int g0 = lua_gettop(L);
+    lua_pushnil(L); /* the debug library is for the error handler only (it took its copy) */
+    lua_setfield(L, g0, LUA_DBLIBNAME);
     lua_pushlightuserdata(L, &reg_g0);
     lua_pushvalue(L, g0);
     lua_rawset(L, LUA_REGISTRYINDEX);
