@@ -745,7 +745,15 @@ void client_set_lib(client *c, int ver, const char *v, size_t len)
 
 size_t client_reply_pending(client *c) { return reply_buf_pending(&c->in->rb); }
 size_t client_reply_copy(client *c, char *dst, size_t cap) { return reply_buf_copy(&c->in->rb, dst, cap); }
-void client_reply_reset(client *c) { reply_buf_free(&c->in->rb); }
+void client_reply_reset(client *c)
+{
+    reply_buf_free(&c->in->rb);
+    if (c->in->flatcap > 64 * 1024) { /* a big reply read by a script: not kept */
+        free(c->in->flat);
+        c->in->flat = NULL;
+        c->in->flatcap = 0;
+    }
+}
 void client_reply_mark(client *c, reply_mark *m) { reply_buf_mark(&c->in->rb, m); }
 void client_reply_truncate(client *c, const reply_mark *m) { reply_buf_truncate(&c->in->rb, m); }
 

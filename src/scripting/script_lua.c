@@ -281,15 +281,16 @@ static long long number_to_ll(lua_Number d)
     return LLONG_MIN;
 }
 
-static void error_reply_from_table(client *c, lua_State *L, int idx)
+/* Replies the error table on top of the stack ({err = "CODE msg"}) and pops it. */
+static void error_reply_from_table(client *c, lua_State *L)
 {
     const char *msg = NULL;
     int nostats = 0;
-    lua_getfield(L, idx, "err");
+    int t = lua_gettop(L);
+    lua_getfield(L, t, "err");
     if (lua_isstring(L, -1)) msg = lua_tostring(L, -1);
-    lua_getfield(L, idx, "ignore_error_stats_update");
+    lua_getfield(L, t, "ignore_error_stats_update");
     if (lua_isboolean(L, -1)) nostats = lua_toboolean(L, -1);
-    lua_pop(L, 1);
     size_t ml = msg ? strlen(msg) : 0;
     char stackbuf[512];
     char *e = ml + 2 <= sizeof stackbuf ? stackbuf : malloc(ml + 2);
@@ -301,7 +302,7 @@ static void error_reply_from_table(client *c, lua_State *L, int idx)
         else reply_error(c, e);
         if (e != stackbuf) free(e);
     }
-    lua_pop(L, 1);
+    lua_settop(L, t - 1);
 }
 
 /* Replies the value on top of the stack to c and pops it (Redis's luaReplyToRedisReply);
@@ -338,7 +339,7 @@ static void reply_lua_value(client *c, int script_resp, lua_State *L)
         t = lua_type(L, -1);
         lua_pop(L, 1);
         if (t == LUA_TSTRING) {
-            error_reply_from_table(c, L, lua_gettop(L));
+            error_reply_from_table(c, L);
             return; /* popped */
         }
         lua_pushliteral(L, "ok");
@@ -556,6 +557,11 @@ static int redis_generic_call(lua_State *L, int raise)
     c->argc = 0;
     c->argv = NULL;
     call_inuse = 0;
+    if (call_buf_cap > 1024 * 1024) { /* huge arguments: their copy is not kept */
+        free(call_buf);
+        call_buf = NULL;
+        call_buf_cap = 0;
+    }
     if (raise) return lua_error(L);
     return 1;
 }
@@ -732,7 +738,11 @@ static int sl_debug(lua_State *L)
 static int sl_pcall(lua_State *L)
 {
     int argc = lua_gettop(L);
-    luaL_checkany(L, 1);
+    if (argc == 0) { /* Redis's version ends up calling its own placeholder */
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "attempt to call a boolean value");
+        return 2;
+    }
     lua_pushboolean(L, 1);
     lua_insert(L, 1);
     if (lua_pcall(L, argc - 1, LUA_MULTRET, 0)) {
