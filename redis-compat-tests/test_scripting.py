@@ -389,49 +389,67 @@ def test_busy_threshold_zero_never_busy():
 
 # ------------------------------------------------------------------------------- durability
 
-@test(timeout=240)
+@test(timeout=300)
 def test_kill9_scripts_whole_or_absent():
+    """Scripts (EVALSHA, then FCALL) each writing 61 keys are streamed by pipelining clients;
+    kill -9 lands in the middle, three times on the same data directory. After each restart
+    every script is there whole or not at all, every acknowledged one is there, and DBSIZE is
+    exact."""
     kevo_only()
     s = start_kevo("script_crash", appendfsync="always")
     per = 60
-    script = ("for i = 1, tonumber(ARGV[2]) do redis.call('set', 'k:' .. ARGV[1] .. ':' .. i, ARGV[1]) end "
-              "redis.call('hset', 'h:' .. ARGV[1], 'done', ARGV[1]) return ARGV[1]")
+    body = ("for i = 1, tonumber(ARGV[2]) do redis.call('set', 'k:' .. ARGV[1] .. ':' .. i, ARGV[1]) end "
+            "redis.call('hset', 'h:' .. ARGV[1], 'done', ARGV[1]) return ARGV[1]")
+    s.redis().function_load("#!lua name=crash\nredis.register_function('w', function(keys, ARGV) %s end)" % body)
     acked = []
-    stop = threading.Event()
+    next_id = [0]
+    lock = threading.Lock()
+    for cycle in range(3):
+        stop = threading.Event()
 
-    def writer():
+        def writer(use_fcall):
+            r = s.redis()
+            sha = r.script_load(body)
+            try:
+                while not stop.is_set():
+                    with lock:
+                        first = next_id[0]
+                        next_id[0] += 5
+                    p = r.pipeline(transaction=False)
+                    for j in range(5):
+                        if use_fcall:
+                            p.fcall("w", 0, first + j, per)
+                        else:
+                            p.evalsha(sha, 0, first + j, per)
+                    res = p.execute()
+                    with lock:
+                        acked.extend(int(x) for x in res)
+            except Exception:  # noqa: BLE001 - the kill ends the connection
+                pass
+        ts = [threading.Thread(target=writer, args=(k % 2 == 1,)) for k in range(2)]
+        for t in ts:
+            t.start()
+        base = len(acked)
+        wait_until(lambda: len(acked) > base + 150, timeout=60, what="scripts to be acknowledged")
+        s.stop(signal.SIGKILL)
+        stop.set()
+        for t in ts:
+            t.join(10)
+        s.start()
         r = s.redis()
-        sha = r.script_load(script)
-        i = 0
-        try:
-            while not stop.is_set():
-                p = r.pipeline(transaction=False)
-                for j in range(5):
-                    p.evalsha(sha, 0, i + j, per)
-                res = p.execute()
-                acked.extend(int(x) for x in res)
-                i += 5
-        except Exception:  # noqa: BLE001 - the kill ends the connection
-            pass
-    t = threading.Thread(target=writer)
-    t.start()
-    wait_until(lambda: len(acked) > 200, timeout=60, what="scripts to be acknowledged")
-    s.stop(signal.SIGKILL)
-    stop.set()
-    t.join(10)
-    s.start()
-    r = s.redis()
-    ids = set()
-    for k in r.scan_iter(match="k:*", count=1000):
-        ids.add(int(k.split(b":")[1]))
-    for k in r.scan_iter(match="h:*", count=1000):
-        ids.add(int(k.split(b":")[1]))
-    for i in sorted(ids):
-        n = r.exists(*["k:%d:%d" % (i, j) for j in range(1, per + 1)]) + r.exists("h:%d" % i)
-        eq(n, per + 1, "script %d is whole" % i)
-    missing = [i for i in acked if i not in ids]
-    eq(missing[:5], [], "acknowledged scripts lost")
-    eq(r.dbsize(), len(ids) * (per + 1), "exact key count")
+        ids = set()
+        for k in r.scan_iter(match="k:*", count=1000):
+            ids.add(int(k.split(b":")[1]))
+        for k in r.scan_iter(match="h:*", count=1000):
+            ids.add(int(k.split(b":")[1]))
+        for i in sorted(ids):
+            n = r.exists(*["k:%d:%d" % (i, j) for j in range(1, per + 1)]) + r.exists("h:%d" % i)
+            eq(n, per + 1, "cycle %d: script %d is whole" % (cycle, i))
+        missing = [i for i in acked if i not in ids]
+        eq(missing[:5], [], "cycle %d: acknowledged scripts lost" % cycle)
+        eq(r.dbsize(), len(ids) * (per + 1), "cycle %d: exact key count" % cycle)
+        eq(r.fcall("w", 0, 10**9, 1), b"1000000000", "the library survived")
+        r.delete("k:1000000000:1", "h:1000000000")
     s.stop()
 
 
