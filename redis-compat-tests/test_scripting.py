@@ -198,8 +198,14 @@ def test_error_stats_count_script_errors_once():
         lines = sorted(l for l in info.splitlines() if l.startswith("errorstat_"))
         total = [l for l in c.call("INFO", "stats").decode().splitlines()
                  if l.startswith("total_error_replies")]
-        return lines, total
-    eq(stats(b), stats(a), "error stats")
+        cmds = []
+        for l in c.call("INFO", "commandstats").decode().splitlines():
+            name = l.split(":")[0]
+            if name in ("cmdstat_eval", "cmdstat_hget", "cmdstat_set", "cmdstat_get"):
+                f = dict(kv.split("=") for kv in l.split(":", 1)[1].split(","))
+                cmds.append((name, f["calls"], f["rejected_calls"], f["failed_calls"]))
+        return lines, total, sorted(cmds)
+    eq(stats(b), stats(a), "error and command stats")
 
 
 # ------------------------------------------------------------------------------ busy scripts
@@ -500,6 +506,13 @@ def test_function_dump_restore_round_trip():
     r.function_load("#!lua name=l3\nredis.register_function('f3', function() return 3 end)")
     ok(r.function_restore(payload, "FLUSH"))
     raises(r.fcall, "f3", 0, match="Function not found")
+    # function names collide case-insensitively across libraries
+    r.function_flush()
+    r.function_load("#!lua name=other\nredis.register_function('F1', function() return 'other' end)")
+    raises(r.function_restore, payload, match="Function f1 already exists")
+    raises(r.function_restore, payload, "REPLACE", match="Function f1 already exists")
+    eq(r.fcall("f1", 0), b"other", "a failed RESTORE changes nothing")
+    r.function_delete("other")
     raises(r.function_restore, payload[:-1], match="payload version or checksum are wrong")
     bad = bytearray(payload)
     bad[len(bad) // 2] ^= 0x55

@@ -876,7 +876,11 @@ static void reply_error_common(client *c, const char *msg, int stats)
 }
 
 void reply_error(client *c, const char *msg) { reply_error_common(c, msg, 1); }
-void reply_error_nostats(client *c, const char *msg) { reply_error_common(c, msg, 0); }
+void reply_error_nostats(client *c, const char *msg)
+{
+    reply_error_common(c, msg, 0);
+    if (c->cmd) command_note_failed(c->cmd); /* Redis: the command still failed */
+}
 
 void reply_errorf(client *c, const char *fmt, ...)
 {

@@ -56,7 +56,8 @@ void reply_simple(client *c, const char *s);             /* +s */
 void reply_ok(client *c);                                /* +OK */
 void reply_error(client *c, const char *msg);            /* -msg ; msg like "ERR syntax error" */
 /* As reply_error without counting it in the error stats: an error already counted when a
- * command inside a script replied it (Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE). */
+ * command inside a script replied it (Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE). c's current
+ * command (EVAL, FCALL) still counts as failed in INFO commandstats, as in Redis. */
 void reply_error_nostats(client *c, const char *msg);
 void reply_errorf(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void reply_int(client *c, long long v);                  /* :v */

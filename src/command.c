@@ -134,6 +134,11 @@ static cmd_entry *entry_of(const struct command *cmd)
     return NULL;
 }
 
+/* The error count when the last command (or nested command) finished: a command failed when
+ * errors were counted since then (Redis's incrCommandStatsOnError), so a script's or a
+ * transaction's failed inner commands are not charged to EVAL / EXEC as well. */
+static long long prev_err_count;
+
 /* Runs the handler with timing and stats. */
 static void call_entry(client *c, cmd_entry *e)
 {
@@ -147,7 +152,7 @@ static void call_entry(client *c, cmd_entry *e)
         server_update_cmd_time();
         start = server.cmd_time_us;
     }
-    long long errs = server.stat.total_error_replies;
+    prev_err_count = server.stat.total_error_replies;
     client_set_lastcmd(c, e->st.fullname);
     if (client_monitors_active() && !(cmd->flags & CMD_ADMIN) && !(e->st.parent && (e->st.parent->flags & CMD_ADMIN)))
         client_monitor_feed(c);
@@ -157,7 +162,8 @@ static void call_entry(client *c, cmd_entry *e)
     if ((long long)dur < 0) dur = 0;
     e->st.calls++;
     e->st.usec += (long long)dur;
-    if (server.stat.total_error_replies != errs) e->st.failed_calls++;
+    if (server.stat.total_error_replies - prev_err_count > 0) e->st.failed_calls++;
+    prev_err_count = server.stat.total_error_replies;
     server.stat.numcommands++;
     if (config.slowlog_log_slower_than >= 0 && (long long)dur >= config.slowlog_log_slower_than &&
         !(cmd->flags & CMD_SKIP_SLOWLOG))
@@ -176,11 +182,23 @@ void command_call(client *c, const struct command *cmd)
     call_entry(c, e);
 }
 
-void command_note_rejected(const struct command *cmd)
+static cmd_entry *entry_of_cmd(const struct command *cmd)
 {
     cmd_entry *t = lookup_entry(cmd->name, strlen(cmd->name));
-    cmd_entry *e = t && t->st.cmd == cmd ? t : entry_of(cmd);
+    return t && t->st.cmd == cmd ? t : entry_of(cmd);
+}
+
+void command_note_rejected(const struct command *cmd)
+{
+    cmd_entry *e = cmd ? entry_of_cmd(cmd) : NULL;
     if (e) e->st.rejected_calls++;
+    prev_err_count = server.stat.total_error_replies;
+}
+
+void command_note_failed(const struct command *cmd)
+{
+    cmd_entry *e = cmd ? entry_of_cmd(cmd) : NULL;
+    if (e) e->st.failed_calls++;
 }
 
 static void reject(client *c, cmd_entry *e, const char *err)

@@ -98,7 +98,11 @@ int command_process(struct client *c);
 /* Calls cmd for c with no checks (used by EXEC for queued commands, and scripts). */
 void command_call(struct client *c, const struct command *cmd);
 /* Counts a call of cmd refused before it ran (INFO commandstats rejected_calls): a script's
- * redis.call refused by the script checks. */
+ * redis.call refused by the script checks (the error was counted just before; cmd may be NULL
+ * for an unknown command). */
 void command_note_rejected(const struct command *cmd);
+/* Counts cmd as failed although its error reply is not counted in the error stats (an error a
+ * script's redis.call already counted, replied again by EVAL/FCALL). */
+void command_note_failed(const struct command *cmd);
 extern const struct command script_commands[];  /* cmd_script.c: EVAL family, SCRIPT, FUNCTION, FCALL */
 #endif

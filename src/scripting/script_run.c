@@ -199,7 +199,7 @@ static int refuse(const struct command *cmd, char *err, size_t errlen, const cha
         snprintf(full, sizeof full, "ERR %s", msg);
         info_count_error(full);
     }
-    if (cmd) command_note_rejected(cmd);
+    command_note_rejected(cmd);
     return -1;
 }
 
