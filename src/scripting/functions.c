@@ -397,10 +397,9 @@ int functions_load_stored(void)
     int st = lsm_iter_status(it);
     lsm_iter_free(it);
     if (loaded || failed) log_msg(LL_NOTICE, "Loaded %d function libraries (%d failed)", loaded, failed);
-    if (st) {
-        log_msg(LL_WARNING, "Reading the stored function libraries: %s", lsm_strerror(st));
-        return -1;
-    }
+    if (st) /* as for any key: the server starts, the damage shows where it is */
+        log_msg(LL_WARNING, "Reading the stored function libraries: %s (%s); the libraries after it are not loaded",
+                lsm_strerror(st), lsm_last_error(server.engine));
     return 0;
 }
 

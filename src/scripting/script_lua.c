@@ -105,6 +105,32 @@ static const char *resp_line(const char **p, const char *end, size_t *len)
 
 static const char *resp_to_lua(lua_State *L, const char *p, const char *end, int push);
 
+/* The error table of an error reply line (s, len: after the '-'). Out of line: resp_to_lua
+ * recurses. */
+__attribute__((noinline)) static void push_reply_error(lua_State *L, const char *s, size_t len)
+{
+    char stackbuf[512];
+    char *e = len + 2 <= sizeof stackbuf ? stackbuf : malloc(len + 2);
+    if (!e) luaL_error(L, "not enough memory");
+    e[0] = '-';
+    memcpy(e + 1, s, len);
+    e[len + 1] = 0;
+    push_counted_error(L, e);
+    if (e != stackbuf) free(e);
+}
+
+__attribute__((noinline)) static void push_reply_double(lua_State *L, const char *s, size_t len)
+{
+    char num[128];
+    size_t l = len < sizeof num - 1 ? len : sizeof num - 1;
+    memcpy(num, s, l);
+    num[l] = 0;
+    lua_newtable(L);
+    lua_pushliteral(L, "double");
+    lua_pushnumber(L, strtod(num, NULL));
+    lua_settable(L, -3);
+}
+
 static void need_stack(lua_State *L, int n)
 {
     if (!lua_checkstack(L, n)) luaL_error(L, "reached lua stack limit");
@@ -132,20 +158,10 @@ static const char *resp_to_lua(lua_State *L, const char *p, const char *end, int
             lua_settable(L, -3);
         }
         return p;
-    case '-': {
+    case '-':
         s = resp_line(&p, end, &len);
-        if (push) {
-            char stackbuf[512];
-            char *e = len + 2 <= sizeof stackbuf ? stackbuf : malloc(len + 2);
-            if (!e) luaL_error(L, "not enough memory");
-            e[0] = '-';
-            memcpy(e + 1, s, len);
-            e[len + 1] = 0;
-            push_counted_error(L, e);
-            if (e != stackbuf) free(e);
-        }
+        if (push) push_reply_error(L, s, len);
         return p;
-    }
     case ':': {
         long long v = resp_len(&p, end);
         if (push) lua_pushnumber(L, (lua_Number)v);
@@ -225,20 +241,10 @@ static const char *resp_to_lua(lua_State *L, const char *p, const char *end, int
         s = resp_line(&p, end, &len);
         if (push) lua_pushboolean(L, len > 0 && s[0] == 't');
         return p;
-    case ',': {
+    case ',':
         s = resp_line(&p, end, &len);
-        if (push) {
-            char num[128];
-            size_t l = len < sizeof num - 1 ? len : sizeof num - 1;
-            memcpy(num, s, l);
-            num[l] = 0;
-            lua_newtable(L);
-            lua_pushliteral(L, "double");
-            lua_pushnumber(L, strtod(num, NULL));
-            lua_settable(L, -3);
-        }
+        if (push) push_reply_double(L, s, len);
         return p;
-    }
     case '(':
         s = resp_line(&p, end, &len);
         if (push) {
@@ -282,7 +288,7 @@ static long long number_to_ll(lua_Number d)
 }
 
 /* Replies the error table on top of the stack ({err = "CODE msg"}) and pops it. */
-static void error_reply_from_table(client *c, lua_State *L)
+__attribute__((noinline)) static void error_reply_from_table(client *c, lua_State *L)
 {
     const char *msg = NULL;
     int nostats = 0;
@@ -303,6 +309,20 @@ static void error_reply_from_table(client *c, lua_State *L)
         if (e != stackbuf) free(e);
     }
     lua_settop(L, t - 1);
+}
+
+/* Status reply of s: one line (CR/LF become spaces), ending at a NUL as Redis's copy. Out of
+ * line: reply_lua_value recurses as deep as the Lua stack allows, its frame must stay small. */
+__attribute__((noinline)) static void reply_status_line(client *c, const char *s)
+{
+    size_t n = strlen(s);
+    char stackbuf[256];
+    char *o = n + 1 <= sizeof stackbuf ? stackbuf : malloc(n + 1);
+    if (!o) return;
+    for (size_t i = 0; i < n; i++) o[i] = (s[i] == '\r' || s[i] == '\n') ? ' ' : s[i];
+    o[n] = 0;
+    reply_simple(c, o);
+    if (o != stackbuf) free(o);
 }
 
 /* Replies the value on top of the stack to c and pops it (Redis's luaReplyToRedisReply);
@@ -345,17 +365,7 @@ static void reply_lua_value(client *c, int script_resp, lua_State *L)
         lua_pushliteral(L, "ok");
         lua_rawget(L, -2);
         if (lua_type(L, -1) == LUA_TSTRING) {
-            /* a status is one line: CR/LF become spaces; it ends at a NUL, as Redis's copy */
-            const char *s = lua_tostring(L, -1);
-            size_t n = strlen(s);
-            char stackbuf[256];
-            char *o = n + 1 <= sizeof stackbuf ? stackbuf : malloc(n + 1);
-            if (o) {
-                for (size_t i = 0; i < n; i++) o[i] = (s[i] == '\r' || s[i] == '\n') ? ' ' : s[i];
-                o[n] = 0;
-                reply_simple(c, o);
-                if (o != stackbuf) free(o);
-            }
+            reply_status_line(c, lua_tostring(L, -1));
             lua_pop(L, 2);
             return;
         }

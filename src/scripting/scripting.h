@@ -18,7 +18,9 @@ struct command;
  * command_table_init. 0, or -1 (logged) when out of memory. */
 int scripting_init(void);
 /* Loads the libraries stored in the engine (after the engine is open; not after a DEBUG
- * RELOAD, which keeps the ones in memory). 0, or -1 (logged) on an engine error. */
+ * RELOAD, which keeps the ones in memory). A library that fails to load, or a read error
+ * (a damaged table), is logged and the server starts anyway, as it does for damaged keys.
+ * Returns 0 (-1 only when out of memory). */
 int scripting_load_functions(void);
 
 /* Redis's getCommandFlags for a CMD_SCRIPTED command in c->argv: the flags declared by the
