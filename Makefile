@@ -14,8 +14,12 @@ CC       ?= cc
 SANITIZER ?=
 OPT      ?= -O2
 CFLAGS   ?=
-CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -pthread -MMD -MP -Isrc -Isrc/lsm -Isrc/resp
-LDLIBS   += -pthread -llz4 -lm
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -pthread -MMD -MP -Isrc -Isrc/lsm -Isrc/resp \
+            -Isrc/scripting $(LUA_CFLAGS)
+# Lua 5.1 (what Redis embeds) with Debian's cjson and bitop, linked statically (scripting)
+LUA_CFLAGS := $(shell pkg-config --cflags lua5.1 2>/dev/null || echo -I/usr/include/lua5.1)
+LUA_LIBS   := -l:liblua5.1-cjson.a -l:liblua5.1-bitop.a -l:liblua5.1.a -ldl
+LDLIBS   += $(LUA_LIBS) -pthread -llz4 -lm
 BUILD    := build
 TEST_CFLAGS :=
 TEST_LIBCRITERION := -lcriterion
@@ -43,7 +47,7 @@ ifneq ($(FAKE_LSM),)
   BUILD  := $(BUILD)-fake
 endif
 LSM_SRC    := $(wildcard src/lsm/*.c)
-SERVER_SRC := $(filter-out src/main.c,$(wildcard src/*.c src/types/*.c src/resp/*.c))
+SERVER_SRC := $(filter-out src/main.c,$(wildcard src/*.c src/types/*.c src/resp/*.c src/scripting/*.c))
 LSM_OBJ    := $(LSM_SRC:%.c=$(BUILD)/%.o)
 ifneq ($(FAKE_LSM),)
   LSM_OBJ := $(BUILD)/fake_lsm.o

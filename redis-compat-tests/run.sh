@@ -19,6 +19,10 @@
 #   cli           redis-cli: --pipe mass insert, --scan, -3, INFO, test_cli.py
 #   hiredis       hiredis_test.c compiled here with -lhiredis
 #   restart       durability across SIGTERM / kill -9 / DEBUG RELOAD / flushes, test_restart.py
+#   scripting     EVAL/FUNCTION end to end, test_scripting.py: a generated script corpus vs
+#                 redis-server, busy scripts (BUSY, SCRIPT/FUNCTION KILL, rollback of a killed
+#                 writing script), kill -9 mid-stream (scripts whole or absent), functions
+#                 surviving kill -9, DUMP/RESTORE, redis-py's Lua lock unchanged
 #   hostile       malformed RESP, limits (maxclients, query/output buffers), protected mode,
 #                 requirepass, DEBUG and protected configs, side by side with redis-server,
 #                 test_hostile.py
@@ -34,7 +38,7 @@ set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ]; then
-    echo "usage: $0 KEVO_BINARY [redispy|differential|blocking|pubsub|cli|hiredis|restart|hostile|diskfull|crash ...]" >&2
+    echo "usage: $0 KEVO_BINARY [redispy|differential|blocking|pubsub|cli|hiredis|restart|scripting|hostile|diskfull|crash ...]" >&2
     exit 2
 fi
 bin="$1"; shift
@@ -44,7 +48,7 @@ if [ ! -x "$bin" ]; then
     exit 2
 fi
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(redispy differential blocking pubsub cli hiredis restart hostile diskfull crash)
+[ ${#suites[@]} -eq 0 ] && suites=(redispy differential blocking pubsub cli hiredis restart scripting hostile diskfull crash)
 
 PY=/usr/bin/python3
 if ! "$PY" -c 'import redis' 2>/dev/null; then
@@ -205,6 +209,7 @@ for s in "${suites[@]}"; do
                 rc=1
             fi ;;
         restart)      run_bounded "$PY" "$here/test_restart.py" || rc=1 ;;
+        scripting)    run_bounded "$PY" "$here/test_scripting.py" || rc=1 ;;
         hostile)      run_bounded "$PY" "$here/test_hostile.py" || rc=1 ;;
         diskfull)     run_bounded "$PY" "$here/test_diskfull.py" || rc=1 ;;
         crash)        run_bounded "$PY" "$here/crash_harness.py" --suite || rc=1 ;;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # install-deps.sh build|test - install what Kevo needs on Debian 12 (apt-get), only what is missing.
-#   build: compiler, make, pkg-config, jemalloc, lz4, hiredis headers
+#   build: compiler, make, pkg-config, jemalloc, lz4, hiredis headers, Lua 5.1 with cjson and
+#          bitop (scripting: linked statically)
 #   test:  build + Criterion, redis-server, redis-tools (redis-cli), python3-redis (Debian's
 #          redis-py, used through /usr/bin/python3), clang-14 + libclang-rt-14-dev (libFuzzer
 #          and the sanitizer runtimes for the fuzz targets in fuzz/)
@@ -9,7 +10,7 @@
 set -euo pipefail
 
 mode="${1:-build}"
-build_pkgs=(gcc libc6-dev make pkg-config libjemalloc-dev liblz4-dev libhiredis-dev)
+build_pkgs=(gcc libc6-dev make pkg-config libjemalloc-dev liblz4-dev libhiredis-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev)
 test_pkgs=(libcriterion-dev redis-server redis-tools python3-redis clang-14 libclang-rt-14-dev)
 
 case "$mode" in

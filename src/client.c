@@ -38,6 +38,10 @@ struct client_internal {
     client *pz_prev, *pz_next;    /* paused list */
     client *ub_prev, *ub_next;    /* unblocked list: input to process in before-sleep */
     int in_pending, in_paused, in_unblocked, closing, wr_handler, skip_next, skip_cur;
+    int unlisted;                 /* the script client: in no list */
+    int protected_, held;         /* busy script: the caller / replies held (client_hold_pending) */
+    char *flat;                   /* client_reply_contents copy */
+    size_t flatcap;
     char *qb;
     size_t qblen, qbcap, qbpos;   /* bytes in qb; capacity; start of the current command */
     resp_parser parser;
@@ -191,6 +195,33 @@ client *client_create(int fd)
     return c;
 }
 
+client *client_create_script(void)
+{
+    client *c = calloc(1, sizeof *c);
+    struct client_internal *ci = malloc(sizeof *ci);
+    if (!c || !ci) {
+        free(c);
+        free(ci);
+        return NULL;
+    }
+    memset(ci, 0, offsetof(struct client_internal, rb));
+    reply_buf_init(&ci->rb);
+    c->in = ci;
+    c->id = ++server.next_client_id;
+    c->fd = -1;
+    c->resp = 2;
+    c->authenticated = 1;
+    c->flags = CLIENT_SCRIPT | CLIENT_DENY_BLOCKING;
+    resp_parser_init(&ci->parser, config.proto_max_bulk_len);
+    ci->mark_iter = -1;
+    ci->ctime_ms = ci->last_ms = server_now_ms();
+    ci->unlisted = 1;
+    ci->local = 1;
+    snprintf(ci->addr, sizeof ci->addr, "lua");
+    snprintf(ci->laddr, sizeof ci->laddr, "lua");
+    return c;
+}
+
 void client_free(client *c)
 {
     struct client_internal *ci = c->in;
@@ -214,12 +245,15 @@ void client_free(client *c)
     pubsub_client_free(c);
     tracking_client_free(c);
     if (server.current_client == c) server.current_client = NULL;
-    strmap_del(clients_by_id, &c->id, sizeof(c->id), NULL);
-    if (ci->prev) ci->prev->in->next = ci->next;
-    else clients_head = ci->next;
-    if (ci->next) ci->next->in->prev = ci->prev;
-    nclients--;
+    if (!ci->unlisted) {
+        strmap_del(clients_by_id, &c->id, sizeof(c->id), NULL);
+        if (ci->prev) ci->prev->in->next = ci->next;
+        else clients_head = ci->next;
+        if (ci->next) ci->next->in->prev = ci->prev;
+        nclients--;
+    }
     reply_buf_free(&ci->rb);
+    free(ci->flat);
     resp_parser_free(&ci->parser);
     free(ci->qb);
     free(ci->argvbuf);
@@ -337,7 +371,7 @@ static void client_read_handler(event_loop *el, int fd, void *data, int mask)
     (void)el, (void)fd, (void)mask;
     client *c = data;
     struct client_internal *ci = c->in;
-    if (ci->closing || (c->flags & CLIENT_PAUSED_WRITE)) return;
+    if (ci->closing || ci->protected_ || (c->flags & CLIENT_PAUSED_WRITE)) return;
     size_t readlen = QB_READ_LEN;
     size_t have = ci->qblen - ci->qbpos;
     if (ci->parser.need > have && ci->parser.need - have > readlen) readlen = ci->parser.need - have;
@@ -657,6 +691,84 @@ void client_cron(void)
     }
 }
 
+/* ---------------------------------------------------------------- busy scripts */
+
+const char *client_reply_contents(client *c, size_t *len)
+{
+    struct client_internal *ci = c->in;
+    reply_buf *rb = &ci->rb;
+    if (!rb->head) {
+        *len = rb->bufpos - rb->sent;
+        return rb->buf + rb->sent;
+    }
+    size_t n = reply_buf_pending(rb);
+    if (ci->flatcap < n + 1) {
+        char *nb = realloc(ci->flat, n + 1);
+        if (!nb) {
+            *len = 0;
+            return "";
+        }
+        ci->flat = nb;
+        ci->flatcap = n + 1;
+    }
+    *len = reply_buf_copy(rb, ci->flat, n);
+    return ci->flat;
+}
+
+void client_protect(client *c)
+{
+    struct client_internal *ci = c->in;
+    if (ci->protected_) return;
+    ci->protected_ = 1;
+    if (c->fd >= 0 && server.el) ev_del(server.el, c->fd, EV_READABLE);
+}
+
+void client_unprotect(client *c)
+{
+    struct client_internal *ci = c->in;
+    if (!ci->protected_) return;
+    ci->protected_ = 0;
+    if (c->fd >= 0 && server.el && !ci->closing && !(c->flags & CLIENT_PAUSED_WRITE))
+        ev_add(server.el, c->fd, EV_READABLE, client_read_handler, c);
+}
+
+void client_hold_pending(void)
+{
+    /* only replies to writes of the current commit epoch wait: read replies go out (Redis
+     * writes every reply from a busy script's event processing) */
+    for (client *c = pending_head; c; c = c->in->pw_next)
+        if (c->in->mark_iter == server.iteration) c->in->held = 1;
+}
+
+void client_release_held(void)
+{
+    for (client *c = clients_head; c; c = c->in->next) c->in->held = 0;
+}
+
+void client_flush_unheld(void)
+{
+    client *c = pending_head;
+    while (c) {
+        client *next = c->in->pw_next;
+        struct client_internal *ci = c->in;
+        if (!ci->held && !ci->protected_) {
+            pending_remove(c);
+            if (!ci->closing && client_write(c) < 0) {
+                /* freed: the list may have changed under us, start over */
+                c = pending_head;
+                continue;
+            }
+        }
+        c = next;
+    }
+    for (size_t i = 0; i < nclosing; i++)
+        if (closing[i] && !closing[i]->in->protected_ && !closing[i]->in->held) {
+            client *d = closing[i];
+            closing[i] = NULL;
+            client_free(d);
+        }
+}
+
 /* ---------------------------------------------------------------- monitor */
 
 void client_monitor_add(client *c)
@@ -727,7 +839,15 @@ void client_set_lib(client *c, int ver, const char *v, size_t len)
 
 size_t client_reply_pending(client *c) { return reply_buf_pending(&c->in->rb); }
 size_t client_reply_copy(client *c, char *dst, size_t cap) { return reply_buf_copy(&c->in->rb, dst, cap); }
-void client_reply_reset(client *c) { reply_buf_free(&c->in->rb); }
+void client_reply_reset(client *c)
+{
+    reply_buf_free(&c->in->rb);
+    if (c->in->flatcap > 64 * 1024) { /* a big reply read by a script: not kept */
+        free(c->in->flat);
+        c->in->flat = NULL;
+        c->in->flatcap = 0;
+    }
+}
 void client_reply_mark(client *c, reply_mark *m) { reply_buf_mark(&c->in->rb, m); }
 void client_reply_truncate(client *c, const reply_mark *m) { reply_buf_truncate(&c->in->rb, m); }
 
@@ -832,11 +952,13 @@ void reply_simple(client *c, const char *s)
 
 void reply_ok(client *c) { reply_add(c, "+OK\r\n", 5); }
 
-void reply_error(client *c, const char *msg)
+static void reply_error_common(client *c, const char *msg, int stats)
 {
-    server.stat.total_error_replies++;
     if (msg[0] == '-') msg++;
-    info_count_error(msg);
+    if (stats) {
+        server.stat.total_error_replies++;
+        info_count_error(msg);
+    }
     /* an error is one line: newlines would break the protocol */
     size_t n = strlen(msg);
     char buf[512];
@@ -854,6 +976,13 @@ void reply_error(client *c, const char *msg)
         reply_add(c, &ch, 1);
     }
     reply_add(c, "\r\n", 2);
+}
+
+void reply_error(client *c, const char *msg) { reply_error_common(c, msg, 1); }
+void reply_error_nostats(client *c, const char *msg)
+{
+    reply_error_common(c, msg, 0);
+    if (c->cmd) command_note_failed(c->cmd); /* Redis: the command still failed */
 }
 
 void reply_errorf(client *c, const char *fmt, ...)
@@ -978,6 +1107,17 @@ void client_push_end(client *c)
     if (c == server.current_client) return; /* its command's replies follow: checked after it */
     if (reply_buf_pending(&c->in->rb)) pending_add(c);
     client_check_output_limit(c);
+}
+
+void reply_bignum(client *c, const char *p, size_t len)
+{
+    if (c->resp < 3) {
+        reply_bulk(c, p, len);
+        return;
+    }
+    reply_add(c, "(", 1);
+    reply_add(c, p, len);
+    reply_add(c, "\r\n", 2);
 }
 
 void *reply_defer_len(client *c)

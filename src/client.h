@@ -27,7 +27,10 @@ typedef struct cmdarg {
 #define CLIENT_REPLY_OFF    (1u << 7)  /* CLIENT REPLY OFF/SKIP */
 #define CLIENT_MONITOR      (1u << 8)
 #define CLIENT_BLOCKED      (1u << 9)  /* in a blocking command (blocking.h): input waits */
-#define CLIENT_DENY_BLOCKING (1u << 10) /* blocking commands act non-blocking (scripts) */
+#define CLIENT_DENY_BLOCKING (1u << 10) /* a blocking command must act as its non-blocking form
+                                          (set on the script client, as Redis) */
+#define CLIENT_SCRIPT       (1u << 11) /* the script client redis.call runs commands on: the
+                                          server time stays frozen for the whole script */
 /* pub/sub and client-side caching (pubsub.c, tracking.c): high bits, as Redis names them */
 #define CLIENT_PUBSUB       (1u << 20) /* subscribed to a channel, pattern or shard channel */
 #define CLIENT_PUSHING      (1u << 21) /* an out-of-band message is being appended: CLIENT REPLY
@@ -70,6 +73,10 @@ typedef struct client {
 void reply_simple(client *c, const char *s);             /* +s */
 void reply_ok(client *c);                                /* +OK */
 void reply_error(client *c, const char *msg);            /* -msg ; msg like "ERR syntax error" */
+/* As reply_error without counting it in the error stats: an error already counted when a
+ * command inside a script replied it (Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE). c's current
+ * command (EVAL, FCALL) still counts as failed in INFO commandstats, as in Redis. */
+void reply_error_nostats(client *c, const char *msg);
 void reply_errorf(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void reply_int(client *c, long long v);                  /* :v */
 void reply_bulk(client *c, const void *p, size_t len);   /* $len p */
@@ -85,6 +92,7 @@ void reply_bool(client *c, int b);   /* RESP3 #t/#f ; RESP2 :1/:0 */
 void reply_verbatim(client *c, const char *p, size_t len, const char *ext3); /* RESP3 =, RESP2 $ */
 void reply_push(client *c, long n);  /* RESP3 >n (out-of-band push), RESP2 *n */
 void reply_proto(client *c, const void *p, size_t len); /* bytes already in RESP form */
+void reply_bignum(client *c, const char *p, size_t len); /* RESP3 (p, RESP2 bulk string */
 /* Aggregate whose length is known only after its elements: reserve, add elements, then set. */
 void *reply_defer_len(client *c);
 void reply_set_deferred_array(client *c, void *handle, long n);
@@ -181,6 +189,26 @@ int client_monitors_active(void);
 /* Sends c's current command (c->argv) to every monitor, Redis's format:
  * +<unix time.usec> [<db> <addr>] "arg" "arg"... */
 void client_monitor_feed(client *c);
+/* ---- the script client and busy scripts (src/scripting) ---- */
+/* A client with no connection, not listed anywhere (CLIENT LIST, INFO, monitors' targets):
+ * scripts run their commands on it. Its address reads "lua" (MONITOR shows [db lua]). Freed
+ * with client_free. NULL when out of memory. */
+client *client_create_script(void);
+/* The pending reply bytes of c as one block (*len set): the fixed buffer itself when nothing
+ * overflowed, else a copy in a buffer c owns. Valid until the next reply to c or
+ * client_reply_reset. */
+const char *client_reply_contents(client *c, size_t *len);
+/* A busy script's caller: not read from (nor freed by a read error) until client_unprotect,
+ * which resumes reading. */
+void client_protect(client *c);
+void client_unprotect(client *c);
+/* A script became busy: every client whose pending replies answer writes of the current commit
+ * epoch (not durable yet) is held; client_flush_unheld writes the others (read replies, BUSY
+ * errors, SCRIPT KILL's reply...) and frees closed clients; client_release_held ends the hold
+ * (held replies then go out in the loop's before-sleep, after the commit). */
+void client_hold_pending(void);
+void client_flush_unheld(void);
+void client_release_held(void);
 /* Totals for INFO clients/stats. */
 size_t client_max_output(void);
 size_t client_max_input(void);

@@ -21,6 +21,7 @@
 #include "lsm.h"
 #include "multi.h"
 #include "pubsub.h"
+#include "scripting.h"
 #include "server.h"
 #include "tracking.h"
 #include "util.h"
@@ -556,6 +557,24 @@ static const struct cmd_meta redis_meta[] = {
     {"lastsave", "@admin @fast @dangerous", "nondeterministic_output", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"debug", "@admin @slow @dangerous", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"function", "@slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"script", "@slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"eval", "@slow @scripting", "", 1, {{"RW access update", 2, 0, 1, "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"}, {NULL, 0, 0, 0, NULL}}},
+    {"evalsha", "@slow @scripting", "", 1, {{"RW access update", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"eval_ro", "@slow @scripting", "", 1, {{"RO access", 2, 0, 1, "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"}, {NULL, 0, 0, 0, NULL}}},
+    {"evalsha_ro", "@slow @scripting", "", 1, {{"RO access", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"fcall", "@slow @scripting", "", 1, {{"RW access update", 2, 0, 1, "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"}, {NULL, 0, 0, 0, NULL}}},
+    {"fcall_ro", "@slow @scripting", "", 1, {{"RO access", 2, 0, 1, "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"}, {NULL, 0, 0, 0, NULL}}},
+    {"script|kill", "@slow @scripting", "request_policy:all_shards response_policy:one_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"script|load", "@slow @scripting", "request_policy:all_nodes response_policy:all_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"script|exists", "@slow @scripting", "request_policy:all_shards response_policy:agg_logical_and", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"script|flush", "@slow @scripting", "request_policy:all_nodes response_policy:all_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"function|load", "@write @slow @scripting", "request_policy:all_shards response_policy:all_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"function|delete", "@write @slow @scripting", "request_policy:all_shards response_policy:all_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"function|flush", "@write @slow @scripting", "request_policy:all_shards response_policy:all_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"function|restore", "@write @slow @scripting", "request_policy:all_shards response_policy:all_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"function|kill", "@slow @scripting", "request_policy:all_shards response_policy:one_succeeded", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"function|stats", "@slow @scripting", "nondeterministic_output request_policy:all_shards response_policy:special", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"function|list", "@slow @scripting", "nondeterministic_output_order", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"slowlog", "@slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"save", "@admin @slow @dangerous", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"bgsave", "@admin @slow @dangerous", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
@@ -732,11 +751,17 @@ static const struct cmd_meta redis_meta[] = {
     {"spublish", "@pubsub @fast", "", 1, {{"not_key", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
 };
 
+/* A subcommand's row is named "parent|sub"; one without a row gets the fallback. */
 static const cmd_meta *find_meta(const struct command *cmd, const struct command *parent)
 {
-    if (parent) return NULL;
+    char full[96];
+    const char *name = cmd->name;
+    if (parent) {
+        snprintf(full, sizeof full, "%s|%s", parent->name, cmd->name);
+        name = full;
+    }
     for (size_t i = 0; i < sizeof redis_meta / sizeof redis_meta[0]; i++)
-        if (!strcmp(redis_meta[i].name, cmd->name)) return &redis_meta[i];
+        if (!strcmp(redis_meta[i].name, name)) return &redis_meta[i];
     return NULL;
 }
 
@@ -766,7 +791,8 @@ static void reply_word_set(client *c, const char *list, int bulk)
     }
 }
 
-/* COMMAND INFO flags in Redis 7.0's order (addReplyFlagsForCommand); movablekeys is derived */
+/* COMMAND INFO flags in Redis 7.0's order (addReplyFlagsForCommand; may_replicate and protected
+ * are hidden there too); movablekeys is derived */
 #define FLAG_MOVABLE 0
 static const struct {
     uint32_t flag;
@@ -774,9 +800,10 @@ static const struct {
 } flag_names[] = {
     {CMD_WRITE, "write"},       {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
     {CMD_ADMIN, "admin"},       {CMD_PUBSUB, "pubsub"},     {CMD_NOSCRIPT, "noscript"},
-    {CMD_BLOCKING, "blocking"},
-    {CMD_LOADING, "loading"},   {CMD_STALE, "stale"},       {CMD_SKIP_SLOWLOG, "skip_slowlog"},
-    {CMD_FAST, "fast"},         {CMD_NO_AUTH, "no_auth"},   {CMD_NO_MULTI, "no_multi"},
+    {CMD_BLOCKING, "blocking"}, {CMD_LOADING, "loading"},   {CMD_STALE, "stale"},
+    {CMD_SKIP_MONITOR, "skip_monitor"}, {CMD_SKIP_SLOWLOG, "skip_slowlog"},
+    {CMD_FAST, "fast"},         {CMD_NO_AUTH, "no_auth"},
+    {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"}, {CMD_NO_MULTI, "no_multi"},
     {FLAG_MOVABLE, "movablekeys"}, {CMD_ALLOW_BUSY, "allow_busy"},
 };
 
@@ -821,6 +848,7 @@ static void reply_acl_categories(client *c, const struct command *cmd, const str
     if (cmd->flags & CMD_ADMIN) cats[n++] = "@dangerous";
     if (group && !strcmp(group, "connection")) cats[n++] = "@connection";
     if (group && !strcmp(group, "transactions")) cats[n++] = "@transaction";
+    if (group && !strcmp(group, "scripting")) cats[n++] = "@scripting";
     reply_set(c, n);
     for (int i = 0; i < n; i++) reply_simple(c, cats[i]);
 }
@@ -870,9 +898,13 @@ static void reply_one_key_spec(client *c, const char *flags, int index, int last
 }
 
 /* A keynum key spec (CMD_KEYNUM: numkeys at first_key, the keys right after it). */
-static void reply_keynum_key_spec(client *c, const char *flags, int index, int keystep)
+static void reply_keynum_key_spec(client *c, const char *flags, int index, int keystep, const char *notes)
 {
-    reply_map(c, 3);
+    reply_map(c, notes ? 4 : 3);
+    if (notes) {
+        reply_bulk_cstr(c, "notes");
+        reply_bulk_cstr(c, notes);
+    }
     reply_bulk_cstr(c, "flags");
     reply_word_set(c, flags, 0);
     reply_bulk_cstr(c, "begin_search");
@@ -903,7 +935,8 @@ static void reply_key_specs(client *c, const struct command *cmd, const struct c
     if (cmd->flags & CMD_KEYNUM) {
         reply_set(c, 1);
         reply_keynum_key_spec(c, m && m->nspecs ? m->specs[0].flags : ((cmd->flags & CMD_WRITE) ? "RW update" : "RO access"),
-                              cmd->first_key, cmd->key_step > 0 ? cmd->key_step : 1);
+                              cmd->first_key, cmd->key_step > 0 ? cmd->key_step : 1,
+                              m && m->nspecs ? m->specs[0].notes : NULL);
         return;
     }
     const struct command_keynum *kn = command_keynum_of(cmd);
@@ -913,7 +946,7 @@ static void reply_key_specs(client *c, const struct command *cmd, const struct c
         for (int i = 0; i < m->nspecs; i++)
             reply_one_key_spec(c, m->specs[i].flags, m->specs[i].index, m->specs[i].lastkey, m->specs[i].keystep,
                                m->specs[i].notes);
-        if (kn) reply_keynum_key_spec(c, "RO access", kn->numkeys_idx, 1);
+        if (kn) reply_keynum_key_spec(c, "RO access", kn->numkeys_idx, 1, NULL);
         return;
     }
     if (cmd->first_key <= 0) {
@@ -1502,6 +1535,15 @@ static void cmd_shutdown(client *c)
         reply_error(c, "ERR Command not allowed inside a transaction");
         return;
     }
+    if (scripting_busy()) {
+        /* only SHUTDOWN NOSAVE while a script is busy (Redis); the script's writes are dropped
+         * so everything acknowledged before it can be committed */
+        if (!(flags & SHUTDOWN_NOSAVE)) {
+            reply_error(c, scripting_busy_error());
+            return;
+        }
+        scripting_shutdown_abort();
+    }
     server_prepare_shutdown(flags);
     reply_error(c, "ERR Errors trying to SHUTDOWN. Check logs.");
 }
@@ -1621,17 +1663,6 @@ static void cmd_debug(client *c)
 }
 
 /* ---------------------------------------------------------------- FUNCTION, SLOWLOG, misc */
-
-static void function_flush_cmd(client *c)
-{
-    if (c->argc > 3 || (c->argc == 3 && !arg_is(&c->argv[2], "ASYNC") && !arg_is(&c->argv[2], "SYNC"))) {
-        reply_error(c, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
-        return;
-    }
-    reply_ok(c);
-}
-
-static void function_list_cmd(client *c) { reply_array(c, 0); }
 
 static void slowlog_get_cmd(client *c)
 {
@@ -1759,12 +1790,6 @@ static const struct command config_subcommands[] = {
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL},
 };
 
-static const struct command function_subcommands[] = {
-    {"flush", function_flush_cmd, -2, CMD_WRITE | NS, 0, 0, 0, "scripting", "Deletes all libraries and functions.", "7.0.0", "[ASYNC|SYNC]", NULL},
-    {"list", function_list_cmd, -2, NS, 0, 0, 0, "scripting", "Returns information about all libraries.", "7.0.0", "[LIBRARYNAME library-name-pattern] [WITHCODE]", NULL},
-    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL},
-};
-
 static const struct command slowlog_subcommands[] = {
     {"get", slowlog_get_cmd, -2, A | LS, 0, 0, 0, "server", "Returns the slow log's entries.", "2.2.12", "[count]", NULL},
     {"len", slowlog_len_cmd, 2, A | LS, 0, 0, 0, "server", "Returns the number of entries in the slow log.", "2.2.12", "", NULL},
@@ -1787,7 +1812,6 @@ const struct command server_commands[] = {
     {"time", cmd_time, 1, CMD_FAST | LS, 0, 0, 0, "server", "Returns the server time.", "2.6.0", "", NULL},
     {"lastsave", cmd_lastsave, 1, CMD_FAST | LS, 0, 0, 0, "server", "Returns the Unix timestamp of the last successful save to disk.", "1.0.0", "", NULL},
     {"debug", cmd_debug, -2, A | NS | LS | CMD_PROTECTED, 0, 0, 0, "server", "A container for debugging commands.", "1.0.0", "subcommand [arg ...]", NULL},
-    {"function", NULL, -2, 0, 0, 0, 0, "scripting", "A container for function commands.", "7.0.0", "", function_subcommands},
     {"slowlog", NULL, -2, 0, 0, 0, 0, "server", "A container for slow log commands.", "2.2.12", "", slowlog_subcommands},
     {"save", cmd_save, 1, A | NS | CMD_NO_MULTI, 0, 0, 0, "server", "Synchronously saves the database(s) to disk.", "1.0.0", "", NULL},
     {"bgsave", cmd_bgsave, -1, A | NS, 0, 0, 0, "server", "Asynchronously saves the database(s) to disk.", "1.0.0", "[SCHEDULE]", NULL},

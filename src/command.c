@@ -16,6 +16,7 @@
 #include "log.h"
 #include "lsm.h"
 #include "multi.h"
+#include "scripting.h"
 #include "server.h"
 #include "tracking.h"
 #include "util.h"
@@ -64,7 +65,7 @@ void command_table_init(void)
                                       hll_commands, bitops_commands,
                                       hash_commands, set_commands,
                                       zset_commands, list_commands, sort_commands, blocking_commands,
-                                      pubsub_commands};
+                                      pubsub_commands, script_commands};
     size_t n = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const struct command *c = tables[t]; c->name; c++) n++;
@@ -136,15 +137,25 @@ static cmd_entry *entry_of(const struct command *cmd)
     return NULL;
 }
 
+/* The error count when the last command (or nested command) finished: a command failed when
+ * errors were counted since then (Redis's incrCommandStatsOnError), so a script's or a
+ * transaction's failed inner commands are not charged to EVAL / EXEC as well. */
+static long long prev_err_count;
+
 /* Runs the handler with timing and stats. */
 static void call_entry(client *c, cmd_entry *e)
 {
     const struct command *cmd = e->st.cmd;
     const struct command *saved = c->cmd;
     c->cmd = cmd;
-    server_update_cmd_time();
-    uint64_t start = server.cmd_time_us;
-    long long errs = server.stat.total_error_replies;
+    uint64_t start;
+    if (c->flags & CLIENT_SCRIPT) {
+        start = server_ustime(); /* a script's commands all see the time the script started */
+    } else {
+        server_update_cmd_time();
+        start = server.cmd_time_us;
+    }
+    prev_err_count = server.stat.total_error_replies;
     client_set_lastcmd(c, e->st.fullname);
     if (client_monitors_active() && !(cmd->flags & CMD_ADMIN) && !(e->st.parent && (e->st.parent->flags & CMD_ADMIN)))
         client_monitor_feed(c);
@@ -156,7 +167,8 @@ static void call_entry(client *c, cmd_entry *e)
     if ((long long)dur < 0) dur = 0;
     e->st.calls++;
     e->st.usec += (long long)dur;
-    if (server.stat.total_error_replies != errs) e->st.failed_calls++;
+    if (server.stat.total_error_replies - prev_err_count > 0) e->st.failed_calls++;
+    prev_err_count = server.stat.total_error_replies;
     server.stat.numcommands++;
     if (config.slowlog_log_slower_than >= 0 && (long long)dur >= config.slowlog_log_slower_than &&
         !(cmd->flags & CMD_SKIP_SLOWLOG))
@@ -171,6 +183,25 @@ void command_call(client *c, const struct command *cmd)
     cmd_entry *e = entry_fast(cmd);
     if (!e || !cmd->proc) return;
     call_entry(c, e);
+}
+
+static cmd_entry *entry_of_cmd(const struct command *cmd)
+{
+    cmd_entry *t = lookup_entry(cmd->name, strlen(cmd->name));
+    return t && t->st.cmd == cmd ? t : entry_of(cmd);
+}
+
+void command_note_rejected(const struct command *cmd)
+{
+    cmd_entry *e = cmd ? entry_of_cmd(cmd) : NULL;
+    if (e) e->st.rejected_calls++;
+    prev_err_count = server.stat.total_error_replies;
+}
+
+void command_note_failed(const struct command *cmd)
+{
+    cmd_entry *e = cmd ? entry_of_cmd(cmd) : NULL;
+    if (e) e->st.failed_calls++;
 }
 
 static void reject(client *c, cmd_entry *e, const char *err)
@@ -272,8 +303,10 @@ static int process_command(client *c, const struct command **top)
         reject(c, run, "ERR Command not allowed inside a transaction");
         return 0;
     }
+    /* EVAL/FCALL: the flags the script declared (Redis's getCommandFlags) */
+    uint32_t flags = (cmd->flags & CMD_SCRIPTED) ? script_command_flags(c, cmd) : cmd->flags;
     const char *why = NULL;
-    if ((cmd->flags & CMD_WRITE) &&
+    if ((flags & CMD_WRITE) &&
         (server.commit_failed || (server.engine && lsm_write_error(server.engine, &why)))) {
         /* Redis refuses writes the same way after a failed AOF write or fsync; reads go on, and
          * the engine repairs itself in the background (INFO persistence shows the state) */
@@ -290,17 +323,23 @@ static int process_command(client *c, const struct command **top)
         reject(c, run, err);
         return 0;
     }
+    /* a script past busy-reply-threshold: only the allow_busy commands (Redis's order: after
+     * MISCONF, before MULTI queueing) */
+    if (scripting_busy() && !(cmd->flags & CMD_ALLOW_BUSY)) {
+        reject(c, run, scripting_busy_error());
+        return 0;
+    }
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_MULTI_CTL) && !(e->st.cmd->flags & CMD_MULTI_CTL)) {
         multi_queue_command(c);
         return 0;
     }
-    if ((cmd->flags & CMD_WRITE) && server.engine && lsm_write_stalled(server.engine)) {
+    if ((flags & (CMD_WRITE | CMD_MAY_REPLICATE)) && server.engine && lsm_write_stalled(server.engine)) {
         client_pause_write(c);
         return 1;
     }
-    if ((cmd->flags & (CMD_WRITE | CMD_MULTI_CTL)) && server.engine && lsm_commit_wanted(server.engine))
+    if ((flags & (CMD_WRITE | CMD_MAY_REPLICATE | CMD_MULTI_CTL)) && server.engine && lsm_commit_wanted(server.engine))
         server_commit_point();
-    if (cmd->flags & (CMD_WRITE | CMD_MULTI_CTL)) client_note_write(c);
+    if (flags & (CMD_WRITE | CMD_MAY_REPLICATE | CMD_MULTI_CTL)) client_note_write(c);
     if (tracking_clients()) tracking_limit_keys(); /* bound the table before the command adds */
     server.current_client = c;
     call_entry(c, run);

@@ -36,6 +36,14 @@ typedef void (*command_proc)(struct client *c);
 #define CMD_PUBSUB     (1u << 16) /* "pubsub": a pub/sub command (allowed in RESP2 subscribed
                                      mode only for (P|S)(UN)SUBSCRIBE; never tracked; its
                                      shard-channel "keys" are not keys for COMMAND GETKEYS) */
+#define CMD_SKIP_MONITOR (1u << 17) /* "skip_monitor": EVAL feeds MONITOR itself, before its
+                                       script's commands (Kevo's dispatcher feeds it first anyway) */
+#define CMD_MAY_REPLICATE (1u << 18) /* (hidden, as in Redis) may write through something else:
+                                       EVAL/FCALL without declared flags. The dispatcher treats it
+                                       as a write for back-pressure and group commit, not MISCONF */
+#define CMD_NO_MANDATORY_KEYS (1u << 19) /* "no_mandatory_keys" */
+#define CMD_SCRIPTED   (1u << 20) /* internal: EVAL/FCALL family, whose effective flags come from
+                                     the script's declared flags (script_command_flags) */
 
 struct command {
     const char *name;           /* lowercase; for a subcommand just the subcommand ("get") */
@@ -110,7 +118,7 @@ const struct command *command_lookup_sub(const struct command *cmd, const char *
  * back-pressure; the same command will be retried later), 2 when the command blocked the
  * client (CLIENT_BLOCKED: it is answered when served, timed out or unblocked). */
 int command_process(struct client *c);
-/* Calls cmd for c with no checks (used by EXEC for queued commands). */
+/* Calls cmd for c with no checks (used by EXEC for queued commands, and scripts). */
 void command_call(struct client *c, const struct command *cmd);
 /* blocking.c: runs c's blocked command again (c->argv = its saved arguments) because a key got
  * data: a write mark for the group-commit (client_note_write), a commit point when the engine
@@ -120,4 +128,12 @@ void command_rerun(struct client *c, const struct command *cmd);
 /* A blocked command ended without a re-run (CLIENT UNBLOCK): counts a failed call, as Redis's
  * updateStatsOnUnblock. */
 void command_count_failed(const struct command *cmd);
+/* Counts a call of cmd refused before it ran (INFO commandstats rejected_calls): a script's
+ * redis.call refused by the script checks (the error was counted just before; cmd may be NULL
+ * for an unknown command). */
+void command_note_rejected(const struct command *cmd);
+/* Counts cmd as failed although its error reply is not counted in the error stats (an error a
+ * script's redis.call already counted, replied again by EVAL/FCALL). */
+void command_note_failed(const struct command *cmd);
+extern const struct command script_commands[];  /* cmd_script.c: EVAL family, SCRIPT, FUNCTION, FCALL */
 #endif

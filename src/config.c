@@ -230,6 +230,8 @@ static const config_option options[] = {
     {"slowlog-log-slower-than", CFG_LL, CFG_MUTABLE, "10000", "Log commands slower than this (usec); negative disables, 0 logs all.", &config.slowlog_log_slower_than, LLONG_MIN, LLONG_MAX, NULL, NULL},
     {"slowlog-max-len", CFG_INT, CFG_MUTABLE, "128", "Slow log entries kept.", &config.slowlog_max_len, 0, INT_MAX, NULL, NULL},
     {"hll-sparse-max-bytes", CFG_MEMORY, CFG_MUTABLE, "3000", "A sparse HyperLogLog that would grow past this many bytes turns dense (12 KB), as in Redis.", &config.hll_sparse_max_bytes, 0, LLONG_MAX, NULL, NULL},
+    {"busy-reply-threshold", CFG_LL, CFG_MUTABLE, "5000", "Milliseconds a script may run before other clients get -BUSY and SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE become possible (0 = never).", &config.busy_reply_threshold, 0, LLONG_MAX, NULL, NULL},
+    {"lua-time-limit", CFG_LL, CFG_MUTABLE, "5000", "Alias of busy-reply-threshold.", &config.busy_reply_threshold, 0, LLONG_MAX, NULL, NULL},
     {"memtable-size", CFG_MEMORY, 0, "64mb", "Engine: memtable size before it is flushed.", &config.memtable_size, 64 * KB, LLONG_MAX, NULL, NULL},
     {"max-immutable-memtables", CFG_INT, 0, "2", "Engine: writes stall beyond this many memtables waiting for flush.", &config.max_immutable_memtables, 1, 64, NULL, NULL},
     {"block-cache-size", CFG_MEMORY, 0, "256mb", "Engine: block cache capacity.", &config.block_cache_size, 0, LLONG_MAX, NULL, NULL},

@@ -58,6 +58,8 @@ struct config {
     long long slowlog_log_slower_than; /* usec, <0 disables, 0 logs all */
     int slowlog_max_len;
     long long hll_sparse_max_bytes; /* a sparse HyperLogLog growing past this turns dense */
+    long long busy_reply_threshold; /* ms a script runs before other clients get -BUSY
+                                       (alias lua-time-limit); 0 = never */
     /* engine */
     long long memtable_size;
     int max_immutable_memtables;

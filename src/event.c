@@ -308,6 +308,30 @@ int ev_process(event_loop *el, int dont_wait)
     return processed;
 }
 
+int ev_process_file_events_nested(event_loop *el)
+{
+    struct epoll_event fired[128]; /* not el->fired: the outer iteration is still reading it */
+    int n = epoll_wait(el->epfd, fired, (int)(sizeof fired / sizeof fired[0]), 0);
+    int processed = 0;
+    for (int i = 0; i < n; i++) {
+        int fd = fired[i].data.fd;
+        uint32_t ev = fired[i].events;
+        if (fd >= el->setsize) continue;
+        ev_file *f = &el->files[fd];
+        int fired_read = 0;
+        if ((f->mask & EV_READABLE) && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+            f->rproc(el, fd, f->data, EV_READABLE);
+            fired_read = 1;
+        }
+        f = &el->files[fd];
+        if ((f->mask & EV_WRITABLE) && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+            if (!fired_read || f->wproc != f->rproc) f->wproc(el, fd, f->data, EV_WRITABLE);
+        }
+        processed++;
+    }
+    return processed;
+}
+
 void ev_main(event_loop *el)
 {
     el->stop = 0;

@@ -48,4 +48,9 @@ void ev_stop(event_loop *el);
 /* One iteration: before-sleep hook, wait (at most until the next timer; 0 = don't block when
  * dont_wait), file events, timers. Returns the number of events processed. */
 int ev_process(event_loop *el, int dont_wait);
+/* File events only, without waiting, no timers, no before-sleep hook: for a handler that runs
+ * for long (a busy script) and lets other clients be served meanwhile. May be called from
+ * inside a file event handler (it does not touch the outer iteration's state). Returns the
+ * number of events processed. */
+int ev_process_file_events_nested(event_loop *el);
 #endif

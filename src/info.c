@@ -1,5 +1,6 @@
 /* info.c - INFO sections (see info.h). */
 #include "info.h"
+#include "scripting.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -226,6 +227,12 @@ static void sec_memory(sbuf *sb)
     lsm_stats st;
     memset(&st, 0, sizeof st);
     if (server.engine) lsm_get_stats(server.engine, &st);
+    scripting_memory sm;
+    scripting_memory_info(&sm);
+    char hl[32], hv[32], hs[32];
+    human_bytes(hl, sizeof hl, sm.eval_vm);
+    human_bytes(hv, sizeof hv, sm.eval_vm + sm.functions_vm);
+    human_bytes(hs, sizeof hs, sm.eval_scripts + sm.functions_caches);
     sb_printf(sb,
               "# Memory\r\n"
               "used_memory:%llu\r\n"
@@ -236,6 +243,19 @@ static void sec_memory(sbuf *sb)
               "used_memory_peak_human:%s\r\n"
               "total_system_memory:%llu\r\n"
               "total_system_memory_human:%s\r\n"
+              "used_memory_lua:%zu\r\n"
+              "used_memory_vm_eval:%zu\r\n"
+              "used_memory_lua_human:%s\r\n"
+              "used_memory_scripts_eval:%zu\r\n"
+              "number_of_cached_scripts:%zu\r\n"
+              "number_of_functions:%zu\r\n"
+              "number_of_libraries:%zu\r\n"
+              "used_memory_vm_functions:%zu\r\n"
+              "used_memory_vm_total:%zu\r\n"
+              "used_memory_vm_total_human:%s\r\n"
+              "used_memory_functions:%zu\r\n"
+              "used_memory_scripts:%zu\r\n"
+              "used_memory_scripts_human:%s\r\n"
               "used_memory_memtables:%llu\r\n"
               "used_memory_block_cache:%llu\r\n"
               "block_cache_capacity:%llu\r\n"
@@ -248,7 +268,9 @@ static void sec_memory(sbuf *sb)
               "allocator_mapped:%llu\r\n"
               "mem_fragmentation_ratio:%.2f\r\n"
               "mem_allocator:%s\r\n",
-              used, h1, rss, h2, peak_memory, h3, sysmem, h4, (unsigned long long)st.memtable_bytes,
+              used, h1, rss, h2, peak_memory, h3, sysmem, h4, sm.eval_vm, sm.eval_vm, hl, sm.eval_scripts,
+              sm.cached_scripts, sm.functions, sm.libraries, sm.functions_vm, sm.eval_vm + sm.functions_vm, hv,
+              sm.functions_caches, sm.eval_scripts + sm.functions_caches, hs, (unsigned long long)st.memtable_bytes,
               (unsigned long long)st.cache_bytes, (unsigned long long)st.cache_capacity, allocated, active,
               resident, mapped, used ? (double)rss / (double)used : 0.0, allocator);
 }

@@ -251,6 +251,8 @@ void keyspace_defer_begin(void) {
     ks_defer = 1;
 }
 
+int keyspace_defer_active(void) { return ks_defer; }
+
 int keyspace_defer_end(void) {
     if (!ks_defer) return 0;
     ks_defer = 0;

@@ -142,6 +142,9 @@ void keyspace_command_done(void);
  * included) read them. keyspace_defer_flush is a no-op kept for callers. */
 void keyspace_defer_begin(void);
 int keyspace_defer_end(void);
+/* 1 while a defer group is open (EXEC, a script): a script inside EXEC joins that group
+ * instead of opening (and later closing) one of its own. */
+int keyspace_defer_active(void);
 int keyspace_defer_flush(void);
 
 /* Removes a live key but keeps its collection version live (RENAME/MOVE: the metadata moves). */

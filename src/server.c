@@ -23,6 +23,7 @@
 #include "log.h"
 #include "net.h"
 #include "tracking.h"
+#include "scripting.h"
 
 struct server server;
 
@@ -95,7 +96,8 @@ void server_engine_options(lsm_options *o)
 static void engine_event_handler(event_loop *el, int fd, void *data, int mask)
 {
     (void)el, (void)fd, (void)data, (void)mask;
-    if (!server.engine) return;
+    /* not from inside a busy script: its write group is open (results wait for the loop) */
+    if (!server.engine || scripting_script_running()) return;
     server_poll_engine();
     if (client_paused_count() && !lsm_write_stalled(server.engine)) client_resume_paused();
 }
@@ -369,8 +371,10 @@ int server_init(void)
         log_msg(LL_NOTICE, "busy-poll-us: only one CPU available, the event loop will not poll");
     server.batch = lsm_batch_new();
     command_table_init();
+    if (scripting_init() < 0) return -1;
     if (server_listen() < 0) return -1;
     if (server_open_engine() < 0) return -1;
+    if (scripting_load_functions() < 0) return -1;
     if (config.pidfile && config.pidfile[0]) {
         FILE *f = fopen(config.pidfile, "w");
         if (f) {
