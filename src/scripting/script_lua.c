@@ -844,19 +844,22 @@ void script_lua_register_log_and_version(lua_State *L, int idx)
 }
 
 /* The error handler: adds the position of the failing Lua code to the error table (Redis's
- * __redis__err__handler); it keeps the debug library to itself. */
+ * __redis__err__handler); it keeps the debug library to itself. Its statements sit on the same
+ * lines as in Redis's chunk "@err_handler_def": an error inside the handler itself (err is a
+ * read-only table) names the same line. */
 static const char ERR_HANDLER_SRC[] =
     "local dbg = debug\n"
     "debug = nil\n"
     "return function(err)\n"
     "  local i = dbg.getinfo(2, 'nSl')\n"
-    "  if i and i.what == 'C' then i = dbg.getinfo(3, 'nSl') end\n"
-    "  if type(err) ~= 'table' then err = {err = 'ERR ' .. tostring(err)} end\n"
-    "  if i then\n"
+    "  if i and i.what == 'C' then\n"
+    "    i = dbg.getinfo(3, 'nSl')\n"
+    "  end\n"
+    "  if type(err) ~= 'table' then\n"
+    "    err = {err = 'ERR ' .. tostring(err)} end if i then\n"
     "    err['source'] = i.source\n"
     "    err['line'] = i.currentline\n"
-    "  end\n"
-    "  return err\n"
+    "  end return err\n"
     "end\n";
 
 void script_lua_register_api(lua_State *L, int kind)
