@@ -135,13 +135,14 @@ def raw_reply(port, *args):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(encode_command(args))
     data = b""
-    s.settimeout(0.5)
+    s.settimeout(30)  # the first bytes may take a while (sanitizer builds)
     try:
         while True:
             chunk = s.recv(1 << 20)
             if not chunk:
                 break
             data += chunk
+            s.settimeout(0.5)
     except socket.timeout:
         pass
     s.close()
