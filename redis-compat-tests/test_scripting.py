@@ -135,13 +135,14 @@ def raw_reply(port, *args):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(encode_command(args))
     data = b""
-    s.settimeout(0.5)
+    s.settimeout(30)  # the first bytes may take a while (sanitizer builds)
     try:
         while True:
             chunk = s.recv(1 << 20)
             if not chunk:
                 break
             data += chunk
+            s.settimeout(0.5)
     except socket.timeout:
         pass
     s.close()
@@ -155,6 +156,44 @@ def test_self_referencing_table_reply_matches_redis():
                    "local t = {} t.x = t return {map = t}"):
         a, b = raw_reply(redis_port(), "EVAL", script, 0), raw_reply(kevo_port(), "EVAL", script, 0)
         ok(a.endswith(b"\r\n") and a == b, "%s: %d vs %d bytes, tails %r %r" % (script, len(a), len(b), a[-40:], b[-40:]))
+
+
+API_FNS = ["string.byte", "string.char", "string.find", "string.format", "string.gsub", "string.len",
+           "string.lower", "string.match", "string.rep", "string.reverse", "string.sub", "string.upper",
+           "table.concat", "table.insert", "table.remove", "table.sort", "table.getn", "table.maxn",
+           "math.floor", "math.max", "math.min", "math.fmod", "math.pow", "math.sqrt", "cjson.encode",
+           "cjson.decode", "cmsgpack.pack", "cmsgpack.unpack", "cmsgpack.unpack_one", "cmsgpack.unpack_limit",
+           "struct.pack", "struct.unpack", "struct.size", "bit.band", "bit.tohex", "bit.lshift", "redis.sha1hex",
+           "redis.error_reply", "redis.status_reply", "redis.setresp", "redis.set_repl", "redis.call",
+           "redis.pcall", "tonumber", "type", "select", "unpack", "rawget", "rawset", "rawequal", "setmetatable",
+           "getmetatable", "next", "pairs", "ipairs", "assert", "error", "pcall", "xpcall", "loadstring",
+           "coroutine.create", "coroutine.wrap", "coroutine.resume", "coroutine.status"]
+API_VALS = ["nil", "1", "-1", "0", "2.5", "'abc'", "''", "'%d'", "'>I2'", "'i4'", "'[1,2]'", "'{'", "{}", "{1,2}",
+            "{a=1}", "true", "false", "string", "_G", "KEYS", "function() return 1 end", "'get'", "'ping'",
+            "1e300", "-1e300", "0/0"]
+
+
+@test(timeout=240)
+def test_generated_api_calls_match_redis():
+    """Random calls of the script API with arguments of every type (errors included): the
+    replies, error messages with their positions, match redis-server's."""
+    a, b = both()
+    rnd = random.Random(77)
+    for _ in range(1500):
+        f = rnd.choice(API_FNS)
+        args = ", ".join(rnd.choice(API_VALS) for _ in range(rnd.randrange(4)))
+        form = rnd.choice(["return {pcall(%s, %s)}", "return %s(%s)", "return {%s(%s)}",
+                           "return cjson.encode({pcall(%s, %s)})"])
+        script = form % (f, args)
+        tables = any(t in args for t in ("{", "KEYS", "_G", "string"))
+        if f in ("error", "assert", "pcall", "xpcall", "coroutine.wrap") and tables:
+            continue  # error(<table without err>) crashes redis-server 7.0 (a NULL message)
+        if ("cjson" in script or "cmsgpack" in script) and ("string" in args or "_G" in args or f == "getmetatable"):
+            continue  # library tables are proxies in Kevo: serialised as empty (doc/scripting.md)
+        ra, _ = a.call_raw("EVAL", script, 0)
+        rb, _ = b.call_raw("EVAL", script, 0)
+        if ra != rb and not (b"0x" in ra and b"0x" in rb):  # addresses (tostring of functions)
+            raise AssertionError("%s\n  redis %r\n  kevo  %r" % (script, ra[:300], rb[:300]))
 
 
 @test(timeout=120)

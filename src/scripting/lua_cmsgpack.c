@@ -409,10 +409,16 @@ static int mp_unpack_stream(lua_State *L, lua_Integer limit, lua_Integer offset)
 
 static int mp_unpack(lua_State *L) { return mp_unpack_stream(L, 0, 0); }
 
+/* Drops the arguments after the first (with none, the stack stays empty: "got no value"). */
+static void keep_first_arg(lua_State *L)
+{
+    if (lua_gettop(L) > 1) lua_settop(L, 1);
+}
+
 static int mp_unpack_one(lua_State *L)
 {
     lua_Integer offset = luaL_optinteger(L, 2, 0);
-    lua_settop(L, 1);
+    keep_first_arg(L);
     return mp_unpack_stream(L, 1, offset);
 }
 
@@ -420,7 +426,7 @@ static int mp_unpack_limit(lua_State *L)
 {
     lua_Integer limit = luaL_checkinteger(L, 2);
     lua_Integer offset = luaL_optinteger(L, 3, 0);
-    lua_settop(L, 1);
+    keep_first_arg(L);
     return mp_unpack_stream(L, limit, offset);
 }
 

@@ -1,12 +1,13 @@
 /* script_lua.h - Redis's Lua API inside a sandboxed state (lua_sandbox.h): the redis table
  * (call, pcall, error_reply, status_reply, sha1hex, log, setresp, set_repl, ...), Redis's pcall
- * and math.random, the error handler, and the conversions between Lua values and RESP replies
- * both ways, with Redis 7.0's rules (script_lua.c in Redis). Main thread only. */
+ * and math.random, the error handler, and running a script with the reply going to its caller
+ * (script_lua.c in Redis; the value conversions are script_convert.h's). Main thread only. */
 #ifndef KEVO_SCRIPT_LUA_H
 #define KEVO_SCRIPT_LUA_H
 #include <lua.h>
 
 #include "client.h"
+#include "script_convert.h"
 #include "script_run.h"
 
 #define SL_EVAL 1      /* the EVAL state: redis.breakpoint/debug/replicate_commands, KEYS/ARGV
@@ -22,12 +23,6 @@ void script_lua_register_api(lua_State *L, int kind);
 void script_lua_register_log_and_version(lua_State *L, int idx);
 /* Pushes the error handler (after sealing). */
 void script_lua_push_error_handler(lua_State *L);
-/* Pushes Redis's error table {err = "CODE msg"} for err in Redis's forms "-CODE msg" or "msg"
- * (code ERR), trimmed of CR/LF at both ends (luaPushErrorBuff). */
-void script_lua_push_error(lua_State *L, const char *err);
-/* The "err" message of an error value at idx as Redis's luaExtractErrorInformation sees it,
- * into buf ("ERR <string>" for a string, the err field for a table, "" when neither). */
-void script_lua_error_message(lua_State *L, int idx, char *buf, size_t cap);
 /* Calls the function on top of the stack (with the error handler under it) for run r, the
  * keys and args as KEYS/ARGV globals (kind SL_EVAL) or as the function's two table arguments
  * (SL_FUNCTION), and replies the result (or the error) to r->caller. Pops the function and the
