@@ -5,9 +5,13 @@
 # reference redis-server on another free port for the differential suite, then runs:
 #   redispy       redis-py per-command tests (RESP2 + raw RESP3), test_redispy.py; properties
 #                 of the random hash/set commands, test_types_random.py; sorted-set
-#                 randomized checks and random sequences vs redis-server, test_zset_random.py
+#                 randomized checks and random sequences vs redis-server, test_zset_random.py;
+#                 list random sequences and big-list middle edits vs redis-server,
+#                 test_list_random.py
 #   differential  the same command sequences against both servers, replies compared byte for
 #                 byte, differential.py + sequences*.txt (one file per command family)
+#   blocking      blocking commands with several clients (FIFO, timeouts, MULTI, CLIENT UNBLOCK,
+#                 KILL, RESP3), each scenario also run against redis-server, test_blocking.py
 #   cli           redis-cli: --pipe mass insert, --scan, -3, INFO, test_cli.py
 #   hiredis       hiredis_test.c compiled here with -lhiredis
 #   restart       durability across SIGTERM / kill -9 / DEBUG RELOAD / flushes, test_restart.py
@@ -26,7 +30,7 @@ set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ]; then
-    echo "usage: $0 KEVO_BINARY [redispy|differential|cli|hiredis|restart|hostile|diskfull|crash ...]" >&2
+    echo "usage: $0 KEVO_BINARY [redispy|differential|blocking|cli|hiredis|restart|hostile|diskfull|crash ...]" >&2
     exit 2
 fi
 bin="$1"; shift
@@ -36,7 +40,7 @@ if [ ! -x "$bin" ]; then
     exit 2
 fi
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(redispy differential cli hiredis restart hostile diskfull crash)
+[ ${#suites[@]} -eq 0 ] && suites=(redispy differential blocking cli hiredis restart hostile diskfull crash)
 
 PY=/usr/bin/python3
 if ! "$PY" -c 'import redis' 2>/dev/null; then
@@ -168,13 +172,15 @@ for s in "${suites[@]}"; do
     case "$s" in
         redispy)      run_bounded "$PY" "$here/test_redispy.py" || rc=1
                       run_bounded "$PY" "$here/test_types_random.py" || rc=1
-                      run_bounded "$PY" "$here/test_zset_random.py" || rc=1 ;;
+                      run_bounded "$PY" "$here/test_zset_random.py" || rc=1
+                      run_bounded "$PY" "$here/test_list_random.py" || rc=1 ;;
         differential)
             if [ -n "$REDIS_PORT" ]; then
                 run_bounded "$PY" "$here/differential.py" "$here"/sequences*.txt || rc=1
             else
                 echo "differential 0 0 1" >> "$KT_SUMMARY"
             fi ;;
+        blocking)     run_bounded "$PY" "$here/test_blocking.py" || rc=1 ;;
         cli)          run_bounded "$PY" "$here/test_cli.py" || rc=1 ;;
         hiredis)
             if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -O1 -o "$tmp/hiredis_test" \

@@ -614,5 +614,90 @@ def test_kill9_collection_commands_are_all_or_nothing_with_exact_counts():
     s.stop()
 
 
+@test(timeout=240)
+def test_kill9_lmove_element_in_exactly_one_list():
+    """LMOVE / RPOPLPUSH pipelined by three clients while the server is killed (small memtable,
+    so flushes run under the moves): after restart every element is in exactly one list, in an
+    order the acknowledged moves explain, and LLEN / DBSIZE agree with what is stored.
+    - a -> b (LMOVE a b LEFT RIGHT): b holds a prefix of the original a, at least every
+      acknowledged move, a the rest;
+    - c rotated on itself (LMOVE c c LEFT RIGHT): c is the original rotated by at least the
+      acknowledged count;
+    - d <-> e (RPOPLPUSH both ways, LMOVE with random ends): d and e together hold every
+      element exactly once."""
+    s = start_kevo("kill9lmove", appendfsync="always", memtable_size="1mb")
+    r = s.redis()
+    N = 6000
+    pad = "p" * 200
+
+    def elems(tag):
+        return ["%s%05d:%s" % (tag, i, pad) for i in range(N)]
+    for key, tag in (("a", "a"), ("c", "c"), ("d", "d")):
+        for i in range(0, N, 500):
+            r.rpush(key, *elems(tag)[i:i + 500])
+    acked = {"ab": 0, "cc": 0}
+    stop = threading.Event()
+
+    def mover(kind):
+        c = s.redis()
+        rng = random.Random(kind)
+        try:
+            while not stop.is_set():
+                p = c.pipeline(transaction=False)
+                for _ in range(20):
+                    if kind == "ab":
+                        p.lmove("a", "b", "LEFT", "RIGHT")
+                    elif kind == "cc":
+                        p.lmove("c", "c", "LEFT", "RIGHT")
+                    elif rng.random() < 0.5:
+                        p.rpoplpush(*rng.choice([("d", "e"), ("e", "d")]))
+                    else:
+                        src, dst = rng.choice([("d", "e"), ("e", "d")])
+                        p.lmove(src, dst, rng.choice(["LEFT", "RIGHT"]), rng.choice(["LEFT", "RIGHT"]))
+                res = p.execute()
+                if kind in acked:
+                    acked[kind] += sum(1 for x in res if x is not None)
+        except Exception:
+            pass  # the kill ends the connection
+
+    threads = [threading.Thread(target=mover, args=(k,), daemon=True) for k in ("ab", "cc", "de")]
+    for t in threads:
+        t.start()
+    wait_until(lambda: acked["ab"] >= 2500 and acked["cc"] >= 2500, timeout=60,
+               what="2500 acknowledged moves per client")
+    s.stop(signal.SIGKILL)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    ok(acked["ab"] < N, "the a -> b mover did not run dry (%d)" % acked["ab"])
+    s.start()
+    r = s.redis()
+    a, b = r.lrange("a", 0, -1), r.lrange("b", 0, -1)
+    eq(r.llen("a"), len(a), "LLEN a exact")
+    eq(r.llen("b"), len(b), "LLEN b exact")
+    orig = [x.encode() for x in elems("a")]
+    moved = len(b)
+    ok(acked["ab"] <= moved <= acked["ab"] + 20,
+       "every acknowledged LMOVE a b is there, at most one pipeline more (%d, acked %d)"
+       % (moved, acked["ab"]))
+    eq(b, orig[:moved], "b is the moved prefix of a, in order")
+    eq(a, orig[moved:], "a is the rest, in order")
+    cl = r.lrange("c", 0, -1)
+    eq(r.llen("c"), len(cl), "LLEN c exact")
+    eq(len(cl), N, "the rotated list keeps every element")
+    corig = [x.encode() for x in elems("c")]
+    rot = corig.index(cl[0])
+    eq(cl, corig[rot:] + corig[:rot], "c is a rotation of the original")
+    ok((rot - acked["cc"]) % N <= 20,
+       "every acknowledged rotation is there, at most one pipeline more (%d, acked %d)"
+       % (rot, acked["cc"]))
+    d, e = r.lrange("d", 0, -1), r.lrange("e", 0, -1)
+    eq(r.llen("d"), len(d), "LLEN d exact")
+    eq(r.llen("e"), len(e), "LLEN e exact")
+    eq(sorted(d + e), sorted(x.encode() for x in elems("d")),
+       "d and e together hold every element exactly once")
+    eq(r.dbsize(), len(r.keys("*")), "DBSIZE exact")
+    s.stop()
+
 if __name__ == "__main__":
     sys.exit(run_all("restart"))

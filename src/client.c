@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "command.h"
 #include "config.h"
 #include "event.h"
@@ -32,7 +33,8 @@ struct client_internal {
     client *prev, *next;          /* all clients */
     client *pw_prev, *pw_next;    /* pending-write list */
     client *pz_prev, *pz_next;    /* paused list */
-    int in_pending, in_paused, closing, wr_handler, skip_next, skip_cur;
+    client *ub_prev, *ub_next;    /* unblocked list: input to process in before-sleep */
+    int in_pending, in_paused, in_unblocked, closing, wr_handler, skip_next, skip_cur;
     char *qb;
     size_t qblen, qbcap, qbpos;   /* bytes in qb; capacity; start of the current command */
     resp_parser parser;
@@ -55,6 +57,7 @@ static client *clients_head;
 static size_t nclients;
 static client *pending_head;
 static client *paused_head;
+static client *unblocked_head, *unblocked_tail;
 static client **closing;
 static size_t nclosing, closing_cap;
 static client **monitors;
@@ -102,6 +105,30 @@ static void paused_remove(client *c)
     else paused_head = ci->pz_next;
     if (ci->pz_next) ci->pz_next->in->pz_prev = ci->pz_prev;
     ci->in_paused = 0;
+}
+
+static void unblocked_add(client *c)
+{
+    struct client_internal *ci = c->in;
+    if (ci->in_unblocked) return;
+    ci->in_unblocked = 1;
+    ci->ub_next = NULL;
+    ci->ub_prev = unblocked_tail;
+    if (unblocked_tail) unblocked_tail->in->ub_next = c;
+    else unblocked_head = c;
+    unblocked_tail = c;
+}
+
+static void unblocked_remove(client *c)
+{
+    struct client_internal *ci = c->in;
+    if (!ci->in_unblocked) return;
+    if (ci->ub_prev) ci->ub_prev->in->ub_next = ci->ub_next;
+    else unblocked_head = ci->ub_next;
+    if (ci->ub_next) ci->ub_next->in->ub_prev = ci->ub_prev;
+    else unblocked_tail = ci->ub_prev;
+    ci->ub_prev = ci->ub_next = NULL;
+    ci->in_unblocked = 0;
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -162,6 +189,8 @@ void client_free(client *c)
     }
     pending_remove(c);
     paused_remove(c);
+    unblocked_remove(c);
+    blocking_client_free(c);
     for (size_t i = 0; i < nclosing; i++)
         if (closing[i] == c) closing[i] = NULL;
     for (size_t i = 0; i < nmonitors; i++)
@@ -190,6 +219,7 @@ void client_close_async(client *c)
     struct client_internal *ci = c->in;
     if (ci->closing) return;
     ci->closing = 1;
+    blocking_client_free(c); /* a killed client takes nothing more: leaves every key's FIFO now */
     if (c->fd >= 0 && server.el) ev_del(server.el, c->fd, EV_READABLE);
     if (nclosing == closing_cap) {
         size_t nc = closing_cap ? closing_cap * 2 : 16;
@@ -352,11 +382,28 @@ static void client_check_output_limit(client *c)
     }
 }
 
+/* Bookkeeping after c's current (parsed) command has run to its end. */
+static void client_command_finished(client *c)
+{
+    struct client_internal *ci = c->in;
+    if (ci->skip_cur) {
+        ci->skip_cur = 0;
+        c->flags &= ~CLIENT_REPLY_OFF;
+    }
+    if (ci->mark_iter == server.iteration) ci->cmds_since_mark++;
+    if (config.obuf_hard || config.obuf_soft) client_check_output_limit(c);
+    c->argc = 0;
+    c->argv = NULL;
+    ci->cmd_ready = 0;
+    ci->qbpos += ci->parser.pos;
+    resp_parser_reset(&ci->parser);
+}
+
 void client_process_input(client *c)
 {
     struct client_internal *ci = c->in;
     while (ci->cmd_ready || ci->qbpos < ci->qblen) {
-        if (ci->closing || (c->flags & (CLIENT_PAUSED_WRITE | CLIENT_CLOSE_AFTER_REPLY))) break;
+        if (ci->closing || (c->flags & (CLIENT_PAUSED_WRITE | CLIENT_CLOSE_AFTER_REPLY | CLIENT_BLOCKED))) break;
         if (!ci->cmd_ready) {
             ci->parser.unauthenticated = !c->authenticated && config.requirepass && config.requirepass[0];
             ci->parser.max_bulk_len = config.proto_max_bulk_len;
@@ -405,17 +452,15 @@ void client_process_input(client *c)
         }
         int r = command_process(c);
         if (r == 1) break; /* paused: the command stays parsed */
-        if (ci->skip_cur) {
-            ci->skip_cur = 0;
-            c->flags &= ~CLIENT_REPLY_OFF;
+        if (c->flags & CLIENT_BLOCKED) {
+            /* the command stays parsed until it is served (client_unblocked); blocking.c
+             * re-runs it from its own copy of the arguments, so argv (into a query buffer
+             * that may move while more input arrives) is dropped */
+            c->argc = 0;
+            c->argv = NULL;
+            break;
         }
-        if (ci->mark_iter == server.iteration) ci->cmds_since_mark++;
-        if (config.obuf_hard || config.obuf_soft) client_check_output_limit(c);
-        c->argc = 0;
-        c->argv = NULL;
-        ci->cmd_ready = 0;
-        ci->qbpos += ci->parser.pos;
-        resp_parser_reset(&ci->parser);
+        client_command_finished(c);
     }
     if (ci->qbpos == ci->qblen) ci->qbpos = ci->qblen = 0;
     if (c->fd >= 0 && reply_buf_pending(&ci->rb)) {
@@ -423,6 +468,31 @@ void client_process_input(client *c)
         client_check_output_limit(c);
     } else if (c->fd >= 0 && (c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
         client_close_async(c);
+    }
+}
+
+void client_unblocked(client *c)
+{
+    struct client_internal *ci = c->in;
+    if (ci->cmd_ready) {
+        client_command_finished(c);
+    } else {
+        /* a client without a query buffer (tests): only the reply bookkeeping */
+        if (ci->mark_iter == server.iteration) ci->cmds_since_mark++;
+        if (config.obuf_hard || config.obuf_soft) client_check_output_limit(c);
+    }
+    if (c->fd < 0 || ci->closing) return;
+    if (reply_buf_pending(&ci->rb)) pending_add(c);
+    unblocked_add(c);
+}
+
+void client_process_unblocked(void)
+{
+    while (unblocked_head) {
+        client *c = unblocked_head;
+        unblocked_remove(c);
+        if (c->in->closing) continue;
+        client_process_input(c);
     }
 }
 
@@ -539,7 +609,7 @@ void client_cron(void)
     while (c) {
         client *next = c->in->next;
         struct client_internal *ci = c->in;
-        if (config.timeout > 0 && c->fd >= 0 && !(c->flags & CLIENT_PAUSED_WRITE) && !ci->closing &&
+        if (config.timeout > 0 && c->fd >= 0 && !(c->flags & (CLIENT_PAUSED_WRITE | CLIENT_BLOCKED)) && !ci->closing &&
             now - ci->last_ms > (uint64_t)config.timeout * 1000) {
             log_msg(LL_VERBOSE, "Closing idle client");
             client_free(c);
@@ -666,7 +736,7 @@ void client_info_string(client *c, char *buf, size_t cap)
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY) flags[f++] = 'c';
     if (c->flags & CLIENT_NO_EVICT) flags[f++] = 'e';
     if (c->flags & CLIENT_MONITOR) flags[f++] = 'O';
-    if (c->flags & CLIENT_PAUSED_WRITE) flags[f++] = 'b';
+    if (c->flags & (CLIENT_PAUSED_WRITE | CLIENT_BLOCKED)) flags[f++] = 'b';
     if (f == 0) flags[f++] = 'N';
     flags[f] = 0;
     int mask = (c->fd >= 0 && server.el) ? ev_get_mask(server.el, c->fd) : 0;
@@ -686,7 +756,10 @@ void client_info_string(client *c, char *buf, size_t cap)
              (unsigned long long)c->id, ci->addr, ci->laddr, c->fd, c->name ? c->name : "",
              (unsigned long long)((now - ci->ctime_ms) / 1000),
              (unsigned long long)((now - ci->last_ms) / 1000), flags, c->db,
-             (c->flags & CLIENT_MULTI) ? 0 : -1, ci->qblen - ci->qbpos, ci->qbcap - ci->qblen,
+             (c->flags & CLIENT_MULTI) ? 0 : -1,
+             /* a blocked client's command was consumed from Redis's query buffer */
+             ci->qblen - ci->qbpos - ((c->flags & CLIENT_BLOCKED) && ci->cmd_ready ? ci->parser.pos : 0),
+             ci->qbcap - ci->qblen,
              REPLY_FIXED_SIZE, obl, obl, oll, omem,
              sizeof *c + sizeof *ci + ci->qbcap + omem, events, ci->lastcmd ? ci->lastcmd : "NULL",
              c->resp, ci->lib_name ? ci->lib_name : "", ci->lib_ver ? ci->lib_ver : "");

@@ -26,9 +26,12 @@ typedef struct cmdarg {
 #define CLIENT_NO_EVICT     (1u << 6)
 #define CLIENT_REPLY_OFF    (1u << 7)  /* CLIENT REPLY OFF/SKIP */
 #define CLIENT_MONITOR      (1u << 8)
+#define CLIENT_BLOCKED      (1u << 9)  /* in a blocking command (blocking.h): input waits */
+#define CLIENT_DENY_BLOCKING (1u << 10) /* blocking commands act non-blocking (scripts) */
 
 struct multi_state;  /* owned by cmd_multi.c */
 struct watch_state;  /* owned by cmd_multi.c */
+struct block_state;  /* owned by blocking.c */
 
 typedef struct client {
     uint64_t id;
@@ -42,6 +45,7 @@ typedef struct client {
     const struct command *cmd;      /* command being run (top-level) */
     struct multi_state *mstate;     /* MULTI queue, NULL outside MULTI (cmd_multi.c) */
     struct watch_state *watched;    /* WATCHed keys, NULL if none (cmd_multi.c) */
+    struct block_state *bstate;     /* keys, deadline, command while CLIENT_BLOCKED (blocking.c) */
     char *name;                     /* CLIENT SETNAME, NULL if unset */
     /* ... connection internals (buffers, timestamps, addresses): client.c's business ... */
     struct client_internal *in;
@@ -100,6 +104,14 @@ size_t client_count(void);
 void client_process_input(client *c);
 /* Back-pressure: stop reading c (its current command stays parsed, to be retried). */
 void client_pause_write(client *c);
+/* c was just unblocked by blocking.c (served, timed out, CLIENT UNBLOCK), its reply appended:
+ * its blocked command is done (the parsed command leaves the query buffer), its reply is queued
+ * for before-sleep's write and its pipelined input is processed by client_process_unblocked.
+ * Never called while c's own input is being processed. */
+void client_unblocked(client *c);
+/* Before-sleep, before the WAL commit: processes the pending input of the clients unblocked since
+ * the last call (and of those they unblock in turn). */
+void client_process_unblocked(void);
 /* Resumes every paused client (the engine is no longer stalled): runs their pending commands. */
 void client_resume_paused(void);
 size_t client_paused_count(void);

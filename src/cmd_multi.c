@@ -334,7 +334,7 @@ static void cmd_unwatch(client *c) {
 const struct command multi_commands[] = {
     {"multi", cmd_multi, 1, CTL | CMD_FAST, 0, 0, 0, "transactions",
      "Starts a transaction.", "1.2.0", "", NULL},
-    {"exec", cmd_exec, 1, CTL | CMD_SKIP_SLOWLOG, 0, 0, 0, "transactions",
+    {"exec", cmd_exec, 1, (CTL & ~CMD_ALLOW_BUSY) | CMD_SKIP_SLOWLOG, 0, 0, 0, "transactions",
      "Executes all commands in a transaction.", "1.2.0", "", NULL},
     {"discard", cmd_discard, 1, CTL | CMD_FAST, 0, 0, 0, "transactions",
      "Discards a transaction.", "2.0.0", "", NULL},

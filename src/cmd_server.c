@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "client.h"
 #include "command.h"
 #include "config.h"
@@ -384,6 +385,33 @@ static void client_kill_cmd(client *c)
     reply_int(c, k.killed);
 }
 
+/* CLIENT UNBLOCK client-id [TIMEOUT|ERROR] */
+static void client_unblock_cmd(client *c)
+{
+    if (c->argc > 4) {
+        reply_subcommand_syntax_error(c);
+        return;
+    }
+    int error = 0;
+    if (c->argc == 4) {
+        if (arg_is(&c->argv[3], "timeout")) {
+            error = 0;
+        } else if (arg_is(&c->argv[3], "error")) {
+            error = 1;
+        } else {
+            reply_error(c, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    }
+    long long id;
+    if (!string2ll(c->argv[2].ptr, c->argv[2].len, &id)) {
+        reply_error(c, ERR_NOT_INT);
+        return;
+    }
+    client *target = id > 0 ? client_by_id((uint64_t)id) : NULL;
+    reply_int(c, target && blocking_unblock(target, error) ? 1 : 0);
+}
+
 static void client_setinfo_cmd(client *c)
 {
     const cmdarg *v = &c->argv[3];
@@ -461,6 +489,8 @@ static void client_help_cmd(client *c)
         "    Assign the name <name> to the current connection.",
         "SETINFO <LIB-NAME|LIB-VER> <value>",
         "    Set client meta attributes.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         "HELP",
         "    Print this help.",
     };
@@ -629,6 +659,35 @@ static const struct cmd_meta redis_meta[] = {
     {"zinterstore", "@write @sortedset @slow", "", 1, {{"OW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"zdiffstore", "@write @sortedset @slow", "", 1, {{"OW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     /* ---- end of sorted-set commands ---- */
+    /* ---- list commands (list branch) ---- */
+    {"lpush", "@write @list @fast", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"rpush", "@write @list @fast", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lpushx", "@write @list @fast", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"rpushx", "@write @list @fast", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lpop", "@write @list @fast", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"rpop", "@write @list @fast", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"llen", "@read @list @fast", "", 1, {{"RO", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lrange", "@read @list @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lindex", "@read @list @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lset", "@write @list @slow", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"linsert", "@write @list @slow", "", 1, {{"RW insert", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lrem", "@write @list @slow", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"ltrim", "@write @list @slow", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lpos", "@read @list @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"lmove", "@write @list @slow", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
+    {"rpoplpush", "@write @list @slow", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
+    {"lmpop", "@write @list @slow", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    /* ---- end of list commands ---- */
+    /* ---- blocking commands (cmd_blocking.c) ---- */
+    {"bzpopmin", "@write @sortedset @fast @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"bzpopmax", "@write @sortedset @fast @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"bzmpop", "@write @sortedset @slow @blocking", "", 1, {{"RW access delete", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"blpop", "@write @list @slow @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"brpop", "@write @list @slow @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"brpoplpush", "@write @list @slow @blocking", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
+    {"blmove", "@write @list @slow @blocking", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
+    {"blmpop", "@write @list @slow @blocking", "", 1, {{"RW access delete", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    /* ---- end of blocking commands ---- */
 };
 
 static const cmd_meta *find_meta(const struct command *cmd, const struct command *parent)
@@ -665,20 +724,29 @@ static void reply_word_set(client *c, const char *list, int bulk)
     }
 }
 
-static const char *const flag_names[] = {"write", "readonly", "denyoom", "admin", "noscript", "loading",
-                                         "stale", "fast", "no_auth", "no_multi", "allow_busy", "skip_slowlog"};
+/* COMMAND INFO flags in Redis 7.0's order (addReplyFlagsForCommand); movablekeys is derived */
+#define FLAG_MOVABLE 0
+static const struct {
+    uint32_t flag;
+    const char *name;
+} flag_names[] = {
+    {CMD_WRITE, "write"},       {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
+    {CMD_ADMIN, "admin"},       {CMD_NOSCRIPT, "noscript"}, {CMD_BLOCKING, "blocking"},
+    {CMD_LOADING, "loading"},   {CMD_STALE, "stale"},       {CMD_SKIP_SLOWLOG, "skip_slowlog"},
+    {CMD_FAST, "fast"},         {CMD_NO_AUTH, "no_auth"},   {CMD_NO_MULTI, "no_multi"},
+    {FLAG_MOVABLE, "movablekeys"}, {CMD_ALLOW_BUSY, "allow_busy"},
+};
 
 static void reply_command_flags(client *c, const struct command *cmd)
 {
+    int movable = (cmd->flags & CMD_KEYNUM) || command_keynum_of(cmd);
     long n = 0;
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
-        if (cmd->flags & (1u << i)) n++;
-    int movable = (cmd->flags & CMD_KEYNUM) || command_keynum_of(cmd);
-    if (movable) n++; /* "movablekeys" */
+        if (flag_names[i].flag ? (cmd->flags & flag_names[i].flag) != 0 : movable) n++;
     reply_set(c, n);
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
-        if (cmd->flags & (1u << i)) reply_simple(c, flag_names[i]);
-    if (movable) reply_simple(c, "movablekeys");
+        if (flag_names[i].flag ? (cmd->flags & flag_names[i].flag) != 0 : movable)
+            reply_simple(c, flag_names[i].name);
 }
 
 static void reply_acl_categories(client *c, const struct command *cmd, const struct command *parent)
@@ -1141,11 +1209,25 @@ static void command_list_one(const struct command *cmd, void *ctx)
             const char *cat = lc->arg->ptr;
             if (cat[0] == '@') cat++;
             const char *g = x->group ? x->group : cmd->group;
-            int ok = (!strcasecmp(cat, "write") && (x->flags & CMD_WRITE)) ||
+            const cmd_meta *m = find_meta(x, i < 0 ? NULL : cmd);
+            int ok;
+            if (m) { /* Redis's own categories for this command */
+                size_t cl = strlen(cat);
+                ok = 0;
+                for (const char *p = m->acl; *p && !ok;) {
+                    while (*p == ' ') p++;
+                    const char *e = p;
+                    while (*e && *e != ' ') e++;
+                    if (*p == '@' && (size_t)(e - p - 1) == cl && !strncasecmp(p + 1, cat, cl)) ok = 1;
+                    p = e;
+                }
+            } else {
+                ok = (!strcasecmp(cat, "write") && (x->flags & CMD_WRITE)) ||
                      (!strcasecmp(cat, "read") && (x->flags & CMD_READONLY)) ||
                      (!strcasecmp(cat, "fast") && (x->flags & CMD_FAST)) ||
                      (!strcasecmp(cat, "slow") && !(x->flags & CMD_FAST)) ||
                      (!strcasecmp(cat, "admin") && (x->flags & CMD_ADMIN)) ||
+                     (!strcasecmp(cat, "blocking") && (x->flags & CMD_BLOCKING)) ||
                      (!strcasecmp(cat, "string") && g && !strcmp(g, "string")) ||
                      (!strcasecmp(cat, "sortedset") && g && !strcmp(g, "sorted-set")) ||
                      (g && strcmp(g, "string") && strcmp(g, "sorted-set") && !strcasecmp(cat, g) &&
@@ -1154,6 +1236,7 @@ static void command_list_one(const struct command *cmd, void *ctx)
                      (!strcasecmp(cat, "keyspace") && g && !strcmp(g, "generic")) ||
                      (!strcasecmp(cat, "connection") && g && !strcmp(g, "connection")) ||
                      (!strcasecmp(cat, "transaction") && g && !strcmp(g, "transactions"));
+            }
             if (!ok) continue;
         }
         if (lc->filter == 0 && i >= 0) continue;
@@ -1389,12 +1472,28 @@ static void debug_object(client *c) {
     size_t serlen = v.plen;
     long long iv;
     int shared = v.plen <= 4 && string2ll(v.payload, v.plen, &iv) && iv >= 0 && iv < 10000;
-    char line[256];
+    /* a list adds Redis 7.0's quicklist figures; Kevo keeps no per-element byte sizes, so the
+     * node count assumes ~16 bytes per element under a byte-budget fill (doc/commands.md) */
+    char ql[160] = "";
+    if (v.type == KTYPE_LIST && v.plen >= COLL_META_FIXED) {
+        long long count = 0;
+        for (int i = 7; i >= 0; i--) count = (count << 8) | (unsigned char)v.payload[8 + i];
+        long long fill = config.list_max_listpack_size;
+        static const long long budget[] = {4096, 8192, 16384, 32768, 65536};
+        long long per_node = fill > 0 ? fill : budget[fill < -5 ? 4 : -fill - 1] / 16;
+        long long nodes = count > 0 ? (count + per_node - 1) / per_node : 0;
+        snprintf(ql, sizeof ql,
+                 " ql_nodes:%lld ql_avg_node:%.2f ql_listpack_max:%lld ql_compressed:%d "
+                 "ql_uncompressed_size:%lld",
+                 nodes, nodes ? (double)count / (double)nodes : 0.0, fill,
+                 config.list_compress_depth != 0, count * 16);
+    }
+    char line[384];
     snprintf(line, sizeof(line),
              "Value at:0x%012llx refcount:%d encoding:%s serializedlength:%zu lru:0 "
-             "lru_seconds_idle:0",
+             "lru_seconds_idle:0%s",
              (unsigned long long)(uintptr_t)v.payload & 0xffffffffffffull,
-             shared ? 2147483647 : 1, enc, serlen ? serlen : 1);
+             shared ? 2147483647 : 1, enc, serlen ? serlen : 1, ql);
     reply_simple(c, line);
 }
 
@@ -1575,6 +1674,7 @@ static const struct command client_subcommands[] = {
     {"no-evict", client_no_evict_cmd, 3, A | NS | LS, 0, 0, 0, "connection", "Sets the client eviction mode of the connection.", "7.0.0", "ON|OFF", NULL},
     {"no-touch", client_no_touch_cmd, 3, NS | LS, 0, 0, 0, "connection", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "7.2.0", "ON|OFF", NULL},
     {"reply", client_reply_cmd, 3, NS | LS, 0, 0, 0, "connection", "Instructs the server whether to reply to commands.", "3.2.0", "ON|OFF|SKIP", NULL},
+    {"unblock", client_unblock_cmd, -3, A | NS | LS, 0, 0, 0, "connection", "Unblocks a client blocked by a blocking command from a different connection.", "5.0.0", "client-id [TIMEOUT|ERROR]", NULL},
     {"help", client_help_cmd, 2, LS, 0, 0, 0, "connection", "Returns helpful text about the different subcommands.", "5.0.0", "", NULL},
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL},
 };

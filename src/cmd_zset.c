@@ -4,6 +4,7 @@
  * through the collection layer, writes inside the command's engine group (keyspace_begin ..
  * keyspace_commit: one WAL record), then replies. */
 #include "client.h"
+#include "cmd_coll.h"
 #include "command.h"
 #include "config.h"
 #include "keyspace.h"
@@ -597,19 +598,21 @@ static int pop_visit(void *ctx, const char *m, size_t mlen, double score) {
     return 0;
 }
 
-/* Redis's genericZpopCommand over keys[0..nkeys): the first key that exists is popped.
- * emitkey: ZMPOP's [key, [[member, score] ...]] shape (nil when nothing). count -1: one member,
- * flat. */
-static void zpop_generic(client *c, const cmdarg *keys, int nkeys, int max, int emitkey,
-                         long long count, int nested) {
+int cmd_zset_pop(client *c, const cmdarg *keys, int nkeys, int max, long long count, int flags) {
     coll z;
     const cmdarg *key = NULL;
     int r = 0;
     for (int i = 0; i < nkeys; i++) {
-        r = zs_open(c, &keys[i], &z, 0);
-        if (r < 0) {
+        r = coll_open(&z, c->db, keys[i].ptr, keys[i].len, KTYPE_ZSET, 0);
+        if (r == COLL_WRONGTYPE && (flags & ZPOP_SKIP_WRONGTYPE)) {
             coll_close(&z);
-            return;
+            continue;
+        }
+        if (r < 0) {
+            if (r == COLL_WRONGTYPE) reply_error(c, ERR_WRONGTYPE);
+            else keyspace_reply_engine_error(c, r);
+            coll_close(&z);
+            return 1;
         }
         if (r == 1) {
             key = &keys[i];
@@ -617,17 +620,14 @@ static void zpop_generic(client *c, const cmdarg *keys, int nkeys, int max, int 
         }
         coll_close(&z);
     }
-    if (!key) {
-        if (emitkey) reply_null_array(c);
-        else reply_array(c, 0);
-        return;
-    }
+    if (!key) return 0;
     if (count == 0) {
         reply_array(c, 0);
         coll_close(&z);
-        return;
+        return 1;
     }
     if (count == -1) count = 1;
+    int emitkey = flags & ZPOP_EMITKEY, nested = flags & ZPOP_NESTED;
     long long rangelen = count > z.count ? z.count : count;
     reply_mark mk;
     client_reply_mark(c, &mk);
@@ -635,6 +635,9 @@ static void zpop_generic(client *c, const cmdarg *keys, int nkeys, int max, int 
         reply_array(c, (long)(rangelen * 2));
     } else if (nested && !emitkey) {
         reply_array(c, (long)rangelen);
+    } else if (!nested && emitkey) { /* BZPOPMIN/BZPOPMAX: [key, member, score ...] */
+        reply_array(c, (long)(rangelen * 2 + 1));
+        reply_bulk(c, key->ptr, key->len);
     } else {
         reply_array(c, 2);
         reply_bulk(c, key->ptr, key->len);
@@ -648,14 +651,23 @@ static void zpop_generic(client *c, const cmdarg *keys, int nkeys, int max, int 
     if (n < 0) {
         client_reply_truncate(c, &mk);
         zs_fail(c, (int)n);
-        return;
+        return 1;
     }
     int cr = keyspace_commit();
     if (cr) {
         client_reply_truncate(c, &mk);
         keyspace_reply_engine_error(c, cr);
-        return;
     }
+    return 1;
+}
+
+/* Redis's genericZpopCommand: cmd_zset_pop, and when no key exists the empty array (ZPOP*) or
+ * the nil array (ZMPOP, nil_when_empty). */
+static void zpop_generic(client *c, const cmdarg *keys, int nkeys, int max, long long count,
+                         int flags, int nil_when_empty) {
+    if (cmd_zset_pop(c, keys, nkeys, max, count, flags)) return;
+    if (nil_when_empty) reply_null_array(c);
+    else reply_array(c, 0);
 }
 
 static void zpop_minmax(client *c, int max) {
@@ -667,7 +679,7 @@ static void zpop_minmax(client *c, int max) {
     if (c->argc == 3 && zs_get_range_long(c, &c->argv[2], 0, LLONG_MAX, &count,
                                           "ERR value is out of range, must be positive"))
         return;
-    zpop_generic(c, &c->argv[1], 1, max, 0, count, c->resp > 2 && count != -1);
+    zpop_generic(c, &c->argv[1], 1, max, count, c->resp > 2 && count != -1 ? ZPOP_NESTED : 0, 0);
 }
 
 static void cmd_zpopmin(client *c) { zpop_minmax(c, 0); }
@@ -704,7 +716,7 @@ static void cmd_zmpop(client *c) {
         }
     }
     if (count == -1) count = 1;
-    zpop_generic(c, &c->argv[2], (int)numkeys, max, 1, count, 1);
+    zpop_generic(c, &c->argv[2], (int)numkeys, max, count, ZPOP_EMITKEY | ZPOP_NESTED, 1);
 }
 
 /* ---- ZRANDMEMBER ----------------------------------------------------------------------------- */

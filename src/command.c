@@ -2,6 +2,7 @@
  * checks (see command.h), plus per-command statistics and the slow log (info.h). */
 #include "command.h"
 #include "keyspace.h"
+#include "blocking.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -61,7 +62,7 @@ void command_table_init(void)
     const struct command *tables[] = {server_commands, string_commands, keys_commands, multi_commands,
                                       hll_commands, bitops_commands,
                                       hash_commands, set_commands,
-                                      zset_commands};
+                                      zset_commands, list_commands, blocking_commands};
     size_t n = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const struct command *c = tables[t]; c->name; c++) n++;
@@ -159,13 +160,11 @@ static void call_entry(client *c, cmd_entry *e)
     c->cmd = saved;
 }
 
+static cmd_entry *entry_fast(const struct command *cmd);
+
 void command_call(client *c, const struct command *cmd)
 {
-    cmd_entry *e = NULL;
-    /* fast path: a top-level command found by name */
-    cmd_entry *t = lookup_entry(cmd->name, strlen(cmd->name));
-    if (t && t->st.cmd == cmd) e = t;
-    else e = entry_of(cmd);
+    cmd_entry *e = entry_fast(cmd);
     if (!e || !cmd->proc) return;
     call_entry(c, e);
 }
@@ -279,7 +278,42 @@ int command_process(client *c)
         server_commit_point();
     if (cmd->flags & (CMD_WRITE | CMD_MULTI_CTL)) client_note_write(c);
     call_entry(c, run);
+    if (c->flags & CLIENT_BLOCKED) return 2; /* its command wrote nothing: nothing got ready */
+    blocking_handle_ready(); /* after the command, or after EXEC as a whole */
     return 0;
+}
+
+/* The stats entry of cmd (top-level by name first, then a scan for subcommands). */
+static cmd_entry *entry_fast(const struct command *cmd)
+{
+    cmd_entry *t = lookup_entry(cmd->name, strlen(cmd->name));
+    return t && t->st.cmd == cmd ? t : entry_of(cmd);
+}
+
+void command_rerun(client *c, const struct command *cmd)
+{
+    cmd_entry *e = entry_fast(cmd);
+    if (!e || !cmd->proc) return;
+    if ((cmd->flags & CMD_WRITE) && server.engine && lsm_commit_wanted(server.engine)) server_commit_point();
+    if (cmd->flags & CMD_WRITE) client_note_write(c);
+    const struct command *saved = c->cmd;
+    c->cmd = cmd;
+    server_update_cmd_time();
+    uint64_t start = server.cmd_time_us;
+    long long errs = server.stat.total_error_replies;
+    cmd->proc(c);
+    keyspace_command_done();
+    uint64_t dur = server_ustime() - start;
+    if ((long long)dur < 0) dur = 0;
+    e->st.usec += (long long)dur;
+    if (server.stat.total_error_replies != errs) e->st.failed_calls++;
+    c->cmd = saved;
+}
+
+void command_count_failed(const struct command *cmd)
+{
+    cmd_entry *e = cmd ? entry_fast(cmd) : NULL;
+    if (e) e->st.failed_calls++;
 }
 
 /* ---------------------------------------------------------------- keys of a command */

@@ -32,6 +32,7 @@ typedef void (*command_proc)(struct client *c);
 #define CMD_KEYNUM     (1u << 14) /* "movablekeys": argv[first_key] is numkeys, the keys follow it
                                      (key_step apart); COMMAND INFO shows 0 0 0 and a keynum key
                                      spec, COMMAND GETKEYS reads numkeys (SINTERCARD) */
+#define CMD_BLOCKING   (1u << 15) /* "blocking": may block the client (blocking.h) */
 
 struct command {
     const char *name;           /* lowercase; for a subcommand just the subcommand ("get") */
@@ -57,6 +58,8 @@ extern const struct command bitops_commands[];  /* cmd_bitops.c */
 extern const struct command hash_commands[];    /* cmd_hash.c */
 extern const struct command set_commands[];     /* cmd_set.c */
 extern const struct command zset_commands[];    /* cmd_zset.c */
+extern const struct command list_commands[];    /* cmd_list.c */
+extern const struct command blocking_commands[]; /* cmd_blocking.c */
 
 /* Commands with a destination key before their key count (ZUNIONSTORE dst numkeys key...), which
  * CMD_KEYNUM cannot describe: keys are argv[store_idx] (when > 0), then the numkeys keys after
@@ -83,10 +86,20 @@ void command_table_init(void);
 const struct command *command_lookup(const char *name, size_t len);
 /* For a container (proc == NULL), the subcommand named by argv[1]; NULL if unknown. */
 const struct command *command_lookup_sub(const struct command *cmd, const char *name, size_t len);
-/* Runs the command in c->argv after every check (arity, auth, MULTI, back-pressure).
+/* Runs the command in c->argv after every check (arity, auth, MULTI, back-pressure), then
+ * serves the clients blocked on keys it gave data (blocking_handle_ready).
  * Returns 0 when the command ran or was answered, 1 when the client must wait (paused by
- * back-pressure; the same command will be retried later). */
+ * back-pressure; the same command will be retried later), 2 when the command blocked the
+ * client (CLIENT_BLOCKED: it is answered when served, timed out or unblocked). */
 int command_process(struct client *c);
 /* Calls cmd for c with no checks (used by EXEC for queued commands). */
 void command_call(struct client *c, const struct command *cmd);
+/* blocking.c: runs c's blocked command again (c->argv = its saved arguments) because a key got
+ * data: a write mark for the group-commit (client_note_write), a commit point when the engine
+ * wants one, the handler, its write group closed. Counts its time and a failure in the
+ * command's stats, not a second call (Redis counted the call when it blocked). */
+void command_rerun(struct client *c, const struct command *cmd);
+/* A blocked command ended without a re-run (CLIENT UNBLOCK): counts a failed call, as Redis's
+ * updateStatsOnUnblock. */
+void command_count_failed(const struct command *cmd);
 #endif

@@ -158,6 +158,16 @@ long long ev_timer_add(event_loop *el, long long ms, ev_timer_proc proc, void *d
     return t->id;
 }
 
+int ev_timer_del(event_loop *el, long long id)
+{
+    for (ev_timer *t = el->timers; t; t = t->next)
+        if (t->id == id && t->proc) {
+            t->proc = NULL; /* unlinked by ev_run_timers: a proc running now may hold t */
+            return 0;
+        }
+    return -1;
+}
+
 void ev_set_before_sleep(event_loop *el, ev_hook_proc proc) { el->before_sleep = proc; }
 void ev_stop(event_loop *el) { el->stop = 1; }
 
@@ -168,10 +178,15 @@ static int ev_run_timers(event_loop *el)
     ev_timer **pp = &el->timers;
     while (*pp) {
         ev_timer *t = *pp;
+        if (!t->proc) { /* deleted */
+            *pp = t->next;
+            free(t);
+            continue;
+        }
         if (t->when_ms <= now) {
             long long next = t->proc(el, t->id, t->data);
             processed++;
-            if (next < 0) {
+            if (next < 0 || !t->proc) { /* done, or deleted by its own proc */
                 *pp = t->next;
                 free(t);
                 continue;
@@ -257,8 +272,11 @@ int ev_process(event_loop *el, int dont_wait)
     } else if (el->timers) {
         long long now = ev_mstime(), nearest = -1;
         for (ev_timer *t = el->timers; t; t = t->next)
-            if (nearest < 0 || t->when_ms < nearest) nearest = t->when_ms;
-        timeout = nearest <= now ? 0 : (int)(nearest - now);
+            if (t->proc && (nearest < 0 || t->when_ms < nearest)) nearest = t->when_ms;
+        if (nearest >= 0) {
+            long long d = nearest - now;
+            timeout = d <= 0 ? 0 : d > 24 * 3600 * 1000LL ? 24 * 3600 * 1000 : (int)d;
+        }
     }
     int n = ev_wait(el, timeout);
     int processed = 0;

@@ -25,6 +25,9 @@ void ev_del(event_loop *el, int fd, int mask);
 int ev_get_mask(event_loop *el, int fd);
 /* Timer firing after ms; returns its id (> 0). */
 long long ev_timer_add(event_loop *el, long long ms, ev_timer_proc proc, void *data);
+/* Removes the timer id before it fires (from inside any handler, its own proc included).
+ * 0, or -1 when no such timer exists (fired for good, or deleted). */
+int ev_timer_del(event_loop *el, long long id);
 void ev_set_before_sleep(event_loop *el, ev_hook_proc proc);
 /* Busy polling: before a wait that would block, poll the ready list (epoll_wait with timeout 0)
  * for up to a window of at most limit_us. A client's request then arrives at a loop that is

@@ -10,6 +10,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "client.h"
 #include "command.h"
 #include "config.h"
@@ -182,11 +183,12 @@ static void sec_clients(sbuf *sb)
               "maxclients:%d\r\n"
               "client_recent_max_input_buffer:%zu\r\n"
               "client_recent_max_output_buffer:%zu\r\n"
-              "blocked_clients:0\r\n"
+              "blocked_clients:%zu\r\n"
               "tracking_clients:0\r\n"
-              "clients_in_timeout_table:0\r\n"
+              "clients_in_timeout_table:%zu\r\n"
               "paused_write_clients:%zu\r\n",
-              client_count(), config.maxclients, client_max_input(), client_max_output(), client_paused_count());
+              client_count(), config.maxclients, client_max_input(), client_max_output(), blocking_clients(),
+              blocking_clients_with_timeout(), client_paused_count());
 }
 
 static void sec_memory(sbuf *sb)

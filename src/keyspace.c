@@ -29,6 +29,7 @@
  */
 #include "keyspace.h"
 
+#include "blocking.h"
 #include "multi.h"
 #include "server.h"
 #include "util.h"
@@ -436,6 +437,7 @@ int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old
         keyspace_notify_removed(old, KS_REMOVED_OVERWRITTEN);
     }
     multi_touch_key(db, key, klen);
+    blocking_signal_key(db, key, klen); /* the key may have data for blocked clients */
     return 0;
 }
 
@@ -730,6 +732,8 @@ int keyspace_swapdb(int a, int b) {
     for (int i = 0; i < KEVO_MAX_DBS; i++) ks_dbrev[ks_dbmap[i]] = i;
     multi_touch_db(a);
     multi_touch_db(b);
+    blocking_signal_db(a); /* clients blocked in a or b now see the other db's data */
+    blocking_signal_db(b);
     server.dirty++;
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "client.h"
 #include "command.h"
 #include "config.h"
@@ -251,6 +252,10 @@ static void before_sleep(event_loop *el)
 {
     (void)el;
     check_shutdown();
+    /* clients unblocked since the last iteration (served, timed out, CLIENT UNBLOCK) go on with
+     * their pipelined commands now, so their writes join this iteration's commit */
+    blocking_handle_ready();
+    client_process_unblocked();
     int ok = 1;
     char err[400];
     err[0] = 0;

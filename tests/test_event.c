@@ -74,6 +74,52 @@ Test(event, file_events_and_timers_fire)
     loop_with_pipe_free(el, &p);
 }
 
+static long long on_timer_once(event_loop *el, long long id, void *data)
+{
+    (void)el, (void)id;
+    ++*(int *)data;
+    return -1;
+}
+
+struct del_ctx {
+    long long victim;
+    int fired;
+};
+
+/* deletes another timer, then itself (returning a delay that must be ignored) */
+static long long on_timer_deleter(event_loop *el, long long id, void *data)
+{
+    struct del_ctx *d = data;
+    d->fired++;
+    cr_assert_eq(ev_timer_del(el, d->victim), 0);
+    cr_assert_eq(ev_timer_del(el, id), 0);
+    return 1;
+}
+
+Test(event, deleted_timers_never_fire)
+{
+    event_loop *el = ev_create(64);
+    int a = 0, b = 0, c = 0;
+    long long ta = ev_timer_add(el, 1, on_timer_once, &a);
+    long long tb = ev_timer_add(el, 30, on_timer_once, &b);
+    cr_assert_eq(ev_timer_del(el, ta), 0);
+    cr_assert_eq(ev_timer_del(el, ta), -1, "a deleted timer is gone");
+    struct del_ctx d = {tb, 0};
+    ev_timer_add(el, 2, on_timer_deleter, &d);
+    ev_timer_add(el, 60, on_timer_once, &c);
+    while (c == 0) ev_process(el, 0);
+    cr_assert_eq(a, 0);
+    cr_assert_eq(b, 0, "deleted by another timer's proc before its time");
+    cr_assert_eq(d.fired, 1, "a proc that deleted itself runs once");
+    cr_assert_eq(ev_timer_del(el, tb), -1);
+    /* the wait is computed from live timers only: a 0 ms timer fires in the next iteration */
+    int e = 0;
+    ev_timer_add(el, 0, on_timer_once, &e);
+    ev_process(el, 0);
+    cr_assert_eq(e, 1);
+    ev_free(el);
+}
+
 Test(event, busy_poll_off_never_polls)
 {
     event_loop *el = ev_create(64);

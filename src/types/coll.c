@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocking.h"
 #include "multi.h"
 #include "server.h"
 
@@ -150,7 +151,10 @@ int coll_del(coll *c, uint8_t sub, const void *m, size_t mlen) {
     return r;
 }
 
-void coll_touch(coll *c) { multi_touch_key(c->db, c->key, c->klen); }
+void coll_touch(coll *c) {
+    multi_touch_key(c->db, c->key, c->klen);
+    blocking_signal_key(c->db, c->key, c->klen);
+}
 
 int coll_save(coll *c) {
     if (!c->exists) return 0;

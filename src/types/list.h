@@ -11,13 +11,15 @@
  * length (LLEN); a list whose last element goes is removed (coll_save), as Redis removes empty
  * lists.
  * Costs: push/pop at either end O(1) engine writes (the element and the metadata); index/set O(1);
- * insert/remove in the middle (LINSERT, LREM, a removal by list_remove_at) shift the SHORTER side
- * of the list by one position per removed/inserted element: O(min(i, n - i)) reads and writes.
+ * insert/remove in the middle (LINSERT, LREM, a removal by list_remove_at) rewrite the elements
+ * of the SHORTER side once each, moved toward the hole (or away from the insertion point):
+ * O(min(i, n - i)) reads and writes (LREM: the side beyond the first / last removed element,
+ * whichever is shorter). LTRIM deletes what it trims: O(removed).
  *
- * OBJECT ENCODING: COLL_ENC_SMALL ("listpack") while the list fits list-max-listpack-size (Redis
- * 7.0's rule: a positive value is an element count, -1..-5 a byte budget of 4/8/16/32/64 KiB per
- * node; the per-element byte cost Redis counts is approximated as documented in list.c); then
- * COLL_ENC_BIG ("quicklist") for good, as Redis 7.0 never converts back.
+ * OBJECT ENCODING: "quicklist" (COLL_ENC_BIG) for every list, whatever its size, as Redis 7.0
+ * reports (7.0 always builds lists as quicklists; listpack-encoded small lists came with 7.2).
+ * list-max-listpack-size only sizes quicklist nodes there (DEBUG OBJECT's ql_* figures).
+ * coll_encoding_name still maps COLL_ENC_SMALL to "listpack" (never written by this file).
  *
  * Writes must run inside the command's write group (keyspace_begin .. keyspace_commit) and end
  * with one list_save. Every function returns 0 (or 1/0 as stated) or a negative LSM_E* code. */
@@ -35,7 +37,9 @@
 int list_open(coll *l, int db, const char *key, size_t klen, int flags);
 /* Creates the list when absent (empty, head = 2^63). */
 int list_create(coll *l);
-/* list_open + coll_recreate as an empty list (STORE destinations: SORT STORE). */
+/* Replaces whatever the key holds (any type; l opened with list_open, any result but an error)
+ * by a new empty list, as coll_recreate (STORE destinations: SORT STORE). An empty result must
+ * still be list_save'd: that removes the key. */
 int list_recreate(coll *l);
 /* Length (the exact count). */
 static inline int64_t list_len(const coll *l) { return l->exists ? l->count : 0; }
@@ -51,10 +55,16 @@ int list_set(coll *l, int64_t idx, const void *v, size_t vlen);
 
 /* ---- ordered walks ----
  * Positions at index start (0-based, >= 0) walking toward the tail, or with reverse toward the
- * head (start then counts from the tail: 0 = the last element). Reads only what it visits. */
+ * head (start then counts from the tail: 0 = the last element). Reads only what it visits.
+ * The walk sees the list as it was at the seek (an engine snapshot): writes made while it is
+ * open are not seen, so a caller may rewrite elements as it walks. A start outside the list
+ * gives an invalid iterator. list_iter_close in every case (also after a failed seek). */
 typedef struct list_iter {
     coll_iter ci;
     int64_t index;   /* index of the current element (from the head) */
+    uint64_t head;   /* the list's head position when the walk started */
+    int64_t len;     /* the list's length when the walk started (walks stop at its ends) */
+    int err;         /* LSM_ECORRUPT when a record sits where the count says none should */
 } list_iter;
 int list_iter_seek(list_iter *li, const coll *l, int64_t start, int reverse);
 int list_iter_valid(const list_iter *li);
@@ -72,8 +82,12 @@ int list_remove_at(coll *l, int64_t idx);
 /* LREM: removes up to |count| elements equal to v (count > 0 from the head, < 0 from the tail,
  * 0 all); *removed gets how many. */
 int list_rem(coll *l, const void *v, size_t vlen, int64_t count, int64_t *removed);
-/* LTRIM with already-normalized inclusive bounds (start > stop or start >= len empties it). */
+/* LTRIM with already-normalized inclusive bounds (start > stop or start >= len empties it).
+ * Deletes the records trimmed off: O(removed), as Redis. */
 int list_trim(coll *l, int64_t start, int64_t stop);
+/* A list emptied by list_rem, list_remove_at or list_trim keeps its records (the version goes
+ * with them at list_save, O(1)): list_save it before writing anything else to it. A list emptied
+ * by list_pop may be pushed to again in the same command (LMOVE rotating one key). */
 
 /* Writes the metadata (or removes the list when it is empty). */
 int list_save(coll *l);

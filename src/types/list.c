@@ -1,0 +1,353 @@
+/* list.c - Redis lists over the collection layer (list.h).
+ *
+ * Layout (on-disk: never change; doc/keyspace_format.md "Lists"):
+ *   'k' || db || key -> value header || version (8, BE) || count (8, LE) || enc (1) || head (8, BE)
+ *   'm' || version || 0x00 || pos (8, BE) -> element bytes,  pos = head .. head + count - 1
+ * Index i is at head + i. Pushing at the head lowers head; popping there raises it; the tail is
+ * head + count. A middle insert or removal moves the elements of the shorter side by one
+ * position each (their records rewritten), so the positions stay dense. */
+#include "list.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+#define LIST_HEAD_START (1ull << 63)
+
+static void put_be64(char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * (7 - i)));
+}
+static uint64_t get_be64(const char *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = (v << 8) | (unsigned char)p[i];
+    return v;
+}
+
+static uint64_t head_of(const coll *l) { return get_be64(l->extra); }
+
+static void set_head(coll *l, uint64_t h) {
+    put_be64(l->extra, h);
+    l->extra_len = 8;
+    l->meta_dirty = 1;
+}
+
+/* Element record at position pos. */
+static int pos_get(const coll *l, uint64_t pos, lsm_buf *out) {
+    char p[8];
+    put_be64(p, pos);
+    return coll_get(l, COLL_SUB_MEMBER, p, 8, out);
+}
+static int pos_put(coll *l, uint64_t pos, const void *v, size_t vlen) {
+    char p[8];
+    put_be64(p, pos);
+    return coll_put(l, COLL_SUB_MEMBER, p, 8, v, vlen);
+}
+static int pos_del(coll *l, uint64_t pos) {
+    char p[8];
+    put_be64(p, pos);
+    return coll_del(l, COLL_SUB_MEMBER, p, 8);
+}
+
+int list_open(coll *l, int db, const char *key, size_t klen, int flags) {
+    int r = coll_open(l, db, key, klen, KTYPE_LIST, flags);
+    if (r == 1 && l->extra_len != 8) return LSM_ECORRUPT;
+    return r;
+}
+
+/* A fresh list: head in the middle of the position space. Redis 7.0 lists are quicklists. */
+static int fresh(coll *l) {
+    set_head(l, LIST_HEAD_START);
+    return 0;
+}
+
+int list_create(coll *l) {
+    if (l->exists) return 0;
+    int r = coll_create(l, COLL_ENC_BIG);
+    return r ? r : fresh(l);
+}
+
+int list_recreate(coll *l) {
+    int r = coll_recreate(l, COLL_ENC_BIG);
+    return r ? r : fresh(l);
+}
+
+int list_push(coll *l, int where, const void *v, size_t vlen) {
+    if (!l->exists) return LSM_EINVAL;
+    uint64_t head = head_of(l), pos;
+    if (where == LIST_HEAD) {
+        if (head == 0) return LSM_EINVAL; /* 2^63 pushes at the head */
+        pos = head - 1;
+    } else {
+        pos = head + (uint64_t)l->count;
+        if (pos < head) return LSM_EINVAL;
+    }
+    int r = pos_put(l, pos, v, vlen);
+    if (r) return r;
+    if (where == LIST_HEAD) set_head(l, pos);
+    coll_count_add(l, 1);
+    return 0;
+}
+
+int list_pop(coll *l, int where, lsm_buf *out) {
+    if (!l->exists || l->count <= 0) return 0;
+    uint64_t head = head_of(l);
+    uint64_t pos = where == LIST_HEAD ? head : head + (uint64_t)l->count - 1;
+    int r = pos_get(l, pos, out);
+    if (r == 0) r = LSM_ECORRUPT; /* the count says an element is there */
+    if (r < 0) return r;
+    if ((r = pos_del(l, pos))) return r;
+    if (where == LIST_HEAD) set_head(l, head + 1);
+    coll_count_add(l, -1);
+    return 1;
+}
+
+/* idx (negative from the tail) -> 0-based index from the head, or -1 when out of range. */
+static int64_t norm_index(const coll *l, int64_t idx) {
+    int64_t n = list_len(l);
+    if (idx < 0) {
+        if (idx < -n) return -1;
+        idx += n;
+    }
+    return idx < n ? idx : -1;
+}
+
+int list_index(const coll *l, int64_t idx, lsm_buf *out) {
+    idx = norm_index(l, idx);
+    if (idx < 0) return 0;
+    int r = pos_get(l, head_of(l) + (uint64_t)idx, out);
+    return r == 0 ? LSM_ECORRUPT : r;
+}
+
+int list_set(coll *l, int64_t idx, const void *v, size_t vlen) {
+    idx = norm_index(l, idx);
+    if (idx < 0) return 0;
+    int r = pos_put(l, head_of(l) + (uint64_t)idx, v, vlen);
+    return r ? r : 1;
+}
+
+/* ---- walks ---- */
+
+/* Checks that the iterator sits on the record of li->index. */
+static void iter_check(list_iter *li) {
+    if (!coll_iter_valid(&li->ci)) return;
+    if (li->index < 0 || li->index >= li->len) {
+        li->ci.valid = 0;
+        return;
+    }
+    size_t ml;
+    const char *m = coll_iter_member(&li->ci, &ml);
+    if (ml != 8 || get_be64(m) != li->head + (uint64_t)li->index) {
+        li->err = LSM_ECORRUPT;
+        li->ci.valid = 0;
+    }
+}
+
+int list_iter_seek(list_iter *li, const coll *l, int64_t start, int reverse) {
+    memset(li, 0, sizeof(*li));
+    int64_t n = list_len(l);
+    if (start < 0 || start >= n) return 0;
+    li->head = head_of(l);
+    li->len = n;
+    li->index = reverse ? n - 1 - start : start;
+    char p[8];
+    put_be64(p, li->head + (uint64_t)li->index);
+    int r = reverse ? coll_iter_seek_rev(&li->ci, l, COLL_SUB_MEMBER, p, 8)
+                    : coll_iter_seek(&li->ci, l, COLL_SUB_MEMBER, p, 8);
+    if (r) return r;
+    iter_check(li);
+    if (!coll_iter_valid(&li->ci) && !li->err) li->err = LSM_ECORRUPT; /* count said present */
+    return li->err;
+}
+
+int list_iter_valid(const list_iter *li) { return coll_iter_valid(&li->ci); }
+
+void list_iter_next(list_iter *li) {
+    if (!coll_iter_valid(&li->ci)) return;
+    int64_t want = li->index + (li->ci.reverse ? -1 : 1);
+    if (want < 0 || want >= li->len) {
+        li->ci.valid = 0;
+        return;
+    }
+    if (li->ci.reverse) coll_iter_prev(&li->ci);
+    else coll_iter_next(&li->ci);
+    li->index = want;
+    if (!coll_iter_valid(&li->ci)) {
+        if (!coll_iter_status(&li->ci)) li->err = LSM_ECORRUPT; /* a hole inside the list */
+        return;
+    }
+    iter_check(li);
+}
+
+const char *list_iter_value(const list_iter *li, size_t *len) {
+    return coll_iter_value(&li->ci, len);
+}
+
+int list_iter_status(const list_iter *li) {
+    int r = coll_iter_status(&li->ci);
+    return r ? r : li->err;
+}
+
+void list_iter_close(list_iter *li) { coll_iter_close(&li->ci); }
+
+/* ---- middle edits ---- */
+
+int list_insert_at(coll *l, int64_t idx, const void *v, size_t vlen) {
+    int64_t n = list_len(l);
+    if (!l->exists || idx < 0 || idx > n) return LSM_EINVAL;
+    if (idx == 0) return list_push(l, LIST_HEAD, v, vlen);
+    if (idx == n) return list_push(l, LIST_TAIL, v, vlen);
+    uint64_t head = head_of(l);
+    list_iter li;
+    int r;
+    if (idx <= n - idx) {
+        /* indexes 0..idx-1 move one position toward the head */
+        if (head == 0) return LSM_EINVAL;
+        r = list_iter_seek(&li, l, 0, 0);
+        for (; r == 0 && list_iter_valid(&li) && li.index < idx; list_iter_next(&li)) {
+            size_t el;
+            const char *e = list_iter_value(&li, &el);
+            r = pos_put(l, head + (uint64_t)li.index - 1, e, el);
+        }
+        if (r == 0) r = list_iter_status(&li);
+        list_iter_close(&li);
+        if (r == 0) r = pos_put(l, head + (uint64_t)idx - 1, v, vlen);
+        if (r) return r;
+        set_head(l, head - 1);
+    } else {
+        /* indexes idx..n-1 move one position toward the tail */
+        r = list_iter_seek(&li, l, 0, 1);
+        for (; r == 0 && list_iter_valid(&li) && li.index >= idx; list_iter_next(&li)) {
+            size_t el;
+            const char *e = list_iter_value(&li, &el);
+            r = pos_put(l, head + (uint64_t)li.index + 1, e, el);
+        }
+        if (r == 0) r = list_iter_status(&li);
+        list_iter_close(&li);
+        if (r == 0) r = pos_put(l, head + (uint64_t)idx, v, vlen);
+        if (r) return r;
+    }
+    coll_count_add(l, 1);
+    return 0;
+}
+
+/* Removes the elements at the k distinct ascending indexes rm[], moving the survivors of the
+ * shorter side: those after rm[0] toward the head, or those before rm[k-1] toward the tail. A
+ * list losing every element keeps its records: list_save retires the version with them. */
+static int remove_indexes(coll *l, const int64_t *rm, int64_t k) {
+    int64_t n = list_len(l);
+    if (k <= 0) return 0;
+    if (k >= n) {
+        coll_count_add(l, -n);
+        return 0;
+    }
+    uint64_t head = head_of(l);
+    int64_t after = n - rm[0] - 1, before = rm[k - 1];
+    list_iter li;
+    int r;
+    if (after <= before) {
+        int64_t i = 0, shift = 0;
+        r = list_iter_seek(&li, l, rm[0], 0);
+        for (; r == 0 && list_iter_valid(&li); list_iter_next(&li)) {
+            if (i < k && rm[i] == li.index) {
+                i++;
+                shift++;
+                continue;
+            }
+            size_t el;
+            const char *e = list_iter_value(&li, &el);
+            r = pos_put(l, head + (uint64_t)(li.index - shift), e, el);
+        }
+        if (r == 0) r = list_iter_status(&li);
+        list_iter_close(&li);
+        for (int64_t j = n - k; r == 0 && j < n; j++) r = pos_del(l, head + (uint64_t)j);
+        if (r) return r;
+    } else {
+        int64_t i = k - 1, shift = 0;
+        r = list_iter_seek(&li, l, n - 1 - rm[k - 1], 1);
+        for (; r == 0 && list_iter_valid(&li); list_iter_next(&li)) {
+            if (i >= 0 && rm[i] == li.index) {
+                i--;
+                shift++;
+                continue;
+            }
+            size_t el;
+            const char *e = list_iter_value(&li, &el);
+            r = pos_put(l, head + (uint64_t)(li.index + shift), e, el);
+        }
+        if (r == 0) r = list_iter_status(&li);
+        list_iter_close(&li);
+        for (int64_t j = 0; r == 0 && j < k; j++) r = pos_del(l, head + (uint64_t)j);
+        if (r) return r;
+        set_head(l, head + (uint64_t)k);
+    }
+    coll_count_add(l, -k);
+    return 0;
+}
+
+int list_remove_at(coll *l, int64_t idx) {
+    if (!l->exists || idx < 0 || idx >= list_len(l)) return LSM_EINVAL;
+    return remove_indexes(l, &idx, 1);
+}
+
+int list_rem(coll *l, const void *v, size_t vlen, int64_t count, int64_t *removed) {
+    *removed = 0;
+    int64_t n = list_len(l);
+    if (n == 0) return 0;
+    int reverse = count < 0;
+    uint64_t want = count < 0 ? (uint64_t)0 - (uint64_t)count : (uint64_t)count;
+    int64_t *rm = NULL, k = 0, cap = 0;
+    list_iter li;
+    int r = list_iter_seek(&li, l, 0, reverse);
+    for (; r == 0 && list_iter_valid(&li); list_iter_next(&li)) {
+        size_t el;
+        const char *e = list_iter_value(&li, &el);
+        if (el != vlen || (vlen && memcmp(e, v, vlen) != 0)) continue;
+        if (k == cap) {
+            int64_t nc = cap ? cap * 2 : 16;
+            int64_t *nr = realloc(rm, sizeof(int64_t) * (size_t)nc);
+            if (!nr) {
+                r = LSM_ENOMEM;
+                break;
+            }
+            rm = nr;
+            cap = nc;
+        }
+        rm[k++] = li.index;
+        if (want && (uint64_t)k == want) break;
+    }
+    if (r == 0) r = list_iter_status(&li);
+    list_iter_close(&li);
+    if (r == 0 && reverse) {
+        for (int64_t i = 0, j = k - 1; i < j; i++, j--) {
+            int64_t t = rm[i];
+            rm[i] = rm[j];
+            rm[j] = t;
+        }
+    }
+    if (r == 0) r = remove_indexes(l, rm, k);
+    free(rm);
+    if (r == 0) *removed = k;
+    return r;
+}
+
+int list_trim(coll *l, int64_t start, int64_t stop) {
+    int64_t n = list_len(l);
+    if (n == 0) return 0;
+    if (start < 0) start = 0;
+    if (stop >= n) stop = n - 1;
+    if (start > stop || start >= n) {
+        coll_count_add(l, -n); /* emptied: list_save retires the version with its records */
+        return 0;
+    }
+    uint64_t head = head_of(l);
+    int r = 0;
+    for (int64_t j = 0; r == 0 && j < start; j++) r = pos_del(l, head + (uint64_t)j);
+    for (int64_t j = stop + 1; r == 0 && j < n; j++) r = pos_del(l, head + (uint64_t)j);
+    if (r) return r;
+    if (start) set_head(l, head + (uint64_t)start);
+    coll_count_add(l, (stop - start + 1) - n);
+    return 0;
+}
+
+int list_save(coll *l) { return coll_save(l); }
