@@ -60,6 +60,7 @@ extern const struct command set_commands[];     /* cmd_set.c */
 extern const struct command zset_commands[];    /* cmd_zset.c */
 extern const struct command list_commands[];    /* cmd_list.c */
 extern const struct command blocking_commands[]; /* cmd_blocking.c */
+extern const struct command stream_commands[];   /* cmd_stream.c */
 
 /* Commands with a destination key before their key count (ZUNIONSTORE dst numkeys key...), which
  * CMD_KEYNUM cannot describe: keys are argv[store_idx] (when > 0), then the numkeys keys after
@@ -74,6 +75,23 @@ extern const struct command_keynum zset_keynum_commands[]; /* cmd_zset.c */
 struct cmdarg;
 /* The keynum description of cmd, or NULL. */
 const struct command_keynum *command_keynum_of(const struct command *cmd);
+
+/* Commands whose keys follow a keyword (XREAD ... STREAMS key [key ...] id [id ...]): Redis's
+ * "keyword" begin_search key spec (keyword searched from argv[startfrom] up to the one before
+ * the last argument) with a "range" find_keys spec (lastkey, keystep, limit as Redis's).
+ * COMMAND INFO shows movablekeys and this spec; COMMAND GETKEYS uses it, and when it finds no
+ * valid range, getkeys (the command's own key finder, Redis's getkeys_proc: positions into
+ * pos[0..max), returns the count or 0). Tables end with NULL. */
+struct command_keyword {
+    const char *name;
+    const char *keyword;
+    int startfrom, lastkey, keystep, limit;
+    const char *flags;        /* the key spec's flags, e.g. "RO access" */
+    int (*getkeys)(const struct cmdarg *argv, int argc, int *pos, int max);
+};
+extern const struct command_keyword stream_keyword_commands[]; /* cmd_stream.c */
+/* The keyword description of cmd, or NULL. */
+const struct command_keyword *command_keyword_of(const struct command *cmd);
 /* Argument positions of cmd's keys in argv[0..argc) (argv[0] = the command name), as Redis's
  * COMMAND GETKEYS finds them: range (first/last/step), CMD_KEYNUM or command_keynum key specs,
  * then for a malformed count Redis's getkeys procs' fallback (atoi). Writes at most max positions into pos; returns how many keys there are, or -1 when the
