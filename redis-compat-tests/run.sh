@@ -7,11 +7,14 @@
 #                 of the random hash/set commands, test_types_random.py; sorted-set
 #                 randomized checks and random sequences vs redis-server, test_zset_random.py;
 #                 list random sequences and big-list middle edits vs redis-server,
-#                 test_list_random.py
+#                 test_list_random.py; seeded random stream sequences (explicit and automatic
+#                 IDs, trims, deletes, groups, claims, pending queries) vs redis-server with a
+#                 restart in between, test_stream_random.py
 #   differential  the same command sequences against both servers, replies compared byte for
 #                 byte, differential.py + sequences*.txt (one file per command family)
 #   blocking      blocking commands with several clients (FIFO, timeouts, MULTI, CLIENT UNBLOCK,
-#                 KILL, RESP3), each scenario also run against redis-server, test_blocking.py
+#                 KILL, RESP3), each scenario also run against redis-server, test_blocking.py;
+#                 XREAD/XREADGROUP BLOCK, test_stream_blocking.py
 #   cli           redis-cli: --pipe mass insert, --scan, -3, INFO, test_cli.py
 #   hiredis       hiredis_test.c compiled here with -lhiredis
 #   restart       durability across SIGTERM / kill -9 / DEBUG RELOAD / flushes, test_restart.py
@@ -173,14 +176,16 @@ for s in "${suites[@]}"; do
         redispy)      run_bounded "$PY" "$here/test_redispy.py" || rc=1
                       run_bounded "$PY" "$here/test_types_random.py" || rc=1
                       run_bounded "$PY" "$here/test_zset_random.py" || rc=1
-                      run_bounded "$PY" "$here/test_list_random.py" || rc=1 ;;
+                      run_bounded "$PY" "$here/test_list_random.py" || rc=1
+                      run_bounded "$PY" "$here/test_stream_random.py" || rc=1 ;;
         differential)
             if [ -n "$REDIS_PORT" ]; then
                 run_bounded "$PY" "$here/differential.py" "$here"/sequences*.txt || rc=1
             else
                 echo "differential 0 0 1" >> "$KT_SUMMARY"
             fi ;;
-        blocking)     run_bounded "$PY" "$here/test_blocking.py" || rc=1 ;;
+        blocking)     run_bounded "$PY" "$here/test_blocking.py" || rc=1
+                      run_bounded "$PY" "$here/test_stream_blocking.py" || rc=1 ;;
         cli)          run_bounded "$PY" "$here/test_cli.py" || rc=1 ;;
         hiredis)
             if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -O1 -o "$tmp/hiredis_test" \
