@@ -1479,6 +1479,17 @@ out:
 
 /* ---- XCLAIM / XAUTOCLAIM ------------------------------------------------------------------------------ */
 
+/* Adds delta to the pel count of consumer name: co's own count when it is the consumer held in
+ * memory by the command (written back by it later), else its record. */
+static int pel_adjust(stream *s, const stream_group *g, stream_consumer *co, const char *name,
+                      size_t nlen, int64_t delta) {
+    if (co && co->nlen == nlen && memcmp(co->name, name, nlen) == 0) {
+        co->pel = (uint64_t)((int64_t)co->pel + delta);
+        return 0;
+    }
+    return stream_consumer_pel_add(s, g, name, nlen, delta);
+}
+
 /* Gives the pending entry id (nk, owned by old, or new when had == 0) to co: delivery time
  * and count as given; counts moved. 0 or < 0. */
 static int claim_one(stream *s, stream_group *g, stream_consumer *co, const stream_id *id,
@@ -1590,7 +1601,7 @@ static void cmd_xclaim(client *c) {
             /* no longer in the stream: out of the PEL */
             if (had) {
                 if ((r = stream_nack_del(&s, &g, &id, nk.consumer, nk.clen)) ||
-                    (r = stream_consumer_pel_add(&s, &g, nk.consumer, nk.clen, -1)))
+                    (r = pel_adjust(&s, &g, have_co ? &co : NULL, nk.consumer, nk.clen, -1)))
                     goto fail;
                 g.pel--;
                 gdirty = 1;
@@ -1756,7 +1767,7 @@ static void cmd_xautoclaim(client *c) {
         if (!exists) {
             /* no longer in the stream: out of the PEL, reported as deleted */
             if ((r = stream_nack_del(&s, &g, &id, nk.consumer, nk.clen)) ||
-                (r = stream_consumer_pel_add(&s, &g, nk.consumer, nk.clen, -1)))
+                (r = pel_adjust(&s, &g, have_co ? &co : NULL, nk.consumer, nk.clen, -1)))
                 goto fail;
             g.pel--;
             gdirty = 1;
