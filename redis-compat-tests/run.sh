@@ -17,7 +17,8 @@
 #                 XREAD/XREADGROUP BLOCK, test_stream_blocking.py
 #   cli           redis-cli: --pipe mass insert, --scan, -3, INFO, test_cli.py
 #   hiredis       hiredis_test.c compiled here with -lhiredis
-#   restart       durability across SIGTERM / kill -9 / DEBUG RELOAD / flushes, test_restart.py
+#   restart       durability across SIGTERM / kill -9 / DEBUG RELOAD / flushes, test_restart.py;
+#                 streams under kill -9 (acknowledged XADDs, last-id, PEL), test_stream_crash.py
 #   hostile       malformed RESP, limits (maxclients, query/output buffers), protected mode,
 #                 requirepass, DEBUG and protected configs, side by side with redis-server,
 #                 test_hostile.py
@@ -203,7 +204,8 @@ for s in "${suites[@]}"; do
                 echo "  FAIL hiredis/compile: cc hiredis_test.c -lhiredis failed" >> "$KT_SUMMARY"
                 rc=1
             fi ;;
-        restart)      run_bounded "$PY" "$here/test_restart.py" || rc=1 ;;
+        restart)      run_bounded "$PY" "$here/test_restart.py" || rc=1
+                      run_bounded "$PY" "$here/test_stream_crash.py" || rc=1 ;;
         hostile)      run_bounded "$PY" "$here/test_hostile.py" || rc=1 ;;
         diskfull)     run_bounded "$PY" "$here/test_diskfull.py" || rc=1 ;;
         crash)        run_bounded "$PY" "$here/crash_harness.py" --suite || rc=1 ;;
