@@ -365,7 +365,8 @@ static void cmd_xtrim(client *c) {
         sfail(c, r, NULL);
         goto out;
     }
-    if (deleted && ssave_commit(c, &s, 0, NULL)) goto out;
+    /* nothing trimmed: the metadata may still have changed (tail bookkeeping), quietly */
+    if (ssave_commit(c, &s, deleted == 0, NULL)) goto out;
     reply_int(c, deleted);
 out:
     stream_close(&s);
@@ -456,7 +457,7 @@ static void cmd_xdel(client *c) {
         }
         deleted += r;
     }
-    if (deleted && ssave_commit(c, &s, 0, NULL)) goto out;
+    if (ssave_commit(c, &s, deleted == 0, NULL)) goto out;
     reply_int(c, deleted);
 out:
     free(ids);
@@ -516,7 +517,10 @@ static void cmd_xsetid(client *c) {
         sfail(c, r, NULL);
         goto out;
     }
-    s.last_id = id;
+    if ((r = stream_set_last_id(&s, &id))) {
+        sfail(c, r, NULL);
+        goto out;
+    }
     if (entries_added != -1) s.entries_added = (uint64_t)entries_added;
     if (!stream_id_is_zero(&max_xdel)) {
         s.max_deleted = max_xdel;

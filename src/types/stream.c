@@ -396,6 +396,38 @@ static int node_find(const stream *s, const stream_id *id, snode *n, lsm_buf *bu
     return r;
 }
 
+/* The tail node's record lags behind by the entries XADD appended since it was written (their
+ * count and bytes are in the metadata, its last ID is then the stream's): n becomes what the
+ * tail holds. */
+static void tail_effective(const stream *s, snode *n) {
+    if (s->tail_add_n == 0 || stream_id_cmp(&n->master, &s->tail) != 0) return;
+    n->live += s->tail_add_n;
+    n->body += s->tail_add_bytes;
+    n->last = s->last_id;
+}
+
+/* Writes the tail's record as it stands (before anything but XADD reads or changes nodes, or
+ * moves the last ID). 0 or < 0. */
+static int tail_settle(stream *s) {
+    if (s->tail_add_n == 0) return 0;
+    snode n;
+    int r = node_get(s, &s->tail, &n, &read_buf);
+    if (r == 0) r = LSM_ECORRUPT;
+    if (r < 0) return r;
+    tail_effective(s, &n);
+    if ((r = node_put(s, &n))) return r;
+    s->tail_add_n = s->tail_add_bytes = 0;
+    s->c.meta_dirty = 1;
+    return 0;
+}
+
+int stream_set_last_id(stream *s, const stream_id *id) {
+    int r = tail_settle(s);
+    if (r) return r;
+    s->last_id = *id;
+    return 0;
+}
+
 /* ---- the stream's metadata ------------------------------------------------------------------ */
 
 static void meta_encode(stream *s) {
@@ -404,6 +436,8 @@ static void meta_encode(stream *s) {
     put_le64(x + 16, s->entries_added);
     stream_id_encode(x + 24, &s->first_id);
     stream_id_encode(x + 40, &s->tail);
+    put_le32(x + 56, s->tail_add_n);
+    put_le32(x + 60, s->tail_add_bytes);
     s->c.extra_len = STREAM_EXTRA_LEN;
 }
 
@@ -417,6 +451,8 @@ int stream_open(stream *s, int db, const char *key, size_t klen, int flags) {
     s->entries_added = get_le64(x + 16);
     stream_id_decode(x + 24, &s->first_id);
     stream_id_decode(x + 40, &s->tail);
+    s->tail_add_n = get_le32(x + 56);
+    s->tail_add_bytes = get_le32(x + 60);
     return 1;
 }
 
@@ -432,6 +468,7 @@ int stream_create(stream *s) {
     memset(&s->last_id, 0, sizeof(s->last_id));
     memset(&s->first_id, 0, sizeof(s->first_id));
     memset(&s->tail, 0, sizeof(s->tail));
+    s->tail_add_n = s->tail_add_bytes = 0;
     s->entries_added = 0;
     s->state_loaded = 1;
     s->state_dirty = 0;
@@ -539,8 +576,7 @@ int stream_add(stream *s, const stream_id *use_id, int seq_given, uint64_t now_m
     uint64_t totelelen = 0;
     for (long i = 0; i < npairs; i++) totelelen += fl[i] + vl[i];
     if (totelelen > STREAM_LISTPACK_MAX_SIZE) return STREAM_ERR_TOOBIG;
-    int r = stream_load_state(s);
-    if (r) return r;
+    int r;
 
     /* the tail node, and whether the entry goes into a new one (streamAppendItem) */
     snode n;
@@ -549,6 +585,7 @@ int stream_add(stream *s, const stream_id *use_id, int seq_given, uint64_t now_m
         r = node_get(s, &s->tail, &n, &read_buf);
         if (r < 0) return r;
         if (r == 0) return LSM_ECORRUPT;
+        tail_effective(s, &n);
         uint64_t maxb = (uint64_t)config.stream_node_max_bytes;
         if (config.stream_node_max_bytes <= 0 || maxb > STREAM_LISTPACK_MAX_SIZE)
             maxb = STREAM_LISTPACK_MAX_SIZE;
@@ -560,8 +597,14 @@ int stream_add(stream *s, const stream_id *use_id, int seq_given, uint64_t now_m
     }
     int same = 0;
     sbuf *mfb = &val_buf;
+    if (!have && s->tail_add_n) {
+        /* the old tail is done: its record takes what XADD appended to it */
+        if ((r = node_put(s, &n))) return r;
+        s->tail_add_n = s->tail_add_bytes = 0;
+    }
     if (!have) {
         /* a new node: its master entry holds this entry's fields */
+        if ((r = stream_load_state(s))) return r;
         mfb->len = 0;
         memset(&n, 0, sizeof(n));
         n.master = id;
@@ -601,10 +644,6 @@ int stream_add(stream *s, const stream_id *use_id, int seq_given, uint64_t now_m
     }
     int64_t lp_count = npairs + 3 + (same ? 0 : npairs + 1);
     esize += lp_int_size(lp_count);
-    n.body += esize;
-    n.live++;
-    n.last = id;
-
     /* the entry record */
     sbuf *eb = &key_buf;
     eb->len = 0;
@@ -617,7 +656,17 @@ int stream_add(stream *s, const stream_id *use_id, int seq_given, uint64_t now_m
     char k[16];
     stream_id_encode(k, &id);
     if ((r = coll_put(&s->c, STREAM_SUB_ENTRY, k, 16, eb->p, eb->len))) return r;
-    if ((r = node_put(s, &n))) return r;
+    if (!have) {
+        /* the new node's record holds its first entry */
+        n.body += esize;
+        n.live = 1;
+        n.last = id;
+        if ((r = node_put(s, &n))) return r;
+    } else {
+        /* appended to the tail: only its counts in the metadata move (no node write) */
+        s->tail_add_n++;
+        s->tail_add_bytes += (uint32_t)esize;
+    }
     coll_count_add(&s->c, 1);
     s->entries_added++;
     s->last_id = id;
@@ -741,7 +790,7 @@ int stream_delete(stream *s, const stream_id *id) {
     if (!s->c.exists || s->c.count <= 0) return 0;
     int r = stream_get(s, id, &read_buf);
     if (r <= 0) return r;
-    if ((r = stream_load_state(s))) return r;
+    if ((r = stream_load_state(s)) || (r = tail_settle(s))) return r;
     char k[16];
     stream_id_encode(k, id);
     if ((r = coll_del(&s->c, STREAM_SUB_ENTRY, k, 16))) return r;
@@ -815,6 +864,7 @@ int stream_trim(stream *s, const stream_trim_args *a, int64_t *deleted) {
     *deleted = 0;
     if (a->strategy == STREAM_TRIM_NONE || !s->c.exists) return 0;
     int r = stream_load_state(s);
+    if (r == 0) r = tail_settle(s);
     if (r) return r;
     trim_walk w;
     coll_iter nodes;

@@ -5,8 +5,10 @@
  *
  * Layout (on-disk: never change; doc/keyspace_format.md "Streams"). IDs are 16 bytes: ms (8,
  * big-endian) || seq (8, big-endian), so bytewise order is ID order.
- *   'k' || db || key  -> header || version || length (8, LE) || enc (0) || extra (56 bytes):
- *                        last-id (16) | entries-added (8, LE) | first-id (16) | tail node (16)
+ *   'k' || db || key  -> header || version || length (8, LE) || enc (0) || extra (64 bytes):
+ *                        last-id (16) | entries-added (8, LE) | first-id (16) | tail node (16) |
+ *                        entries (4, LE) and listpack bytes (4, LE) appended to the tail node
+ *                        since its record was written
  *   'm' || ver || 0x00 || id             -> entry: varint n, then n x (varint len, field,
  *                                           varint len, value)
  *   'm' || ver || 0x10                   -> state: max-deleted-id (16) | groups (8, LE) |
@@ -28,8 +30,13 @@
  * LIMIT), which removes whole nodes only, removes exactly what Redis removes, and XINFO reports
  * Redis's radix-tree-keys. Entries are never rewritten: a node is bookkeeping only.
  *
- * Costs: XADD reads the metadata and the tail node and writes the entry, the node and the
- * metadata; XRANGE/XREAD read what they return (seeking to first-id, so a head trimmed by
+ * The tail node's record is not rewritten by every XADD: what XADD appends to it (entry count and
+ * listpack bytes) rides in the metadata, which XADD writes anyway, and its last ID is then the
+ * stream's; the record takes them when the node is done (a new node starts) or before any other
+ * command reads or changes nodes or moves the last ID (tail_settle).
+ *
+ * Costs: XADD reads the metadata and the tail node and writes the entry and the metadata (the
+ * node records too, once per node); XRANGE/XREAD read what they return (seeking to first-id, so a head trimmed by
  * XTRIM does not make walks step over its tombstones); XLEN reads the metadata; XDEL one entry
  * reads it and its node; a trim deletes its entries one by one in key order (O(trimmed)); group
  * operations read and write the records they name.
@@ -55,7 +62,7 @@ typedef struct stream_id {
 #define STREAM_SUB_PEL 0x21
 #define STREAM_SUB_CPEL 0x22
 #define STREAM_SUB_CONSUMER 0x23
-#define STREAM_EXTRA_LEN 56
+#define STREAM_EXTRA_LEN 64
 
 #define STREAM_LISTPACK_MAX_SIZE (1ull << 30) /* Redis: no entry may be bigger */
 #define STREAM_ENTRIES_READ_INVALID (-1)      /* Redis's SCG_INVALID_ENTRIES_READ */
@@ -70,6 +77,8 @@ typedef struct stream {
     uint64_t entries_added;
     stream_id first_id;       /* recorded-first-entry-id: the first live entry, 0-0 when empty */
     stream_id tail;           /* master ID of the last macro node, 0-0 when there is none */
+    uint32_t tail_add_n;      /* entries appended to the tail since its record was written */
+    uint32_t tail_add_bytes;  /* their listpack bytes */
     int state_loaded, state_dirty;
     stream_id max_deleted;    /* max-deleted-entry-id */
     uint64_t ngroups, nnodes;
@@ -123,6 +132,8 @@ typedef struct stream_trim_args {
 } stream_trim_args;
 /* Redis's streamTrim: removes entries from the head; *deleted gets how many. 0 or < 0. */
 int stream_trim(stream *s, const stream_trim_args *a, int64_t *deleted);
+/* XSETID's new last ID (the tail node's record is brought up to date first). 0 or < 0. */
+int stream_set_last_id(stream *s, const stream_id *id);
 /* Deletes one entry (XDEL): 1 deleted, 0 absent, < 0. Keeps first-id and max-deleted-id. */
 int stream_delete(stream *s, const stream_id *id);
 /* The last live entry's ID (streamLastValidID): 1 found, 0 empty, < 0. */
