@@ -35,34 +35,9 @@ static void cmd_bzpopmax(client *c) { bzpop_generic(c, 1); }
  * (numkeys, the direction and COUNT are checked before the timeout). */
 static void cmd_bzmpop(client *c)
 {
-    long long numkeys, count = -1, timeout;
-    if (!cmd_coll_range_long(c, &c->argv[2], 1, LLONG_MAX, "ERR numkeys should be greater than 0", &numkeys))
-        return;
-    if (numkeys >= c->argc - 3) { /* where_idx = numkeys + 3 must be < argc */
-        reply_error(c, ERR_SYNTAX);
-        return;
-    }
-    int where_idx = (int)numkeys + 3, max;
-    if (!strcasecmp(c->argv[where_idx].ptr, "min")) {
-        max = 0;
-    } else if (!strcasecmp(c->argv[where_idx].ptr, "max")) {
-        max = 1;
-    } else {
-        reply_error(c, ERR_SYNTAX);
-        return;
-    }
-    for (int j = where_idx + 1; j < c->argc; j++) {
-        int more = c->argc - 1 - j;
-        if (count == -1 && !strcasecmp(c->argv[j].ptr, "count") && more) {
-            j++;
-            if (!cmd_coll_range_long(c, &c->argv[j], 1, LLONG_MAX, "ERR count should be greater than 0", &count))
-                return;
-        } else {
-            reply_error(c, ERR_SYNTAX);
-            return;
-        }
-    }
-    if (count == -1) count = 1;
+    long long numkeys, count, timeout;
+    int max;
+    if (!cmd_coll_parse_mpop(c, 2, "min", "max", &numkeys, &max, &count)) return;
     if (blocking_parse_timeout(c, &c->argv[1], &timeout)) return;
     int flags = ZPOP_EMITKEY | ZPOP_NESTED | (blocking_rerunning(c) ? ZPOP_SKIP_WRONGTYPE : 0);
     if (cmd_zset_pop(c, &c->argv[3], (int)numkeys, max, count, flags)) return;
@@ -74,15 +49,6 @@ static void cmd_bzmpop(client *c)
 }
 
 /* ---- lists ----------------------------------------------------------------------------------- */
-
-/* LEFT / RIGHT (getListPositionFromObjectOrReply): LIST_HEAD/LIST_TAIL, or -1 replied. */
-static int list_position(client *c, const cmdarg *a)
-{
-    if (!strcasecmp(a->ptr, "right")) return LIST_TAIL;
-    if (!strcasecmp(a->ptr, "left")) return LIST_HEAD;
-    reply_error(c, ERR_SYNTAX);
-    return -1;
-}
 
 /* Redis's blockingPopGenericCommand over keys[0..nkeys): count -1 BLPOP/BRPOP, else BLMPOP. */
 static void blocking_list_pop(client *c, const cmdarg *keys, int nkeys, int where, long long count,
@@ -112,28 +78,10 @@ static void cmd_brpop(client *c) { blpop_generic(c, LIST_TAIL); }
  * (numkeys, the direction and COUNT are checked before the timeout). */
 static void cmd_blmpop(client *c)
 {
-    long long numkeys, count = -1, timeout;
-    if (!cmd_coll_range_long(c, &c->argv[2], 1, LLONG_MAX, "ERR numkeys should be greater than 0", &numkeys))
-        return;
-    if (numkeys >= c->argc - 3) { /* where_idx = numkeys + 3 must be < argc */
-        reply_error(c, ERR_SYNTAX);
-        return;
-    }
-    int where_idx = (int)numkeys + 3;
-    int where = list_position(c, &c->argv[where_idx]);
-    if (where < 0) return;
-    for (int j = where_idx + 1; j < c->argc; j++) {
-        int more = c->argc - 1 - j;
-        if (count == -1 && !strcasecmp(c->argv[j].ptr, "count") && more) {
-            j++;
-            if (!cmd_coll_range_long(c, &c->argv[j], 1, LLONG_MAX, "ERR count should be greater than 0", &count))
-                return;
-        } else {
-            reply_error(c, ERR_SYNTAX);
-            return;
-        }
-    }
-    if (count == -1) count = 1;
+    long long numkeys, count, timeout;
+    int right;
+    if (!cmd_coll_parse_mpop(c, 2, "left", "right", &numkeys, &right, &count)) return;
+    int where = right ? LIST_TAIL : LIST_HEAD;
     if (blocking_parse_timeout(c, &c->argv[1], &timeout)) return;
     blocking_list_pop(c, &c->argv[3], (int)numkeys, where, count, timeout);
 }
@@ -154,9 +102,9 @@ static void blmove_generic(client *c, int from, int to, long long timeout)
 static void cmd_blmove(client *c)
 {
     long long timeout;
-    int from = list_position(c, &c->argv[3]);
+    int from = cmd_list_position(c, &c->argv[3]);
     if (from < 0) return;
-    int to = list_position(c, &c->argv[4]);
+    int to = cmd_list_position(c, &c->argv[4]);
     if (to < 0) return;
     if (blocking_parse_timeout(c, &c->argv[5], &timeout)) return;
     blmove_generic(c, from, to, timeout);

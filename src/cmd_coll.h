@@ -26,6 +26,17 @@ void cmd_coll_scan_command(client *c, uint8_t type, int pairs);
 int cmd_coll_range_long(client *c, const cmdarg *a, long long min, long long max,
                         const char *msg, long long *out);
 
+/* The arguments of LMPOP/ZMPOP and their blocking forms from argv[numkeys_idx] on: numkeys
+ * key... dir [COUNT count], in Redis's order of checks (numkeys, the direction, COUNT) with its
+ * errors. dir is 0 for the word dir0, 1 for dir1 (case-insensitive: "left"/"right",
+ * "min"/"max"); count is 1 without COUNT. 1 ok, 0 replied. */
+int cmd_coll_parse_mpop(client *c, int numkeys_idx, const char *dir0, const char *dir1,
+                        long long *numkeys, int *dir, long long *count);
+
+/* The reply side of opening a collection: r is what coll_open (or a type's *_open) returned;
+ * gives 1 exists, 0 absent, or -1 after replying WRONGTYPE or the engine error. */
+int cmd_coll_opened(client *c, int r);
+
 /* ---- sorted-set pops (cmd_zset.c), shared with the blocking commands (cmd_blocking.c) ---- */
 #define ZPOP_EMITKEY 1        /* the reply names the key: BZPOPMIN [key, member, score] or, with
                                  ZPOP_NESTED, ZMPOP's [key, [[member, score] ...]] */
@@ -41,6 +52,9 @@ int cmd_zset_pop(client *c, const cmdarg *keys, int nkeys, int max, long long co
 /* ---- list pops and moves (cmd_list.c), shared with the blocking commands (cmd_blocking.c) ---- */
 #define LIST_POP_SKIP_WRONGTYPE 1 /* a key of another type counts as absent (a blocked command's
                                      re-run) instead of replying WRONGTYPE */
+/* LEFT / RIGHT (Redis's getListPositionFromObjectOrReply): LIST_HEAD / LIST_TAIL, or -1 after
+ * replying a syntax error. */
+int cmd_list_position(client *c, const cmdarg *a);
 /* LMPOP's core: pops from the first of keys[0..nkeys) that exists (a list: a missing key is
  * skipped, another type replies WRONGTYPE), at where (LIST_HEAD/LIST_TAIL), in the command's own
  * write group, and replies: count -1 one element as [key, element] (BLPOP/BRPOP), count >= 1 up

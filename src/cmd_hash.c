@@ -20,16 +20,7 @@
 /* Opens argv key as a hash: 1 exists, 0 absent, -1 replied (wrong type or engine error). The
  * coll must be closed by the caller whatever the result. */
 static int hopen(client *c, coll *h, const cmdarg *k, int flags) {
-    int r = hash_open(h, c->db, k->ptr, k->len, flags);
-    if (r == COLL_WRONGTYPE) {
-        reply_error(c, ERR_WRONGTYPE);
-        return -1;
-    }
-    if (r < 0) {
-        keyspace_reply_engine_error(c, r);
-        return -1;
-    }
-    return r;
+    return cmd_coll_opened(c, hash_open(h, c->db, k->ptr, k->len, flags));
 }
 
 /* An engine error after writes: drop them all and reply the error. */

@@ -29,16 +29,7 @@ static void elem_trim(void) {
 /* Opens argv key as a list: 1 exists, 0 absent, -1 replied (wrong type or engine error). The
  * coll must be closed by the caller whatever the result. */
 static int lopen(client *c, coll *l, const cmdarg *k, int flags) {
-    int r = list_open(l, c->db, k->ptr, k->len, flags);
-    if (r == COLL_WRONGTYPE) {
-        reply_error(c, ERR_WRONGTYPE);
-        return -1;
-    }
-    if (r < 0) {
-        keyspace_reply_engine_error(c, r);
-        return -1;
-    }
-    return r;
+    return cmd_coll_opened(c, list_open(l, c->db, k->ptr, k->len, flags));
 }
 
 /* After a failed write: drops the group's writes, takes back the replies since mk (when not
@@ -71,8 +62,7 @@ static int get_long(client *c, const cmdarg *a, long long *out, const char *msg)
     return 0;
 }
 
-/* LEFT / RIGHT (getListPositionFromObjectOrReply): LIST_HEAD/LIST_TAIL, or -1 replied. */
-static int get_position(client *c, const cmdarg *a) {
+int cmd_list_position(client *c, const cmdarg *a) {
     if (!strcasecmp(a->ptr, "right")) return LIST_TAIL;
     if (!strcasecmp(a->ptr, "left")) return LIST_HEAD;
     reply_error(c, ERR_SYNTAX);
@@ -192,30 +182,10 @@ static void cmd_rpop(client *c) { pop_generic(c, LIST_TAIL); }
 /* ---- LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count] ----------------------------------- */
 
 static void cmd_lmpop(client *c) {
-    long long numkeys, count = -1;
-    if (!cmd_coll_range_long(c, &c->argv[1], 1, LLONG_MAX, "ERR numkeys should be greater than 0",
-                             &numkeys))
-        return;
-    if (numkeys >= c->argc - 2) { /* the LEFT|RIGHT argument at numkeys + 2 must exist */
-        reply_error(c, ERR_SYNTAX);
-        return;
-    }
-    int where_idx = (int)numkeys + 2;
-    int where = get_position(c, &c->argv[where_idx]);
-    if (where < 0) return;
-    for (int j = where_idx + 1; j < c->argc; j++) {
-        int more = c->argc - 1 - j;
-        if (count == -1 && !strcasecmp(c->argv[j].ptr, "count") && more) {
-            j++;
-            if (!cmd_coll_range_long(c, &c->argv[j], 1, LLONG_MAX,
-                                     "ERR count should be greater than 0", &count))
-                return;
-        } else {
-            reply_error(c, ERR_SYNTAX);
-            return;
-        }
-    }
-    if (count == -1) count = 1;
+    long long numkeys, count;
+    int right;
+    if (!cmd_coll_parse_mpop(c, 1, "left", "right", &numkeys, &right, &count)) return;
+    int where = right ? LIST_TAIL : LIST_HEAD;
     if (!cmd_list_pop(c, &c->argv[2], (int)numkeys, where, count, 0)) reply_null_array(c);
 }
 
@@ -561,9 +531,9 @@ static void move_generic(client *c, int from, int to) {
 }
 
 static void cmd_lmove(client *c) {
-    int from = get_position(c, &c->argv[3]);
+    int from = cmd_list_position(c, &c->argv[3]);
     if (from < 0) return;
-    int to = get_position(c, &c->argv[4]);
+    int to = cmd_list_position(c, &c->argv[4]);
     if (to < 0) return;
     move_generic(c, from, to);
 }

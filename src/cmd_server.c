@@ -504,9 +504,9 @@ typedef struct cmd_meta {
     int nspecs;
     struct {
         const char *flags;
-        int index, lastkey, keystep;
+        int index, lastkey, keystep; /* index -1: begin_search and find_keys "unknown" (SORT) */
         const char *notes;
-    } specs[2];
+    } specs[3];
 } cmd_meta;
 
 /* Redis 7.0 command metadata not carried by struct command: ACL categories (in Redis's order),
@@ -678,6 +678,15 @@ static const struct cmd_meta redis_meta[] = {
     {"rpoplpush", "@write @list @slow", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
     {"lmpop", "@write @list @slow", "", 1, {{"RW access delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     /* ---- end of list commands ---- */
+    /* ---- SORT (sort branch): BY/GET keys and STORE's destination are "unknown" key specs ---- */
+    {"sort", "@write @set @sortedset @list @slow @dangerous", "", 3,
+     {{"RO access", 1, 0, 1, NULL},
+      {"RO access", -1, 0, 0, "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"},
+      {"OW update", -1, 0, 0, "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array"}}},
+    {"sort_ro", "@read @set @sortedset @list @slow @dangerous", "", 2,
+     {{"RO access", 1, 0, 1, NULL},
+      {"RO access", -1, 0, 0, "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"}}},
+    /* ---- end of SORT ---- */
     /* ---- blocking commands (cmd_blocking.c) ---- */
     {"bzpopmin", "@write @sortedset @fast @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"bzpopmax", "@write @sortedset @fast @blocking", "", 1, {{"RW access delete", 1, -2, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
@@ -772,7 +781,8 @@ static const struct {
 
 static void reply_command_flags(client *c, const struct command *cmd)
 {
-    int movable = (cmd->flags & CMD_KEYNUM) || command_keynum_of(cmd) || command_keyword_of(cmd);
+    int movable = (cmd->flags & CMD_KEYNUM) || command_keynum_of(cmd) || command_getkeys_of(cmd) ||
+                  command_keyword_of(cmd);
     long n = 0;
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
         if (flag_names[i].flag ? (cmd->flags & flag_names[i].flag) != 0 : movable) n++;
@@ -827,6 +837,18 @@ static void reply_one_key_spec(client *c, const char *flags, int index, int last
     reply_bulk_cstr(c, "begin_search");
     reply_map(c, 2);
     reply_bulk_cstr(c, "type");
+    if (index < 0) { /* keys only the command can find (SORT's BY/GET/STORE): empty specs */
+        reply_bulk_cstr(c, "unknown");
+        reply_bulk_cstr(c, "spec");
+        reply_map(c, 0);
+        reply_bulk_cstr(c, "find_keys");
+        reply_map(c, 2);
+        reply_bulk_cstr(c, "type");
+        reply_bulk_cstr(c, "unknown");
+        reply_bulk_cstr(c, "spec");
+        reply_map(c, 0);
+        return;
+    }
     reply_bulk_cstr(c, "index");
     reply_bulk_cstr(c, "spec");
     reply_map(c, 1);
@@ -1352,7 +1374,8 @@ static void command_getkeys_cmd(client *c)
         k = command_lookup_sub(cmd, c->argv[3].ptr, c->argv[3].len);
         if (!k) k = cmd;
     }
-    if (k->first_key <= 0 && !command_keynum_of(k) && !(k->flags & CMD_KEYNUM) && !command_keyword_of(k)) {
+    if (k->first_key <= 0 && !command_keynum_of(k) && !command_getkeys_of(k) && !(k->flags & CMD_KEYNUM) &&
+        !command_keyword_of(k)) {
         reply_error(c, "ERR The command has no key arguments");
         return;
     }

@@ -45,6 +45,52 @@ int cmd_coll_range_long(client *c, const cmdarg *a, long long min, long long max
     return 1;
 }
 
+int cmd_coll_parse_mpop(client *c, int numkeys_idx, const char *dir0, const char *dir1,
+                        long long *numkeys, int *dir, long long *count) {
+    if (!cmd_coll_range_long(c, &c->argv[numkeys_idx], 1, LLONG_MAX,
+                             "ERR numkeys should be greater than 0", numkeys))
+        return 0;
+    if (*numkeys >= c->argc - numkeys_idx - 1) { /* the direction must follow the keys */
+        reply_error(c, ERR_SYNTAX);
+        return 0;
+    }
+    int dir_idx = numkeys_idx + 1 + (int)*numkeys;
+    if (!strcasecmp(c->argv[dir_idx].ptr, dir0)) {
+        *dir = 0;
+    } else if (!strcasecmp(c->argv[dir_idx].ptr, dir1)) {
+        *dir = 1;
+    } else {
+        reply_error(c, ERR_SYNTAX);
+        return 0;
+    }
+    *count = -1;
+    for (int j = dir_idx + 1; j < c->argc; j++) {
+        if (*count == -1 && !strcasecmp(c->argv[j].ptr, "count") && j + 1 < c->argc) {
+            j++;
+            if (!cmd_coll_range_long(c, &c->argv[j], 1, LLONG_MAX,
+                                     "ERR count should be greater than 0", count))
+                return 0;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return 0;
+        }
+    }
+    if (*count == -1) *count = 1;
+    return 1;
+}
+
+int cmd_coll_opened(client *c, int r) {
+    if (r == COLL_WRONGTYPE) {
+        reply_error(c, ERR_WRONGTYPE);
+        return -1;
+    }
+    if (r < 0) {
+        keyspace_reply_engine_error(c, r);
+        return -1;
+    }
+    return r;
+}
+
 /* A small collection is returned whole by one HSCAN/SSCAN call, as Redis does for listpacks and
  * intsets (a huge one, only possible with raised thresholds, is walked with cursors). */
 #define SCAN_SMALL_MAX 8192
@@ -173,16 +219,7 @@ void cmd_coll_scan(client *c, coll *co, unsigned long long cursor, int pairs) {
 /* Opens argv key as a set: 1 exists, 0 absent, -1 replied (wrong type or engine error). The coll
  * must be closed by the caller whatever the result. */
 static int sopen(client *c, coll *s, const cmdarg *k, int flags) {
-    int r = set_open(s, c->db, k->ptr, k->len, flags);
-    if (r == COLL_WRONGTYPE) {
-        reply_error(c, ERR_WRONGTYPE);
-        return -1;
-    }
-    if (r < 0) {
-        keyspace_reply_engine_error(c, r);
-        return -1;
-    }
-    return r;
+    return cmd_coll_opened(c, set_open(s, c->db, k->ptr, k->len, flags));
 }
 
 static void sfail(client *c, int r) {

@@ -31,16 +31,7 @@
 /* Opens key as a zset. 1 exists, 0 absent, -1 when an error was replied (WRONGTYPE or engine).
  * z must be coll_close'd in every case. */
 static int zs_open(client *c, const cmdarg *k, coll *z, int flags) {
-    int r = coll_open(z, c->db, k->ptr, k->len, KTYPE_ZSET, flags);
-    if (r == COLL_WRONGTYPE) {
-        reply_error(c, ERR_WRONGTYPE);
-        return -1;
-    }
-    if (r < 0) {
-        keyspace_reply_engine_error(c, r);
-        return -1;
-    }
-    return r;
+    return cmd_coll_opened(c, coll_open(z, c->db, k->ptr, k->len, KTYPE_ZSET, flags));
 }
 
 /* Redis's string2d: the whole string is a double, no leading space, no overflow, no NaN. */
@@ -686,36 +677,9 @@ static void cmd_zpopmin(client *c) { zpop_minmax(c, 0); }
 static void cmd_zpopmax(client *c) { zpop_minmax(c, 1); }
 
 static void cmd_zmpop(client *c) {
-    long long numkeys, count = -1;
-    if (zs_get_range_long(c, &c->argv[1], 1, LLONG_MAX, &numkeys,
-                          "ERR numkeys should be greater than 0"))
-        return;
-    if (numkeys >= c->argc - 2) { /* where_idx = numkeys + 2 must be < argc */
-        reply_error(c, ERR_SYNTAX);
-        return;
-    }
-    int where_idx = (int)numkeys + 2, max;
-    if (!strcasecmp(c->argv[where_idx].ptr, "min")) {
-        max = 0;
-    } else if (!strcasecmp(c->argv[where_idx].ptr, "max")) {
-        max = 1;
-    } else {
-        reply_error(c, ERR_SYNTAX);
-        return;
-    }
-    for (int j = where_idx + 1; j < c->argc; j++) {
-        int more = c->argc - 1 - j;
-        if (count == -1 && !strcasecmp(c->argv[j].ptr, "count") && more) {
-            j++;
-            if (zs_get_range_long(c, &c->argv[j], 1, LLONG_MAX, &count,
-                                  "ERR count should be greater than 0"))
-                return;
-        } else {
-            reply_error(c, ERR_SYNTAX);
-            return;
-        }
-    }
-    if (count == -1) count = 1;
+    long long numkeys, count;
+    int max;
+    if (!cmd_coll_parse_mpop(c, 1, "min", "max", &numkeys, &max, &count)) return;
     zpop_generic(c, &c->argv[2], (int)numkeys, max, count, ZPOP_EMITKEY | ZPOP_NESTED, 1);
 }
 

@@ -62,7 +62,7 @@ void command_table_init(void)
     const struct command *tables[] = {server_commands, string_commands, keys_commands, multi_commands,
                                       hll_commands, bitops_commands,
                                       hash_commands, set_commands,
-                                      zset_commands, list_commands, blocking_commands,
+                                      zset_commands, list_commands, sort_commands, blocking_commands,
                                       stream_commands};
     size_t n = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
@@ -365,6 +365,16 @@ static int keyword_keys(const struct command_keyword *kw, const struct cmdarg *a
     return n;
 }
 
+static const struct command_getkeys *const getkeys_tables[] = {sort_getkeys_commands};
+
+const struct command_getkeys *command_getkeys_of(const struct command *cmd)
+{
+    for (size_t t = 0; t < sizeof getkeys_tables / sizeof getkeys_tables[0]; t++)
+        for (const struct command_getkeys *g = getkeys_tables[t]; g->name; g++)
+            if (!strcmp(g->name, cmd->name)) return g;
+    return NULL;
+}
+
 int command_get_keys(const struct command *cmd, const struct cmdarg *argv, int argc, int *pos, int max)
 {
     const struct command_keyword *kw = command_keyword_of(cmd);
@@ -373,6 +383,8 @@ int command_get_keys(const struct command *cmd, const struct cmdarg *argv, int a
         if (n < 0) n = kw->getkeys ? kw->getkeys(argv, argc, pos, max) : 0;
         return n > 0 ? n : -1;
     }
+    const struct command_getkeys *g = command_getkeys_of(cmd);
+    if (g) return g->proc(argv, argc, pos, max);
     const struct command_keynum *k = command_keynum_of(cmd);
     int n = 0;
     int store_idx = 0, numkeys_idx, step = 1;

@@ -59,6 +59,7 @@ extern const struct command hash_commands[];    /* cmd_hash.c */
 extern const struct command set_commands[];     /* cmd_set.c */
 extern const struct command zset_commands[];    /* cmd_zset.c */
 extern const struct command list_commands[];    /* cmd_list.c */
+extern const struct command sort_commands[];    /* cmd_sort.c: SORT, SORT_RO */
 extern const struct command blocking_commands[]; /* cmd_blocking.c */
 extern const struct command stream_commands[];   /* cmd_stream.c */
 
@@ -75,6 +76,18 @@ extern const struct command_keynum zset_keynum_commands[]; /* cmd_zset.c */
 struct cmdarg;
 /* The keynum description of cmd, or NULL. */
 const struct command_keynum *command_keynum_of(const struct command *cmd);
+/* Commands whose keys only a procedure can find (Redis's getkeys_proc: SORT's STORE destination
+ * may be anywhere): COMMAND INFO shows movablekeys (and the command's first/last/step), COMMAND
+ * GETKEYS and command_get_keys call proc, which gets the whole argv (argv[0] = the command name)
+ * and returns what command_get_keys returns. Tables end with NULL. */
+typedef int (*command_getkeys_proc)(const struct cmdarg *argv, int argc, int *pos, int max);
+struct command_getkeys {
+    const char *name;
+    command_getkeys_proc proc;
+};
+extern const struct command_getkeys sort_getkeys_commands[]; /* cmd_sort.c */
+/* The getkeys procedure entry of cmd, or NULL. */
+const struct command_getkeys *command_getkeys_of(const struct command *cmd);
 
 /* Commands whose keys follow a keyword (XREAD ... STREAMS key [key ...] id [id ...]): Redis's
  * "keyword" begin_search key spec (keyword searched from argv[startfrom] up to the one before
@@ -93,7 +106,8 @@ extern const struct command_keyword stream_keyword_commands[]; /* cmd_stream.c *
 /* The keyword description of cmd, or NULL. */
 const struct command_keyword *command_keyword_of(const struct command *cmd);
 /* Argument positions of cmd's keys in argv[0..argc) (argv[0] = the command name), as Redis's
- * COMMAND GETKEYS finds them: range (first/last/step), CMD_KEYNUM or command_keynum key specs,
+ * COMMAND GETKEYS finds them: a command_getkeys procedure, else range (first/last/step),
+ * CMD_KEYNUM or command_keynum key specs,
  * then for a malformed count Redis's getkeys procs' fallback (atoi). Writes at most max positions into pos; returns how many keys there are, or -1 when the
  * arguments name no valid keys ("Invalid arguments specified for command"). */
 int command_get_keys(const struct command *cmd, const struct cmdarg *argv, int argc, int *pos,

@@ -1,5 +1,6 @@
 /* main.c - kevo-server [config-file] [--option value ...] (redis-server's command line):
  * options after the file override it. */
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,8 @@ static void append_raw(char **buf, size_t *len, size_t *cap, const char *s)
 
 int main(int argc, char **argv)
 {
+    /* SORT ... ALPHA collates with strcoll in the environment's LC_COLLATE, as Redis does */
+    setlocale(LC_COLLATE, "");
     config_init();
     const char *file = NULL;
     int j = 1;

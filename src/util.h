@@ -3,6 +3,7 @@
 #ifndef KEVO_UTIL_H
 #define KEVO_UTIL_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* Strict: the whole string must be a canonical integer in range (no spaces, no '+', no leading
  * zeros), as Redis's string2ll. Returns 1 on success, 0 otherwise. */
@@ -15,4 +16,15 @@ int ll2string(char *dst, size_t cap, long long v);
 int ld2string(char *dst, size_t cap, long double v);
 /* Redis glob: * ? [abc] [^a] [a-z] \x ; nocase != 0 ignores case. Returns 1 on match. */
 int glob_match(const char *pat, size_t plen, const char *s, size_t slen, int nocase);
+
+/* Big-endian 64-bit integers, as the on-disk key encodings store them (bytewise order is numeric
+ * order). */
+static inline void put_be64(char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * (7 - i)));
+}
+static inline uint64_t get_be64(const char *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = (v << 8) | (unsigned char)p[i];
+    return v;
+}
 #endif

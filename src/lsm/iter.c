@@ -26,13 +26,18 @@ typedef struct merging_iter {
     int n;
     int *heap;      /* indices into kids: min-heap (forward) or max-heap (reverse) by current key */
     int hn;
+    const char **key; /* key[i], klen[i]: kids[i]'s current key, cached when it moves (a child's
+                         key stays valid until that child moves), so the heap's comparisons make
+                         no calls through the children */
+    size_t *klen;
     int reverse;    /* direction of the heap and of the children's positions */
 } merging_iter;
 
+/* Caches kids[i]'s current key (it must be valid). */
+static inline void mi_load(merging_iter *m, int i) { m->key[i] = iter_key(m->kids[i], &m->klen[i]); }
+
 static int mi_less(merging_iter *m, int a, int b) {
-    size_t al, bl;
-    const char *ak = iter_key(m->kids[a], &al), *bk = iter_key(m->kids[b], &bl);
-    int c = ikey_compare(ak, al, bk, bl);
+    int c = ikey_compare(m->key[a], m->klen[a], m->key[b], m->klen[b]);
     if (c) return c < 0;
     return a < b;
 }
@@ -53,9 +58,7 @@ static void mi_sift_down(merging_iter *m, int i) {
 /* The reverse order: exactly the forward (key, child index) order backwards, so equal keys come
  * out last-child first. Kept apart from mi_less/mi_sift_down so the forward path stays as is. */
 static int mi_greater(merging_iter *m, int a, int b) {
-    size_t al, bl;
-    const char *ak = iter_key(m->kids[a], &al), *bk = iter_key(m->kids[b], &bl);
-    int c = ikey_compare(ak, al, bk, bl);
+    int c = ikey_compare(m->key[a], m->klen[a], m->key[b], m->klen[b]);
     if (c) return c > 0;
     return a > b;
 }
@@ -79,8 +82,10 @@ static void mi_build(merging_iter *m, int reverse) {
     m->reverse = reverse;
     m->hn = 0;
     for (int i = 0; i < m->n; i++) {
-        if (iter_valid(m->kids[i])) m->heap[m->hn++] = i;
-        else if (iter_status(m->kids[i])) { m->hn = 0; return; }
+        if (iter_valid(m->kids[i])) {
+            mi_load(m, i);
+            m->heap[m->hn++] = i;
+        } else if (iter_status(m->kids[i])) { m->hn = 0; return; }
     }
     for (int i = m->hn / 2 - 1; i >= 0; i--) {
         if (reverse) mi_sift_down_rev(m, i);
@@ -166,6 +171,8 @@ static void mi_next(internal_iter *it) {
     if (!iter_valid(top)) {
         if (iter_status(top)) { m->hn = 0; return; } /* see mi_build */
         m->heap[0] = m->heap[--m->hn];
+    } else {
+        mi_load(m, m->heap[0]);
     }
     if (m->hn > 0) mi_sift_down(m, 0);
 }
@@ -181,12 +188,15 @@ static void mi_prev(internal_iter *it) {
     if (!iter_valid(top)) {
         if (iter_status(top)) { m->hn = 0; return; } /* see mi_build */
         m->heap[0] = m->heap[--m->hn];
+    } else {
+        mi_load(m, m->heap[0]);
     }
     if (m->hn > 0) mi_sift_down_rev(m, 0);
 }
 static const char *mi_key(internal_iter *it, size_t *kl) {
     merging_iter *m = (merging_iter *)it;
-    return iter_key(m->kids[m->heap[0]], kl);
+    *kl = m->klen[m->heap[0]];
+    return m->key[m->heap[0]];
 }
 static const char *mi_value(internal_iter *it, size_t *vl) {
     merging_iter *m = (merging_iter *)it;
@@ -205,6 +215,8 @@ static void mi_destroy(internal_iter *it) {
     for (int i = 0; i < m->n; i++) iter_destroy(m->kids[i]);
     free(m->kids);
     free(m->heap);
+    free(m->key);
+    free(m->klen);
     free(m);
 }
 static const internal_iter_ops merging_ops = {
@@ -225,12 +237,15 @@ internal_iter *merging_iter_new(internal_iter **children, int n) {
     merging_iter *m = calloc(1, sizeof(*m));
     size_t sz = sizeof(int) * (size_t)(n > 0 ? n : 1);
     if (m) {
-        m->kids = malloc(sizeof(internal_iter *) * (size_t)(n > 0 ? n : 1));
+        size_t nn = (size_t)(n > 0 ? n : 1);
+        m->kids = malloc(sizeof(internal_iter *) * nn);
         m->heap = malloc(sz);
+        m->key = malloc(sizeof(const char *) * nn);
+        m->klen = malloc(sizeof(size_t) * nn);
     }
-    if (!m || !m->kids || !m->heap) {
+    if (!m || !m->kids || !m->heap || !m->key || !m->klen) {
         for (int i = 0; i < n; i++) iter_destroy(children[i]);
-        if (m) { free(m->kids); free(m->heap); free(m); }
+        if (m) { free(m->kids); free(m->heap); free(m->key); free(m->klen); free(m); }
         return NULL;
     }
     m->base.ops = &merging_ops;

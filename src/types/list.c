@@ -12,17 +12,10 @@
 #include <string.h>
 
 #include "server.h"
+#include "util.h"
 
 #define LIST_HEAD_START (1ull << 63)
 
-static void put_be64(char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * (7 - i)));
-}
-static uint64_t get_be64(const char *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = (v << 8) | (unsigned char)p[i];
-    return v;
-}
 
 static uint64_t head_of(const coll *l) { return get_be64(l->extra); }
 

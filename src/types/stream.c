@@ -12,14 +12,7 @@
 
 /* ---- small encoders ---------------------------------------------------------------------- */
 
-static void put_be64(char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * (7 - i)));
-}
-static uint64_t get_be64(const char *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = (v << 8) | (unsigned char)p[i];
-    return v;
-}
+/* put_be64 / get_be64: util.h */
 static void put_le64(char *p, uint64_t v) {
     for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * i));
 }
