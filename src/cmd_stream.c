@@ -1704,11 +1704,15 @@ static void cmd_xautoclaim(client *c) {
         reply_errorf(c, "NOGROUP No such key '%s' or consumer group '%s'", c->argv[1].ptr, c->argv[2].ptr);
         goto out;
     }
-    /* Redis allocates count IDs for the deleted ones up front (ztrymalloc) */
-    if (count > (1 << 24)) {
+    /* Redis allocates count IDs (16 bytes each) for the deleted ones up front and refuses the
+     * command when that fails (ztrymalloc): the same attempt here, the same answer (beyond
+     * 1 TiB no machine has it: refused without asking the allocator) */
+    void *probe = (unsigned long long)count > (1ull << 36) ? NULL : malloc((size_t)count * 16);
+    if (!probe) {
         reply_error(c, "ERR Insufficient memory, failed allocating transient memory, COUNT too high.");
         goto out;
     }
+    free(probe);
     keyspace_begin();
     if ((r = stream_load_state(&s))) goto fail;
     long long attempts = count * attempts_factor;
