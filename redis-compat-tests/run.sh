@@ -17,6 +17,9 @@
 #   blocking      blocking commands with several clients (FIFO, timeouts, MULTI, CLIENT UNBLOCK,
 #                 KILL, RESP3), each scenario also run against redis-server, test_blocking.py;
 #                 XREAD/XREADGROUP BLOCK, test_stream_blocking.py
+#   pubsub        pub/sub, keyspace notifications, client-side caching: the same scenarios on
+#                 both servers, message streams compared byte for byte (RESP2 and RESP3),
+#                 test_pubsub.py (skipped without redis-server)
 #   cli           redis-cli: --pipe mass insert, --scan, -3, INFO, test_cli.py
 #   hiredis       hiredis_test.c compiled here with -lhiredis
 #   restart       durability across SIGTERM / kill -9 / DEBUG RELOAD / flushes, test_restart.py;
@@ -36,7 +39,7 @@ set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ]; then
-    echo "usage: $0 KEVO_BINARY [redispy|differential|blocking|cli|hiredis|restart|hostile|diskfull|crash ...]" >&2
+    echo "usage: $0 KEVO_BINARY [redispy|differential|blocking|pubsub|cli|hiredis|restart|hostile|diskfull|crash ...]" >&2
     exit 2
 fi
 bin="$1"; shift
@@ -46,7 +49,7 @@ if [ ! -x "$bin" ]; then
     exit 2
 fi
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(redispy differential blocking cli hiredis restart hostile diskfull crash)
+[ ${#suites[@]} -eq 0 ] && suites=(redispy differential blocking pubsub cli hiredis restart hostile diskfull crash)
 
 PY=/usr/bin/python3
 if ! "$PY" -c 'import redis' 2>/dev/null; then
@@ -190,6 +193,7 @@ for s in "${suites[@]}"; do
             fi ;;
         blocking)     run_bounded "$PY" "$here/test_blocking.py" || rc=1
                       run_bounded "$PY" "$here/test_stream_blocking.py" || rc=1 ;;
+        pubsub)       run_bounded "$PY" "$here/test_pubsub.py" || rc=1 ;;
         cli)          run_bounded "$PY" "$here/test_cli.py" || rc=1 ;;
         hiredis)
             if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -O1 -o "$tmp/hiredis_test" \

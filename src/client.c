@@ -22,8 +22,11 @@
 #include "multi.h"
 #include "net.h"
 #include "parser.h"
+#include "pubsub.h"
 #include "reply.h"
 #include "server.h"
+#include "strmap.h"
+#include "tracking.h"
 
 #define QB_READ_LEN (16 * 1024)
 #define MAX_IOV 64
@@ -62,6 +65,7 @@ static client **closing;
 static size_t nclosing, closing_cap;
 static client **monitors;
 static size_t nmonitors, monitors_cap;
+static strmap *clients_by_id;     /* id (8 bytes, native order) -> client */
 
 /* ---------------------------------------------------------------- lists */
 
@@ -172,6 +176,14 @@ client *client_create(int fd)
         snprintf(ci->laddr, sizeof ci->laddr, "?:0");
         ci->local = 1;
     }
+    if (!clients_by_id) clients_by_id = strmap_new();
+    if (!clients_by_id || strmap_add(clients_by_id, &c->id, sizeof(c->id), c) < 0) {
+        if (fd >= 0 && server.el) ev_del(server.el, fd, EV_READABLE);
+        resp_parser_free(&ci->parser);
+        free(ci);
+        free(c);
+        return NULL;
+    }
     ci->next = clients_head;
     if (clients_head) clients_head->in->prev = c;
     clients_head = c;
@@ -199,6 +211,10 @@ void client_free(client *c)
             break;
         }
     multi_client_free(c);
+    pubsub_client_free(c);
+    tracking_client_free(c);
+    if (server.current_client == c) server.current_client = NULL;
+    strmap_del(clients_by_id, &c->id, sizeof(c->id), NULL);
     if (ci->prev) ci->prev->in->next = ci->next;
     else clients_head = ci->next;
     if (ci->next) ci->next->in->prev = ci->prev;
@@ -243,9 +259,8 @@ void client_foreach(void (*fn)(client *c, void *ctx), void *ctx)
 
 client *client_by_id(uint64_t id)
 {
-    for (client *c = clients_head; c; c = c->in->next)
-        if (c->id == id) return c;
-    return NULL;
+    void *v;
+    return strmap_find(clients_by_id, &id, sizeof(id), &v) ? v : NULL;
 }
 
 size_t client_count(void) { return nclients; }
@@ -359,17 +374,26 @@ static void client_read_handler(event_loop *el, int fd, void *data, int mask)
     client_process_input(c);
 }
 
+int client_obuf_class(const client *c) { return (c->flags & CLIENT_PUBSUB) ? 2 : 0; }
+
 static void client_check_output_limit(client *c)
 {
     struct client_internal *ci = c->in;
-    if (config.obuf_hard == 0 && config.obuf_soft == 0) return;
+    long long hard = config.obuf_hard, soft = config.obuf_soft;
+    int secs = config.obuf_soft_seconds;
+    if (client_obuf_class(c) == 2) {
+        hard = config.obuf_pubsub_hard;
+        soft = config.obuf_pubsub_soft;
+        secs = config.obuf_pubsub_soft_seconds;
+    }
+    if (hard == 0 && soft == 0) return;
     size_t used = reply_buf_pending(&ci->rb);
     int close_it = 0;
-    if (config.obuf_hard && used > (size_t)config.obuf_hard) close_it = 1;
-    if (config.obuf_soft && used > (size_t)config.obuf_soft) {
+    if (hard && used > (size_t)hard) close_it = 1;
+    if (soft && used > (size_t)soft) {
         uint64_t now = server_now_ms();
         if (!ci->obuf_soft_since) ci->obuf_soft_since = now;
-        else if (now - ci->obuf_soft_since > (uint64_t)config.obuf_soft_seconds * 1000) close_it = 1;
+        else if (now - ci->obuf_soft_since > (uint64_t)secs * 1000) close_it = 1;
     } else {
         ci->obuf_soft_since = 0;
     }
@@ -391,7 +415,7 @@ static void client_command_finished(client *c)
         c->flags &= ~CLIENT_REPLY_OFF;
     }
     if (ci->mark_iter == server.iteration) ci->cmds_since_mark++;
-    if (config.obuf_hard || config.obuf_soft) client_check_output_limit(c);
+    client_check_output_limit(c); /* the class's limits (a subscriber's are pubsub's) */
     c->argc = 0;
     c->argv = NULL;
     ci->cmd_ready = 0;
@@ -729,14 +753,19 @@ void client_info_string(client *c, char *buf, size_t cap)
 {
     struct client_internal *ci = c->in;
     uint64_t now = server_now_ms();
-    char flags[16];
+    char flags[24];
     int f = 0;
+    /* Redis's order */
+    if (c->flags & CLIENT_MONITOR) flags[f++] = 'O';
+    if (c->flags & CLIENT_PUBSUB) flags[f++] = 'P';
     if (c->flags & CLIENT_MULTI) flags[f++] = 'x';
+    if (c->flags & (CLIENT_PAUSED_WRITE | CLIENT_BLOCKED)) flags[f++] = 'b';
+    if (c->flags & CLIENT_TRACKING) flags[f++] = 't';
+    if (c->flags & CLIENT_TRACKING_BROKEN_REDIR) flags[f++] = 'R';
+    if (c->flags & CLIENT_TRACKING_BCAST) flags[f++] = 'B';
     if (c->flags & CLIENT_DIRTY_CAS) flags[f++] = 'd';
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY) flags[f++] = 'c';
     if (c->flags & CLIENT_NO_EVICT) flags[f++] = 'e';
-    if (c->flags & CLIENT_MONITOR) flags[f++] = 'O';
-    if (c->flags & (CLIENT_PAUSED_WRITE | CLIENT_BLOCKED)) flags[f++] = 'b';
     if (f == 0) flags[f++] = 'N';
     flags[f] = 0;
     int mask = (c->fd >= 0 && server.el) ? ev_get_mask(server.el, c->fd) : 0;
@@ -749,27 +778,28 @@ void client_info_string(client *c, char *buf, size_t cap)
     long oll = 0;
     for (reply_chunk *ch = ci->rb.head; ch; ch = ch->next) oll++;
     snprintf(buf, cap,
-             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d sub=0 psub=0 "
-             "ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%d rbp=%zu obl=%zu "
-             "oll=%ld omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=-1 resp=%d lib-name=%s "
+             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d sub=%d psub=%d "
+             "ssub=%d multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%d rbp=%zu obl=%zu "
+             "oll=%ld omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=%lld resp=%d lib-name=%s "
              "lib-ver=%s",
              (unsigned long long)c->id, ci->addr, ci->laddr, c->fd, c->name ? c->name : "",
              (unsigned long long)((now - ci->ctime_ms) / 1000),
              (unsigned long long)((now - ci->last_ms) / 1000), flags, c->db,
+             pubsub_client_count(c, 0), pubsub_client_count(c, 1), pubsub_client_count(c, 2),
              (c->flags & CLIENT_MULTI) ? 0 : -1,
              /* a blocked client's command was consumed from Redis's query buffer */
              ci->qblen - ci->qbpos - ((c->flags & CLIENT_BLOCKED) && ci->cmd_ready ? ci->parser.pos : 0),
              ci->qbcap - ci->qblen,
              REPLY_FIXED_SIZE, obl, obl, oll, omem,
              sizeof *c + sizeof *ci + ci->qbcap + omem, events, ci->lastcmd ? ci->lastcmd : "NULL",
-             c->resp, ci->lib_name ? ci->lib_name : "", ci->lib_ver ? ci->lib_ver : "");
+             (c->flags & CLIENT_TRACKING) ? (long long)tracking_redirect_id(c) : -1LL, c->resp, ci->lib_name ? ci->lib_name : "", ci->lib_ver ? ci->lib_ver : "");
 }
 
 /* ---------------------------------------------------------------- replies */
 
 static inline void reply_add(client *c, const void *p, size_t len)
 {
-    if (c->flags & CLIENT_REPLY_OFF) return;
+    if ((c->flags & (CLIENT_REPLY_OFF | CLIENT_PUSHING)) == CLIENT_REPLY_OFF) return;
     if (reply_buf_append(&c->in->rb, p, len) < 0) {
         log_msg(LL_WARNING, "Out of memory appending a reply: closing client %s", c->in->addr);
         client_close_async(c);
@@ -932,9 +962,27 @@ void reply_verbatim(client *c, const char *p, size_t len, const char *ext3)
     reply_add(c, "\r\n", 2);
 }
 
+void reply_push(client *c, long n) { reply_header(c, c->resp >= 3 ? '>' : '*', n); }
+void reply_proto(client *c, const void *p, size_t len) { reply_add(c, p, len); }
+
+int client_push_begin(client *c)
+{
+    if (c->in->closing || (c->flags & CLIENT_CLOSE_AFTER_REPLY)) return 0;
+    c->flags |= CLIENT_PUSHING;
+    return 1;
+}
+
+void client_push_end(client *c)
+{
+    c->flags &= ~CLIENT_PUSHING;
+    if (c == server.current_client) return; /* its command's replies follow: checked after it */
+    if (reply_buf_pending(&c->in->rb)) pending_add(c);
+    client_check_output_limit(c);
+}
+
 void *reply_defer_len(client *c)
 {
-    if (c->flags & CLIENT_REPLY_OFF) return NULL;
+    if ((c->flags & (CLIENT_REPLY_OFF | CLIENT_PUSHING)) == CLIENT_REPLY_OFF) return NULL;
     return reply_buf_defer(&c->in->rb);
 }
 

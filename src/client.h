@@ -28,10 +28,23 @@ typedef struct cmdarg {
 #define CLIENT_MONITOR      (1u << 8)
 #define CLIENT_BLOCKED      (1u << 9)  /* in a blocking command (blocking.h): input waits */
 #define CLIENT_DENY_BLOCKING (1u << 10) /* blocking commands act non-blocking (scripts) */
+/* pub/sub and client-side caching (pubsub.c, tracking.c): high bits, as Redis names them */
+#define CLIENT_PUBSUB       (1u << 20) /* subscribed to a channel, pattern or shard channel */
+#define CLIENT_PUSHING      (1u << 21) /* an out-of-band message is being appended: CLIENT REPLY
+                                          OFF/SKIP does not silence it (client_push_begin) */
+#define CLIENT_TRACKING     (1u << 22) /* CLIENT TRACKING on */
+#define CLIENT_TRACKING_BROKEN_REDIR (1u << 23) /* the redirect target is gone */
+#define CLIENT_TRACKING_BCAST  (1u << 24)
+#define CLIENT_TRACKING_OPTIN  (1u << 25)
+#define CLIENT_TRACKING_OPTOUT (1u << 26)
+#define CLIENT_TRACKING_CACHING (1u << 27) /* CLIENT CACHING yes/no given for the next command */
+#define CLIENT_TRACKING_NOLOOP (1u << 28)
 
 struct multi_state;  /* owned by cmd_multi.c */
 struct watch_state;  /* owned by cmd_multi.c */
 struct block_state;  /* owned by blocking.c */
+struct pubsub_state;   /* owned by pubsub.c */
+struct tracking_state; /* owned by tracking.c */
 
 typedef struct client {
     uint64_t id;
@@ -47,6 +60,8 @@ typedef struct client {
     struct watch_state *watched;    /* WATCHed keys, NULL if none (cmd_multi.c) */
     struct block_state *bstate;     /* keys, deadline, command while CLIENT_BLOCKED (blocking.c) */
     char *name;                     /* CLIENT SETNAME, NULL if unset */
+    struct pubsub_state *pubsub;    /* subscriptions, NULL if none yet (pubsub.c) */
+    struct tracking_state *tracking; /* CLIENT TRACKING details, NULL if never on (tracking.c) */
     /* ... connection internals (buffers, timestamps, addresses): client.c's business ... */
     struct client_internal *in;
 } client;
@@ -68,6 +83,8 @@ void reply_set(client *c, long n);   /* RESP3 ~n, RESP2 *n */
 void reply_double(client *c, double d); /* RESP3 ,d ; RESP2 bulk string (Redis's %.17g form) */
 void reply_bool(client *c, int b);   /* RESP3 #t/#f ; RESP2 :1/:0 */
 void reply_verbatim(client *c, const char *p, size_t len, const char *ext3); /* RESP3 =, RESP2 $ */
+void reply_push(client *c, long n);  /* RESP3 >n (out-of-band push), RESP2 *n */
+void reply_proto(client *c, const void *p, size_t len); /* bytes already in RESP form */
 /* Aggregate whose length is known only after its elements: reserve, add elements, then set. */
 void *reply_defer_len(client *c);
 void reply_set_deferred_array(client *c, void *handle, long n);
@@ -93,7 +110,20 @@ void client_free(client *c);                 /* closes the socket */
 void client_close_async(client *c);          /* freed at a safe point in before-sleep */
 /* Iterate all clients (CLIENT LIST / KILL, INFO clients). */
 void client_foreach(void (*fn)(client *c, void *ctx), void *ctx);
-client *client_by_id(uint64_t id);
+client *client_by_id(uint64_t id);  /* O(1); NULL when no such client is connected */
+
+/* Out-of-band messages (pub/sub messages, keyspace events, invalidations) to any client, the
+ * running one included: client_push_begin returns 0 when c takes no more output (closing, or
+ * QUIT was sent), else sets CLIENT_PUSHING so that the reply_* calls up to client_push_end
+ * reach c even under CLIENT REPLY OFF/SKIP (as Redis). client_push_end clears the flag,
+ * schedules c's write for before-sleep and applies c's output buffer limits (a client over
+ * them is closed asynchronously; not checked for the client whose command is running, whose
+ * limits are checked after its command). Loop thread. */
+int client_push_begin(client *c);
+void client_push_end(client *c);
+/* The client-output-buffer-limit class of c: 0 normal, 2 pubsub (Redis's order: normal,
+ * replica, pubsub; Kevo has no replicas). */
+int client_obuf_class(const client *c);
 
 /* ---- added by client.c (S1): connection plumbing used by server.c/command.c/cmd_server.c ---- */
 struct event_loop;

@@ -12,6 +12,7 @@
 #include "command.h"
 #include "config.h"
 #include "keyspace.h"
+#include "notify.h"
 #include "server.h"
 #include "util.h"
 
@@ -215,6 +216,7 @@ static void cmd_setbit(client *c) {
     scratch_trim();
     if (bit_stage_error(c, r)) return;
     if (bit_commit(c)) return;
+    notify_keyspace_event(NOTIFY_STRING, "setbit", c->db, c->argv[1].ptr, c->argv[1].len);
     reply_int(c, oldbit);
 }
 
@@ -426,6 +428,8 @@ static void cmd_bitop(client *c) {
     scratch_trim();
     if (bit_stage_error(c, w)) return;
     if (bit_commit(c)) return;
+    if (reslen) notify_keyspace_event(NOTIFY_STRING, "set", c->db, dk->ptr, dk->len);
+    else if (r == 1) notify_keyspace_event(NOTIFY_GENERIC, "del", c->db, dk->ptr, dk->len);
     reply_int(c, (long long)reslen);
 }
 
@@ -640,7 +644,7 @@ static void bitfield_generic(client *c, int ro) {
         keyspace_reply_engine_error(c, LSM_ENOMEM);
         return;
     }
-    int changes = 0;
+    int changes = 0, writes = 0; /* writes: SET/INCRBY ops done (not failed by OVERFLOW FAIL) */
     for (int i = 0; i < nops; i++) {
         const bf_op *o = &ops[i];
         res[i].null = 0;
@@ -667,6 +671,7 @@ static void bitfield_generic(client *c, int ro) {
             }
             res[i].v = ret;
             bf_set(buf, o->offset, o->bits, (uint64_t)newv);
+            writes++;
             if (oldv != newv) changes++;
         } else {
             uint64_t oldv = bf_get_u(buf, srclen, o->offset, o->bits), newv, lim = 0, ret;
@@ -685,6 +690,7 @@ static void bitfield_generic(client *c, int ro) {
             }
             res[i].v = (long long)ret;
             bf_set(buf, o->offset, o->bits, newv);
+            writes++;
             if (oldv != newv) changes++;
         }
     }
@@ -707,6 +713,9 @@ static void bitfield_generic(client *c, int ro) {
         else reply_int(c, res[i].v);
     }
     free(res);
+    /* Redis counts a write that changed a value, or any write to a created or grown string */
+    if (!readonly && (changes || (dirty && writes)))
+        notify_keyspace_event(NOTIFY_STRING, "setbit", c->db, c->argv[1].ptr, c->argv[1].len);
 }
 
 static void cmd_bitfield(client *c) { bitfield_generic(c, 0); }

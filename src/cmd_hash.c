@@ -7,6 +7,7 @@
 #include "command.h"
 #include "config.h"
 #include "keyspace.h"
+#include "notify.h"
 #include "server.h"
 #include "types/hash.h"
 #include "util.h"
@@ -21,6 +22,11 @@
  * coll must be closed by the caller whatever the result. */
 static int hopen(client *c, coll *h, const cmdarg *k, int flags) {
     return cmd_coll_opened(c, hash_open(h, c->db, k->ptr, k->len, flags));
+}
+
+/* A keyspace event (notify.h) for the command's key argv[1]. */
+static void event(client *c, int type, const char *name) {
+    notify_keyspace_event(type, name, c->db, c->argv[1].ptr, c->argv[1].len);
 }
 
 /* An engine error after writes: drop them all and reply the error. */
@@ -80,6 +86,7 @@ static void hset_generic(client *c, int is_hmset) {
     if (hsave_commit(c, &h)) goto out;
     if (is_hmset) reply_ok(c);
     else reply_int(c, created);
+    event(c, NOTIFY_HASH, "hset"); /* after the reply, as Redis */
 out:
     coll_close(&h);
 }
@@ -116,6 +123,7 @@ static void cmd_hsetnx(client *c) {
     }
     if (hsave_commit(c, &h)) goto out;
     reply_int(c, 1);
+    event(c, NOTIFY_HASH, "hset");
 out:
     coll_close(&h);
 }
@@ -208,6 +216,10 @@ static void cmd_hdel(client *c) {
         deleted += r;
     }
     if (deleted && hsave_commit(c, &h)) goto out;
+    if (deleted) {
+        event(c, NOTIFY_HASH, "hdel");
+        if (!h.exists) event(c, NOTIFY_GENERIC, "del"); /* the last field went */
+    }
     reply_int(c, deleted);
 out:
     coll_close(&h);
@@ -301,6 +313,7 @@ static void cmd_hincrby(client *c) {
     }
     if (hsave_commit(c, &h)) goto out;
     reply_int(c, value);
+    event(c, NOTIFY_HASH, "hincrby");
 out:
     hval_trim();
     coll_close(&h);
@@ -349,6 +362,7 @@ static void cmd_hincrbyfloat(client *c) {
     }
     if (hsave_commit(c, &h)) goto out;
     reply_bulk(c, buf, (size_t)n);
+    event(c, NOTIFY_HASH, "hincrbyfloat");
 out:
     hval_trim();
     coll_close(&h);

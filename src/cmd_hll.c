@@ -11,6 +11,7 @@
 #include "config.h"
 #include "hyperloglog.h"
 #include "keyspace.h"
+#include "notify.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,7 @@ static void cmd_pfadd(client *c) {
             keyspace_reply_engine_error(c, r);
             return;
         }
+        notify_keyspace_event(NOTIFY_STRING, "pfadd", c->db, k->ptr, k->len);
     }
     reply_int(c, updated ? 1 : 0);
 }
@@ -208,6 +210,8 @@ static void cmd_pfmerge(client *c) {
         keyspace_reply_engine_error(c, r);
         return;
     }
+    /* Redis publishes PFMERGE as a "pfadd" (a mass add) */
+    notify_keyspace_event(NOTIFY_STRING, "pfadd", c->db, k->ptr, k->len);
     reply_ok(c);
 }
 

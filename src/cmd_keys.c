@@ -3,6 +3,8 @@
 #include "client.h"
 #include "command.h"
 #include "keyspace.h"
+#include "notify.h"
+#include "tracking.h"
 #include "types/coll.h"
 #include "server.h"
 #include "util.h"
@@ -48,6 +50,11 @@ static int key_stage_error(client *c, int r) {
 
 static const char *type_name(uint8_t t) { return coll_type_name(t); }
 
+/* A keyspace event (notify.h) for key k of db. */
+static void event(int type, const char *name, int db, const cmdarg *k) {
+    notify_keyspace_event(type, name, db, k->ptr, k->len);
+}
+
 /* ---- DEL / UNLINK / EXISTS / TOUCH / TYPE ------------------------------------------------ */
 
 static const client *sort_client;
@@ -71,7 +78,15 @@ static void cmd_del(client *c) {
     for (int i = 0; i < n; i++) idx[i] = i + 1;
     sort_client = c;
     qsort(idx, (size_t)n, sizeof(int), argidx_cmp);
+    /* which arguments were deleted: the "del" events go out in argument order (Redis's) */
+    char *gone = calloc((size_t)c->argc, 1);
+    if (!gone) {
+        free(idx);
+        keyspace_reply_engine_error(c, LSM_ENOMEM);
+        return;
+    }
     keyspace_begin();
+    keyspace_auto_signals(0); /* signalled below, in argument order */
     long long deleted = 0;
     lsm_buf *b = keyspace_buf(0);
     for (int i = 0; i < n; i++) {
@@ -84,16 +99,29 @@ static void cmd_del(client *c) {
         int r = keyspace_lookup(c->db, k->ptr, k->len, b, &v, 0);
         if (r == 1) {
             r = keyspace_remove(c->db, k->ptr, k->len, &v);
-            if (r == 0) deleted++;
+            if (r == 0) {
+                deleted++;
+                gone[idx[i]] = 1;
+            }
         }
         if (r < 0) {
             free(idx);
+            free(gone);
             key_stage_error(c, r);
             return;
         }
     }
     free(idx);
-    if (key_commit(c)) return;
+    if (key_commit(c)) {
+        free(gone);
+        return;
+    }
+    for (int j = 1; j < c->argc; j++)
+        if (gone[j]) {
+            keyspace_signal_modified(c->db, c->argv[j].ptr, c->argv[j].len);
+            event(NOTIFY_GENERIC, "del", c->db, &c->argv[j]);
+        }
+    free(gone);
     reply_int(c, deleted);
 }
 
@@ -185,7 +213,13 @@ static void expire_generic(client *c, int unit_sec, int relative, const char *na
                                v.flags & KF_RAW, (uint64_t)when, v.payload, v.plen);
     if (key_stage_error(c, r)) return;
     if (key_commit(c)) return;
-    reply_int(c, 1);
+    if (when <= now) { /* deleted: "del" before the reply, as Redis */
+        event(NOTIFY_GENERIC, "del", c->db, &c->argv[1]);
+        reply_int(c, 1);
+    } else {
+        reply_int(c, 1);
+        event(NOTIFY_GENERIC, "expire", c->db, &c->argv[1]);
+    }
     return;
 fail:
     reply_int(c, 0);
@@ -238,6 +272,7 @@ static void cmd_persist(client *c) {
                            v.payload, v.plen);
     if (key_stage_error(c, r)) return;
     if (key_commit(c)) return;
+    event(NOTIFY_GENERIC, "persist", c->db, &c->argv[1]);
     reply_int(c, 1);
 }
 
@@ -270,10 +305,14 @@ static void rename_generic(client *c, int nx) {
     keyspace_begin();
     int e = keyspace_put_flags(c->db, dst->ptr, dst->len, r == 1 ? &dv : NULL, sv.type,
                                sv.flags & KF_RAW, sv.expire, sv.payload, sv.plen);
+    /* Redis deletes an existing destination and adds it again: "new" either way */
+    if (!e && r == 1) event(NOTIFY_NEW, "new", c->db, dst);
     /* a collection's members stay where they are: the metadata moved (O(1)) */
     if (!e) e = keyspace_remove_keep_version(c->db, src->ptr, src->len, &sv);
     if (key_stage_error(c, e)) return;
     if (key_commit(c)) return;
+    event(NOTIFY_GENERIC, "rename_from", c->db, src);
+    event(NOTIFY_GENERIC, "rename_to", c->db, dst);
     if (nx) reply_int(c, 1);
     else reply_ok(c);
 }
@@ -364,8 +403,10 @@ static void cmd_copy(client *c) {
     }
     if (!e) e = keyspace_put_flags(dstdb, dst->ptr, dst->len, r == 1 ? &dv : NULL, sv.type,
                                    sv.flags & KF_RAW, sv.expire, payload, plen);
+    if (!e && r == 1) event(NOTIFY_NEW, "new", dstdb, dst); /* REPLACE: deleted and added again */
     if (key_stage_error(c, e)) return;
     if (key_commit(c)) return;
+    event(NOTIFY_GENERIC, "copy_to", dstdb, dst);
     reply_int(c, 1);
 }
 
@@ -396,6 +437,8 @@ static void cmd_move(client *c) {
     if (!e) e = keyspace_remove_keep_version(c->db, k->ptr, k->len, &sv);
     if (key_stage_error(c, e)) return;
     if (key_commit(c)) return;
+    event(NOTIFY_GENERIC, "move_from", c->db, k);
+    event(NOTIFY_GENERIC, "move_to", dstdb, k);
     reply_int(c, 1);
 }
 
@@ -795,6 +838,7 @@ static int flush_opts(client *c) {
 
 static void cmd_flushdb(client *c) {
     if (flush_opts(c)) return;
+    tracking_invalidate_all(); /* Redis's signalFlushedDb: before the keys go */
     int r = keyspace_flushdb(c->db);
     if (r) keyspace_reply_engine_error(c, r);
     else reply_ok(c);
@@ -802,6 +846,7 @@ static void cmd_flushdb(client *c) {
 
 static void cmd_flushall(client *c) {
     if (flush_opts(c)) return;
+    tracking_invalidate_all();
     int r = keyspace_flushall();
     if (r) keyspace_reply_engine_error(c, r);
     else reply_ok(c);

@@ -8,6 +8,7 @@
 #include "cmd_coll.h"
 #include "command.h"
 #include "keyspace.h"
+#include "notify.h"
 #include "server.h"
 #include "types/list.h"
 #include "util.h"
@@ -49,6 +50,17 @@ static int lcommit(client *c, const reply_mark *mk) {
         return -1;
     }
     return 0;
+}
+
+/* A keyspace event (notify.h) for key k of the client's db. */
+static void event(client *c, int type, const char *name, const cmdarg *k) {
+    notify_keyspace_event(type, name, c->db, k->ptr, k->len);
+}
+
+/* Redis's listElementsRemoved: the pop event, and "del" when the list is gone. */
+static void popped(client *c, const cmdarg *k, int where, const coll *l) {
+    event(c, NOTIFY_LIST, where == LIST_HEAD ? "lpop" : "rpop", k);
+    if (!l->exists) event(c, NOTIFY_GENERIC, "del", k);
 }
 
 static int same_arg(const cmdarg *a, const cmdarg *b) {
@@ -106,6 +118,7 @@ static void push_generic(client *c, int where, int xx) {
     if ((r = list_save(&l))) goto fail;
     if (lcommit(c, NULL)) goto out;
     reply_int(c, list_len(&l));
+    event(c, NOTIFY_LIST, where == LIST_HEAD ? "lpush" : "rpush", &c->argv[1]);
     goto out;
 fail:
     lfail(c, NULL, r);
@@ -162,6 +175,7 @@ static void pop_generic(client *c, int where) {
         }
         if (lcommit(c, NULL)) goto out;
         reply_bulk(c, elem.data, elem.len);
+        popped(c, &c->argv[1], where, &l);
         goto out;
     }
     reply_mark mk;
@@ -170,7 +184,7 @@ static void pop_generic(client *c, int where) {
         lfail(c, &mk, r);
         goto out;
     }
-    lcommit(c, &mk);
+    if (lcommit(c, &mk) == 0) popped(c, &c->argv[1], where, &l);
 out:
     elem_trim();
     coll_close(&l);
@@ -219,6 +233,7 @@ int cmd_list_pop(client *c, const cmdarg *keys, int nkeys, int where, long long 
                 reply_array(c, 2);
                 reply_bulk(c, key->ptr, key->len);
                 reply_bulk(c, elem.data, elem.len);
+                popped(c, key, where, &l);
             }
             elem_trim();
             coll_close(&l);
@@ -229,7 +244,7 @@ int cmd_list_pop(client *c, const cmdarg *keys, int nkeys, int where, long long 
         reply_array(c, 2);
         reply_bulk(c, key->ptr, key->len);
         if ((r = pop_range(c, &l, where, count))) lfail(c, &mk, r);
-        else lcommit(c, &mk);
+        else if (lcommit(c, &mk) == 0) popped(c, key, where, &l);
         coll_close(&l);
         return 1;
     }
@@ -314,7 +329,10 @@ static void cmd_lset(client *c) {
         lfail(c, NULL, r);
         goto out;
     }
-    if (lcommit(c, NULL) == 0) reply_ok(c);
+    if (lcommit(c, NULL) == 0) {
+        reply_ok(c);
+        event(c, NOTIFY_LIST, "lset", &c->argv[1]);
+    }
 out:
     coll_close(&l);
 }
@@ -360,7 +378,10 @@ static void cmd_linsert(client *c) {
         lfail(c, NULL, r);
         goto out;
     }
-    if (lcommit(c, NULL) == 0) reply_int(c, list_len(&l));
+    if (lcommit(c, NULL) == 0) {
+        event(c, NOTIFY_LIST, "linsert", &c->argv[1]);
+        reply_int(c, list_len(&l));
+    }
 out:
     coll_close(&l);
 }
@@ -382,7 +403,11 @@ static void cmd_lrem(client *c) {
         lfail(c, NULL, r);
         goto out;
     }
-    if (lcommit(c, NULL) == 0) reply_int(c, removed);
+    if (lcommit(c, NULL) == 0) {
+        if (removed) event(c, NOTIFY_LIST, "lrem", &c->argv[1]);
+        if (!l.exists) event(c, NOTIFY_GENERIC, "del", &c->argv[1]);
+        reply_int(c, removed);
+    }
 out:
     coll_close(&l);
 }
@@ -398,6 +423,7 @@ static void cmd_ltrim(client *c) {
     norm_range(start, end, n, &s, &e); /* an empty range keeps s > e: the list goes */
     if (s == 0 && e == n - 1) {
         coll_touch(&l); /* nothing trimmed: Redis still signals the key (WATCH) */
+        event(c, NOTIFY_LIST, "ltrim", &c->argv[1]); /* and publishes the event */
         reply_ok(c);
         goto out;
     }
@@ -406,7 +432,11 @@ static void cmd_ltrim(client *c) {
         lfail(c, NULL, r);
         goto out;
     }
-    if (lcommit(c, NULL) == 0) reply_ok(c);
+    if (lcommit(c, NULL) == 0) {
+        event(c, NOTIFY_LIST, "ltrim", &c->argv[1]);
+        if (!l.exists) event(c, NOTIFY_GENERIC, "del", &c->argv[1]);
+        reply_ok(c);
+    }
 out:
     coll_close(&l);
 }
@@ -515,7 +545,12 @@ int cmd_list_move(client *c, const cmdarg *srckey, const cmdarg *dstkey, int fro
     if ((r = list_create(d)) || (r = list_push(d, to, elem.data, elem.len)) ||
         (r = list_save(d)))
         goto fail;
-    if (lcommit(c, NULL) == 0) reply_bulk(c, elem.data, elem.len);
+    if (lcommit(c, NULL) == 0) {
+        /* Redis's lmoveHandlePush: the push event, the reply, then the source's pop events */
+        event(c, NOTIFY_LIST, to == LIST_HEAD ? "lpush" : "rpush", dstkey);
+        reply_bulk(c, elem.data, elem.len);
+        popped(c, srckey, from, &src);
+    }
     goto out;
 fail:
     lfail(c, NULL, r);

@@ -20,7 +20,9 @@
 #include "log.h"
 #include "lsm.h"
 #include "multi.h"
+#include "pubsub.h"
 #include "server.h"
+#include "tracking.h"
 #include "util.h"
 
 #ifdef KEVO_JEMALLOC
@@ -50,6 +52,13 @@ static void cmd_ping(client *c)
 {
     if (c->argc > 2) {
         reply_wrong_arity(c, "ping");
+        return;
+    }
+    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2) { /* subscribed mode: ["pong", message] */
+        reply_array(c, 2);
+        reply_bulk(c, "pong", 4);
+        if (c->argc == 1) reply_bulk(c, "", 0);
+        else reply_bulk(c, c->argv[1].ptr, c->argv[1].len);
         return;
     }
     if (c->argc == 1) reply_simple(c, "PONG");
@@ -179,6 +188,8 @@ static void cmd_hello(client *c)
 static void cmd_reset(client *c)
 {
     multi_client_free(c);
+    tracking_client_free(c);  /* tracking off */
+    pubsub_client_free(c);    /* every subscription, silently */
     c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_CAS | CLIENT_DIRTY_EXEC | CLIENT_REPLY_OFF | CLIENT_NO_EVICT);
     c->db = 0;
     c->resp = 2;
@@ -230,11 +241,13 @@ struct list_ctx {
     struct strbuf sb;
     uint64_t *ids;
     int nids;
+    int type; /* -1 any, else client_obuf_class */
 };
 static void client_list_one(client *c, void *ctx)
 {
     struct list_ctx *lc = ctx;
     if (c->fd < 0) return;
+    if (lc->type >= 0 && client_obuf_class(c) != lc->type) return;
     if (lc->nids) {
         int found = 0;
         for (int i = 0; i < lc->nids; i++)
@@ -253,6 +266,7 @@ static void client_list_cmd(client *c)
     memset(&lc, 0, sizeof lc);
     uint64_t ids[64];
     lc.ids = ids;
+    lc.type = -1;
     for (int j = 2; j < c->argc; j++) {
         if (arg_is(&c->argv[j], "TYPE") && j + 1 < c->argc) {
             const char *t = c->argv[j + 1].ptr;
@@ -261,10 +275,11 @@ static void client_list_cmd(client *c)
                 reply_errorf(c, "ERR Unknown client type '%s'", t);
                 return;
             }
-            if (strcasecmp(t, "normal")) { /* no replicas or pubsub clients here */
+            if (strcasecmp(t, "normal") && strcasecmp(t, "pubsub")) { /* no replicas here */
                 reply_verbatim(c, "", 0, "txt");
                 return;
             }
+            lc.type = strcasecmp(t, "normal") ? 2 : 0;
             j++;
         } else if (arg_is(&c->argv[j], "ID") && j + 1 < c->argc) {
             for (j = j + 1; j < c->argc && lc.nids < 64; j++) {
@@ -299,11 +314,13 @@ struct kill_ctx {
     long long id;
     const char *addr, *laddr;
     int skipme, killed, user_mismatch;
+    int type; /* -1 any, else client_obuf_class */
 };
 static void client_kill_one(client *c, void *ctx)
 {
     struct kill_ctx *k = ctx;
     if (c->fd < 0) return;
+    if (k->type >= 0 && client_obuf_class(c) != k->type) return;
     if (k->id && c->id != (uint64_t)k->id) return;
     if (k->addr && strcmp(client_peer_addr(c), k->addr)) return;
     if (k->laddr) {
@@ -326,6 +343,7 @@ static void client_kill_cmd(client *c)
     memset(&k, 0, sizeof k);
     k.self = c;
     k.skipme = 1;
+    k.type = -1;
     if (c->argc == 3) { /* old form: CLIENT KILL addr:port */
         k.addr = c->argv[2].ptr;
         k.skipme = 0;
@@ -350,9 +368,11 @@ static void client_kill_cmd(client *c)
         } else if (arg_is(o, "laddr")) {
             k.laddr = v->ptr;
         } else if (arg_is(o, "type")) {
-            if (strcasecmp(v->ptr, "normal") == 0) continue;
-            if (!strcasecmp(v->ptr, "master") || !strcasecmp(v->ptr, "replica") || !strcasecmp(v->ptr, "slave") ||
-                !strcasecmp(v->ptr, "pubsub")) {
+            if (strcasecmp(v->ptr, "normal") == 0 || strcasecmp(v->ptr, "pubsub") == 0) {
+                k.type = strcasecmp(v->ptr, "normal") ? 2 : 0;
+                continue;
+            }
+            if (!strcasecmp(v->ptr, "master") || !strcasecmp(v->ptr, "replica") || !strcasecmp(v->ptr, "slave")) {
                 k.user_mismatch = 1;
                 continue;
             }
@@ -469,6 +489,10 @@ static void client_help_cmd(client *c)
 {
     static const char *const lines[] = {
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
         "GETNAME",
         "    Return the name of the current connection.",
         "ID",
@@ -491,6 +515,11 @@ static void client_help_cmd(client *c)
         "    Set client meta attributes.",
         "UNBLOCK <clientid> [TIMEOUT|ERROR]",
         "    Unblock the specified blocked client.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
         "HELP",
         "    Print this help.",
     };
@@ -697,6 +726,10 @@ static const struct cmd_meta redis_meta[] = {
     {"blmove", "@write @list @slow @blocking", "", 2, {{"RW access delete", 1, 0, 1, NULL}, {"RW insert", 2, 0, 1, NULL}}},
     {"blmpop", "@write @list @slow @blocking", "", 1, {{"RW access delete", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     /* ---- end of blocking commands ---- */
+    /* pub/sub: shard channels are "not_key" key specs */
+    {"ssubscribe", "@pubsub @slow", "", 1, {{"not_key", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"sunsubscribe", "@pubsub @slow", "", 1, {{"not_key", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"spublish", "@pubsub @fast", "", 1, {{"not_key", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     /* ---- stream commands (cmd_stream.c; XREAD/XREADGROUP's keyword spec: command_keyword) ---- */
     {"xadd", "@write @stream @fast", "nondeterministic_output", 1, {{"RW update", 1, 0, 1, "UPDATE instead of INSERT because of the optional trimming feature"}, {NULL, 0, 0, 0, NULL}}},
     {"xlen", "@read @stream @fast", "", 1, {{"RO", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
@@ -773,7 +806,8 @@ static const struct {
     const char *name;
 } flag_names[] = {
     {CMD_WRITE, "write"},       {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
-    {CMD_ADMIN, "admin"},       {CMD_NOSCRIPT, "noscript"}, {CMD_BLOCKING, "blocking"},
+    {CMD_ADMIN, "admin"},       {CMD_PUBSUB, "pubsub"},     {CMD_NOSCRIPT, "noscript"},
+    {CMD_BLOCKING, "blocking"},
     {CMD_LOADING, "loading"},   {CMD_STALE, "stale"},       {CMD_SKIP_SLOWLOG, "skip_slowlog"},
     {CMD_FAST, "fast"},         {CMD_NO_AUTH, "no_auth"},   {CMD_NO_MULTI, "no_multi"},
     {FLAG_MOVABLE, "movablekeys"}, {CMD_ALLOW_BUSY, "allow_busy"},
@@ -815,6 +849,7 @@ static void reply_acl_categories(client *c, const struct command *cmd, const str
     };
     for (size_t i = 0; group && i < sizeof type_cats / sizeof type_cats[0]; i++)
         if (!strcmp(group, type_cats[i][0])) cats[n++] = type_cats[i][1];
+    if (cmd->flags & CMD_PUBSUB) cats[n++] = "@pubsub";
     if (cmd->flags & CMD_ADMIN) cats[n++] = "@admin";
     cats[n++] = (cmd->flags & CMD_FAST) ? "@fast" : "@slow";
     if (cmd->flags & CMD_ADMIN) cats[n++] = "@dangerous";
@@ -1374,8 +1409,9 @@ static void command_getkeys_cmd(client *c)
         k = command_lookup_sub(cmd, c->argv[3].ptr, c->argv[3].len);
         if (!k) k = cmd;
     }
-    if (k->first_key <= 0 && !command_keynum_of(k) && !command_getkeys_of(k) && !(k->flags & CMD_KEYNUM) &&
-        !command_keyword_of(k)) {
+    if ((k->first_key <= 0 && !command_keynum_of(k) && !command_getkeys_of(k) && !(k->flags & CMD_KEYNUM) &&
+         !command_keyword_of(k)) ||
+        (k->flags & CMD_PUBSUB)) { /* shard channels: "not_key" specs */
         reply_error(c, "ERR The command has no key arguments");
         return;
     }
@@ -1767,6 +1803,10 @@ static const struct command client_subcommands[] = {
     {"no-touch", client_no_touch_cmd, 3, NS | LS, 0, 0, 0, "connection", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "7.2.0", "ON|OFF", NULL},
     {"reply", client_reply_cmd, 3, NS | LS, 0, 0, 0, "connection", "Instructs the server whether to reply to commands.", "3.2.0", "ON|OFF|SKIP", NULL},
     {"unblock", client_unblock_cmd, -3, A | NS | LS, 0, 0, 0, "connection", "Unblocks a client blocked by a blocking command from a different connection.", "5.0.0", "client-id [TIMEOUT|ERROR]", NULL},
+    {"tracking", tracking_client_tracking_cmd, -3, NS | LS, 0, 0, 0, "connection", "Controls server-assisted client-side caching for the connection.", "6.0.0", "ON|OFF [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]", NULL},
+    {"caching", tracking_client_caching_cmd, 3, NS | LS, 0, 0, 0, "connection", "Instructs the server whether to track the keys in the next request.", "6.0.0", "YES|NO", NULL},
+    {"getredir", tracking_client_getredir_cmd, 2, NS | LS, 0, 0, 0, "connection", "Returns the client ID to which the connection's tracking notifications are redirected.", "6.0.0", "", NULL},
+    {"trackinginfo", tracking_client_trackinginfo_cmd, 2, NS | LS, 0, 0, 0, "connection", "Returns information about server-assisted client-side caching for the connection.", "6.2.0", "", NULL},
     {"help", client_help_cmd, 2, LS, 0, 0, 0, "connection", "Returns helpful text about the different subcommands.", "5.0.0", "", NULL},
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL},
 };

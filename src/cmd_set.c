@@ -8,6 +8,7 @@
 #include "command.h"
 #include "config.h"
 #include "keyspace.h"
+#include "notify.h"
 #include "server.h"
 #include "types/set.h"
 #include "util.h"
@@ -246,6 +247,11 @@ static int reply_over_limit(client *c) {
 
 static lsm_buf popbuf; /* SPOP's member, copied out of the iterator before the writes */
 
+/* A keyspace event (notify.h) for key k of the client's db. */
+static void event(client *c, int type, const char *name, const cmdarg *k) {
+    notify_keyspace_event(type, name, c->db, k->ptr, k->len);
+}
+
 /* ---- SADD / SREM / SMOVE -------------------------------------------------------------------- */
 
 static void cmd_sadd(client *c) {
@@ -272,6 +278,7 @@ static void cmd_sadd(client *c) {
             goto out;
         }
         if (scommit(c)) goto out;
+        event(c, NOTIFY_SET, "sadd", &c->argv[1]);
     }
     reply_int(c, added);
 out:
@@ -299,6 +306,8 @@ static void cmd_srem(client *c) {
             goto out;
         }
         if (scommit(c)) goto out;
+        event(c, NOTIFY_SET, "srem", &c->argv[1]);
+        if (!s.exists) event(c, NOTIFY_GENERIC, "del", &c->argv[1]);
     }
     reply_int(c, removed);
 out:
@@ -333,13 +342,21 @@ static void cmd_smove(client *c) {
         goto out;
     }
     keyspace_begin();
+    keyspace_new_events(0); /* Redis creates the destination after the source's events */
+    int added = 0;
     if ((r = set_rem_known(&src, ele->ptr, ele->len)) || (r = set_save(&src)) ||
         (r = set_create(&dst, ele->ptr, ele->len)) ||
-        (r = set_add(&dst, ele->ptr, ele->len)) < 0 || (r = set_save(&dst))) {
+        (r = added = set_add(&dst, ele->ptr, ele->len)) < 0 || (r = set_save(&dst))) {
+        keyspace_new_events(1);
         sfail(c, r);
         goto out;
     }
+    keyspace_new_events(1);
     if (scommit(c)) goto out;
+    event(c, NOTIFY_SET, "srem", &c->argv[1]);
+    if (!src.exists) event(c, NOTIFY_GENERIC, "del", &c->argv[1]);
+    if (rd == 0) event(c, NOTIFY_NEW, "new", &c->argv[2]);
+    if (added) event(c, NOTIFY_SET, "sadd", &c->argv[2]);
     reply_int(c, 1);
 out:
     coll_close(&src);
@@ -476,6 +493,7 @@ static void spop_count(client *c) {
     reply_mark mk;
     client_reply_mark(c, &mk);
     keyspace_begin();
+    event(c, NOTIFY_SET, "spop", &c->argv[1]); /* Redis: before the reply */
     if (count >= size) {
         /* the whole set: reply it and remove the key (its members go with the version) */
         reply_set(c, (long)size);
@@ -523,6 +541,8 @@ static void spop_count(client *c) {
     if (r) {
         client_reply_truncate(c, &mk);
         keyspace_reply_engine_error(c, r);
+    } else if (!s.exists) {
+        event(c, NOTIFY_GENERIC, "del", &c->argv[1]);
     }
 out:
     coll_close(&s);
@@ -576,7 +596,9 @@ static void cmd_spop(client *c) {
         goto out;
     }
     if (scommit(c)) goto out;
+    event(c, NOTIFY_SET, "spop", &c->argv[1]);
     reply_bulk(c, popbuf.data, popbuf.len);
+    if (!s.exists) event(c, NOTIFY_GENERIC, "del", &c->argv[1]);
 out:
     if (popbuf.cap > (64u << 10)) lsm_buf_free(&popbuf);
     coll_close(&s);
@@ -842,7 +864,20 @@ static void setop_store(client *c, int op) {
         goto out;
     }
     if (scommit(c)) goto out;
-    reply_int(c, created ? dst.count : 0);
+    if (created) {
+        static const char *const names[] = {[SET_OP_INTER] = "sinterstore", [SET_OP_UNION] = "sunionstore",
+                                            [SET_OP_DIFF] = "sdiffstore"};
+        reply_int(c, dst.count);
+        event(c, NOTIFY_SET, names[op], &c->argv[1]);
+    } else {
+        /* SINTERSTORE with a missing source deletes before replying; otherwise after */
+        int early = 0;
+        for (int i = 0; op == SET_OP_INTER && i < a.n; i++)
+            if (!a.sets[i].exists) early = 1;
+        if (dst_existed && early) event(c, NOTIFY_GENERIC, "del", &c->argv[1]);
+        reply_int(c, 0);
+        if (dst_existed && !early) event(c, NOTIFY_GENERIC, "del", &c->argv[1]);
+    }
 out:
     coll_close(&dst);
     setargs_free(&a);

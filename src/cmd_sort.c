@@ -52,6 +52,7 @@
 #include "client.h"
 #include "command.h"
 #include "keyspace.h"
+#include "notify.h"
 #include "types/coll.h"
 #include "types/hash.h"
 #include "types/list.h"
@@ -445,6 +446,7 @@ static void sort_store(client *c, const cmdarg *dst, sort_ctx *s, const sort_out
         return;
     }
     keyspace_begin();
+    int existed = d.exists;
     r = 0;
     if (nout) {
         r = list_recreate(&d);
@@ -466,6 +468,8 @@ static void sort_store(client *c, const cmdarg *dst, sort_ctx *s, const sort_out
         keyspace_reply_engine_error(c, r);
         return;
     }
+    if (nout) notify_keyspace_event(NOTIFY_LIST, "sortstore", c->db, dst->ptr, dst->len);
+    else if (existed) notify_keyspace_event(NOTIFY_GENERIC, "del", c->db, dst->ptr, dst->len);
     reply_int(c, (long long)nout);
 }
 

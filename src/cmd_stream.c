@@ -22,6 +22,7 @@
 #include "command.h"
 #include "config.h"
 #include "keyspace.h"
+#include "notify.h"
 #include "server.h"
 #include "types/stream.h"
 #include "util.h"
@@ -121,6 +122,11 @@ static void reply_id(client *c, const stream_id *id) {
 }
 
 static int arg_is(const cmdarg *a, const char *s) { return strcasecmp(a->ptr, s) == 0; }
+
+/* A keyspace event of the stream class (notify.h), Redis 7.0's names. */
+static void sevent(client *c, const cmdarg *key, const char *event) {
+    notify_keyspace_event(NOTIFY_STREAM, event, c->db, key->ptr, key->len);
+}
 
 /* [id, [field, value, ...]] from an entry value. 0 or LSM_ECORRUPT (the reply is then partial:
  * the caller truncates). */
@@ -334,15 +340,15 @@ static void cmd_xadd(client *c) {
         sfail(c, r, NULL);
         goto out;
     }
-    if (a.t.strategy != STREAM_TRIM_NONE) {
-        int64_t deleted;
-        if ((r = stream_trim(&s, &a.t, &deleted))) {
-            sfail(c, r, NULL);
-            goto out;
-        }
+    int64_t trimmed = 0;
+    if (a.t.strategy != STREAM_TRIM_NONE && (r = stream_trim(&s, &a.t, &trimmed))) {
+        sfail(c, r, NULL);
+        goto out;
     }
     if (ssave_commit(c, &s, 0, NULL)) goto out;
     reply_id(c, &added);
+    sevent(c, &c->argv[1], "xadd");
+    if (trimmed) sevent(c, &c->argv[1], "xtrim");
 out:
     free(f);
     free(v);
@@ -367,6 +373,7 @@ static void cmd_xtrim(client *c) {
     }
     /* nothing trimmed: the metadata may still have changed (tail bookkeeping), quietly */
     if (ssave_commit(c, &s, deleted == 0, NULL)) goto out;
+    if (deleted) sevent(c, &c->argv[1], "xtrim");
     reply_int(c, deleted);
 out:
     stream_close(&s);
@@ -458,6 +465,7 @@ static void cmd_xdel(client *c) {
         deleted += r;
     }
     if (ssave_commit(c, &s, deleted == 0, NULL)) goto out;
+    if (deleted) sevent(c, &c->argv[1], "xdel");
     reply_int(c, deleted);
 out:
     free(ids);
@@ -528,6 +536,7 @@ static void cmd_xsetid(client *c) {
     }
     if (ssave_commit(c, &s, 1, NULL)) goto out;
     reply_ok(c);
+    sevent(c, &c->argv[1], "xsetid");
 out:
     stream_close(&s);
 }
@@ -537,7 +546,7 @@ out:
 /* Looks the consumer up (streamLookupConsumer with SLC_DEFAULT: its seen time is refreshed) or
  * creates it (streamCreateConsumer): co is then written by the caller (consumer_put). */
 static int consumer_get_or_create(stream *s, stream_group *g, const cmdarg *name,
-                                  stream_consumer *co, uint64_t now) {
+                                  stream_consumer *co, uint64_t now, int *created) {
     int r = stream_consumer_get(s, g, name->ptr, name->len, co);
     if (r < 0) return r;
     if (r == 0) {
@@ -545,6 +554,7 @@ static int consumer_get_or_create(stream *s, stream_group *g, const cmdarg *name
         co->nlen = name->len;
         co->pel = 0;
         g->consumers++;
+        if (created) *created = 1;
     }
     co->seen_time = now;
     return 0;
@@ -771,9 +781,11 @@ static int xread_parse(client *c, int xreadgroup, xread_args *a) {
 }
 
 /* Serves key i of a read: the [key, entries] element (RESP2 pair, RESP3 map entry). gt: the
- * ID the entries must be greater than. history: XREADGROUP with an explicit ID. 0 or < 0. */
+ * ID the entries must be greater than. history: XREADGROUP with an explicit ID. *created is set
+ * when the group's consumer was created. 0 or < 0. */
 static int xread_serve_key(client *c, const xread_args *a, stream *s, const cmdarg *key,
-                           const stream_id *gt, int history, long long count, uint64_t now) {
+                           const stream_id *gt, int history, long long count, uint64_t now,
+                           int *created) {
     stream_id start = *gt;
     stream_id_incr(&start);
     if (c->resp == 2) reply_array(c, 2);
@@ -787,7 +799,7 @@ static int xread_serve_key(client *c, const xread_args *a, stream *s, const cmda
     if (r == 0) r = LSM_ECORRUPT; /* checked by the caller */
     if (r < 0) return r;
     stream_consumer co;
-    if ((r = consumer_get_or_create(s, &g, a->consumer, &co, now))) return r;
+    if ((r = consumer_get_or_create(s, &g, a->consumer, &co, now, created))) return r;
     long n = history ? deliver_history(c, s, &g, &co, &start, count, now)
                      : deliver_new(c, s, &g, &co, &start, count, a->noack, now);
     if (n < 0) return (int)n;
@@ -841,16 +853,19 @@ static void xread_rerun(client *c, const xread_args *a, const stream_id *ids) {
             continue;
         }
         if (a->group) keyspace_begin();
+        int created = 0;
         if ((r = stream_load_state(&s)) == 0) {
             if (c->resp == 2) reply_array(c, 1);
             else reply_map(c, 1);
-            r = xread_serve_key(c, a, &s, key, &gt, 0, count, now);
+            r = xread_serve_key(c, a, &s, key, &gt, 0, count, now, &created);
         }
         if (r == 0 && a->group) r = keyspace_commit();
         if (r) {
             client_reply_truncate(c, &mk);
             if (a->group) keyspace_abort();
             keyspace_reply_engine_error(c, r);
+        } else if (created) {
+            sevent(c, key, "xgroup-createconsumer");
         }
         stream_close(&s);
         sval_trim();
@@ -896,6 +911,7 @@ static void xread_generic(client *c, int xreadgroup) {
         return;
     }
     int rerun = blocking_rerunning(c);
+    int *created = NULL;
     /* the IDs, each stream looked up (type, group) in order */
     for (int i = a.streams_arg + a.streams_count; i < c->argc; i++) {
         int idx = i - a.streams_arg - a.streams_count;
@@ -958,6 +974,11 @@ static void xread_generic(client *c, int xreadgroup) {
     client_reply_mark(c, &mk);
     void *top = NULL;
     long arraylen = 0;
+    created = calloc((size_t)(a.streams_count ? a.streams_count : 1), sizeof(int));
+    if (!created) {
+        keyspace_reply_engine_error(c, LSM_ENOMEM);
+        goto out;
+    }
     if (a.group) keyspace_begin();
     for (int i = 0; i < a.streams_count; i++) {
         const cmdarg *key = &c->argv[a.streams_arg + i];
@@ -1004,7 +1025,7 @@ static void xread_generic(client *c, int xreadgroup) {
             arraylen++;
             if (arraylen == 1) top = reply_defer_len(c);
             r = stream_load_state(&s);
-            if (r == 0) r = xread_serve_key(c, &a, &s, key, &gt, history, a.count, now);
+            if (r == 0) r = xread_serve_key(c, &a, &s, key, &gt, history, a.count, now, &created[i]);
         }
         stream_close(&s);
         if (r < 0) {
@@ -1020,6 +1041,9 @@ static void xread_generic(client *c, int xreadgroup) {
             if (r) {
                 client_reply_truncate(c, &mk);
                 keyspace_reply_engine_error(c, r);
+            } else {
+                for (int i = 0; i < a.streams_count; i++)
+                    if (created[i]) sevent(c, &c->argv[a.streams_arg + i], "xgroup-createconsumer");
             }
         }
         goto out;
@@ -1036,6 +1060,7 @@ static void xread_generic(client *c, int xreadgroup) {
     reply_null_array(c);
 out:
     sval_trim();
+    free(created);
     free(ids);
 }
 
@@ -1199,6 +1224,7 @@ static void xgroup_generic(client *c) {
         s.state_dirty = 1;
         if (ssave_commit(c, &s, exists, NULL)) goto out;
         reply_ok(c);
+        sevent(c, key, "xgroup-create");
     } else if (setid && (c->argc == 5 || c->argc == 7)) {
         stream_id id;
         if (!strcmp(c->argv[4].ptr, "$")) id = s.last_id;
@@ -1212,6 +1238,7 @@ static void xgroup_generic(client *c) {
         }
         if (ssave_commit(c, &s, 1, NULL)) goto out;
         reply_ok(c);
+        sevent(c, key, "xgroup-setid");
     } else if (!strcasecmp(opt, "DESTROY") && c->argc == 4) {
         if (!gexists) {
             reply_int(c, 0);
@@ -1223,9 +1250,10 @@ static void xgroup_generic(client *c) {
             goto out;
         }
         if (ssave_commit(c, &s, 1, NULL)) goto out;
+        reply_int(c, 1);
+        sevent(c, key, "xgroup-destroy");
         /* XREADGROUP clients blocked on the group get their error */
         blocking_signal_key(c->db, key->ptr, key->len);
-        reply_int(c, 1);
     } else if (!strcasecmp(opt, "CREATECONSUMER") && c->argc == 5) {
         stream_consumer co;
         r = stream_consumer_get(&s, &g, c->argv[4].ptr, c->argv[4].len, &co);
@@ -1248,6 +1276,7 @@ static void xgroup_generic(client *c) {
             goto out;
         }
         if (ssave_commit(c, &s, 1, NULL)) goto out;
+        sevent(c, key, "xgroup-createconsumer");
         reply_int(c, 1);
     } else if (!strcasecmp(opt, "DELCONSUMER") && c->argc == 5) {
         stream_consumer co;
@@ -1267,6 +1296,7 @@ static void xgroup_generic(client *c) {
             goto out;
         }
         if (ssave_commit(c, &s, 1, NULL)) goto out;
+        sevent(c, key, "xgroup-delconsumer");
         reply_int(c, pending);
     } else {
         reply_subcommand_syntax_error(c);
@@ -1583,7 +1613,7 @@ static void cmd_xclaim(client *c) {
         deliverytime = now;
     }
     stream_consumer co;
-    int have_co = 0;
+    int have_co = 0, co_created = 0;
     const cmdarg *name = &c->argv[3];
     if ((r = stream_load_state(&s))) goto fail;
     void *h = reply_defer_len(c);
@@ -1628,7 +1658,7 @@ static void cmd_xclaim(client *c) {
             if (this_idle < minidle) continue;
         }
         if (!have_co) {
-            if ((r = consumer_get_or_create(&s, &g, name, &co, (uint64_t)now))) goto fail;
+            if ((r = consumer_get_or_create(&s, &g, name, &co, (uint64_t)now, &co_created))) goto fail;
             have_co = 1;
             gdirty = 1;
         }
@@ -1647,6 +1677,7 @@ static void cmd_xclaim(client *c) {
     if (gdirty && (r = stream_group_put(&s, &g))) goto fail;
     reply_set_deferred_array(c, h, n);
     if (ssave_commit(c, &s, 1, &mk)) goto out;
+    if (co_created) sevent(c, &c->argv[1], "xgroup-createconsumer");
     goto out;
 fail:
     sfail(c, r, &mk);
@@ -1718,7 +1749,7 @@ static void cmd_xautoclaim(client *c) {
     long long attempts = count * attempts_factor;
     long long now = (long long)server_now_ms();
     stream_consumer co;
-    int have_co = 0, gdirty = 0;
+    int have_co = 0, gdirty = 0, co_created = 0;
     const char *k, *v;
     size_t kl, vl;
     stream_id endid = {0, 0};
@@ -1785,7 +1816,7 @@ static void cmd_xautoclaim(client *c) {
         }
         if (minidle && now - (long long)nk.delivery_time < minidle) continue;
         if (!have_co) {
-            if ((r = consumer_get_or_create(&s, &g, &c->argv[3], &co, (uint64_t)now))) goto fail;
+            if ((r = consumer_get_or_create(&s, &g, &c->argv[3], &co, (uint64_t)now, &co_created))) goto fail;
             have_co = 1;
             gdirty = 1;
         }
@@ -1830,7 +1861,7 @@ static void cmd_xautoclaim(client *c) {
     }
     reply_array(c, ndeleted);
     for (long i = 0; i < ndeleted; i++) reply_id(c, &deleted[i]);
-    ssave_commit(c, &s, 1, &mk);
+    if (ssave_commit(c, &s, 1, &mk) == 0 && co_created) sevent(c, &c->argv[1], "xgroup-createconsumer");
     goto out;
 fail:
     sfail(c, r, NULL);

@@ -5,6 +5,7 @@
 #include "command.h"
 #include "config.h"
 #include "keyspace.h"
+#include "notify.h"
 #include "server.h"
 #include "util.h"
 
@@ -44,6 +45,11 @@ static int str_commit(client *c) {
         return -1;
     }
     return 0;
+}
+
+/* A keyspace event (notify.h) for key k of the client's db. */
+static void event(client *c, int type, const char *name, const cmdarg *k) {
+    notify_keyspace_event(type, name, c->db, k->ptr, k->len);
 }
 
 static int str_stage_error(client *c, int r) {
@@ -168,16 +174,20 @@ static void str_set_generic(client *c, const cmdarg *key, const cmdarg *val, int
     r = keyspace_put(c->db, key->ptr, key->len, exists ? &old : NULL, KTYPE_STRING, expire,
                      val->ptr, val->len);
     if (str_stage_error(c, r)) return;
+    /* an expire time already past stores nothing, where Redis adds the key (expired at once) */
+    if (!exists && expire && expire <= server_now_ms()) event(c, NOTIFY_NEW, "new", key);
     /* old.payload stays valid: the lookup buffer is not touched by put/commit */
     if (str_commit(c)) return;
+    /* Redis: GET replies the old value first; otherwise the events come before the reply */
     if (flags & SF_GET) {
         if (exists) reply_bulk(c, old.payload, old.plen);
         else reply_null(c);
-    } else if (reply_kind == 1) {
-        reply_int(c, 1);
-    } else {
-        reply_ok(c);
     }
+    event(c, NOTIFY_STRING, "set", key);
+    if (flags & SF_ANYEXP) event(c, NOTIFY_GENERIC, "expire", key);
+    if (flags & SF_GET) return;
+    if (reply_kind == 1) reply_int(c, 1);
+    else reply_ok(c);
 }
 
 static void cmd_set(client *c) {
@@ -194,13 +204,13 @@ static void cmd_setnx(client *c) { str_set_generic(c, &c->argv[1], &c->argv[2], 
 static void cmd_setex(client *c) {
     uint64_t expire;
     if (str_expire_arg(c, &c->argv[2], SF_EX, "setex", &expire)) return;
-    str_set_generic(c, &c->argv[1], &c->argv[3], 0, expire, 0);
+    str_set_generic(c, &c->argv[1], &c->argv[3], SF_EX, expire, 0);
 }
 
 static void cmd_psetex(client *c) {
     uint64_t expire;
     if (str_expire_arg(c, &c->argv[2], SF_PX, "psetex", &expire)) return;
-    str_set_generic(c, &c->argv[1], &c->argv[3], 0, expire, 0);
+    str_set_generic(c, &c->argv[1], &c->argv[3], SF_PX, expire, 0);
 }
 
 static void cmd_getset(client *c) { str_set_generic(c, &c->argv[1], &c->argv[2], SF_GET, 0, 0); }
@@ -227,6 +237,7 @@ static void cmd_getdel(client *c) {
     if (str_stage_error(c, keyspace_remove(c->db, c->argv[1].ptr, c->argv[1].len, &v))) return;
     if (str_commit(c)) return;
     reply_bulk(c, v.payload, v.plen);
+    event(c, NOTIFY_GENERIC, "del", &c->argv[1]);
 }
 
 static void cmd_getex(client *c) {
@@ -245,8 +256,8 @@ static void cmd_getex(client *c) {
     int change = 0;
     if (exparg) change = 1;
     else if ((flags & SF_PERSIST) && v.expire) change = 1;
+    uint64_t newexp = (flags & SF_PERSIST) ? 0 : expire;
     if (change) {
-        uint64_t newexp = (flags & SF_PERSIST) ? 0 : expire;
         keyspace_begin();
         /* payload of v is in buf 0, which put does not touch */
         r = keyspace_put_flags(c->db, c->argv[1].ptr, c->argv[1].len, &v, KTYPE_STRING,
@@ -254,7 +265,12 @@ static void cmd_getex(client *c) {
         if (str_stage_error(c, r)) return;
         if (str_commit(c)) return;
     }
+    /* Redis replies first, then changes the key */
     reply_bulk(c, v.payload, v.plen);
+    if (!change) return;
+    if (exparg && newexp <= server_now_ms()) event(c, NOTIFY_GENERIC, "del", &c->argv[1]);
+    else if (exparg) event(c, NOTIFY_GENERIC, "expire", &c->argv[1]);
+    else event(c, NOTIFY_GENERIC, "persist", &c->argv[1]);
 }
 
 static void cmd_mget(client *c) {
@@ -368,22 +384,70 @@ static void mset_generic(client *c, int nx) {
             }
         }
     }
+    /* keys absent before (by argument index): their "new" events are published below in
+     * argument order, interleaved with the "set" ones as Redis does */
+    char *added = calloc((size_t)c->argc, 1);
+    if (!added) {
+        free(idx);
+        keyspace_reply_engine_error(c, LSM_ENOMEM);
+        return;
+    }
     keyspace_begin();
+    keyspace_new_events(0);
+    keyspace_auto_signals(0); /* the keys are signalled below, in argument order */
     for (int i = 0; i < n; i++) {
         const cmdarg *k = &c->argv[idx[i]], *val = &c->argv[idx[i] + 1];
         ks_value v;
         int r = keyspace_lookup(c->db, k->ptr, k->len, b, &v, 0);
+        if (r == 0) added[idx[i]] = 1;
         if (r >= 0)
             r = keyspace_put(c->db, k->ptr, k->len, r == 1 ? &v : NULL, KTYPE_STRING, 0,
                              val->ptr, val->len);
         if (r < 0) {
+            keyspace_new_events(1);
+            keyspace_auto_signals(1);
             free(idx);
+            free(added);
             str_stage_error(c, r);
             return;
         }
     }
+    keyspace_new_events(1);
+    keyspace_auto_signals(1);
     free(idx);
-    if (str_commit(c)) return;
+    if (str_commit(c)) {
+        free(added);
+        return;
+    }
+    /* added[] marks a key's LAST occurrence (the one written); Redis adds the key at its
+     * first: move the marks there (pairs sorted by key then position group the occurrences) */
+    int pairs = (c->argc - 1) / 2;
+    int *ord = (config.notify_keyspace_events & NOTIFY_NEW) ? malloc(sizeof(int) * (size_t)pairs) : NULL;
+    int news = ord != NULL;
+    if (ord) {
+        for (int i = 0; i < pairs; i++) ord[i] = 1 + 2 * i;
+        mset_sort_client = c;
+        qsort(ord, (size_t)pairs, sizeof(int), mset_cmp);
+        for (int i = 0; i < pairs;) {
+            int g = i;
+            while (g + 1 < pairs && c->argv[ord[g + 1]].len == c->argv[ord[i]].len &&
+                   memcmp(c->argv[ord[g + 1]].ptr, c->argv[ord[i]].ptr, c->argv[ord[i]].len) == 0)
+                g++;
+            int last = ord[g], first = ord[i];
+            if (added[last]) {
+                added[last] = 0;
+                added[first] = 1;
+            }
+            i = g + 1;
+        }
+        free(ord);
+    }
+    for (int j = 1; j < c->argc; j += 2) { /* Redis's setKey (new, signal), then "set" */
+        if (news && added[j]) event(c, NOTIFY_NEW, "new", &c->argv[j]);
+        keyspace_signal_modified(c->db, c->argv[j].ptr, c->argv[j].len);
+        event(c, NOTIFY_STRING, "set", &c->argv[j]);
+    }
+    free(added);
     if (nx) reply_int(c, 1);
     else reply_ok(c);
 }
@@ -415,6 +479,7 @@ static void incr_generic(client *c, long long incr) {
                      r == 1 ? v.expire : 0, buf, (size_t)n);
     if (str_stage_error(c, r)) return;
     if (str_commit(c)) return;
+    event(c, NOTIFY_STRING, "incrby", &c->argv[1]); /* INCR, DECR, DECRBY too, as Redis */
     reply_int(c, cur);
 }
 
@@ -472,6 +537,7 @@ static void cmd_incrbyfloat(client *c) {
                      r == 1 ? v.expire : 0, buf, (size_t)n);
     if (str_stage_error(c, r)) return;
     if (str_commit(c)) return;
+    event(c, NOTIFY_STRING, "incrbyfloat", &c->argv[1]);
     reply_bulk(c, buf, (size_t)n);
 }
 
@@ -516,6 +582,7 @@ static void cmd_append(client *c) {
     scratch_trim();
     if (str_stage_error(c, r)) return;
     if (str_commit(c)) return;
+    event(c, NOTIFY_STRING, "append", &c->argv[1]);
     reply_int(c, (long long)(oldlen + a->len));
 }
 
@@ -558,6 +625,7 @@ static void cmd_setrange(client *c) {
     scratch_trim();
     if (str_stage_error(c, r)) return;
     if (str_commit(c)) return;
+    event(c, NOTIFY_STRING, "setrange", &c->argv[1]);
     reply_int(c, (long long)newlen);
 }
 

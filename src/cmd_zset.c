@@ -8,6 +8,7 @@
 #include "command.h"
 #include "config.h"
 #include "keyspace.h"
+#include "notify.h"
 #include "server.h"
 #include "types/zset.h"
 #include "util.h"
@@ -67,6 +68,11 @@ static int zs_get_range_long(client *c, const cmdarg *a, long long min, long lon
         return -1;
     }
     return 0;
+}
+
+/* A keyspace event (notify.h) for key k of the client's db. */
+static void event(client *c, int type, const char *name, const cmdarg *k) {
+    notify_keyspace_event(type, name, c->db, k->ptr, k->len);
 }
 
 static int zs_commit(client *c) {
@@ -216,6 +222,7 @@ reply:
     } else {
         reply_int(c, ch ? added + updated : added);
     }
+    if (added || updated) event(c, NOTIFY_ZSET, incr ? "zincr" : "zadd", &c->argv[1]);
 close:
     coll_close(&z);
 out:
@@ -251,8 +258,13 @@ static void cmd_zrem(client *c) {
         coll_close(&z);
         return;
     }
+    int removed = !z.exists;
     coll_close(&z);
     if (zs_commit(c)) return;
+    if (deleted) {
+        event(c, NOTIFY_ZSET, "zrem", &c->argv[1]);
+        if (removed) event(c, NOTIFY_GENERIC, "del", &c->argv[1]);
+    }
     reply_int(c, deleted);
 }
 
@@ -360,8 +372,9 @@ static void cmd_zlexcount(client *c) {
 enum { ZR_AUTO, ZR_RANK, ZR_SCORE, ZR_LEX };
 enum { ZD_AUTO, ZD_FWD, ZD_REV };
 
-/* Stores v at dst (ZRANGESTORE and the *STORE set operations): replies the count. */
-static void zs_store_reply(client *c, const cmdarg *dst, zset_vec *v) {
+/* Stores v at dst (ZRANGESTORE and the *STORE set operations): replies the count, then the
+ * keyspace event name (or "del" when an empty result removed dst). */
+static void zs_store_reply(client *c, const cmdarg *dst, zset_vec *v, const char *name) {
     coll d;
     int r = coll_open(&d, c->db, dst->ptr, dst->len, KTYPE_ZSET, 0);
     if (r < 0 && r != COLL_WRONGTYPE) {
@@ -370,7 +383,8 @@ static void zs_store_reply(client *c, const cmdarg *dst, zset_vec *v) {
         return;
     }
     keyspace_begin();
-    r = zset_store(&d, v, NULL);
+    int removed = 0;
+    r = zset_store(&d, v, &removed);
     coll_close(&d);
     if (r) {
         zs_fail(c, r);
@@ -378,6 +392,8 @@ static void zs_store_reply(client *c, const cmdarg *dst, zset_vec *v) {
     }
     if (zs_commit(c)) return;
     reply_int(c, (long long)v->n);
+    if (v->n) event(c, NOTIFY_ZSET, name, dst);
+    else if (removed) event(c, NOTIFY_GENERIC, "del", dst);
 }
 
 /* Redis's zrangeGenericCommand: <src> <min> <max> [BYSCORE|BYLEX] [REV] [WITHSCORES]
@@ -502,7 +518,7 @@ static void zrange_generic(client *c, int start, int store, int rangetype, int d
                 break;
             if (v.e[i].score == 0) v.e[i].score = 0.0;
         }
-        zs_store_reply(c, &c->argv[1], &v);
+        zs_store_reply(c, &c->argv[1], &v, "zrangestore");
     }
     zset_vec_free(&v);
 }
@@ -561,12 +577,19 @@ static void zremrange_generic(client *c, int rangetype) {
         r = coll_save(&z);
         if (r) n = r;
     }
+    int removed = !z.exists;
     coll_close(&z);
     if (n < 0) {
         zs_fail(c, (int)n);
         return;
     }
     if (zs_commit(c)) return;
+    if (n > 0) {
+        static const char *const names[] = {[ZR_RANK] = "zremrangebyrank", [ZR_SCORE] = "zremrangebyscore",
+                                            [ZR_LEX] = "zremrangebylex"};
+        event(c, NOTIFY_ZSET, names[rangetype], &c->argv[1]);
+        if (removed) event(c, NOTIFY_GENERIC, "del", &c->argv[1]);
+    }
     reply_int(c, n);
 }
 
@@ -638,6 +661,7 @@ int cmd_zset_pop(client *c, const cmdarg *keys, int nkeys, int max, long long co
     pop_emit p = {c, nested};
     long long n = zset_pop(&z, rangelen, max, 1, pop_visit, &p);
     if (n >= 0 && (r = coll_save(&z))) n = r;
+    int removed = !z.exists;
     coll_close(&z);
     if (n < 0) {
         client_reply_truncate(c, &mk);
@@ -649,6 +673,11 @@ int cmd_zset_pop(client *c, const cmdarg *keys, int nkeys, int max, long long co
         client_reply_truncate(c, &mk);
         keyspace_reply_engine_error(c, cr);
     }
+    if (cr) return 1;
+    /* Redis publishes "zpopmin"/"zpopmax" after the first member of its reply: here after the
+     * reply, so that a RESP3 client subscribed to its own events gets a well-formed stream */
+    if (n > 0) event(c, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", key);
+    if (removed) event(c, NOTIFY_GENERIC, "del", key);
     return 1;
 }
 
@@ -1128,7 +1157,8 @@ static void setop_generic(client *c, int dst, int numkeys_idx, int op, int cardi
     for (long long i = 0; i < opened; i++) coll_close(&src[i].c);
     opened = 0;
     if (dst) {
-        zs_store_reply(c, &c->argv[dst], &out);
+        zs_store_reply(c, &c->argv[dst], &out,
+                       op == OP_UNION ? "zunionstore" : op == OP_INTER ? "zinterstore" : "zdiffstore");
     } else {
         reply_array(c, zs_len(c, (long long)out.n, withscores));
         zemit e = {c, withscores};

@@ -17,6 +17,7 @@
 #include "lsm.h"
 #include "multi.h"
 #include "server.h"
+#include "tracking.h"
 #include "util.h"
 
 typedef struct cmd_entry {
@@ -63,7 +64,7 @@ void command_table_init(void)
                                       hll_commands, bitops_commands,
                                       hash_commands, set_commands,
                                       zset_commands, list_commands, sort_commands, blocking_commands,
-                                      stream_commands};
+                                      pubsub_commands, stream_commands};
     size_t n = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const struct command *c = tables[t]; c->name; c++) n++;
@@ -149,6 +150,8 @@ static void call_entry(client *c, cmd_entry *e)
         client_monitor_feed(c);
     cmd->proc(c);
     keyspace_command_done(); /* a write group the handler left open is closed here */
+    /* client-side caching: the keys a tracking client read (Redis's call()) */
+    if ((c->flags & CLIENT_TRACKING) && (cmd->flags & CMD_READONLY)) tracking_remember_keys(c, cmd);
     uint64_t dur = server_ustime() - start;
     if ((long long)dur < 0) dur = 0;
     e->st.calls++;
@@ -192,7 +195,19 @@ static int command_is_http(const cmdarg *a)
     return (a->len == 4 && !strncasecmp(a->ptr, "post", 4)) || (a->len == 5 && !strncasecmp(a->ptr, "host:", 5));
 }
 
-int command_process(client *c)
+/* Redis 7.0 lets a RESP2 client in subscribed mode run only these. */
+static int allowed_in_pubsub_context(const struct command *top)
+{
+    static const char *const names[] = {"ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe",
+                                        "psubscribe", "punsubscribe", "quit", "reset"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(top->name, names[i])) return 1;
+    return 0;
+}
+
+/* Runs the command after every check; *top gets the top-level command looked up (NULL when
+ * unknown). Returns as command_process. */
+static int process_command(client *c, const struct command **top)
 {
     char err[600];
     if (command_is_http(&c->argv[0])) {
@@ -222,6 +237,7 @@ int command_process(client *c)
         reject(c, NULL, err);
         return 0;
     }
+    *top = e->st.cmd;
     cmd_entry *run = e;
     if (e->nsubs && c->argc >= 2) {
         run = lookup_sub_entry(e, c->argv[1].ptr, c->argv[1].len);
@@ -267,6 +283,13 @@ int command_process(client *c)
         reject(c, run, err);
         return 0;
     }
+    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !allowed_in_pubsub_context(e->st.cmd)) {
+        snprintf(err, sizeof err,
+                 "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                 run->st.fullname);
+        reject(c, run, err);
+        return 0;
+    }
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_MULTI_CTL) && !(e->st.cmd->flags & CMD_MULTI_CTL)) {
         multi_queue_command(c);
         return 0;
@@ -278,10 +301,25 @@ int command_process(client *c)
     if ((cmd->flags & (CMD_WRITE | CMD_MULTI_CTL)) && server.engine && lsm_commit_wanted(server.engine))
         server_commit_point();
     if (cmd->flags & (CMD_WRITE | CMD_MULTI_CTL)) client_note_write(c);
+    if (tracking_clients()) tracking_limit_keys(); /* bound the table before the command adds */
+    server.current_client = c;
     call_entry(c, run);
+    tracking_command_done(); /* invalidations for c itself come after its reply */
+    server.current_client = NULL;
     if (c->flags & CLIENT_BLOCKED) return 2; /* its command wrote nothing: nothing got ready */
     blocking_handle_ready(); /* after the command, or after EXEC as a whole */
     return 0;
+}
+
+int command_process(client *c)
+{
+    const struct command *top = NULL;
+    int r = process_command(c, &top);
+    /* CLIENT CACHING yes|no applies to the next command (or transaction) only */
+    if (r != 1 && (c->flags & CLIENT_TRACKING_CACHING) && !(c->flags & CLIENT_MULTI) &&
+        !(top && !strcmp(top->name, "client")))
+        c->flags &= ~CLIENT_TRACKING_CACHING;
+    return r;
 }
 
 /* The stats entry of cmd (top-level by name first, then a scan for subcommands). */

@@ -33,6 +33,9 @@ typedef void (*command_proc)(struct client *c);
                                      (key_step apart); COMMAND INFO shows 0 0 0 and a keynum key
                                      spec, COMMAND GETKEYS reads numkeys (SINTERCARD) */
 #define CMD_BLOCKING   (1u << 15) /* "blocking": may block the client (blocking.h) */
+#define CMD_PUBSUB     (1u << 16) /* "pubsub": a pub/sub command (allowed in RESP2 subscribed
+                                     mode only for (P|S)(UN)SUBSCRIBE; never tracked; its
+                                     shard-channel "keys" are not keys for COMMAND GETKEYS) */
 
 struct command {
     const char *name;           /* lowercase; for a subcommand just the subcommand ("get") */
@@ -61,6 +64,7 @@ extern const struct command zset_commands[];    /* cmd_zset.c */
 extern const struct command list_commands[];    /* cmd_list.c */
 extern const struct command sort_commands[];    /* cmd_sort.c: SORT, SORT_RO */
 extern const struct command blocking_commands[]; /* cmd_blocking.c */
+extern const struct command pubsub_commands[];  /* cmd_pubsub.c */
 extern const struct command stream_commands[];   /* cmd_stream.c */
 
 /* Commands with a destination key before their key count (ZUNIONSTORE dst numkeys key...), which

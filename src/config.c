@@ -22,6 +22,7 @@
 #include "client.h"
 #include "event.h"
 #include "log.h"
+#include "notify.h"
 #include "parser.h"
 #include "server.h"
 #include "util.h"
@@ -221,7 +222,9 @@ static const config_option options[] = {
     {"stream-node-max-entries", CFG_LL, CFG_MUTABLE, "100", "Streams: at most this many entries per macro node (0 = no limit).", &config.stream_node_max_entries, 0, LLONG_MAX, NULL, NULL},
     {"list-compress-depth", CFG_LL, CFG_MUTABLE, "0", "Accepted for compatibility (the engine compresses blocks with LZ4).", &config.list_compress_depth, 0, LLONG_MAX, NULL, NULL},
     {"client-query-buffer-limit", CFG_MEMORY, CFG_MUTABLE, "1gb", "Largest query buffer of a client.", &config.client_query_buffer_limit, 1024 * 1024, LLONG_MAX, NULL, NULL},
-    {"client-output-buffer-limit", CFG_STRING, CFG_MUTABLE | CFG_MULTIARG, "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60", "<class> <hard> <soft> <soft-seconds>: a client over the hard limit, or over the soft limit for soft-seconds, is closed (only 'normal' applies).", &config.client_output_buffer_limit, 0, 0, NULL, apply_obuf},
+    {"client-output-buffer-limit", CFG_STRING, CFG_MUTABLE | CFG_MULTIARG, "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60", "<class> <hard> <soft> <soft-seconds>: a client over the hard limit, or over the soft limit for soft-seconds, is closed. 'normal' applies to ordinary clients, 'pubsub' to clients subscribed to a channel, pattern or shard channel; 'replica' is accepted (no replicas).", &config.client_output_buffer_limit, 0, 0, NULL, apply_obuf},
+    {"notify-keyspace-events", CFG_STRING, CFG_MUTABLE, "", "Keyspace notifications: the event classes published on __keyspace@<db>__:<key> (K) and __keyevent@<db>__:<event> (E): g generic, $ string, l list, s set, h hash, z zset, x expired, e evicted, t stream, m key miss, d module, n new key, A = g$lshzxetd. Empty = off.", &config.notify_keyspace_events_str, 0, 0, NULL, NULL},
+    {"tracking-table-max-keys", CFG_LL, CFG_MUTABLE, "1000000", "Client-side caching: keys remembered for tracking clients (default mode); past it, random keys are invalidated. 0 = no limit.", &config.tracking_table_max_keys, 0, LONG_MAX, NULL, NULL},
     {"maxmemory", CFG_MEMORY, CFG_MUTABLE, "0", "Accepted for compatibility: memory is bounded by the engine options below (not enforced).", &config.maxmemory, 0, LLONG_MAX, NULL, NULL},
     {"maxmemory-policy", CFG_ENUM, CFG_MUTABLE, "noeviction", "Accepted for compatibility (Kevo never evicts: data lives on disk).", &config.maxmemory_policy, 0, 0, maxmemory_policy_enum, NULL},
     {"maxmemory-samples", CFG_INT, CFG_MUTABLE, "5", "Accepted for compatibility.", &config.maxmemory_samples, 1, 64, NULL, NULL},
@@ -280,13 +283,15 @@ int config_parse_memory(const char *s, long long *out)
     return 1;
 }
 
-/* Parses "normal 0 0 0 replica 256mb 64mb 60 ..." into the normal-class limits and a
- * canonical string. */
-static int parse_obuf(const char *s, long long *hard, long long *soft, int *secs, char *canon,
-                      size_t canoncap, char *err, size_t errlen)
+/* Parses "normal 0 0 0 replica 256mb 64mb 60 ..." into the limits of the three classes
+ * (vals[class][hard, soft, seconds], class 0 normal, 1 replica, 2 pubsub) and a canonical
+ * string; classes not named keep their current values. */
+static int parse_obuf(const char *s, long long vals[3][3], char *canon, size_t canoncap, char *err,
+                      size_t errlen)
 {
     static const char *const classes[] = {"normal", "replica", "pubsub"};
-    long long vals[3][3] = {{0, 0, 0}, {256 * MB, 64 * MB, 60}, {32 * MB, 8 * MB, 60}};
+    static const long long defaults[3][3] = {{0, 0, 0}, {256 * MB, 64 * MB, 60}, {32 * MB, 8 * MB, 60}};
+    memcpy(vals, defaults, sizeof defaults);
     /* start from the current values so a partial set keeps the other classes */
     if (config.client_output_buffer_limit && config.client_output_buffer_limit != s) {
         char cur[256];
@@ -329,7 +334,6 @@ static int parse_obuf(const char *s, long long *hard, long long *soft, int *secs
         }
         vals[k][0] = h, vals[k][1] = so, vals[k][2] = se;
     }
-    *hard = vals[0][0], *soft = vals[0][1], *secs = (int)vals[0][2];
     snprintf(canon, canoncap, "normal %lld %lld %lld slave %lld %lld %lld pubsub %lld %lld %lld",
              vals[0][0], vals[0][1], vals[0][2], vals[1][0], vals[1][1], vals[1][2], vals[2][0],
              vals[2][1], vals[2][2]);
@@ -415,10 +419,21 @@ static int option_set(const config_option *o, const char *value, char *err, size
             }
         }
         if (o->ptr == &config.client_output_buffer_limit) {
-            long long h, s;
-            int secs;
-            if (parse_obuf(value, &h, &s, &secs, canon, sizeof canon, err, errlen) < 0) return -1;
-            config.obuf_hard = h, config.obuf_soft = s, config.obuf_soft_seconds = secs;
+            long long v[3][3];
+            if (parse_obuf(value, v, canon, sizeof canon, err, errlen) < 0) return -1;
+            config.obuf_hard = v[0][0], config.obuf_soft = v[0][1], config.obuf_soft_seconds = (int)v[0][2];
+            config.obuf_pubsub_hard = v[2][0], config.obuf_pubsub_soft = v[2][1];
+            config.obuf_pubsub_soft_seconds = (int)v[2][2];
+            value = canon;
+        }
+        if (o->ptr == &config.notify_keyspace_events_str) {
+            int flags = notify_flags_parse(value);
+            if (flags < 0) {
+                snprintf(err, errlen, "%s", NOTIFY_INVALID_MSG);
+                return -1;
+            }
+            config.notify_keyspace_events = flags;
+            notify_flags_format(flags, canon); /* CONFIG GET shows Redis's canonical form */
             value = canon;
         }
         char *dup = strdup(value);
@@ -716,12 +731,11 @@ static int option_is_default(const config_option *o)
         config_parse_memory(o->deflt, &v);
         snprintf(def, sizeof def, "%lld", v);
     } else if (o->ptr == &config.client_output_buffer_limit) {
-        long long h, s;
-        int secs;
+        long long v[3][3];
         char e[128];
         char *saved = config.client_output_buffer_limit;
         config.client_output_buffer_limit = NULL;
-        parse_obuf(o->deflt, &h, &s, &secs, def, sizeof def, e, sizeof e);
+        parse_obuf(o->deflt, v, def, sizeof def, e, sizeof e);
         config.client_output_buffer_limit = saved;
     } else {
         snprintf(def, sizeof def, "%s", o->deflt);

@@ -44,6 +44,11 @@ struct config {
     char *client_output_buffer_limit;  /* canonical "normal h s t replica h s t pubsub h s t" */
     long long obuf_hard, obuf_soft;    /* normal class, bytes; 0 = no limit */
     int obuf_soft_seconds;
+    long long obuf_pubsub_hard, obuf_pubsub_soft; /* pubsub class (subscribed clients) */
+    int obuf_pubsub_soft_seconds;
+    char *notify_keyspace_events_str;  /* canonical, as CONFIG GET shows it (notify.h) */
+    int notify_keyspace_events;        /* NOTIFY_* classes (notify.h) */
+    long long tracking_table_max_keys; /* client-side caching: keys remembered, 0 = no limit */
     int enable_debug_command;  /* CFG_DEBUG_* */
     int jemalloc_bg_thread;    /* jemalloc background purging threads */
     int enable_protected_configs; /* CFG_DEBUG_*: CONFIG SET of dir, dbfilename */

@@ -17,7 +17,9 @@
 #include "event.h"
 #include "keyspace.h"
 #include "lsm.h"
+#include "pubsub.h"
 #include "server.h"
+#include "tracking.h"
 
 #ifdef KEVO_JEMALLOC
 #include <jemalloc/jemalloc.h>
@@ -184,11 +186,11 @@ static void sec_clients(sbuf *sb)
               "client_recent_max_input_buffer:%zu\r\n"
               "client_recent_max_output_buffer:%zu\r\n"
               "blocked_clients:%zu\r\n"
-              "tracking_clients:0\r\n"
+              "tracking_clients:%lld\r\n"
               "clients_in_timeout_table:%zu\r\n"
               "paused_write_clients:%zu\r\n",
               client_count(), config.maxclients, client_max_input(), client_max_output(), blocking_clients(),
-              blocking_clients_with_timeout(), client_paused_count());
+              tracking_clients(), blocking_clients_with_timeout(), client_paused_count());
 }
 
 static void sec_memory(sbuf *sb)
@@ -342,10 +344,14 @@ static void sec_stats(sbuf *sb)
               "evicted_clients:0\r\n"
               "keyspace_hits:%lld\r\n"
               "keyspace_misses:%lld\r\n"
-              "pubsub_channels:0\r\n"
-              "pubsub_patterns:0\r\n"
+              "pubsub_channels:%lld\r\n"
+              "pubsub_patterns:%lld\r\n"
+              "pubsubshard_channels:%lld\r\n"
               "latest_fork_usec:0\r\n"
               "total_forks:0\r\n"
+              "tracking_total_keys:%lld\r\n"
+              "tracking_total_items:%lld\r\n"
+              "tracking_total_prefixes:%lld\r\n"
               "total_error_replies:%lld\r\n"
               "total_reads_processed:%lld\r\n"
               "total_writes_processed:%lld\r\n"
@@ -357,7 +363,9 @@ static void sec_stats(sbuf *sb)
               server.stat.numconnections, server.stat.numcommands, avg(ops_samples), server.stat.net_input_bytes,
               server.stat.net_output_bytes, (double)avg(in_samples) / 1024, (double)avg(out_samples) / 1024,
               server.stat.rejected_conn, server.stat.expiredkeys, server.stat.stat_expired_time_cap_reached_count,
-              server.stat.keyspace_hits, server.stat.keyspace_misses, server.stat.total_error_replies,
+              server.stat.keyspace_hits, server.stat.keyspace_misses, pubsub_channel_count(PUBSUB_GLOBAL),
+              pubsub_pattern_count(), pubsub_channel_count(PUBSUB_SHARD), tracking_total_keys(),
+              tracking_total_items(), tracking_total_prefixes(), server.stat.total_error_replies,
               server.stat_total_reads, server.stat_total_writes, server.stat_paused_writes,
               poll.limit_us, poll.window_us, poll.hits, poll.misses);
 }

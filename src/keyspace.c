@@ -31,7 +31,9 @@
 
 #include "blocking.h"
 #include "multi.h"
+#include "notify.h"
 #include "server.h"
+#include "tracking.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -275,8 +277,21 @@ int keyspace_commit(void) {
     return r;
 }
 
+static int ks_no_new_events;   /* keyspace_new_events(0) */
+static int ks_no_auto_signals; /* keyspace_auto_signals(0) */
+
+void keyspace_new_events(int on) { ks_no_new_events = !on; }
+void keyspace_auto_signals(int on) { ks_no_auto_signals = !on; }
+
 void keyspace_command_done(void) {
     if (ks_cmd_group) keyspace_commit();
+    ks_no_new_events = 0;
+    ks_no_auto_signals = 0;
+}
+
+/* keyspace_signal_modified unless the running command signals its keys itself. */
+static void auto_signal(int db, const char *key, size_t klen) {
+    if (!ks_no_auto_signals) keyspace_signal_modified(db, key, klen);
 }
 
 /* ---- lookups and writes -------------------------------------------------------------------- */
@@ -331,9 +346,19 @@ static int expire_now(int phys, const char *key, size_t klen, const ks_value *v)
     if (r == 0) {
         server.stat.expiredkeys++;
         server.dirty++;
-        multi_touch_key(keyspace_logical_db(phys), key, klen);
+        int db = keyspace_logical_db(phys);
+        /* Redis's deleteExpiredKeyAndPropagate: the event, then WATCH and tracking (as a change
+         * by nobody: NOLOOP does not hide it from the reader whose lookup expired it) */
+        notify_keyspace_event(NOTIFY_EXPIRED, "expired", db, key, klen);
+        multi_touch_key(db, key, klen);
+        tracking_invalidate_key(key, klen, 1);
     }
     return r;
+}
+
+void keyspace_signal_modified(int db, const char *key, size_t klen) {
+    multi_touch_key(db, key, klen);
+    tracking_invalidate_key(key, klen, 0);
 }
 
 int keyspace_lookup(int db, const char *key, size_t klen, lsm_buf *buf, ks_value *out,
@@ -346,7 +371,10 @@ int keyspace_lookup(int db, const char *key, size_t klen, lsm_buf *buf, ks_value
     r = lsm_get(server.engine, e.p, e.len, buf);
     ekey_free(&e);
     if (r == LSM_ENOTFOUND) {
-        if (flags & KS_LOOKUP_READ) server.stat.keyspace_misses++;
+        if (flags & KS_LOOKUP_READ) {
+            server.stat.keyspace_misses++;
+            notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", db, key, klen);
+        }
         return 0;
     }
     if (r) return r;
@@ -356,7 +384,10 @@ int keyspace_lookup(int db, const char *key, size_t klen, lsm_buf *buf, ks_value
             r = expire_now(phys, key, klen, out);
             if (r) return r;
         }
-        if (flags & KS_LOOKUP_READ) server.stat.keyspace_misses++;
+        if (flags & KS_LOOKUP_READ) {
+            server.stat.keyspace_misses++;
+            notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", db, key, klen);
+        }
         return 0;
     }
     if (flags & KS_LOOKUP_READ) server.stat.keyspace_hits++;
@@ -365,13 +396,13 @@ int keyspace_lookup(int db, const char *key, size_t klen, lsm_buf *buf, ks_value
 
 int keyspace_remove(int db, const char *key, size_t klen, const ks_value *old) {
     int r = remove_key(keyspace_phys_db(db), key, klen, old->expire, old);
-    if (r == 0) multi_touch_key(db, key, klen);
+    if (r == 0) auto_signal(db, key, klen);
     return r;
 }
 
 int keyspace_remove_keep_version(int db, const char *key, size_t klen, const ks_value *old) {
     int r = remove_key(keyspace_phys_db(db), key, klen, old->expire, NULL);
-    if (r == 0) multi_touch_key(db, key, klen);
+    if (r == 0) auto_signal(db, key, klen);
     return r;
 }
 
@@ -432,8 +463,9 @@ int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old
         if ((r = retire_version(oldver))) return r;
         keyspace_notify_removed(old, KS_REMOVED_OVERWRITTEN);
     }
-    if (ks_put_quiet) return 0;
-    multi_touch_key(db, key, klen);
+    if (!old && !ks_no_new_events) notify_keyspace_event(NOTIFY_NEW, "new", db, key, klen); /* dbAdd */
+    if (ks_put_quiet) return 0; /* keyspace_put_quiet: no signalModifiedKey, no wake-up */
+    auto_signal(db, key, klen);
     blocking_signal_key(db, key, klen); /* the key may have data for blocked clients */
     return 0;
 }
@@ -558,6 +590,7 @@ long long keyspace_active_expire_cycle(long long budget_us) {
             if (expire_now(phys, key, klen, &v)) break;
         } else {
             /* stale entry: its incarnation was dropped by compaction (see the invariant) */
+            int absent = r == LSM_ENOTFOUND;
             lsm_batch_clear(ks_lazy_batch);
             lsm_batch_delete(ks_lazy_batch, xk, xl);
             lsm_batch_counter_add(ks_lazy_batch, 2 * phys, -1);
@@ -566,6 +599,12 @@ long long keyspace_active_expire_cycle(long long budget_us) {
             lsm_batch_clear(ks_lazy_batch);
             if (r) break;
             server.stat.expiredkeys++;
+            if (absent) { /* the key expired unseen: its event and invalidation are due now */
+                int db = keyspace_logical_db(phys);
+                notify_keyspace_event(NOTIFY_EXPIRED, "expired", db, key, klen);
+                multi_touch_key(db, key, klen);
+                tracking_invalidate_key(key, klen, 1);
+            }
         }
         expired++;
         if (xl <= sizeof(ks_xresume)) {

@@ -105,7 +105,8 @@ lsm_buf *keyspace_buf(int i);
 /* ---- writes (into server.batch) ---- */
 void keyspace_begin(void);
 /* Stores key with the given type/expire/payload. old = the current live value (from a lookup
- * in this command) or NULL when absent: counters and the old expire-index entry follow from it.
+ * in this command) or NULL when absent: counters and the old expire-index entry follow from it;
+ * old == NULL publishes the "new" keyspace event (notify.h), as Redis's dbAdd.
  * An expire <= now stores nothing (the key is removed if old != NULL), as Redis does for a
  * past expire time. Touches WATCH. Returns 0 or a negative LSM_E* code. */
 int keyspace_put(int db, const char *key, size_t klen, const ks_value *old, uint8_t type,
@@ -113,6 +114,19 @@ int keyspace_put(int db, const char *key, size_t klen, const ks_value *old, uint
 /* As keyspace_put, with value flags (KF_RAW) stored along. */
 int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old, uint8_t type,
                        uint8_t vflags, uint64_t expire, const void *payload, size_t plen);
+/* The "new" event keyspace_put publishes for a key that was absent: on by default. A command
+ * that must publish it at another point (MSET: in argument order, between its "set" events)
+ * turns it off around its writes and publishes it itself; keyspace_command_done turns it on. */
+void keyspace_new_events(int on);
+/* keyspace_signal_modified calls made by the keyspace itself: on by default. A command that
+ * writes its keys in another order than Redis (MSET, DEL: sorted) turns them off around its
+ * writes and calls keyspace_signal_modified per key in Redis's order (invalidation messages
+ * keep Redis's order); keyspace_command_done turns them on. */
+void keyspace_auto_signals(int on);
+/* Redis's signalModifiedKey: a key of LOGICAL db changed, so WATCHes on it fail and the clients
+ * that may cache it get an invalidation (tracking.h). keyspace_put/remove and the collection
+ * layer call it; a command that changes a key without them must call it. */
+void keyspace_signal_modified(int db, const char *key, size_t klen);
 /* Removes a live key (old from a lookup, not NULL). Touches WATCH. */
 int keyspace_remove(int db, const char *key, size_t klen, const ks_value *old);
 /* Closes the command's write group opened by keyspace_begin: everything it wrote is ONE WAL

@@ -22,6 +22,7 @@
 #include "types/coll.h"
 #include "log.h"
 #include "net.h"
+#include "tracking.h"
 
 struct server server;
 
@@ -277,6 +278,9 @@ static void before_sleep(event_loop *el)
             log_msg(LL_WARNING, "WAL commit succeeded again: writes are accepted.");
         }
     }
+    /* client-side caching in BCAST mode: the keys modified in this iteration, before the
+     * replies go out (Redis's beforeSleep order) */
+    tracking_broadcast();
     client_flush_all(ok, err);
     server.iteration++;
 }
@@ -289,6 +293,7 @@ static long long server_cron(event_loop *el, long long id, void *data)
     check_shutdown();
     client_cron();
     info_cron();
+    if (tracking_clients()) tracking_limit_keys(); /* after a CONFIG SET of a lower limit, idle */
     if (server.engine) {
         server_poll_engine();
         if (server.active_expire_enabled) {

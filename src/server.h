@@ -57,6 +57,10 @@ struct server {
     int engine_failed;      /* the engine refuses writes (lsm_write_error), as last polled */
     long long bgsave_last_ms;
     int last_save_ok;
+    /* ---- added for pub/sub and client-side caching ---- */
+    struct client *current_client; /* the client whose top-level command is running (set by
+                                      command_process, NULL between commands, in the cron and
+                                      in before-sleep); a command run by EXEC keeps its caller */
 };
 #define SHUTDOWN_NOFLAGS 0
 #define SHUTDOWN_SAVE 1

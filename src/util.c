@@ -167,6 +167,9 @@ static int glob_token(const char *pat, size_t plen, size_t *pi, unsigned char ch
 }
 
 int glob_match(const char *pat, size_t plen, const char *s, size_t slen, int nocase) {
+    /* Redis's stringmatchlen never enters its loop for an empty string: only an empty pattern
+     * matches it ("*" does not; KEYS/SCAN treat a lone "*" as "everything" themselves) */
+    if (slen == 0) return plen == 0;
     size_t pi = 0, si = 0;
     size_t star_p = (size_t)-1, star_s = 0;
     while (si < slen) {

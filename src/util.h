@@ -14,7 +14,8 @@ int string2ld(const char *s, size_t len, long double *out);
 int ll2string(char *dst, size_t cap, long long v);
 /* Formats a long double as Redis does for INCRBYFLOAT (%.17Lf trimmed); returns length. */
 int ld2string(char *dst, size_t cap, long double v);
-/* Redis glob: * ? [abc] [^a] [a-z] \x ; nocase != 0 ignores case. Returns 1 on match. */
+/* Redis glob (stringmatchlen): * ? [abc] [^a] [a-z] \x ; nocase != 0 ignores case. Returns 1
+ * on match. As Redis, an empty string matches only an empty pattern (not even "*"). */
 int glob_match(const char *pat, size_t plen, const char *s, size_t slen, int nocase);
 
 /* Big-endian 64-bit integers, as the on-disk key encodings store them (bytewise order is numeric

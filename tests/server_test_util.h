@@ -86,7 +86,7 @@ static const char *stu_run(client *c, const char *line) {
 }
 
 /* 1 when the 'v' || version liveness record exists. */
-static int stu_version_live(uint64_t ver) {
+__attribute__((unused)) static int stu_version_live(uint64_t ver) {
     char vk[9];
     vk[0] = KS_TAG_VERSION;
     for (int i = 0; i < 8; i++) vk[1 + i] = (char)(ver >> (8 * (7 - i)));
@@ -98,7 +98,7 @@ static int stu_version_live(uint64_t ver) {
 }
 
 /* Engine records under 'm' || ver || sub (sub < 0: every kind). */
-static long long stu_records(uint64_t ver, int sub) {
+__attribute__((unused)) static long long stu_records(uint64_t ver, int sub) {
     char pfx[10];
     coll_member_key(pfx, ver, sub < 0 ? 0 : (uint8_t)sub, NULL, 0);
     size_t pl = sub < 0 ? 9 : 10;

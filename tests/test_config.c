@@ -155,6 +155,52 @@ Test(config, output_buffer_limit_simple_form)
     cr_assert_eq(config_set("client-output-buffer-limit", "bogus 1 2 3", 1, err, sizeof err), -1);
 }
 
+/* The pubsub class is applied to subscribers: its three numbers reach the config struct, and a
+ * failed set leaves them as they were. */
+Test(config, output_buffer_limit_pubsub_class)
+{
+    char err[256];
+    cr_assert_eq(config.obuf_pubsub_hard, 32LL << 20, "default pubsub 32mb 8mb 60");
+    cr_assert_eq(config.obuf_pubsub_soft, 8LL << 20);
+    cr_assert_eq(config.obuf_pubsub_soft_seconds, 60);
+    cr_assert_eq(config_set("client-output-buffer-limit", "pubsub 256kb 128kb 5", 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(config.obuf_pubsub_hard, 256LL << 10);
+    cr_assert_eq(config.obuf_pubsub_soft, 128LL << 10);
+    cr_assert_eq(config.obuf_pubsub_soft_seconds, 5);
+    cr_assert_eq(config.obuf_hard, 0, "the normal class is untouched");
+    cr_assert_eq(config_set("client-output-buffer-limit", "pubsub 1mb x 5", 1, err, sizeof err), -1);
+    cr_assert_str_eq(err, "Error in hard, soft or soft_seconds setting in buffer limit configuration.");
+    cr_assert_eq(config.obuf_pubsub_hard, 256LL << 10);
+    cr_assert_eq(config_set("client-output-buffer-limit", "master 1mb 1mb 5", 1, err, sizeof err), -1);
+    cr_assert_str_eq(err, "Invalid client class specified in buffer limit configuration.");
+}
+
+Test(config, notify_keyspace_events_canonical_and_invalid)
+{
+    char err[256], v[64];
+    config_get("notify-keyspace-events", v, sizeof v);
+    cr_assert_str_eq(v, "", "off by default");
+    cr_assert_eq(config.notify_keyspace_events, 0);
+    cr_assert_eq(config_set("notify-keyspace-events", "ExK$", 1, err, sizeof err), 0, "%s", err);
+    config_get("notify-keyspace-events", v, sizeof v);
+    cr_assert_str_eq(v, "$xKE");
+    cr_assert_eq(config_set("notify-keyspace-events", "KEA!", 1, err, sizeof err), -1);
+    cr_assert_str_eq(err, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+    config_get("notify-keyspace-events", v, sizeof v);
+    cr_assert_str_eq(v, "$xKE", "a refused value changes nothing");
+    cr_assert_eq(config_load_string("notify-keyspace-events \"\"\n", err, sizeof err, NULL, NULL, 0), 0, "%s", err);
+    cr_assert_eq(config.notify_keyspace_events, 0);
+}
+
+Test(config, tracking_table_max_keys_range)
+{
+    char err[256], v[64];
+    config_get("tracking-table-max-keys", v, sizeof v);
+    cr_assert_str_eq(v, "1000000");
+    cr_assert_eq(config_set("tracking-table-max-keys", "0", 1, err, sizeof err), 0, "0 = no limit");
+    cr_assert_eq(config_set("tracking-table-max-keys", "-1", 1, err, sizeof err), -1);
+}
+
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "r");

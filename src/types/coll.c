@@ -107,12 +107,19 @@ int coll_create(coll *c, uint8_t enc) {
 }
 
 int coll_recreate(coll *c, uint8_t enc) {
-    if (c->exists) {
-        int r = keyspace_remove(c->db, c->key, c->klen, &c->cur);
-        if (r) return r;
-        c->exists = 0;
-    }
-    return coll_create(c, enc);
+    if (!c->exists) return coll_create(c, enc);
+    /* an overwrite (Redis's setKey of an existing key: no "new" event), not a delete and a
+     * create: the key keeps its count, loses its expire, and a new version retires the old one */
+    int r = new_version(&c->version);
+    if (r) return r;
+    c->count = 0;
+    c->enc = enc;
+    c->extra_len = 0;
+    size_t n = encode_meta(c, c->meta);
+    if ((r = keyspace_put(c->db, c->key, c->klen, &c->cur, c->type, 0, c->meta, n))) return r;
+    c->meta_dirty = 0;
+    cur_from_meta(c, 0);
+    return 0;
 }
 
 int coll_get(const coll *c, uint8_t sub, const void *m, size_t mlen, lsm_buf *out) {
@@ -145,7 +152,7 @@ int coll_del(coll *c, uint8_t sub, const void *m, size_t mlen) {
 }
 
 void coll_touch(coll *c) {
-    multi_touch_key(c->db, c->key, c->klen);
+    keyspace_signal_modified(c->db, c->key, c->klen); /* WATCH and client-side caching */
     blocking_signal_key(c->db, c->key, c->klen);
 }
 
