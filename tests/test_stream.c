@@ -680,7 +680,7 @@ Test(stream, big_stream_costs_bounded_engine_work) {
         {"XPENDING s g - + 10", 2, 0},
         {"XPENDING s g - + 10 c5", 13, 0},
         {"XPENDING s g", 2, 0},
-        {"XDEL s 30000-0", 4, 5},
+        {"XDEL s 30000-0", 3, 4},
         {"XAUTOCLAIM s g other 0 25000 COUNT 5 JUSTID", 14, 22},
         {"XREADGROUP GROUP g c3 COUNT 10 STREAMS s 35000", 27, 12},
         {"XINFO GROUPS s", 2, 0},

@@ -783,7 +783,7 @@ int stream_delete(stream *s, const stream_id *id) {
     if (!s->c.exists || s->c.count <= 0) return 0;
     int r = stream_get(s, id, &read_buf);
     if (r <= 0) return r;
-    if ((r = stream_load_state(s)) || (r = tail_settle(s))) return r;
+    if ((r = stream_load_state(s))) return r;
     char k[16];
     stream_id_encode(k, id);
     if ((r = coll_del(&s->c, STREAM_SUB_ENTRY, k, 16))) return r;
@@ -792,6 +792,11 @@ int stream_delete(stream *s, const stream_id *id) {
     r = node_find(s, id, &n, &read_buf);
     if (r == 0) r = LSM_ECORRUPT; /* every entry is in a node */
     if (r < 0) return r;
+    /* the tail's record is written (or removed) below: it takes what XADD appended to it */
+    if (stream_id_cmp(&n.master, &s->tail) == 0 && s->tail_add_n) {
+        tail_effective(s, &n);
+        s->tail_add_n = s->tail_add_bytes = 0;
+    }
     if (n.live <= 1) {
         if ((r = node_del(s, &n.master)) || (r = node_removed(s, &n.master))) return r;
     } else {
@@ -856,8 +861,9 @@ static int tw_delete(trim_walk *w, stream *s) {
 int stream_trim(stream *s, const stream_trim_args *a, int64_t *deleted) {
     *deleted = 0;
     if (a->strategy == STREAM_TRIM_NONE || !s->c.exists) return 0;
+    /* Redis's first check, before any node is looked at: the common XADD MAXLEN case */
+    if (a->strategy == STREAM_TRIM_MAXLEN && s->c.count <= a->maxlen) return 0;
     int r = stream_load_state(s);
-    if (r == 0) r = tail_settle(s);
     if (r) return r;
     trim_walk w;
     coll_iter nodes;
@@ -893,6 +899,8 @@ int stream_trim(stream *s, const stream_trim_args *a, int64_t *deleted) {
             r = LSM_ECORRUPT;
             goto out;
         }
+        int is_tail = stream_id_cmp(&n.master, &s->tail) == 0;
+        if (is_tail) tail_effective(s, &n); /* what XADD appended, not in the record yet */
         int64_t entries = (int64_t)n.live;
         if (a->limit && *deleted + entries > a->limit) break;
         int remove_node = a->strategy == STREAM_TRIM_MAXLEN
@@ -912,7 +920,10 @@ int stream_trim(stream *s, const stream_trim_args *a, int64_t *deleted) {
             if ((r = node_del(s, &n.master))) goto out;
             s->nnodes--;
             s->state_dirty = 1;
-            if (stream_id_cmp(&n.master, &s->tail) == 0) memset(&s->tail, 0, sizeof(s->tail));
+            if (is_tail) {
+                memset(&s->tail, 0, sizeof(s->tail));
+                s->tail_add_n = s->tail_add_bytes = 0;
+            }
             continue;
         }
         if (a->approx) break;
@@ -930,6 +941,7 @@ int stream_trim(stream *s, const stream_trim_args *a, int64_t *deleted) {
             n.live -= (uint64_t)gone;
             n.deleted += (uint64_t)gone;
             if ((r = node_put(s, &n))) goto out;
+            if (is_tail) s->tail_add_n = s->tail_add_bytes = 0; /* the record has them now */
         }
         break;
     }

@@ -32,8 +32,9 @@
  *
  * The tail node's record is not rewritten by every XADD: what XADD appends to it (entry count and
  * listpack bytes) rides in the metadata, which XADD writes anyway, and its last ID is then the
- * stream's; the record takes them when the node is done (a new node starts) or before any other
- * command reads or changes nodes or moves the last ID (tail_settle).
+ * stream's; the record takes them when the node is done (a new node starts), when XDEL or a
+ * trim changes that node (they read it with what was appended), or before XSETID moves the last
+ * ID.
  *
  * Costs: XADD reads the metadata and the tail node and writes the entry and the metadata (the
  * node records too, once per node); XRANGE/XREAD read what they return (seeking to first-id, so a head trimmed by
