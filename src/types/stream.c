@@ -837,8 +837,9 @@ static int tw_load(trim_walk *w) {
     return 0;
 }
 
+/* Opens the walk at first use (a trim that removes nothing creates no iterator). */
 static int tw_open(trim_walk *w, const stream *s) {
-    memset(w, 0, sizeof(*w));
+    if (w->open) return 0;
     w->open = 1;
     if (s->c.count <= 0) return 0;
     char k[16];
@@ -866,10 +867,10 @@ int stream_trim(stream *s, const stream_trim_args *a, int64_t *deleted) {
     int r = stream_load_state(s);
     if (r) return r;
     trim_walk w;
+    memset(&w, 0, sizeof(w));
     coll_iter nodes;
     memset(&nodes, 0, sizeof(nodes));
     lsm_buf nb = {0};
-    if ((r = tw_open(&w, s))) goto out;
     if ((r = coll_iter_seek(&nodes, &s->c, STREAM_SUB_NODE, NULL, 0))) goto out;
     for (; coll_iter_valid(&nodes); coll_iter_next(&nodes)) {
         if (a->strategy == STREAM_TRIM_MAXLEN && s->c.count <= a->maxlen) break;
@@ -907,6 +908,7 @@ int stream_trim(stream *s, const stream_trim_args *a, int64_t *deleted) {
                               ? s->c.count - entries >= a->maxlen
                               : stream_id_cmp(&n.last, &a->minid) < 0;
         if (remove_node) {
+            if ((r = tw_open(&w, s))) goto out;
             int64_t gone = 0;
             while (w.valid && stream_id_cmp(&w.cur, &n.last) <= 0) {
                 if ((r = tw_delete(&w, s))) goto out;
@@ -928,6 +930,7 @@ int stream_trim(stream *s, const stream_trim_args *a, int64_t *deleted) {
         }
         if (a->approx) break;
         /* within the node: entries one by one from its first */
+        if ((r = tw_open(&w, s))) goto out;
         int64_t gone = 0;
         while (w.valid && stream_id_cmp(&w.cur, &n.last) <= 0) {
             int stop = a->strategy == STREAM_TRIM_MAXLEN ? s->c.count <= a->maxlen
