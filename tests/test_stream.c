@@ -164,15 +164,18 @@ static void check_nodes(stream *s) {
     cr_assert_geq(have, 0);
     uint64_t nodes = 0, total = 0;
     stream_id prev_last = {0, 0}, master = {0, 0};
+    cr_assert_eq(stream_load_state(s), 0);
     for (; coll_iter_valid(&ni); coll_iter_next(&ni), nodes++) {
         size_t ml, nvl;
         const char *m = coll_iter_member(&ni, &ml);
         const char *nv = coll_iter_value(&ni, &nvl);
         cr_assert_eq(ml, 16);
         stream_id_decode(m, &master);
+        if (!nodes) cr_assert_eq(stream_id_cmp(&master, &s->head), 0, "the head hint is the first node");
         cr_assert_geq(nvl, 44);
         uint64_t live = 0;
         for (int i = 0; i < 8; i++) live |= (uint64_t)(unsigned char)nv[i] << (8 * i);
+        if (!nodes) cr_assert_eq(live, s->head_live, "the head's live count (its record's)");
         stream_id last;
         stream_id_decode(nv + 24, &last);
         if (!stream_id_cmp(&master, &s->tail) && s->tail_add_n) {
@@ -200,7 +203,7 @@ static void check_nodes(stream *s) {
     cr_assert_eq(stream_load_state(s), 0);
     cr_assert_eq(nodes, s->nnodes);
     if (nodes) cr_assert_eq(stream_id_cmp(&master, &s->tail), 0, "the tail is the last node");
-    else cr_assert(stream_id_is_zero(&s->tail));
+    else cr_assert(stream_id_is_zero(&s->tail) && stream_id_is_zero(&s->head));
 }
 
 /* The stream equals the model: length, both walks, random ranges both ways, first/last IDs,

@@ -423,6 +423,8 @@ int stream_set_last_id(stream *s, const stream_id *id) {
 
 /* ---- the stream's metadata ------------------------------------------------------------------ */
 
+#define STATE_LEN 56 /* max-deleted-id | groups | nodes | head node | head node live count */
+
 static void meta_encode(stream *s) {
     char *x = s->c.extra;
     stream_id_encode(x, &s->last_id);
@@ -467,6 +469,8 @@ int stream_create(stream *s) {
     s->state_dirty = 0;
     memset(&s->max_deleted, 0, sizeof(s->max_deleted));
     s->ngroups = s->nnodes = 0;
+    memset(&s->head, 0, sizeof(s->head));
+    s->head_live = 0;
     meta_encode(s);
     s->c.meta_dirty = 1;
     return 0;
@@ -476,14 +480,18 @@ int stream_load_state(stream *s) {
     if (s->state_loaded || !s->c.exists) return 0;
     int r = coll_get(&s->c, STREAM_SUB_STATE, NULL, 0, &read_buf);
     if (r < 0) return r;
+    memset(&s->head, 0, sizeof(s->head));
+    s->head_live = 0;
     if (r == 0) {
         memset(&s->max_deleted, 0, sizeof(s->max_deleted));
         s->ngroups = s->nnodes = 0;
     } else {
-        if (read_buf.len != 32) return LSM_ECORRUPT;
+        if (read_buf.len != STATE_LEN) return LSM_ECORRUPT;
         stream_id_decode(read_buf.data, &s->max_deleted);
         s->ngroups = get_le64(read_buf.data + 16);
         s->nnodes = get_le64(read_buf.data + 24);
+        stream_id_decode(read_buf.data + 32, &s->head);
+        s->head_live = get_le64(read_buf.data + 48);
     }
     s->state_loaded = 1;
     return 0;
@@ -493,10 +501,12 @@ int stream_save(stream *s, int quiet) {
     if (!s->c.exists) return 0;
     int r;
     if (s->state_dirty) {
-        char v[32];
+        char v[STATE_LEN];
         stream_id_encode(v, &s->max_deleted);
         put_le64(v + 16, s->ngroups);
         put_le64(v + 24, s->nnodes);
+        stream_id_encode(v + 32, &s->head);
+        put_le64(v + 48, s->head_live);
         if ((r = coll_put(&s->c, STREAM_SUB_STATE, NULL, 0, v, sizeof(v)))) return r;
         s->state_dirty = 0;
     }
@@ -594,6 +604,8 @@ int stream_add(stream *s, const stream_id *use_id, int seq_given, uint64_t now_m
         /* the old tail is done: its record takes what XADD appended to it */
         if ((r = node_put(s, &n))) return r;
         s->tail_add_n = s->tail_add_bytes = 0;
+        if ((r = stream_load_state(s))) return r;
+        if (stream_id_cmp(&n.master, &s->head) == 0) s->head_live = n.live;
     }
     if (!have) {
         /* a new node: its master entry holds this entry's fields */
@@ -611,7 +623,10 @@ int stream_add(stream *s, const stream_id *use_id, int seq_given, uint64_t now_m
         n.mf = mfb->p;
         n.mflen = mfb->len;
         same = 1;
-        s->nnodes++;
+        if (s->nnodes++ == 0) { /* the first node */
+            s->head = id;
+            s->head_live = 1;
+        }
         s->state_dirty = 1;
         s->tail = id;
     } else if ((long)n.nfields == npairs) {
@@ -769,6 +784,36 @@ static int first_entry_after(const stream *s, const stream_id *after, stream_id 
 static int node_removed(stream *s, const stream_id *master) {
     s->nnodes--;
     s->state_dirty = 1;
+    if (stream_id_cmp(master, &s->head) == 0) {
+        /* the next node is the head (one step over the record just deleted) */
+        memset(&s->head, 0, sizeof(s->head));
+        s->head_live = 0;
+        if (s->nnodes) {
+            coll_iter ci;
+            char k[16];
+            stream_id_encode(k, master);
+            int r = coll_iter_seek(&ci, &s->c, STREAM_SUB_NODE, k, 16);
+            if (r == 0 && coll_iter_valid(&ci)) {
+                size_t ml, vl;
+                const char *m = coll_iter_member(&ci, &ml);
+                const char *v = coll_iter_value(&ci, &vl);
+                snode hn;
+                stream_id hm;
+                if (ml == 16) stream_id_decode(m, &hm);
+                if (ml != 16 || node_decode(v, vl, &hm, &hn)) {
+                    r = LSM_ECORRUPT;
+                } else {
+                    s->head = hm;
+                    s->head_live = hn.live;
+                }
+            } else if (r == 0) {
+                r = coll_iter_status(&ci);
+                if (r == 0) r = LSM_ECORRUPT; /* nodes counted but none found */
+            }
+            coll_iter_close(&ci);
+            if (r) return r;
+        }
+    }
     if (stream_id_cmp(master, &s->tail) != 0) return 0;
     snode prev;
     lsm_buf b = {0};
@@ -803,6 +848,10 @@ int stream_delete(stream *s, const stream_id *id) {
         n.live--;
         n.deleted++;
         if ((r = node_put(s, &n))) return r;
+        if (stream_id_cmp(&n.master, &s->head) == 0) {
+            s->head_live = n.live;
+            s->state_dirty = 1;
+        }
     }
     if (stream_id_cmp(id, &s->max_deleted) > 0) {
         s->max_deleted = *id;
@@ -866,12 +915,26 @@ int stream_trim(stream *s, const stream_trim_args *a, int64_t *deleted) {
     if (a->strategy == STREAM_TRIM_MAXLEN && s->c.count <= a->maxlen) return 0;
     int r = stream_load_state(s);
     if (r) return r;
+    if (a->approx && a->strategy == STREAM_TRIM_MAXLEN && !stream_id_is_zero(&s->head)) {
+        /* the loop's first node decides it all when it cannot go: no iterator (XADD MAXLEN ~
+         * of a capped stream lands here nearly every time) */
+        int64_t first = (int64_t)s->head_live;
+        if (stream_id_cmp(&s->head, &s->tail) == 0) first += s->tail_add_n;
+        if ((a->limit && first > a->limit) || s->c.count - first < a->maxlen) return 0;
+    }
     trim_walk w;
     memset(&w, 0, sizeof(w));
     coll_iter nodes;
     memset(&nodes, 0, sizeof(nodes));
     lsm_buf nb = {0};
-    if ((r = coll_iter_seek(&nodes, &s->c, STREAM_SUB_NODE, NULL, 0))) goto out;
+    char hk[16];
+    int have_head = !stream_id_is_zero(&s->head);
+    if (have_head) stream_id_encode(hk, &s->head);
+    /* from the head node: the records of nodes trimmed before are not stepped over */
+    if ((r = coll_iter_seek(&nodes, &s->c, STREAM_SUB_NODE, have_head ? hk : NULL, have_head ? 16 : 0)))
+        goto out;
+    int removed = 0, rewrote = 0; /* nodes removed; the loop's last node rewritten */
+    uint64_t rewrote_live = 0;
     for (; coll_iter_valid(&nodes); coll_iter_next(&nodes)) {
         if (a->strategy == STREAM_TRIM_MAXLEN && s->c.count <= a->maxlen) break;
         size_t ml, vl;
@@ -922,6 +985,7 @@ int stream_trim(stream *s, const stream_trim_args *a, int64_t *deleted) {
             if ((r = node_del(s, &n.master))) goto out;
             s->nnodes--;
             s->state_dirty = 1;
+            removed = 1;
             if (is_tail) {
                 memset(&s->tail, 0, sizeof(s->tail));
                 s->tail_add_n = s->tail_add_bytes = 0;
@@ -945,11 +1009,34 @@ int stream_trim(stream *s, const stream_trim_args *a, int64_t *deleted) {
             n.deleted += (uint64_t)gone;
             if ((r = node_put(s, &n))) goto out;
             if (is_tail) s->tail_add_n = s->tail_add_bytes = 0; /* the record has them now */
+            rewrote = 1;
+            rewrote_live = n.live;
         }
         break;
     }
     if (r == 0) r = coll_iter_status(&nodes);
     if (r) goto out;
+    if (removed || rewrote) {
+        /* the loop stopped on the first node left (its record as the walk saw it, or as the
+         * loop rewrote it), or ran out of nodes */
+        memset(&s->head, 0, sizeof(s->head));
+        s->head_live = 0;
+        s->state_dirty = 1;
+        if (coll_iter_valid(&nodes)) {
+            size_t ml, vl;
+            const char *m = coll_iter_member(&nodes, &ml);
+            const char *v = coll_iter_value(&nodes, &vl);
+            snode hn;
+            stream_id hm;
+            if (ml == 16) stream_id_decode(m, &hm);
+            if (ml != 16 || node_decode(v, vl, &hm, &hn)) {
+                r = LSM_ECORRUPT;
+                goto out;
+            }
+            s->head = hm;
+            s->head_live = rewrote ? rewrote_live : hn.live;
+        }
+    }
     if (s->c.count == 0) {
         memset(&s->first_id, 0, sizeof(s->first_id));
     } else if (*deleted) {
@@ -992,7 +1079,10 @@ int stream_radix_nodes(const stream *s, long long *out) {
     coll_iter ci;
     char(*keys)[16] = NULL;
     size_t n = 0, cap = 0;
-    int r = coll_iter_seek(&ci, &s->c, STREAM_SUB_NODE, NULL, 0);
+    char hk[16];
+    int have_head = !stream_id_is_zero(&s->head);
+    if (have_head) stream_id_encode(hk, &s->head);
+    int r = coll_iter_seek(&ci, &s->c, STREAM_SUB_NODE, have_head ? hk : NULL, have_head ? 16 : 0);
     for (; r == 0 && coll_iter_valid(&ci); coll_iter_next(&ci)) {
         size_t ml;
         const char *m = coll_iter_member(&ci, &ml);

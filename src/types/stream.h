@@ -12,7 +12,8 @@
  *   'm' || ver || 0x00 || id             -> entry: varint n, then n x (varint len, field,
  *                                           varint len, value)
  *   'm' || ver || 0x10                   -> state: max-deleted-id (16) | groups (8, LE) |
- *                                           nodes (8, LE)            (absent: all zero)
+ *                                           nodes (8, LE) | head node (16) | its live
+ *                                           count (8, LE)            (absent: all zero)
  *   'm' || ver || 0x11 || master id      -> macro node: live (8) | deleted (8) | body bytes (8) |
  *                                           last id (16) | nfields (4) | nfields x (len (4) |
  *                                           field)                    (integers LE)
@@ -83,6 +84,10 @@ typedef struct stream {
     int state_loaded, state_dirty;
     stream_id max_deleted;    /* max-deleted-entry-id */
     uint64_t ngroups, nnodes;
+    stream_id head;           /* master ID of the first macro node (0-0: none): walks over the
+                                 nodes seek there, past the records of nodes trimmed before */
+    uint64_t head_live;       /* live entries in the head node's record (what XADD appended
+                                 to it as the tail is not in it): XADD MAXLEN ~ decides from it */
 } stream;
 
 /* ---- IDs ---- */
