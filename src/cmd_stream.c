@@ -580,7 +580,7 @@ static void reply_lag(client *c, const stream *s, const stream_group *g) {
 static int pel_max(const stream *s, const stream_group *g, stream_id *out) {
     stream_gwalk w;
     *out = ID_MIN;
-    int r = stream_gwalk_open(&w, s, STREAM_SUB_PEL, g, NULL, 0, NULL, 1);
+    int r = stream_gwalk_open(&w, s, STREAM_SUB_PEL, g, NULL, 0, NULL, 1, UINT64_MAX);
     const char *k, *v;
     size_t kl, vl;
     if (r == 0) r = stream_gwalk_next(&w, &k, &kl, &v, &vl);
@@ -664,7 +664,7 @@ static long deliver_new(client *c, stream *s, stream_group *g, stream_consumer *
 static long deliver_history(client *c, stream *s, stream_group *g, stream_consumer *co,
                             const stream_id *start, long long count, uint64_t now) {
     stream_gwalk w;
-    int r = stream_gwalk_open(&w, s, STREAM_SUB_CPEL, g, co->name, co->nlen, start, 0);
+    int r = stream_gwalk_open(&w, s, STREAM_SUB_CPEL, g, co->name, co->nlen, start, 0, co->pel);
     void *h = reply_defer_len(c);
     long n = 0;
     const char *k, *v;
@@ -1216,6 +1216,7 @@ static void xgroup_generic(client *c) {
         g.last_id = id;
         g.entries_read = entries_read;
         g.pel = g.consumers = 0;
+        memset(&g.pel_head, 0, sizeof(g.pel_head));
         if ((r = stream_group_put(&s, &g))) {
             sfail(c, r, NULL);
             goto out;
@@ -1421,7 +1422,7 @@ static void cmd_xpending(client *c) {
             goto out;
         }
         for (int rev = 0; rev < 2; rev++) {
-            r = stream_gwalk_open(&w, &s, STREAM_SUB_PEL, &g, NULL, 0, NULL, rev);
+            r = stream_gwalk_open(&w, &s, STREAM_SUB_PEL, &g, NULL, 0, NULL, rev, UINT64_MAX);
             if (r == 0) r = stream_gwalk_next(&w, &k, &kl, &v, &vl);
             if (r == 0 || (r == 1 && kl != 16)) r = LSM_ECORRUPT;
             if (r < 0) goto fail;
@@ -1432,7 +1433,7 @@ static void cmd_xpending(client *c) {
         }
         void *h = reply_defer_len(c);
         long n = 0;
-        r = stream_gwalk_open(&w, &s, STREAM_SUB_CONSUMER, &g, NULL, 0, NULL, 0);
+        r = stream_gwalk_open(&w, &s, STREAM_SUB_CONSUMER, &g, NULL, 0, NULL, 0, UINT64_MAX);
         while (r == 0) {
             r = stream_gwalk_next(&w, &k, &kl, &v, &vl);
             if (r <= 0) break;
@@ -1452,9 +1453,9 @@ static void cmd_xpending(client *c) {
         reply_set_deferred_array(c, h, n);
         goto out;
     }
+    stream_consumer pco = {0};
     if (cname) {
-        stream_consumer co;
-        r = stream_consumer_get(&s, &g, cname->ptr, cname->len, &co);
+        r = stream_consumer_get(&s, &g, cname->ptr, cname->len, &pco);
         if (r < 0) goto fail;
         if (r == 0) {
             reply_array(c, 0);
@@ -1464,8 +1465,8 @@ static void cmd_xpending(client *c) {
     uint64_t now = server_now_ms();
     void *h = reply_defer_len(c);
     long n = 0;
-    r = cname ? stream_gwalk_open(&w, &s, STREAM_SUB_CPEL, &g, cname->ptr, cname->len, &startid, 0)
-              : stream_gwalk_open(&w, &s, STREAM_SUB_PEL, &g, NULL, 0, &startid, 0);
+    r = cname ? stream_gwalk_open(&w, &s, STREAM_SUB_CPEL, &g, cname->ptr, cname->len, &startid, 0, pco.pel)
+              : stream_gwalk_open(&w, &s, STREAM_SUB_PEL, &g, NULL, 0, &startid, 0, UINT64_MAX);
     while (r == 0 && count) {
         r = stream_gwalk_next(&w, &k, &kl, &v, &vl);
         if (r <= 0) break;
@@ -1753,7 +1754,7 @@ static void cmd_xautoclaim(client *c) {
     const char *k, *v;
     size_t kl, vl;
     stream_id endid = {0, 0};
-    r = stream_gwalk_open(&w, &s, STREAM_SUB_PEL, &g, NULL, 0, &startid, 0);
+    r = stream_gwalk_open(&w, &s, STREAM_SUB_PEL, &g, NULL, 0, &startid, 0, UINT64_MAX);
     if (r) goto fail;
     int more = 1; /* the walk has not reached its end */
     while (attempts-- && count) {
@@ -1922,7 +1923,7 @@ static void cmd_xinfo_consumers(client *c) {
     long n = 0;
     const char *k, *v;
     size_t kl, vl;
-    r = stream_gwalk_open(&w, &s, STREAM_SUB_CONSUMER, &g, NULL, 0, NULL, 0);
+    r = stream_gwalk_open(&w, &s, STREAM_SUB_CONSUMER, &g, NULL, 0, NULL, 0, UINT64_MAX);
     while (r == 0) {
         r = stream_gwalk_next(&w, &k, &kl, &v, &vl);
         if (r <= 0) break;
@@ -1963,8 +1964,13 @@ static void cmd_xinfo_groups(client *c) {
     if (xinfo_open(c, &s) < 0) goto out;
     reply_array(c, (long)s.ngroups);
     long n = 0;
-    r = coll_iter_seek(&ci, &s.c, STREAM_SUB_GROUP, NULL, 0);
-    for (; r == 0 && coll_iter_valid(&ci); coll_iter_next(&ci), n++) {
+    r = s.ngroups ? coll_iter_seek(&ci, &s.c, STREAM_SUB_GROUP, NULL, 0) : 0;
+    /* as many as there are: no step past the last one (over whatever was deleted after it) */
+    for (; r == 0 && (uint64_t)n < s.ngroups && coll_iter_valid(&ci); n++) {
+        if (n) {
+            coll_iter_next(&ci);
+            if (!coll_iter_valid(&ci)) break;
+        }
         size_t ml, vl;
         const char *m = coll_iter_member(&ci, &ml);
         const char *v = coll_iter_value(&ci, &vl);
@@ -2009,8 +2015,13 @@ static int xinfo_full_groups(client *c, stream *s, long long count) {
     long ng = 0;
     const char *k, *v, *k2, *v2;
     size_t kl, vl, kl2, vl2;
-    int r = coll_iter_seek(&ci, &s->c, STREAM_SUB_GROUP, NULL, 0);
-    for (; r == 0 && coll_iter_valid(&ci); coll_iter_next(&ci), ng++) {
+    memset(&ci, 0, sizeof(ci));
+    int r = s->ngroups ? coll_iter_seek(&ci, &s->c, STREAM_SUB_GROUP, NULL, 0) : 0;
+    for (; r == 0 && (uint64_t)ng < s->ngroups && coll_iter_valid(&ci); ng++) {
+        if (ng) {
+            coll_iter_next(&ci);
+            if (!coll_iter_valid(&ci)) break;
+        }
         size_t ml, gvl;
         const char *m = coll_iter_member(&ci, &ml);
         const char *gv = coll_iter_value(&ci, &gvl);
@@ -2036,7 +2047,7 @@ static int xinfo_full_groups(client *c, stream *s, long long count) {
         reply_bulk_cstr(c, "pending");
         void *h = reply_defer_len(c);
         long n = 0;
-        r = stream_gwalk_open(&w, s, STREAM_SUB_PEL, &g, NULL, 0, NULL, 0);
+        r = stream_gwalk_open(&w, s, STREAM_SUB_PEL, &g, NULL, 0, NULL, 0, UINT64_MAX);
         while (r == 0 && (!count || n < count)) {
             r = stream_gwalk_next(&w, &k, &kl, &v, &vl);
             if (r <= 0) break;
@@ -2060,7 +2071,7 @@ static int xinfo_full_groups(client *c, stream *s, long long count) {
         reply_set_deferred_array(c, h, n);
         reply_bulk_cstr(c, "consumers");
         reply_array(c, (long)g.consumers);
-        r = stream_gwalk_open(&w, s, STREAM_SUB_CONSUMER, &g, NULL, 0, NULL, 0);
+        r = stream_gwalk_open(&w, s, STREAM_SUB_CONSUMER, &g, NULL, 0, NULL, 0, UINT64_MAX);
         long nc = 0;
         while (r == 0) {
             r = stream_gwalk_next(&w, &k, &kl, &v, &vl);
@@ -2082,7 +2093,7 @@ static int xinfo_full_groups(client *c, stream *s, long long count) {
             reply_bulk_cstr(c, "pending");
             void *ch = reply_defer_len(c);
             long cn = 0;
-            r = stream_gwalk_open(&cw, s, STREAM_SUB_CPEL, &g, k, kl, NULL, 0);
+            r = stream_gwalk_open(&cw, s, STREAM_SUB_CPEL, &g, k, kl, NULL, 0, co.pel);
             while (r == 0 && (!count || cn < count)) {
                 r = stream_gwalk_next(&cw, &k2, &kl2, &v2, &vl2);
                 if (r <= 0) break;

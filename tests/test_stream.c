@@ -473,6 +473,13 @@ static void check_group(const pmodel *m, const char *g) {
     }
     lsm_buf_free(&b);
     cr_assert_eq(gr.pel, (uint64_t)pending);
+    stream_id head = {0, 0};
+    for (int i = 0; i < m->n; i++)
+        if (m->owner[i] >= 0) {
+            head.ms = (uint64_t)i + 1;
+            break;
+        }
+    cr_assert_eq(stream_id_cmp(&gr.pel_head, &head), 0, "the group's first pending ID");
     cr_assert_eq(group_records(s.c.version, STREAM_SUB_PEL, g, NULL), pending);
     cr_assert_eq(group_records(s.c.version, STREAM_SUB_CPEL, g, NULL), pending);
     uint64_t nconsumers = 0;

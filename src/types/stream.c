@@ -1135,7 +1135,7 @@ long long stream_estimate_distance(const stream *s, const stream_id *id) {
 
 /* ---- consumer groups ---------------------------------------------------------------------- */
 
-#define GROUP_LEN 40
+#define GROUP_LEN 56 /* last id | entries read | pel | consumers | pel head */
 
 /* G = glen (4, BE) | group, into key_buf (reset); then more may be appended. */
 static int gkey(sbuf *b, const stream_group *g) {
@@ -1159,6 +1159,8 @@ int stream_group_decode(const char *v, size_t vlen, stream_group *g) {
     g->entries_read = (long long)get_le64(v + 16);
     g->pel = get_le64(v + 24);
     g->consumers = get_le64(v + 32);
+    stream_id_decode(v + 40, &g->pel_head);
+    g->head_stale = 0;
     return 0;
 }
 
@@ -1171,12 +1173,22 @@ int stream_group_get(const stream *s, const char *name, size_t nlen, stream_grou
     return stream_group_decode(read_buf.data, read_buf.len, g) ? LSM_ECORRUPT : 1;
 }
 
-int stream_group_put(stream *s, const stream_group *g) {
+static int pel_head_from(const stream *s, stream_group *g, const stream_id *from);
+
+int stream_group_put(stream *s, stream_group *g) {
+    if (g->head_stale) {
+        /* the first pending entry went: the next one, found once for all the command removed */
+        int r = g->pel ? pel_head_from(s, g, &g->pel_head) : 0;
+        if (r) return r;
+        if (!g->pel) memset(&g->pel_head, 0, sizeof(g->pel_head));
+        g->head_stale = 0;
+    }
     char v[GROUP_LEN];
     stream_id_encode(v, &g->last_id);
     put_le64(v + 16, (uint64_t)g->entries_read);
     put_le64(v + 24, g->pel);
     put_le64(v + 32, g->consumers);
+    stream_id_encode(v + 40, &g->pel_head);
     return coll_put(&s->c, STREAM_SUB_GROUP, g->name, g->nlen, v, sizeof(v));
 }
 
@@ -1275,15 +1287,46 @@ static int cpel_key(sbuf *b, const stream_group *g, const char *c, size_t clen,
     return sbuf_add(b, k, 16);
 }
 
+/* g's first pending ID at or after from (0-0 when none): a seek that meets only the records
+ * deleted since from was the head. 0 or < 0. */
+static int pel_head_from(const stream *s, stream_group *g, const stream_id *from) {
+    memset(&g->pel_head, 0, sizeof(g->pel_head));
+    sbuf pfx = {0};
+    coll_iter ci;
+    memset(&ci, 0, sizeof(ci));
+    int r = pel_key(&pfx, g, from);
+    if (r == 0) r = coll_iter_seek(&ci, &s->c, STREAM_SUB_PEL, pfx.p, pfx.len);
+    if (r == 0 && coll_iter_valid(&ci)) {
+        size_t ml;
+        const char *m = coll_iter_member(&ci, &ml);
+        size_t gl = pfx.len - 16;
+        if (ml == gl + 16 && memcmp(m, pfx.p, gl) == 0) stream_id_decode(m + gl, &g->pel_head);
+    } else if (r == 0) {
+        r = coll_iter_status(&ci);
+    }
+    coll_iter_close(&ci);
+    free(pfx.p);
+    return r;
+}
+
 int stream_consumer_delete(stream *s, stream_group *g, const stream_consumer *co) {
     sbuf pfx = {0}, k = {0};
     coll_iter ci;
     memset(&ci, 0, sizeof(ci));
     uint64_t gone = 0;
+    int head_gone = 0;
     int r = cpel_key(&pfx, g, co->name, co->nlen, NULL);
     if (r) goto out;
-    r = coll_iter_seek(&ci, &s->c, STREAM_SUB_CPEL, pfx.p, pfx.len);
-    for (; r == 0 && coll_iter_valid(&ci); coll_iter_next(&ci)) {
+    size_t plen = pfx.len;
+    if (co->pel && !stream_id_is_zero(&g->pel_head)) {
+        /* its entries are all at or after the group's head */
+        char hk[16];
+        stream_id_encode(hk, &g->pel_head);
+        if ((r = sbuf_add(&pfx, hk, 16))) goto out;
+    }
+    if (co->pel) r = coll_iter_seek(&ci, &s->c, STREAM_SUB_CPEL, pfx.p, pfx.len);
+    pfx.len = plen;
+    for (; r == 0 && gone < co->pel && coll_iter_valid(&ci); coll_iter_next(&ci)) {
         size_t ml;
         const char *m = coll_iter_member(&ci, &ml);
         if (ml != pfx.len + 16 || memcmp(m, pfx.p, pfx.len) != 0) break;
@@ -1293,10 +1336,16 @@ int stream_consumer_delete(stream *s, stream_group *g, const stream_consumer *co
         if ((r = sbuf_add(&k, m, ml)) || (r = coll_del(&s->c, STREAM_SUB_CPEL, k.p, k.len)))
             break;
         if ((r = pel_key(&k, g, &id)) || (r = coll_del(&s->c, STREAM_SUB_PEL, k.p, k.len))) break;
+        if (!stream_id_cmp(&id, &g->pel_head)) head_gone = 1;
         gone++;
     }
     if (r == 0) r = coll_iter_status(&ci);
     if (r) goto out;
+    if (gone != co->pel) {
+        r = LSM_ECORRUPT; /* the consumer's count names its records */
+        goto out;
+    }
+    if (head_gone) g->head_stale = 1; /* stream_group_put finds the next */
     if ((r = gkey(&k, g)) || (r = sbuf_add(&k, co->name, co->nlen)) ||
         (r = coll_del(&s->c, STREAM_SUB_CONSUMER, k.p, k.len)))
         goto out;
@@ -1329,7 +1378,7 @@ int stream_nack_get(const stream *s, const stream_group *g, const stream_id *id,
     return stream_nack_decode(buf->data, buf->len, n) ? LSM_ECORRUPT : 1;
 }
 
-int stream_nack_put(stream *s, const stream_group *g, const stream_id *id, const stream_nack *n,
+int stream_nack_put(stream *s, stream_group *g, const stream_id *id, const stream_nack *n,
                     const char *old_consumer, size_t old_clen) {
     sbuf *v = &val_buf;
     v->len = 0;
@@ -1342,6 +1391,10 @@ int stream_nack_put(stream *s, const stream_group *g, const stream_id *id, const
     if ((r = pel_key(&key_buf, g, id)) ||
         (r = coll_put(&s->c, STREAM_SUB_PEL, key_buf.p, key_buf.len, v->p, v->len)))
         return r;
+    if (!old_consumer && (stream_id_is_zero(&g->pel_head) || stream_id_cmp(id, &g->pel_head) < 0)) {
+        g->pel_head = *id; /* a new first pending entry (before what was left) */
+        g->head_stale = 0;
+    }
     int moved = !old_consumer || old_clen != n->clen ||
                 (old_clen && memcmp(old_consumer, n->consumer, old_clen) != 0);
     if (!moved) return 0;
@@ -1354,21 +1407,35 @@ int stream_nack_put(stream *s, const stream_group *g, const stream_id *id, const
     return coll_put(&s->c, STREAM_SUB_CPEL, key_buf.p, key_buf.len, "", 0);
 }
 
-int stream_nack_del(stream *s, const stream_group *g, const stream_id *id, const char *consumer,
+int stream_nack_del(stream *s, stream_group *g, const stream_id *id, const char *consumer,
                     size_t clen) {
     int r = pel_key(&key_buf, g, id);
     if (r == 0) r = coll_del(&s->c, STREAM_SUB_PEL, key_buf.p, key_buf.len);
     if (r == 0) r = cpel_key(&key_buf, g, consumer, clen, id);
     if (r == 0) r = coll_del(&s->c, STREAM_SUB_CPEL, key_buf.p, key_buf.len);
+    if (r == 0 && !stream_id_cmp(id, &g->pel_head)) g->head_stale = 1; /* stream_group_put finds the next */
     return r;
 }
 
 /* ---- group walks ------------------------------------------------------------------------------- */
 
 int stream_gwalk_open(stream_gwalk *w, const stream *s, uint8_t kind, const stream_group *g,
-                      const char *consumer, size_t clen, const stream_id *from, int rev) {
+                      const char *consumer, size_t clen, const stream_id *from, int rev,
+                      uint64_t limit) {
     memset(w, 0, sizeof(*w));
     w->rev = rev;
+    w->left = limit;
+    if (kind == STREAM_SUB_PEL && g->pel < w->left) w->left = g->pel;
+    if (kind == STREAM_SUB_CONSUMER && g->consumers < w->left) w->left = g->consumers;
+    if (kind != STREAM_SUB_CONSUMER && g->pel == 0) w->left = 0;
+    if (w->left == 0) return 0; /* nothing to walk: no seek at all */
+    /* pending entries are at or after the group's head: the seek skips what was acknowledged */
+    stream_id fromh;
+    if (!rev && kind != STREAM_SUB_CONSUMER && !stream_id_is_zero(&g->pel_head) &&
+        (!from || stream_id_cmp(from, &g->pel_head) < 0)) {
+        fromh = g->pel_head;
+        from = &fromh;
+    }
     sbuf b = {0};
     int r = kind == STREAM_SUB_CPEL ? cpel_key(&b, g, consumer, clen, NULL) : gkey(&b, g);
     if (r) {
@@ -1403,7 +1470,7 @@ int stream_gwalk_open(stream_gwalk *w, const stream *s, uint8_t kind, const stre
 
 int stream_gwalk_next(stream_gwalk *w, const char **k, size_t *klen, const char **v,
                       size_t *vlen) {
-    if (!w->ci.it || !w->prefix) return 0;
+    if (!w->ci.it || !w->prefix || w->left == 0) return 0;
     if (w->started) {
         if (w->rev) coll_iter_prev(&w->ci);
         else coll_iter_next(&w->ci);
@@ -1419,6 +1486,7 @@ int stream_gwalk_next(stream_gwalk *w, const char **k, size_t *klen, const char 
     *k = m + w->plen;
     *klen = ml - w->plen;
     *v = coll_iter_value(&w->ci, vlen);
+    w->left--;
     return 1;
 }
 

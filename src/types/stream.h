@@ -18,7 +18,8 @@
  *                                           last id (16) | nfields (4) | nfields x (len (4) |
  *                                           field)                    (integers LE)
  *   'm' || ver || 0x20 || group          -> group: last-delivered-id (16) | entries-read (8, LE,
- *                                           -1 = unknown) | pel (8) | consumers (8)
+ *                                           -1 = unknown) | pel (8) | consumers (8) | first
+ *                                           pending ID (16, 0-0 when none)
  *   'm' || ver || 0x21 || G || id        -> PEL entry: delivery time (8) | delivery count (8) |
  *                                           consumer name            (G = glen (4, BE) | group)
  *   'm' || ver || 0x22 || G || C || id   -> "" : the consumer's PEL   (C = clen (4, BE) | name)
@@ -189,11 +190,18 @@ typedef struct stream_group {
     long long entries_read;   /* STREAM_ENTRIES_READ_INVALID when unknown */
     uint64_t pel;             /* PEL size */
     uint64_t consumers;
+    stream_id pel_head;       /* the first pending ID (0-0: none), kept by stream_nack_put/del and
+                                 stream_consumer_delete: walks over the PEL seek there, past the
+                                 records of acknowledged entries */
+    int head_stale;           /* in memory: pel_head was removed; stream_group_put seeks the next
+                                 one (once for a command's many removals). Walks must not be
+                                 opened on a group in that state. */
 } stream_group;
 /* 1 found (g filled, g->name = name), 0 absent, < 0. */
 int stream_group_get(const stream *s, const char *name, size_t nlen, stream_group *g);
-/* Writes g (creating it when new: the caller counts s->ngroups). */
-int stream_group_put(stream *s, const stream_group *g);
+/* Writes g (creating it when new: the caller counts s->ngroups), its first pending ID brought
+ * up to date. */
+int stream_group_put(stream *s, stream_group *g);
 /* Removes the group, its PEL and consumers (O(PEL + consumers)); s->ngroups decremented. */
 int stream_group_destroy(stream *s, const stream_group *g);
 /* Decodes a group record value (walks over groups). 0 or LSM_ECORRUPT. */
@@ -226,11 +234,13 @@ typedef struct stream_nack {
 int stream_nack_get(const stream *s, const stream_group *g, const stream_id *id, stream_nack *n,
                     lsm_buf *buf);
 /* Writes id's PEL entry (both indexes; old_consumer: the owner it had, NULL when new, whose
- * consumer-PEL record is deleted when the owner changes). Counts are the caller's. */
-int stream_nack_put(stream *s, const stream_group *g, const stream_id *id, const stream_nack *n,
+ * consumer-PEL record is deleted when the owner changes). Counts are the caller's; g's first
+ * pending ID is kept (the caller writes g). */
+int stream_nack_put(stream *s, stream_group *g, const stream_id *id, const stream_nack *n,
                     const char *old_consumer, size_t old_clen);
-/* Deletes id's PEL entry owned by consumer (both indexes). Counts are the caller's. */
-int stream_nack_del(stream *s, const stream_group *g, const stream_id *id, const char *consumer,
+/* Deletes id's PEL entry owned by consumer (both indexes). Counts are the caller's; g's first
+ * pending ID is kept (the caller writes g). */
+int stream_nack_del(stream *s, stream_group *g, const stream_id *id, const char *consumer,
                     size_t clen);
 int stream_nack_decode(const char *v, size_t vlen, stream_nack *n);
 /* Adds delta to consumer name's pel count (read-modify-write; absent consumers are skipped). */
@@ -244,11 +254,16 @@ typedef struct stream_gwalk {
     char *prefix;             /* the member bytes every record of the walk starts with */
     size_t plen;
     int rev, started;
+    uint64_t left;            /* records the walk may still return */
 } stream_gwalk;
 /* consumer: for STREAM_SUB_CPEL; from: the first ID (NULL: the first record); rev: from the
- * last record backwards (PEL only, from ignored). 0 or < 0. */
+ * last record backwards (PEL only, from ignored). The walk returns at most limit records (and
+ * never more than the group's PEL / consumers hold: pass the consumer's count for CPEL), so it
+ * stops on its last record instead of stepping over deleted ones after it; forward PEL and
+ * CPEL walks start at the group's first pending ID at the earliest. 0 or < 0. */
 int stream_gwalk_open(stream_gwalk *w, const stream *s, uint8_t kind, const stream_group *g,
-                      const char *consumer, size_t clen, const stream_id *from, int rev);
+                      const char *consumer, size_t clen, const stream_id *from, int rev,
+                      uint64_t limit);
 /* 1 with the record's key tail (an ID, or a consumer name) and value; 0 at the end; < 0. */
 int stream_gwalk_next(stream_gwalk *w, const char **k, size_t *klen, const char **v,
                       size_t *vlen);
