@@ -3,6 +3,7 @@
 # run (interleaved rounds, same durability: Redis with AOF and the same appendfsync), printing
 # requests/s and the kevo/redis ratio (median of rounds), at pipeline 1 and 16:
 #   XADD s * f v                      (redis-benchmark -n 200000 by default)
+#   XADD c MAXLEN ~ 1000 * f v        (a capped stream: a macro node trimmed every ~100 XADDs)
 #   XRANGE r <id> + COUNT 10          (10 entries from the middle of a 10k-entry stream)
 # usage: bench/vs-redis-streams.sh [-b kevo-server] [-f everysec|always] [-n requests]
 #                                  [-c clients] [-k rounds] [-P "1 16"]
@@ -36,7 +37,7 @@ rps() { awk -F'[ :]+' '/requests per second/ {for (i=1;i<=NF;i++) if ($(i+1)=="r
 echo "# kevo-server vs redis-server $(redis-server --version | grep -o 'v=[0-9.]*'): appendfsync=$fsync clients=$clients requests=$n rounds=$rounds"
 printf "%-28s %4s %10s %10s %7s\n" command P redis_rps kevo_rps ratio
 for pipe in $pipes; do
-    for c in "XADD s * f v" "XRANGE r 5000 + COUNT 10"; do
+    for c in "XADD s * f v" "XADD c MAXLEN ~ 1000 * f v" "XRANGE r 5000 + COUNT 10"; do
         ks=() rs=()
         for _ in $(seq "$rounds"); do
             # shellcheck disable=SC2086
