@@ -18,6 +18,11 @@ File format (see sequences.txt):
       ~hello    HELLO reply: the 'version' and 'id' values are replaced before comparing
       ~noreply  the command is sent and no reply is read (CLIENT REPLY OFF/SKIP); the
                 next reply read proves that nothing was sent for it
+      ~stream   stream replies with wall-clock values: IDs made from the clock (XADD *,
+                13+ digit ms part) are numbered in order of first appearance per side and test,
+                so the same logical ID compares equal; idle times, delivery times and seen
+                times (XPENDING entries, XINFO CONSUMERS idle, XINFO STREAM FULL pending
+                lists and seen-time) are masked; the rest is compared as decoded values
       ~scan     SCAN (or HSCAN/SSCAN/ZSCAN key) cursor walk: the full walk is done on both
                 sides starting at the
                 given cursor; the sets of keys returned are compared (order and
@@ -60,7 +65,7 @@ def parse_file(path):
             mode = None
             if s.startswith("~"):
                 mode, s = s[1:].split(None, 1)
-                if mode not in ("sorted", "type", "ignore", "hello", "scan", "noreply"):
+                if mode not in ("sorted", "type", "ignore", "hello", "scan", "noreply", "stream"):
                     raise SystemExit("%s:%d: unknown mode ~%s" % (path, lineno, mode))
             if s.startswith("!"):
                 cur[1].append((lineno, "directive", None, s[1:].split()))
@@ -80,10 +85,48 @@ def norm(v):
     return v
 
 
+CLOCK_ID = re.compile(rb"^[0-9]{13,}-[0-9]+$")
+ANY_ID = re.compile(rb"^[0-9]+-[0-9]+$")
+TIME_KEYS = (b"idle", b"seen-time")
+
+
+def stream_norm(v, idmap):
+    """~stream: clock IDs numbered by first appearance (idmap, per side), times masked."""
+    if isinstance(v, RespError):
+        return ("error", str(v))
+    if isinstance(v, bytes):
+        if CLOCK_ID.match(v):
+            if v not in idmap:
+                idmap[v] = b"<id%d>" % len(idmap)
+            return idmap[v]
+        return v
+    if isinstance(v, tuple) and len(v) == 2 and v[0] == "map":
+        return ("map", [(stream_norm(k, idmap), "*" if k in TIME_KEYS else stream_norm(x, idmap))
+                        for k, x in v[1]])
+    if isinstance(v, tuple):
+        return tuple(stream_norm(x, idmap) for x in v)
+    if isinstance(v, list):
+        out = [stream_norm(x, idmap) for x in v]
+        # XPENDING entry [id, consumer, idle, count] / FULL group pending [id, consumer, time,
+        # count]; FULL consumer pending [id, time, count]
+        isid = len(v) >= 3 and isinstance(v[0], bytes) and ANY_ID.match(v[0])
+        if isid and len(v) == 4 and isinstance(v[1], bytes) and isinstance(v[2], int) and isinstance(v[3], int):
+            out[2] = "*"
+        elif isid and len(v) == 3 and isinstance(v[1], int) and isinstance(v[2], int):
+            out[1] = "*"
+        # RESP2 maps are flat key/value arrays
+        for i in range(0, len(v) - 1):
+            if isinstance(v[i], bytes) and v[i] in TIME_KEYS and isinstance(v[i + 1], int) and i % 2 == 0:
+                out[i + 1] = "*"
+        return out
+    return v
+
+
 class Side:
     def __init__(self, port):
         self.port = port
         self.conn = None
+        self.idmap = {}
 
     def connect(self):
         if self.conn:
@@ -115,9 +158,13 @@ class Side:
         return ("reply", b"<scan did not end>")
 
 
-def compare(mode, a, b, args):
+def compare(mode, a, b, args, ref=None, sut=None):
     """a: (raw, value) from redis, b: from the server under test. Returns None or a message."""
     (ra, va), (rb, vb) = a, b
+    if mode == "stream":
+        na, nb = stream_norm(va, ref.idmap), stream_norm(vb, sut.idmap)
+        return None if ra[:1] == rb[:1] and na == nb else \
+            "stream: redis %r\n      kevo  %r" % (ra[:300], rb[:300])
     if mode is None:
         return None if ra == rb else "redis %r\n      kevo  %r" % (ra[:300], rb[:300])
     if mode == "ignore":
@@ -152,6 +199,7 @@ def make_test(name, steps, ref, sut):
         for side in (ref, sut):
             side.connect()
             side.run([b"FLUSHALL"])
+            side.idmap = {}
         mismatches = []
         count = 0
         for lineno, kind, mode, args in steps:
@@ -177,7 +225,7 @@ def make_test(name, steps, ref, sut):
                 continue
             a = ref.run(args)
             b = sut.run(args)
-            msg = compare(mode, a, b, args)
+            msg = compare(mode, a, b, args, ref, sut)
             if msg:
                 shown = b" ".join(x if len(x) < 60 else x[:60] + b"..." for x in args)
                 mismatches.append("line %d: %s\n      %s" % (lineno, shown.decode("latin-1"),

@@ -8,17 +8,22 @@
 #                 randomized checks and random sequences vs redis-server, test_zset_random.py;
 #                 list random sequences and big-list middle edits vs redis-server,
 #                 test_list_random.py;
-#                 random SORT invocations over random data vs redis-server, test_sort_random.py
+#                 random SORT invocations over random data vs redis-server, test_sort_random.py;
+#                 seeded random stream sequences (explicit and automatic IDs, trims, deletes,
+#                 groups, claims, pending queries) vs redis-server with restarts in between,
+#                 test_stream_random.py
 #   differential  the same command sequences against both servers, replies compared byte for
 #                 byte, differential.py + sequences*.txt (one file per command family)
 #   blocking      blocking commands with several clients (FIFO, timeouts, MULTI, CLIENT UNBLOCK,
-#                 KILL, RESP3), each scenario also run against redis-server, test_blocking.py
+#                 KILL, RESP3), each scenario also run against redis-server, test_blocking.py;
+#                 XREAD/XREADGROUP BLOCK, test_stream_blocking.py
 #   pubsub        pub/sub, keyspace notifications, client-side caching: the same scenarios on
 #                 both servers, message streams compared byte for byte (RESP2 and RESP3),
 #                 test_pubsub.py (skipped without redis-server)
 #   cli           redis-cli: --pipe mass insert, --scan, -3, INFO, test_cli.py
 #   hiredis       hiredis_test.c compiled here with -lhiredis
-#   restart       durability across SIGTERM / kill -9 / DEBUG RELOAD / flushes, test_restart.py
+#   restart       durability across SIGTERM / kill -9 / DEBUG RELOAD / flushes, test_restart.py;
+#                 streams under kill -9 (acknowledged XADDs, last-id, PEL), test_stream_crash.py
 #   scripting     EVAL/FUNCTION end to end, test_scripting.py: a generated script corpus vs
 #                 redis-server, busy scripts (BUSY, SCRIPT/FUNCTION KILL, rollback of a killed
 #                 writing script), kill -9 mid-stream (scripts whole or absent), functions
@@ -182,14 +187,16 @@ for s in "${suites[@]}"; do
                       run_bounded "$PY" "$here/test_types_random.py" || rc=1
                       run_bounded "$PY" "$here/test_zset_random.py" || rc=1
                       run_bounded "$PY" "$here/test_list_random.py" || rc=1
-                      run_bounded "$PY" "$here/test_sort_random.py" || rc=1 ;;
+                      run_bounded "$PY" "$here/test_sort_random.py" || rc=1
+                      run_bounded "$PY" "$here/test_stream_random.py" || rc=1 ;;
         differential)
             if [ -n "$REDIS_PORT" ]; then
                 run_bounded "$PY" "$here/differential.py" "$here"/sequences*.txt || rc=1
             else
                 echo "differential 0 0 1" >> "$KT_SUMMARY"
             fi ;;
-        blocking)     run_bounded "$PY" "$here/test_blocking.py" || rc=1 ;;
+        blocking)     run_bounded "$PY" "$here/test_blocking.py" || rc=1
+                      run_bounded "$PY" "$here/test_stream_blocking.py" || rc=1 ;;
         pubsub)       run_bounded "$PY" "$here/test_pubsub.py" || rc=1 ;;
         cli)          run_bounded "$PY" "$here/test_cli.py" || rc=1 ;;
         hiredis)
@@ -208,7 +215,8 @@ for s in "${suites[@]}"; do
                 echo "  FAIL hiredis/compile: cc hiredis_test.c -lhiredis failed" >> "$KT_SUMMARY"
                 rc=1
             fi ;;
-        restart)      run_bounded "$PY" "$here/test_restart.py" || rc=1 ;;
+        restart)      run_bounded "$PY" "$here/test_restart.py" || rc=1
+                      run_bounded "$PY" "$here/test_stream_crash.py" || rc=1 ;;
         scripting)    run_bounded "$PY" "$here/test_scripting.py" || rc=1 ;;
         hostile)      run_bounded "$PY" "$here/test_hostile.py" || rc=1 ;;
         diskfull)     run_bounded "$PY" "$here/test_diskfull.py" || rc=1 ;;

@@ -629,6 +629,33 @@ LIST_ACTIONS = [
 ]
 
 
+STREAM_ACTIONS = [
+    ("XADD", "x", "1-1", "f", "v"), ("XADD", "x", "1-1", "f", "v"), ("XADD", "x", "NOMKSTREAM", "2-1", "f", "v"),
+    ("XADD", "nox", "NOMKSTREAM", "1-1", "f", "v"), ("XADD", "x", "MAXLEN", "1", "3-1", "f", "v"),
+    ("XADD", "x", "MAXLEN", "5", "4-1", "f", "v"), ("XDEL", "x", "9-9"), ("XDEL", "x", "3-1", "9-9"),
+    ("XTRIM", "x", "MAXLEN", "5"), ("XTRIM", "x", "MAXLEN", "0"), ("XTRIM", "nox", "MAXLEN", "0"),
+    ("XSETID", "x", "10-0"), ("XADD", "y", "1-1", "a", "1"), ("XADD", "y", "1-2", "a", "2"),
+    ("XGROUP", "CREATE", "y", "g", "0"), ("XGROUP", "CREATE", "y", "g", "0"),
+    ("XGROUP", "CREATE", "z", "g", "$", "MKSTREAM"), ("XGROUP", "SETID", "y", "g", "0"),
+    ("XGROUP", "CREATECONSUMER", "y", "g", "c1"), ("XGROUP", "CREATECONSUMER", "y", "g", "c1"),
+    ("XREADGROUP", "GROUP", "g", "c2", "COUNT", "1", "STREAMS", "y", ">"),
+    ("XREADGROUP", "GROUP", "g", "c2", "STREAMS", "y", ">"), ("XREADGROUP", "GROUP", "g", "c3", "STREAMS", "y", ">"),
+    ("XACK", "y", "g", "1-1"), ("XCLAIM", "y", "g", "c4", "0", "1-2", "JUSTID"),
+    ("XAUTOCLAIM", "y", "g", "c5", "0", "0", "JUSTID"), ("XGROUP", "DELCONSUMER", "y", "g", "c1"),
+    ("XGROUP", "DELCONSUMER", "y", "g", "nobody"), ("XGROUP", "DESTROY", "y", "g"),
+    ("XGROUP", "DESTROY", "y", "g"), ("XREAD", "STREAMS", "y", "0"), ("DEL", "y"),
+    ("XADD", "w", "1-1", "a", "b"), ("XDEL", "w", "1-1"), ("RENAME", "w", "w2"), ("EXPIRE", "w2", "100"),
+]
+
+
+@test
+def test_keyspace_events_streams():
+    differential(_events_scenario("KEA", STREAM_ACTIONS))
+    differential(_events_scenario("KEAn", STREAM_ACTIONS[:6] + [("XGROUP", "CREATE", "mk", "g", "$", "MKSTREAM")]))
+    differential(_events_scenario("Kt", STREAM_ACTIONS))
+    differential(_events_scenario("KEA", STREAM_ACTIONS[:6], resp=3))
+
+
 @test
 def test_keyspace_events_lists_sort_and_blocking_commands():
     differential(_events_scenario("KEA", LIST_ACTIONS))

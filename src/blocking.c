@@ -59,6 +59,7 @@ struct block_state {
     int rerun;                 /* the command runs again (serve) */
     int still_blocked;         /* ... and blocked again: stays where it was */
     int freed;                 /* blocking_client_free during the re-run */
+    int wake_gone;             /* also re-run when the key is gone / another type */
 };
 
 static bk_entry **htab;
@@ -399,6 +400,11 @@ oom:
     return -1;
 }
 
+void blocking_wake_on_gone(client *c)
+{
+    if (c->bstate && !c->bstate->rerun) c->bstate->wake_gone = 1;
+}
+
 void blocking_client_free(client *c)
 {
     if (!c->bstate) return;
@@ -500,8 +506,16 @@ static void serve_entry(bk_entry *e)
             log_msg(LL_WARNING, "Serving clients blocked on a key: %s", lsm_strerror(r));
             break;
         }
-        if (r == 0) break; /* no data left: the rest stay blocked, in order */
-        if (t == w->c->bstate->type) serve_client(w->c);
+        if (r == 0) {
+            /* no data left: the rest stay blocked, in order, but for those that want to know
+             * the key is gone (their re-run answers it without creating the key) */
+            for (; w; w = next) {
+                next = w->next;
+                if (w->c->bstate->wake_gone) serve_client(w->c);
+            }
+            break;
+        }
+        if (t == w->c->bstate->type || w->c->bstate->wake_gone) serve_client(w->c);
         w = next;
     }
     serving_entry = NULL;

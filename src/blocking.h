@@ -52,6 +52,11 @@ int blocking_rerunning(const client *c);
  * same deadline). 0, or -1 out of memory (an error was replied, c is not blocked). */
 int blocking_block(client *c, const cmdarg *keys, int nkeys, uint8_t type, long long timeout_ms);
 
+/* After blocking_block (not while re-run): c is also re-run when one of its keys is deleted or
+ * comes to hold another type than the one it waits for, so that its command can answer that
+ * (XREADGROUP: Redis unblocks it with "-UNBLOCKED the stream key no longer exists"). */
+void blocking_wake_on_gone(client *c);
+
 /* A write gave (or may have given) key of LOGICAL db data: queues it as ready when clients are
  * blocked on it. Cheap when nobody is blocked. Called by the keyspace on every put; may be called
  * for any key at any time (a ready key without data serves nobody). */

@@ -749,6 +749,33 @@ static const struct cmd_meta redis_meta[] = {
     {"ssubscribe", "@pubsub @slow", "", 1, {{"not_key", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"sunsubscribe", "@pubsub @slow", "", 1, {{"not_key", 1, -1, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
     {"spublish", "@pubsub @fast", "", 1, {{"not_key", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    /* ---- stream commands (cmd_stream.c; XREAD/XREADGROUP's keyword spec: command_keyword) ---- */
+    {"xadd", "@write @stream @fast", "nondeterministic_output", 1, {{"RW update", 1, 0, 1, "UPDATE instead of INSERT because of the optional trimming feature"}, {NULL, 0, 0, 0, NULL}}},
+    {"xlen", "@read @stream @fast", "", 1, {{"RO", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xrange", "@read @stream @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xrevrange", "@read @stream @slow", "", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xdel", "@write @stream @fast", "", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xtrim", "@write @stream @slow", "nondeterministic_output", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xread", "@read @stream @slow @blocking", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xreadgroup", "@write @stream @slow @blocking", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xsetid", "@write @stream @fast", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xgroup", "@slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xgroup|create", "@write @stream @slow", "", 1, {{"RW insert", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xgroup|delconsumer", "@write @stream @slow", "", 1, {{"RW delete", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xgroup|createconsumer", "@write @stream @slow", "", 1, {{"RW insert", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xgroup|destroy", "@write @stream @slow", "", 1, {{"RW delete", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xgroup|setid", "@write @stream @slow", "", 1, {{"RW update", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xgroup|help", "@stream @slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xack", "@write @stream @fast", "", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xpending", "@read @stream @slow", "nondeterministic_output", 1, {{"RO access", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xclaim", "@write @stream @fast", "nondeterministic_output", 1, {{"RW update", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xautoclaim", "@write @stream @fast", "nondeterministic_output", 1, {{"RW delete", 1, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xinfo", "@slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xinfo|stream", "@read @stream @slow", "", 1, {{"RO access", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xinfo|help", "@stream @slow", "", 0, {{NULL, 0, 0, 0, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xinfo|groups", "@read @stream @slow", "", 1, {{"RO access", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    {"xinfo|consumers", "@read @stream @slow", "nondeterministic_output", 1, {{"RO access", 2, 0, 1, NULL}, {NULL, 0, 0, 0, NULL}}},
+    /* ---- end of stream commands ---- */
 };
 
 /* A subcommand's row is named "parent|sub"; one without a row gets the fallback. */
@@ -809,7 +836,8 @@ static const struct {
 
 static void reply_command_flags(client *c, const struct command *cmd)
 {
-    int movable = (cmd->flags & CMD_KEYNUM) || command_keynum_of(cmd) || command_getkeys_of(cmd);
+    int movable = (cmd->flags & CMD_KEYNUM) || command_keynum_of(cmd) || command_getkeys_of(cmd) ||
+                  command_keyword_of(cmd);
     long n = 0;
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
         if (flag_names[i].flag ? (cmd->flags & flag_names[i].flag) != 0 : movable) n++;
@@ -929,8 +957,44 @@ static void reply_keynum_key_spec(client *c, const char *flags, int index, int k
     reply_int(c, keystep);
 }
 
+/* A keyword key spec (command_keyword: XREAD ... STREAMS key ...). */
+static void reply_keyword_key_spec(client *c, const struct command_keyword *kw)
+{
+    reply_map(c, 3);
+    reply_bulk_cstr(c, "flags");
+    reply_word_set(c, kw->flags, 0);
+    reply_bulk_cstr(c, "begin_search");
+    reply_map(c, 2);
+    reply_bulk_cstr(c, "type");
+    reply_bulk_cstr(c, "keyword");
+    reply_bulk_cstr(c, "spec");
+    reply_map(c, 2);
+    reply_bulk_cstr(c, "keyword");
+    reply_bulk_cstr(c, kw->keyword);
+    reply_bulk_cstr(c, "startfrom");
+    reply_int(c, kw->startfrom);
+    reply_bulk_cstr(c, "find_keys");
+    reply_map(c, 2);
+    reply_bulk_cstr(c, "type");
+    reply_bulk_cstr(c, "range");
+    reply_bulk_cstr(c, "spec");
+    reply_map(c, 3);
+    reply_bulk_cstr(c, "lastkey");
+    reply_int(c, kw->lastkey);
+    reply_bulk_cstr(c, "keystep");
+    reply_int(c, kw->keystep);
+    reply_bulk_cstr(c, "limit");
+    reply_int(c, kw->limit);
+}
+
 static void reply_key_specs(client *c, const struct command *cmd, const struct command *parent)
 {
+    const struct command_keyword *kw = command_keyword_of(cmd);
+    if (kw) {
+        reply_set(c, 1);
+        reply_keyword_key_spec(c, kw);
+        return;
+    }
     const cmd_meta *m = find_meta(cmd, parent);
     if (cmd->flags & CMD_KEYNUM) {
         reply_set(c, 1);
@@ -1372,7 +1436,8 @@ static void command_getkeys_cmd(client *c)
         k = command_lookup_sub(cmd, c->argv[3].ptr, c->argv[3].len);
         if (!k) k = cmd;
     }
-    if ((k->first_key <= 0 && !command_keynum_of(k) && !command_getkeys_of(k) && !(k->flags & CMD_KEYNUM)) ||
+    if ((k->first_key <= 0 && !command_keynum_of(k) && !command_getkeys_of(k) && !(k->flags & CMD_KEYNUM) &&
+         !command_keyword_of(k)) ||
         (k->flags & CMD_PUBSUB)) { /* shard channels: "not_key" specs */
         reply_error(c, "ERR The command has no key arguments");
         return;

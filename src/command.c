@@ -65,7 +65,7 @@ void command_table_init(void)
                                       hll_commands, bitops_commands,
                                       hash_commands, set_commands,
                                       zset_commands, list_commands, sort_commands, blocking_commands,
-                                      pubsub_commands, script_commands};
+                                      pubsub_commands, script_commands, stream_commands};
     size_t n = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const struct command *c = tables[t]; c->name; c++) n++;
@@ -406,6 +406,42 @@ const struct command_keynum *command_keynum_of(const struct command *cmd)
     return NULL;
 }
 
+static const struct command_keyword *const keyword_tables[] = {stream_keyword_commands};
+
+const struct command_keyword *command_keyword_of(const struct command *cmd)
+{
+    for (size_t t = 0; t < sizeof keyword_tables / sizeof keyword_tables[0]; t++)
+        for (const struct command_keyword *k = keyword_tables[t]; k->name; k++)
+            if (!strcmp(k->name, cmd->name)) return k;
+    return NULL;
+}
+
+/* Redis's getKeysUsingKeySpecs for one keyword spec: the count (positions into pos), 0 when the
+ * keyword is absent, -1 when the range is invalid. */
+static int keyword_keys(const struct command_keyword *kw, const struct cmdarg *argv, int argc, int *pos, int max)
+{
+    int first = 0;
+    int start = kw->startfrom > 0 ? kw->startfrom : argc + kw->startfrom;
+    int end = kw->startfrom > 0 ? argc - 1 : 1;
+    for (int i = start; i != end; i = start <= end ? i + 1 : i - 1) {
+        if (i >= argc || i < 1) break;
+        if (!strcasecmp(argv[i].ptr, kw->keyword)) {
+            first = i + 1;
+            break;
+        }
+    }
+    if (!first) return 0;
+    int last;
+    if (kw->lastkey >= 0) last = first + kw->lastkey;
+    else if (!kw->limit) last = argc + kw->lastkey;
+    else last = first + ((argc - first) / kw->limit + kw->lastkey);
+    if (last >= argc || last < first || first >= argc) return -1;
+    int n = 0;
+    for (int i = first; i <= last; i += kw->keystep > 0 ? kw->keystep : 1, n++)
+        if (n < max) pos[n] = i;
+    return n;
+}
+
 static const struct command_getkeys *const getkeys_tables[] = {sort_getkeys_commands};
 
 const struct command_getkeys *command_getkeys_of(const struct command *cmd)
@@ -418,6 +454,12 @@ const struct command_getkeys *command_getkeys_of(const struct command *cmd)
 
 int command_get_keys(const struct command *cmd, const struct cmdarg *argv, int argc, int *pos, int max)
 {
+    const struct command_keyword *kw = command_keyword_of(cmd);
+    if (kw) {
+        int n = keyword_keys(kw, argv, argc, pos, max);
+        if (n < 0) n = kw->getkeys ? kw->getkeys(argv, argc, pos, max) : 0;
+        return n > 0 ? n : -1;
+    }
     const struct command_getkeys *g = command_getkeys_of(cmd);
     if (g) return g->proc(argv, argc, pos, max);
     const struct command_keynum *k = command_keynum_of(cmd);

@@ -73,6 +73,7 @@ extern const struct command list_commands[];    /* cmd_list.c */
 extern const struct command sort_commands[];    /* cmd_sort.c: SORT, SORT_RO */
 extern const struct command blocking_commands[]; /* cmd_blocking.c */
 extern const struct command pubsub_commands[];  /* cmd_pubsub.c */
+extern const struct command stream_commands[];   /* cmd_stream.c */
 
 /* Commands with a destination key before their key count (ZUNIONSTORE dst numkeys key...), which
  * CMD_KEYNUM cannot describe: keys are argv[store_idx] (when > 0), then the numkeys keys after
@@ -99,6 +100,23 @@ struct command_getkeys {
 extern const struct command_getkeys sort_getkeys_commands[]; /* cmd_sort.c */
 /* The getkeys procedure entry of cmd, or NULL. */
 const struct command_getkeys *command_getkeys_of(const struct command *cmd);
+
+/* Commands whose keys follow a keyword (XREAD ... STREAMS key [key ...] id [id ...]): Redis's
+ * "keyword" begin_search key spec (keyword searched from argv[startfrom] up to the one before
+ * the last argument) with a "range" find_keys spec (lastkey, keystep, limit as Redis's).
+ * COMMAND INFO shows movablekeys and this spec; COMMAND GETKEYS uses it, and when it finds no
+ * valid range, getkeys (the command's own key finder, Redis's getkeys_proc: positions into
+ * pos[0..max), returns the count or 0). Tables end with NULL. */
+struct command_keyword {
+    const char *name;
+    const char *keyword;
+    int startfrom, lastkey, keystep, limit;
+    const char *flags;        /* the key spec's flags, e.g. "RO access" */
+    int (*getkeys)(const struct cmdarg *argv, int argc, int *pos, int max);
+};
+extern const struct command_keyword stream_keyword_commands[]; /* cmd_stream.c */
+/* The keyword description of cmd, or NULL. */
+const struct command_keyword *command_keyword_of(const struct command *cmd);
 /* Argument positions of cmd's keys in argv[0..argc) (argv[0] = the command name), as Redis's
  * COMMAND GETKEYS finds them: a command_getkeys procedure, else range (first/last/step),
  * CMD_KEYNUM or command_keynum key specs,

@@ -38,6 +38,9 @@ struct config {
     long long set_max_intset_entries;
     long long zset_max_listpack_entries, zset_max_listpack_value;
     long long list_max_listpack_size, list_compress_depth;
+    /* stream macro-node limits (Redis's): decide where XADD starts a new node, which is what
+     * MAXLEN/MINID ~ trim by (types/stream.h) */
+    long long stream_node_max_bytes, stream_node_max_entries;
     char *client_output_buffer_limit;  /* canonical "normal h s t replica h s t pubsub h s t" */
     long long obuf_hard, obuf_soft;    /* normal class, bytes; 0 = no limit */
     int obuf_soft_seconds;

@@ -330,6 +330,8 @@ static int remove_key(int phys, const char *key, size_t klen, uint64_t expire,
         if (r) return r;
         if ((r = ks_counter_add(2 * phys + 1, -1))) return r;
     }
+    /* clients blocked on the key learn it is gone (XREADGROUP is unblocked with an error) */
+    blocking_signal_key(keyspace_logical_db(phys), key, klen);
     if (!retire || !coll_version_of(retire)) return 0;
     if ((r = retire_version(coll_version_of(retire)))) return r;
     keyspace_notify_removed(retire, KS_REMOVED_DELETED);
@@ -411,6 +413,8 @@ int keyspace_put(int db, const char *key, size_t klen, const ks_value *old, uint
     return keyspace_put_flags(db, key, klen, old, type, 0, expire, payload, plen);
 }
 
+static int ks_put_quiet; /* keyspace_put_quiet is running */
+
 int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old, uint8_t type,
                        uint8_t vflags, uint64_t expire, const void *payload, size_t plen) {
     if (expire && expire <= server_now_ms()) {
@@ -462,9 +466,18 @@ int keyspace_put_flags(int db, const char *key, size_t klen, const ks_value *old
         keyspace_notify_removed(old, KS_REMOVED_OVERWRITTEN);
     }
     if (!old && !ks_no_new_events) notify_keyspace_event(NOTIFY_NEW, "new", db, key, klen); /* dbAdd */
+    if (ks_put_quiet) return 0; /* keyspace_put_quiet: no signalModifiedKey, no wake-up */
     auto_signal(db, key, klen);
     blocking_signal_key(db, key, klen); /* the key may have data for blocked clients */
     return 0;
+}
+
+int keyspace_put_quiet(int db, const char *key, size_t klen, const ks_value *old, uint8_t type,
+                       uint64_t expire, const void *payload, size_t plen) {
+    ks_put_quiet = 1;
+    int r = keyspace_put_flags(db, key, klen, old, type, 0, expire, payload, plen);
+    ks_put_quiet = 0;
+    return r;
 }
 
 /* ---- reclaiming dead members ------------------------------------------------------------------
@@ -715,6 +728,7 @@ int keyspace_flushdb(int db) {
     long long deleted = 0;
     int phys = keyspace_phys_db(db);
     int r = flush_phys(phys, &deleted);
+    blocking_signal_db(db); /* XREADGROUP clients blocked on its streams are unblocked */
     if (r == 0) server.dirty++;
     if (r == 0 && deleted >= KS_FLUSH_COMPACT_MIN) {
         char b[2] = {KS_TAG_KEY, (char)phys}, e[2] = {KS_TAG_KEY, (char)(phys + 1)};
@@ -731,6 +745,7 @@ int keyspace_flushall(void) {
     for (int db = 0; db < KEVO_MAX_DBS; db++) {
         multi_touch_db(db);
         int r = flush_phys(keyspace_phys_db(db), &deleted);
+        blocking_signal_db(db);
         if (r) {
                     return r;
         }

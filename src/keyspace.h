@@ -147,6 +147,10 @@ int keyspace_defer_end(void);
 int keyspace_defer_active(void);
 int keyspace_defer_flush(void);
 
+/* As keyspace_put, but neither touches WATCH nor wakes blocked clients: for the writes Redis
+ * makes without signalModifiedKey (XSETID changes a stream's metadata "silently"). */
+int keyspace_put_quiet(int db, const char *key, size_t klen, const ks_value *old, uint8_t type,
+                       uint64_t expire, const void *payload, size_t plen);
 /* Removes a live key but keeps its collection version live (RENAME/MOVE: the metadata moves). */
 int keyspace_remove_keep_version(int db, const char *key, size_t klen, const ks_value *old);
 /* A collection removed or overwritten (why: KS_REMOVED_*): big ones get their member range

@@ -749,3 +749,22 @@ void coll_iter_prev(coll_iter *ci) {
     lsm_iter_prev(ci->it);
     coll_iter_check(ci);
 }
+
+/* ==== additions (stream branch) ==== */
+
+int coll_save_keep(coll *c, int quiet) {
+    if (!c->exists) return 0;
+    if (!c->meta_dirty) {
+        if (!quiet) coll_touch(c);
+        return 0;
+    }
+    uint64_t expire = c->cur.expire;
+    char meta[sizeof(c->meta)];
+    size_t n = encode_meta(c, meta);
+    int r = quiet ? keyspace_put_quiet(c->db, c->key, c->klen, &c->cur, c->type, expire, meta, n)
+                  : keyspace_put(c->db, c->key, c->klen, &c->cur, c->type, expire, meta, n);
+    if (r) return r;
+    c->meta_dirty = 0;
+    cur_from_meta(c, expire);
+    return 0;
+}

@@ -228,4 +228,10 @@ void coll_u64set_free(coll_u64set *s);
  * for forward walks (don't mix coll_iter_next into a reverse walk). 0 or a negative code. */
 int coll_iter_seek_rev(coll_iter *ci, const coll *c, uint8_t sub, const void *from, size_t flen);
 void coll_iter_prev(coll_iter *ci);
+/* ==== additions (stream branch) ====
+ * coll_save for a type whose empty value stays (a stream keeps its key at length 0, as Redis):
+ * writes the metadata when it changed (or touches WATCH), never removes the key. quiet: for
+ * Redis commands that write without signalModifiedKey (XSETID, XREADGROUP, XACK ...): WATCH is
+ * not touched and blocked clients are not woken (keyspace_put_quiet). */
+int coll_save_keep(coll *c, int quiet);
 #endif
