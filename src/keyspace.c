@@ -43,14 +43,6 @@
 
 /* ---- encoding ------------------------------------------------------------------------------ */
 
-static void put_le64(char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * i));
-}
-static uint64_t get_le64(const char *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | (unsigned char)p[i];
-    return v;
-}
 
 static uint64_t ks_clock_us_now(void) {
     struct timespec ts;

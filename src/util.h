@@ -18,14 +18,33 @@ int ld2string(char *dst, size_t cap, long double v);
  * on match. As Redis, an empty string matches only an empty pattern (not even "*"). */
 int glob_match(const char *pat, size_t plen, const char *s, size_t slen, int nocase);
 
-/* Big-endian 64-bit integers, as the on-disk key encodings store them (bytewise order is numeric
- * order). */
+/* Fixed-width integers as the on-disk encodings store them: big-endian in keys (bytewise order is
+ * numeric order), little-endian in values. */
 static inline void put_be64(char *p, uint64_t v) {
     for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * (7 - i)));
 }
 static inline uint64_t get_be64(const char *p) {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++) v = (v << 8) | (unsigned char)p[i];
+    return v;
+}
+static inline void put_be32(char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (char)(v >> (8 * (3 - i)));
+}
+static inline void put_le64(char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * i));
+}
+static inline uint64_t get_le64(const char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | (unsigned char)p[i];
+    return v;
+}
+static inline void put_le32(char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (char)(v >> (8 * i));
+}
+static inline uint32_t get_le32(const char *p) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--) v = (v << 8) | (unsigned char)p[i];
     return v;
 }
 #endif

@@ -12,26 +12,7 @@
 
 /* ---- small encoders ---------------------------------------------------------------------- */
 
-/* put_be64 / get_be64: util.h */
-static void put_le64(char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * i));
-}
-static uint64_t get_le64(const char *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | (unsigned char)p[i];
-    return v;
-}
-static void put_be32(char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (char)(v >> (8 * (3 - i)));
-}
-static void put_le32(char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (char)(v >> (8 * i));
-}
-static uint32_t get_le32(const char *p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = (v << 8) | (unsigned char)p[i];
-    return v;
-}
+/* put_be64 / get_le64 ...: util.h */
 
 /* A growable byte buffer. */
 typedef struct sbuf {
