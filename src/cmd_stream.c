@@ -197,7 +197,8 @@ static int parse_add_trim(client *c, add_args *a, int xadd) {
         const char *opt = c->argv[i].ptr;
         if (xadd && opt[0] == '*' && opt[1] == '\0') {
             break;
-        } else if (!strcasecmp(opt, "maxlen") && moreargs) {
+        } else if ((!strcasecmp(opt, "maxlen") || !strcasecmp(opt, "minid")) && moreargs) {
+            int maxlen = !strcasecmp(opt, "maxlen");
             if (a->t.strategy != STREAM_TRIM_NONE) {
                 reply_error(c, "ERR syntax error, MAXLEN and MINID options at the same time are not compatible");
                 return -1;
@@ -210,29 +211,18 @@ static int parse_add_trim(client *c, add_args *a, int xadd) {
             } else if (moreargs >= 2 && next[0] == '=' && next[1] == '\0') {
                 i++;
             }
-            if (!parse_ll(c, &c->argv[i + 1], &a->t.maxlen, NULL)) return -1;
-            if (a->t.maxlen < 0) {
-                reply_error(c, "ERR The MAXLEN argument must be >= 0.");
-                return -1;
+            if (maxlen) {
+                if (!parse_ll(c, &c->argv[i + 1], &a->t.maxlen, NULL)) return -1;
+                if (a->t.maxlen < 0) {
+                    reply_error(c, "ERR The MAXLEN argument must be >= 0.");
+                    return -1;
+                }
+                a->t.strategy = STREAM_TRIM_MAXLEN;
+            } else {
+                if (!parse_id(c, &c->argv[i + 1], &a->t.minid, 0, 1, NULL)) return -1;
+                a->t.strategy = STREAM_TRIM_MINID;
             }
             i++;
-            a->t.strategy = STREAM_TRIM_MAXLEN;
-        } else if (!strcasecmp(opt, "minid") && moreargs) {
-            if (a->t.strategy != STREAM_TRIM_NONE) {
-                reply_error(c, "ERR syntax error, MAXLEN and MINID options at the same time are not compatible");
-                return -1;
-            }
-            a->t.approx = 0;
-            const char *next = c->argv[i + 1].ptr;
-            if (moreargs >= 2 && next[0] == '~' && next[1] == '\0') {
-                a->t.approx = 1;
-                i++;
-            } else if (moreargs >= 2 && next[0] == '=' && next[1] == '\0') {
-                i++;
-            }
-            if (!parse_id(c, &c->argv[i + 1], &a->t.minid, 0, 1, NULL)) return -1;
-            i++;
-            a->t.strategy = STREAM_TRIM_MINID;
         } else if (!strcasecmp(opt, "limit") && moreargs) {
             if (!parse_ll(c, &c->argv[i + 1], &a->t.limit, NULL)) return -1;
             if (a->t.limit < 0) {
