@@ -143,7 +143,9 @@ static void unblocked_remove(client *c)
 
 static void client_read_handler(event_loop *el, int fd, void *data, int mask);
 
-client *client_create(int fd)
+/* A client and its internals with every field at its start value (not in any list yet); NULL
+ * when out of memory. */
+static client *client_alloc(int fd)
 {
     client *c = calloc(1, sizeof *c);
     struct client_internal *ci = malloc(sizeof *ci);
@@ -158,11 +160,18 @@ client *client_create(int fd)
     c->id = ++server.next_client_id;
     c->fd = fd;
     c->resp = 2;
-    c->db = 0;
-    c->authenticated = !(config.requirepass && config.requirepass[0]);
     resp_parser_init(&ci->parser, config.proto_max_bulk_len);
     ci->mark_iter = -1;
     ci->ctime_ms = ci->last_ms = server_now_ms();
+    return c;
+}
+
+client *client_create(int fd)
+{
+    client *c = client_alloc(fd);
+    if (!c) return NULL;
+    struct client_internal *ci = c->in;
+    c->authenticated = !(config.requirepass && config.requirepass[0]);
     if (fd >= 0) {
         net_set_nodelay(fd);
         net_set_keepalive(fd, config.tcp_keepalive);
@@ -197,24 +206,11 @@ client *client_create(int fd)
 
 client *client_create_script(void)
 {
-    client *c = calloc(1, sizeof *c);
-    struct client_internal *ci = malloc(sizeof *ci);
-    if (!c || !ci) {
-        free(c);
-        free(ci);
-        return NULL;
-    }
-    memset(ci, 0, offsetof(struct client_internal, rb));
-    reply_buf_init(&ci->rb);
-    c->in = ci;
-    c->id = ++server.next_client_id;
-    c->fd = -1;
-    c->resp = 2;
+    client *c = client_alloc(-1);
+    if (!c) return NULL;
+    struct client_internal *ci = c->in;
     c->authenticated = 1;
     c->flags = CLIENT_SCRIPT | CLIENT_DENY_BLOCKING;
-    resp_parser_init(&ci->parser, config.proto_max_bulk_len);
-    ci->mark_iter = -1;
-    ci->ctime_ms = ci->last_ms = server_now_ms();
     ci->unlisted = 1;
     ci->local = 1;
     snprintf(ci->addr, sizeof ci->addr, "lua");

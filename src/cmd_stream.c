@@ -103,6 +103,24 @@ static int parse_id(client *c, const cmdarg *a, stream_id *id, uint64_t missing_
     return 0;
 }
 
+/* The strict IDs argv[first..argc) of XDEL / XACK in a new array (the caller frees it), or NULL
+ * after replying the parse error or the engine's out-of-memory error. */
+static stream_id *parse_id_list(client *c, int first) {
+    int n = c->argc - first;
+    stream_id *ids = malloc(sizeof(*ids) * (size_t)(n > 0 ? n : 1));
+    if (!ids) {
+        keyspace_reply_engine_error(c, LSM_ENOMEM);
+        return NULL;
+    }
+    for (int j = 0; j < n; j++) {
+        if (!parse_id(c, &c->argv[first + j], &ids[j], 0, 1, NULL)) {
+            free(ids);
+            return NULL;
+        }
+    }
+    return ids;
+}
+
 /* streamParseIntervalIDOrReply: "(" makes the bound exclusive (then "-"/"+" are invalid). */
 static int parse_interval(client *c, const cmdarg *a, stream_id *id, int *exclude,
                           uint64_t missing_seq) {
@@ -437,13 +455,7 @@ static void cmd_xdel(client *c) {
     if (r == 0) reply_int(c, 0);
     if (r <= 0) goto out;
     int n = c->argc - 2;
-    ids = malloc(sizeof(*ids) * (size_t)n);
-    if (!ids) {
-        keyspace_reply_engine_error(c, LSM_ENOMEM);
-        goto out;
-    }
-    for (int j = 0; j < n; j++)
-        if (!parse_id(c, &c->argv[2 + j], &ids[j], 0, 1, NULL)) goto out;
+    if (!(ids = parse_id_list(c, 2))) goto out;
     keyspace_begin();
     long long deleted = 0;
     for (int j = 0; j < n; j++) {
@@ -1314,13 +1326,7 @@ static void cmd_xack(client *c) {
         goto out;
     }
     int n = c->argc - 3;
-    ids = malloc(sizeof(*ids) * (size_t)n);
-    if (!ids) {
-        keyspace_reply_engine_error(c, LSM_ENOMEM);
-        goto out;
-    }
-    for (int j = 0; j < n; j++)
-        if (!parse_id(c, &c->argv[3 + j], &ids[j], 0, 1, NULL)) goto out;
+    if (!(ids = parse_id_list(c, 3))) goto out;
     keyspace_begin();
     long long acked = 0;
     for (int j = 0; j < n; j++) {
