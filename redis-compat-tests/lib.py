@@ -480,3 +480,41 @@ def start_kevo(name, appendfsync="always", **opts):
                                "--daemonize", "no"] + s.extra)
         return s.start()
     return Server(binary, d, kevo_extra_args(appendfsync, **opts), is_redis=False).start()
+
+
+# ---- side-by-side scenarios (test_blocking.py, test_stream_blocking.py) ----
+
+def servers():
+    """The servers a side-by-side scenario runs on: Kevo, and redis-server when one is up."""
+    out = [("kevo", kevo_port())]
+    if redis_port() and target_is_kevo():
+        out.append(("redis", redis_port()))
+    return out
+
+
+def on_all(fn):
+    """Runs fn(port) against every server; their results must be equal. Returns Kevo's."""
+    res = {}
+    for name, port in servers():
+        try:
+            res[name] = fn(port)
+        except AssertionError as e:
+            raise AssertionError("[%s] %s" % (name, e))
+    if "redis" in res:
+        eq(res["kevo"], res["redis"], "kevo vs redis-server")
+    return res["kevo"]
+
+
+def conn(port, resp3=False):
+    c = RawConn(port, timeout=10)
+    if resp3:
+        raw, v = c.call_raw("HELLO", "3")
+        ok(not isinstance(v, RespError), "HELLO 3: %r" % (v,))
+    return c
+
+
+def admin(port):
+    c = conn(port)
+    c.call("FLUSHALL")
+    return c
+

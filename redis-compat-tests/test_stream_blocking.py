@@ -16,42 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import (RawConn, RespError, eq, ok, test, run_all, wait_until,  # noqa: E402
-                 kevo_port, redis_port, target_is_kevo)
-
-
-def servers():
-    out = [("kevo", kevo_port())]
-    if redis_port() and target_is_kevo():
-        out.append(("redis", redis_port()))
-    return out
-
-
-def on_all(fn):
-    """Runs fn(port) against every server; their results must be equal. Returns Kevo's."""
-    res = {}
-    for name, port in servers():
-        try:
-            res[name] = fn(port)
-        except AssertionError as e:
-            raise AssertionError("[%s] %s" % (name, e))
-    if "redis" in res:
-        eq(res["kevo"], res["redis"], "kevo vs redis-server")
-    return res["kevo"]
-
-
-def conn(port, resp3=False):
-    c = RawConn(port, timeout=10)
-    if resp3:
-        raw, v = c.call_raw("HELLO", "3")
-        ok(not isinstance(v, RespError), "HELLO 3: %r" % (v,))
-    return c
-
-
-def admin(port):
-    c = conn(port)
-    c.call("FLUSHALL")
-    return c
+from lib import (eq, ok, test, run_all, wait_until, on_all, conn, admin)  # noqa: E402
 
 
 def blocked_clients(a):
