@@ -457,7 +457,8 @@ void client_process_input(client *c)
 {
     struct client_internal *ci = c->in;
     while (ci->cmd_ready || ci->qbpos < ci->qblen) {
-        if (ci->closing || (c->flags & (CLIENT_PAUSED_WRITE | CLIENT_CLOSE_AFTER_REPLY | CLIENT_BLOCKED))) break;
+        if (ci->closing || (c->flags & (CLIENT_PAUSED_WRITE | CLIENT_CLOSE_AFTER_REPLY | CLIENT_BLOCKED | CLIENT_IO_WAIT)))
+            break;
         if (!ci->cmd_ready) {
             ci->parser.unauthenticated = !c->authenticated && config.requirepass && config.requirepass[0];
             ci->parser.max_bulk_len = config.proto_max_bulk_len;
@@ -548,6 +549,24 @@ void client_process_unblocked(void)
         if (c->in->closing) continue;
         client_process_input(c);
     }
+}
+
+void client_schedule_input(client *c)
+{
+    if (c->fd < 0 || c->in->closing) return;
+    unblocked_add(c);
+}
+
+const char *client_pending_input(client *c, size_t *len)
+{
+    struct client_internal *ci = c->in;
+    size_t start = ci->qbpos + (ci->cmd_ready ? ci->parser.pos : 0);
+    if (start >= ci->qblen) {
+        *len = 0;
+        return NULL;
+    }
+    *len = ci->qblen - start;
+    return ci->qb + start;
 }
 
 void client_pause_write(client *c)

@@ -31,6 +31,8 @@ typedef struct cmdarg {
                                           (set on the script client, as Redis) */
 #define CLIENT_SCRIPT       (1u << 11) /* the script client redis.call runs commands on: the
                                           server time stays frozen for the whole script */
+#define CLIENT_IO_WAIT      (1u << 12) /* parked until the disk reads of its command land
+                                          (io_wait.h): the command stays parsed, input waits */
 /* pub/sub and client-side caching (pubsub.c, tracking.c): high bits, as Redis names them */
 #define CLIENT_PUBSUB       (1u << 20) /* subscribed to a channel, pattern or shard channel */
 #define CLIENT_PUSHING      (1u << 21) /* an out-of-band message is being appended: CLIENT REPLY
@@ -65,6 +67,8 @@ typedef struct client {
     char *name;                     /* CLIENT SETNAME, NULL if unset */
     struct pubsub_state *pubsub;    /* subscriptions, NULL if none yet (pubsub.c) */
     struct tracking_state *tracking; /* CLIENT TRACKING details, NULL if never on (tracking.c) */
+    int io_pending;                 /* CLIENT_IO_WAIT: reads still in flight (io_wait.c) */
+    int io_parks;                   /* times the current command was parked (io_wait.c) */
     /* ... connection internals (buffers, timestamps, addresses): client.c's business ... */
     struct client_internal *in;
 } client;
@@ -116,6 +120,11 @@ void keyspace_reply_engine_error(client *c, int err); /* ERR wrong number of arg
 client *client_create(int fd);
 void client_free(client *c);                 /* closes the socket */
 void client_close_async(client *c);          /* freed at a safe point in before-sleep */
+/* Input processing resumes for c in before-sleep (a parked client whose reads landed). */
+void client_schedule_input(client *c);
+/* The bytes of c's query buffer after its current parsed command (pipelined commands not parsed
+ * yet), for a read-only look ahead; NULL when none. Valid until c's input is next processed. */
+const char *client_pending_input(client *c, size_t *len);
 /* Iterate all clients (CLIENT LIST / KILL, INFO clients). */
 void client_foreach(void (*fn)(client *c, void *ctx), void *ctx);
 client *client_by_id(uint64_t id);  /* O(1); NULL when no such client is connected */

@@ -81,6 +81,15 @@ void multi_flag_error(client *c) {
     if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
 }
 
+int multi_queued_count(const client *c) { return c->mstate ? c->mstate->n : 0; }
+
+const struct command *multi_queued(const client *c, int i, const cmdarg **argv, int *argc) {
+    if (!c->mstate || i < 0 || i >= c->mstate->n) return NULL;
+    *argv = c->mstate->cmds[i].argv;
+    *argc = c->mstate->cmds[i].argc;
+    return c->mstate->cmds[i].cmd;
+}
+
 void multi_queue_command(client *c) {
     struct multi_state *m = c->mstate;
     if (!m) {

@@ -15,6 +15,7 @@
 #include "info.h"
 #include "log.h"
 #include "lsm.h"
+#include "io_wait.h"
 #include "multi.h"
 #include "scripting.h"
 #include "server.h"
@@ -337,6 +338,7 @@ static int process_command(client *c, const struct command **top)
         client_pause_write(c);
         return 1;
     }
+    if (io_wait_command(c, cmd, flags)) return 1; /* parked: its keys' reads are in flight */
     if ((flags & (CMD_WRITE | CMD_MAY_REPLICATE | CMD_MULTI_CTL)) && server.engine && lsm_commit_wanted(server.engine))
         server_commit_point();
     if (flags & (CMD_WRITE | CMD_MAY_REPLICATE | CMD_MULTI_CTL)) client_note_write(c);

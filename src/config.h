@@ -75,6 +75,7 @@ struct config {
     long long level1_max_bytes;
     long long target_file_size;
     int compaction_threads;
+    int disk_read_threads;
     int max_open_files;
     int wal_skip_corrupt;
 };

@@ -1,4 +1,5 @@
 /* info.c - INFO sections (see info.h). */
+#include "io_wait.h"
 #include "info.h"
 #include "scripting.h"
 
@@ -346,6 +347,8 @@ static void sec_stats(sbuf *sb)
 {
     ev_busy_poll_stats poll = {0};
     if (server.el) poll = ev_get_busy_poll_stats(server.el);
+    io_wait_stats iw;
+    io_wait_get_stats(&iw);
     sb_printf(sb,
               "# Stats\r\n"
               "total_connections_received:%lld\r\n"
@@ -378,6 +381,10 @@ static void sec_stats(sbuf *sb)
               "total_reads_processed:%lld\r\n"
               "total_writes_processed:%lld\r\n"
               "paused_write_commands:%lld\r\n"
+              "disk_wait_commands:%lld\r\n"
+              "disk_wait_clients:%lld\r\n"
+              "disk_reads_queued:%lld\r\n"
+              "disk_readahead_queued:%lld\r\n"
               "busy_poll_limit_us:%lld\r\n"
               "busy_poll_window_us:%lld\r\n"
               "busy_poll_hits:%lld\r\n"
@@ -389,7 +396,7 @@ static void sec_stats(sbuf *sb)
               pubsub_pattern_count(), pubsub_channel_count(PUBSUB_SHARD), tracking_total_keys(),
               tracking_total_items(), tracking_total_prefixes(), server.stat.total_error_replies,
               server.stat_total_reads, server.stat_total_writes, server.stat_paused_writes,
-              poll.limit_us, poll.window_us, poll.hits, poll.misses);
+              iw.parked_commands, iw.parked_now, iw.reads_queued, iw.readahead_queued, poll.limit_us, poll.window_us, poll.hits, poll.misses);
 }
 
 static void sec_replication(sbuf *sb)

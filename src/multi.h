@@ -6,6 +6,8 @@
 #include <stddef.h>
 
 struct client;
+struct command;
+struct cmdarg;
 
 /* Called by the dispatcher for every non-CMD_MULTI_CTL command while c->flags & CLIENT_MULTI,
  * after the command lookup and arity checks succeeded: copies c->argv into the queue and replies
@@ -20,6 +22,10 @@ void multi_touch_key(int db, const char *key, size_t len);
 /* Logical db is about to be emptied or swapped: every watched key of db that currently exists
  * is touched (as Redis's touchAllWatchedKeysInDb). */
 void multi_touch_db(int db);
+/* The commands queued by MULTI (for reading their keys ahead of EXEC: io_wait.h): how many,
+ * and the i-th one's top-level command with its arguments (valid until the queue changes). */
+int multi_queued_count(const struct client *c);
+const struct command *multi_queued(const struct client *c, int i, const struct cmdarg **argv, int *argc);
 /* Frees the queue and the watches of c (disconnect). Safe to call twice. */
 void multi_client_free(struct client *c);
 #endif

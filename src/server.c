@@ -18,6 +18,7 @@
 #include "config.h"
 #include "event.h"
 #include "info.h"
+#include "io_wait.h"
 #include "keyspace.h"
 #include "types/coll.h"
 #include "log.h"
@@ -83,6 +84,7 @@ void server_engine_options(lsm_options *o)
     o->target_file_size = (uint64_t)config.target_file_size;
     o->compaction_threads = config.compaction_threads;
     o->max_open_files = config.max_open_files;
+    o->read_threads = config.disk_read_threads;
     o->sync_mode = (lsm_sync_mode)config.appendfsync;
     o->skip_corrupt_wal = config.wal_skip_corrupt;
     o->expire_fn = keyspace_value_expire;
@@ -100,6 +102,13 @@ static void engine_event_handler(event_loop *el, int fd, void *data, int mask)
     if (!server.engine || scripting_script_running()) return;
     server_poll_engine();
     if (client_paused_count() && !lsm_write_stalled(server.engine)) client_resume_paused();
+}
+
+/* The engine's reader threads finished reads that parked clients wait for (io_wait.h). */
+static void engine_read_handler(event_loop *el, int fd, void *data, int mask)
+{
+    (void)el, (void)fd, (void)data, (void)mask;
+    io_wait_reads_done();
 }
 
 /* Installs background results; logs when the engine starts or stops refusing writes (the
@@ -154,9 +163,18 @@ static int server_open_engine(void)
         server.engine = NULL;
         return -1;
     }
+    int rfd = lsm_read_event_fd(server.engine);
+    if (rfd >= 0 && server.el && ev_add(server.el, rfd, EV_READABLE, engine_read_handler, NULL) < 0) {
+        log_msg(LL_WARNING, "Can't watch the engine's read event fd: %s", strerror(errno));
+        if (efd >= 0) ev_del(server.el, efd, EV_READABLE);
+        lsm_close(server.engine);
+        server.engine = NULL;
+        return -1;
+    }
     if (keyspace_open() < 0) {
         log_msg(LL_WARNING, "Failed loading the keyspace metadata");
         if (efd >= 0 && server.el) ev_del(server.el, efd, EV_READABLE);
+        if (rfd >= 0 && server.el) ev_del(server.el, rfd, EV_READABLE);
         lsm_close(server.engine);
         server.engine = NULL;
         return -1;
@@ -178,6 +196,9 @@ static void server_close_engine(int flush_first)
     }
     int efd = lsm_event_fd(server.engine);
     if (efd >= 0 && server.el) ev_del(server.el, efd, EV_READABLE);
+    int rfd = lsm_read_event_fd(server.engine);
+    if (rfd >= 0 && server.el) ev_del(server.el, rfd, EV_READABLE);
+    io_wait_release_all(); /* their reads are dropped with the engine: they read in place */
     r = lsm_close(server.engine);
     if (r < 0) log_msg(LL_WARNING, "Closing the engine: %s", lsm_strerror(r));
     server.engine = NULL;

@@ -36,6 +36,7 @@
 #include "hash.h"
 #include "iter.h"
 #include "memtable.h"
+#include "read_pool.h"
 #include "sst_reader.h"
 #include "table_cache.h"
 #include "table_get.h"
@@ -62,6 +63,16 @@ struct lsm_iter {
     int status;
     struct lsm_iter *prev, *next;
 };
+
+/* An answer of lsm_get_ready kept for the lsm_get that follows it (valid while epoch is the
+ * db's read_epoch; 0 = empty). */
+#define GET_MEMO 16
+#define MEMO_KEEP_BUFFER (1u << 20) /* a bigger value buffer is freed once used */
+typedef struct get_memo {
+    uint64_t epoch;
+    int rc;                          /* 0 found (value in val) or LSM_ENOTFOUND */
+    lsm_buf key, val;
+} get_memo;
 
 struct lsm {
     char *dir;
@@ -113,6 +124,14 @@ struct lsm {
     int manual_rc;                   /* first failure of a job holding manual_wait_id's range */
 
     lsm_iter iters;                  /* list head of live iterators */
+
+    /* Reads that do not wait for the disk (lsm_get_ready / lsm_prefetch) */
+    read_pool *readers;              /* NULL: read_threads == 0 */
+    uint64_t read_epoch;             /* changes whenever what a lookup returns may change:
+                                        every write, rollback, dropped write, lsm_poll */
+    get_memo memo[GET_MEMO];         /* lsm_get_ready's answers, for the next lsm_get */
+    int memo_next;                   /* round robin replacement */
+    uint64_t memo_epoch;             /* read_epoch when the last memo was made */
 
     /* Failure state (the Redis MISCONF model): while bg_error != 0 writes are refused with
      * LSM_EIO, reads go on, and lsm_poll retries in the background until everything
@@ -170,7 +189,8 @@ const char *lsm_strerror(int err) {
     case LSM_ECORRUPT: return "corruption";
     case LSM_ENOMEM: return "out of memory";
     case LSM_EINVAL: return "invalid argument";
-    case LSM_EBUSY: return "busy (database locked)";
+    case LSM_EBUSY: return "busy (database locked, or too many reads in flight)";
+    case LSM_EAGAIN: return "needs a disk read";
     default: return "unknown error";
     }
 }
@@ -704,6 +724,7 @@ static void install_compaction(lsm_t *db, compaction_job *j) {
 }
 
 int lsm_poll(lsm_t *db) {
+    db->read_epoch++; /* results installed below: lookups are answered anew */
     uint64_t v;
     while (read(db->efd, &v, sizeof(v)) > 0) {
     }
@@ -898,6 +919,7 @@ static void enter_log_failure(lsm_t *db, const char *what) {
         }
         memtable_unref(db->mem);
         db->mem = c;
+        db->read_epoch++;
     }
     memcpy(db->counters, db->committed_counters, sizeof(db->counters));
     db->committed_seq = db->last_seq; /* dropped sequence numbers are never reused */
@@ -1012,6 +1034,7 @@ static int write_prepare(lsm_t *db, size_t nops, size_t bytes) {
  * it anyway); recorded for a rollback when it predates the open group. */
 static int mem_apply(lsm_t *db, uint64_t seq, int kind, const void *key, size_t klen,
                      const void *val, size_t vlen) {
+    db->read_epoch++;
     mt_overwrite ow = {db->committed_seq, db->group_depth ? db->group_first_seq : 0};
     int rc = memtable_put(db->mem, seq, kind, key, klen, val, vlen,
                           db->iters.next == NULL ? &ow : NULL);
@@ -1201,6 +1224,7 @@ static int group_rollback(lsm_t *db) {
         } else {
             memtable_unref(db->mem);
             db->mem = c;
+            db->read_epoch++;
             /* the group's sequence numbers were never logged: hand them out again, so the WAL
              * stays gapless (replay checks that each record follows the previous one) */
             db->last_seq = db->group_first_seq - 1;
@@ -1374,8 +1398,8 @@ int lsm_set_sync_mode(lsm_t *db, lsm_sync_mode mode) {
 
 /* ---------------- read path ---------------- */
 
-int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
-    db->st.gets++;
+/* lsm_get's lookup; cached_only = 1 reads no file (LSM_EAGAIN where it would). */
+static int get_impl(lsm_t *db, const void *key, size_t klen, lsm_buf *val, int cached_only) {
     const char *v;
     size_t vl;
     uint64_t snap = db->last_seq;
@@ -1386,7 +1410,7 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
     memtable_prefetch_slot(db->mem, h);
     for (int i = db->nimm - 1; i >= 0; i--) memtable_prefetch_slot(db->imm[i].mem, h);
     table_get g;
-    table_get_start(&g, db->vs->current, db->tc, key, klen, h);
+    table_get_start_ex(&g, db->vs->current, db->tc, key, klen, h, cached_only);
     int rc = SST_NOTFOUND, r = memtable_get_hashed(db->mem, key, klen, h, snap, &v, &vl);
     for (int i = db->nimm - 1; i >= 0 && r == MEMTABLE_NOTFOUND; i--)
         r = memtable_get_hashed(db->imm[i].mem, key, klen, h, snap, &v, &vl);
@@ -1402,10 +1426,63 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
     }
     if (rc == SST_FOUND) return 0;
     if (rc == SST_DELETED || rc == SST_NOTFOUND) return LSM_ENOTFOUND;
+    if (rc == SST_WOULDBLOCK) return LSM_EAGAIN;
     /* the table reader's detail names the file and the block offset */
     snprintf(db->errmsg, sizeof(db->errmsg), "get: %s", sst_reader_last_error());
     return rc;
 }
+
+/* The memo lsm_get_ready left for key, or NULL. */
+static get_memo *memo_find(lsm_t *db, const void *key, size_t klen) {
+    if (db->memo_epoch != db->read_epoch) return NULL; /* none made since the last change */
+    for (int i = 0; i < GET_MEMO; i++) {
+        get_memo *m = &db->memo[i];
+        if (m->epoch == db->read_epoch && m->key.len == klen &&
+            (klen == 0 || memcmp(m->key.data, key, klen) == 0))
+            return m;
+    }
+    return NULL;
+}
+
+int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
+    db->st.gets++;
+    get_memo *m = memo_find(db, key, klen);
+    if (!m) return get_impl(db, key, klen, val, 0);
+    m->epoch = 0; /* used once: the value moves to the caller */
+    if (m->rc != 0) return m->rc;
+    lsm_buf t = *val;
+    *val = m->val;
+    m->val = t;
+    if (m->val.cap > MEMO_KEEP_BUFFER) lsm_buf_free(&m->val);
+    return 0;
+}
+
+int lsm_get_ready(lsm_t *db, const void *key, size_t klen) {
+    if (memo_find(db, key, klen)) return 0;
+    get_memo *m = &db->memo[db->memo_next];
+    db->memo_next = (db->memo_next + 1) % GET_MEMO;
+    m->epoch = 0;
+    int rc = get_impl(db, key, klen, &m->val, 1);
+    if (rc != 0 && rc != LSM_ENOTFOUND) return rc; /* LSM_EAGAIN or an error: no memo */
+    if (buf_set(&m->key, key, klen) != 0) return rc;
+    m->rc = rc;
+    m->epoch = db->read_epoch;
+    db->memo_epoch = db->read_epoch;
+    return rc;
+}
+
+int lsm_prefetch(lsm_t *db, const void *key, size_t klen, uint64_t tag) {
+    if (!db->readers) return LSM_EINVAL;
+    int rc = read_pool_submit(db->readers, db->vs->current, key, klen, tag);
+    if (rc == 0) db->st.prefetches++;
+    return rc;
+}
+
+int lsm_prefetch_done(lsm_t *db, uint64_t *tags, int max) {
+    return db->readers ? read_pool_done(db->readers, tags, max) : 0;
+}
+
+int lsm_read_event_fd(lsm_t *db) { return db->readers ? read_pool_fd(db->readers) : -1; }
 
 /* ---------------- iterators ---------------- */
 
@@ -1586,6 +1663,7 @@ void lsm_get_stats(lsm_t *db, lsm_stats *out) {
     out->open_tables = table_cache_open_count(db->tc);
     out->write_failures = db->failures;
     out->queued_manual_compactions = db->mq.n;
+    out->prefetches_in_flight = db->readers ? read_pool_inflight(db->readers) : 0;
 }
 
 /* ---------------- open / recovery / close ---------------- */
@@ -1823,6 +1901,10 @@ static void free_db(lsm_t *db) {
     pthread_mutex_destroy(&db->wal_mu);
     free(db->logs);
     free(db->scratch);
+    for (int i = 0; i < GET_MEMO; i++) {
+        lsm_buf_free(&db->memo[i].key);
+        lsm_buf_free(&db->memo[i].val);
+    }
     manual_queue_free(&db->mq);
     free(db->dir);
     free(db);
@@ -2044,6 +2126,10 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
         if (worker_start(&db->comp_w[i], db->efd, name) != 0) { rc = LSM_ENOMEM; goto fail_threads; }
         db->ncomp++;
     }
+    if (o->read_threads > 0 && read_pool_start(&db->readers, o->read_threads, db->tc) != 0) {
+        rc = LSM_ENOMEM;
+        goto fail_threads;
+    }
     if (o->sync_mode == LSM_SYNC_EVERYSEC && periodic_start(&db->syncer, 1000, sync_tick, db, "kevo-wal-sync") != 0) {
         rc = LSM_ENOMEM;
         goto fail_threads;
@@ -2054,6 +2140,8 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     return 0;
 
 fail_threads:
+    read_pool_stop(db->readers);
+    db->readers = NULL;
     periodic_stop(&db->syncer);
     worker_stop(&db->flush_w);
     for (int i = 0; i < db->ncomp; i++) worker_stop(&db->comp_w[i]);
@@ -2082,6 +2170,8 @@ int lsm_close(lsm_t *db) {
     periodic_stop(&db->syncer);
     worker_stop(&db->flush_w);
     for (int i = 0; i < db->ncomp; i++) worker_stop(&db->comp_w[i]);
+    read_pool_stop(db->readers); /* waits for its lookups, releases their versions */
+    db->readers = NULL;
     /* iterators must be gone by contract; drop any leftovers' refs defensively */
     while (db->iters.next) lsm_iter_free(db->iters.next);
     pthread_mutex_lock(&db->wal_mu);

@@ -29,6 +29,7 @@ enum {
     LSM_ENOMEM = -4,
     LSM_EINVAL = -5,     /* bad argument */
     LSM_EBUSY = -6,      /* e.g. the directory is locked by another process */
+    LSM_EAGAIN = -7,     /* lsm_get_ready: answering needs a disk read */
 };
 const char *lsm_strerror(int err);
 
@@ -122,6 +123,8 @@ typedef struct lsm_options {
     int num_levels;                /* 7 */
     int compaction_threads;        /* 1 */
     int max_open_files;            /* table cache size (open SSTables); 1000 */
+    int read_threads;              /* background readers for lsm_prefetch; 0 = none (lsm_prefetch
+                                      then fails with LSM_EINVAL); 0 */
     lsm_sync_mode sync_mode;       /* LSM_SYNC_EVERYSEC */
     int skip_corrupt_wal;          /* 0: refuse to open on mid-WAL corruption; 1: log and skip */
     size_t wal_prealloc;           /* WAL files are zeroed ahead in chunks of this many bytes so
@@ -258,6 +261,35 @@ void lsm_buf_free(lsm_buf *b);
  * returns 0; LSM_ENOTFOUND when absent or deleted; another negative code on I/O or corruption. */
 int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val);
 
+/* ---- reads that do not wait for the disk ----
+ * For an owner thread that serves many clients and must not stop for one disk read (the
+ * server's event loop): it asks whether a lookup can be answered from memory (memtables, the
+ * bloom filters and indexes of open tables, the block cache), and when it cannot, has a reader
+ * thread (lsm_options.read_threads) load what the lookup needs while it serves others:
+ *
+ *   rc = lsm_get_ready(db, key, klen);
+ *   if (rc == LSM_EAGAIN) lsm_prefetch(db, key, klen, tag);   ... later, lsm_read_event_fd is
+ *   readable and lsm_prefetch_done returns tag: ask lsm_get_ready again (usually ready now)
+ *   else lsm_get(db, key, klen, val);                         (answered from the memo: no
+ *                                                                second lookup)
+ *
+ * lsm_get_ready looks key up reading no file: 0 (the key exists) or LSM_ENOTFOUND, and then the
+ * answer is kept so that the next lsm_get of that key returns it without looking again, as long
+ * as no write, rollback or lsm_poll comes between (the memo holds the last 16 answers; a
+ * dropped one only costs lsm_get a lookup from memory); LSM_EAGAIN when it needs a table opened
+ * or a data block read; another negative code on corruption. Owner thread.
+ * lsm_prefetch queues a lookup of key on a reader thread, in the tables of the current version
+ * (what it reads lands in the block and table caches; the value is dropped); tag is returned by
+ * lsm_prefetch_done once it has finished. 0, LSM_EBUSY (too many in flight: read in place),
+ * LSM_EINVAL (no reader threads). Prefetching is a hint: a block may be evicted again before
+ * the owner asks, then lsm_get reads it (correct, only slower). Owner thread.
+ * lsm_prefetch_done collects up to max finished tags (returns how many); lsm_read_event_fd is an
+ * eventfd that becomes readable when some have finished (-1 without reader threads). */
+int lsm_get_ready(lsm_t *db, const void *key, size_t klen);
+int lsm_prefetch(lsm_t *db, const void *key, size_t klen, uint64_t tag);
+int lsm_prefetch_done(lsm_t *db, uint64_t *tags, int max);
+int lsm_read_event_fd(lsm_t *db);
+
 /* Iterator over a consistent view taken when it is created (memtables + a referenced version):
  * writes made after creation are not seen; flush and compaction underneath do not disturb it.
  * Yields live keys only (latest version, deletes hidden), ascending bytewise, in either
@@ -363,6 +395,8 @@ typedef struct lsm_stats {
     int queued_manual_compactions;    /* lsm_compact_range requests not yet started */
     uint64_t total_sst_bytes;
     int open_tables;
+    uint64_t prefetches;              /* lookups queued on reader threads (lsm_prefetch) */
+    int prefetches_in_flight;
 } lsm_stats;
 void lsm_get_stats(lsm_t *db, lsm_stats *out);
 

@@ -211,6 +211,10 @@ void sst_bloom_stats(uint64_t *checks, uint64_t *useful) {
 
 static void sst_block_delete(void *v) { free(v); }
 
+/* get_block's fill argument: 0 = read without caching, 1 = read and cache, FILL_CACHED_ONLY =
+ * never read (SST_WOULDBLOCK when the block is not cached). */
+#define FILL_CACHED_ONLY 2
+
 static int pread_all(int fd, char *p, size_t n, uint64_t off) {
     ssize_t r = fs_pread(fd, p, n, off);
     if (r < 0) return LSM_EIO;
@@ -291,6 +295,7 @@ static int get_block(sst_reader *r, uint64_t off, uint64_t size, int fill, sst_b
             return 0;
         }
     }
+    if (fill == FILL_CACHED_ONLY) return SST_WOULDBLOCK;
     sst_block *b;
     int rc = read_block(r, off, size, 1, &b);
     if (rc) return rc;
@@ -493,8 +498,22 @@ void sst_reader_prefetch_filter(const sst_reader *r, uint64_t h64) {
     if (r->filter) bloom_prefetch(r->filter, r->filter_len, h64);
 }
 
+static int lookup(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64, uint64_t snapshot,
+                  lsm_buf *val, int fill);
+
 int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
                           uint64_t snapshot, lsm_buf *val) {
+    return lookup(r, ukey, ukl, h64, snapshot, val, 1);
+}
+
+int sst_reader_get_cached(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
+                          uint64_t snapshot, lsm_buf *val) {
+    return lookup(r, ukey, ukl, h64, snapshot, val, r->cache ? FILL_CACHED_ONLY : 1);
+}
+
+/* The lookup of sst_reader_get_hashed; fill as get_block's. */
+static int lookup(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64, uint64_t snapshot,
+                  lsm_buf *val, int fill) {
     if (r->filter) {
         atomic_fetch_add_explicit(&g_bloom_checks, 1, memory_order_relaxed);
         if (!bloom_may_contain_hashed(r->filter, r->filter_len, ukey, ukl, h64)) {
@@ -531,7 +550,7 @@ int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t 
     }
     sst_block *b;
     cache_handle *h;
-    if ((rc = get_block(r, off, size, 1, &b, &h))) goto out;
+    if ((rc = get_block(r, off, size, fill, &b, &h))) goto out;
     block view;
     uint64_t tag = h ? block_cache_tag(h) : 0;
     if (!tag) {

@@ -19,7 +19,7 @@ int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, 
 void sst_reader_ref(sst_reader *r);
 void sst_reader_unref(sst_reader *r);
 
-enum { SST_NOTFOUND = 0, SST_FOUND = 1, SST_DELETED = 2 };
+enum { SST_NOTFOUND = 0, SST_FOUND = 1, SST_DELETED = 2, SST_WOULDBLOCK = 3 };
 /* Newest entry of ukey with sequence <= snapshot: checks the bloom filter first (no data block
  * read if it rules the key out). FOUND copies the value into *val. Returns SST_* or a negative
  * LSM_E* code. */
@@ -27,6 +27,12 @@ int sst_reader_get(sst_reader *r, const void *ukey, size_t ukl, uint64_t snapsho
 /* As sst_reader_get with h64 = key_hash64(ukey, ukl) (hash.h), hashed once by a caller that
  * probes several tables. */
 int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
+                          uint64_t snapshot, lsm_buf *val);
+/* As sst_reader_get_hashed, but never reads the file: SST_WOULDBLOCK when the data block the
+ * key lives in is not in the block cache (a reader without a cache reads as usual). For a caller
+ * that must not wait for the disk (the owner thread): it has the block loaded elsewhere (a
+ * background sst_reader_get_hashed caches it) and asks again. */
+int sst_reader_get_cached(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
                           uint64_t snapshot, lsm_buf *val);
 /* Prefetch hint: starts loading the filter line a get of a key with hash h64 will test, so a
  * caller can overlap the filter misses of several tables before probing them in order. */

@@ -93,7 +93,7 @@ void table_cache_free(table_cache *tc) {
     free(tc);
 }
 
-int table_cache_get(table_cache *tc, uint64_t file_number, sst_reader **out) {
+int table_cache_peek(table_cache *tc, uint64_t file_number, sst_reader **out) {
     *out = NULL;
     pthread_mutex_lock(&tc->mu);
     tc_node *e = *find(tc, file_number);
@@ -102,11 +102,13 @@ int table_cache_get(table_cache *tc, uint64_t file_number, sst_reader **out) {
         lru_append(tc, e);
         sst_reader_ref(e->r);
         *out = e->r;
-        pthread_mutex_unlock(&tc->mu);
-        return 0;
     }
     pthread_mutex_unlock(&tc->mu);
+    return e ? 0 : LSM_ENOTFOUND;
+}
 
+int table_cache_get(table_cache *tc, uint64_t file_number, sst_reader **out) {
+    if (table_cache_peek(tc, file_number, out) == 0) return 0;
     char path[4096];
     table_file_name(path, sizeof(path), tc->dir, file_number);
     sst_reader *r;
@@ -123,7 +125,7 @@ int table_cache_get(table_cache *tc, uint64_t file_number, sst_reader **out) {
     tc_node **slot = find(tc, file_number);
     if (*slot) { /* opened concurrently by another thread: use that one */
         free(n);
-        e = *slot;
+        tc_node *e = *slot;
         lru_unlink(e);
         lru_append(tc, e);
         sst_reader_ref(e->r);

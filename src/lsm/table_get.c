@@ -32,7 +32,11 @@ static int window_open(table_get *g) {
     file_meta *f;
     while (w < TABLE_GET_WINDOW && (f = next_candidate(g))) {
         g->p[w].r = NULL;
-        g->p[w].rc = table_cache_get(g->tc, f->number, &g->p[w].r);
+        if (!g->cached_only) {
+            g->p[w].rc = table_cache_get(g->tc, f->number, &g->p[w].r);
+        } else if ((g->p[w].rc = table_cache_peek(g->tc, f->number, &g->p[w].r)) != 0) {
+            g->p[w].rc = SST_WOULDBLOCK; /* opening the table reads it */
+        }
         if (g->p[w].r) sst_reader_prefetch_filter(g->p[w].r, g->h);
         w++;
     }
@@ -49,13 +53,20 @@ static void window_close(table_get *g) {
 static int window_probe(table_get *g, uint64_t snapshot, lsm_buf *val) {
     int rc = SST_NOTFOUND;
     for (int i = 0; i < g->w && rc == SST_NOTFOUND; i++)
-        rc = g->p[i].r ? sst_reader_get_hashed(g->p[i].r, g->key, g->klen, g->h, snapshot, val)
-                       : g->p[i].rc;
+        rc = !g->p[i].r      ? g->p[i].rc
+             : g->cached_only ? sst_reader_get_cached(g->p[i].r, g->key, g->klen, g->h, snapshot, val)
+                              : sst_reader_get_hashed(g->p[i].r, g->key, g->klen, g->h, snapshot, val);
     return rc;
 }
 
 void table_get_start(table_get *g, const version *v, table_cache *tc, const void *key,
                      size_t klen, uint64_t h) {
+    table_get_start_ex(g, v, tc, key, klen, h, 0);
+}
+
+void table_get_start_ex(table_get *g, const version *v, table_cache *tc, const void *key,
+                        size_t klen, uint64_t h, int cached_only) {
+    g->cached_only = cached_only;
     g->v = v;
     g->tc = tc;
     g->key = key;

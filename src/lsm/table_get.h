@@ -27,6 +27,7 @@ typedef struct table_get {
     uint64_t h;           /* key_hash64(key, klen) */
     int l0, level;        /* next L0 index / next level >= 1 to consider */
     int w;                /* readers open in the current window */
+    int cached_only;      /* 1: never read a file (table_get_start_ex) */
     struct {
         sst_reader *r;    /* NULL: opening failed with rc */
         int rc;
@@ -39,8 +40,13 @@ typedef struct table_get {
  * error is reported by table_get_finish when that table's turn comes). */
 void table_get_start(table_get *g, const version *v, table_cache *tc, const void *key,
                      size_t klen, uint64_t h);
+/* As table_get_start; cached_only = 1 makes the lookup read no file: table_get_finish then
+ * returns SST_WOULDBLOCK where it would have opened a table or read a data block not in the
+ * block cache (see sst_reader_get_cached). */
+void table_get_start_ex(table_get *g, const version *v, table_cache *tc, const void *key,
+                        size_t klen, uint64_t h, int cached_only);
 /* Probes the candidates in order for the newest entry with sequence <= snapshot: SST_FOUND (the
- * value copied into *val), SST_DELETED, SST_NOTFOUND, or a negative LSM_E* code (detail in
+ * value copied into *val), SST_DELETED, SST_NOTFOUND, SST_WOULDBLOCK (cached_only), or a negative LSM_E* code (detail in
  * sst_reader_last_error() on this thread). Releases every reader. */
 int table_get_finish(table_get *g, uint64_t snapshot, lsm_buf *val);
 /* Releases the readers without probing (a memtable answered). */

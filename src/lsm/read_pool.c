@@ -1,0 +1,137 @@
+/* read_pool.c - background point lookups that warm the caches for the owner (read_pool.h). */
+#include "read_pool.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dbformat.h"
+#include "hash.h"
+#include "lsm.h"
+#include "table_get.h"
+#include "worker.h"
+
+typedef struct read_job {
+    bg_job base;          /* first: the worker hands back the bg_job */
+    table_cache *tc;
+    version *v;           /* referenced by submit, released by read_pool_done */
+    uint64_t tag;
+    size_t klen;
+    char key[];
+} read_job;
+
+struct read_pool {
+    int n;
+    int efd;
+    int inflight;
+    table_cache *tc;
+    worker w[];
+};
+
+/* A finished lookup's value is not wanted: one buffer per reader thread takes it. */
+static _Thread_local lsm_buf t_val;
+#define KEEP_VALUE_BUFFER (1u << 20)
+
+static void read_job_run(bg_job *j) {
+    read_job *r = (read_job *)j;
+    table_get g;
+    table_get_start(&g, r->v, r->tc, r->key, r->klen, key_hash64(r->key, r->klen));
+    /* errors are the owner's lookup's to report: it meets them again */
+    j->rc = table_get_finish(&g, MAX_SEQUENCE, &t_val);
+    if (t_val.cap > KEEP_VALUE_BUFFER) lsm_buf_free(&t_val);
+}
+
+int read_pool_start(read_pool **out, int nthreads, table_cache *tc) {
+    *out = NULL;
+    if (nthreads < 1) nthreads = 1;
+    if (nthreads > READ_POOL_MAX_THREADS) nthreads = READ_POOL_MAX_THREADS;
+    read_pool *p = calloc(1, sizeof(*p) + (size_t)nthreads * sizeof(worker));
+    if (!p) return LSM_ENOMEM;
+    p->tc = tc;
+    p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->efd < 0) {
+        free(p);
+        return LSM_EIO;
+    }
+    for (int i = 0; i < nthreads; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "kevo-read-%u", (unsigned)i % 1000u); /* fits 15 chars */
+        if (worker_start(&p->w[i], p->efd, name) != 0) {
+            read_pool_stop(p);
+            return LSM_ENOMEM;
+        }
+        p->n++;
+    }
+    *out = p;
+    return 0;
+}
+
+int read_pool_submit(read_pool *p, version *v, const void *key, size_t klen, uint64_t tag) {
+    /* the least busy worker: a reader blocked on a slow read keeps its queue to itself */
+    int best = 0;
+    for (int i = 1; i < p->n && p->w[best].inflight; i++)
+        if (p->w[i].inflight < p->w[best].inflight) best = i;
+    read_job *j = malloc(sizeof(*j) + klen);
+    if (!j) return LSM_ENOMEM;
+    j->base.run = read_job_run;
+    j->base.type = 0;
+    j->base.rc = 0;
+    j->tc = p->tc;
+    j->v = v;
+    j->tag = tag;
+    j->klen = klen;
+    if (klen) memcpy(j->key, key, klen);
+    version_ref(v);
+    if (worker_submit(&p->w[best], &j->base) != 0) {
+        version_unref(v);
+        free(j);
+        return LSM_EBUSY;
+    }
+    p->inflight++;
+    return 0;
+}
+
+int read_pool_done(read_pool *p, uint64_t *tags, int max) {
+    uint64_t v;
+    while (read(p->efd, &v, sizeof(v)) > 0) {
+    }
+    int n = 0;
+    for (int i = 0; i < p->n && n < max; i++) {
+        bg_job *j;
+        while (n < max && (j = worker_pop_result(&p->w[i]))) {
+            read_job *r = (read_job *)j;
+            tags[n++] = r->tag;
+            version_unref(r->v);
+            free(r);
+            p->inflight--;
+        }
+    }
+    /* more left than max: make sure the caller hears of them (the eventfd was drained) */
+    if (n == max && p->inflight > 0) {
+        uint64_t one = 1;
+        ssize_t w = write(p->efd, &one, sizeof(one));
+        (void)w;
+    }
+    return n;
+}
+
+int read_pool_fd(const read_pool *p) { return p->efd; }
+int read_pool_inflight(const read_pool *p) { return p->inflight; }
+
+void read_pool_stop(read_pool *p) {
+    if (!p) return;
+    uint64_t tags[64];
+    while (p->inflight > 0) {
+        if (read_pool_done(p, tags, 64) == 0) {
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    for (int i = 0; i < p->n; i++) worker_stop(&p->w[i]);
+    close(p->efd);
+    free(p);
+}

@@ -1,0 +1,39 @@
+/* read_pool.h - background point lookups for an owner thread that must not wait for the disk
+ * (lsm_prefetch in lsm.h). A job looks a key up in a version's tables exactly as lsm_get's table
+ * part does (table_get.h), on a reader thread: the reads it makes load the data blocks (and open
+ * the tables) that the owner's own lookup of the key will need, into the block cache and the
+ * table cache, so that lookup then runs from memory. The value found is discarded.
+ *
+ * Threads: nthreads workers (worker.h), each with its own SPSC rings; a job goes to the worker
+ * with the fewest jobs in flight, so a slow read does not hold up the others. Every function
+ * here is called by the owner thread only. A finished job is reported through the pool's own
+ * eventfd (one write per job) and collected with read_pool_done, which also drops the job's
+ * version reference (versions are released on the owner thread: version.h).
+ * Lifetime: the version and table cache given must outlive the jobs that use them; read_pool_stop
+ * waits for every job in flight. */
+#ifndef KEVO_READ_POOL_H
+#define KEVO_READ_POOL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "table_cache.h"
+#include "version.h"
+
+#define READ_POOL_MAX_THREADS 128
+
+typedef struct read_pool read_pool;
+
+/* Starts nthreads (1..READ_POOL_MAX_THREADS) reader threads. 0 or LSM_ENOMEM / LSM_EIO. */
+int read_pool_start(read_pool **out, int nthreads, table_cache *tc);
+/* Queues a lookup of key in v (a reference is taken and kept until read_pool_done reports the
+ * job). tag comes back from read_pool_done when the lookup has finished. 0, or LSM_EBUSY when
+ * every worker's ring is full (the caller reads itself), LSM_ENOMEM. */
+int read_pool_submit(read_pool *p, version *v, const void *key, size_t klen, uint64_t tag);
+/* Collects up to max finished jobs' tags into tags; returns how many. Drains the eventfd. */
+int read_pool_done(read_pool *p, uint64_t *tags, int max);
+/* The eventfd that becomes readable when a job has finished. */
+int read_pool_fd(const read_pool *p);
+/* Jobs submitted and not yet collected. */
+int read_pool_inflight(const read_pool *p);
+/* Waits for the jobs in flight (discarding their tags), stops the threads, frees the pool. */
+void read_pool_stop(read_pool *p);
+#endif
