@@ -16,7 +16,8 @@
 #     leave room for the page cache)
 #   CACHE_KEYS (50000: the in-cache key range [0, CACHE_KEYS), at most SIZE/10)
 #   PROBE_RATE (1000 GET/s of the latency probe client)  BURST (20 s write burst, 8 clients)
-#   SPACE_TIMEOUT (600 s)  SETTLE_TIMEOUT (600 s: waiting for compactions after the load)
+#   SPACE_TIMEOUT (600 s), SPACE_IDLE (180 s: the space phase also stops once the engine has run
+#     no flush or compaction and its table bytes have not moved for this long; 0 = never)  SETTLE_TIMEOUT (600 s: waiting for compactions after the load)
 #   COLL_MEMBERS (1000000)  COLL_CALLS (300)  WAL_KEYS (50000 keys written before kill -9)
 #   FIO=0 / DBBENCH=0 skip the fio / db_bench comparisons; FIO_SIZE (4G)  FIO_RUNTIME (20 s)
 #   BENCH_TMP (/tmp: parent of the data directories)  KEEP=1 keeps them
@@ -47,6 +48,7 @@ CACHE_KEYS=${CACHE_KEYS:-50000}
 PROBE_RATE=${PROBE_RATE:-1000}
 BURST=${BURST:-20}
 SPACE_TIMEOUT=${SPACE_TIMEOUT:-600}
+SPACE_IDLE=${SPACE_IDLE:-180}
 SETTLE_TIMEOUT=${SETTLE_TIMEOUT:-600}
 COLL_MEMBERS=${COLL_MEMBERS:-1000000}
 COLL_CALLS=${COLL_CALLS:-300}
@@ -164,7 +166,7 @@ wait_bg() { wait "$1"; local rc=$?; forget "$1"; return $rc; }
 
 kv() { tr ' ' '\n' < "$1" | awk -F= -v k="$2" '$1 == k { v = $2 } END { print v }'; }
 kvl() { grep "^$2" "$1" | tr ' ' '\n' | awk -F= -v k="$3" '$1 == k { v = $2 } END { print v }'; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+calc() { awk "BEGIN { printf \"$1\", ($2) }"; }
 fmt() { if [[ ${1:-} =~ ^[0-9.]+$ ]]; then printf '%.0f' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; else printf '%s' "${1:--}"; fi; }
 bytes() { local v=${1^^}; numfmt --from=iec "${v%B}"; }
 free_port() { $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -355,7 +357,7 @@ K_SAMP=$(calc %.2f "$K_SST / $DATA_BYTES")
 note "load: $L_KEYS_S keys/s, w-amp $K_WAMP_END at the end, $K_WAMP settled ($SETTLE_S s), space amp $K_SAMP"
 levels=$(grep -E '^lsm_level[0-9]+_(files|bytes)' "$OUT/logs/after-settle.info" |
          awk -F: '{ split($1, a, "_"); l = substr(a[2], 6); if (a[3] == "files") f[l] = $2; else b[l] = $2 }
-                  END { for (l = 0; l in f; l++) if (f[l] > 0) printf "L%d %d files %.0f MB; ", l, f[l], b[l] / 1048576 }')
+                  END { for (l = 0; l in f; l++) if (f[l] > 0) { printf "%sL%d %d files %.0f MB", s, l, f[l], b[l] / 1048576; s = ", " } }')
 stop_server
 
 # ------------------------------------------------------------------------- db_bench
@@ -389,11 +391,13 @@ fi
 
 # load plot
 GP_DB=
-[ -s "$OUT/db_bench-report.csv" ] && GP_DB=", '$OUT/db_bench-report.csv' every ::1 using 1:2 with lines lw 2 title 'db_bench fillrandom ops/s'"
+[ -s "$OUT/db_bench-report.csv" ] && GP_DB=", '$OUT/db_bench-report.csv' using 1:2 with lines lw 2 title 'db_bench fillrandom ops/s'"
 gnuplot > "$OUT/logs/gnuplot-load.txt" 2>&1 <<EOF
 set terminal png size 1100,600
 set output '$OUT/load.png'
 set datafile separator ','
+set datafile columnheaders
+set termoption noenhanced
 set title 'Load of $SIZE keys x $VALUE B (memory limit $MEMORY)'
 set xlabel 'seconds'
 set ylabel 'keys/s'
@@ -403,9 +407,9 @@ set y2tics
 set yrange [0:*]
 set y2range [0:*]
 set key outside bottom center horizontal
-plot '$OUT/load.csv' every ::1 using 1:3 with lines lw 2 title 'Kevo SET/s' $GP_DB, \
-     '$OUT/load.csv' every ::1 using 1:4 axes x1y2 with lines title 'Kevo RSS (MB)', \
-     '$OUT/load.csv' every ::1 using 1:5 axes x1y2 with lines title 'cgroup usage incl. page cache (MB)'
+plot '$OUT/load.csv' using 1:3 with lines lw 2 title 'Kevo SET/s' $GP_DB, \
+     '$OUT/load.csv' using 1:4 axes x1y2 with lines title 'Kevo RSS (MB)', \
+     '$OUT/load.csv' using 1:5 axes x1y2 with lines title 'cgroup usage incl. page cache (MB)'
 EOF
 
 rep "## 1. Load"
@@ -432,7 +436,9 @@ rep "$(kv "$OUT/load.txt" max_stall_ms_in_1s) ms (INFO has no longest-stall fiel
 rep "client saw it: $(kv "$OUT/load.txt" max_batch_ms) ms; seconds with no SET acknowledged: $(kv "$OUT/load.txt" zero_progress_secs)."
 rep "SAVE + compactions settling after the load: $SETTLE_S s (settled: $SETTLED). Levels: $levels"
 rep "du of the data dir: $(calc %.2f "$DU_LOAD / 1e9") GB. ${R_STALLS_LINE:+db_bench: $R_STALLS_LINE}"
-rep "Per-second samples: load.csv (plot: load.png)."
+rep "Per-second samples: load.csv."
+rep ""
+rep "![throughput and memory during the load](load.png)"
 rep ""
 [ "$LOAD_RC" = 0 ] || rep "**The load reported errors (exit $LOAD_RC): see load.txt.**"
 
@@ -456,6 +462,7 @@ read_phase() {
   RES[$name/$t/hit]=$(calc %.1f "($h + $m) > 0 ? 100 * $h / ($h + $m) : 0")
   RES[$name/$t/diskmb]=$(calc %.1f "$(delta "$f.before" "$f.after" proc_read_bytes) / 1048576 / $DURATION")
   RES[$name/$t/wait]=$(delta "$f.before" "$f.after" disk_wait_commands)
+  RES[$name/$t/load]=$(cut -d' ' -f1 /proc/loadavg)
   note "  $name (threads $t): ${RES[$name/$t/ops]} GET/s p99 ${RES[$name/$t/p99]} us, cache hits ${RES[$name/$t/hit]}%, disk ${RES[$name/$t/diskmb]} MB/s"
 }
 GL=(-c "$CLIENTS" -d "$DURATION" -n "$SIZE")
@@ -493,15 +500,17 @@ rep "hot 10%, the contiguous id range [0, $HOT_HI), 10% uniform over the rest; r
 rep "the warm figure. in-cache: uniform over [0, $CACHE_KEYS) ($(calc %.0f "$CACHE_KEYS * ($VALUE + $KEYLEN) / 1048576") MB), run twice. disk-read-threads 32 is the"
 rep "default (reader threads load blocks while the loop serves others), 0 the loop reading in place."
 rep "cache hit % = lsm_cache_hits / (hits + misses) during the phase; disk MB/s = the server's"
-rep "/proc/PID/io read_bytes (storage reads) per second."
+rep "/proc/PID/io read_bytes (storage reads) per second; parked commands = disk_wait_commands (INFO);"
+rep "load avg = the machine's 1-minute load average after the phase (2 cores, shared with other work)."
+rep "Every GET found its key (nil replies: $(for k in "${!RES[@]}"; do case $k in */miss) echo "${RES[$k]}";; esac; done | awk '{ s += $1 } END { print s + 0 }') in all phases)."
 rep ""
-rep "| phase | threads | GET/s | p50 us | p99 us | p99.9 us | max us | block cache hit % | disk MB/s | nil replies |"
-rep "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+rep "| phase | threads | GET/s | p50 us | p99 us | p99.9 us | max us | block cache hit % | disk MB/s | parked commands | load avg |"
+rep "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for ph in uniform skew1 skew2 cache1 cache2; do
   for t in "${READ_THREADS[@]}"; do
     label=$ph; case $ph in skew1) label="skewed (1st, warming)";; skew2) label="skewed (2nd, warm)";;
                          cache1) label="in-cache (1st, warming)";; cache2) label="in-cache (2nd, warm)";; esac
-    rep "| $label | $t | $(fmt "$(r "$ph/$t/ops")") | $(r "$ph/$t/p50") | $(r "$ph/$t/p99") | $(r "$ph/$t/p999") | $(r "$ph/$t/max") | $(r "$ph/$t/hit") | $(r "$ph/$t/diskmb") | $(r "$ph/$t/miss") |"
+    rep "| $label | $t | $(fmt "$(r "$ph/$t/ops")") | $(r "$ph/$t/p50") | $(r "$ph/$t/p99") | $(r "$ph/$t/p999") | $(r "$ph/$t/max") | $(r "$ph/$t/hit") | $(r "$ph/$t/diskmb") | $(fmt "$(r "$ph/$t/wait")") | $(r "$ph/$t/load") |"
   done
 done
 ratio() { local a=$1 b=$2; [[ $a =~ ^[0-9.]+$ && $b =~ ^[0-9.]+$ ]] && [ "$b" != 0 ] && calc %.2f "$a / $b" || echo -; }
@@ -534,13 +543,13 @@ rep ""
 note "4. space: DEL a random half, EXPIRE 20% (5-10 s), wait for the engine to give the space back"
 start_server 32 || exit 1
 run_bg $((SPACE_TIMEOUT + 3600)) "$OUT/space.txt" $PY "$HELPER" space --port "$PORT" --size "$SIZE" \
-  --reserve "$CACHE_KEYS" --value "$VALUE" --dir "$DATA" --timeout "$SPACE_TIMEOUT" --csv "$OUT/space.csv"
+  --reserve "$CACHE_KEYS" --value "$VALUE" --dir "$DATA" --timeout "$SPACE_TIMEOUT" --idle "$SPACE_IDLE" --csv "$OUT/space.csv"
 cat "$OUT/space.txt" >&2
 sp() { kv "$OUT/space.txt" "$1"; }
 LIVE_B=$(sp live_bytes)
 rep "## 4. Space given back after deletes and expiry"
 rep ""
-rep "DEL of a random half of the keys ($(fmt "$(sp deleted)") single-key DELs, pipelined 1000 per round trip, one connection:"
+rep "DEL of a random half of the keys ($(fmt "$(sp deleted)") single-key DELs, pipelined 1000 per round trip, 4 connections:"
 rep "$(sp del_secs) s, $(fmt "$(sp del_per_s)") DEL/s), then EXPIRE of another $(fmt "$(sp expired)") keys (20%) with TTLs of 5-10 s"
 rep "($(sp expire_secs) s to send), waiting 11 s for the last TTL to pass. The keys with id < $CACHE_KEYS are not"
 rep "touched (the latency benches read them). Live data left: $(fmt "$(sp live)") keys x $((VALUE + KEYLEN)) B ="
@@ -555,7 +564,12 @@ rep ""
 if [ "$(sp reached)" = yes ]; then
   rep "Within 1.3x of the live data (table bytes and du) $(sp secs) s after the TTLs passed."
 else
-  rep "**NOT within 1.3x of the live data after $(sp secs) s** (bound SPACE_TIMEOUT=$SPACE_TIMEOUT)."
+  if [ "$(sp stopped)" = idle ]; then
+    rep "**NOT within 1.3x of the live data**: polling stopped after $(sp secs) s, the engine having run no flush or"
+    rep "compaction and its table bytes unchanged for the last $(sp idle_secs) s (SPACE_IDLE=$SPACE_IDLE; SPACE_TIMEOUT=$SPACE_TIMEOUT)."
+  else
+    rep "**NOT within 1.3x of the live data after $(sp secs) s** (bound SPACE_TIMEOUT=$SPACE_TIMEOUT)."
+  fi
 fi
 rep "DBSIZE after: $(sp dbsize_final) (expected $(sp live)); engine counters: tombstones dropped $(sp tombstones_dropped),"
 rep "expired values dropped $(sp expired_dropped), reclaim compactions $(sp reclaim_compactions), deletion compactions $(sp deletion_compactions)."
@@ -581,6 +595,8 @@ gnuplot > "$OUT/logs/gnuplot-burst.txt" 2>&1 <<EOF
 set terminal png size 1100,500
 set output '$OUT/burst.png'
 set datafile separator ','
+set datafile columnheaders
+set termoption noenhanced
 set title 'GET p99 per second (4 clients x 1000/s, cached keys), without and during a write burst'
 set xlabel 'second'
 set ylabel 'GET p99 (us)'
@@ -590,9 +606,9 @@ set y2tics
 set yrange [0:*]
 set y2range [0:*]
 set key outside bottom center horizontal
-plot '$OUT/burst-base.csv' every ::1 using 1:3 with linespoints title 'GET p99, no writes', \
-     '$OUT/burst-load.csv' every ::1 using 1:3 with linespoints title 'GET p99, during the burst', \
-     '$OUT/burst-writers.csv' every ::1 using 1:2 axes x1y2 with lines title 'SET/s (8 clients)'
+plot '$OUT/burst-base.csv' using 1:3 with linespoints title 'GET p99, no writes', \
+     '$OUT/burst-load.csv' using 1:3 with linespoints title 'GET p99, during the burst', \
+     '$OUT/burst-writers.csv' using 1:2 axes x1y2 with lines title 'SET/s (8 clients)'
 EOF
 rep "## 5. GET latency during a write burst"
 rep ""
@@ -608,7 +624,9 @@ rep "p99 during/without: $(ratio "$(b load p99_us)" "$(b base p99_us)")x, p99.9 
 rep "($(calc %.0f "$(b writers ops_per_s) * ($VALUE + $KEYLEN) / 1048576") MB/s of user data), SET p99 $(b writers p99_us) us, max $(b writers max_us) us; during it the engine"
 rep "flushed $(calc %.0f "$(delta "$OUT/logs/burst1.info" "$OUT/logs/burst2.info" lsm_flush_bytes_written) / 1048576") MB and compacted $(calc %.0f "$(delta "$OUT/logs/burst1.info" "$OUT/logs/burst2.info" lsm_compaction_bytes_written) / 1048576") MB"
 rep "(+$(calc %.0f "$(delta "$OUT/logs/burst2.info" "$OUT/logs/burst3.info" lsm_compaction_bytes_written) / 1048576") MB in the 5 s after), write stalls: $(delta "$OUT/logs/burst1.info" "$OUT/logs/burst2.info" lsm_stall_count)"
-rep "($(calc %.2f "$(delta "$OUT/logs/burst1.info" "$OUT/logs/burst2.info" lsm_stall_micros) / 1e6") s). Per second: burst-*.csv, plot burst.png."
+rep "($(calc %.2f "$(delta "$OUT/logs/burst1.info" "$OUT/logs/burst2.info" lsm_stall_micros) / 1e6") s). Per second: burst-*.csv."
+rep ""
+rep "![GET p99 per second with and without the write burst](burst.png)"
 rep ""
 
 # ============================================================================ 6. restart
@@ -672,7 +690,7 @@ for k in hash zset list stream; do
   rep "| $k | $(fmt "$(kvl "$OUT/colls-load.txt" "load_$k" members_per_s)") |"
 done
 rep ""
-rep "| call | 1M key: mean / p50 / p99 / first us | 100-member key: mean / p50 / p99 / first us | mean ratio |"
+rep "| call | $COLL_MEMBERS-member key: mean / p50 / p99 / first us | 100-member key: mean / p50 / p99 / first us | mean ratio |"
 rep "|---|---:|---:|---:|"
 for k in hash:HGET zset:ZSCORE list:LINDEX "stream:XRANGE COUNT 100"; do
   ty=${k%%:*}; c=${k#*:}

@@ -10,9 +10,11 @@
       INFO lsm_* figures. Prints key=value lines at the end.
   scale.py space --port P --size N --reserve R --value V --dir D [--timeout 600] --csv FILE
       DEL a random half of the ids (chosen among ids >= R: ids < R stay, the benches read them),
-      EXPIRE another SIZE/5 ids with TTLs of 5-10 s, waits for the TTLs to pass, then polls the
-      table bytes and the directory's disk usage every 5 s until they are within 1.3x of the live
-      data (live keys x (V + 16)), without sending COMPACT.
+      EXPIRE another SIZE/5 ids with TTLs of 5-10 s (one command per key, pipelines of 1000 over
+      CONNS connections), waits for the TTLs to pass, then polls the table bytes and the
+      directory's disk usage every 5 s until they are within 1.3x of the live data (live keys x
+      (V + 16)), without sending COMPACT; gives up after TIMEOUT s, or after IDLE s in which no
+      flush or compaction ran and the table bytes did not move.
   scale.py colls-load --port P [--members 1000000]
       coll:hash, coll:zset, coll:list, coll:stream with MEMBERS members each, and the same with 100
       members (coll100:*), pipelined.
@@ -275,13 +277,25 @@ def du_bytes(path):
     return tot
 
 
-def send_ids(port, cmdfn, ids):
-    c = Conn(port)
-    errs = 0
-    for i in range(0, len(ids), BATCH):
-        chunk = ids[i:i + BATCH]
-        errs += c.pipeline(b"".join(cmdfn(x) for x in chunk), len(chunk))
-    return errs
+def send_ids(port, cmdfn, ids, conns):
+    """one command per id, pipelined BATCH per round trip, over CONNS connections (processes);
+    returns the number of error replies"""
+    errs = mp.Array("q", conns, lock=False)
+
+    def work(slot):
+        c = Conn(port)
+        part = ids[slot::conns]
+        rng = random.Random(slot)
+        for i in range(0, len(part), BATCH):
+            chunk = part[i:i + BATCH]
+            errs[slot] += c.pipeline(b"".join(cmdfn(x, rng) for x in chunk), len(chunk))
+
+    procs = [mp.Process(target=work, args=(k,)) for k in range(conns)]
+    for pr in procs:
+        pr.start()
+    for pr in procs:
+        pr.join()
+    return sum(errs) + sum(1 for pr in procs if pr.exitcode != 0) * 1000000000
 
 
 def cmd_space(a):
@@ -298,13 +312,12 @@ def cmd_space(a):
     before = info(c)
     keys_before = c.call("DBSIZE")
     t0 = time.time()
-    rng = random.Random(42)
     dels = [perm(j) for j in range(ndel)]
     exps = [perm(j) for j in range(ndel, ndel + nexp)]
-    e1 = send_ids(a.port, lambda x: enc(b"DEL", KEYFMT % x), dels)
+    e1 = send_ids(a.port, lambda x, rng: enc(b"DEL", KEYFMT % x), dels, a.conns)
     t_del = time.time() - t0
     t1 = time.time()
-    e2 = send_ids(a.port, lambda x: enc(b"EXPIRE", KEYFMT % x, rng.randint(5, 10)), exps)
+    e2 = send_ids(a.port, lambda x, rng: enc(b"EXPIRE", KEYFMT % x, rng.randint(5, 10)), exps, a.conns)
     t_exp = time.time() - t1
     t_expire_set = time.time()
     # wait until the last TTL has passed
@@ -325,9 +338,14 @@ def cmd_space(a):
             "tombstones_dropped,expired_dropped\n")
     start = time.time()
     reached = None
+    idle_since, last = start, None
+    why = "timeout"
     while True:
         d = info(c)
         sst = int(d["lsm_total_sst_bytes"])
+        state = (sst, d.get("lsm_compactions"), d.get("lsm_flushes"), d.get("lsm_running_compactions"))
+        if state != last:
+            idle_since, last = time.time(), state
         du = du_bytes(a.dir)
         el = time.time() - start
         f.write("%.1f,%.1f,%.1f,%d,%s,%s,%s,%s,%s\n" % (
@@ -340,8 +358,12 @@ def cmd_space(a):
             break
         if el >= a.timeout:
             break
+        if a.idle and time.time() - idle_since >= a.idle:
+            why = "idle"
+            break
         time.sleep(5)
     d = info(c)
+    print("stopped=%s idle_secs=%.0f" % ("reached" if reached is not None else why, time.time() - idle_since))
     print("reached=%s secs=%.0f sst_final=%d du_final=%d dbsize_final=%d tombstones_dropped=%s "
           "expired_dropped=%s reclaim_compactions=%s deletion_compactions=%s"
           % ("yes" if reached is not None else "no", reached if reached is not None else time.time() - start,
@@ -457,6 +479,8 @@ def main():
     p.add_argument("--dir", required=True)
     p.add_argument("--timeout", type=float, default=600)
     p.add_argument("--ratio", type=float, default=1.3)
+    p.add_argument("--idle", type=float, default=0)
+    p.add_argument("--conns", type=int, default=4)
     p.add_argument("--csv", required=True)
     p = sub.add_parser("colls-load")
     p.add_argument("--port", type=int, required=True)
