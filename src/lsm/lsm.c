@@ -1985,6 +1985,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     db->vs = vset_new(dir, o->num_levels);
     db->mem = memtable_new();
     if (db->mem) db->mem_base = memtable_memory_usage(db->mem) - memtable_index_bytes(db->mem);
+    db->read_epoch = 1; /* memo epoch 0 means empty */
     db->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!db->bc || !db->tc || !db->vs || !db->mem) { rc = LSM_ENOMEM; goto fail; }
     if (db->efd < 0) {

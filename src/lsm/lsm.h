@@ -289,6 +289,9 @@ int lsm_get_ready(lsm_t *db, const void *key, size_t klen);
 int lsm_prefetch(lsm_t *db, const void *key, size_t klen, uint64_t tag);
 int lsm_prefetch_done(lsm_t *db, uint64_t *tags, int max);
 int lsm_read_event_fd(lsm_t *db);
+/* Testing: every background read job (lsm_prefetch) of this process first sleeps us microseconds
+ * (0 = off), so that a test can see the owner go on while reads are in flight. Any thread. */
+void lsm_debug_set_read_delay_us(unsigned us);
 
 /* Iterator over a consistent view taken when it is created (memtables + a referenced version):
  * writes made after creation are not seen; flush and compaction underneath do not disturb it.

@@ -2,6 +2,7 @@
 #include "read_pool.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,17 @@ struct read_pool {
 static _Thread_local lsm_buf t_val;
 #define KEEP_VALUE_BUFFER (1u << 20)
 
+static _Atomic unsigned g_delay_us; /* lsm_debug_set_read_delay_us */
+
+void lsm_debug_set_read_delay_us(unsigned us) { atomic_store(&g_delay_us, us); }
+
 static void read_job_run(bg_job *j) {
     read_job *r = (read_job *)j;
+    unsigned delay = atomic_load_explicit(&g_delay_us, memory_order_relaxed);
+    if (delay) {
+        struct timespec ts = {(time_t)(delay / 1000000u), (long)(delay % 1000000u) * 1000L};
+        nanosleep(&ts, NULL);
+    }
     table_get g;
     table_get_start(&g, r->v, r->tc, r->key, r->klen, key_hash64(r->key, r->klen));
     /* errors are the owner's lookup's to report: it meets them again */
