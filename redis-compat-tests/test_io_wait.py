@@ -13,6 +13,8 @@ first, so a test can see the loop go on while a read is in flight:
 * a parked client that disconnects, or is killed, leaves nothing behind; DEBUG RELOAD while
   clients are parked lets them go on with the right replies
 * scripts (EVAL KEYS) and MGET park too
+* HGET/HMGET/LINDEX/ZSCORE/SISMEMBER of cold members of big collections park for the member
+  records too (the key's metadata first, then the members the arguments name)
 * 8 concurrent clients with a model of their own keys plus shared read-only cold keys
 Kevo-only (skipped against redis-server)."""
 import os
@@ -240,6 +242,54 @@ def reload_while_clients_are_parked():
             a.close()
     finally:
         delay(r, 0)
+
+
+@test(timeout=120)
+def collection_members_are_read_ahead():
+    """HGET/HMGET/ZSCORE/SISMEMBER/LINDEX of cold members: the key's metadata first, then the
+    member records the arguments name, each parked for (not read in place)."""
+    s = server()
+    r = s.redis()
+    n = 20000
+    p = r.pipeline(transaction=False)
+    for i in range(0, n, 500):
+        p.hset("big:h", mapping={b"f%d" % j: value(j)[:300] for j in range(i, i + 500)})
+        p.rpush("big:l", *[value(j)[:300] for j in range(i, i + 500)])
+        p.zadd("big:z", {value(j)[:300]: j for j in range(i, i + 500)})
+        p.sadd("big:s", *[value(j)[:300] for j in range(i, i + 500)])
+    p.execute()
+    r.execute_command("COMPACT")
+    rnd = random.Random(8)
+
+    def stats():
+        st = r.info("stats")
+        return int(st["disk_wait_commands"]), int(st["disk_reads_queued"])
+
+    checks = [
+        (lambda j: ["HGET", "big:h", b"f%d" % j], lambda j: value(j)[:300]),
+        (lambda j: ["LINDEX", "big:l", j], lambda j: value(j)[:300]),
+        (lambda j: ["LINDEX", "big:l", j - n], lambda j: value(j)[:300]),
+        (lambda j: ["ZSCORE", "big:z", value(j)[:300]], lambda j: float(j)),
+        (lambda j: ["SISMEMBER", "big:s", value(j)[:300]], lambda j: 1),
+    ]
+    for make, want in checks:
+        parked = members_read = 0
+        for _ in range(20):
+            j = rnd.randrange(n)
+            w0, q0 = stats()
+            got = r.execute_command(*make(j))
+            eq(got, want(j), "%r" % make(j)[:2])
+            w1, q1 = stats()
+            parked += w1 - w0
+            members_read += q1 - q0
+        # the metadata block stays cached across the 20 calls: nearly every call parks for
+        # its member only (a member read in place would leave both counters still)
+        ok(parked >= 10 and members_read >= 10,
+           "%s: %d parked, %d reads queued in 20 calls" % (make(0)[0], parked, members_read))
+    j = rnd.randrange(n - 3)
+    eq(r.hmget("big:h", [b"f%d" % (j + d) for d in range(3)] + [b"nofield"]),
+       [value(j + d)[:300] for d in range(3)] + [None], "HMGET")
+    r.delete("big:h", "big:l", "big:z", "big:s")
 
 
 @test(timeout=120)

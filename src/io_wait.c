@@ -1,6 +1,7 @@
 /* io_wait.c - commands wait for their disk reads off the loop (see io_wait.h). */
 #include "io_wait.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,8 @@
 #include "lsm.h"
 #include "multi.h"
 #include "server.h"
+#include "types/coll.h"
+#include "util.h"
 
 #define MAX_PROBED_KEYS 256      /* keys of one command probed; the rest read in place */
 #define READAHEAD_COMMANDS 16    /* pipelined commands behind a parked one */
@@ -36,7 +39,99 @@ static int probe_key(int db, const char *key, size_t klen, uint64_t tag)
     return queued;
 }
 
-/* Probes the keys of one command (argv as the dispatcher sees it); returns reads queued. */
+/* Commands that read members their arguments name (the second step, once the key's metadata
+ * is in memory: it holds the collection version the member keys are made of). */
+typedef struct member_spec {
+    const char *name;
+    uint8_t type;   /* KTYPE_* the key must hold */
+    int first;      /* argv index of the first member */
+    int step;       /* 0: argv[first] only; else every step-th argument from first on */
+    int list_index; /* argv[first] is a list index (LINDEX, LSET) */
+} member_spec;
+
+static const member_spec member_specs[] = {
+    {"hget", KTYPE_HASH, 2, 0, 0},      {"hexists", KTYPE_HASH, 2, 0, 0},
+    {"hstrlen", KTYPE_HASH, 2, 0, 0},   {"hincrby", KTYPE_HASH, 2, 0, 0},
+    {"hincrbyfloat", KTYPE_HASH, 2, 0, 0}, {"hsetnx", KTYPE_HASH, 2, 0, 0},
+    {"hmget", KTYPE_HASH, 2, 1, 0},     {"hdel", KTYPE_HASH, 2, 1, 0},
+    {"hset", KTYPE_HASH, 2, 2, 0},      {"hmset", KTYPE_HASH, 2, 2, 0},
+    {"sismember", KTYPE_SET, 2, 0, 0},  {"smismember", KTYPE_SET, 2, 1, 0},
+    {"sadd", KTYPE_SET, 2, 1, 0},       {"srem", KTYPE_SET, 2, 1, 0},
+    {"zscore", KTYPE_ZSET, 2, 0, 0},    {"zmscore", KTYPE_ZSET, 2, 1, 0},
+    {"zrem", KTYPE_ZSET, 2, 1, 0},      {"zincrby", KTYPE_ZSET, 3, 0, 0},
+    {"lindex", KTYPE_LIST, 2, 0, 1},    {"lset", KTYPE_LIST, 2, 0, 1},
+};
+
+/* The member spec of cmd or NULL, through a small cache keyed by the command's address (the
+ * table is only scanned the first time a command is seen in a slot). */
+static const member_spec *spec_of(const struct command *cmd)
+{
+    static struct {
+        const struct command *cmd;
+        const member_spec *spec;
+    } cache[64];
+    size_t slot = ((uintptr_t)cmd >> 4) & 63;
+    if (cache[slot].cmd == cmd) return cache[slot].spec;
+    const member_spec *spec = NULL;
+    for (size_t i = 0; i < sizeof member_specs / sizeof member_specs[0]; i++)
+        if (!strcmp(member_specs[i].name, cmd->name)) spec = &member_specs[i];
+    cache[slot].cmd = cmd;
+    cache[slot].spec = spec;
+    return spec;
+}
+
+/* Probes one member record of collection version; 1 when a read was queued. */
+static int probe_member(uint64_t version, const char *m, size_t mlen, uint64_t tag)
+{
+    char sbuf[256];
+    char *mk = mlen + 10 <= sizeof sbuf ? sbuf : malloc(mlen + 10);
+    if (!mk) return 0;
+    size_t n = coll_member_key(mk, version, COLL_SUB_MEMBER, m, mlen);
+    int queued = 0;
+    if (lsm_get_ready(server.engine, mk, n) == LSM_EAGAIN && lsm_prefetch(server.engine, mk, n, tag) == 0) {
+        queued = 1;
+        st.reads_queued++;
+    }
+    if (mk != sbuf) free(mk);
+    return queued;
+}
+
+/* The second step for a command with a member spec whose key's metadata is in memory: probes
+ * the member records its arguments name. Returns reads queued. */
+static int probe_members(int db, const member_spec *ms, const cmdarg *argv, int argc, uint64_t tag)
+{
+    if (argc <= ms->first) return 0;
+    char sbuf[256];
+    const cmdarg *k = &argv[1];
+    char *ek = k->len + 2 <= sizeof sbuf ? sbuf : malloc(k->len + 2);
+    if (!ek) return 0;
+    size_t n = keyspace_encode_key(ek, keyspace_phys_db(db), k->ptr, k->len);
+    const char *v;
+    size_t vl;
+    int rc = lsm_get_ready_value(server.engine, ek, n, &v, &vl);
+    if (ek != sbuf) free(ek);
+    ks_value kv;
+    if (rc != 0 || keyspace_decode_value(v, vl, &kv) != 0 || kv.type != ms->type || kv.plen < COLL_META_FIXED)
+        return 0; /* absent, not read yet, or another type: nothing to read ahead */
+    uint64_t version = get_be64(kv.payload);
+    if (ms->list_index) {
+        /* index i of a list is at position head + i (list.h) */
+        long long idx, count = (long long)get_le64(kv.payload + 8);
+        if (kv.plen < COLL_META_FIXED + 8 || !string2ll(argv[ms->first].ptr, argv[ms->first].len, &idx)) return 0;
+        if (idx < 0) idx += count;
+        if (idx < 0 || idx >= count) return 0;
+        char pos[8];
+        put_be64(pos, get_be64(kv.payload + COLL_META_FIXED) + (uint64_t)idx);
+        return probe_member(version, pos, 8, tag);
+    }
+    int queued = 0, probed = 0;
+    for (int i = ms->first; i < argc && probed < MAX_PROBED_KEYS; i += ms->step ? ms->step : argc, probed++)
+        queued += probe_member(version, argv[i].ptr, argv[i].len, tag);
+    return queued;
+}
+
+/* Probes the keys of one command (argv as the dispatcher sees it), then, when they are all in
+ * memory, the members it names; returns reads queued. */
 static int probe_command(int db, const struct command *cmd, const cmdarg *argv, int argc, uint64_t tag)
 {
     int pos[MAX_PROBED_KEYS];
@@ -45,7 +140,9 @@ static int probe_command(int db, const struct command *cmd, const cmdarg *argv, 
     int queued = 0;
     for (int i = 0; i < n; i++)
         if (pos[i] > 0 && pos[i] < argc) queued += probe_key(db, argv[pos[i]].ptr, argv[pos[i]].len, tag);
-    return queued;
+    if (queued || n <= 0) return queued;
+    const member_spec *ms = spec_of(cmd);
+    return ms ? probe_members(db, ms, argv, argc, tag) : 0;
 }
 
 /* The (sub)command argv names, or NULL. */

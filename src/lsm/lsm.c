@@ -1458,8 +1458,19 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
 }
 
 int lsm_get_ready(lsm_t *db, const void *key, size_t klen) {
-    if (memo_find(db, key, klen)) return 0;
-    get_memo *m = &db->memo[db->memo_next];
+    return lsm_get_ready_value(db, key, klen, NULL, NULL);
+}
+
+int lsm_get_ready_value(lsm_t *db, const void *key, size_t klen, const char **val, size_t *vlen) {
+    get_memo *m = memo_find(db, key, klen);
+    if (m) {
+        if (val && m->rc == 0) {
+            *val = m->val.data;
+            *vlen = m->val.len;
+        }
+        return m->rc;
+    }
+    m = &db->memo[db->memo_next];
     db->memo_next = (db->memo_next + 1) % GET_MEMO;
     m->epoch = 0;
     int rc = get_impl(db, key, klen, &m->val, 1);
@@ -1468,6 +1479,10 @@ int lsm_get_ready(lsm_t *db, const void *key, size_t klen) {
     m->rc = rc;
     m->epoch = db->read_epoch;
     db->memo_epoch = db->read_epoch;
+    if (val && rc == 0) {
+        *val = m->val.data;
+        *vlen = m->val.len;
+    }
     return rc;
 }
 

@@ -286,6 +286,9 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val);
  * lsm_prefetch_done collects up to max finished tags (returns how many); lsm_read_event_fd is an
  * eventfd that becomes readable when some have finished (-1 without reader threads). */
 int lsm_get_ready(lsm_t *db, const void *key, size_t klen);
+/* As lsm_get_ready; when it returns 0, *val / *vlen show the value kept for the next lsm_get
+ * (valid until the next engine call; the memo stays for that lsm_get). */
+int lsm_get_ready_value(lsm_t *db, const void *key, size_t klen, const char **val, size_t *vlen);
 int lsm_prefetch(lsm_t *db, const void *key, size_t klen, uint64_t tag);
 int lsm_prefetch_done(lsm_t *db, uint64_t *tags, int max);
 int lsm_read_event_fd(lsm_t *db);
