@@ -14,7 +14,8 @@ first, so a test can see the loop go on while a read is in flight:
   clients are parked lets them go on with the right replies
 * scripts (EVAL KEYS) and MGET park too
 * HGET/HMGET/LINDEX/ZSCORE/SISMEMBER of cold members of big collections park for the member
-  records too (the key's metadata first, then the members the arguments name)
+  records too (the key's metadata first, then the members the arguments name); LRANGE, XRANGE
+  and XREVRANGE park for the blocks where their range starts
 * 8 concurrent clients with a model of their own keys plus shared read-only cold keys
 Kevo-only (skipped against redis-server)."""
 import os
@@ -257,6 +258,8 @@ def collection_members_are_read_ahead():
         p.rpush("big:l", *[value(j)[:300] for j in range(i, i + 500)])
         p.zadd("big:z", {value(j)[:300]: j for j in range(i, i + 500)})
         p.sadd("big:s", *[value(j)[:300] for j in range(i, i + 500)])
+        for j in range(i, i + 500):
+            p.xadd("big:x", {"f": value(j)[:100]}, id="%d-1" % (j + 1))
     p.execute()
     r.execute_command("COMPACT")
     rnd = random.Random(8)
@@ -271,6 +274,12 @@ def collection_members_are_read_ahead():
         (lambda j: ["LINDEX", "big:l", j - n], lambda j: value(j)[:300]),
         (lambda j: ["ZSCORE", "big:z", value(j)[:300]], lambda j: float(j)),
         (lambda j: ["SISMEMBER", "big:s", value(j)[:300]], lambda j: 1),
+        # range reads: the blocks where the range starts are read ahead
+        (lambda j: ["LRANGE", "big:l", j, j + 20], lambda j: [value(x)[:300] for x in range(j, min(j + 21, n))]),
+        (lambda j: ["XRANGE", "big:x", "%d-1" % (j + 1), "+", "COUNT", 30],
+         lambda j: [(b"%d-1" % (x + 1), {b"f": value(x)[:100]}) for x in range(j, min(j + 30, n))]),
+        (lambda j: ["XREVRANGE", "big:x", "%d-1" % (j + 1), "-", "COUNT", 30],
+         lambda j: [(b"%d-1" % (x + 1), {b"f": value(x)[:100]}) for x in range(j, max(j - 30, -1), -1)]),
     ]
     for make, want in checks:
         parked = members_read = 0
@@ -289,7 +298,7 @@ def collection_members_are_read_ahead():
     j = rnd.randrange(n - 3)
     eq(r.hmget("big:h", [b"f%d" % (j + d) for d in range(3)] + [b"nofield"]),
        [value(j + d)[:300] for d in range(3)] + [None], "HMGET")
-    r.delete("big:h", "big:l", "big:z", "big:s")
+    r.delete("big:h", "big:l", "big:z", "big:s", "big:x")
 
 
 @test(timeout=120)

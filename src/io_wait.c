@@ -47,19 +47,29 @@ typedef struct member_spec {
     int first;      /* argv index of the first member */
     int step;       /* 0: argv[first] only; else every step-th argument from first on */
     int list_index; /* argv[first] is a list index (LINDEX, LSET) */
+    int range;      /* RANGE_*: a range read, whose first blocks are read ahead instead */
 } member_spec;
 
+#define RANGE_FIRST 1  /* from the first member record (HGETALL, SMEMBERS...) */
+#define RANGE_LIST 2   /* from the list index argv[first] (LRANGE) */
+#define RANGE_STREAM 3 /* from the stream ID argv[first] (XRANGE start, XREVRANGE end) */
+#define RANGE_BLOCKS 2 /* blocks read ahead per table from where the range starts */
+
 static const member_spec member_specs[] = {
-    {"hget", KTYPE_HASH, 2, 0, 0},      {"hexists", KTYPE_HASH, 2, 0, 0},
-    {"hstrlen", KTYPE_HASH, 2, 0, 0},   {"hincrby", KTYPE_HASH, 2, 0, 0},
-    {"hincrbyfloat", KTYPE_HASH, 2, 0, 0}, {"hsetnx", KTYPE_HASH, 2, 0, 0},
-    {"hmget", KTYPE_HASH, 2, 1, 0},     {"hdel", KTYPE_HASH, 2, 1, 0},
-    {"hset", KTYPE_HASH, 2, 2, 0},      {"hmset", KTYPE_HASH, 2, 2, 0},
-    {"sismember", KTYPE_SET, 2, 0, 0},  {"smismember", KTYPE_SET, 2, 1, 0},
-    {"sadd", KTYPE_SET, 2, 1, 0},       {"srem", KTYPE_SET, 2, 1, 0},
-    {"zscore", KTYPE_ZSET, 2, 0, 0},    {"zmscore", KTYPE_ZSET, 2, 1, 0},
-    {"zrem", KTYPE_ZSET, 2, 1, 0},      {"zincrby", KTYPE_ZSET, 3, 0, 0},
-    {"lindex", KTYPE_LIST, 2, 0, 1},    {"lset", KTYPE_LIST, 2, 0, 1},
+    {"hget", KTYPE_HASH, 2, 0, 0, 0},      {"hexists", KTYPE_HASH, 2, 0, 0, 0},
+    {"hstrlen", KTYPE_HASH, 2, 0, 0, 0},   {"hincrby", KTYPE_HASH, 2, 0, 0, 0},
+    {"hincrbyfloat", KTYPE_HASH, 2, 0, 0, 0}, {"hsetnx", KTYPE_HASH, 2, 0, 0, 0},
+    {"hmget", KTYPE_HASH, 2, 1, 0, 0},     {"hdel", KTYPE_HASH, 2, 1, 0, 0},
+    {"hset", KTYPE_HASH, 2, 2, 0, 0},      {"hmset", KTYPE_HASH, 2, 2, 0, 0},
+    {"sismember", KTYPE_SET, 2, 0, 0, 0},  {"smismember", KTYPE_SET, 2, 1, 0, 0},
+    {"sadd", KTYPE_SET, 2, 1, 0, 0},       {"srem", KTYPE_SET, 2, 1, 0, 0},
+    {"zscore", KTYPE_ZSET, 2, 0, 0, 0},    {"zmscore", KTYPE_ZSET, 2, 1, 0, 0},
+    {"zrem", KTYPE_ZSET, 2, 1, 0, 0},      {"zincrby", KTYPE_ZSET, 3, 0, 0, 0},
+    {"lindex", KTYPE_LIST, 2, 0, 1, 0},    {"lset", KTYPE_LIST, 2, 0, 1, 0},
+    {"hgetall", KTYPE_HASH, 0, 0, 0, RANGE_FIRST}, {"hkeys", KTYPE_HASH, 0, 0, 0, RANGE_FIRST},
+    {"hvals", KTYPE_HASH, 0, 0, 0, RANGE_FIRST},   {"smembers", KTYPE_SET, 0, 0, 0, RANGE_FIRST},
+    {"lrange", KTYPE_LIST, 2, 0, 0, RANGE_LIST},   {"xrange", KTYPE_STREAM, 2, 0, 0, RANGE_STREAM},
+    {"xrevrange", KTYPE_STREAM, 2, 0, 0, RANGE_STREAM},
 };
 
 /* The member spec of cmd or NULL, through a small cache keyed by the command's address (the
@@ -96,11 +106,66 @@ static int probe_member(uint64_t version, const char *m, size_t mlen, uint64_t t
     return queued;
 }
 
+/* A stream ID argument as its 16 bytes (ms, seq big-endian): "-" / "+" / "(" forms included;
+ * 0 when it does not parse (the command answers the error). */
+static int stream_id_arg(const cmdarg *a, char out[16])
+{
+    const char *p = a->ptr;
+    uint64_t ms = 0, seq = 0;
+    if (*p == '(') p++;
+    if (!strcmp(p, "-")) {
+        ms = seq = 0;
+    } else if (!strcmp(p, "+")) {
+        ms = seq = UINT64_MAX;
+    } else {
+        char *end;
+        ms = strtoull(p, &end, 10);
+        if (end == p) return 0;
+        if (*end == '-') seq = strtoull(end + 1, NULL, 10);
+    }
+    put_be64(out, ms);
+    put_be64(out + 8, seq);
+    return 1;
+}
+
+/* A range read of a collection in memory up to its members: the blocks a seek to where the range
+ * starts reads. 1 when their read was queued. */
+static int probe_range(const member_spec *ms, uint64_t version, const ks_value *kv, const cmdarg *argv, int argc,
+                       uint64_t tag)
+{
+    char mk[10 + 16];
+    size_t n;
+    if (ms->range == RANGE_FIRST) {
+        n = coll_member_key(mk, version, COLL_SUB_MEMBER, NULL, 0);
+    } else if (ms->range == RANGE_LIST) {
+        long long idx, count = (long long)get_le64(kv->payload + 8);
+        if (argc <= ms->first || kv->plen < COLL_META_FIXED + 8 ||
+            !string2ll(argv[ms->first].ptr, argv[ms->first].len, &idx))
+            return 0;
+        if (idx < 0) idx += count;
+        if (idx < 0) idx = 0;
+        if (idx >= count) return 0;
+        char pos[8];
+        put_be64(pos, get_be64(kv->payload + COLL_META_FIXED) + (uint64_t)idx);
+        n = coll_member_key(mk, version, COLL_SUB_MEMBER, pos, 8);
+    } else {
+        char id[16];
+        if (argc <= ms->first || !stream_id_arg(&argv[ms->first], id)) return 0;
+        n = coll_member_key(mk, version, COLL_SUB_MEMBER, id, 16);
+    }
+    if (lsm_seek_ready(server.engine, mk, n, RANGE_BLOCKS) == LSM_EAGAIN &&
+        lsm_prefetch_seek(server.engine, mk, n, RANGE_BLOCKS, tag) == 0) {
+        st.reads_queued++;
+        return 1;
+    }
+    return 0;
+}
+
 /* The second step for a command with a member spec whose key's metadata is in memory: probes
  * the member records its arguments name. Returns reads queued. */
 static int probe_members(int db, const member_spec *ms, const cmdarg *argv, int argc, uint64_t tag)
 {
-    if (argc <= ms->first) return 0;
+    if (argc <= ms->first || argc < 2) return 0;
     char sbuf[256];
     const cmdarg *k = &argv[1];
     char *ek = k->len + 2 <= sizeof sbuf ? sbuf : malloc(k->len + 2);
@@ -114,6 +179,7 @@ static int probe_members(int db, const member_spec *ms, const cmdarg *argv, int 
     if (rc != 0 || keyspace_decode_value(v, vl, &kv) != 0 || kv.type != ms->type || kv.plen < COLL_META_FIXED)
         return 0; /* absent, not read yet, or another type: nothing to read ahead */
     uint64_t version = get_be64(kv.payload);
+    if (ms->range) return probe_range(ms, version, &kv, argv, argc, tag);
     if (ms->list_index) {
         /* index i of a list is at position head + i (list.h) */
         long long idx, count = (long long)get_le64(kv.payload + 8);

@@ -298,3 +298,36 @@ Test(prefetch, without_reader_threads)
     lsm_close(db);
     etu_rmrf(dir);
 }
+
+Test(prefetch, seek_blocks_are_read_in_the_background_then_ready)
+{
+    char dir[256], k[32];
+    lsm_t *db = cold_db(dir, sizeof dir, 2);
+    key_of(k, sizeof k, 2000);
+    cr_assert_eq(lsm_seek_ready(db, k, strlen(k), 2), LSM_EAGAIN, "tables not read yet");
+    cr_assert_eq(lsm_prefetch_seek(db, k, strlen(k), 2, 9), 0);
+    wait_tag(db, 9);
+    cr_assert_eq(lsm_seek_ready(db, k, strlen(k), 2), 0, "ready once its blocks are cached");
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    uint64_t misses = st.cache_misses;
+    /* a seek there and the entries of the two blocks (4 KiB blocks of ~230-byte entries) */
+    lsm_iter *it = lsm_iter_new(db);
+    lsm_iter_seek(it, k, strlen(k));
+    for (int i = 2000; i < 2020; i++) {
+        char want[32];
+        key_of(want, sizeof want, i);
+        cr_assert(lsm_iter_valid(it));
+        size_t kl;
+        const char *got = lsm_iter_key(it, &kl);
+        cr_assert(kl == strlen(want) && memcmp(got, want, kl) == 0, "entry %d", i);
+        lsm_iter_next(it);
+    }
+    lsm_iter_free(it);
+    lsm_get_stats(db, &st);
+    cr_assert_eq(st.cache_misses, misses, "the walk read nothing more");
+    /* past the last key: nothing to read */
+    cr_assert_eq(lsm_seek_ready(db, "zzz", 3, 2), 0);
+    lsm_close(db);
+    etu_rmrf(dir);
+}

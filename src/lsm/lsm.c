@@ -1493,6 +1493,20 @@ int lsm_prefetch(lsm_t *db, const void *key, size_t klen, uint64_t tag) {
     return rc;
 }
 
+int lsm_seek_ready(lsm_t *db, const void *key, size_t klen, int nblocks) {
+    if (nblocks < 1) nblocks = 1;
+    int rc = table_seek_blocks(db->vs->current, db->tc, key, klen, nblocks, 1);
+    return rc == SST_WOULDBLOCK ? LSM_EAGAIN : rc < 0 ? rc : 0;
+}
+
+int lsm_prefetch_seek(lsm_t *db, const void *key, size_t klen, int nblocks, uint64_t tag) {
+    if (!db->readers) return LSM_EINVAL;
+    if (nblocks < 1) nblocks = 1;
+    int rc = read_pool_submit_seek(db->readers, db->vs->current, key, klen, nblocks, tag);
+    if (rc == 0) db->st.prefetches++;
+    return rc;
+}
+
 int lsm_prefetch_done(lsm_t *db, uint64_t *tags, int max) {
     return db->readers ? read_pool_done(db->readers, tags, max) : 0;
 }

@@ -291,6 +291,12 @@ int lsm_get_ready(lsm_t *db, const void *key, size_t klen);
 int lsm_get_ready_value(lsm_t *db, const void *key, size_t klen, const char **val, size_t *vlen);
 int lsm_prefetch(lsm_t *db, const void *key, size_t klen, uint64_t tag);
 int lsm_prefetch_done(lsm_t *db, uint64_t *tags, int max);
+/* The same for an iterator seek (range reads): lsm_seek_ready says whether the blocks a seek to
+ * key reads in the tables (the block it lands in and the nblocks - 1 after it, in every table
+ * the seek positions) are all in memory (0) or not (LSM_EAGAIN); lsm_prefetch_seek has a reader
+ * thread load them (tag as lsm_prefetch). Memtables never need reads. Owner thread. */
+int lsm_seek_ready(lsm_t *db, const void *key, size_t klen, int nblocks);
+int lsm_prefetch_seek(lsm_t *db, const void *key, size_t klen, int nblocks, uint64_t tag);
 int lsm_read_event_fd(lsm_t *db);
 /* Testing: every background read job (lsm_prefetch) of this process first sleeps us microseconds
  * (0 = off), so that a test can see the owner go on while reads are in flight. Any thread. */

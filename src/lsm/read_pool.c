@@ -21,6 +21,7 @@ typedef struct read_job {
     table_cache *tc;
     version *v;           /* referenced by submit, released by read_pool_done */
     uint64_t tag;
+    int seek_blocks;      /* 0: a point lookup; n: the blocks a seek to key reads (n per table) */
     size_t klen;
     char key[];
 } read_job;
@@ -47,6 +48,10 @@ static void read_job_run(bg_job *j) {
     if (delay) {
         struct timespec ts = {(time_t)(delay / 1000000u), (long)(delay % 1000000u) * 1000L};
         nanosleep(&ts, NULL);
+    }
+    if (r->seek_blocks) {
+        j->rc = table_seek_blocks(r->v, r->tc, r->key, r->klen, r->seek_blocks, 0);
+        return;
     }
     table_get g;
     table_get_start(&g, r->v, r->tc, r->key, r->klen, key_hash64(r->key, r->klen));
@@ -81,6 +86,11 @@ int read_pool_start(read_pool **out, int nthreads, table_cache *tc) {
 }
 
 int read_pool_submit(read_pool *p, version *v, const void *key, size_t klen, uint64_t tag) {
+    return read_pool_submit_seek(p, v, key, klen, 0, tag);
+}
+
+int read_pool_submit_seek(read_pool *p, version *v, const void *key, size_t klen, int nblocks,
+                          uint64_t tag) {
     /* the least busy worker: a reader blocked on a slow read keeps its queue to itself */
     int best = 0;
     for (int i = 1; i < p->n && p->w[best].inflight; i++)
@@ -93,6 +103,7 @@ int read_pool_submit(read_pool *p, version *v, const void *key, size_t klen, uin
     j->tc = p->tc;
     j->v = v;
     j->tag = tag;
+    j->seek_blocks = nblocks;
     j->klen = klen;
     if (klen) memcpy(j->key, key, klen);
     version_ref(v);

@@ -511,6 +511,51 @@ int sst_reader_get_cached(sst_reader *r, const void *ukey, size_t ukl, uint64_t 
     return lookup(r, ukey, ukl, h64, snapshot, val, r->cache ? FILL_CACHED_ONLY : 1);
 }
 
+int sst_reader_seek_blocks(sst_reader *r, const void *ukey, size_t ukl, int nblocks, int cached_only) {
+    char kbuf[256];
+    char *lk = ukl + IKEY_TRAILER <= sizeof(kbuf) ? kbuf : malloc(ukl + IKEY_TRAILER);
+    if (!lk) return LSM_ENOMEM;
+    size_t lkl = ikey_lookup(lk, ukey, ukl, MAX_SEQUENCE);
+    int fill = cached_only && r->cache ? FILL_CACHED_ONLY : 1;
+    int rc = 0;
+    block_iter it;
+    block_iter_init(&it, &r->index->blk);
+    long i = 0;
+    if (r->acc.pfx) {
+        i = index_find(r, lk, lkl);
+        if (i < 0) rc = sst_fail(r->file_number, (int)i, "index block: bad entry");
+    } else {
+        block_iter_seek(&it, lk, lkl);
+    }
+    for (int n = 0; rc == 0 && n < nblocks; n++) {
+        uint64_t off, size;
+        if (r->acc.pfx) {
+            if ((uint32_t)(i + n) >= r->acc.n) break;
+            off = r->acc.hoff[i + n];
+            size = r->acc.hsize[i + n];
+        } else {
+            if (n) block_iter_next(&it);
+            if (!block_iter_valid(&it)) {
+                rc = it.status;
+                break;
+            }
+            size_t hl;
+            const char *hv = block_iter_value(&it, &hl);
+            if (decode_handle(hv, hl, &off, &size)) {
+                rc = sst_fail(r->file_number, LSM_ECORRUPT, "index block: bad block handle");
+                break;
+            }
+        }
+        sst_block *b;
+        cache_handle *h;
+        if ((rc = get_block(r, off, size, fill, &b, &h))) break;
+        put_block(r, b, h);
+    }
+    block_iter_cleanup(&it);
+    if (lk != kbuf) free(lk);
+    return rc;
+}
+
 /* The lookup of sst_reader_get_hashed; fill as get_block's. */
 static int lookup(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64, uint64_t snapshot,
                   lsm_buf *val, int fill) {

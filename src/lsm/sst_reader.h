@@ -34,6 +34,11 @@ int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t 
  * background sst_reader_get_hashed caches it) and asks again. */
 int sst_reader_get_cached(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
                           uint64_t snapshot, lsm_buf *val);
+/* The data blocks an iterator seek to ukey lands in (the block holding the first entry >= ukey)
+ * and the nblocks - 1 after it: cached_only = 1 checks they are all in the block cache (0, or
+ * SST_WOULDBLOCK when one is not), 0 reads those that are not into it (0 or a negative code).
+ * Blocks past the table's end are not counted. */
+int sst_reader_seek_blocks(sst_reader *r, const void *ukey, size_t ukl, int nblocks, int cached_only);
 /* Prefetch hint: starts loading the filter line a get of a key with hash h64 will test, so a
  * caller can overlap the filter misses of several tables before probing them in order. */
 void sst_reader_prefetch_filter(const sst_reader *r, uint64_t h64);
