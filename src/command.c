@@ -163,7 +163,7 @@ static void call_entry(client *c, cmd_entry *e)
     cmd->proc(c);
     keyspace_command_done(); /* a write group the handler left open is closed here */
     /* client-side caching: the keys a tracking client read (Redis's call()) */
-    if ((c->flags & CLIENT_TRACKING) && (cmd->flags & CMD_READONLY)) tracking_remember_keys(c, cmd);
+    if ((c->flags & (CLIENT_TRACKING | CLIENT_SCRIPT)) && (cmd->flags & CMD_READONLY)) tracking_remember_keys(c, cmd);
     uint64_t dur = server_ustime() - start;
     if ((long long)dur < 0) dur = 0;
     e->st.calls++;
