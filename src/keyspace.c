@@ -497,6 +497,17 @@ void keyspace_notify_removed(const ks_value *old, int why) {
     ks_dead_members += count;
 }
 
+void keyspace_notify_trimmed(uint64_t version, uint64_t count) {
+    if (!version || count < KS_RECLAIM_MIN_MEMBERS) return; /* small trims: normal compactions */
+    if (!ks_dead_members) {
+        ks_dead_min = ks_dead_max = version;
+        ks_dead_since_us = ks_clock_us_now();
+    }
+    if (version < ks_dead_min) ks_dead_min = version;
+    if (version > ks_dead_max) ks_dead_max = version;
+    ks_dead_members += count;
+}
+
 int keyspace_reclaim_cron(void) {
     if (!ks_dead_members || !server.engine) return 0;
     /* a burst of deletes is gathered for a moment into one request */
