@@ -1435,9 +1435,13 @@ static int get_impl(lsm_t *db, const void *key, size_t klen, lsm_buf *val, int c
 /* The memo lsm_get_ready left for key, or NULL. */
 static get_memo *memo_find(lsm_t *db, const void *key, size_t klen) {
     if (db->memo_epoch != db->read_epoch) return NULL; /* none made since the last change */
-    for (int i = 0; i < GET_MEMO; i++) {
+    /* the newest first: a command reads the key it was just probed for */
+    for (int j = 0, i = db->memo_next; j < GET_MEMO; j++) {
+        i = i == 0 ? GET_MEMO - 1 : i - 1;
         get_memo *m = &db->memo[i];
-        if (m->epoch == db->read_epoch && m->key.len == klen &&
+        if (m->epoch == 0) continue; /* used, or a probe that needed a read */
+        if (m->epoch != db->read_epoch) break; /* older ones are stale too (made in order) */
+        if (m->key.len == klen &&
             (klen == 0 || memcmp(m->key.data, key, klen) == 0))
             return m;
     }

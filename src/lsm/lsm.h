@@ -273,7 +273,9 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val);
  *   else lsm_get(db, key, klen, val);                         (answered from the memo: no
  *                                                                second lookup)
  *
- * lsm_get_ready looks key up reading no file: 0 (the key exists) or LSM_ENOTFOUND, and then the
+ * lsm_get_ready looks key up without waiting for the disk (a block in neither the block cache nor
+ * the OS page cache is not read; one in the page cache is read, RWF_NOWAIT, and cached): 0 (the
+ * key exists) or LSM_ENOTFOUND, and then the
  * answer is kept so that the next lsm_get of that key returns it without looking again, as long
  * as no write, rollback or lsm_poll comes between (the memo holds the last 16 answers; a
  * dropped one only costs lsm_get a lookup from memory); LSM_EAGAIN when it needs a table opened

@@ -212,20 +212,21 @@ void sst_bloom_stats(uint64_t *checks, uint64_t *useful) {
 static void sst_block_delete(void *v) { free(v); }
 
 /* get_block's fill argument: 0 = read without caching, 1 = read and cache, FILL_CACHED_ONLY =
- * never read (SST_WOULDBLOCK when the block is not cached). */
+ * read only what the page cache holds (SST_WOULDBLOCK when the block is in neither). */
 #define FILL_CACHED_ONLY 2
 
-static int pread_all(int fd, char *p, size_t n, uint64_t off) {
-    ssize_t r = fs_pread(fd, p, n, off);
-    if (r < 0) return LSM_EIO;
+static int pread_all(int fd, char *p, size_t n, uint64_t off, int nowait) {
+    ssize_t r = nowait ? fs_pread_nowait(fd, p, n, off) : fs_pread(fd, p, n, off);
+    if (r < 0) return nowait && errno == EAGAIN ? LSM_EAGAIN : LSM_EIO;
     if ((size_t)r < n) return LSM_ECORRUPT; /* file shorter than the handle says */
     return 0;
 }
 
 /* Reads, verifies and decompresses the block at (off, size). parse=1 also parses the block
- * trailer (data/index/props blocks). *out is malloc'ed (free or hand to the cache). */
-static int read_block(const sst_reader *r, uint64_t off, uint64_t size, int parse,
-                      sst_block **out) {
+ * trailer (data/index/props blocks). nowait=1 reads only from the page cache (LSM_EAGAIN when
+ * the bytes are not all there). *out is malloc'ed (free or hand to the cache). */
+static int read_block_ex(const sst_reader *r, uint64_t off, uint64_t size, int parse, int nowait,
+                         sst_block **out) {
     *out = NULL;
     if (size > SST_MAX_BLOCK_SIZE || off > r->file_size ||
         size + SST_BLOCK_TRAILER > r->file_size - off)
@@ -235,7 +236,11 @@ static int read_block(const sst_reader *r, uint64_t off, uint64_t size, int pars
                         (unsigned long long)r->file_size);
     sst_block *b = malloc(sizeof(*b) + (size_t)size + SST_BLOCK_TRAILER);
     if (!b) return LSM_ENOMEM;
-    int rc = pread_all(r->fd, b->data, (size_t)size + SST_BLOCK_TRAILER, off);
+    int rc = pread_all(r->fd, b->data, (size_t)size + SST_BLOCK_TRAILER, off, nowait);
+    if (rc == LSM_EAGAIN) {
+        free(b);
+        return rc;
+    }
     if (rc) {
         free(b);
         return sst_fail(r->file_number, rc, "block at offset %llu: %s", (unsigned long long)off,
@@ -282,6 +287,11 @@ static int read_block(const sst_reader *r, uint64_t off, uint64_t size, int pars
     return 0;
 }
 
+static int read_block(const sst_reader *r, uint64_t off, uint64_t size, int parse,
+                      sst_block **out) {
+    return read_block_ex(r, off, size, parse, 0, out);
+}
+
 /* Fetches a data block: from the cache (pinned handle in *h), or read (inserted into the
  * cache when fill, else owned by the caller: *h NULL). */
 static int get_block(sst_reader *r, uint64_t off, uint64_t size, int fill, sst_block **out,
@@ -295,10 +305,13 @@ static int get_block(sst_reader *r, uint64_t off, uint64_t size, int fill, sst_b
             return 0;
         }
     }
-    if (fill == FILL_CACHED_ONLY) return SST_WOULDBLOCK;
     sst_block *b;
-    int rc = read_block(r, off, size, 1, &b);
+    /* cached only: the page cache may still have it (read without waiting), else the caller
+     * has it read elsewhere */
+    int rc = read_block_ex(r, off, size, 1, fill == FILL_CACHED_ONLY, &b);
+    if (rc == LSM_EAGAIN) return SST_WOULDBLOCK;
     if (rc) return rc;
+    if (fill == FILL_CACHED_ONLY) fill = 1;
     if (r->cache && fill) {
         /* tag = the parsed trailer (restart array offset, count): a later get builds the block
          * view from the cache entry alone and loads the restart array without first waiting
@@ -404,7 +417,7 @@ int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, 
         goto fail;
     }
     char f[SST_FOOTER_SIZE];
-    if ((rc = pread_all(r->fd, f, sizeof(f), r->file_size - SST_FOOTER_SIZE))) {
+    if ((rc = pread_all(r->fd, f, sizeof(f), r->file_size - SST_FOOTER_SIZE, 0))) {
         rc = sst_fail(file_number, rc, "footer at offset %llu: cannot read",
                       (unsigned long long)(r->file_size - SST_FOOTER_SIZE));
         goto fail;

@@ -28,10 +28,11 @@ int sst_reader_get(sst_reader *r, const void *ukey, size_t ukl, uint64_t snapsho
  * probes several tables. */
 int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
                           uint64_t snapshot, lsm_buf *val);
-/* As sst_reader_get_hashed, but never reads the file: SST_WOULDBLOCK when the data block the
- * key lives in is not in the block cache (a reader without a cache reads as usual). For a caller
- * that must not wait for the disk (the owner thread): it has the block loaded elsewhere (a
- * background sst_reader_get_hashed caches it) and asks again. */
+/* As sst_reader_get_hashed, but never waits for the disk: a data block not in the block cache is
+ * read only if the OS page cache holds it (RWF_NOWAIT; then cached), else SST_WOULDBLOCK (a
+ * reader without a cache reads as usual). For a caller that must not wait for the disk (the
+ * owner thread): it has the block loaded elsewhere (a background sst_reader_get_hashed caches
+ * it) and asks again. */
 int sst_reader_get_cached(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
                           uint64_t snapshot, lsm_buf *val);
 /* The data blocks an iterator seek to ukey lands in (the block holding the first entry >= ukey)
