@@ -132,6 +132,7 @@ struct lsm {
     get_memo memo[GET_MEMO];         /* lsm_get_ready's answers, for the next lsm_get */
     int memo_next;                   /* round robin replacement */
     uint64_t memo_epoch;             /* read_epoch when the last memo was made */
+    int memo_live;                   /* memos of memo_epoch not used yet */
 
     /* Failure state (the Redis MISCONF model): while bg_error != 0 writes are refused with
      * LSM_EIO, reads go on, and lsm_poll retries in the background until everything
@@ -1434,16 +1435,16 @@ static int get_impl(lsm_t *db, const void *key, size_t klen, lsm_buf *val, int c
 
 /* The memo lsm_get_ready left for key, or NULL. */
 static get_memo *memo_find(lsm_t *db, const void *key, size_t klen) {
-    if (db->memo_epoch != db->read_epoch) return NULL; /* none made since the last change */
+    /* none made since the last change, or all used */
+    if (db->memo_epoch != db->read_epoch || db->memo_live == 0) return NULL;
     /* the newest first: a command reads the key it was just probed for */
-    for (int j = 0, i = db->memo_next; j < GET_MEMO; j++) {
+    for (int j = 0, i = db->memo_next, seen = 0; j < GET_MEMO && seen < db->memo_live; j++) {
         i = i == 0 ? GET_MEMO - 1 : i - 1;
         get_memo *m = &db->memo[i];
         if (m->epoch == 0) continue; /* used, or a probe that needed a read */
         if (m->epoch != db->read_epoch) break; /* older ones are stale too (made in order) */
-        if (m->key.len == klen &&
-            (klen == 0 || memcmp(m->key.data, key, klen) == 0))
-            return m;
+        seen++;
+        if (m->key.len == klen && (klen == 0 || memcmp(m->key.data, key, klen) == 0)) return m;
     }
     return NULL;
 }
@@ -1453,6 +1454,7 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
     get_memo *m = memo_find(db, key, klen);
     if (!m) return get_impl(db, key, klen, val, 0);
     m->epoch = 0; /* used once: the value moves to the caller */
+    db->memo_live--;
     if (m->rc != 0) return m->rc;
     lsm_buf t = *val;
     *val = m->val;
@@ -1476,6 +1478,8 @@ int lsm_get_ready_value(lsm_t *db, const void *key, size_t klen, const char **va
     }
     m = &db->memo[db->memo_next];
     db->memo_next = (db->memo_next + 1) % GET_MEMO;
+    if (db->memo_epoch != db->read_epoch) db->memo_live = 0; /* the others are stale */
+    else if (m->epoch == db->read_epoch) db->memo_live--;  /* an unused one is replaced */
     m->epoch = 0;
     int rc = get_impl(db, key, klen, &m->val, 1);
     if (rc != 0 && rc != LSM_ENOTFOUND) return rc; /* LSM_EAGAIN or an error: no memo */
@@ -1483,6 +1487,7 @@ int lsm_get_ready_value(lsm_t *db, const void *key, size_t klen, const char **va
     m->rc = rc;
     m->epoch = db->read_epoch;
     db->memo_epoch = db->read_epoch;
+    db->memo_live++;
     if (val && rc == 0) {
         *val = m->val.data;
         *vlen = m->val.len;
