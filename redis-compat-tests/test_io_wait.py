@@ -113,7 +113,9 @@ def cold_gets_park_and_answer():
     before = waits(r)
     for i in random.Random(1).sample(range(NKEYS), 300):
         eq(r.get(key(i)), value(i), "GET %d" % i)
-    ok(waits(r) - before <= 30, "page-cache reads do not park (%d parked)" % (waits(r) - before))
+    # (after a cold phase the server tries page-cache reads for 1 in 4 misses until they succeed
+    # again: a few parks while it notices)
+    ok(waits(r) - before <= 60, "page-cache reads do not park (%d parked)" % (waits(r) - before))
     ok(int(r.info("stats")["disk_reads_queued"]) > 0, "reads queued")
     eq(r.get(b"cold:absent"), None, "absent key")
 

@@ -292,6 +292,24 @@ static int read_block(const sst_reader *r, uint64_t off, uint64_t size, int pars
     return read_block_ex(r, off, size, parse, 0, out);
 }
 
+/* Whether a page-cache read (RWF_NOWAIT) is worth trying for a block the block cache lacks. A
+ * miss is not free: the kernel starts the read itself, on the calling thread (the owner: the
+ * device kick and any memory reclaim land on the event loop), and the reader thread then waits
+ * for it anyway. So the owner tracks how often such reads succeed (a moving average, per
+ * thread) and, while they mostly fail (the data set is on disk), tries only one in 4 to notice
+ * soon when the working set is back in memory. */
+static _Thread_local unsigned t_nowait_ratio = 256; /* success ratio x 256 (optimistic start) */
+static _Thread_local unsigned t_nowait_skipped;
+
+static int nowait_worth_trying(void) {
+    if (t_nowait_ratio >= 64) return 1; /* >= 1 in 4 succeed */
+    return (++t_nowait_skipped & 3) == 0;
+}
+
+static void nowait_note(int hit) {
+    t_nowait_ratio = (t_nowait_ratio * 15 + (hit ? 256 : 0)) / 16;
+}
+
 /* Fetches a data block: from the cache (pinned handle in *h), or read (inserted into the
  * cache when fill, else owned by the caller: *h NULL). */
 static int get_block(sst_reader *r, uint64_t off, uint64_t size, int fill, sst_block **out,
@@ -308,7 +326,9 @@ static int get_block(sst_reader *r, uint64_t off, uint64_t size, int fill, sst_b
     sst_block *b;
     /* cached only: the page cache may still have it (read without waiting), else the caller
      * has it read elsewhere */
+    if (fill == FILL_CACHED_ONLY && !nowait_worth_trying()) return SST_WOULDBLOCK;
     int rc = read_block_ex(r, off, size, 1, fill == FILL_CACHED_ONLY, &b);
+    if (fill == FILL_CACHED_ONLY) nowait_note(rc != LSM_EAGAIN);
     if (rc == LSM_EAGAIN) return SST_WOULDBLOCK;
     if (rc) return rc;
     if (fill == FILL_CACHED_ONLY) fill = 1;
