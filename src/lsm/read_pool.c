@@ -54,6 +54,7 @@ static void read_job_run(bg_job *j) {
     if (!t_niced) {
         t_niced = 1;
         (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), READER_NICE);
+        sst_reader_set_direct_reads(1); /* the block cache is the cache: no page-cache copy */
     }
     unsigned delay = atomic_load_explicit(&g_delay_us, memory_order_relaxed);
     if (delay) {

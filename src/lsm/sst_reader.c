@@ -50,6 +50,10 @@ typedef struct index_accel {
 struct sst_reader {
     atomic_int refs;
     int fd;
+    atomic_int dfd;             /* O_DIRECT descriptor for threads that read directly
+                                 * (sst_reader_set_direct_reads): DFD_UNOPENED until first used,
+                                 * DFD_NONE when the file system refuses O_DIRECT */
+    char *path;
     uint64_t file_number;
     uint64_t file_size;
     block_cache *cache;
@@ -215,6 +219,69 @@ static void sst_block_delete(void *v) { free(v); }
  * read only what the page cache holds (SST_WOULDBLOCK when the block is in neither). */
 #define FILL_CACHED_ONLY 2
 
+/* ---- direct reads (reader threads) ----
+ * A thread that loads blocks for the block cache (the read pool) reads them with O_DIRECT: the
+ * block cache is their cache, so the OS page cache would only hold a second copy, and filling it
+ * costs the copy, the page allocations and, under a memory limit (a cgroup), the reclaim of
+ * other pages on every read. O_DIRECT wants offsets, lengths and buffers aligned to the device's
+ * block: the aligned range around the block is read into a per-thread bounce buffer. */
+#define DFD_UNOPENED (-1)
+#define DFD_NONE (-2)
+#define DIRECT_ALIGN 4096
+static _Thread_local int t_direct;
+static _Thread_local char *t_bounce;
+static _Thread_local size_t t_bounce_cap;
+
+void sst_reader_set_direct_reads(int on) { t_direct = on; }
+
+static int direct_fd(sst_reader *r) {
+    int fd = atomic_load_explicit(&r->dfd, memory_order_acquire);
+    if (fd != DFD_UNOPENED) return fd;
+    int nfd = open(r->path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    int want = nfd >= 0 ? nfd : DFD_NONE;
+    int expected = DFD_UNOPENED;
+    if (!atomic_compare_exchange_strong(&r->dfd, &expected, want)) { /* another thread won */
+        if (nfd >= 0) close(nfd);
+        return expected;
+    }
+    return want;
+}
+
+/* n bytes at off through the O_DIRECT descriptor: the bytes read (n unless at the end of the
+ * file), -1 (errno) when the read fails, or -2 when direct reads are not possible here. */
+static ssize_t pread_direct(sst_reader *r, char *p, size_t n, uint64_t off) {
+    int fd = direct_fd(r);
+    if (fd < 0) return -2;
+    uint64_t a = off & ~(uint64_t)(DIRECT_ALIGN - 1);
+    size_t span = (size_t)((off + n - a + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1));
+    if (span > t_bounce_cap) {
+        free(t_bounce);
+        t_bounce = NULL;
+        t_bounce_cap = 0;
+        if (posix_memalign((void **)&t_bounce, DIRECT_ALIGN, span)) return -2;
+        t_bounce_cap = span;
+    }
+    size_t got = 0;
+    while (got < span) {
+        ssize_t k = pread(fd, t_bounce + got, span - got, (off_t)(a + got));
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return errno == EINVAL && got == 0 ? -2 : -1;
+        if (k == 0) break;
+        got += (size_t)k;
+        if (got % DIRECT_ALIGN) break; /* a short read ends at the end of the file */
+    }
+    size_t skip = (size_t)(off - a);
+    size_t have = got > skip ? got - skip : 0;
+    if (have > n) have = n;
+    memcpy(p, t_bounce + skip, have);
+    if (t_bounce_cap > (1u << 20)) { /* do not keep a huge block's buffer */
+        free(t_bounce);
+        t_bounce = NULL;
+        t_bounce_cap = 0;
+    }
+    return (ssize_t)have;
+}
+
 static int pread_all(int fd, char *p, size_t n, uint64_t off, int nowait) {
     ssize_t r = nowait ? fs_pread_nowait(fd, p, n, off) : fs_pread(fd, p, n, off);
     if (r < 0) return nowait && errno == EAGAIN ? LSM_EAGAIN : LSM_EIO;
@@ -236,7 +303,13 @@ static int read_block_ex(const sst_reader *r, uint64_t off, uint64_t size, int p
                         (unsigned long long)r->file_size);
     sst_block *b = malloc(sizeof(*b) + (size_t)size + SST_BLOCK_TRAILER);
     if (!b) return LSM_ENOMEM;
-    int rc = pread_all(r->fd, b->data, (size_t)size + SST_BLOCK_TRAILER, off, nowait);
+    int rc;
+    ssize_t d = t_direct && !nowait ? pread_direct((sst_reader *)r, b->data, (size_t)size + SST_BLOCK_TRAILER, off) : -2;
+    if (d == -2) {
+        rc = pread_all(r->fd, b->data, (size_t)size + SST_BLOCK_TRAILER, off, nowait);
+    } else {
+        rc = d < 0 ? LSM_EIO : (size_t)d < (size_t)size + SST_BLOCK_TRAILER ? LSM_ECORRUPT : 0;
+    }
     if (rc == LSM_EAGAIN) {
         free(b);
         return rc;
@@ -405,6 +478,9 @@ corrupt:
 static void reader_free(sst_reader *r) {
     if (r->cache && r->pinned) block_cache_charge_pinned(r->cache, -r->pinned);
     if (r->fd >= 0) fs_close(r->fd);
+    int dfd = atomic_load(&r->dfd);
+    if (dfd >= 0) close(dfd);
+    free(r->path);
     free(r->acc.pfx);
     free(r->acc.hoff);
     free(r->acc.hsize);
@@ -419,11 +495,18 @@ int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, 
     sst_reader *r = calloc(1, sizeof(*r));
     if (!r) return LSM_ENOMEM;
     atomic_init(&r->refs, 1);
+    atomic_init(&r->dfd, DFD_UNOPENED);
     r->file_number = file_number;
     r->cache = cache;
+    r->path = strdup(path);
+    if (!r->path) {
+        free(r);
+        return LSM_ENOMEM;
+    }
     r->fd = fs_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (r->fd < 0) {
         int e = errno;
+        free(r->path);
         free(r);
         return sst_fail(file_number, LSM_EIO, "open %.200s: %s", path, strerror(e));
     }

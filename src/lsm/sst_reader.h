@@ -40,6 +40,10 @@ int sst_reader_get_cached(sst_reader *r, const void *ukey, size_t ukl, uint64_t 
  * SST_WOULDBLOCK when one is not), 0 reads those that are not into it (0 or a negative code).
  * Blocks past the table's end are not counted. */
 int sst_reader_seek_blocks(sst_reader *r, const void *ukey, size_t ukl, int nblocks, int cached_only);
+/* Blocks this thread reads from now on bypass the OS page cache (O_DIRECT, through an aligned
+ * bounce buffer; plain reads where the file system refuses O_DIRECT): for the read pool's
+ * threads, which load blocks into the block cache. Per thread; off by default. */
+void sst_reader_set_direct_reads(int on);
 /* Prefetch hint: starts loading the filter line a get of a key with hash h64 will test, so a
  * caller can overlap the filter misses of several tables before probing them in order. */
 void sst_reader_prefetch_filter(const sst_reader *r, uint64_t h64);
