@@ -7,6 +7,7 @@ started here, everysec; Redis with AOF), one 1M-entry stream each:
              1000-entry stream: ~1 means only what is returned was read)
   XLEN       mean us per call
   XTRIM      MAXLEN 100000 (900k entries removed): seconds for the one call
+  RSS        peak and final resident memory of both servers
   space      Kevo: data directory bytes (tables + WAL) after the build, right after the trim,
              after the engine's own compactions for a while (no COMPACT sent), and after a
              COMPACT; Redis: used_memory before/after the trim
@@ -55,6 +56,16 @@ def dir_bytes(d):
             except OSError:
                 pass
     return n
+
+
+def rss_mb(pid):
+    """(VmRSS, VmHWM) of pid in MB, from /proc."""
+    vals = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                vals[line.split(":")[0]] = int(line.split()[1]) / 1024
+    return vals.get("VmRSS", 0), vals.get("VmHWM", 0)
 
 
 def timed(fn, n):
@@ -150,6 +161,9 @@ def main():
         print("redis used_memory: %.1f MB before the trim, %.1f MB after" % (rmem0 / 1e6, rmem1 / 1e6))
         print("kevo data dir: %.1f MB after the build, %.1f MB right after the trim, %.1f MB %.0f s later"
               " (engine alone), %.1f MB after COMPACT" % (kbuild / 1e6, kafter / 1e6, ksettle / 1e6, SETTLE, kcompact / 1e6))
+        for name, p in (("kevo", procs[0]), ("redis", procs[1])):
+            rss, hwm = rss_mb(p.pid)
+            print("%s RSS: %.0f MB now, %.0f MB peak (build, reads and the trim included)" % (name, rss, hwm))
         return 0
     finally:
         for p in procs:

@@ -31,6 +31,9 @@
 #   hostile       malformed RESP, limits (maxclients, query/output buffers), protected mode,
 #                 requirepass, DEBUG and protected configs, side by side with redis-server,
 #                 test_hostile.py
+#   iowait        commands whose keys are not in memory wait for their reads off the loop: other
+#                 clients served meanwhile (DEBUG DISK-READ-DELAY), order, MULTI/WATCH, scripts,
+#                 disconnect/KILL/RELOAD while parked, concurrent clients, test_io_wait.py
 #   crash         kill -9 crash harness: concurrent pipelined clients, kills during flushes and
 #                 compactions, every acknowledged reply checked (crash_harness.py --suite;
 #                 KT_CRASH_CYCLES, KT_CRASH_EVERYSEC_CYCLES, KT_CRASH_SEED, KT_CRASH_CLIENTS;
@@ -43,7 +46,7 @@ set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ]; then
-    echo "usage: $0 KEVO_BINARY [redispy|differential|blocking|pubsub|cli|hiredis|restart|scripting|hostile|diskfull|crash ...]" >&2
+    echo "usage: $0 KEVO_BINARY [redispy|differential|blocking|pubsub|cli|hiredis|restart|scripting|hostile|diskfull|iowait|crash ...]" >&2
     exit 2
 fi
 bin="$1"; shift
@@ -53,7 +56,7 @@ if [ ! -x "$bin" ]; then
     exit 2
 fi
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(redispy differential blocking pubsub cli hiredis restart scripting hostile diskfull crash)
+[ ${#suites[@]} -eq 0 ] && suites=(redispy differential blocking pubsub cli hiredis restart scripting hostile diskfull iowait crash)
 
 PY=/usr/bin/python3
 if ! "$PY" -c 'import redis' 2>/dev/null; then
@@ -220,6 +223,7 @@ for s in "${suites[@]}"; do
         scripting)    run_bounded "$PY" "$here/test_scripting.py" || rc=1 ;;
         hostile)      run_bounded "$PY" "$here/test_hostile.py" || rc=1 ;;
         diskfull)     run_bounded "$PY" "$here/test_diskfull.py" || rc=1 ;;
+        iowait)       run_bounded "$PY" "$here/test_io_wait.py" || rc=1 ;;
         crash)        run_bounded "$PY" "$here/crash_harness.py" --suite || rc=1 ;;
         *) echo "run.sh: unknown suite $s" >&2; rc=1 ;;
     esac

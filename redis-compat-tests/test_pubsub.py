@@ -866,6 +866,27 @@ def test_tracking_expired_keys_and_flushes():
 
 
 @test
+def test_tracking_keys_read_by_scripts():
+    # a read-only command inside a script makes the caller remember the keys its EVAL/FCALL
+    # declared (not the keys the script named itself), as Redis 7.0's call()
+    def sc(port, log, ids):
+        t = Conn(port, log, "t", resp=3)
+        w = Conn(port, log, "w")
+        w.cmd("FUNCTION", "LOAD", "REPLACE",
+              "#!lua name=trklib\nredis.register_function('rd', function(k) return redis.call('get', k[1]) end)")
+        t.cmd("CLIENT", "TRACKING", "on")
+        t.cmd("EVAL", "return redis.call('get', KEYS[1])", "1", "s1")
+        t.cmd("EVAL", "return redis.call('get', 'undeclared')", "0")
+        t.cmd("EVAL", "redis.call('set', 's4', 'x') return redis.call('get', KEYS[1])", "1", "s3")
+        t.cmd("EVAL", "return redis.call('set', KEYS[1], 'x')", "1", "s5")  # writes only
+        t.cmd("FCALL_RO", "rd", "1", "s6")
+        for k in ("s1", "undeclared", "s3", "s4", "s5", "s6"):
+            w.cmd("SET", k, "v")
+        t.sync()
+    differential(sc)
+
+
+@test
 def test_tracking_optin_optout():
     def sc(port, log, ids):
         t = Conn(port, log, "t", resp=3)

@@ -1680,6 +1680,8 @@ static void cmd_debug(client *c)
             "    Show low level info about the key.",
             "JMAP",
             "    Show jemalloc statistics (in the server log).",
+            "DISK-READ-DELAY <milliseconds>",
+            "    Every background disk read (disk-read-threads) first sleeps this long (tests: 0 = off).",
             "HELP",
             "    Print this help.",
         };
@@ -1717,6 +1719,14 @@ static void cmd_debug(client *c)
         reply_ok(c);
     } else if (arg_is(sub, "object") && c->argc == 3) {
         debug_object(c);
+    } else if (arg_is(sub, "disk-read-delay") && c->argc == 3) {
+        long long ms;
+        if (!string2ll(c->argv[2].ptr, c->argv[2].len, &ms) || ms < 0 || ms > 60000) {
+            reply_error(c, "ERR DISK-READ-DELAY takes milliseconds from 0 to 60000");
+            return;
+        }
+        lsm_debug_set_read_delay_us((unsigned)(ms * 1000));
+        reply_ok(c);
     } else if (arg_is(sub, "jmap")) {
 #ifdef KEVO_JEMALLOC
         malloc_stats_print(NULL, NULL, NULL);

@@ -163,7 +163,7 @@ static void call_entry(client *c, cmd_entry *e)
     cmd->proc(c);
     keyspace_command_done(); /* a write group the handler left open is closed here */
     /* client-side caching: the keys a tracking client read (Redis's call()) */
-    if ((c->flags & CLIENT_TRACKING) && (cmd->flags & CMD_READONLY)) tracking_remember_keys(c, cmd);
+    if ((c->flags & (CLIENT_TRACKING | CLIENT_SCRIPT)) && (cmd->flags & CMD_READONLY)) tracking_remember_keys(c, cmd);
     uint64_t dur = server_ustime() - start;
     if ((long long)dur < 0) dur = 0;
     e->st.calls++;
@@ -400,7 +400,7 @@ void command_count_failed(const struct command *cmd)
 
 static const struct command_keynum *const keynum_tables[] = {zset_keynum_commands};
 
-const struct command_keynum *command_keynum_of(const struct command *cmd)
+static const struct command_keynum *scan_keynum(const struct command *cmd)
 {
     for (size_t t = 0; t < sizeof keynum_tables / sizeof keynum_tables[0]; t++)
         for (const struct command_keynum *k = keynum_tables[t]; k->name; k++)
@@ -410,13 +410,49 @@ const struct command_keynum *command_keynum_of(const struct command *cmd)
 
 static const struct command_keyword *const keyword_tables[] = {stream_keyword_commands};
 
-const struct command_keyword *command_keyword_of(const struct command *cmd)
+static const struct command_keyword *scan_keyword(const struct command *cmd)
 {
     for (size_t t = 0; t < sizeof keyword_tables / sizeof keyword_tables[0]; t++)
         for (const struct command_keyword *k = keyword_tables[t]; k->name; k++)
             if (!strcmp(k->name, cmd->name)) return k;
     return NULL;
 }
+
+static const struct command_getkeys *const getkeys_tables[] = {sort_getkeys_commands};
+
+static const struct command_getkeys *scan_getkeys(const struct command *cmd)
+{
+    for (size_t t = 0; t < sizeof getkeys_tables / sizeof getkeys_tables[0]; t++)
+        for (const struct command_getkeys *g = getkeys_tables[t]; g->name; g++)
+            if (!strcmp(g->name, cmd->name)) return g;
+    return NULL;
+}
+
+/* A command's entries in the key-spec tables above, which are searched by name: found once per
+ * command and kept in a direct-mapped cache keyed by the command's address (every command that
+ * has keys asks on the hot path: io_wait.c, tracking). */
+typedef struct keyinfo {
+    const struct command *cmd;
+    const struct command_keyword *kw;
+    const struct command_getkeys *gk;
+    const struct command_keynum *kn;
+} keyinfo;
+
+static const keyinfo *keyinfo_of(const struct command *cmd)
+{
+    static keyinfo cache[512];
+    keyinfo *k = &cache[((uintptr_t)cmd / sizeof(*cmd)) & 511];
+    if (k->cmd != cmd) {
+        k->kw = scan_keyword(cmd);
+        k->gk = scan_getkeys(cmd);
+        k->kn = scan_keynum(cmd);
+        k->cmd = cmd;
+    }
+    return k;
+}
+
+const struct command_keynum *command_keynum_of(const struct command *cmd) { return keyinfo_of(cmd)->kn; }
+const struct command_keyword *command_keyword_of(const struct command *cmd) { return keyinfo_of(cmd)->kw; }
 
 /* Redis's getKeysUsingKeySpecs for one keyword spec: the count (positions into pos), 0 when the
  * keyword is absent, -1 when the range is invalid. */
@@ -444,27 +480,20 @@ static int keyword_keys(const struct command_keyword *kw, const struct cmdarg *a
     return n;
 }
 
-static const struct command_getkeys *const getkeys_tables[] = {sort_getkeys_commands};
-
-const struct command_getkeys *command_getkeys_of(const struct command *cmd)
-{
-    for (size_t t = 0; t < sizeof getkeys_tables / sizeof getkeys_tables[0]; t++)
-        for (const struct command_getkeys *g = getkeys_tables[t]; g->name; g++)
-            if (!strcmp(g->name, cmd->name)) return g;
-    return NULL;
-}
+const struct command_getkeys *command_getkeys_of(const struct command *cmd) { return keyinfo_of(cmd)->gk; }
 
 int command_get_keys(const struct command *cmd, const struct cmdarg *argv, int argc, int *pos, int max)
 {
-    const struct command_keyword *kw = command_keyword_of(cmd);
+    const keyinfo *ki = keyinfo_of(cmd);
+    const struct command_keyword *kw = ki->kw;
     if (kw) {
         int n = keyword_keys(kw, argv, argc, pos, max);
         if (n < 0) n = kw->getkeys ? kw->getkeys(argv, argc, pos, max) : 0;
         return n > 0 ? n : -1;
     }
-    const struct command_getkeys *g = command_getkeys_of(cmd);
+    const struct command_getkeys *g = ki->gk;
     if (g) return g->proc(argv, argc, pos, max);
-    const struct command_keynum *k = command_keynum_of(cmd);
+    const struct command_keynum *k = ki->kn;
     int n = 0;
     int store_idx = 0, numkeys_idx, step = 1;
     if (k) {

@@ -1,6 +1,7 @@
 /* io_wait.c - commands wait for their disk reads off the loop (see io_wait.h). */
 #include "io_wait.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,8 @@
 #include "lsm.h"
 #include "multi.h"
 #include "server.h"
+#include "types/coll.h"
+#include "util.h"
 
 #define MAX_PROBED_KEYS 256      /* keys of one command probed; the rest read in place */
 #define READAHEAD_COMMANDS 16    /* pipelined commands behind a parked one */
@@ -36,7 +39,165 @@ static int probe_key(int db, const char *key, size_t klen, uint64_t tag)
     return queued;
 }
 
-/* Probes the keys of one command (argv as the dispatcher sees it); returns reads queued. */
+/* Commands that read members their arguments name (the second step, once the key's metadata
+ * is in memory: it holds the collection version the member keys are made of). */
+typedef struct member_spec {
+    const char *name;
+    uint8_t type;   /* KTYPE_* the key must hold */
+    int first;      /* argv index of the first member */
+    int step;       /* 0: argv[first] only; else every step-th argument from first on */
+    int list_index; /* argv[first] is a list index (LINDEX, LSET) */
+    int range;      /* RANGE_*: a range read, whose first blocks are read ahead instead */
+} member_spec;
+
+#define RANGE_FIRST 1  /* from the first member record (HGETALL, SMEMBERS...) */
+#define RANGE_LIST 2   /* from the list index argv[first] (LRANGE) */
+#define RANGE_STREAM 3 /* from the stream ID argv[first] (XRANGE start, XREVRANGE end) */
+#define RANGE_BLOCKS 2 /* blocks read ahead per table from where the range starts */
+
+static const member_spec member_specs[] = {
+    {"hget", KTYPE_HASH, 2, 0, 0, 0},      {"hexists", KTYPE_HASH, 2, 0, 0, 0},
+    {"hstrlen", KTYPE_HASH, 2, 0, 0, 0},   {"hincrby", KTYPE_HASH, 2, 0, 0, 0},
+    {"hincrbyfloat", KTYPE_HASH, 2, 0, 0, 0}, {"hsetnx", KTYPE_HASH, 2, 0, 0, 0},
+    {"hmget", KTYPE_HASH, 2, 1, 0, 0},     {"hdel", KTYPE_HASH, 2, 1, 0, 0},
+    {"hset", KTYPE_HASH, 2, 2, 0, 0},      {"hmset", KTYPE_HASH, 2, 2, 0, 0},
+    {"sismember", KTYPE_SET, 2, 0, 0, 0},  {"smismember", KTYPE_SET, 2, 1, 0, 0},
+    {"sadd", KTYPE_SET, 2, 1, 0, 0},       {"srem", KTYPE_SET, 2, 1, 0, 0},
+    {"zscore", KTYPE_ZSET, 2, 0, 0, 0},    {"zmscore", KTYPE_ZSET, 2, 1, 0, 0},
+    {"zrem", KTYPE_ZSET, 2, 1, 0, 0},      {"zincrby", KTYPE_ZSET, 3, 0, 0, 0},
+    {"lindex", KTYPE_LIST, 2, 0, 1, 0},    {"lset", KTYPE_LIST, 2, 0, 1, 0},
+    {"hgetall", KTYPE_HASH, 0, 0, 0, RANGE_FIRST}, {"hkeys", KTYPE_HASH, 0, 0, 0, RANGE_FIRST},
+    {"hvals", KTYPE_HASH, 0, 0, 0, RANGE_FIRST},   {"smembers", KTYPE_SET, 0, 0, 0, RANGE_FIRST},
+    {"lrange", KTYPE_LIST, 2, 0, 0, RANGE_LIST},   {"xrange", KTYPE_STREAM, 2, 0, 0, RANGE_STREAM},
+    {"xrevrange", KTYPE_STREAM, 2, 0, 0, RANGE_STREAM},
+};
+
+/* The member spec of cmd or NULL, through a small cache keyed by the command's address (the
+ * table is only scanned the first time a command is seen in a slot). */
+static const member_spec *spec_of(const struct command *cmd)
+{
+    static struct {
+        const struct command *cmd;
+        const member_spec *spec;
+    } cache[64];
+    size_t slot = ((uintptr_t)cmd >> 4) & 63;
+    if (cache[slot].cmd == cmd) return cache[slot].spec;
+    const member_spec *spec = NULL;
+    for (size_t i = 0; i < sizeof member_specs / sizeof member_specs[0]; i++)
+        if (!strcmp(member_specs[i].name, cmd->name)) spec = &member_specs[i];
+    cache[slot].cmd = cmd;
+    cache[slot].spec = spec;
+    return spec;
+}
+
+/* Probes one member record of collection version; 1 when a read was queued. */
+static int probe_member(uint64_t version, const char *m, size_t mlen, uint64_t tag)
+{
+    char sbuf[256];
+    char *mk = mlen + 10 <= sizeof sbuf ? sbuf : malloc(mlen + 10);
+    if (!mk) return 0;
+    size_t n = coll_member_key(mk, version, COLL_SUB_MEMBER, m, mlen);
+    int queued = 0;
+    if (lsm_get_ready(server.engine, mk, n) == LSM_EAGAIN && lsm_prefetch(server.engine, mk, n, tag) == 0) {
+        queued = 1;
+        st.reads_queued++;
+    }
+    if (mk != sbuf) free(mk);
+    return queued;
+}
+
+/* A stream ID argument as its 16 bytes (ms, seq big-endian): "-" / "+" / "(" forms included;
+ * 0 when it does not parse (the command answers the error). */
+static int stream_id_arg(const cmdarg *a, char out[16])
+{
+    const char *p = a->ptr;
+    uint64_t ms = 0, seq = 0;
+    if (*p == '(') p++;
+    if (!strcmp(p, "-")) {
+        ms = seq = 0;
+    } else if (!strcmp(p, "+")) {
+        ms = seq = UINT64_MAX;
+    } else {
+        char *end;
+        ms = strtoull(p, &end, 10);
+        if (end == p) return 0;
+        if (*end == '-') seq = strtoull(end + 1, NULL, 10);
+    }
+    put_be64(out, ms);
+    put_be64(out + 8, seq);
+    return 1;
+}
+
+/* A range read of a collection in memory up to its members: the blocks a seek to where the range
+ * starts reads. 1 when their read was queued. */
+static int probe_range(const member_spec *ms, uint64_t version, const ks_value *kv, const cmdarg *argv, int argc,
+                       uint64_t tag)
+{
+    char mk[10 + 16];
+    size_t n;
+    if (ms->range == RANGE_FIRST) {
+        n = coll_member_key(mk, version, COLL_SUB_MEMBER, NULL, 0);
+    } else if (ms->range == RANGE_LIST) {
+        long long idx, count = (long long)get_le64(kv->payload + 8);
+        if (argc <= ms->first || kv->plen < COLL_META_FIXED + 8 ||
+            !string2ll(argv[ms->first].ptr, argv[ms->first].len, &idx))
+            return 0;
+        if (idx < 0) idx += count;
+        if (idx < 0) idx = 0;
+        if (idx >= count) return 0;
+        char pos[8];
+        put_be64(pos, get_be64(kv->payload + COLL_META_FIXED) + (uint64_t)idx);
+        n = coll_member_key(mk, version, COLL_SUB_MEMBER, pos, 8);
+    } else {
+        char id[16];
+        if (argc <= ms->first || !stream_id_arg(&argv[ms->first], id)) return 0;
+        n = coll_member_key(mk, version, COLL_SUB_MEMBER, id, 16);
+    }
+    if (lsm_seek_ready(server.engine, mk, n, RANGE_BLOCKS) == LSM_EAGAIN &&
+        lsm_prefetch_seek(server.engine, mk, n, RANGE_BLOCKS, tag) == 0) {
+        st.reads_queued++;
+        return 1;
+    }
+    return 0;
+}
+
+/* The second step for a command with a member spec whose key's metadata is in memory: probes
+ * the member records its arguments name. Returns reads queued. */
+static int probe_members(int db, const member_spec *ms, const cmdarg *argv, int argc, uint64_t tag)
+{
+    if (argc <= ms->first || argc < 2) return 0;
+    char sbuf[256];
+    const cmdarg *k = &argv[1];
+    char *ek = k->len + 2 <= sizeof sbuf ? sbuf : malloc(k->len + 2);
+    if (!ek) return 0;
+    size_t n = keyspace_encode_key(ek, keyspace_phys_db(db), k->ptr, k->len);
+    const char *v;
+    size_t vl;
+    int rc = lsm_get_ready_value(server.engine, ek, n, &v, &vl);
+    if (ek != sbuf) free(ek);
+    ks_value kv;
+    if (rc != 0 || keyspace_decode_value(v, vl, &kv) != 0 || kv.type != ms->type || kv.plen < COLL_META_FIXED)
+        return 0; /* absent, not read yet, or another type: nothing to read ahead */
+    uint64_t version = get_be64(kv.payload);
+    if (ms->range) return probe_range(ms, version, &kv, argv, argc, tag);
+    if (ms->list_index) {
+        /* index i of a list is at position head + i (list.h) */
+        long long idx, count = (long long)get_le64(kv.payload + 8);
+        if (kv.plen < COLL_META_FIXED + 8 || !string2ll(argv[ms->first].ptr, argv[ms->first].len, &idx)) return 0;
+        if (idx < 0) idx += count;
+        if (idx < 0 || idx >= count) return 0;
+        char pos[8];
+        put_be64(pos, get_be64(kv.payload + COLL_META_FIXED) + (uint64_t)idx);
+        return probe_member(version, pos, 8, tag);
+    }
+    int queued = 0, probed = 0;
+    for (int i = ms->first; i < argc && probed < MAX_PROBED_KEYS; i += ms->step ? ms->step : argc, probed++)
+        queued += probe_member(version, argv[i].ptr, argv[i].len, tag);
+    return queued;
+}
+
+/* Probes the keys of one command (argv as the dispatcher sees it), then, when they are all in
+ * memory, the members it names; returns reads queued. */
 static int probe_command(int db, const struct command *cmd, const cmdarg *argv, int argc, uint64_t tag)
 {
     int pos[MAX_PROBED_KEYS];
@@ -45,7 +206,9 @@ static int probe_command(int db, const struct command *cmd, const cmdarg *argv, 
     int queued = 0;
     for (int i = 0; i < n; i++)
         if (pos[i] > 0 && pos[i] < argc) queued += probe_key(db, argv[pos[i]].ptr, argv[pos[i]].len, tag);
-    return queued;
+    if (queued || n <= 0) return queued;
+    const member_spec *ms = spec_of(cmd);
+    return ms ? probe_members(db, ms, argv, argc, tag) : 0;
 }
 
 /* The (sub)command argv names, or NULL. */

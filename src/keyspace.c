@@ -486,14 +486,17 @@ void keyspace_notify_removed(const ks_value *old, int why) {
     (void)why;
     uint64_t ver = coll_version_of(old);
     if (!ver || old->plen < 16) return;
-    uint64_t count = get_le64(old->payload + 8);
-    if (count < KS_RECLAIM_MIN_MEMBERS) return; /* small keys: normal compactions suffice */
+    keyspace_notify_trimmed(ver, get_le64(old->payload + 8)); /* all its members are dead */
+}
+
+void keyspace_notify_trimmed(uint64_t version, uint64_t count) {
+    if (!version || count < KS_RECLAIM_MIN_MEMBERS) return; /* small: normal compactions suffice */
     if (!ks_dead_members) {
-        ks_dead_min = ks_dead_max = ver;
+        ks_dead_min = ks_dead_max = version;
         ks_dead_since_us = ks_clock_us_now();
     }
-    if (ver < ks_dead_min) ks_dead_min = ver;
-    if (ver > ks_dead_max) ks_dead_max = ver;
+    if (version < ks_dead_min) ks_dead_min = version;
+    if (version > ks_dead_max) ks_dead_max = version;
     ks_dead_members += count;
 }
 

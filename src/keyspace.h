@@ -160,6 +160,10 @@ int keyspace_remove_keep_version(int db, const char *key, size_t klen, const ks_
 #define KS_REMOVED_OVERWRITTEN 2
 #define KS_RECLAIM_MIN_MEMBERS 10000
 void keyspace_notify_removed(const ks_value *old, int why);
+/* count members of the live collection version were deleted without a record each (a stream's
+ * trim raises its trimmed-below mark): big ones get the version's range compacted soon, as a
+ * removed collection's (the compaction filter drops those records). */
+void keyspace_notify_trimmed(uint64_t version, uint64_t count);
 /* Cron: schedules the pending reclaim compaction (returns 1 when one was requested). */
 int keyspace_reclaim_cron(void);
 uint64_t keyspace_reclaims(void);

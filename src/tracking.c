@@ -22,6 +22,7 @@
 #include "command.h"
 #include "config.h"
 #include "reply.h"
+#include "script_run.h"
 #include "server.h"
 #include "strmap.h"
 #include "util.h"
@@ -531,9 +532,26 @@ void tracking_client_trackinginfo_cmd(client *c) {
 
 /* ---------------------------------------------------------------- remembering keys */
 
+static void remember_keys(client *c, const struct command *cmd);
+
 void tracking_remember_keys(client *c, const struct command *cmd) {
-    if (!(cmd->flags & CMD_READONLY) || (c->flags & (CLIENT_TRACKING | CLIENT_TRACKING_BCAST)) != CLIENT_TRACKING)
+    if (!(cmd->flags & CMD_READONLY)) return;
+    if (c->flags & CLIENT_SCRIPT) {
+        /* a read inside a script: the caller remembers the keys its EVAL/FCALL declared
+         * (Redis 7.0's call() with server.script_caller) */
+        script_run *r = script_current();
+        client *caller = r ? r->caller : NULL;
+        if (caller && caller->cmd) remember_keys(caller, caller->cmd);
         return;
+    }
+    /* EVAL_RO, EVALSHA_RO, FCALL_RO: only the commands the script runs count (Redis 7.0) */
+    if (cmd->flags & CMD_SCRIPTED) return;
+    remember_keys(c, cmd);
+}
+
+/* Remembers the keys of c's current command (c->argv, as cmd) for c. */
+static void remember_keys(client *c, const struct command *cmd) {
+    if ((c->flags & (CLIENT_TRACKING | CLIENT_TRACKING_BCAST)) != CLIENT_TRACKING) return;
     uint32_t optin = c->flags & CLIENT_TRACKING_OPTIN, optout = c->flags & CLIENT_TRACKING_OPTOUT;
     uint32_t caching = c->flags & CLIENT_TRACKING_CACHING;
     if ((optin && !caching) || (optout && caching)) return;

@@ -37,7 +37,8 @@ uint64_t tracking_redirect_id(const struct client *c);
 void tracking_client_free(struct client *c);
 
 /* After cmd ran for c (any outcome): remembers its keys when cmd is read-only and c tracks in
- * default mode (command.c's call path; c->argv is the command's arguments). */
+ * default mode (command.c's call path; c->argv is the command's arguments). When c is the script
+ * client, the script's caller remembers the keys its EVAL/FCALL declared (Redis 7.0). */
 void tracking_remember_keys(struct client *c, const struct command *cmd);
 /* A key changed (Redis's trackingInvalidateKey from signalModifiedKey): invalidation for the
  * clients that read it, and for BCAST prefixes. by_expiry: deleted by expiry (no writer for

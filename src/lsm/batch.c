@@ -142,9 +142,11 @@ const char *batch_data(const lsm_batch *b, size_t *len) {
     encode_fixed32(buf + 8, b->count);
     char *p = buf + b->len;
     uint64_t n = 0;
-    for (int i = 0; i < LSM_MAX_COUNTERS; i++) n += b->counters[i] != 0;
+    /* only the counters touched (counter_mask): a batch per command must not pay for all 64 */
+    for (uint64_t m = b->counter_mask; m; m &= m - 1) n += b->counters[__builtin_ctzll(m)] != 0;
     p += encode_varint64(p, n);
-    for (int i = 0; n && i < LSM_MAX_COUNTERS; i++) {
+    for (uint64_t m = n ? b->counter_mask : 0; m; m &= m - 1) {
+        int i = __builtin_ctzll(m);
         if (b->counters[i] == 0) continue;
         p += encode_varint64(p, (uint64_t)i);
         p += encode_varint64(p, zigzag_enc(b->counters[i]));

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static _Atomic(const fs_hooks *) hooks;
@@ -82,6 +83,26 @@ static ssize_t pread_once(int fd, void *buf, size_t n, uint64_t off) {
 
 ssize_t fs_pread(int fd, void *buf, size_t n, uint64_t off) {
     HOOKED(FCALL(FS_READ, .fd = fd, .off = off, .len = n), pread_once(fd, buf, n, off));
+}
+
+static ssize_t pread_nowait_once(int fd, void *buf, size_t n, uint64_t off) {
+    size_t got = 0;
+    while (got < n) {
+        struct iovec iov = {(char *)buf + got, n - got};
+        ssize_t r = preadv2(fd, &iov, 1, (off_t)(off + got), RWF_NOWAIT);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            if (errno != EAGAIN) errno = EAGAIN; /* EOPNOTSUPP, EINVAL: not possible here */
+            return -1;
+        }
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+ssize_t fs_pread_nowait(int fd, void *buf, size_t n, uint64_t off) {
+    HOOKED(FCALL(FS_READ, .fd = fd, .off = off, .len = n), pread_nowait_once(fd, buf, n, off));
 }
 
 /* One pwrite call's worth of bytes under the hooks: returns bytes written or -1. */

@@ -65,6 +65,10 @@ int fs_open(const char *path, int flags, mode_t mode);
 int fs_close(int fd);
 /* pread of exactly n bytes unless EOF or an error: returns bytes read, or -1 (errno). */
 ssize_t fs_pread(int fd, void *buf, size_t n, uint64_t off);
+/* As fs_pread, from the page cache only (preadv2 with RWF_NOWAIT): the bytes read when they were
+ * all cached, else -1 with errno EAGAIN (also where the kernel or file system cannot do it).
+ * For a thread that must not wait for the disk. */
+ssize_t fs_pread_nowait(int fd, void *buf, size_t n, uint64_t off);
 /* pwrite of all n bytes at off (retries EINTR and partial writes): 0, or -1 with errno (a short
  * write that cannot continue reports ENOSPC or EIO). *written, if not NULL, gets the bytes that
  * did reach the file. */

@@ -132,6 +132,7 @@ struct lsm {
     get_memo memo[GET_MEMO];         /* lsm_get_ready's answers, for the next lsm_get */
     int memo_next;                   /* round robin replacement */
     uint64_t memo_epoch;             /* read_epoch when the last memo was made */
+    int memo_live;                   /* memos of memo_epoch not used yet */
 
     /* Failure state (the Redis MISCONF model): while bg_error != 0 writes are refused with
      * LSM_EIO, reads go on, and lsm_poll retries in the background until everything
@@ -1434,12 +1435,16 @@ static int get_impl(lsm_t *db, const void *key, size_t klen, lsm_buf *val, int c
 
 /* The memo lsm_get_ready left for key, or NULL. */
 static get_memo *memo_find(lsm_t *db, const void *key, size_t klen) {
-    if (db->memo_epoch != db->read_epoch) return NULL; /* none made since the last change */
-    for (int i = 0; i < GET_MEMO; i++) {
+    /* none made since the last change, or all used */
+    if (db->memo_epoch != db->read_epoch || db->memo_live == 0) return NULL;
+    /* the newest first: a command reads the key it was just probed for */
+    for (int j = 0, i = db->memo_next, seen = 0; j < GET_MEMO && seen < db->memo_live; j++) {
+        i = i == 0 ? GET_MEMO - 1 : i - 1;
         get_memo *m = &db->memo[i];
-        if (m->epoch == db->read_epoch && m->key.len == klen &&
-            (klen == 0 || memcmp(m->key.data, key, klen) == 0))
-            return m;
+        if (m->epoch == 0) continue; /* used, or a probe that needed a read */
+        if (m->epoch != db->read_epoch) break; /* older ones are stale too (made in order) */
+        seen++;
+        if (m->key.len == klen && (klen == 0 || memcmp(m->key.data, key, klen) == 0)) return m;
     }
     return NULL;
 }
@@ -1449,6 +1454,7 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
     get_memo *m = memo_find(db, key, klen);
     if (!m) return get_impl(db, key, klen, val, 0);
     m->epoch = 0; /* used once: the value moves to the caller */
+    db->memo_live--;
     if (m->rc != 0) return m->rc;
     lsm_buf t = *val;
     *val = m->val;
@@ -1458,9 +1464,22 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
 }
 
 int lsm_get_ready(lsm_t *db, const void *key, size_t klen) {
-    if (memo_find(db, key, klen)) return 0;
-    get_memo *m = &db->memo[db->memo_next];
+    return lsm_get_ready_value(db, key, klen, NULL, NULL);
+}
+
+int lsm_get_ready_value(lsm_t *db, const void *key, size_t klen, const char **val, size_t *vlen) {
+    get_memo *m = memo_find(db, key, klen);
+    if (m) {
+        if (val && m->rc == 0) {
+            *val = m->val.data;
+            *vlen = m->val.len;
+        }
+        return m->rc;
+    }
+    m = &db->memo[db->memo_next];
     db->memo_next = (db->memo_next + 1) % GET_MEMO;
+    if (db->memo_epoch != db->read_epoch) db->memo_live = 0; /* the others are stale */
+    else if (m->epoch == db->read_epoch) db->memo_live--;  /* an unused one is replaced */
     m->epoch = 0;
     int rc = get_impl(db, key, klen, &m->val, 1);
     if (rc != 0 && rc != LSM_ENOTFOUND) return rc; /* LSM_EAGAIN or an error: no memo */
@@ -1468,12 +1487,31 @@ int lsm_get_ready(lsm_t *db, const void *key, size_t klen) {
     m->rc = rc;
     m->epoch = db->read_epoch;
     db->memo_epoch = db->read_epoch;
+    db->memo_live++;
+    if (val && rc == 0) {
+        *val = m->val.data;
+        *vlen = m->val.len;
+    }
     return rc;
 }
 
 int lsm_prefetch(lsm_t *db, const void *key, size_t klen, uint64_t tag) {
     if (!db->readers) return LSM_EINVAL;
     int rc = read_pool_submit(db->readers, db->vs->current, key, klen, tag);
+    if (rc == 0) db->st.prefetches++;
+    return rc;
+}
+
+int lsm_seek_ready(lsm_t *db, const void *key, size_t klen, int nblocks) {
+    if (nblocks < 1) nblocks = 1;
+    int rc = table_seek_blocks(db->vs->current, db->tc, key, klen, nblocks, 1);
+    return rc == SST_WOULDBLOCK ? LSM_EAGAIN : rc < 0 ? rc : 0;
+}
+
+int lsm_prefetch_seek(lsm_t *db, const void *key, size_t klen, int nblocks, uint64_t tag) {
+    if (!db->readers) return LSM_EINVAL;
+    if (nblocks < 1) nblocks = 1;
+    int rc = read_pool_submit_seek(db->readers, db->vs->current, key, klen, nblocks, tag);
     if (rc == 0) db->st.prefetches++;
     return rc;
 }
@@ -1985,6 +2023,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     db->vs = vset_new(dir, o->num_levels);
     db->mem = memtable_new();
     if (db->mem) db->mem_base = memtable_memory_usage(db->mem) - memtable_index_bytes(db->mem);
+    db->read_epoch = 1; /* memo epoch 0 means empty */
     db->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!db->bc || !db->tc || !db->vs || !db->mem) { rc = LSM_ENOMEM; goto fail; }
     if (db->efd < 0) {

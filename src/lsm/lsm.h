@@ -273,7 +273,9 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val);
  *   else lsm_get(db, key, klen, val);                         (answered from the memo: no
  *                                                                second lookup)
  *
- * lsm_get_ready looks key up reading no file: 0 (the key exists) or LSM_ENOTFOUND, and then the
+ * lsm_get_ready looks key up without waiting for the disk (a block in neither the block cache nor
+ * the OS page cache is not read; one in the page cache is read, RWF_NOWAIT, and cached): 0 (the
+ * key exists) or LSM_ENOTFOUND, and then the
  * answer is kept so that the next lsm_get of that key returns it without looking again, as long
  * as no write, rollback or lsm_poll comes between (the memo holds the last 16 answers; a
  * dropped one only costs lsm_get a lookup from memory); LSM_EAGAIN when it needs a table opened
@@ -286,9 +288,21 @@ int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val);
  * lsm_prefetch_done collects up to max finished tags (returns how many); lsm_read_event_fd is an
  * eventfd that becomes readable when some have finished (-1 without reader threads). */
 int lsm_get_ready(lsm_t *db, const void *key, size_t klen);
+/* As lsm_get_ready; when it returns 0, *val / *vlen show the value kept for the next lsm_get
+ * (valid until the next engine call; the memo stays for that lsm_get). */
+int lsm_get_ready_value(lsm_t *db, const void *key, size_t klen, const char **val, size_t *vlen);
 int lsm_prefetch(lsm_t *db, const void *key, size_t klen, uint64_t tag);
 int lsm_prefetch_done(lsm_t *db, uint64_t *tags, int max);
+/* The same for an iterator seek (range reads): lsm_seek_ready says whether the blocks a seek to
+ * key reads in the tables (the block it lands in and the nblocks - 1 after it, in every table
+ * the seek positions) are all in memory (0) or not (LSM_EAGAIN); lsm_prefetch_seek has a reader
+ * thread load them (tag as lsm_prefetch). Memtables never need reads. Owner thread. */
+int lsm_seek_ready(lsm_t *db, const void *key, size_t klen, int nblocks);
+int lsm_prefetch_seek(lsm_t *db, const void *key, size_t klen, int nblocks, uint64_t tag);
 int lsm_read_event_fd(lsm_t *db);
+/* Testing: every background read job (lsm_prefetch) of this process first sleeps us microseconds
+ * (0 = off), so that a test can see the owner go on while reads are in flight. Any thread. */
+void lsm_debug_set_read_delay_us(unsigned us);
 
 /* Iterator over a consistent view taken when it is created (memtables + a referenced version):
  * writes made after creation are not seen; flush and compaction underneath do not disturb it.

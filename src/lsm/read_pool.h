@@ -28,6 +28,10 @@ int read_pool_start(read_pool **out, int nthreads, table_cache *tc);
  * job). tag comes back from read_pool_done when the lookup has finished. 0, or LSM_EBUSY when
  * every worker's ring is full (the caller reads itself), LSM_ENOMEM. */
 int read_pool_submit(read_pool *p, version *v, const void *key, size_t klen, uint64_t tag);
+/* As read_pool_submit for the blocks an iterator seek to key reads (table_seek_blocks: nblocks
+ * per table); nblocks 0 = a point lookup. */
+int read_pool_submit_seek(read_pool *p, version *v, const void *key, size_t klen, int nblocks,
+                          uint64_t tag);
 /* Collects up to max finished jobs' tags into tags; returns how many. Drains the eventfd. */
 int read_pool_done(read_pool *p, uint64_t *tags, int max);
 /* The eventfd that becomes readable when a job has finished. */

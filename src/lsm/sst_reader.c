@@ -50,6 +50,10 @@ typedef struct index_accel {
 struct sst_reader {
     atomic_int refs;
     int fd;
+    atomic_int dfd;             /* O_DIRECT descriptor for threads that read directly
+                                 * (sst_reader_set_direct_reads): DFD_UNOPENED until first used,
+                                 * DFD_NONE when the file system refuses O_DIRECT */
+    char *path;
     uint64_t file_number;
     uint64_t file_size;
     block_cache *cache;
@@ -212,20 +216,84 @@ void sst_bloom_stats(uint64_t *checks, uint64_t *useful) {
 static void sst_block_delete(void *v) { free(v); }
 
 /* get_block's fill argument: 0 = read without caching, 1 = read and cache, FILL_CACHED_ONLY =
- * never read (SST_WOULDBLOCK when the block is not cached). */
+ * read only what the page cache holds (SST_WOULDBLOCK when the block is in neither). */
 #define FILL_CACHED_ONLY 2
 
-static int pread_all(int fd, char *p, size_t n, uint64_t off) {
-    ssize_t r = fs_pread(fd, p, n, off);
-    if (r < 0) return LSM_EIO;
+/* ---- direct reads (reader threads) ----
+ * A thread that loads blocks for the block cache (the read pool) reads them with O_DIRECT: the
+ * block cache is their cache, so the OS page cache would only hold a second copy, and filling it
+ * costs the copy, the page allocations and, under a memory limit (a cgroup), the reclaim of
+ * other pages on every read. O_DIRECT wants offsets, lengths and buffers aligned to the device's
+ * block: the aligned range around the block is read into a per-thread bounce buffer. */
+#define DFD_UNOPENED (-1)
+#define DFD_NONE (-2)
+#define DIRECT_ALIGN 4096
+static _Thread_local int t_direct;
+static _Thread_local char *t_bounce;
+static _Thread_local size_t t_bounce_cap;
+
+void sst_reader_set_direct_reads(int on) { t_direct = on; }
+
+static int direct_fd(sst_reader *r) {
+    int fd = atomic_load_explicit(&r->dfd, memory_order_acquire);
+    if (fd != DFD_UNOPENED) return fd;
+    int nfd = open(r->path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    int want = nfd >= 0 ? nfd : DFD_NONE;
+    int expected = DFD_UNOPENED;
+    if (!atomic_compare_exchange_strong(&r->dfd, &expected, want)) { /* another thread won */
+        if (nfd >= 0) close(nfd);
+        return expected;
+    }
+    return want;
+}
+
+/* n bytes at off through the O_DIRECT descriptor: the bytes read (n unless at the end of the
+ * file), -1 (errno) when the read fails, or -2 when direct reads are not possible here. */
+static ssize_t pread_direct(sst_reader *r, char *p, size_t n, uint64_t off) {
+    int fd = direct_fd(r);
+    if (fd < 0) return -2;
+    uint64_t a = off & ~(uint64_t)(DIRECT_ALIGN - 1);
+    size_t span = (size_t)((off + n - a + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1));
+    if (span > t_bounce_cap) {
+        free(t_bounce);
+        t_bounce = NULL;
+        t_bounce_cap = 0;
+        if (posix_memalign((void **)&t_bounce, DIRECT_ALIGN, span)) return -2;
+        t_bounce_cap = span;
+    }
+    size_t got = 0;
+    while (got < span) {
+        ssize_t k = pread(fd, t_bounce + got, span - got, (off_t)(a + got));
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return errno == EINVAL && got == 0 ? -2 : -1;
+        if (k == 0) break;
+        got += (size_t)k;
+        if (got % DIRECT_ALIGN) break; /* a short read ends at the end of the file */
+    }
+    size_t skip = (size_t)(off - a);
+    size_t have = got > skip ? got - skip : 0;
+    if (have > n) have = n;
+    memcpy(p, t_bounce + skip, have);
+    if (t_bounce_cap > (1u << 20)) { /* do not keep a huge block's buffer */
+        free(t_bounce);
+        t_bounce = NULL;
+        t_bounce_cap = 0;
+    }
+    return (ssize_t)have;
+}
+
+static int pread_all(int fd, char *p, size_t n, uint64_t off, int nowait) {
+    ssize_t r = nowait ? fs_pread_nowait(fd, p, n, off) : fs_pread(fd, p, n, off);
+    if (r < 0) return nowait && errno == EAGAIN ? LSM_EAGAIN : LSM_EIO;
     if ((size_t)r < n) return LSM_ECORRUPT; /* file shorter than the handle says */
     return 0;
 }
 
 /* Reads, verifies and decompresses the block at (off, size). parse=1 also parses the block
- * trailer (data/index/props blocks). *out is malloc'ed (free or hand to the cache). */
-static int read_block(const sst_reader *r, uint64_t off, uint64_t size, int parse,
-                      sst_block **out) {
+ * trailer (data/index/props blocks). nowait=1 reads only from the page cache (LSM_EAGAIN when
+ * the bytes are not all there). *out is malloc'ed (free or hand to the cache). */
+static int read_block_ex(const sst_reader *r, uint64_t off, uint64_t size, int parse, int nowait,
+                         sst_block **out) {
     *out = NULL;
     if (size > SST_MAX_BLOCK_SIZE || off > r->file_size ||
         size + SST_BLOCK_TRAILER > r->file_size - off)
@@ -235,7 +303,17 @@ static int read_block(const sst_reader *r, uint64_t off, uint64_t size, int pars
                         (unsigned long long)r->file_size);
     sst_block *b = malloc(sizeof(*b) + (size_t)size + SST_BLOCK_TRAILER);
     if (!b) return LSM_ENOMEM;
-    int rc = pread_all(r->fd, b->data, (size_t)size + SST_BLOCK_TRAILER, off);
+    int rc;
+    ssize_t d = t_direct && !nowait ? pread_direct((sst_reader *)r, b->data, (size_t)size + SST_BLOCK_TRAILER, off) : -2;
+    if (d == -2) {
+        rc = pread_all(r->fd, b->data, (size_t)size + SST_BLOCK_TRAILER, off, nowait);
+    } else {
+        rc = d < 0 ? LSM_EIO : (size_t)d < (size_t)size + SST_BLOCK_TRAILER ? LSM_ECORRUPT : 0;
+    }
+    if (rc == LSM_EAGAIN) {
+        free(b);
+        return rc;
+    }
     if (rc) {
         free(b);
         return sst_fail(r->file_number, rc, "block at offset %llu: %s", (unsigned long long)off,
@@ -282,6 +360,29 @@ static int read_block(const sst_reader *r, uint64_t off, uint64_t size, int pars
     return 0;
 }
 
+static int read_block(const sst_reader *r, uint64_t off, uint64_t size, int parse,
+                      sst_block **out) {
+    return read_block_ex(r, off, size, parse, 0, out);
+}
+
+/* Whether a page-cache read (RWF_NOWAIT) is worth trying for a block the block cache lacks. A
+ * miss is not free: the kernel starts the read itself, on the calling thread (the owner: the
+ * device kick and any memory reclaim land on the event loop), and the reader thread then waits
+ * for it anyway. So the owner tracks how often such reads succeed (a moving average, per
+ * thread) and, while they mostly fail (the data set is on disk), tries only one in 4 to notice
+ * soon when the working set is back in memory. */
+static _Thread_local unsigned t_nowait_ratio = 256; /* success ratio x 256 (optimistic start) */
+static _Thread_local unsigned t_nowait_skipped;
+
+static int nowait_worth_trying(void) {
+    if (t_nowait_ratio >= 64) return 1; /* >= 1 in 4 succeed */
+    return (++t_nowait_skipped & 3) == 0;
+}
+
+static void nowait_note(int hit) {
+    t_nowait_ratio = (t_nowait_ratio * 15 + (hit ? 256 : 0)) / 16;
+}
+
 /* Fetches a data block: from the cache (pinned handle in *h), or read (inserted into the
  * cache when fill, else owned by the caller: *h NULL). */
 static int get_block(sst_reader *r, uint64_t off, uint64_t size, int fill, sst_block **out,
@@ -295,10 +396,15 @@ static int get_block(sst_reader *r, uint64_t off, uint64_t size, int fill, sst_b
             return 0;
         }
     }
-    if (fill == FILL_CACHED_ONLY) return SST_WOULDBLOCK;
     sst_block *b;
-    int rc = read_block(r, off, size, 1, &b);
+    /* cached only: the page cache may still have it (read without waiting), else the caller
+     * has it read elsewhere */
+    if (fill == FILL_CACHED_ONLY && !nowait_worth_trying()) return SST_WOULDBLOCK;
+    int rc = read_block_ex(r, off, size, 1, fill == FILL_CACHED_ONLY, &b);
+    if (fill == FILL_CACHED_ONLY) nowait_note(rc != LSM_EAGAIN);
+    if (rc == LSM_EAGAIN) return SST_WOULDBLOCK;
     if (rc) return rc;
+    if (fill == FILL_CACHED_ONLY) fill = 1;
     if (r->cache && fill) {
         /* tag = the parsed trailer (restart array offset, count): a later get builds the block
          * view from the cache entry alone and loads the restart array without first waiting
@@ -372,6 +478,9 @@ corrupt:
 static void reader_free(sst_reader *r) {
     if (r->cache && r->pinned) block_cache_charge_pinned(r->cache, -r->pinned);
     if (r->fd >= 0) fs_close(r->fd);
+    int dfd = atomic_load(&r->dfd);
+    if (dfd >= 0) close(dfd);
+    free(r->path);
     free(r->acc.pfx);
     free(r->acc.hoff);
     free(r->acc.hsize);
@@ -386,11 +495,18 @@ int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, 
     sst_reader *r = calloc(1, sizeof(*r));
     if (!r) return LSM_ENOMEM;
     atomic_init(&r->refs, 1);
+    atomic_init(&r->dfd, DFD_UNOPENED);
     r->file_number = file_number;
     r->cache = cache;
+    r->path = strdup(path);
+    if (!r->path) {
+        free(r);
+        return LSM_ENOMEM;
+    }
     r->fd = fs_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (r->fd < 0) {
         int e = errno;
+        free(r->path);
         free(r);
         return sst_fail(file_number, LSM_EIO, "open %.200s: %s", path, strerror(e));
     }
@@ -404,7 +520,7 @@ int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, 
         goto fail;
     }
     char f[SST_FOOTER_SIZE];
-    if ((rc = pread_all(r->fd, f, sizeof(f), r->file_size - SST_FOOTER_SIZE))) {
+    if ((rc = pread_all(r->fd, f, sizeof(f), r->file_size - SST_FOOTER_SIZE, 0))) {
         rc = sst_fail(file_number, rc, "footer at offset %llu: cannot read",
                       (unsigned long long)(r->file_size - SST_FOOTER_SIZE));
         goto fail;
@@ -509,6 +625,51 @@ int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t 
 int sst_reader_get_cached(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
                           uint64_t snapshot, lsm_buf *val) {
     return lookup(r, ukey, ukl, h64, snapshot, val, r->cache ? FILL_CACHED_ONLY : 1);
+}
+
+int sst_reader_seek_blocks(sst_reader *r, const void *ukey, size_t ukl, int nblocks, int cached_only) {
+    char kbuf[256];
+    char *lk = ukl + IKEY_TRAILER <= sizeof(kbuf) ? kbuf : malloc(ukl + IKEY_TRAILER);
+    if (!lk) return LSM_ENOMEM;
+    size_t lkl = ikey_lookup(lk, ukey, ukl, MAX_SEQUENCE);
+    int fill = cached_only && r->cache ? FILL_CACHED_ONLY : 1;
+    int rc = 0;
+    block_iter it;
+    block_iter_init(&it, &r->index->blk);
+    long i = 0;
+    if (r->acc.pfx) {
+        i = index_find(r, lk, lkl);
+        if (i < 0) rc = sst_fail(r->file_number, (int)i, "index block: bad entry");
+    } else {
+        block_iter_seek(&it, lk, lkl);
+    }
+    for (int n = 0; rc == 0 && n < nblocks; n++) {
+        uint64_t off, size;
+        if (r->acc.pfx) {
+            if ((uint32_t)(i + n) >= r->acc.n) break;
+            off = r->acc.hoff[i + n];
+            size = r->acc.hsize[i + n];
+        } else {
+            if (n) block_iter_next(&it);
+            if (!block_iter_valid(&it)) {
+                rc = it.status;
+                break;
+            }
+            size_t hl;
+            const char *hv = block_iter_value(&it, &hl);
+            if (decode_handle(hv, hl, &off, &size)) {
+                rc = sst_fail(r->file_number, LSM_ECORRUPT, "index block: bad block handle");
+                break;
+            }
+        }
+        sst_block *b;
+        cache_handle *h;
+        if ((rc = get_block(r, off, size, fill, &b, &h))) break;
+        put_block(r, b, h);
+    }
+    block_iter_cleanup(&it);
+    if (lk != kbuf) free(lk);
+    return rc;
 }
 
 /* The lookup of sst_reader_get_hashed; fill as get_block's. */

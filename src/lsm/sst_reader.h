@@ -28,12 +28,22 @@ int sst_reader_get(sst_reader *r, const void *ukey, size_t ukl, uint64_t snapsho
  * probes several tables. */
 int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
                           uint64_t snapshot, lsm_buf *val);
-/* As sst_reader_get_hashed, but never reads the file: SST_WOULDBLOCK when the data block the
- * key lives in is not in the block cache (a reader without a cache reads as usual). For a caller
- * that must not wait for the disk (the owner thread): it has the block loaded elsewhere (a
- * background sst_reader_get_hashed caches it) and asks again. */
+/* As sst_reader_get_hashed, but never waits for the disk: a data block not in the block cache is
+ * read only if the OS page cache holds it (RWF_NOWAIT; then cached), else SST_WOULDBLOCK (a
+ * reader without a cache reads as usual). For a caller that must not wait for the disk (the
+ * owner thread): it has the block loaded elsewhere (a background sst_reader_get_hashed caches
+ * it) and asks again. */
 int sst_reader_get_cached(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
                           uint64_t snapshot, lsm_buf *val);
+/* The data blocks an iterator seek to ukey lands in (the block holding the first entry >= ukey)
+ * and the nblocks - 1 after it: cached_only = 1 checks they are all in the block cache (0, or
+ * SST_WOULDBLOCK when one is not), 0 reads those that are not into it (0 or a negative code).
+ * Blocks past the table's end are not counted. */
+int sst_reader_seek_blocks(sst_reader *r, const void *ukey, size_t ukl, int nblocks, int cached_only);
+/* Blocks this thread reads from now on bypass the OS page cache (O_DIRECT, through an aligned
+ * bounce buffer; plain reads where the file system refuses O_DIRECT): for the read pool's
+ * threads, which load blocks into the block cache. Per thread; off by default. */
+void sst_reader_set_direct_reads(int on);
 /* Prefetch hint: starts loading the filter line a get of a key with hash h64 will test, so a
  * caller can overlap the filter misses of several tables before probing them in order. */
 void sst_reader_prefetch_filter(const sst_reader *r, uint64_t h64);

@@ -90,3 +90,30 @@ int table_get_finish(table_get *g, uint64_t snapshot, lsm_buf *val) {
 }
 
 void table_get_abort(table_get *g) { window_close(g); }
+
+/* One table of the seek: its blocks at key (cached_only: checked only). */
+static int seek_one(table_cache *tc, const file_meta *f, const void *key, size_t klen, int nblocks,
+                    int cached_only) {
+    sst_reader *r;
+    int rc = cached_only ? table_cache_peek(tc, f->number, &r) : table_cache_get(tc, f->number, &r);
+    if (rc) return cached_only ? SST_WOULDBLOCK : rc;
+    rc = sst_reader_seek_blocks(r, key, klen, nblocks, cached_only);
+    sst_reader_unref(r);
+    return rc;
+}
+
+int table_seek_blocks(const version *v, table_cache *tc, const void *key, size_t klen, int nblocks,
+                      int cached_only) {
+    int rc = 0;
+    for (int i = 0; i < v->nfiles[0] && rc == 0; i++) {
+        const file_meta *f = v->files[0][i];
+        if (ukey_compare(key, klen, f->largest, f->largest_len - IKEY_TRAILER) <= 0)
+            rc = seek_one(tc, f, key, klen, nblocks, cached_only);
+    }
+    for (int l = 1; l < v->num_levels && rc == 0; l++) {
+        int nf = v->nfiles[l];
+        int i = nf ? version_find_file(v, l, key, klen) : nf;
+        if (i < nf) rc = seek_one(tc, v->files[l][i], key, klen, nblocks, cached_only);
+    }
+    return rc;
+}

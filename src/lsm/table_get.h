@@ -51,4 +51,11 @@ void table_get_start_ex(table_get *g, const version *v, table_cache *tc, const v
 int table_get_finish(table_get *g, uint64_t snapshot, lsm_buf *val);
 /* Releases the readers without probing (a memtable answered). */
 void table_get_abort(table_get *g);
+/* The blocks an iterator seek to key reads in v's tables: in every L0 file whose range ends at or
+ * after key, and in the one file per level >= 1 that holds the first key >= key, the block the
+ * seek lands in and the nblocks - 1 after it. cached_only = 1: 0 when they are all in memory
+ * (tables open, blocks cached), else SST_WOULDBLOCK; 0: reads them into the caches (0 or a
+ * negative code). Threads: as table_get. */
+int table_seek_blocks(const version *v, table_cache *tc, const void *key, size_t klen, int nblocks,
+                      int cached_only);
 #endif

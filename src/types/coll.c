@@ -171,6 +171,14 @@ int coll_save(coll *c) {
     return 0;
 }
 
+int coll_set_version_value(coll *c, const void *v, size_t vlen) {
+    if (!c->exists) return LSM_EINVAL;
+    char vk[9];
+    vk[0] = KS_TAG_VERSION;
+    put_be64(vk + 1, c->version);
+    return lsm_put(server.engine, vk, sizeof(vk), v, vlen);
+}
+
 static int new_version(uint64_t *out) {
     int r = lsm_counter_add(server.engine, KS_VERSION_COUNTER, 1);
     if (r) return r;
@@ -211,6 +219,18 @@ int coll_clone(const ks_value *src, char *payload, size_t *plen) {
     }
     if (r == 0) r = lsm_iter_status(it);
     lsm_iter_free(it);
+    if (r == 0) { /* the liveness record's value too (a stream's trimmed-below ID) */
+        char vk[9];
+        vk[0] = KS_TAG_VERSION;
+        put_be64(vk + 1, from);
+        int g = lsm_get(server.engine, vk, sizeof(vk), &kb);
+        if (g == 0 && kb.len > 0) {
+            put_be64(vk + 1, to);
+            r = lsm_put(server.engine, vk, sizeof(vk), kb.data, kb.len);
+        } else if (g != 0 && g != LSM_ENOTFOUND) {
+            r = g;
+        }
+    }
     lsm_buf_free(&kb);
     if (r) return r;
     memcpy(payload, src->payload, src->plen);
@@ -358,6 +378,8 @@ typedef struct filter_memo {
     uint64_t version;
     int known;
     int live;
+    int has_mark;       /* the 'v' value is a stream's trimmed-below ID */
+    char mark[16];
 } filter_memo;
 
 _Static_assert(sizeof(filter_memo) <= LSM_FILTER_SCRATCH, "memo fits the job's scratch");
@@ -369,18 +391,28 @@ int coll_compaction_filter(void *ctx, lsm_filter_view *view, const void *key, si
     if (klen < 10 || k[0] != KS_TAG_MEMBER) return 0;
     uint64_t version = get_be64(k + 1);
     filter_memo *memo = lsm_filter_view_scratch(view);
-    if (memo->known && memo->version == version) return !memo->live;
-    char vk[9];
-    vk[0] = KS_TAG_VERSION;
-    put_be64(vk + 1, version);
-    lsm_buf b = {0};
-    int r = lsm_filter_get(view, vk, sizeof(vk), &b);
-    lsm_buf_free(&b);
-    if (r != 0 && r != LSM_ENOTFOUND) return 0; /* unsure: keep */
-    memo->version = version;
-    memo->known = 1;
-    memo->live = r == 0;
-    return !memo->live;
+    if (!memo->known || memo->version != version) {
+        char vk[9];
+        vk[0] = KS_TAG_VERSION;
+        put_be64(vk + 1, version);
+        lsm_buf b = {0};
+        int r = lsm_filter_get(view, vk, sizeof(vk), &b);
+        if (r != 0 && r != LSM_ENOTFOUND) {
+            lsm_buf_free(&b);
+            return 0; /* unsure: keep */
+        }
+        memo->version = version;
+        memo->known = 1;
+        memo->live = r == 0;
+        memo->has_mark = r == 0 && b.len == 16;
+        if (memo->has_mark) memcpy(memo->mark, b.data, 16);
+        lsm_buf_free(&b);
+    }
+    if (!memo->live) return 1;
+    /* a stream's entry at or below its trimmed-below ID is dead for good: IDs only grow, and
+     * the mark only falls (XSETID on an emptied stream) after the records above the new mark
+     * were deleted */
+    return memo->has_mark && klen == 26 && k[9] == 0x00 && memcmp(k + 10, memo->mark, 16) <= 0;
 }
 
 /* ======== hash/set additions (hashset branch; additive, keep at the END of this file) ======== */

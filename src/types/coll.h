@@ -32,7 +32,7 @@
 #define COLL_ENC_LISTPACK_SET 2 /* reserved (Redis 7.2 listpack sets) */
 
 #define COLL_META_FIXED 17 /* version + count + enc */
-#define COLL_EXTRA_MAX 64
+#define COLL_EXTRA_MAX 80
 
 #define COLL_WRONGTYPE (-100) /* coll_open: the key holds another type */
 
@@ -69,6 +69,11 @@ int coll_recreate(coll *c, uint8_t enc);
  * value from a lookup); writes the metadata payload for it into payload (capacity
  * COLL_META_FIXED + COLL_EXTRA_MAX) and its length into *plen. O(members), in the open group. */
 int coll_clone(const ks_value *src, char *payload, size_t *plen);
+
+/* Writes the value of c's liveness record 'v' || version (empty when created). A non-empty value
+ * of 16 bytes is a stream's trimmed-below ID (stream.h): the compaction filter drops the stream's
+ * entry records at or below it. c must exist. */
+int coll_set_version_value(coll *c, const void *v, size_t vlen);
 
 /* Member keys: writes 'm'||version||sub||m into dst (capacity >= mlen + 10); returns length. */
 size_t coll_member_key(char *dst, uint64_t version, uint8_t sub, const void *m, size_t mlen);

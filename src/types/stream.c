@@ -398,6 +398,36 @@ static int tail_settle(stream *s) {
 int stream_set_last_id(stream *s, const stream_id *id) {
     int r = tail_settle(s);
     if (r) return r;
+    if (stream_id_cmp(id, &s->trimmed) < 0) {
+        /* below the trimmed-below mark (XSETID of an emptied stream): IDs above id can be
+         * added again, so the records the mark hides above id are deleted, then it falls */
+        stream_id from = *id;
+        coll_iter ci;
+        char k[16];
+        if (stream_id_incr(&from) == 0) {
+            stream_id_encode(k, &from);
+            r = coll_iter_seek(&ci, &s->c, STREAM_SUB_ENTRY, k, 16);
+            while (r == 0 && coll_iter_valid(&ci)) {
+                size_t ml;
+                const char *m = coll_iter_member(&ci, &ml);
+                stream_id e;
+                if (ml != 16) {
+                    r = LSM_ECORRUPT;
+                    break;
+                }
+                stream_id_decode(m, &e);
+                if (stream_id_cmp(&e, &s->trimmed) > 0) break;
+                memcpy(k, m, 16);
+                if ((r = coll_del(&s->c, STREAM_SUB_ENTRY, k, 16))) break;
+                coll_iter_next(&ci);
+            }
+            if (r == 0) r = coll_iter_status(&ci);
+            coll_iter_close(&ci);
+            if (r) return r;
+        }
+        s->trimmed = *id;
+        s->trimmed_dirty = 1;
+    }
     s->last_id = *id;
     return 0;
 }
@@ -414,6 +444,7 @@ static void meta_encode(stream *s) {
     stream_id_encode(x + 40, &s->tail);
     put_le32(x + 56, s->tail_add_n);
     put_le32(x + 60, s->tail_add_bytes);
+    stream_id_encode(x + 64, &s->trimmed);
     s->c.extra_len = STREAM_EXTRA_LEN;
 }
 
@@ -421,7 +452,7 @@ int stream_open(stream *s, int db, const char *key, size_t klen, int flags) {
     memset(s, 0, sizeof(*s));
     int r = coll_open(&s->c, db, key, klen, KTYPE_STREAM, flags);
     if (r != 1) return r;
-    if (s->c.extra_len != STREAM_EXTRA_LEN) return LSM_ECORRUPT;
+    if (s->c.extra_len != STREAM_EXTRA_LEN && s->c.extra_len != STREAM_EXTRA_LEN_V1) return LSM_ECORRUPT;
     const char *x = s->c.extra;
     stream_id_decode(x, &s->last_id);
     s->entries_added = get_le64(x + 16);
@@ -429,6 +460,7 @@ int stream_open(stream *s, int db, const char *key, size_t klen, int flags) {
     stream_id_decode(x + 40, &s->tail);
     s->tail_add_n = get_le32(x + 56);
     s->tail_add_bytes = get_le32(x + 60);
+    if (s->c.extra_len == STREAM_EXTRA_LEN) stream_id_decode(x + 64, &s->trimmed);
     return 1;
 }
 
@@ -452,6 +484,8 @@ int stream_create(stream *s) {
     s->ngroups = s->nnodes = 0;
     memset(&s->head, 0, sizeof(s->head));
     s->head_live = 0;
+    memset(&s->trimmed, 0, sizeof(s->trimmed));
+    s->trimmed_dirty = 0;
     meta_encode(s);
     s->c.meta_dirty = 1;
     return 0;
@@ -481,6 +515,12 @@ int stream_load_state(stream *s) {
 int stream_save(stream *s, int quiet) {
     if (!s->c.exists) return 0;
     int r;
+    if (s->trimmed_dirty) {
+        char t[16];
+        stream_id_encode(t, &s->trimmed);
+        if ((r = coll_set_version_value(&s->c, t, sizeof(t)))) return r;
+        s->trimmed_dirty = 0;
+    }
     if (s->state_dirty) {
         char v[STATE_LEN];
         stream_id_encode(v, &s->max_deleted);
@@ -527,6 +567,7 @@ int stream_fields_next(stream_fields *sf, const char **f, size_t *fl, const char
 }
 
 int stream_get(const stream *s, const stream_id *id, lsm_buf *out) {
+    if (stream_id_cmp(id, &s->trimmed) <= 0) return 0; /* trimmed (its record may remain) */
     char k[16];
     stream_id_encode(k, id);
     return coll_get(&s->c, STREAM_SUB_ENTRY, k, 16, out);
@@ -708,7 +749,8 @@ int stream_iter_next(stream_iter *it, stream_id *id, const char **v, size_t *vle
         return LSM_ECORRUPT;
     }
     stream_id_decode(m, id);
-    if (it->rev ? stream_id_cmp(id, &it->start) < 0 : stream_id_cmp(id, &it->end) > 0) {
+    if (it->rev ? stream_id_cmp(id, &it->start) < 0 || stream_id_cmp(id, &it->s->trimmed) <= 0
+                : stream_id_cmp(id, &it->end) > 0) {
         it->valid = 0;
         return 0;
     }
@@ -738,6 +780,10 @@ static int first_entry_after(const stream *s, const stream_id *after, stream_id 
     stream_id from = {0, 0};
     if (after) {
         from = *after;
+        if (stream_id_incr(&from)) return 0;
+    }
+    if (stream_id_cmp(&from, &s->trimmed) <= 0) { /* trimmed records may remain: not live */
+        from = s->trimmed;
         if (stream_id_incr(&from)) return 0;
     }
     coll_iter ci;
@@ -872,18 +918,23 @@ static int tw_open(trim_walk *w, const stream *s) {
     if (w->open) return 0;
     w->open = 1;
     if (s->c.count <= 0) return 0;
+    /* from the first live entry: records at or below trimmed may still be there */
+    stream_id from = s->first_id;
+    if (stream_id_cmp(&from, &s->trimmed) <= 0) {
+        from = s->trimmed;
+        if (stream_id_incr(&from)) return 0;
+    }
     char k[16];
-    stream_id_encode(k, &s->first_id);
+    stream_id_encode(k, &from);
     int r = coll_iter_seek(&w->ci, &s->c, STREAM_SUB_ENTRY, k, 16);
     return r ? r : tw_load(w);
 }
 
-/* Deletes the current entry and moves to the next one. */
-static int tw_delete(trim_walk *w, stream *s) {
-    char k[16];
-    stream_id_encode(k, &w->cur);
-    int r = coll_del(&s->c, STREAM_SUB_ENTRY, k, 16);
-    if (r) return r;
+/* Trims the current entry (the trimmed-below mark covers it once the walk ends: every entry
+ * before it is gone already) and moves to the next one. */
+static int tw_trim(trim_walk *w, stream *s) {
+    s->trimmed = w->cur;
+    s->trimmed_dirty = 1;
     coll_count_add(&s->c, -1);
     coll_iter_next(&w->ci);
     return tw_load(w);
@@ -952,17 +1003,18 @@ int stream_trim(stream *s, const stream_trim_args *a, int64_t *deleted) {
                               ? s->c.count - entries >= a->maxlen
                               : stream_id_cmp(&n.last, &a->minid) < 0;
         if (remove_node) {
-            if ((r = tw_open(&w, s))) goto out;
-            int64_t gone = 0;
-            while (w.valid && stream_id_cmp(&w.cur, &n.last) <= 0) {
-                if ((r = tw_delete(&w, s))) goto out;
-                gone++;
+            /* every entry of the node goes: the mark moves past its last ID, and its records
+             * are left to the compaction filter (no walk, nothing written per entry) */
+            coll_count_add(&s->c, -entries);
+            *deleted += entries;
+            if (stream_id_cmp(&n.last, &s->trimmed) > 0) {
+                s->trimmed = n.last;
+                s->trimmed_dirty = 1;
             }
-            if (gone != entries) {
-                r = LSM_ECORRUPT;
-                goto out;
+            if (w.open) { /* a walk opened before starts again past the mark */
+                coll_iter_close(&w.ci);
+                memset(&w, 0, sizeof(w));
             }
-            *deleted += gone;
             if ((r = node_del(s, &n.master))) goto out;
             s->nnodes--;
             s->state_dirty = 1;
@@ -981,7 +1033,7 @@ int stream_trim(stream *s, const stream_trim_args *a, int64_t *deleted) {
             int stop = a->strategy == STREAM_TRIM_MAXLEN ? s->c.count <= a->maxlen
                                                           : stream_id_cmp(&w.cur, &a->minid) >= 0;
             if (stop) break;
-            if ((r = tw_delete(&w, s))) goto out;
+            if ((r = tw_trim(&w, s))) goto out;
             gone++;
         }
         *deleted += gone;
@@ -1021,12 +1073,12 @@ int stream_trim(stream *s, const stream_trim_args *a, int64_t *deleted) {
     if (s->c.count == 0) {
         memset(&s->first_id, 0, sizeof(s->first_id));
     } else if (*deleted) {
-        if (!w.valid) {
-            r = LSM_ECORRUPT;
-            goto out;
-        }
-        s->first_id = w.cur;
+        r = first_entry_after(s, &s->trimmed, &s->first_id);
+        if (r == 0) r = LSM_ECORRUPT; /* entries counted but none found */
+        if (r < 0) goto out;
+        r = 0;
     }
+    if (*deleted) keyspace_notify_trimmed(s->c.version, (uint64_t)*deleted);
 out:
     coll_iter_close(&nodes);
     coll_iter_close(&w.ci);

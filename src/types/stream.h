@@ -65,7 +65,8 @@ typedef struct stream_id {
 #define STREAM_SUB_PEL 0x21
 #define STREAM_SUB_CPEL 0x22
 #define STREAM_SUB_CONSUMER 0x23
-#define STREAM_EXTRA_LEN 64
+#define STREAM_EXTRA_LEN 80    /* the metadata extra, with trimmed-below (16) at 64 */
+#define STREAM_EXTRA_LEN_V1 64 /* written before trimmed-below existed: it reads as 0-0 */
 
 #define STREAM_LISTPACK_MAX_SIZE (1ull << 30) /* Redis: no entry may be bigger */
 #define STREAM_ENTRIES_READ_INVALID (-1)      /* Redis's SCG_INVALID_ENTRIES_READ */
@@ -89,6 +90,12 @@ typedef struct stream {
                                  nodes seek there, past the records of nodes trimmed before */
     uint64_t head_live;       /* live entries in the head node's record (what XADD appended
                                  to it as the tail is not in it): XADD MAXLEN ~ decides from it */
+    stream_id trimmed;        /* every entry with an ID <= trimmed is deleted, whether its record
+                                 is still there or not: a trim raises it instead of deleting the
+                                 entries one by one (O(macro nodes), not O(entries)). Also the
+                                 value of the version's 'v' record, where the compaction filter
+                                 reads it to drop those records (coll_compaction_filter) */
+    int trimmed_dirty;        /* trimmed moved: stream_save writes the 'v' record */
 } stream;
 
 /* ---- IDs ---- */

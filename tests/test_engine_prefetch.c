@@ -1,0 +1,333 @@
+/* test_engine_prefetch.c - reads that do not wait for the disk (lsm.h: lsm_get_ready,
+ * lsm_prefetch, lsm_prefetch_done, lsm_read_event_fd), through the public API only.
+ *
+ *   - a key in a table not yet read is not ready (LSM_EAGAIN); a background lookup makes it
+ *     ready, reports its tag through the read eventfd, and lsm_get then returns the value;
+ *   - keys no table can hold, and keys in the memtable, are ready at once;
+ *   - the answer lsm_get_ready keeps for lsm_get never outlives a write, a rollback, or a poll
+ *     (a model-checked random mix of writes, flushes, compactions, probes and reads);
+ *   - closing with lookups in flight, and running without reader threads. */
+#include <criterion/criterion.h>
+
+#include "engine_test_util.h"
+
+#define NKEYS 4000
+#define VLEN 200
+
+static void key_of(char *buf, size_t n, int i) { snprintf(buf, n, "key%06d", i); }
+
+static void value_of(char *buf, int i, int gen)
+{
+    for (int j = 0; j < VLEN; j++) buf[j] = (char)('a' + (i * 7 + j + gen * 13) % 26);
+}
+
+static lsm_options opts(int threads)
+{
+    lsm_options o;
+    etu_small_options(&o);
+    o.read_threads = threads;
+    o.block_cache_size = 256 << 10;
+    return o;
+}
+
+/* Writes NKEYS keys (generation 0) and moves them into tables. */
+static void fill(lsm_t *db)
+{
+    char k[32], v[VLEN];
+    for (int i = 0; i < NKEYS; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, i, 0);
+        cr_assert_eq(lsm_put(db, k, strlen(k), v, VLEN), 0);
+        if (i % 500 == 0) {
+            cr_assert_eq(lsm_commit(db), 0);
+            cr_assert_eq(etu_wait_unstalled(db), 0);
+        }
+    }
+    cr_assert_eq(lsm_commit(db), 0);
+    cr_assert_eq(lsm_compact_range(db, NULL, 0, NULL, 0, 1), 0);
+}
+
+/* Waits (up to 10 s) until lsm_prefetch_done reports tag; fails otherwise. */
+static void wait_tag(lsm_t *db, uint64_t tag)
+{
+    int fd = lsm_read_event_fd(db);
+    cr_assert(fd >= 0, "a read eventfd with reader threads");
+    for (int i = 0; i < 1000; i++) {
+        struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+        (void)poll(&p, 1, 10);
+        uint64_t tags[16];
+        int n = lsm_prefetch_done(db, tags, 16);
+        for (int j = 0; j < n; j++)
+            if (tags[j] == tag) return;
+    }
+    cr_assert_fail("tag %llu never reported", (unsigned long long)tag);
+}
+
+static void expect_value(lsm_t *db, int i, int gen)
+{
+    char k[32], v[VLEN];
+    key_of(k, sizeof k, i);
+    value_of(v, i, gen);
+    lsm_buf b = {0};
+    int rc = lsm_get(db, k, strlen(k), &b);
+    cr_assert_eq(rc, 0, "get %s: %s", k, lsm_strerror(rc));
+    cr_assert(etu_buf_eq(&b, v, VLEN), "value of %s (generation %d): %zu bytes %.*s", k, gen, b.len, (int)(b.len > 40 ? 40 : b.len), b.data ? b.data : "");
+    lsm_buf_free(&b);
+}
+
+/* A database filled, closed and reopened: empty block and table caches. */
+static lsm_t *cold_db(char *dir, size_t n, int threads)
+{
+    etu_tmpdir(dir, n, "prefetch");
+    lsm_options o = opts(threads);
+    lsm_t *db = etu_open(dir, &o);
+    cr_assert_not_null(db);
+    fill(db);
+    cr_assert_eq(lsm_close(db), 0);
+    db = etu_open(dir, &o);
+    cr_assert_not_null(db);
+    return db;
+}
+
+Test(prefetch, cold_key_is_read_in_the_background_then_ready)
+{
+    char dir[256], k[32];
+    lsm_t *db = cold_db(dir, sizeof dir, 2);
+    key_of(k, sizeof k, 1234);
+    cr_assert_eq(lsm_get_ready(db, k, strlen(k)), LSM_EAGAIN, "a table not read yet");
+    cr_assert_eq(lsm_prefetch(db, k, strlen(k), 42), 0);
+    wait_tag(db, 42);
+    cr_assert_eq(lsm_get_ready(db, k, strlen(k)), 0, "ready once its blocks are cached");
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    uint64_t misses = st.cache_misses;
+    expect_value(db, 1234, 0);
+    lsm_get_stats(db, &st);
+    cr_assert_eq(st.cache_misses, misses, "lsm_get read nothing more");
+    cr_assert_eq(st.prefetches, 1);
+    /* the memo is used once: a second get looks up again, with the same answer */
+    expect_value(db, 1234, 0);
+    /* a neighbour in the same block is ready too; a far key is not */
+    key_of(k, sizeof k, 1235);
+    cr_assert_eq(lsm_get_ready(db, k, strlen(k)), 0);
+    lsm_close(db);
+    etu_rmrf(dir);
+}
+
+Test(prefetch, keys_no_table_holds_and_memtable_keys_are_ready)
+{
+    char dir[256];
+    lsm_t *db = cold_db(dir, sizeof dir, 1);
+    cr_assert_eq(lsm_get_ready(db, "zzz-after-all", 13), LSM_ENOTFOUND, "outside every table");
+    cr_assert_eq(lsm_get_ready(db, "a-before-all", 12), LSM_ENOTFOUND);
+    cr_assert_eq(lsm_put(db, "mem", 3, "v", 1), 0);
+    cr_assert_eq(lsm_get_ready(db, "mem", 3), 0, "in the memtable");
+    lsm_buf b = {0};
+    cr_assert_eq(lsm_get(db, "mem", 3, &b), 0);
+    cr_assert(etu_buf_eq(&b, "v", 1));
+    /* a key deleted in the memtable over a table value: not found, no read needed */
+    char k[32];
+    key_of(k, sizeof k, 7);
+    cr_assert_eq(lsm_delete(db, k, strlen(k)), 0);
+    cr_assert_eq(lsm_get_ready(db, k, strlen(k)), LSM_ENOTFOUND);
+    cr_assert_eq(lsm_get(db, k, strlen(k), &b), LSM_ENOTFOUND);
+    lsm_buf_free(&b);
+    lsm_close(db);
+    etu_rmrf(dir);
+}
+
+Test(prefetch, memo_never_outlives_a_write_or_a_rollback)
+{
+    char dir[256];
+    etu_tmpdir(dir, sizeof dir, "prefetch-memo");
+    lsm_options o = opts(1);
+    lsm_t *db = etu_open(dir, &o);
+    cr_assert_not_null(db);
+    lsm_buf b = {0};
+    /* found, then overwritten */
+    cr_assert_eq(etu_put_str(db, "k", "v1"), 0);
+    cr_assert_eq(lsm_get_ready(db, "k", 1), 0);
+    cr_assert_eq(etu_put_str(db, "k", "v2"), 0);
+    cr_assert_eq(etu_get_str(db, "k", &b), 0);
+    cr_assert(etu_buf_eq(&b, "v2", 2), "the write after the probe wins");
+    /* not found, then written */
+    cr_assert_eq(lsm_get_ready(db, "n", 1), LSM_ENOTFOUND);
+    cr_assert_eq(etu_put_str(db, "n", "x"), 0);
+    cr_assert_eq(etu_get_str(db, "n", &b), 0);
+    /* found, then deleted */
+    cr_assert_eq(lsm_get_ready(db, "n", 1), 0);
+    cr_assert_eq(lsm_delete(db, "n", 1), 0);
+    cr_assert_eq(etu_get_str(db, "n", &b), LSM_ENOTFOUND);
+    /* a probe inside a write group, then the group rolled back */
+    cr_assert_eq(lsm_commit(db), 0);
+    lsm_group_begin(db);
+    cr_assert_eq(etu_put_str(db, "k", "in-group"), 0);
+    cr_assert_eq(lsm_get_ready(db, "k", 1), 0);
+    cr_assert_eq(lsm_group_abort(db), 0);
+    cr_assert_eq(lsm_group_end(db), LSM_EIO);
+    cr_assert_eq(etu_get_str(db, "k", &b), 0);
+    cr_assert(etu_buf_eq(&b, "v2", 2), "the rolled back value is gone");
+    /* a counter write changes nothing a lookup sees, but a poll in between drops the memo too */
+    cr_assert_eq(lsm_get_ready(db, "k", 1), 0);
+    (void)lsm_poll(db);
+    cr_assert_eq(etu_get_str(db, "k", &b), 0);
+    cr_assert(etu_buf_eq(&b, "v2", 2));
+    /* the caller's buffer gets the value whatever it held */
+    lsm_buf big = {0};
+    char filler[3000];
+    memset(filler, 'f', sizeof filler);
+    cr_assert_eq(lsm_put(db, "f", 1, filler, sizeof filler), 0);
+    cr_assert_eq(etu_get_str(db, "f", &big), 0);
+    cr_assert_eq(lsm_get_ready(db, "k", 1), 0);
+    cr_assert_eq(etu_get_str(db, "k", &big), 0);
+    cr_assert(etu_buf_eq(&big, "v2", 2));
+    lsm_buf_free(&big);
+    lsm_buf_free(&b);
+    lsm_close(db);
+    etu_rmrf(dir);
+}
+
+/* A random mix against a model: puts, deletes, probes (lsm_get_ready) followed or not by a
+ * get, background lookups, commits, flushes and compactions via lsm_poll. Every get must
+ * return the model's value. */
+Test(prefetch, random_mix_matches_a_model, .timeout = 120)
+{
+    char dir[256], k[32], v[VLEN];
+    lsm_t *db = cold_db(dir, sizeof dir, 3);
+    static int gen[NKEYS]; /* -1 deleted, else the generation stored */
+    memset(gen, 0, sizeof gen);
+    etu_rng rng;
+    etu_rng_init(&rng, etu_seed(7));
+    lsm_buf b = {0};
+    uint64_t next_tag = 1;
+    for (int step = 0; step < 20000; step++) {
+        int i = (int)etu_rng_below(&rng, NKEYS);
+        key_of(k, sizeof k, i);
+        unsigned op = (unsigned)etu_rng_below(&rng, 100);
+        if (op < 20) {
+            int g = (int)(step % 1000) + 1;
+            value_of(v, i, g);
+            cr_assert_eq(lsm_put(db, k, strlen(k), v, VLEN), 0);
+            gen[i] = g;
+        } else if (op < 25) {
+            cr_assert_eq(lsm_delete(db, k, strlen(k)), 0);
+            gen[i] = -1;
+        } else if (op < 70) {
+            int rc = lsm_get_ready(db, k, strlen(k));
+            cr_assert(rc == 0 || rc == LSM_ENOTFOUND || rc == LSM_EAGAIN, "probe: %d", rc);
+            if (rc == LSM_EAGAIN) {
+                int q = lsm_prefetch(db, k, strlen(k), next_tag++);
+                cr_assert(q == 0 || q == LSM_EBUSY, "prefetch: %d", q); /* EBUSY: rings full */
+            }
+            if (rc != LSM_EAGAIN) cr_assert_eq(rc, gen[i] < 0 ? LSM_ENOTFOUND : 0, "probe of %s", k);
+            unsigned between = (unsigned)etu_rng_below(&rng, 6);
+            if (between == 0) { /* another key's write between the probe and the get */
+                char k2[32];
+                key_of(k2, sizeof k2, (i + 1) % NKEYS);
+                value_of(v, (i + 1) % NKEYS, 999);
+                cr_assert_eq(lsm_put(db, k2, strlen(k2), v, VLEN), 0);
+                gen[(i + 1) % NKEYS] = 999;
+            } else if (between == 1) { /* the probed key itself is overwritten */
+                value_of(v, i, 998);
+                cr_assert_eq(lsm_put(db, k, strlen(k), v, VLEN), 0);
+                gen[i] = 998;
+            } else if (between == 2) { /* or deleted */
+                cr_assert_eq(lsm_delete(db, k, strlen(k)), 0);
+                gen[i] = -1;
+            }
+            if (etu_rng_below(&rng, 2) == 0) {
+                rc = lsm_get(db, k, strlen(k), &b);
+                if (gen[i] < 0) {
+                    cr_assert_eq(rc, LSM_ENOTFOUND, "get %s after a delete", k);
+                } else {
+                    value_of(v, i, gen[i]);
+                    cr_assert_eq(rc, 0, "get %s", k);
+                    cr_assert(etu_buf_eq(&b, v, VLEN), "value of %s", k);
+                }
+            }
+        } else if (op < 95) {
+            int rc = lsm_get(db, k, strlen(k), &b);
+            if (gen[i] < 0) {
+                cr_assert_eq(rc, LSM_ENOTFOUND);
+            } else {
+                value_of(v, i, gen[i]);
+                cr_assert_eq(rc, 0);
+                cr_assert(etu_buf_eq(&b, v, VLEN), "value of %s", k);
+            }
+        } else {
+            cr_assert_eq(lsm_commit(db), 0);
+            cr_assert(etu_poll_once(db, 0) >= 0);
+            uint64_t tags[64];
+            while (lsm_prefetch_done(db, tags, 64) > 0) {
+            }
+            cr_assert_eq(etu_wait_unstalled(db), 0);
+        }
+    }
+    lsm_buf_free(&b);
+    cr_assert_eq(lsm_close(db), 0);
+    etu_rmrf(dir);
+}
+
+Test(prefetch, close_with_lookups_in_flight)
+{
+    char dir[256], k[32];
+    lsm_t *db = cold_db(dir, sizeof dir, 4);
+    int queued = 0;
+    for (int i = 0; i < NKEYS; i += 7) {
+        key_of(k, sizeof k, i);
+        int rc = lsm_prefetch(db, k, strlen(k), (uint64_t)i + 1);
+        cr_assert(rc == 0 || rc == LSM_EBUSY, "prefetch: %d", rc);
+        queued += rc == 0;
+    }
+    cr_assert(queued > 0);
+    cr_assert_eq(lsm_close(db), 0, "close waits for the lookups and releases them");
+    etu_rmrf(dir);
+}
+
+Test(prefetch, without_reader_threads)
+{
+    char dir[256], k[32];
+    lsm_t *db = cold_db(dir, sizeof dir, 0);
+    cr_assert_eq(lsm_read_event_fd(db), -1);
+    key_of(k, sizeof k, 99);
+    cr_assert_eq(lsm_get_ready(db, k, strlen(k)), LSM_EAGAIN);
+    cr_assert_eq(lsm_prefetch(db, k, strlen(k), 1), LSM_EINVAL);
+    uint64_t t;
+    cr_assert_eq(lsm_prefetch_done(db, &t, 1), 0);
+    expect_value(db, 99, 0); /* read in place */
+    lsm_close(db);
+    etu_rmrf(dir);
+}
+
+Test(prefetch, seek_blocks_are_read_in_the_background_then_ready)
+{
+    char dir[256], k[32];
+    lsm_t *db = cold_db(dir, sizeof dir, 2);
+    key_of(k, sizeof k, 2000);
+    cr_assert_eq(lsm_seek_ready(db, k, strlen(k), 2), LSM_EAGAIN, "tables not read yet");
+    cr_assert_eq(lsm_prefetch_seek(db, k, strlen(k), 2, 9), 0);
+    wait_tag(db, 9);
+    cr_assert_eq(lsm_seek_ready(db, k, strlen(k), 2), 0, "ready once its blocks are cached");
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    uint64_t misses = st.cache_misses;
+    /* a seek there and the entries of the two blocks (4 KiB blocks of ~230-byte entries) */
+    lsm_iter *it = lsm_iter_new(db);
+    lsm_iter_seek(it, k, strlen(k));
+    for (int i = 2000; i < 2020; i++) {
+        char want[32];
+        key_of(want, sizeof want, i);
+        cr_assert(lsm_iter_valid(it));
+        size_t kl;
+        const char *got = lsm_iter_key(it, &kl);
+        cr_assert(kl == strlen(want) && memcmp(got, want, kl) == 0, "entry %d", i);
+        lsm_iter_next(it);
+    }
+    lsm_iter_free(it);
+    lsm_get_stats(db, &st);
+    cr_assert_eq(st.cache_misses, misses, "the walk read nothing more");
+    /* past the last key: nothing to read */
+    cr_assert_eq(lsm_seek_ready(db, "zzz", 3, 2), 0);
+    lsm_close(db);
+    etu_rmrf(dir);
+}
