@@ -102,8 +102,8 @@ fi
 TMPD=$(mktemp -d "$BENCH_TMP/kevo-scale.XXXXXX") || exit 2
 DATA=$TMPD/data
 REPORT=$OUT/report.md
-: > "$REPORT"
 mkdir -p "$OUT/reads" "$OUT/logs"
+rm -f "$OUT"/logs/report-[0-9].md "$REPORT"
 T_START=$EPOCHREALTIME
 
 # ------------------------------------------------------------------ process bookkeeping
@@ -114,11 +114,14 @@ CG_KIND=none
 CG_MEMFILE=
 
 note() { printf '[%s %5ss] %s\n' "$(date +%T)" "$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN{printf "%d", b-a}')" "$*" >&2; }
-rep() { printf '%s\n' "$*" >> "$REPORT"; }
+SEC=0   # report section being written; sections are written in run order, assembled in number order
+rep() { printf '%s\n' "$*" >> "$OUT/logs/report-$SEC.md"; }
+assemble() { cat "$OUT"/logs/report-[0-9].md > "$REPORT" 2>/dev/null; }
 
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  assemble
   for p in "${PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null; done
   if [ -n "$SPID" ] && kill -0 "$SPID" 2>/dev/null; then
     kill -TERM "$SPID" 2>/dev/null
@@ -316,6 +319,8 @@ rep "MEMORY=$MEMORY, DURATION=$DURATION s, server: appendfsync no, block-cache-s
 rep "other options default (disk-read-threads as given per phase; 32 is the default)."
 rep "Memory bound: $CG_MSG."
 rep "User data: $(calc %.2f "$DATA_BYTES / 1e9") GB. Raw data, logs and CSVs: $OUT."
+rep "Run order: fio, 1, db_bench, 2+3, 5, 4, 6, 7 (the write burst runs before the deletes, so that the"
+rep "server's reaping of expired keys does not mix into its figures)."
 rep ""
 
 # ============================================================================ fio
@@ -336,6 +341,7 @@ if [ "$FIO" = 1 ]; then
 fi
 
 # ============================================================================ 1. load
+SEC=1
 note "1. load: $SIZE keys x $VALUE bytes"
 start_server 32 || exit 1
 run_bg 7200 "$OUT/load.txt" $PY "$HELPER" load --port "$PORT" --pid "$SPID" --size "$SIZE" \
@@ -466,36 +472,57 @@ read_phase() {
   note "  $name (threads $t): ${RES[$name/$t/ops]} GET/s p99 ${RES[$name/$t/p99]} us, cache hits ${RES[$name/$t/hit]}%, disk ${RES[$name/$t/diskmb]} MB/s"
 }
 GL=(-c "$CLIENTS" -d "$DURATION" -n "$SIZE")
-for t in "${READ_THREADS[@]}"; do
-  note "2. reads with disk-read-threads $t: restart, drop caches"
-  start_server "$t" || exit 1
-  drop_caches
-  read_phase uniform "$t" "${GL[@]}" --dist uniform -s 11
-  read_phase skew1 "$t" "${GL[@]}" --dist skew --hot-lo 0 --hot-hi "$HOT_HI" --hot-pct 90 -s 12
-  read_phase skew2 "$t" "${GL[@]}" --dist skew --hot-lo 0 --hot-hi "$HOT_HI" --hot-pct 90 -s 13
-  read_phase cache1 "$t" "${GL[@]}" --dist range --lo 0 --hi "$CACHE_KEYS" -s 14
-  read_phase cache2 "$t" "${GL[@]}" --dist range --lo 0 --hi "$CACHE_KEYS" -s 15
-  note "3. latency probe: 1 client, $PROBE_RATE GET/s of 16 cached keys, alone then next to uniform reads"
-  PROBE=(-c 1 -r "$PROBE_RATE" -d "$DURATION" --dist range --lo 0 --hi 16)
-  read_phase probe-alone "$t" "${PROBE[@]}" -s 16
-  start_bg $((DURATION + 120)) "$OUT/reads/probe-bg-t$t.txt" "$GETLOAD" -p "$PORT" -c "$CLIENTS" \
-    -d $((DURATION + 4)) -n "$SIZE" --dist uniform -s 17
-  bg=$BGPID
-  sleep 2
-  read_phase probe-load "$t" "${PROBE[@]}" -s 18
-  wait_bg "$bg"
-  RES[probe-bg/$t/ops]=$(kv "$OUT/reads/probe-bg-t$t.txt" ops_per_s)
-  RES[probe-bg/$t/p99]=$(kv "$OUT/reads/probe-bg-t$t.txt" p99_us)
-  alive || { note "server died: see $SERVER_LOG (OOM kills in the cgroup: $(cg_oom_kills))"; exit 1; }
-  stop_server
+PROBE=(-c 1 -r "$PROBE_RATE" -d "$DURATION" --dist range --lo 0 --hi 16)
+# run_group G THREADS: one group of phases on a server just started with THREADS, caches dropped
+run_group() {
+  local g=$1 t=$2
+  case $g in
+    uniform)
+      read_phase uniform "$t" "${GL[@]}" --dist uniform -s 11 ;;
+    skew)
+      read_phase skew1 "$t" "${GL[@]}" --dist skew --hot-lo 0 --hot-hi "$HOT_HI" --hot-pct 90 -s 12
+      read_phase skew2 "$t" "${GL[@]}" --dist skew --hot-lo 0 --hot-hi "$HOT_HI" --hot-pct 90 -s 13 ;;
+    cache)
+      read_phase cache1 "$t" "${GL[@]}" --dist range --lo 0 --hi "$CACHE_KEYS" -s 14
+      read_phase cache2 "$t" "${GL[@]}" --dist range --lo 0 --hi "$CACHE_KEYS" -s 15 ;;
+    probe)
+      run_bg 60 "$OUT/reads/probe-warm-t$t.txt" "$GETLOAD" -p "$PORT" -c 1 -d 1 --dist range --lo 0 --hi 16
+      read_phase probe-alone "$t" "${PROBE[@]}" -s 16
+      start_bg $((DURATION + 120)) "$OUT/reads/probe-bg-t$t.txt" "$GETLOAD" -p "$PORT" -c "$CLIENTS" \
+        -d $((DURATION + 4)) -n "$SIZE" --dist uniform -s 17
+      local bg=$BGPID
+      sleep 2
+      read_phase probe-load "$t" "${PROBE[@]}" -s 18
+      wait_bg "$bg"
+      RES[probe-bg/$t/ops]=$(kv "$OUT/reads/probe-bg-t$t.txt" ops_per_s)
+      RES[probe-bg/$t/p99]=$(kv "$OUT/reads/probe-bg-t$t.txt" p99_us) ;;
+  esac
+}
+# The two settings alternate group by group (and which goes first alternates too), each on a
+# freshly started server with the page cache dropped, so that both see the same machine.
+SEC=2
+gi=0
+for g in uniform skew cache probe; do
+  order=("${READ_THREADS[@]}")
+  [ $((gi % 2)) = 1 ] && order=("${READ_THREADS[1]}" "${READ_THREADS[0]}")
+  for t in "${order[@]}"; do
+    note "2/3. $g reads, disk-read-threads $t: restart, drop caches"
+    start_server "$t" || exit 1
+    drop_caches
+    run_group "$g" "$t"
+    alive || { note "server died: see $SERVER_LOG (OOM kills in the cgroup: $(cg_oom_kills))"; exit 1; }
+    stop_server
+  done
+  gi=$((gi + 1))
 done
 
 r() { echo "${RES[$1]:--}"; }
 rep "## 2. Reads ($DURATION s per phase, $CLIENTS clients, pipeline 1)"
 rep ""
-rep "\`build/bench/getload\` (C, one thread, epoll, one GET in flight per connection). The server is"
-rep "restarted and the page cache dropped before each disk-read-threads setting; the phases then run in"
-rep "this order. uniform: keys uniform over all $SIZE ids (disk-bound). skewed: 90% of GETs to the"
+rep "\`build/bench/getload\` (C, one thread, epoll, one GET in flight per connection). Four groups of"
+rep "phases (uniform; skewed x2; in-cache x2; the probe of section 3), each run once per disk-read-threads"
+rep "setting on a freshly started server with the page cache dropped, the two settings alternating group"
+rep "by group (32 first, then 0 first, ...) so both see the same machine. uniform: keys uniform over all $SIZE ids (disk-bound). skewed: 90% of GETs to the"
 rep "hot 10%, the contiguous id range [0, $HOT_HI), 10% uniform over the rest; run twice, the second is"
 rep "the warm figure. in-cache: uniform over [0, $CACHE_KEYS) ($(calc %.0f "$CACHE_KEYS * ($VALUE + $KEYLEN) / 1048576") MB), run twice. disk-read-threads 32 is the"
 rep "default (reader threads load blocks while the loop serves others), 0 the loop reading in place."
@@ -539,44 +566,10 @@ rep ""
 rep "Target: p99 under load within 2x of alone (threads 32): $(ratio "$(r probe-load/32/p99)" "$(r probe-alone/32/p99)")x."
 rep ""
 
-# ============================================================================ 4. space
-note "4. space: DEL a random half, EXPIRE 20% (5-10 s), wait for the engine to give the space back"
-start_server 32 || exit 1
-run_bg $((SPACE_TIMEOUT + 3600)) "$OUT/space.txt" $PY "$HELPER" space --port "$PORT" --size "$SIZE" \
-  --reserve "$CACHE_KEYS" --value "$VALUE" --dir "$DATA" --timeout "$SPACE_TIMEOUT" --idle "$SPACE_IDLE" --csv "$OUT/space.csv"
-cat "$OUT/space.txt" >&2
-sp() { kv "$OUT/space.txt" "$1"; }
-LIVE_B=$(sp live_bytes)
-rep "## 4. Space given back after deletes and expiry"
-rep ""
-rep "DEL of a random half of the keys ($(fmt "$(sp deleted)") single-key DELs, pipelined 1000 per round trip, 4 connections:"
-rep "$(sp del_secs) s, $(fmt "$(sp del_per_s)") DEL/s), then EXPIRE of another $(fmt "$(sp expired)") keys (20%) with TTLs of 5-10 s"
-rep "($(sp expire_secs) s to send), waiting 11 s for the last TTL to pass. The keys with id < $CACHE_KEYS are not"
-rep "touched (the latency benches read them). Live data left: $(fmt "$(sp live)") keys x $((VALUE + KEYLEN)) B ="
-rep "$(calc %.2f "$LIVE_B / 1e9") GB. No COMPACT was sent; table bytes and \`du\` polled every 5 s (space.csv)."
-rep ""
-rep "| | table bytes (lsm_total_sst_bytes) | du of the data dir | / live data |"
-rep "|---|---:|---:|---:|"
-rep "| before the DELs | $(calc %.2f "$(sp sst_before) / 1e9") GB | | $(calc %.2f "$(sp sst_before) / $LIVE_B") |"
-rep "| right after the TTLs passed | $(calc %.2f "$(sp sst_after) / 1e9") GB | $(calc %.2f "$(sp du_after) / 1e9") GB | $(calc %.2f "$(sp sst_after) / $LIVE_B") |"
-rep "| end of polling | $(calc %.2f "$(sp sst_final) / 1e9") GB | $(calc %.2f "$(sp du_final) / 1e9") GB | $(calc %.2f "$(sp sst_final) / $LIVE_B") |"
-rep ""
-if [ "$(sp reached)" = yes ]; then
-  rep "Within 1.3x of the live data (table bytes and du) $(sp secs) s after the TTLs passed."
-else
-  if [ "$(sp stopped)" = idle ]; then
-    rep "**NOT within 1.3x of the live data**: polling stopped after $(sp secs) s, the engine having run no flush or"
-    rep "compaction and its table bytes unchanged for the last $(sp idle_secs) s (SPACE_IDLE=$SPACE_IDLE; SPACE_TIMEOUT=$SPACE_TIMEOUT)."
-  else
-    rep "**NOT within 1.3x of the live data after $(sp secs) s** (bound SPACE_TIMEOUT=$SPACE_TIMEOUT)."
-  fi
-fi
-rep "DBSIZE after: $(sp dbsize_final) (expected $(sp live)); engine counters: tombstones dropped $(sp tombstones_dropped),"
-rep "expired values dropped $(sp expired_dropped), reclaim compactions $(sp reclaim_compactions), deletion compactions $(sp deletion_compactions)."
-rep ""
-
 # ============================================================================ 5. compaction burst
+SEC=5
 note "5. GET latency during a $BURST s write burst (8 clients SET new keys) vs without"
+start_server 32 || exit 1
 READERS=(-c 4 -r 1000 -d "$BURST" --dist range --lo 0 --hi "$CACHE_KEYS" --timeline)
 run_bg 300 "$OUT/logs/burst-warm.txt" "$GETLOAD" -p "$PORT" -c 8 -d 5 --dist range --lo 0 --hi "$CACHE_KEYS"
 snap "$OUT/logs/burst0.info"
@@ -628,8 +621,72 @@ rep "($(calc %.2f "$(delta "$OUT/logs/burst1.info" "$OUT/logs/burst2.info" lsm_s
 rep ""
 rep "![GET p99 per second with and without the write burst](burst.png)"
 rep ""
+settle 300
+rep "Afterwards SAVE and the compactions the burst left took $SETTLE_S s (settled: $SETTLED) before section 4 began."
+rep ""
+
+# ============================================================================ 4. space
+SEC=4
+note "4. space: DEL a random half, EXPIRE 20% (5-10 s), wait for the engine to give the space back"
+rm -f "$OUT/logs/ttl-passed"
+start_bg $((SPACE_TIMEOUT + 3600)) "$OUT/space.txt" $PY "$HELPER" space --port "$PORT" --size "$SIZE" \
+  --reserve "$CACHE_KEYS" --value "$VALUE" --dir "$DATA" --timeout "$SPACE_TIMEOUT" --idle "$SPACE_IDLE" \
+  --csv "$OUT/space.csv" --mark "$OUT/logs/ttl-passed"
+spid=$BGPID
+# once the TTLs have passed, the latency probe of section 3 while the server reaps expired keys
+while kill -0 "$spid" 2>/dev/null && [ ! -e "$OUT/logs/ttl-passed" ]; do sleep 1; done
+REAP_PROBE=0
+if [ -e "$OUT/logs/ttl-passed" ]; then
+  run_bg 60 "$OUT/logs/reap-warm.txt" "$GETLOAD" -p "$PORT" -c 1 -d 1 --dist range --lo 0 --hi 16
+  snap "$OUT/logs/reap0.info"
+  run_bg $((DURATION + 120)) "$OUT/reap-probe.txt" "$GETLOAD" -p "$PORT" "${PROBE[@]}" -s 31
+  snap "$OUT/logs/reap1.info"
+  REAP_PROBE=1
+fi
+wait_bg "$spid"
+cat "$OUT/space.txt" >&2
+sp() { kv "$OUT/space.txt" "$1"; }
+LIVE_B=$(sp live_bytes)
+rep "## 4. Space given back after deletes and expiry"
+rep ""
+rep "DEL of a random half of the keys ($(fmt "$(sp deleted)") single-key DELs, pipelined 1000 per round trip, 4 connections:"
+rep "$(sp del_secs) s, $(fmt "$(sp del_per_s)") DEL/s), then EXPIRE of another $(fmt "$(sp expired)") keys (20%) with TTLs of 5-10 s"
+rep "($(sp expire_secs) s to send), waiting 11 s for the last TTL to pass. The keys with id < $CACHE_KEYS are not"
+rep "touched (the latency benches read them). Live data left (the write burst's keys included): $(fmt "$(sp live)") keys x $((VALUE + KEYLEN)) B ="
+rep "$(calc %.2f "$LIVE_B / 1e9") GB. No COMPACT was sent; table bytes and \`du\` polled every 5 s (space.csv)."
+rep ""
+rep "| | table bytes (lsm_total_sst_bytes) | du of the data dir | / live data |"
+rep "|---|---:|---:|---:|"
+rep "| before the DELs | $(calc %.2f "$(sp sst_before) / 1e9") GB | | $(calc %.2f "$(sp sst_before) / $LIVE_B") |"
+rep "| right after the TTLs passed | $(calc %.2f "$(sp sst_after) / 1e9") GB | $(calc %.2f "$(sp du_after) / 1e9") GB | $(calc %.2f "$(sp sst_after) / $LIVE_B") |"
+rep "| end of polling | $(calc %.2f "$(sp sst_final) / 1e9") GB | $(calc %.2f "$(sp du_final) / 1e9") GB | $(calc %.2f "$(sp sst_final) / $LIVE_B") |"
+rep ""
+if [ "$(sp reached)" = yes ]; then
+  rep "Within 1.3x of the live data (table bytes and du) $(sp secs) s after the TTLs passed."
+else
+  if [ "$(sp stopped)" = idle ]; then
+    rep "**NOT within 1.3x of the live data**: polling stopped after $(sp secs) s, the engine having run no flush or"
+    rep "compaction, and neither its table bytes nor DBSIZE having moved, for the last $(sp idle_secs) s (SPACE_IDLE=$SPACE_IDLE; SPACE_TIMEOUT=$SPACE_TIMEOUT)."
+  else
+    rep "**NOT within 1.3x of the live data after $(sp secs) s** (bound SPACE_TIMEOUT=$SPACE_TIMEOUT)."
+  fi
+fi
+rep "DBSIZE after: $(sp dbsize_final) (expected $(sp live)); engine counters: tombstones dropped $(sp tombstones_dropped),"
+rep "expired values dropped $(sp expired_dropped), reclaim compactions $(sp reclaim_compactions), deletion compactions $(sp deletion_compactions)."
+rep "DBSIZE counts keys whose TTL has passed until the server's expire cycle deletes them (as Redis's does):"
+rep "$(fmt "$(sp dbsize_after_ttl)") right after the TTLs passed."
+rep ""
+if [ "$REAP_PROBE" = 1 ]; then
+  rp() { kv "$OUT/reap-probe.txt" "$1"; }
+  rep "Latency while expired keys are reaped: the probe of section 3 (1 client, $PROBE_RATE GET/s of 16 cached keys,"
+  rep "$DURATION s) right after the TTLs passed, no other client: p50 $(rp p50_us) / p99 $(rp p99_us) / p99.9 $(rp p999_us) / max $(rp max_us) us"
+  rep "(alone in section 3, threads 32: p99 $(r probe-alone/32/p99) us; ratio $(ratio "$(rp p99_us)" "$(r probe-alone/32/p99)")x). Meanwhile the server reaped"
+  rep "$(fmt "$(calc %.0f "$(delta "$OUT/logs/reap0.info" "$OUT/logs/reap1.info" expired_keys) / $DURATION")") expired keys/s and read $(calc %.1f "$(delta "$OUT/logs/reap0.info" "$OUT/logs/reap1.info" proc_read_bytes) / 1048576 / $DURATION") MB/s from disk, $(delta "$OUT/logs/reap0.info" "$OUT/logs/reap1.info" disk_wait_commands) commands parked."
+  rep ""
+fi
 
 # ============================================================================ 6. restart
+SEC=6
 note "6. restart after SIGTERM and after kill -9"
 wal_bytes() { find "$DATA" -maxdepth 1 -name '*.log' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
 replay_line() { grep -o 'recovered [0-9]* WAL records' "$SERVER_LOG" | tail -1 | awk '{ print $2 }'; }
@@ -664,6 +721,7 @@ rep "$(calc %.1f "${MEMT2:-0} / 1048576") MB (before SIGTERM: $(calc %.1f "${MEM
 rep ""
 
 # ============================================================================ 7. collections
+SEC=7
 note "7. collections of $COLL_MEMBERS members: load, restart, drop caches, cold reads"
 run_bg 3600 "$OUT/colls-load.txt" $PY "$HELPER" colls-load --port "$PORT" --members "$COLL_MEMBERS"
 cat "$OUT/colls-load.txt" >&2
@@ -701,9 +759,11 @@ rep ""
 stop_server TERM
 
 T_END=$EPOCHREALTIME
+SEC=9
 rep "## Run"
 rep ""
 rep "Whole run: $(awk -v a="$T_START" -v b="$T_END" 'BEGIN { printf "%.1f min", (b - a) / 60 }'). Memory cgroup peak usage: $(c=$(cg_peak); [[ $c =~ ^[0-9]+$ ]] && calc %.0f "$c / 1048576" || echo -) MB, OOM kills: $(cg_oom_kills)."
 rep "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 note "done in $(awk -v a="$T_START" -v b="$T_END" 'BEGIN { printf "%.1f min", (b - a) / 60 }'); report: $REPORT"
+assemble
 cat "$REPORT"

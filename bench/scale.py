@@ -11,10 +11,11 @@
   scale.py space --port P --size N --reserve R --value V --dir D [--timeout 600] --csv FILE
       DEL a random half of the ids (chosen among ids >= R: ids < R stay, the benches read them),
       EXPIRE another SIZE/5 ids with TTLs of 5-10 s (one command per key, pipelines of 1000 over
-      CONNS connections), waits for the TTLs to pass, then polls the table bytes and the
+      CONNS connections), waits for the TTLs to pass (then creates the file MARK if given), then polls the table bytes and the
       directory's disk usage every 5 s until they are within 1.3x of the live data (live keys x
       (V + 16)), without sending COMPACT; gives up after TIMEOUT s, or after IDLE s in which no
-      flush or compaction ran and the table bytes did not move.
+      flush or compaction ran and neither the table bytes nor DBSIZE (expired keys being reaped)
+      moved.
   scale.py colls-load --port P [--members 1000000]
       coll:hash, coll:zset, coll:list, coll:stream with MEMBERS members each, and the same with 100
       members (coll100:*), pipelined.
@@ -333,6 +334,9 @@ def cmd_space(a):
                                           ndel / max(t_del, 1e-6), t_exp, e1 + e2))
     print("sst_before=%d dbsize_after_ttl=%d sst_after=%d du_after=%d"
           % (int(before["lsm_total_sst_bytes"]), c.call("DBSIZE"), sst0, du0))
+    sys.stdout.flush()
+    if a.mark:
+        open(a.mark, "w").close()
     f = open(a.csv, "w")
     f.write("t_s,sst_mb,du_mb,dbsize,compactions,reclaim_compactions,deletion_compactions,"
             "tombstones_dropped,expired_dropped\n")
@@ -343,13 +347,14 @@ def cmd_space(a):
     while True:
         d = info(c)
         sst = int(d["lsm_total_sst_bytes"])
-        state = (sst, d.get("lsm_compactions"), d.get("lsm_flushes"), d.get("lsm_running_compactions"))
+        dbsize = c.call("DBSIZE")
+        state = (sst, dbsize, d.get("lsm_compactions"), d.get("lsm_flushes"), d.get("lsm_running_compactions"))
         if state != last:
             idle_since, last = time.time(), state
         du = du_bytes(a.dir)
         el = time.time() - start
         f.write("%.1f,%.1f,%.1f,%d,%s,%s,%s,%s,%s\n" % (
-            el, sst / 1048576.0, du / 1048576.0, c.call("DBSIZE"), d.get("lsm_compactions"),
+            el, sst / 1048576.0, du / 1048576.0, dbsize, d.get("lsm_compactions"),
             d.get("lsm_reclaim_compactions"), d.get("lsm_deletion_compactions"),
             d.get("lsm_tombstones_dropped"), d.get("lsm_expired_dropped")))
         f.flush()
@@ -480,6 +485,7 @@ def main():
     p.add_argument("--timeout", type=float, default=600)
     p.add_argument("--ratio", type=float, default=1.3)
     p.add_argument("--idle", type=float, default=0)
+    p.add_argument("--mark", default="")
     p.add_argument("--conns", type=int, default=4)
     p.add_argument("--csv", required=True)
     p = sub.add_parser("colls-load")
