@@ -195,12 +195,12 @@ Test(event, an_event_arriving_while_polling_is_taken_without_blocking)
     if (cpus_available() < 2) cr_skip_test("busy polling is off with one CPU");
     pipe_state p;
     event_loop *el = loop_with_pipe(&p);
-    ev_set_busy_poll(el, 1000);
-    /* the writer sleeps 50 us into a 1 ms window; a noisy machine may delay a few of them
-     * past the window (a miss, then the blocking wait takes the byte), but not all */
+    /* the writer sleeps 50 us into a 20 ms window; a loaded machine (other processes on both
+     * CPUs, a sanitizer build) may delay some of them past the window (a miss, then the blocking
+     * wait takes the byte), but not all 200: without polling none would be a hit */
     ev_busy_poll_stats st = {0};
-    for (int i = 0; i < 50 && st.hits == 0; i++) {
-        ev_set_busy_poll(el, 1000); /* full window again whatever the last wait did */
+    for (int i = 0; i < 200 && st.hits == 0; i++) {
+        ev_set_busy_poll(el, 20000); /* full window again whatever the last wait did */
         st = wait_for_delayed_byte(el, &p, 50);
     }
     cr_assert_gt(st.hits, 0, "no event was caught by polling (misses %lld)", st.misses);

@@ -155,8 +155,14 @@ int read_pool_done(read_pool *p, uint64_t *tags, int max) {
 int read_pool_fd(const read_pool *p) { return p->efd; }
 int read_pool_inflight(const read_pool *p) { return p->inflight; }
 
-void read_pool_stop(read_pool *p) {
-    if (!p) return;
+/* The last job of each reader thread: frees what its lookups kept for the next one. */
+static void cleanup_run(bg_job *j) {
+    (void)j;
+    lsm_buf_free(&t_val);
+    sst_reader_free_thread_buffers();
+}
+
+static void wait_idle(read_pool *p) {
     uint64_t tags[64];
     while (p->inflight > 0) {
         if (read_pool_done(p, tags, 64) == 0) {
@@ -164,6 +170,19 @@ void read_pool_stop(read_pool *p) {
             nanosleep(&ts, NULL);
         }
     }
+}
+
+void read_pool_stop(read_pool *p) {
+    if (!p) return;
+    wait_idle(p);
+    for (int i = 0; i < p->n; i++) {
+        read_job *j = calloc(1, sizeof(*j));
+        if (!j) continue; /* its buffers are left to the process's exit */
+        j->base.run = cleanup_run;
+        if (worker_submit(&p->w[i], &j->base) == 0) p->inflight++;
+        else free(j);
+    }
+    wait_idle(p);
     for (int i = 0; i < p->n; i++) worker_stop(&p->w[i]);
     close(p->efd);
     free(p);

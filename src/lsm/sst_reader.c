@@ -234,6 +234,12 @@ static _Thread_local size_t t_bounce_cap;
 
 void sst_reader_set_direct_reads(int on) { t_direct = on; }
 
+void sst_reader_free_thread_buffers(void) {
+    free(t_bounce);
+    t_bounce = NULL;
+    t_bounce_cap = 0;
+}
+
 static int direct_fd(sst_reader *r) {
     int fd = atomic_load_explicit(&r->dfd, memory_order_acquire);
     if (fd != DFD_UNOPENED) return fd;

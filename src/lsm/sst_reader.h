@@ -44,6 +44,8 @@ int sst_reader_seek_blocks(sst_reader *r, const void *ukey, size_t ukl, int nblo
  * bounce buffer; plain reads where the file system refuses O_DIRECT): for the read pool's
  * threads, which load blocks into the block cache. Per thread; off by default. */
 void sst_reader_set_direct_reads(int on);
+/* Frees the calling thread's direct-read buffer (before the thread ends). */
+void sst_reader_free_thread_buffers(void);
 /* Prefetch hint: starts loading the filter line a get of a key with hash h64 will test, so a
  * caller can overlap the filter misses of several tables before probing them in order. */
 void sst_reader_prefetch_filter(const sst_reader *r, uint64_t h64);
