@@ -10,7 +10,7 @@
 # Knobs (environment):
 #   SIZE (4500000 keys)  VALUE (1024 bytes, random: incompressible)  CLIENTS (50)
 #   MEMORY (700M: limit of the server's memory cgroup, its page cache included; "none" = no limit)
-#   DURATION (30 s per read phase)
+#   DURATION (30 s per read phase)  READ_ROUNDS (2: the read phases are run this many times)
 #   BLOCK_CACHE, MEMTABLE (the server's block-cache-size and memtable-size: 256mb and 64mb, the
 #     defaults, when MEMORY >= 700M; below, 3/8 and 1/12 of MEMORY, so that cache + 3 memtables
 #     leave room for the page cache)
@@ -60,6 +60,7 @@ FIO_RUNTIME=${FIO_RUNTIME:-20}
 BENCH_TMP=${BENCH_TMP:-/tmp}
 KEEP=${KEEP:-0}
 OUT=${OUT:-/tmp/bench-scale-$(date +%Y%m%d-%H%M%S)}
+READ_ROUNDS=${READ_ROUNDS:-2}
 KEYLEN=16
 READ_THREADS=(32 0)
 
@@ -267,6 +268,9 @@ stop_server() {
   local sig=${1:-TERM}
   [ -n "$SPID" ] || return 0
   local t0=$EPOCHREALTIME
+  if [ "$sig" = KILL ]; then  # waited for at once: no "Killed" notice from the shell
+    { kill -KILL "$SPID" && wait "$SPID"; } 2>/dev/null
+  fi
   kill -"$sig" "$SPID" 2>/dev/null
   local n=0
   while kill -0 "$SPID" 2>/dev/null; do
@@ -440,6 +444,8 @@ rep "Kevo: DBSIZE $DBSIZE after the load (expected $SIZE); peak RSS $(kv "$OUT/l
 rep "(page cache included) $(kv "$OUT/load.txt" peak_cgroup_mb) MB; longest stall time accrued within one 1-s sample"
 rep "$(kv "$OUT/load.txt" max_stall_ms_in_1s) ms (INFO has no longest-stall field); slowest pipeline of 1000 SETs as a"
 rep "client saw it: $(kv "$OUT/load.txt" max_batch_ms) ms; seconds with no SET acknowledged: $(kv "$OUT/load.txt" zero_progress_secs)."
+rep "CPU during the load (2 cores): kevo-server $(kvl "$OUT/load.txt" cpu server_cores) cores (its loop thread $(kvl "$OUT/load.txt" cpu server_main_thread_cores), the rest flushes"
+rep "and compactions), the Python loader $(kvl "$OUT/load.txt" cpu loader_cores) cores; db_bench has no client, protocol or server in its figure."
 rep "SAVE + compactions settling after the load: $SETTLE_S s (settled: $SETTLED). Levels: $levels"
 rep "du of the data dir: $(calc %.2f "$DU_LOAD / 1e9") GB. ${R_STALLS_LINE:+db_bench: $R_STALLS_LINE}"
 rep "Per-second samples: load.csv."
@@ -473,97 +479,128 @@ read_phase() {
 }
 GL=(-c "$CLIENTS" -d "$DURATION" -n "$SIZE")
 PROBE=(-c 1 -r "$PROBE_RATE" -d "$DURATION" --dist range --lo 0 --hi 16)
-# run_group G THREADS: one group of phases on a server just started with THREADS, caches dropped
+# run_group G THREADS X: one group of phases on a server just started with THREADS, caches dropped;
+# X is the round's suffix of the phase names ("" in round 1, "@2" in round 2, ...)
 run_group() {
-  local g=$1 t=$2
+  local g=$1 t=$2 x=$3
   case $g in
     uniform)
-      read_phase uniform "$t" "${GL[@]}" --dist uniform -s 11 ;;
+      read_phase "uniform$x" "$t" "${GL[@]}" --dist uniform -s 11 ;;
     skew)
-      read_phase skew1 "$t" "${GL[@]}" --dist skew --hot-lo 0 --hot-hi "$HOT_HI" --hot-pct 90 -s 12
-      read_phase skew2 "$t" "${GL[@]}" --dist skew --hot-lo 0 --hot-hi "$HOT_HI" --hot-pct 90 -s 13 ;;
+      read_phase "skew1$x" "$t" "${GL[@]}" --dist skew --hot-lo 0 --hot-hi "$HOT_HI" --hot-pct 90 -s 12
+      read_phase "skew2$x" "$t" "${GL[@]}" --dist skew --hot-lo 0 --hot-hi "$HOT_HI" --hot-pct 90 -s 13 ;;
     cache)
-      read_phase cache1 "$t" "${GL[@]}" --dist range --lo 0 --hi "$CACHE_KEYS" -s 14
-      read_phase cache2 "$t" "${GL[@]}" --dist range --lo 0 --hi "$CACHE_KEYS" -s 15 ;;
+      read_phase "cache1$x" "$t" "${GL[@]}" --dist range --lo 0 --hi "$CACHE_KEYS" -s 14
+      read_phase "cache2$x" "$t" "${GL[@]}" --dist range --lo 0 --hi "$CACHE_KEYS" -s 15 ;;
     probe)
-      run_bg 60 "$OUT/reads/probe-warm-t$t.txt" "$GETLOAD" -p "$PORT" -c 1 -d 1 --dist range --lo 0 --hi 16
-      read_phase probe-alone "$t" "${PROBE[@]}" -s 16
-      start_bg $((DURATION + 120)) "$OUT/reads/probe-bg-t$t.txt" "$GETLOAD" -p "$PORT" -c "$CLIENTS" \
+      run_bg 60 "$OUT/reads/probe-warm$x-t$t.txt" "$GETLOAD" -p "$PORT" -c 1 -d 1 --dist range --lo 0 --hi 16
+      read_phase "probe-alone$x" "$t" "${PROBE[@]}" -s 16
+      start_bg $((DURATION + 120)) "$OUT/reads/probe-bg$x-t$t.txt" "$GETLOAD" -p "$PORT" -c "$CLIENTS" \
         -d $((DURATION + 4)) -n "$SIZE" --dist uniform -s 17
       local bg=$BGPID
       sleep 2
-      read_phase probe-load "$t" "${PROBE[@]}" -s 18
+      read_phase "probe-load$x" "$t" "${PROBE[@]}" -s 18
       wait_bg "$bg"
-      RES[probe-bg/$t/ops]=$(kv "$OUT/reads/probe-bg-t$t.txt" ops_per_s)
-      RES[probe-bg/$t/p99]=$(kv "$OUT/reads/probe-bg-t$t.txt" p99_us) ;;
+      RES[probe-bg$x/$t/ops]=$(kv "$OUT/reads/probe-bg$x-t$t.txt" ops_per_s)
+      RES[probe-bg$x/$t/p99]=$(kv "$OUT/reads/probe-bg$x-t$t.txt" p99_us) ;;
   esac
 }
-# The two settings alternate group by group (and which goes first alternates too), each on a
-# freshly started server with the page cache dropped, so that both see the same machine.
+# The two settings alternate group by group (which one goes first alternates too, and flips in
+# the next round), each on a freshly started server with the page cache dropped, so that both see
+# the same machine.
 SEC=2
-gi=0
-for g in uniform skew cache probe; do
-  order=("${READ_THREADS[@]}")
-  [ $((gi % 2)) = 1 ] && order=("${READ_THREADS[1]}" "${READ_THREADS[0]}")
-  for t in "${order[@]}"; do
-    note "2/3. $g reads, disk-read-threads $t: restart, drop caches"
-    start_server "$t" || exit 1
-    drop_caches
-    run_group "$g" "$t"
-    alive || { note "server died: see $SERVER_LOG (OOM kills in the cgroup: $(cg_oom_kills))"; exit 1; }
-    stop_server
+SFX=("")
+for ((k = 2; k <= READ_ROUNDS; k++)); do SFX+=("@$k"); done
+for ((k = 1; k <= READ_ROUNDS; k++)); do
+  gi=0
+  for g in uniform skew cache probe; do
+    order=("${READ_THREADS[@]}")
+    [ $(((gi + k - 1) % 2)) = 1 ] && order=("${READ_THREADS[1]}" "${READ_THREADS[0]}")
+    for t in "${order[@]}"; do
+      note "2/3. round $k: $g reads, disk-read-threads $t: restart, drop caches"
+      start_server "$t" || exit 1
+      drop_caches
+      run_group "$g" "$t" "${SFX[$((k - 1))]}"
+      alive || { note "server died: see $SERVER_LOG (OOM kills in the cgroup: $(cg_oom_kills))"; exit 1; }
+      stop_server
+    done
+    gi=$((gi + 1))
   done
-  gi=$((gi + 1))
 done
 
 r() { echo "${RES[$1]:--}"; }
+ratio() { local a=$1 b=$2; [[ $a =~ ^[0-9.]+$ && $b =~ ^[0-9.]+$ ]] && [ "$b" != 0 ] && calc %.2f "$a / $b" || echo -; }
+# rr PHASE THREADS FIELD [fmt]: the field in every round, "r1 / r2 / ..."
+rr() {
+  local out= x v
+  for x in "${SFX[@]}"; do
+    v=$(r "$1$x/$2/$3")
+    [ "${4:-}" = fmt ] && v=$(fmt "$v")
+    out+="${out:+ / }$v"
+  done
+  echo "$out"
+}
+# rratio A_PHASE A_T B_PHASE B_T [FIELD]: A/B in every round
+rratio() {
+  local out= x
+  for x in "${SFX[@]}"; do out+="${out:+ / }$(ratio "$(r "$1$x/$2/${5:-ops}")" "$(r "$3$x/$4/${5:-ops}")")"; done
+  echo "$out"
+}
+rfio() { local out= x; for x in "${SFX[@]}"; do out+="${out:+ / }$(ratio "$(r "$1$x/$2/ops")" "$3")"; done; echo "$out"; }
+RN=; [ "$READ_ROUNDS" -gt 1 ] && RN=" (round 1 / round 2$( [ "$READ_ROUNDS" -gt 2 ] && echo " / ..."))"
+HOT_MB=$(calc %.0f "$HOT_HI * ($VALUE + $KEYLEN) / 1048576")
 rep "## 2. Reads ($DURATION s per phase, $CLIENTS clients, pipeline 1)"
 rep ""
 rep "\`build/bench/getload\` (C, one thread, epoll, one GET in flight per connection). Four groups of"
 rep "phases (uniform; skewed x2; in-cache x2; the probe of section 3), each run once per disk-read-threads"
 rep "setting on a freshly started server with the page cache dropped, the two settings alternating group"
-rep "by group (32 first, then 0 first, ...) so both see the same machine. uniform: keys uniform over all $SIZE ids (disk-bound). skewed: 90% of GETs to the"
-rep "hot 10%, the contiguous id range [0, $HOT_HI), 10% uniform over the rest; run twice, the second is"
-rep "the warm figure. in-cache: uniform over [0, $CACHE_KEYS) ($(calc %.0f "$CACHE_KEYS * ($VALUE + $KEYLEN) / 1048576") MB), run twice. disk-read-threads 32 is the"
-rep "default (reader threads load blocks while the loop serves others), 0 the loop reading in place."
-rep "cache hit % = lsm_cache_hits / (hits + misses) during the phase; disk MB/s = the server's"
-rep "/proc/PID/io read_bytes (storage reads) per second; parked commands = disk_wait_commands (INFO);"
-rep "load avg = the machine's 1-minute load average after the phase (2 cores, shared with other work)."
+rep "by group (32 first, then 0 first, ...; the other way round in round 2), so both see the same machine;"
+rep "$READ_ROUNDS round(s), every cell gives each round's figure$RN."
+rep "uniform: keys uniform over all $SIZE ids (disk-bound). skewed: 90% of GETs to the hot 10%, the"
+rep "contiguous id range [0, $HOT_HI) ($HOT_MB MB of data against a $BLOCK_CACHE block cache and a $MEMORY memory limit),"
+rep "10% uniform over the rest; run twice, the second is the warm figure. in-cache: uniform over"
+rep "[0, $CACHE_KEYS) ($(calc %.0f "$CACHE_KEYS * ($VALUE + $KEYLEN) / 1048576") MB), run twice. disk-read-threads 32 is the default (reader threads"
+rep "load blocks while the loop serves others), 0 the loop reading in place. cache hit % ="
+rep "lsm_cache_hits / (hits + misses) during the phase; disk MB/s = the server's /proc/PID/io read_bytes"
+rep "(storage reads) per second; parked = disk_wait_commands (INFO) during the phase; load avg = the"
+rep "machine's 1-minute load average after the phase (2 cores, shared with other work)."
 rep "Every GET found its key (nil replies: $(for k in "${!RES[@]}"; do case $k in */miss) echo "${RES[$k]}";; esac; done | awk '{ s += $1 } END { print s + 0 }') in all phases)."
 rep ""
-rep "| phase | threads | GET/s | p50 us | p99 us | p99.9 us | max us | block cache hit % | disk MB/s | parked commands | load avg |"
-rep "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+rep "| phase | threads | GET/s | p50 us | p99 us | p99.9 us | cache hit % | disk MB/s | parked | load avg |"
+rep "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for ph in uniform skew1 skew2 cache1 cache2; do
   for t in "${READ_THREADS[@]}"; do
     label=$ph; case $ph in skew1) label="skewed (1st, warming)";; skew2) label="skewed (2nd, warm)";;
                          cache1) label="in-cache (1st, warming)";; cache2) label="in-cache (2nd, warm)";; esac
-    rep "| $label | $t | $(fmt "$(r "$ph/$t/ops")") | $(r "$ph/$t/p50") | $(r "$ph/$t/p99") | $(r "$ph/$t/p999") | $(r "$ph/$t/max") | $(r "$ph/$t/hit") | $(r "$ph/$t/diskmb") | $(fmt "$(r "$ph/$t/wait")") | $(r "$ph/$t/load") |"
+    rep "| $label | $t | $(rr "$ph" "$t" ops fmt) | $(rr "$ph" "$t" p50) | $(rr "$ph" "$t" p99) | $(rr "$ph" "$t" p999) | $(rr "$ph" "$t" hit) | $(rr "$ph" "$t" diskmb) | $(rr "$ph" "$t" wait fmt) | $(rr "$ph" "$t" load) |"
   done
 done
-ratio() { local a=$1 b=$2; [[ $a =~ ^[0-9.]+$ && $b =~ ^[0-9.]+$ ]] && [ "$b" != 0 ] && calc %.2f "$a / $b" || echo -; }
 rep ""
-rep "Side by side, threads 32 / threads 0: uniform $(ratio "$(r uniform/32/ops)" "$(r uniform/0/ops)")x, skewed (warm)"
-rep "$(ratio "$(r skew2/32/ops)" "$(r skew2/0/ops)")x, in-cache $(ratio "$(r cache2/32/ops)" "$(r cache2/0/ops)")x."
+rep "Side by side, GET/s with threads 32 / with threads 0: uniform $(rratio uniform 32 uniform 0), skewed (warm)"
+rep "$(rratio skew2 32 skew2 0), in-cache (warm) $(rratio cache2 32 cache2 0)."
 rep ""
 rep "fio on the same filesystem ($FIO_SIZE file, O_DIRECT, libaio, $FIO_RUNTIME s): 4k random reads QD1 $(fmt "$FIO_QD1") IOPS"
 rep "(p99 $FIO_QD1_LAT us), QD32 $(fmt "$FIO_QD32") IOPS (p99 $FIO_QD32_LAT us); 16k (Kevo's block size) QD32 $(fmt "$FIO_QD32_16K") IOPS."
 rep ""
-rep "Targets: uniform disk-bound GET/s >= 50% of fio's QD32 IOPS: $(ratio "$(r uniform/32/ops)" "$FIO_QD32") of fio QD32 4k"
-rep "($(ratio "$(r uniform/32/ops)" "$FIO_QD32_16K") of QD32 16k; threads 0: $(ratio "$(r uniform/0/ops)" "$FIO_QD32")). Skewed >= 80% of in-cache once warm:"
-rep "$(ratio "$(r skew2/32/ops)" "$(r cache2/32/ops)") (threads 0: $(ratio "$(r skew2/0/ops)" "$(r cache2/0/ops)"))."
+rep "Targets: uniform disk-bound GET/s >= 50% of fio's QD32 IOPS: $(rfio uniform 32 "$FIO_QD32") of fio QD32 4k"
+rep "($(rfio uniform 32 "$FIO_QD32_16K") of QD32 16k; threads 0: $(rfio uniform 0 "$FIO_QD32")). Skewed >= 80% of in-cache once warm:"
+rep "$(rratio skew2 32 cache2 32) (threads 0: $(rratio skew2 0 cache2 0))."
 rep ""
 rep "## 3. Latency of cached keys while others read from disk"
 rep ""
-rep "One client sends $PROBE_RATE GET/s (paced, latency from the actual send) of 16 keys read a moment"
-rep "before, for $DURATION s: alone, then while $CLIENTS other clients run the uniform disk-bound GETs."
+rep "One client sends $PROBE_RATE GET/s (paced, latency from the actual send) of 16 keys read just before,"
+rep "for $DURATION s: alone, then while $CLIENTS other clients run the uniform disk-bound GETs$RN."
 rep ""
-rep "| threads | probe alone p50 / p99 / p99.9 us | probe under load p50 / p99 / p99.9 us | p99 ratio | the disk-bound clients' GET/s, p99 us |"
-rep "|---:|---:|---:|---:|---:|"
+rep "| threads | | probe alone | probe under load | under load / alone |"
+rep "|---:|---|---:|---:|---:|"
 for t in "${READ_THREADS[@]}"; do
-  rep "| $t | $(r probe-alone/$t/p50) / $(r probe-alone/$t/p99) / $(r probe-alone/$t/p999) | $(r probe-load/$t/p50) / $(r probe-load/$t/p99) / $(r probe-load/$t/p999) | $(ratio "$(r probe-load/$t/p99)" "$(r probe-alone/$t/p99)") | $(fmt "$(r probe-bg/$t/ops)"), $(r probe-bg/$t/p99) |"
+  rep "| $t | p50 us | $(rr probe-alone "$t" p50) | $(rr probe-load "$t" p50) | $(rratio probe-load "$t" probe-alone "$t" p50) |"
+  rep "| $t | p99 us | $(rr probe-alone "$t" p99) | $(rr probe-load "$t" p99) | $(rratio probe-load "$t" probe-alone "$t" p99) |"
+  rep "| $t | p99.9 us | $(rr probe-alone "$t" p999) | $(rr probe-load "$t" p999) | $(rratio probe-load "$t" probe-alone "$t" p999) |"
+  rep "| $t | the $CLIENTS disk-bound clients: GET/s, p99 us | | $(rr probe-bg "$t" ops fmt); $(rr probe-bg "$t" p99) | |"
 done
 rep ""
-rep "Target: p99 under load within 2x of alone (threads 32): $(ratio "$(r probe-load/32/p99)" "$(r probe-alone/32/p99)")x."
+rep "Target: p99 under load within 2x of alone (threads 32): $(rratio probe-load 32 probe-alone 32 p99)."
 rep ""
 
 # ============================================================================ 5. compaction burst

@@ -29,6 +29,7 @@ import math
 import multiprocessing as mp
 import os
 import random
+import resource
 import socket
 import sys
 import time
@@ -263,6 +264,13 @@ def cmd_load(a):
              max_stall_step_ms, zero_secs, sum(errs), len(bad)))
     print("stall_count=%d stall_micros=%d" % (int(d["lsm_stall_count"]) - int(i0.get("lsm_stall_count", 0)),
                                                int(d["lsm_stall_micros"]) - int(i0.get("lsm_stall_micros", 0))))
+    cpu = lambda x, k: float(x.get(k, 0))
+    srv = sum(cpu(d, k) - cpu(i0, k) for k in ("used_cpu_sys", "used_cpu_user"))
+    main_t = sum(cpu(d, k) - cpu(i0, k) for k in ("used_cpu_sys_main_thread", "used_cpu_user_main_thread"))
+    ru = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    loader = sum(r.ru_utime + r.ru_stime for r in ru)
+    print("cpu server_cores=%.2f server_main_thread_cores=%.2f loader_cores=%.2f"
+          % (srv / secs, main_t / secs, loader / secs))
     return 1 if bad or sum(errs) else 0
 
 
