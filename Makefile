@@ -5,6 +5,11 @@
 #   make SANITIZER=address|undefined|thread test
 #   make bench-engine     engine benchmark vs RocksDB db_bench
 #   make bench-bigkeys    1M-member hash/set/zset: per-member cost vs small, O(1) DEL, space back (SIZE=)
+#   make bench-scale      data set ~7x the memory limit: load, disk-bound/skewed reads, latency
+#                         isolation, space reclaim, compaction, restart, 1M collections; next to
+#                         fio and db_bench; ~40 min (SIZE= VALUE= CLIENTS= MEMORY= DURATION= OUT=
+#                         KEEP=1; see bench/bench-scale.sh). Needs root (memory cgroup, drop_caches)
+#                         and fio, rocksdb-tools, gnuplot-nox. Not part of make test.
 #   make install          binary, /etc/kevo/kevo-server.conf and a systemd unit (PREFIX, DESTDIR)
 #   make test-scale       long engine runs (5M-op model, 2 GiB memory bound, dense crash cuts)
 #   make fault-test       every engine I/O call failed in turn + many power cuts (FAULT_STRIDE,
@@ -60,7 +65,7 @@ BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .DELETE_ON_ERROR:
-.PHONY: bench-bigkeys install uninstall test-scale fault-test all test unit-test compat-test run install clean deps test-deps bench-engine bench
+.PHONY: bench-bigkeys bench-scale install uninstall test-scale fault-test all test unit-test compat-test run install clean deps test-deps bench-engine bench
 # ./kevo-server is always the release build; sanitizer builds stay in build-<sanitizer>/.
 ifeq ($(SANITIZER),)
 all: kevo-server
@@ -156,6 +161,10 @@ run: deps
 # Big collections (1M members by default): per-member cost vs a small key, O(1) DEL, space back.
 bench-bigkeys: $(BUILD)/kevo-server
 	@SIZE=$${SIZE:-1000000} /usr/bin/python3 bench/bigkeys.py $(BUILD)/kevo-server
+
+# A data set several times the server's memory (4.5M x 1 KiB under a 700M cgroup by default).
+bench-scale: $(BUILD)/kevo-server $(BUILD)/bench/getload
+	@SERVER=$(BUILD)/kevo-server GETLOAD=$(BUILD)/bench/getload bash bench/bench-scale.sh
 
 bench-engine: $(BENCH_BIN)
 	@bash bench/run-engine-bench.sh $(BUILD)/bench
