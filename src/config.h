@@ -76,6 +76,7 @@ struct config {
     long long target_file_size;
     int compaction_threads;
     int disk_read_threads;
+    int disk_read_direct;
     int max_open_files;
     int wal_skip_corrupt;
 };

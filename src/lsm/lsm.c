@@ -213,6 +213,7 @@ void lsm_options_init(lsm_options *o) {
     o->num_levels = 7;
     o->compaction_threads = 1;
     o->max_open_files = 1000;
+    o->read_direct = 1;
     o->sync_mode = LSM_SYNC_EVERYSEC;
     o->wal_prealloc = 1u << 20;
     o->deletion_compaction_percent = 50;
@@ -2165,7 +2166,8 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
         if (worker_start(&db->comp_w[i], db->efd, name) != 0) { rc = LSM_ENOMEM; goto fail_threads; }
         db->ncomp++;
     }
-    if (o->read_threads > 0 && read_pool_start(&db->readers, o->read_threads, db->tc) != 0) {
+    if (o->read_threads > 0 &&
+        read_pool_start(&db->readers, o->read_threads, db->tc, o->read_direct) != 0) {
         rc = LSM_ENOMEM;
         goto fail_threads;
     }

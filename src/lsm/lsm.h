@@ -125,6 +125,9 @@ typedef struct lsm_options {
     int max_open_files;            /* table cache size (open SSTables); 1000 */
     int read_threads;              /* background readers for lsm_prefetch; 0 = none (lsm_prefetch
                                       then fails with LSM_EINVAL); 0 */
+    int read_direct;               /* readers read with O_DIRECT (no page-cache copy: best when the
+                                      block cache holds the hot set); 0 = through the page cache,
+                                      a second cache behind the block cache; 1 */
     lsm_sync_mode sync_mode;       /* LSM_SYNC_EVERYSEC */
     int skip_corrupt_wal;          /* 0: refuse to open on mid-WAL corruption; 1: log and skip */
     size_t wal_prealloc;           /* WAL files are zeroed ahead in chunks of this many bytes so

@@ -21,6 +21,7 @@
 typedef struct read_job {
     bg_job base;          /* first: the worker hands back the bg_job */
     table_cache *tc;
+    int direct;           /* the pool's read_direct */
     version *v;           /* referenced by submit, released by read_pool_done */
     uint64_t tag;
     int seek_blocks;      /* 0: a point lookup; n: the blocks a seek to key reads (n per table) */
@@ -32,6 +33,7 @@ struct read_pool {
     int n;
     int efd;
     int inflight;
+    int direct;           /* readers use O_DIRECT */
     table_cache *tc;
     worker w[];
 };
@@ -54,7 +56,7 @@ static void read_job_run(bg_job *j) {
     if (!t_niced) {
         t_niced = 1;
         (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), READER_NICE);
-        sst_reader_set_direct_reads(1); /* the block cache is the cache: no page-cache copy */
+        sst_reader_set_direct_reads(r->direct); /* the block cache is the cache: no page-cache copy */
     }
     unsigned delay = atomic_load_explicit(&g_delay_us, memory_order_relaxed);
     if (delay) {
@@ -72,13 +74,14 @@ static void read_job_run(bg_job *j) {
     if (t_val.cap > KEEP_VALUE_BUFFER) lsm_buf_free(&t_val);
 }
 
-int read_pool_start(read_pool **out, int nthreads, table_cache *tc) {
+int read_pool_start(read_pool **out, int nthreads, table_cache *tc, int direct) {
     *out = NULL;
     if (nthreads < 1) nthreads = 1;
     if (nthreads > READ_POOL_MAX_THREADS) nthreads = READ_POOL_MAX_THREADS;
     read_pool *p = calloc(1, sizeof(*p) + (size_t)nthreads * sizeof(worker));
     if (!p) return LSM_ENOMEM;
     p->tc = tc;
+    p->direct = direct;
     p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->efd < 0) {
         free(p);
@@ -113,6 +116,7 @@ int read_pool_submit_seek(read_pool *p, version *v, const void *key, size_t klen
     j->base.type = 0;
     j->base.rc = 0;
     j->tc = p->tc;
+    j->direct = p->direct;
     j->v = v;
     j->tag = tag;
     j->seek_blocks = nblocks;

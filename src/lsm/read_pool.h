@@ -22,8 +22,9 @@
 
 typedef struct read_pool read_pool;
 
-/* Starts nthreads (1..READ_POOL_MAX_THREADS) reader threads. 0 or LSM_ENOMEM / LSM_EIO. */
-int read_pool_start(read_pool **out, int nthreads, table_cache *tc);
+/* Starts nthreads (1..READ_POOL_MAX_THREADS) reader threads; direct = 1: they read with
+ * O_DIRECT (sst_reader_set_direct_reads). 0 or LSM_ENOMEM / LSM_EIO. */
+int read_pool_start(read_pool **out, int nthreads, table_cache *tc, int direct);
 /* Queues a lookup of key in v (a reference is taken and kept until read_pool_done reports the
  * job). tag comes back from read_pool_done when the lookup has finished. 0, or LSM_EBUSY when
  * every worker's ring is full (the caller reads itself), LSM_ENOMEM. */
