@@ -17,7 +17,8 @@
 #   CACHE_KEYS (50000: the in-cache key range [0, CACHE_KEYS), at most SIZE/10)
 #   PROBE_RATE (1000 GET/s of the latency probe client)  BURST (20 s write burst, 8 clients)
 #   SPACE_TIMEOUT (600 s), SPACE_IDLE (180 s: the space phase also stops once the engine has run
-#     no flush or compaction and its table bytes have not moved for this long; 0 = never)  SETTLE_TIMEOUT (600 s: waiting for compactions after the load)
+#     no flush or compaction and neither its table bytes nor DBSIZE moved for this long; 0 = never)
+#   SETTLE_TIMEOUT (600 s: waiting for compactions after the load)
 #   COLL_MEMBERS (1000000)  COLL_CALLS (300)  WAL_KEYS (50000 keys written before kill -9)
 #   FIO=0 / DBBENCH=0 skip the fio / db_bench comparisons; FIO_SIZE (4G)  FIO_RUNTIME (20 s)
 #   BENCH_TMP (/tmp: parent of the data directories)  KEEP=1 keeps them
@@ -29,6 +30,9 @@
 # (cgroup v1 memory controller, or v2) so its page cache is bounded too; without root or a
 # memory controller it runs unbounded and the report says so. Every step is bounded in time;
 # the exit trap ends every process the script started and removes the cgroup and temp dirs.
+# Run order: fio, 1 load, db_bench, 2+3 reads (READ_ROUNDS rounds, the two disk-read-threads
+# settings alternating, each on a fresh server with the page cache dropped), 5 write burst,
+# 4 deletes/expiry and space, 6 restarts, 7 collections; the report lists sections 1-7 in order.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
