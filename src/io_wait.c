@@ -12,6 +12,7 @@
 #include "multi.h"
 #include "server.h"
 #include "types/coll.h"
+#include "types/stream.h"
 #include "util.h"
 
 #define MAX_PROBED_KEYS 256      /* keys of one command probed; the rest read in place */
@@ -23,18 +24,21 @@ static io_wait_stats st;
 
 /* Probes one key of logical db: 0 when its lookup can run from memory (or fails otherwise: the
  * command meets the error itself), 1 when a read was queued for it with tag. */
+/* Engine key ek: 1 when its lookup needs the disk and a read was queued for it with tag. */
+static int queue_if_missing(const char *ek, size_t n, uint64_t tag)
+{
+    if (lsm_get_ready(server.engine, ek, n) != LSM_EAGAIN || lsm_prefetch(server.engine, ek, n, tag) != 0)
+        return 0;
+    st.reads_queued++;
+    return 1;
+}
+
 static int probe_key(int db, const char *key, size_t klen, uint64_t tag)
 {
     char sbuf[256];
     char *ek = klen + 2 <= sizeof sbuf ? sbuf : malloc(klen + 2);
     if (!ek) return 0;
-    size_t n = keyspace_encode_key(ek, keyspace_phys_db(db), key, klen);
-    int queued = 0;
-    if (lsm_get_ready(server.engine, ek, n) == LSM_EAGAIN &&
-        lsm_prefetch(server.engine, ek, n, tag) == 0) {
-        queued = 1;
-        st.reads_queued++;
-    }
+    int queued = queue_if_missing(ek, keyspace_encode_key(ek, keyspace_phys_db(db), key, klen), tag);
     if (ek != sbuf) free(ek);
     return queued;
 }
@@ -96,35 +100,19 @@ static int probe_member(uint64_t version, const char *m, size_t mlen, uint64_t t
     char sbuf[256];
     char *mk = mlen + 10 <= sizeof sbuf ? sbuf : malloc(mlen + 10);
     if (!mk) return 0;
-    size_t n = coll_member_key(mk, version, COLL_SUB_MEMBER, m, mlen);
-    int queued = 0;
-    if (lsm_get_ready(server.engine, mk, n) == LSM_EAGAIN && lsm_prefetch(server.engine, mk, n, tag) == 0) {
-        queued = 1;
-        st.reads_queued++;
-    }
+    int queued = queue_if_missing(mk, coll_member_key(mk, version, COLL_SUB_MEMBER, m, mlen), tag);
     if (mk != sbuf) free(mk);
     return queued;
 }
 
-/* A stream ID argument as its 16 bytes (ms, seq big-endian): "-" / "+" / "(" forms included;
- * 0 when it does not parse (the command answers the error). */
+/* A stream ID argument (XRANGE's forms: "-", "+", "<ms>[-<seq>]", "(" exclusive) as its 16
+ * bytes; 0 when it does not parse (the command answers the error). */
 static int stream_id_arg(const cmdarg *a, char out[16])
 {
-    const char *p = a->ptr;
-    uint64_t ms = 0, seq = 0;
-    if (*p == '(') p++;
-    if (!strcmp(p, "-")) {
-        ms = seq = 0;
-    } else if (!strcmp(p, "+")) {
-        ms = seq = UINT64_MAX;
-    } else {
-        char *end;
-        ms = strtoull(p, &end, 10);
-        if (end == p) return 0;
-        if (*end == '-') seq = strtoull(end + 1, NULL, 10);
-    }
-    put_be64(out, ms);
-    put_be64(out + 8, seq);
+    size_t skip = a->len > 0 && a->ptr[0] == '(';
+    stream_id id;
+    if (!stream_id_parse(a->ptr + skip, a->len - skip, &id, 0, 0, NULL)) return 0;
+    stream_id_encode(out, &id);
     return 1;
 }
 
