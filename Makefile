@@ -25,6 +25,13 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -pthread -MMD
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.1 2>/dev/null || echo -I/usr/include/lua5.1)
 LUA_LIBS   := -l:liblua5.1-cjson.a -l:liblua5.1-bitop.a -l:liblua5.1.a -ldl
 LDLIBS   += $(LUA_LIBS) -pthread -llz4 -lm
+# io_uring (Debian liburing-dev) for the loop's own disk reads (src/lsm/uring_reader.c); without
+# it the engine builds with reader threads only
+URING_LIBS := $(shell pkg-config --libs liburing 2>/dev/null)
+ifneq ($(URING_LIBS),)
+  CFLAGS += -DKEVO_URING
+  LDLIBS += $(URING_LIBS)
+endif
 BUILD    := build
 TEST_CFLAGS :=
 TEST_LIBCRITERION := -lcriterion

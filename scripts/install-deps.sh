@@ -10,7 +10,7 @@
 set -euo pipefail
 
 mode="${1:-build}"
-build_pkgs=(gcc libc6-dev make pkg-config libjemalloc-dev liblz4-dev libhiredis-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev)
+build_pkgs=(gcc libc6-dev make pkg-config libjemalloc-dev liblz4-dev libhiredis-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev liburing-dev)
 test_pkgs=(libcriterion-dev redis-server redis-tools python3-redis clang-14 libclang-rt-14-dev)
 
 case "$mode" in

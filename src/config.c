@@ -246,6 +246,7 @@ static const config_option options[] = {
     {"target-file-size", CFG_MEMORY, 0, "64mb", "Engine: target SSTable size.", &config.target_file_size, 64 * KB, LLONG_MAX, NULL, NULL},
     {"compaction-threads", CFG_INT, 0, "1", "Engine: background compaction threads.", &config.compaction_threads, 1, 64, NULL, NULL},
     {"disk-read-threads", CFG_INT, 0, "32", "Engine: threads that read from disk for commands whose keys are not in memory, so the loop never waits for the disk (0 = the loop reads in place).", &config.disk_read_threads, 0, 128, NULL, NULL},
+    {"disk-read-uring", CFG_BOOL, 0, "no", "Engine: with disk-read-threads > 0, the loop itself submits the block reads of point lookups through io_uring (no thread hand-off per read); the threads take the rest (tables to open, range reads). Falls back to the threads where io_uring is unavailable.", &config.disk_read_uring, 0, 0, NULL, NULL},
     {"disk-read-direct", CFG_BOOL, 0, "yes", "Engine: reader threads read with O_DIRECT (the block cache is the only cache of what they read); no = through the OS page cache, which then serves as a second cache behind the block cache (better when the hot set is bigger than the block cache but fits in RAM).", &config.disk_read_direct, 0, 0, NULL, NULL},
     {"max-open-files", CFG_INT, 0, "1000", "Engine: SSTables kept open.", &config.max_open_files, 16, 1000000, NULL, NULL},
     {"wal-skip-corrupt", CFG_BOOL, 0, "no", "Engine: on a corrupt record in the middle of a WAL, log and skip (yes) or refuse to start (no).", &config.wal_skip_corrupt, 0, 0, NULL, NULL},

@@ -77,6 +77,7 @@ struct config {
     int compaction_threads;
     int disk_read_threads;
     int disk_read_direct;
+    int disk_read_uring;
     int max_open_files;
     int wal_skip_corrupt;
 };

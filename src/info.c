@@ -522,7 +522,9 @@ static void sec_lsm(sbuf *sb)
               "lsm_reclaim_compactions:%llu\r\n"
               "lsm_filter_dropped:%llu\r\n"
               "lsm_deletion_compactions:%llu\r\n"
-              "lsm_queued_manual_compactions:%d\r\n",
+              "lsm_queued_manual_compactions:%d\r\n"
+              "lsm_read_uring:%d\r\n"
+              "lsm_uring_block_reads:%llu\r\n",
               st.immutable_memtables, U(memtable_bytes), U(wal_bytes_written), U(user_bytes_written),
               U(flush_bytes_written), U(compaction_bytes_read), U(compaction_bytes_written),
               st.user_bytes_written
@@ -534,7 +536,7 @@ static void sec_lsm(sbuf *sb)
               U(stall_micros), U(stall_count), lsm_write_stalled(server.engine), U(last_sequence), U(gets), U(puts),
               U(deletes), U(overwrites), U(expired_dropped), U(tombstones_dropped), U(total_sst_bytes), st.open_tables,
               (unsigned long long)keyspace_reclaims(), U(filter_dropped), U(deletion_compactions),
-              st.queued_manual_compactions);
+              st.queued_manual_compactions, st.read_uring, U(uring_block_reads));
 #undef U
 }
 

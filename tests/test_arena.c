@@ -1,6 +1,7 @@
 /* test_arena.c - bump allocator: alignment, block boundaries, large allocations, usage. */
 #include <criterion/criterion.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
@@ -96,4 +97,57 @@ Test(arena, exact_block_fill_then_next_alloc_starts_new_block) {
     arena_alloc(&a, 1);
     cr_assert_gt(arena_memory_usage(&a), u);
     arena_destroy(&a);
+}
+
+#include "hugemem.h"
+
+Test(arena, past_the_huge_threshold_blocks_are_2mib_and_data_survives) {
+    arena a;
+    arena_init(&a);
+    enum { SZ = 1000 };
+    size_t n = (ARENA_HUGE_AFTER + 3 * HUGEMEM_PAGE) / SZ; /* crosses into several huge blocks */
+    char **ptrs = malloc(n * sizeof(*ptrs));
+    size_t before_huge = 0, huge_blocks = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t u = arena_memory_usage(&a);
+        ptrs[i] = arena_alloc_aligned(&a, SZ);
+        cr_assert_not_null(ptrs[i]);
+        cr_assert_eq((uintptr_t)ptrs[i] % ARENA_ALIGN, 0);
+        memset(ptrs[i], (int)(i & 0xff), SZ);
+        size_t grew = arena_memory_usage(&a) - u;
+        if (grew == 0) continue;
+        if (u < ARENA_HUGE_AFTER) {
+            cr_assert_lt(grew, HUGEMEM_PAGE, "a small arena grows by small blocks");
+            before_huge++;
+        } else {
+            cr_assert_eq(grew, HUGEMEM_PAGE, "past the threshold a block is one huge page");
+            huge_blocks++;
+        }
+    }
+    cr_assert_gt(before_huge, 1);
+    cr_assert_geq(huge_blocks, 3);
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < SZ; j += 97) cr_assert_eq((unsigned char)ptrs[i][j], (unsigned)(i & 0xff));
+    /* a value bigger than a huge page gets its own block, freed by the same rule */
+    char *big = arena_alloc(&a, 3 * HUGEMEM_PAGE);
+    cr_assert_not_null(big);
+    memset(big, 0x5a, 3 * HUGEMEM_PAGE);
+    free(ptrs);
+    arena_destroy(&a);
+    cr_assert_eq(arena_memory_usage(&a), 0);
+}
+
+Test(hugemem, big_regions_are_zeroed_and_huge_page_aligned_small_ones_plain) {
+    size_t sizes[] = {1, 4096, HUGEMEM_MIN - 1, HUGEMEM_MIN, HUGEMEM_MIN + 1, 5 * HUGEMEM_PAGE};
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        size_t sz = sizes[k];
+        unsigned char *p = hugemem_alloc(sz);
+        cr_assert_not_null(p);
+        if (sz >= HUGEMEM_MIN) cr_assert_eq((uintptr_t)p % HUGEMEM_PAGE, 0);
+        for (size_t i = 0; i < sz; i += 511) cr_assert_eq(p[i], 0);
+        cr_assert_eq(p[sz - 1], 0);
+        memset(p, 0xff, sz); /* every byte writable */
+        hugemem_free(p, sz);
+    }
+    hugemem_free(NULL, HUGEMEM_MIN); /* no-op */
 }

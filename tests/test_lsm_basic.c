@@ -3,9 +3,12 @@
  * compaction quickly. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "lsm.h"
@@ -659,4 +662,59 @@ Test(lsm_basic, disjoint_l0_files_move_to_l1_without_rewrite) {
     lsm_get_stats(db, &st);
     cr_assert_eq(st.level_files[1], o.l0_compaction_trigger, "the move is in the MANIFEST");
     cr_assert_eq(lsm_close(db), 0);
+}
+
+/* The niceness (field 19 of /proc/self/task/T/stat) of the first thread whose name starts with
+ * prefix, or INT_MIN when there is none. */
+static int thread_nice(const char *prefix) {
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return INT_MIN;
+    struct dirent *de;
+    int nice = INT_MIN;
+    while (nice == INT_MIN && (de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char path[300], comm[64] = "", stat[1024];
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
+        fclose(f);
+        if (strncmp(comm, prefix, strlen(prefix)) != 0) continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", de->d_name);
+        if (!(f = fopen(path, "r"))) continue;
+        size_t n = fread(stat, 1, sizeof stat - 1, f);
+        fclose(f);
+        stat[n] = 0;
+        const char *p = strrchr(stat, ')'); /* fields after the name: state is field 3 */
+        int field = 2;
+        for (; p && *p; p++)
+            if (*p == ' ' && ++field == 19) {
+                nice = atoi(p + 1);
+                break;
+            }
+    }
+    closedir(d);
+    return nice;
+}
+
+Test(lsm_basic, background_threads_yield_to_the_owner_thread) {
+    lsm_options o = small_opts();
+    o.read_threads = 1;
+    lsm_t *db = open_db(&o);
+    errno = 0;
+    int owner = getpriority(PRIO_PROCESS, 0); /* this (the owner) thread's niceness */
+    cr_assert_eq(errno, 0);
+    /* the threads set their niceness as they start: wait for it */
+    int flush = INT_MIN, comp = INT_MIN, reader = INT_MIN;
+    for (int i = 0; i < 200; i++) {
+        flush = thread_nice("kevo-flush");
+        comp = thread_nice("kevo-compact");
+        reader = thread_nice("kevo-read");
+        if (flush > owner && comp > flush && reader > owner) break;
+        usleep(10000);
+    }
+    cr_assert_gt(flush, owner, "flush thread nice %d, owner %d", flush, owner);
+    cr_assert_gt(comp, flush, "compaction thread nice %d, flush %d", comp, flush);
+    cr_assert_gt(reader, owner, "reader thread nice %d, owner %d", reader, owner);
+    lsm_close(db);
 }

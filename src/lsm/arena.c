@@ -4,11 +4,24 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "hugemem.h"
+
 struct arena_block {
     arena_block *next;
     size_t size; /* usable bytes in data[] */
     /* data follows; the header is 16 bytes so data is 16-aligned (malloc alignment) */
 };
+
+/* A block of total bytes (header included) comes from hugemem when that is at least
+ * HUGEMEM_MIN, else from malloc; block_free tells which by the same rule. */
+static arena_block *block_alloc(size_t total) {
+    return total >= HUGEMEM_MIN ? hugemem_alloc(total) : malloc(total);
+}
+static void block_free(arena_block *b) {
+    size_t total = sizeof(arena_block) + b->size;
+    if (total >= HUGEMEM_MIN) hugemem_free(b, total);
+    else free(b);
+}
 
 void arena_init(arena *a) {
     a->ptr = NULL;
@@ -21,14 +34,23 @@ void arena_destroy(arena *a) {
     arena_block *b = a->blocks;
     while (b) {
         arena_block *next = b->next;
-        free(b);
+        block_free(b);
         b = next;
     }
     arena_init(a);
 }
 
+/* The size of the next regular block: small ones while the arena is small (tests, small
+ * memtables), huge-page ones once it holds ARENA_HUGE_AFTER bytes. */
+static size_t regular_block_size(const arena *a) {
+    if (atomic_load_explicit(&a->usage, memory_order_relaxed) >= ARENA_HUGE_AFTER)
+        return HUGEMEM_PAGE - sizeof(arena_block);
+    return ARENA_BLOCK_SIZE;
+}
+
 static char *arena_new_block(arena *a, size_t size) {
-    arena_block *b = malloc(sizeof(arena_block) + size);
+    if (size > SIZE_MAX - sizeof(arena_block)) return NULL;
+    arena_block *b = block_alloc(sizeof(arena_block) + size);
     if (!b) return NULL;
     b->size = size;
     b->next = a->blocks;
@@ -44,16 +66,18 @@ static void *arena_fallback(arena *a, size_t n) {
         /* Own block; keep the current block's remainder for later small allocations. */
         return arena_new_block(a, n ? n : 1);
     }
-    char *p = arena_new_block(a, ARENA_BLOCK_SIZE);
+    size_t bs = regular_block_size(a);
+    char *p = arena_new_block(a, bs);
     if (!p) return NULL;
     a->ptr = p + n;
-    a->left = ARENA_BLOCK_SIZE - n;
+    a->left = bs - n;
     return p;
 }
 
 int arena_reserve(arena *a, size_t n) {
     if (a->ptr && n <= a->left) return 0;
-    size_t size = n > ARENA_BLOCK_SIZE ? n : ARENA_BLOCK_SIZE;
+    size_t bs = regular_block_size(a);
+    size_t size = n > bs ? n : bs;
     char *p = arena_new_block(a, size);
     if (!p) return -1;
     a->ptr = p;

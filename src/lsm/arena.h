@@ -11,6 +11,10 @@
 #include <stddef.h>
 
 #define ARENA_BLOCK_SIZE (256u * 1024u)
+/* Once an arena holds this many bytes, its new regular blocks are 2 MiB huge-page blocks
+ * (hugemem.h): a big memtable is read at random, and huge pages spare it most TLB misses and
+ * page faults. */
+#define ARENA_HUGE_AFTER (4u << 20)
 #define ARENA_ALIGN 8 /* alignment of arena_alloc_aligned: enough for pointers and uint64 */
 
 typedef struct arena_block arena_block;

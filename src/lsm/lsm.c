@@ -34,6 +34,7 @@
 #include "dbformat.h"
 #include "fs.h"
 #include "hash.h"
+#include "hugemem.h"
 #include "iter.h"
 #include "memtable.h"
 #include "read_pool.h"
@@ -214,6 +215,7 @@ void lsm_options_init(lsm_options *o) {
     o->compaction_threads = 1;
     o->max_open_files = 1000;
     o->read_direct = 1;
+    o->read_uring = 0;
     o->sync_mode = LSM_SYNC_EVERYSEC;
     o->wal_prealloc = 1u << 20;
     o->deletion_compaction_percent = 50;
@@ -980,6 +982,12 @@ static void try_recover(lsm_t *db) {
     refresh_error_state(db);
 }
 
+/* Niceness of the background threads (worker_start): the event loop serves clients at the
+ * process's priority; a flush (it frees memtable room writers may wait for) yields a little,
+ * compactions (they only have to keep up over seconds) yield more. */
+#define FLUSH_NICE 3
+#define COMPACTION_NICE 10
+
 /* Entry overhead in the skiplist beyond key+value (node, trailer, tower): an estimate. */
 #define MEM_ENTRY_OVERHEAD 40
 /* The arena grows in big blocks, so its usage alone overshoots small memtable sizes: rotate on
@@ -989,7 +997,7 @@ static void try_recover(lsm_t *db) {
  * not make memtables rotate earlier and raise write amplification. */
 static inline int mem_over(lsm_t *db, size_t limit) {
     size_t arena = memtable_memory_usage(db->mem) - memtable_index_bytes(db->mem);
-    return db->mem_est >= limit || arena - db->mem_base >= limit + (256u << 10);
+    return db->mem_est >= limit || arena - db->mem_base >= limit + HUGEMEM_PAGE;
 }
 static inline int mem_full(lsm_t *db) { return mem_over(db, db->o.memtable_size); }
 /* Memtables rotate at commit boundaries only (lsm_commit), so a failed commit never has writes
@@ -1703,6 +1711,8 @@ void lsm_get_stats(lsm_t *db, lsm_stats *out) {
     out->write_failures = db->failures;
     out->queued_manual_compactions = db->mq.n;
     out->prefetches_in_flight = db->readers ? read_pool_inflight(db->readers) : 0;
+    out->read_uring = db->readers ? read_pool_uses_uring(db->readers) : 0;
+    out->uring_block_reads = db->readers ? read_pool_uring_reads(db->readers) : 0;
 }
 
 /* ---------------- open / recovery / close ---------------- */
@@ -2159,15 +2169,15 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
         note_failure(db, LSM_EIO, msg);
     }
 
-    if (worker_start(&db->flush_w, db->efd, "kevo-flush") != 0) { rc = LSM_ENOMEM; goto fail_threads; }
+    if (worker_start(&db->flush_w, db->efd, "kevo-flush", FLUSH_NICE) != 0) { rc = LSM_ENOMEM; goto fail_threads; }
     for (int i = 0; i < o->compaction_threads; i++) {
         char name[16];
         snprintf(name, sizeof name, "kevo-compact-%u", (unsigned)i % 100u); /* fits 15 chars */
-        if (worker_start(&db->comp_w[i], db->efd, name) != 0) { rc = LSM_ENOMEM; goto fail_threads; }
+        if (worker_start(&db->comp_w[i], db->efd, name, COMPACTION_NICE) != 0) { rc = LSM_ENOMEM; goto fail_threads; }
         db->ncomp++;
     }
     if (o->read_threads > 0 &&
-        read_pool_start(&db->readers, o->read_threads, db->tc, o->read_direct) != 0) {
+        read_pool_start(&db->readers, o->read_threads, db->tc, o->read_direct, o->read_uring) != 0) {
         rc = LSM_ENOMEM;
         goto fail_threads;
     }

@@ -128,6 +128,9 @@ typedef struct lsm_options {
     int read_direct;               /* readers read with O_DIRECT (no page-cache copy: best when the
                                       block cache holds the hot set); 0 = through the page cache,
                                       a second cache behind the block cache; 1 */
+    int read_uring;                /* with read_threads > 0: point lookups' block reads are
+                                      submitted by the owner thread through io_uring, the threads
+                                      taking only the rest (read_pool.h); 0 = threads only; 0 */
     lsm_sync_mode sync_mode;       /* LSM_SYNC_EVERYSEC */
     int skip_corrupt_wal;          /* 0: refuse to open on mid-WAL corruption; 1: log and skip */
     size_t wal_prealloc;           /* WAL files are zeroed ahead in chunks of this many bytes so
@@ -414,6 +417,8 @@ typedef struct lsm_stats {
     int open_tables;
     uint64_t prefetches;              /* lookups queued on reader threads (lsm_prefetch) */
     int prefetches_in_flight;
+    int read_uring;                   /* 1: lsm_prefetch reads through io_uring (read_uring) */
+    uint64_t uring_block_reads;       /* data blocks read that way */
 } lsm_stats;
 void lsm_get_stats(lsm_t *db, lsm_stats *out);
 

@@ -51,6 +51,7 @@
 #include "arena.h"
 #include "dbformat.h"
 #include "hash.h"
+#include "hugemem.h"
 #include "lsm.h"
 
 #define MT_MAX_HEIGHT 12
@@ -144,7 +145,8 @@ static inline mt_slot *index_find(const memtable *m, const void *ukey, size_t uk
 }
 
 static int index_alloc(memtable *m, size_t cap) {
-    mt_slot *ns = calloc(cap, sizeof(mt_slot));
+    if (cap > SIZE_MAX / sizeof(mt_slot)) return LSM_ENOMEM;
+    mt_slot *ns = hugemem_alloc(cap * sizeof(mt_slot));
     if (!ns) return LSM_ENOMEM;
     size_t mask = cap - 1;
     for (size_t i = 0; i < m->cap; i++) {
@@ -154,7 +156,7 @@ static int index_alloc(memtable *m, size_t cap) {
         while (ns[j].node) j = (j + 1) & mask;
         ns[j] = *s;
     }
-    free(m->slots);
+    hugemem_free(m->slots, m->cap * sizeof(mt_slot));
     m->slots = ns;
     m->cap = cap;
     atomic_store_explicit(&m->index_bytes, cap * sizeof(mt_slot), memory_order_relaxed);
@@ -221,7 +223,7 @@ void memtable_unref(memtable *m) {
     if (!m) return;
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
         arena_destroy(&m->arena);
-        free(m->slots);
+        hugemem_free(m->slots, m->cap * sizeof(mt_slot));
         free(m->undo);
         free(m->undo_bytes);
         free(m);

@@ -16,6 +16,7 @@
 #include "hash.h"
 #include "lsm.h"
 #include "table_get.h"
+#include "uring_reader.h"
 #include "worker.h"
 
 typedef struct read_job {
@@ -35,6 +36,7 @@ struct read_pool {
     int inflight;
     int direct;           /* readers use O_DIRECT */
     table_cache *tc;
+    uring_reader *uring;  /* point lookups' block reads from the owner thread; NULL: threads only */
     worker w[];
 };
 
@@ -49,13 +51,12 @@ void lsm_debug_set_read_delay_us(unsigned us) { atomic_store(&g_delay_us, us); }
 /* Reader threads yield to the event loop: on this 2-core class of machine they share the CPUs
  * with it, and a command served from memory must not wait behind a block's checksum. */
 #define READER_NICE 5
-static _Thread_local int t_niced;
+static _Thread_local int t_direct_set;
 
 static void read_job_run(bg_job *j) {
     read_job *r = (read_job *)j;
-    if (!t_niced) {
-        t_niced = 1;
-        (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), READER_NICE);
+    if (!t_direct_set) {
+        t_direct_set = 1;
         sst_reader_set_direct_reads(r->direct); /* the block cache is the cache: no page-cache copy */
     }
     unsigned delay = atomic_load_explicit(&g_delay_us, memory_order_relaxed);
@@ -74,7 +75,7 @@ static void read_job_run(bg_job *j) {
     if (t_val.cap > KEEP_VALUE_BUFFER) lsm_buf_free(&t_val);
 }
 
-int read_pool_start(read_pool **out, int nthreads, table_cache *tc, int direct) {
+int read_pool_start(read_pool **out, int nthreads, table_cache *tc, int direct, int uring) {
     *out = NULL;
     if (nthreads < 1) nthreads = 1;
     if (nthreads > READ_POOL_MAX_THREADS) nthreads = READ_POOL_MAX_THREADS;
@@ -90,18 +91,32 @@ int read_pool_start(read_pool **out, int nthreads, table_cache *tc, int direct) 
     for (int i = 0; i < nthreads; i++) {
         char name[16];
         snprintf(name, sizeof name, "kevo-read-%u", (unsigned)i % 1000u); /* fits 15 chars */
-        if (worker_start(&p->w[i], p->efd, name) != 0) {
+        if (worker_start(&p->w[i], p->efd, name, READER_NICE) != 0) {
             read_pool_stop(p);
             return LSM_ENOMEM;
         }
         p->n++;
     }
+    /* as deep as the threads' reads could be, at least 64 */
+    if (uring && uring_reader_start(&p->uring, tc, p->efd, (unsigned)(nthreads < 64 ? 64 : nthreads * 2), direct) != 0)
+        p->uring = NULL; /* no io_uring here: the threads do every read */
     *out = p;
     return 0;
 }
 
 int read_pool_submit(read_pool *p, version *v, const void *key, size_t klen, uint64_t tag) {
+    /* the owner's own io_uring reads first (not while a test delays the threads' reads: the delay
+     * applies to thread jobs only); what they cannot do, or beyond their depth, goes to a thread */
+    if (p->uring && atomic_load_explicit(&g_delay_us, memory_order_relaxed) == 0) {
+        int rc = uring_reader_submit(p->uring, v, key, klen, tag);
+        if (rc != LSM_EAGAIN && rc != LSM_EBUSY) return rc;
+    }
     return read_pool_submit_seek(p, v, key, klen, 0, tag);
+}
+
+/* uring_reader_done's redo: a lookup that needs a table opened goes to a thread. */
+static int redo_on_thread(void *ctx, version *v, const void *key, size_t klen, uint64_t tag) {
+    return read_pool_submit_seek(ctx, v, key, klen, 0, tag);
 }
 
 int read_pool_submit_seek(read_pool *p, version *v, const void *key, size_t klen, int nblocks,
@@ -147,6 +162,7 @@ int read_pool_done(read_pool *p, uint64_t *tags, int max) {
             p->inflight--;
         }
     }
+    if (p->uring && n < max) n += uring_reader_done(p->uring, tags + n, max - n, redo_on_thread, p);
     /* more left than max: make sure the caller hears of them (the eventfd was drained) */
     if (n == max && p->inflight > 0) {
         uint64_t one = 1;
@@ -157,7 +173,11 @@ int read_pool_done(read_pool *p, uint64_t *tags, int max) {
 }
 
 int read_pool_fd(const read_pool *p) { return p->efd; }
-int read_pool_inflight(const read_pool *p) { return p->inflight; }
+int read_pool_inflight(const read_pool *p) {
+    return p->inflight + (p->uring ? uring_reader_inflight(p->uring) : 0);
+}
+int read_pool_uses_uring(const read_pool *p) { return p->uring != NULL; }
+uint64_t read_pool_uring_reads(const read_pool *p) { return p->uring ? uring_reader_reads(p->uring) : 0; }
 
 /* The last job of each reader thread: frees what its lookups kept for the next one. */
 static void cleanup_run(bg_job *j) {
@@ -178,6 +198,8 @@ static void wait_idle(read_pool *p) {
 
 void read_pool_stop(read_pool *p) {
     if (!p) return;
+    uring_reader_stop(p->uring); /* its pending lookups are dropped unreported */
+    p->uring = NULL;
     wait_idle(p);
     for (int i = 0; i < p->n; i++) {
         read_job *j = calloc(1, sizeof(*j));

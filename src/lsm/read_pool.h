@@ -23,8 +23,11 @@
 typedef struct read_pool read_pool;
 
 /* Starts nthreads (1..READ_POOL_MAX_THREADS) reader threads; direct = 1: they read with
- * O_DIRECT (sst_reader_set_direct_reads). 0 or LSM_ENOMEM / LSM_EIO. */
-int read_pool_start(read_pool **out, int nthreads, table_cache *tc, int direct);
+ * O_DIRECT (sst_reader_set_direct_reads). uring = 1: point lookups read their data blocks
+ * through io_uring from the owner thread (uring_reader.h), the threads taking only what that
+ * cannot do (tables to open, seeks, overflow); silently threads only where io_uring is not
+ * available. 0 or LSM_ENOMEM / LSM_EIO. */
+int read_pool_start(read_pool **out, int nthreads, table_cache *tc, int direct, int uring);
 /* Queues a lookup of key in v (a reference is taken and kept until read_pool_done reports the
  * job). tag comes back from read_pool_done when the lookup has finished. 0, or LSM_EBUSY when
  * every worker's ring is full (the caller reads itself), LSM_ENOMEM. */
@@ -39,6 +42,9 @@ int read_pool_done(read_pool *p, uint64_t *tags, int max);
 int read_pool_fd(const read_pool *p);
 /* Jobs submitted and not yet collected. */
 int read_pool_inflight(const read_pool *p);
+/* Whether point lookups go through io_uring, and how many block reads it has made. */
+int read_pool_uses_uring(const read_pool *p);
+uint64_t read_pool_uring_reads(const read_pool *p);
 /* Waits for the jobs in flight (discarding their tags), stops the threads, frees the pool. */
 void read_pool_stop(read_pool *p);
 #endif

@@ -218,6 +218,12 @@ static void sst_block_delete(void *v) { free(v); }
 /* get_block's fill argument: 0 = read without caching, 1 = read and cache, FILL_CACHED_ONLY =
  * read only what the page cache holds (SST_WOULDBLOCK when the block is in neither). */
 #define FILL_CACHED_ONLY 2
+/* FILL_CACHE_STRICT: the block cache only (no read at all, not even of the page cache); a miss
+ * is SST_WOULDBLOCK with the block's handle left in t_miss (sst_reader_get_cache_only). */
+#define FILL_CACHE_STRICT 3
+static _Thread_local struct {
+    uint64_t off, size;
+} t_miss;
 
 /* ---- direct reads (reader threads) ----
  * A thread that loads blocks for the block cache (the read pool) reads them with O_DIRECT: the
@@ -295,36 +301,10 @@ static int pread_all(int fd, char *p, size_t n, uint64_t off, int nowait) {
     return 0;
 }
 
-/* Reads, verifies and decompresses the block at (off, size). parse=1 also parses the block
- * trailer (data/index/props blocks). nowait=1 reads only from the page cache (LSM_EAGAIN when
- * the bytes are not all there). *out is malloc'ed (free or hand to the cache). */
-static int read_block_ex(const sst_reader *r, uint64_t off, uint64_t size, int parse, int nowait,
+/* Verifies (checksum), decompresses and (parse=1) parses the block read at off into b (size +
+ * trailer bytes; b is consumed: freed, or becomes *out). */
+static int verify_decode(const sst_reader *r, uint64_t off, uint64_t size, int parse, sst_block *b,
                          sst_block **out) {
-    *out = NULL;
-    if (size > SST_MAX_BLOCK_SIZE || off > r->file_size ||
-        size + SST_BLOCK_TRAILER > r->file_size - off)
-        return sst_fail(r->file_number, LSM_ECORRUPT,
-                        "block handle at offset %llu (size %llu) outside the file (%llu bytes)",
-                        (unsigned long long)off, (unsigned long long)size,
-                        (unsigned long long)r->file_size);
-    sst_block *b = malloc(sizeof(*b) + (size_t)size + SST_BLOCK_TRAILER);
-    if (!b) return LSM_ENOMEM;
-    int rc;
-    ssize_t d = t_direct && !nowait ? pread_direct((sst_reader *)r, b->data, (size_t)size + SST_BLOCK_TRAILER, off) : -2;
-    if (d == -2) {
-        rc = pread_all(r->fd, b->data, (size_t)size + SST_BLOCK_TRAILER, off, nowait);
-    } else {
-        rc = d < 0 ? LSM_EIO : (size_t)d < (size_t)size + SST_BLOCK_TRAILER ? LSM_ECORRUPT : 0;
-    }
-    if (rc == LSM_EAGAIN) {
-        free(b);
-        return rc;
-    }
-    if (rc) {
-        free(b);
-        return sst_fail(r->file_number, rc, "block at offset %llu: %s", (unsigned long long)off,
-                        rc == LSM_EIO ? strerror(errno) : "file shorter than the block");
-    }
     uint32_t want = crc32c_unmask(decode_fixed32(b->data + size + 1));
     if (crc32c(b->data, (size_t)size + 1) != want) {
         free(b);
@@ -366,6 +346,49 @@ static int read_block_ex(const sst_reader *r, uint64_t off, uint64_t size, int p
     return 0;
 }
 
+/* verify_decode of a copy of raw (size + trailer bytes read at off). */
+static int finish_block(const sst_reader *r, uint64_t off, uint64_t size, int parse,
+                        const char *raw, sst_block **out) {
+    *out = NULL;
+    sst_block *b = malloc(sizeof(*b) + (size_t)size + SST_BLOCK_TRAILER);
+    if (!b) return LSM_ENOMEM;
+    memcpy(b->data, raw, (size_t)size + SST_BLOCK_TRAILER);
+    return verify_decode(r, off, size, parse, b, out);
+}
+
+/* Reads, verifies and decompresses the block at (off, size). parse=1 also parses the block
+ * trailer (data/index/props blocks). nowait=1 reads only from the page cache (LSM_EAGAIN when
+ * the bytes are not all there). *out is malloc'ed (free or hand to the cache). */
+static int read_block_ex(const sst_reader *r, uint64_t off, uint64_t size, int parse, int nowait,
+                         sst_block **out) {
+    *out = NULL;
+    if (size > SST_MAX_BLOCK_SIZE || off > r->file_size ||
+        size + SST_BLOCK_TRAILER > r->file_size - off)
+        return sst_fail(r->file_number, LSM_ECORRUPT,
+                        "block handle at offset %llu (size %llu) outside the file (%llu bytes)",
+                        (unsigned long long)off, (unsigned long long)size,
+                        (unsigned long long)r->file_size);
+    sst_block *b = malloc(sizeof(*b) + (size_t)size + SST_BLOCK_TRAILER);
+    if (!b) return LSM_ENOMEM;
+    int rc;
+    ssize_t d = t_direct && !nowait ? pread_direct((sst_reader *)r, b->data, (size_t)size + SST_BLOCK_TRAILER, off) : -2;
+    if (d == -2) {
+        rc = pread_all(r->fd, b->data, (size_t)size + SST_BLOCK_TRAILER, off, nowait);
+    } else {
+        rc = d < 0 ? LSM_EIO : (size_t)d < (size_t)size + SST_BLOCK_TRAILER ? LSM_ECORRUPT : 0;
+    }
+    if (rc == LSM_EAGAIN) {
+        free(b);
+        return rc;
+    }
+    if (rc) {
+        free(b);
+        return sst_fail(r->file_number, rc, "block at offset %llu: %s", (unsigned long long)off,
+                        rc == LSM_EIO ? strerror(errno) : "file shorter than the block");
+    }
+    return verify_decode(r, off, size, parse, b, out);
+}
+
 static int read_block(const sst_reader *r, uint64_t off, uint64_t size, int parse,
                       sst_block **out) {
     return read_block_ex(r, off, size, parse, 0, out);
@@ -403,6 +426,11 @@ static int get_block(sst_reader *r, uint64_t off, uint64_t size, int fill, sst_b
         }
     }
     sst_block *b;
+    if (fill == FILL_CACHE_STRICT) {
+        t_miss.off = off;
+        t_miss.size = size;
+        return SST_WOULDBLOCK;
+    }
     /* cached only: the page cache may still have it (read without waiting), else the caller
      * has it read elsewhere */
     if (fill == FILL_CACHED_ONLY && !nowait_worth_trying()) return SST_WOULDBLOCK;
@@ -631,6 +659,56 @@ int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t 
 int sst_reader_get_cached(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
                           uint64_t snapshot, lsm_buf *val) {
     return lookup(r, ukey, ukl, h64, snapshot, val, r->cache ? FILL_CACHED_ONLY : 1);
+}
+
+int sst_reader_get_cache_only(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
+                              uint64_t snapshot, lsm_buf *val, uint64_t *miss_off,
+                              uint64_t *miss_size) {
+    if (!r->cache) return SST_WOULDBLOCK; /* nothing to fill: no handle to give */
+    t_miss.off = t_miss.size = UINT64_MAX;
+    int rc = lookup(r, ukey, ukl, h64, snapshot, val, FILL_CACHE_STRICT);
+    *miss_off = t_miss.off;
+    *miss_size = t_miss.size;
+    return rc;
+}
+
+int sst_reader_read_plan(sst_reader *r, uint64_t off, uint64_t size, int direct, int *fd,
+                         uint64_t *aoff, size_t *alen, size_t *skip) {
+    if (size > SST_MAX_BLOCK_SIZE || off > r->file_size ||
+        size + SST_BLOCK_TRAILER > r->file_size - off)
+        return LSM_ECORRUPT;
+    uint64_t n = size + SST_BLOCK_TRAILER;
+    int dfd = direct ? direct_fd(r) : DFD_NONE;
+    if (dfd >= 0) {
+        uint64_t a = off & ~(uint64_t)(DIRECT_ALIGN - 1);
+        *fd = dfd;
+        *aoff = a;
+        *alen = (size_t)((off + n - a + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1));
+        *skip = (size_t)(off - a);
+        return 1;
+    }
+    *fd = r->fd;
+    *aoff = off;
+    *alen = (size_t)n;
+    *skip = 0;
+    return 0;
+}
+
+int sst_reader_cache_block(sst_reader *r, uint64_t off, uint64_t size, const char *raw) {
+    if (!r->cache) return 0;
+    cache_handle *ch = block_cache_lookup(r->cache, r->file_number, off);
+    if (ch) { /* loaded meanwhile (another lookup, an iterator) */
+        block_cache_release(r->cache, ch);
+        return 0;
+    }
+    sst_block *b;
+    int rc = finish_block(r, off, size, 1, raw, &b);
+    if (rc) return rc;
+    uint64_t tag = (uint64_t)b->blk.restarts | (uint64_t)b->blk.num_restarts << 32;
+    ch = block_cache_insert_tagged(r->cache, r->file_number, off, b, sizeof(*b) + b->size,
+                                   sst_block_delete, tag);
+    if (ch) block_cache_release(r->cache, ch);
+    return 0;
 }
 
 int sst_reader_seek_blocks(sst_reader *r, const void *ukey, size_t ukl, int nblocks, int cached_only) {

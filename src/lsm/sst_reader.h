@@ -35,6 +35,25 @@ int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t 
  * it) and asks again. */
 int sst_reader_get_cached(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
                           uint64_t snapshot, lsm_buf *val);
+/* As sst_reader_get_cached, but never reads anything (not even the OS page cache): when the data
+ * block the lookup needs is not in the block cache, SST_WOULDBLOCK with its handle in *miss_off
+ * and *miss_size (UINT64_MAX when the answer is SST_WOULDBLOCK for want of a cache). For a
+ * caller that reads the block itself (uring_reader.h) and then asks again. */
+int sst_reader_get_cache_only(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
+                              uint64_t snapshot, lsm_buf *val, uint64_t *miss_off,
+                              uint64_t *miss_size);
+/* How to read the block at (off, size) and its trailer from outside (an asynchronous read):
+ * *fd, the file range [*aoff, *aoff + *alen) to read and *skip, where the block starts in it.
+ * direct = 0 asks for the plain descriptor (through the OS page cache).
+ * Returns 1 when *fd is the table's O_DIRECT descriptor (the range is 4 KiB-aligned and so must
+ * the buffer be), 0 when it is the plain one (the range is the block exactly), LSM_ECORRUPT when
+ * the handle lies outside the file. The descriptors stay open while r is referenced. */
+int sst_reader_read_plan(sst_reader *r, uint64_t off, uint64_t size, int direct, int *fd,
+                         uint64_t *aoff, size_t *alen, size_t *skip);
+/* Verifies, decodes and inserts into the block cache the block at (off, size) whose size +
+ * trailer bytes were read into raw (copied: raw stays the caller's). 0 (also when it was
+ * cached meanwhile, or r has no cache) or LSM_ECORRUPT / LSM_ENOMEM. Any thread. */
+int sst_reader_cache_block(sst_reader *r, uint64_t off, uint64_t size, const char *raw);
 /* The data blocks an iterator seek to ukey lands in (the block holding the first entry >= ukey)
  * and the nblocks - 1 after it: cached_only = 1 checks they are all in the block cache (0, or
  * SST_WOULDBLOCK when one is not), 0 reads those that are not into it (0 or a negative code).

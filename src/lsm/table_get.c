@@ -32,7 +32,7 @@ static int window_open(table_get *g) {
     file_meta *f;
     while (w < TABLE_GET_WINDOW && (f = next_candidate(g))) {
         g->p[w].r = NULL;
-        if (!g->cached_only) {
+        if (g->cached_only == TABLE_GET_READ) {
             g->p[w].rc = table_cache_get(g->tc, f->number, &g->p[w].r);
         } else if ((g->p[w].rc = table_cache_peek(g->tc, f->number, &g->p[w].r)) != 0) {
             g->p[w].rc = SST_WOULDBLOCK; /* opening the table reads it */
@@ -52,10 +52,23 @@ static void window_close(table_get *g) {
 /* Probes the open window in order: SST_FOUND / SST_DELETED / a negative code end the lookup. */
 static int window_probe(table_get *g, uint64_t snapshot, lsm_buf *val) {
     int rc = SST_NOTFOUND;
-    for (int i = 0; i < g->w && rc == SST_NOTFOUND; i++)
-        rc = !g->p[i].r      ? g->p[i].rc
-             : g->cached_only ? sst_reader_get_cached(g->p[i].r, g->key, g->klen, g->h, snapshot, val)
-                              : sst_reader_get_hashed(g->p[i].r, g->key, g->klen, g->h, snapshot, val);
+    for (int i = 0; i < g->w && rc == SST_NOTFOUND; i++) {
+        sst_reader *r = g->p[i].r;
+        if (!r) {
+            rc = g->p[i].rc;
+        } else if (g->cached_only == TABLE_GET_CACHE_ONLY) {
+            rc = sst_reader_get_cache_only(r, g->key, g->klen, g->h, snapshot, val, &g->miss_off,
+                                           &g->miss_size);
+            if (rc == SST_WOULDBLOCK && g->miss_off != UINT64_MAX) {
+                sst_reader_ref(r);
+                g->miss_r = r;
+            }
+        } else if (g->cached_only == TABLE_GET_NOWAIT) {
+            rc = sst_reader_get_cached(r, g->key, g->klen, g->h, snapshot, val);
+        } else {
+            rc = sst_reader_get_hashed(r, g->key, g->klen, g->h, snapshot, val);
+        }
+    }
     return rc;
 }
 
@@ -67,6 +80,7 @@ void table_get_start(table_get *g, const version *v, table_cache *tc, const void
 void table_get_start_ex(table_get *g, const version *v, table_cache *tc, const void *key,
                         size_t klen, uint64_t h, int cached_only) {
     g->cached_only = cached_only;
+    g->miss_r = NULL;
     g->v = v;
     g->tc = tc;
     g->key = key;
@@ -90,6 +104,14 @@ int table_get_finish(table_get *g, uint64_t snapshot, lsm_buf *val) {
 }
 
 void table_get_abort(table_get *g) { window_close(g); }
+
+sst_reader *table_get_miss(table_get *g, uint64_t *off, uint64_t *size) {
+    sst_reader *r = g->miss_r;
+    g->miss_r = NULL;
+    *off = g->miss_off;
+    *size = g->miss_size;
+    return r;
+}
 
 /* One table of the seek: its blocks at key (cached_only: checked only). */
 static int seek_one(table_cache *tc, const file_meta *f, const void *key, size_t klen, int nblocks,

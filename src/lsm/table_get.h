@@ -27,7 +27,9 @@ typedef struct table_get {
     uint64_t h;           /* key_hash64(key, klen) */
     int l0, level;        /* next L0 index / next level >= 1 to consider */
     int w;                /* readers open in the current window */
-    int cached_only;      /* 1: never read a file (table_get_start_ex) */
+    int cached_only;      /* TABLE_GET_* (table_get_start_ex) */
+    sst_reader *miss_r;   /* TABLE_GET_CACHE_ONLY: the table whose block is missing (referenced) */
+    uint64_t miss_off, miss_size;
     struct {
         sst_reader *r;    /* NULL: opening failed with rc */
         int rc;
@@ -40,15 +42,24 @@ typedef struct table_get {
  * error is reported by table_get_finish when that table's turn comes). */
 void table_get_start(table_get *g, const version *v, table_cache *tc, const void *key,
                      size_t klen, uint64_t h);
-/* As table_get_start; cached_only = 1 makes the lookup read no file: table_get_finish then
- * returns SST_WOULDBLOCK where it would have opened a table or read a data block not in the
- * block cache (see sst_reader_get_cached). */
+/* cached_only of table_get_start_ex: */
+#define TABLE_GET_READ 0       /* read what the lookup needs (table_get_start) */
+#define TABLE_GET_NOWAIT 1     /* read no file, but the OS page cache (sst_reader_get_cached) */
+#define TABLE_GET_CACHE_ONLY 2 /* memory only; a missing data block is named (table_get_miss) */
+/* As table_get_start; cached_only = TABLE_GET_NOWAIT or TABLE_GET_CACHE_ONLY makes the lookup
+ * read no file: table_get_finish then returns SST_WOULDBLOCK where it would have opened a table
+ * or read a data block not in the block cache (see sst_reader_get_cached). */
 void table_get_start_ex(table_get *g, const version *v, table_cache *tc, const void *key,
                         size_t klen, uint64_t h, int cached_only);
 /* Probes the candidates in order for the newest entry with sequence <= snapshot: SST_FOUND (the
  * value copied into *val), SST_DELETED, SST_NOTFOUND, SST_WOULDBLOCK (cached_only), or a negative LSM_E* code (detail in
  * sst_reader_last_error() on this thread). Releases every reader. */
 int table_get_finish(table_get *g, uint64_t snapshot, lsm_buf *val);
+/* After table_get_finish returned SST_WOULDBLOCK under TABLE_GET_CACHE_ONLY: the table whose
+ * data block (*off, *size) is missing, with a reference the caller must drop (sst_reader_unref),
+ * or NULL when what is missing is the table itself (not open: opening it reads the file).
+ * Otherwise NULL. */
+sst_reader *table_get_miss(table_get *g, uint64_t *off, uint64_t *size);
 /* Releases the readers without probing (a memtable answered). */
 void table_get_abort(table_get *g);
 /* The blocks an iterator seek to key reads in v's tables: in every L0 file whose range ends at or

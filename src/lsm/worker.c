@@ -4,10 +4,17 @@
 #include <errno.h>
 #include <stdint.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static void *worker_main(void *arg) {
     worker *w = arg;
+    if (w->nice) { /* relative to the niceness inherited from the owner */
+        errno = 0;
+        int base = getpriority(PRIO_PROCESS, 0);
+        if (errno == 0) (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), base + w->nice);
+    }
     for (;;) {
         bg_job *j = spsc_pop(&w->in);
         if (!j) {
@@ -31,8 +38,9 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-int worker_start(worker *w, int efd, const char *name) {
+int worker_start(worker *w, int efd, const char *name, int nice) {
     w->efd = efd;
+    w->nice = nice;
     w->inflight = 0;
     atomic_init(&w->stop, 0);
     if (spsc_init(&w->in, 64) != 0) return -1;

@@ -28,11 +28,14 @@ typedef struct worker {
     int efd;         /* eventfd written after each result; not owned */
     int inflight;    /* owner thread: submitted and not yet popped */
     int started;
+    int nice;        /* the thread's nice value (setpriority), 0 = the process's */
 } worker;
 
 /* 0 or -1. efd receives a write of 1 per finished job. name: the thread's name as ps, top and
- * perf show it (at most 15 characters; NULL = inherit the process name). */
-int worker_start(worker *w, int efd, const char *name);
+ * perf show it (at most 15 characters; NULL = inherit the process name). nice: added to the
+ * thread's scheduling niceness when it starts (0: none), so that background work yields the
+ * CPU to the event loop (best effort: ignored when refused). */
+int worker_start(worker *w, int efd, const char *name, int nice);
 /* Hands a job to the worker (owner thread). 0, or -1 when the ring is full. */
 int worker_submit(worker *w, bg_job *job);
 /* A finished job or NULL (owner thread). */

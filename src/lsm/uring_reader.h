@@ -1,0 +1,51 @@
+/* uring_reader.h - point lookups whose data-block reads the owner thread submits itself through
+ * io_uring (Linux), instead of handing the whole lookup to a reader thread (read_pool.h).
+ *
+ * A lookup runs from memory (TABLE_GET_CACHE_ONLY: memtables are the caller's, then bloom
+ * filters, pinned indexes and the block cache) until it needs a data block that is not cached;
+ * that block is read asynchronously (O_DIRECT where the file system allows it), and when the read
+ * lands it is verified, decoded and inserted into the block cache, and the lookup runs again from
+ * memory (a bloom false positive may need one more block). Lookups that need the same block wait
+ * on one read. No thread hand-off, no wake-up per read: the completions are reaped in batches on
+ * the owner thread, and the kernel signals them on the caller's eventfd.
+ *
+ * What it cannot do (a table that is not open: opening it reads its footer, index and filter)
+ * it gives back to the caller (uring_reader_done's redo callback), which uses a reader thread.
+ *
+ * Threads: every function on the owner thread only. Lifetime: the table cache outlives the
+ * reader; a request holds a reference to its version until it is reported; uring_reader_stop
+ * waits for the reads in flight (the kernel writes into their buffers until then). */
+#ifndef KEVO_URING_READER_H
+#define KEVO_URING_READER_H
+#include <stddef.h>
+#include <stdint.h>
+#include "table_cache.h"
+#include "version.h"
+
+typedef struct uring_reader uring_reader;
+
+/* Sets up a ring of depth entries whose completions write efd (an eventfd the caller polls);
+ * direct = 1: blocks are read with O_DIRECT where the file system allows it (the block cache is
+ * then their only cache), 0: through the OS page cache.
+ * 0, LSM_EINVAL (no io_uring here: built without liburing, an old kernel, or io_uring
+ * disabled by the system), LSM_ENOMEM. */
+int uring_reader_start(uring_reader **out, table_cache *tc, int efd, unsigned depth, int direct);
+/* Starts the lookup of key in v. 0: its tag will come back from uring_reader_done (at once when
+ * it needs nothing read: the next call reports it); LSM_EAGAIN: it needs what only a blocking
+ * read can do (a table to open): the caller uses a thread; LSM_EBUSY: too many reads in flight;
+ * LSM_ENOMEM. */
+int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag);
+/* A finished lookup that turned out to need a table opened: the callback takes it over (returns
+ * 0 when it did; otherwise the tag is reported as finished, and its command reads in place). */
+typedef int (*uring_redo_fn)(void *ctx, version *v, const void *key, size_t klen, uint64_t tag);
+/* Reaps the completed reads, caches their blocks, runs their lookups again, and collects up to
+ * max finished tags; returns how many. Lookups left over (more than max) are reported by the
+ * next call, and efd is written so the caller hears of them. */
+int uring_reader_done(uring_reader *u, uint64_t *tags, int max, uring_redo_fn redo, void *ctx);
+/* Lookups submitted and not yet reported. */
+int uring_reader_inflight(const uring_reader *u);
+/* Block reads submitted so far (INFO, tests). */
+uint64_t uring_reader_reads(const uring_reader *u);
+/* Waits for the reads in flight, drops every pending lookup unreported, frees the ring. */
+void uring_reader_stop(uring_reader *u);
+#endif
