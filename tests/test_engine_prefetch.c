@@ -8,6 +8,9 @@
  *     (a model-checked random mix of writes, flushes, compactions, probes and reads);
  *   - closing with lookups in flight, and running without reader threads. */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "engine_test_util.h"
 
@@ -21,11 +24,14 @@ static void value_of(char *buf, int i, int gen)
     for (int j = 0; j < VLEN; j++) buf[j] = (char)('a' + (i * 7 + j + gen * 13) % 26);
 }
 
+static int g_uring; /* a test sets it first: the options then ask for io_uring reads */
+
 static lsm_options opts(int threads)
 {
     lsm_options o;
     etu_small_options(&o);
     o.read_threads = threads;
+    o.read_uring = g_uring;
     o.block_cache_size = 256 << 10;
     return o;
 }
@@ -75,7 +81,26 @@ static void expect_value(lsm_t *db, int i, int gen)
     lsm_buf_free(&b);
 }
 
-/* A database filled, closed and reopened: empty block and table caches. */
+/* Drops dir's files from the OS page cache (they were synced by the close before). */
+static void evict_page_cache(const char *dir)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0) continue;
+        (void)fdatasync(fd);
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        close(fd);
+    }
+    closedir(d);
+}
+
+/* A database filled, closed and reopened: empty block and table caches (with g_uring, an empty
+ * page cache too, so that reads of blocks are real reads). */
 static lsm_t *cold_db(char *dir, size_t n, int threads)
 {
     etu_tmpdir(dir, n, "prefetch");
@@ -84,6 +109,7 @@ static lsm_t *cold_db(char *dir, size_t n, int threads)
     cr_assert_not_null(db);
     fill(db);
     cr_assert_eq(lsm_close(db), 0);
+    if (g_uring) evict_page_cache(dir);
     db = etu_open(dir, &o);
     cr_assert_not_null(db);
     return db;
@@ -190,7 +216,7 @@ Test(prefetch, memo_never_outlives_a_write_or_a_rollback)
 /* A random mix against a model: puts, deletes, probes (lsm_get_ready) followed or not by a
  * get, background lookups, commits, flushes and compactions via lsm_poll. Every get must
  * return the model's value. */
-Test(prefetch, random_mix_matches_a_model, .timeout = 120)
+static void random_mix(void)
 {
     char dir[256], k[32], v[VLEN];
     lsm_t *db = cold_db(dir, sizeof dir, 3);
@@ -264,6 +290,50 @@ Test(prefetch, random_mix_matches_a_model, .timeout = 120)
         }
     }
     lsm_buf_free(&b);
+    if (g_uring) {
+        lsm_stats st;
+        lsm_get_stats(db, &st);
+        cr_assert(st.read_uring == 1 && st.uring_block_reads > 0, "reads went through io_uring");
+    }
+    cr_assert_eq(lsm_close(db), 0);
+    etu_rmrf(dir);
+}
+
+Test(prefetch, random_mix_matches_a_model, .timeout = 120) { random_mix(); }
+
+Test(prefetch, random_mix_matches_a_model_with_uring_reads, .timeout = 120)
+{
+    g_uring = 1;
+    random_mix();
+}
+
+Test(prefetch, uring_reads_cold_blocks_of_open_tables)
+{
+    g_uring = 1;
+    char dir[256], k[32];
+    lsm_t *db = cold_db(dir, sizeof dir, 1);
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    cr_assert_eq(st.read_uring, 1, "io_uring is available on this kernel");
+    uint64_t tag = 1;
+    int waited = 0;
+    /* two passes: the first opens the tables (a thread), the second reads other blocks of them */
+    for (int n = 0; n < 32; n++, tag++) {
+        int i = (n % 16) * (NKEYS / 16) + (n / 16) * (NKEYS / 32);
+        key_of(k, sizeof k, i);
+        int rc = lsm_get_ready(db, k, strlen(k));
+        if (rc == LSM_EAGAIN) {
+            cr_assert_eq(lsm_prefetch(db, k, strlen(k), tag), 0);
+            wait_tag(db, tag);
+            waited++;
+            cr_assert_eq(lsm_get_ready(db, k, strlen(k)), 0, "%s ready once its block landed", k);
+        }
+        expect_value(db, i, 0);
+    }
+    cr_assert_gt(waited, 1);
+    lsm_get_stats(db, &st);
+    /* the first lookups open the tables (on a thread); the later ones read blocks themselves */
+    cr_assert_gt(st.uring_block_reads, 0);
     cr_assert_eq(lsm_close(db), 0);
     etu_rmrf(dir);
 }
