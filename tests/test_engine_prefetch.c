@@ -293,7 +293,8 @@ static void random_mix(void)
     if (g_uring) {
         lsm_stats st;
         lsm_get_stats(db, &st);
-        cr_assert(st.read_uring == 1 && st.uring_block_reads > 0, "reads went through io_uring");
+        /* io_uring may be refused by the system (seccomp, io_uring_disabled): threads then */
+        if (st.read_uring) cr_assert_gt(st.uring_block_reads, 0, "reads went through io_uring");
     }
     cr_assert_eq(lsm_close(db), 0);
     etu_rmrf(dir);
@@ -314,7 +315,12 @@ Test(prefetch, uring_reads_cold_blocks_of_open_tables)
     lsm_t *db = cold_db(dir, sizeof dir, 1);
     lsm_stats st;
     lsm_get_stats(db, &st);
-    cr_assert_eq(st.read_uring, 1, "io_uring is available on this kernel");
+    if (!st.read_uring) { /* refused by the system (seccomp, io_uring_disabled): nothing to test */
+        fprintf(stderr, "uring_reads_cold_blocks_of_open_tables: no io_uring here, skipped\n");
+        lsm_close(db);
+        etu_rmrf(dir);
+        return;
+    }
     uint64_t tag = 1;
     int waited = 0;
     /* two passes: the first opens the tables (a thread), the second reads other blocks of them */
