@@ -246,6 +246,12 @@ void sst_reader_free_thread_buffers(void) {
     t_bounce_cap = 0;
 }
 
+/* The DIRECT_ALIGN-aligned file range [*a, *a + *span) around n bytes at off. */
+static void direct_range(uint64_t off, uint64_t n, uint64_t *a, size_t *span) {
+    *a = off & ~(uint64_t)(DIRECT_ALIGN - 1);
+    *span = (size_t)((off + n - *a + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1));
+}
+
 static int direct_fd(sst_reader *r) {
     int fd = atomic_load_explicit(&r->dfd, memory_order_acquire);
     if (fd != DFD_UNOPENED) return fd;
@@ -264,8 +270,9 @@ static int direct_fd(sst_reader *r) {
 static ssize_t pread_direct(sst_reader *r, char *p, size_t n, uint64_t off) {
     int fd = direct_fd(r);
     if (fd < 0) return -2;
-    uint64_t a = off & ~(uint64_t)(DIRECT_ALIGN - 1);
-    size_t span = (size_t)((off + n - a + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1));
+    uint64_t a;
+    size_t span;
+    direct_range(off, n, &a, &span);
     if (span > t_bounce_cap) {
         free(t_bounce);
         t_bounce = NULL;
@@ -412,6 +419,16 @@ static void nowait_note(int hit) {
     t_nowait_ratio = (t_nowait_ratio * 15 + (hit ? 256 : 0)) / 16;
 }
 
+/* Inserts the parsed data block b read at off into r's cache: the pinned handle, or NULL when
+ * the cache could not take it (b stays the caller's). The entry's tag is the parsed trailer
+ * (restart array offset, count): a later get builds the block view from the cache entry alone
+ * and loads the restart array without first waiting for the block's header. */
+static cache_handle *cache_insert(sst_reader *r, uint64_t off, sst_block *b) {
+    uint64_t tag = (uint64_t)b->blk.restarts | (uint64_t)b->blk.num_restarts << 32;
+    return block_cache_insert_tagged(r->cache, r->file_number, off, b, sizeof(*b) + b->size,
+                                     sst_block_delete, tag);
+}
+
 /* Fetches a data block: from the cache (pinned handle in *h), or read (inserted into the
  * cache when fill, else owned by the caller: *h NULL). */
 static int get_block(sst_reader *r, uint64_t off, uint64_t size, int fill, sst_block **out,
@@ -439,16 +456,7 @@ static int get_block(sst_reader *r, uint64_t off, uint64_t size, int fill, sst_b
     if (rc == LSM_EAGAIN) return SST_WOULDBLOCK;
     if (rc) return rc;
     if (fill == FILL_CACHED_ONLY) fill = 1;
-    if (r->cache && fill) {
-        /* tag = the parsed trailer (restart array offset, count): a later get builds the block
-         * view from the cache entry alone and loads the restart array without first waiting
-         * for the block's header */
-        uint64_t tag = (uint64_t)b->blk.restarts | (uint64_t)b->blk.num_restarts << 32;
-        cache_handle *ch = block_cache_insert_tagged(r->cache, r->file_number, off, b,
-                                                     sizeof(*b) + b->size, sst_block_delete,
-                                                     tag);
-        if (ch) *h = ch;
-    }
+    if (r->cache && fill) *h = cache_insert(r, off, b);
     *out = b;
     return 0;
 }
@@ -680,11 +688,9 @@ int sst_reader_read_plan(sst_reader *r, uint64_t off, uint64_t size, int direct,
     uint64_t n = size + SST_BLOCK_TRAILER;
     int dfd = direct ? direct_fd(r) : DFD_NONE;
     if (dfd >= 0) {
-        uint64_t a = off & ~(uint64_t)(DIRECT_ALIGN - 1);
         *fd = dfd;
-        *aoff = a;
-        *alen = (size_t)((off + n - a + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1));
-        *skip = (size_t)(off - a);
+        direct_range(off, n, aoff, alen);
+        *skip = (size_t)(off - *aoff);
         return 1;
     }
     *fd = r->fd;
@@ -704,10 +710,9 @@ int sst_reader_cache_block(sst_reader *r, uint64_t off, uint64_t size, const cha
     sst_block *b;
     int rc = finish_block(r, off, size, 1, raw, &b);
     if (rc) return rc;
-    uint64_t tag = (uint64_t)b->blk.restarts | (uint64_t)b->blk.num_restarts << 32;
-    ch = block_cache_insert_tagged(r->cache, r->file_number, off, b, sizeof(*b) + b->size,
-                                   sst_block_delete, tag);
+    ch = cache_insert(r, off, b);
     if (ch) block_cache_release(r->cache, ch);
+    else free(b); /* the cache could not take it: nothing is lost but the read */
     return 0;
 }
 

@@ -79,6 +79,12 @@ static void map_remove(uring_reader *u, ur_io *io) {
     if (*pp) *pp = io->hnext;
 }
 
+static void drop(uring_reader *u, ur_req *req) {
+    version_unref(req->v);
+    free(req);
+    u->inflight--;
+}
+
 /* Reports req finished (its tag to ready[]) and frees it. 0 or LSM_ENOMEM (req kept). */
 static int finish(uring_reader *u, ur_req *req) {
     if (u->nready == u->ready_cap) {
@@ -89,16 +95,19 @@ static int finish(uring_reader *u, ur_req *req) {
         u->ready_cap = nc;
     }
     u->ready[u->nready++] = req->tag;
-    version_unref(req->v);
-    free(req);
-    u->inflight--;
+    drop(u, req);
     return 0;
 }
 
-static void drop(uring_reader *u, ur_req *req) {
-    version_unref(req->v);
-    free(req);
-    u->inflight--;
+/* Takes a reaped read out of the in-flight map and frees it; returns its waiters. */
+static ur_req *retire(uring_reader *u, ur_io *io) {
+    map_remove(u, io);
+    u->nio--;
+    ur_req *w = io->waiters;
+    sst_reader_unref(io->r);
+    free(io->buf);
+    free(io);
+    return w;
 }
 
 enum { STEP_DONE, STEP_QUEUED, STEP_THREAD, STEP_BUSY, STEP_NOMEM };
@@ -129,22 +138,15 @@ static int queue_read(uring_reader *u, ur_req *req, sst_reader *r, uint64_t off,
     io = calloc(1, sizeof(*io));
     size_t cap = (alen + UR_ALIGN - 1) & ~(size_t)(UR_ALIGN - 1);
     char *buf = NULL;
-    if (!io || posix_memalign((void **)&buf, UR_ALIGN, cap ? cap : UR_ALIGN)) {
-        free(io);
-        sst_reader_unref(r);
-        return STEP_NOMEM;
-    }
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-    if (!sqe) { /* entries not yet handed to the kernel: hand them and retry */
+    int why = STEP_NOMEM;
+    struct io_uring_sqe *sqe = NULL;
+    if (!io || posix_memalign((void **)&buf, UR_ALIGN, cap ? cap : UR_ALIGN)) goto fail;
+    if (!(sqe = io_uring_get_sqe(&u->ring))) { /* entries not yet handed to the kernel */
         io_uring_submit(&u->ring);
         sqe = io_uring_get_sqe(&u->ring);
     }
-    if (!sqe) {
-        free(buf);
-        free(io);
-        sst_reader_unref(r);
-        return STEP_BUSY;
-    }
+    why = STEP_BUSY;
+    if (!sqe) goto fail;
     io->r = r;
     io->file = file;
     io->off = off;
@@ -162,6 +164,11 @@ static int queue_read(uring_reader *u, ur_req *req, sst_reader *r, uint64_t off,
     u->nio++;
     u->reads++;
     return STEP_QUEUED;
+fail:
+    free(buf);
+    free(io);
+    sst_reader_unref(r);
+    return why;
 }
 
 /* Runs req's lookup from memory; queues the read of the block it lacks. */
@@ -256,14 +263,9 @@ static void resume(uring_reader *u, ur_req *req, uring_redo_fn redo, void *ctx) 
 
 /* One reaped read: cache the block, resume its waiters. */
 static void complete(uring_reader *u, ur_io *io, int res, uring_redo_fn redo, void *ctx) {
-    map_remove(u, io);
-    u->nio--;
     if (res >= 0 && (size_t)res >= io->need)
         (void)sst_reader_cache_block(io->r, io->off, io->size, io->buf + io->skip);
-    ur_req *w = io->waiters;
-    sst_reader_unref(io->r);
-    free(io->buf);
-    free(io);
+    ur_req *w = retire(u, io);
     /* a failed read leaves the block uncached: the waiters' next step finds it missing again,
      * so they are finished instead of retried (their commands read in place and report) */
     int ok = res >= 0;
@@ -308,15 +310,10 @@ void uring_reader_stop(uring_reader *u) {
         if (io_uring_wait_cqe(&u->ring, &cqe) != 0) break;
         ur_io *io = io_uring_cqe_get_data(cqe);
         io_uring_cqe_seen(&u->ring, cqe);
-        map_remove(u, io);
-        u->nio--;
-        for (ur_req *w = io->waiters, *next; w; w = next) {
+        for (ur_req *w = retire(u, io), *next; w; w = next) {
             next = w->next;
             drop(u, w);
         }
-        sst_reader_unref(io->r);
-        free(io->buf);
-        free(io);
     }
     io_uring_queue_exit(&u->ring);
     free(u->ready);
