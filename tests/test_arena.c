@@ -151,3 +151,56 @@ Test(hugemem, big_regions_are_zeroed_and_huge_page_aligned_small_ones_plain) {
     }
     hugemem_free(NULL, HUGEMEM_MIN); /* no-op */
 }
+
+Test(hugemem, page_pool_keeps_freed_pages_up_to_its_limit_and_hands_them_out_again) {
+    hugemem_pool_drain();
+    hugemem_pool_reserve(2 * HUGEMEM_PAGE);
+    hugemem_pool_reserve(HUGEMEM_PAGE); /* never lowers the limit */
+    char *p[3];
+    for (int i = 0; i < 3; i++) {
+        p[i] = hugemem_page_get();
+        cr_assert_not_null(p[i]);
+        cr_assert_eq((uintptr_t)p[i] % HUGEMEM_PAGE, 0);
+        memset(p[i], 0x40 + i, HUGEMEM_PAGE);
+    }
+    cr_assert_eq(hugemem_pool_pages(), 0);
+    for (int i = 0; i < 3; i++) hugemem_page_put(p[i]);
+    cr_assert_eq(hugemem_pool_pages(), 2, "the third page is unmapped: the pool is full");
+    /* last in, first out: the pooled pages come back, still mapped and writable */
+    char *a = hugemem_page_get(), *b = hugemem_page_get();
+    cr_assert(a == p[1] && b == p[0]);
+    cr_assert_eq((unsigned char)a[HUGEMEM_PAGE - 1], 0x41);
+    memset(a, 0, HUGEMEM_PAGE);
+    cr_assert_eq(hugemem_pool_pages(), 0);
+    char *c = hugemem_page_get(); /* pool empty: a fresh, zeroed page */
+    cr_assert_not_null(c);
+    for (size_t i = 0; i < HUGEMEM_PAGE; i += 4093) cr_assert_eq(c[i], 0);
+    hugemem_page_put(a);
+    hugemem_page_put(b);
+    hugemem_page_put(c);
+    cr_assert_eq(hugemem_pool_pages(), 2);
+    hugemem_pool_drain();
+    cr_assert_eq(hugemem_pool_pages(), 0);
+}
+
+Test(arena, a_destroyed_big_arena_gives_its_huge_blocks_to_the_next_one) {
+    hugemem_pool_drain();
+    hugemem_pool_reserve(64 * HUGEMEM_PAGE);
+    arena a;
+    arena_init(&a);
+    while (arena_memory_usage(&a) < ARENA_HUGE_AFTER + 4 * HUGEMEM_PAGE)
+        memset(arena_alloc_aligned(&a, 4000), 0x33, 4000);
+    arena_destroy(&a);
+    size_t pooled = hugemem_pool_pages();
+    cr_assert_geq(pooled, 4, "its 2 MiB blocks went to the pool (%zu)", pooled);
+    arena_init(&a);
+    while (arena_memory_usage(&a) < ARENA_HUGE_AFTER + 2 * HUGEMEM_PAGE) {
+        char *q = arena_alloc_aligned(&a, 4000);
+        cr_assert_not_null(q);
+        memset(q, 0x44, 4000); /* a reused block's old bytes are simply overwritten */
+        cr_assert_eq((unsigned char)q[3999], 0x44);
+    }
+    cr_assert_lt(hugemem_pool_pages(), pooled, "the new arena took pooled pages");
+    arena_destroy(&a);
+    hugemem_pool_drain();
+}

@@ -13,13 +13,18 @@ struct arena_block {
 };
 
 /* A block of total bytes (header included) comes from hugemem when that is at least
- * HUGEMEM_MIN, else from malloc; block_free tells which by the same rule. */
+ * HUGEMEM_MIN, else from malloc; block_free tells which by the same rule. A block of exactly one
+ * huge page (the regular block of a big arena) comes from and goes back to hugemem's page pool,
+ * so a memtable reuses the pages of the one flushed before it instead of faulting in fresh ones
+ * (arena memory need not be zero: every allocation is written before it is read). */
 static arena_block *block_alloc(size_t total) {
+    if (total == HUGEMEM_PAGE) return hugemem_page_get();
     return total >= HUGEMEM_MIN ? hugemem_alloc(total) : malloc(total);
 }
 static void block_free(arena_block *b) {
     size_t total = sizeof(arena_block) + b->size;
-    if (total >= HUGEMEM_MIN) hugemem_free(b, total);
+    if (total == HUGEMEM_PAGE) hugemem_page_put(b);
+    else if (total >= HUGEMEM_MIN) hugemem_free(b, total);
     else free(b);
 }
 

@@ -1,6 +1,7 @@
-/* hugemem.c - huge-page-backed allocations (see hugemem.h). */
+/* hugemem.c - huge-page-backed allocations and the page pool (see hugemem.h). */
 #include "hugemem.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -35,4 +36,62 @@ void hugemem_free(void *p, size_t bytes) {
         return;
     }
     munmap(p, mapped_len(bytes));
+}
+
+/* ---- the page pool: a stack of free pages, linked through their first word ---- */
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *pool_top;     /* first pooled page (its first word: the next one) */
+static size_t pool_count;  /* pages pooled */
+static size_t pool_limit;  /* pages the pool may hold */
+
+void *hugemem_page_get(void) {
+    pthread_mutex_lock(&pool_lock);
+    void *p = pool_top;
+    if (p) {
+        pool_top = *(void **)p;
+        pool_count--;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    return p ? p : hugemem_alloc(HUGEMEM_PAGE);
+}
+
+void hugemem_page_put(void *p) {
+    if (!p) return;
+    pthread_mutex_lock(&pool_lock);
+    int keep = pool_count < pool_limit;
+    if (keep) {
+        *(void **)p = pool_top;
+        pool_top = p;
+        pool_count++;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    if (!keep) munmap(p, HUGEMEM_PAGE);
+}
+
+void hugemem_pool_reserve(size_t bytes) {
+    size_t pages = bytes / HUGEMEM_PAGE;
+    pthread_mutex_lock(&pool_lock);
+    if (pages > pool_limit) pool_limit = pages;
+    pthread_mutex_unlock(&pool_lock);
+}
+
+void hugemem_pool_drain(void) {
+    pthread_mutex_lock(&pool_lock);
+    void *p = pool_top;
+    pool_top = NULL;
+    pool_count = 0;
+    pthread_mutex_unlock(&pool_lock);
+    while (p) {
+        void *next = *(void **)p;
+        munmap(p, HUGEMEM_PAGE);
+        p = next;
+    }
+}
+
+size_t hugemem_pool_pages(void) {
+    pthread_mutex_lock(&pool_lock);
+    size_t n = pool_count;
+    pthread_mutex_unlock(&pool_lock);
+    return n;
 }
