@@ -1126,6 +1126,44 @@ Test(memtable_reverse, prev_links_stay_exact_under_fast_path_overwrites_and_batc
     memtable_unref(m);
 }
 
+/* Batches of adjacent keys (appends at either end, as stream entries and list pushes make, and
+ * two interleaved append streams with old keys between them): each batch's nodes land next to
+ * each other, so linking them relies on the group's own nodes as predecessors. Every key is
+ * listed once, in order, both ways, and found through the index. */
+Test(memtable_pending, adjacent_appends_ascending_descending_and_interleaved_link_in_order,
+     .timeout = 60) {
+    memtable *m = memtable_new();
+    uint64_t seq = 1;
+    char k[32];
+    for (int i = 0; i < 200; i++) { /* keys around and between the appended ranges */
+        int kl = snprintf(k, sizeof k, "%c%03d", "ABCZ"[i % 4], i);
+        cr_assert_eq(memtable_add(m, seq++, KIND_VALUE, k, (size_t)kl, "o", 1), 0);
+    }
+    memtable_seal(m);
+    const int n = 20000;
+    for (int i = 0; i < n; i++) {
+        int kl = snprintf(k, sizeof k, "B+%08d", i); /* ascending: appends */
+        cr_assert_eq(memtable_add(m, seq++, KIND_VALUE, k, (size_t)kl, "a", 1), 0);
+        kl = snprintf(k, sizeof k, "C-%08d", n - i); /* descending: pushes at the head */
+        cr_assert_eq(memtable_add(m, seq++, KIND_VALUE, k, (size_t)kl, "d", 1), 0);
+        if (i % 3 == 0) { /* and, now and then, a new version of an old key */
+            kl = snprintf(k, sizeof k, "%c%03d", "ABCZ"[i % 4], (i / 3) % 200);
+            cr_assert_eq(memtable_add(m, seq++, KIND_VALUE, k, (size_t)kl, "n", 1), 0);
+        }
+    }
+    cr_assert_eq(count_in_order(m), (size_t)(seq - 1));
+    check_backward_matches_forward(m);
+    for (int i = 0; i < n; i += 997) {
+        char v[8];
+        size_t vl;
+        snprintf(k, sizeof k, "B+%08d", i);
+        cr_assert_eq(get(m, k, MAX_SEQUENCE, v, &vl), MEMTABLE_FOUND, "%s", k);
+        snprintf(k, sizeof k, "C-%08d", n - i);
+        cr_assert_eq(get(m, k, MAX_SEQUENCE, v, &vl), MEMTABLE_FOUND, "%s", k);
+    }
+    memtable_unref(m);
+}
+
 /* ---- overwrite in place (memtable_put with an mt_overwrite policy) ---- */
 
 static int put_ow(memtable *m, uint64_t seq, int kind, const char *k, const char *v,

@@ -92,6 +92,8 @@ struct memtable {
     atomic_uint_fast64_t entries;
     arena arena;
     mt_node *head;                 /* sentinel with MT_MAX_HEIGHT links */
+    mt_node *splice[MT_MAX_HEIGHT]; /* predecessors of the node linked last (link_group), at
+                                     * every level: where the next search may start */
     mt_slot *slots;                /* hash index, cap slots */
     size_t cap;                    /* power of two */
     size_t used;                   /* non-empty slots (distinct user keys) */
@@ -191,7 +193,10 @@ memtable *memtable_new_for(size_t expected_keys) {
     m->head->height = MT_MAX_HEIGHT;
     m->head->vcap = 0;
     *node_prev0(m->head) = NULL;
-    for (int i = 0; i < MT_MAX_HEIGHT; i++) m->head->next[i] = NULL;
+    for (int i = 0; i < MT_MAX_HEIGHT; i++) {
+        m->head->next[i] = NULL;
+        m->splice[i] = m->head;
+    }
     m->slots = NULL;
     m->cap = 0;
     m->used = 0;
@@ -345,6 +350,23 @@ typedef struct mt_search {
 
 #define MT_GROUP 32
 
+/* The lowest level L such that at every level l >= L the splice's node is < the key and its
+ * successor at l is not (the list as it is now: nodes linked since the splice was saved are
+ * seen, none is ever removed). A search may then start from splice[L] at level L - 1 with
+ * splice[l] the predecessors for l >= L; L == 0: the splice is the whole answer (an append
+ * right after the node linked last); L == m->height: search from the head. */
+static int splice_level(const memtable *m, const char *k, size_t ukl, uint64_t t) {
+    int from = m->height;
+    for (int l = m->height - 1; l >= 0; l--) {
+        mt_node *p = m->splice[l];
+        if (p != m->head && node_cmp(p, k, ukl, t) >= 0) break;
+        mt_node *nx = p->next[l];
+        if (nx && node_cmp(nx, k, ukl, t) < 0) break;
+        from = l;
+    }
+    return from;
+}
+
 /* The find_ge descents of g (<= MT_GROUP) nodes' keys, run round-robin one step at a time: each
  * step prefetches the node its search compares next, so the cache misses of the g searches
  * overlap instead of following one another. Fills prevs[j][level] for level < m->height. */
@@ -353,12 +375,15 @@ static void find_group(const memtable *m, mt_node *const *nodes, int g,
     mt_search s[MT_GROUP];
     int active = g;
     for (int j = 0; j < g; j++) {
-        s[j].x = m->head;
         s[j].last_cmp = NULL;
         s[j].k = node_key(nodes[j]);
         s[j].ukl = nodes[j]->ikl - IKEY_TRAILER;
         s[j].t = decode_fixed64(s[j].k + s[j].ukl);
-        s[j].level = m->height - 1;
+        int from = splice_level(m, s[j].k, s[j].ukl, s[j].t);
+        for (int l = from; l < m->height; l++) prevs[j][l] = m->splice[l];
+        s[j].x = from < m->height ? m->splice[from] : m->head;
+        s[j].level = from - 1;
+        if (from == 0) active--; /* the splice is the answer */
     }
     while (active) {
         for (int j = 0; j < g; j++) {
@@ -381,12 +406,23 @@ static void find_group(const memtable *m, mt_node *const *nodes, int g,
     }
 }
 
+/* True when node a sorts before node b. */
+static inline int node_before(const mt_node *a, const mt_node *b) {
+    const char *k = node_key(b);
+    size_t ukl = b->ikl - IKEY_TRAILER;
+    return node_cmp(a, k, ukl, decode_fixed64(k + ukl)) < 0;
+}
+
 /* Links nodes[0..g) (sorted by internal key, g <= MT_GROUP, not linked) into the list: their
- * searches run interleaved (find_group), then they are linked in ascending order, each one's
- * predecessors first advanced past the group's nodes linked before it (the only nodes that can
- * sit between a searched predecessor and the key). Owner thread. */
+ * searches run interleaved (find_group), then they are linked in ascending order. A node's
+ * predecessor at level l is the later of its searched one (the last node of the list as it was
+ * < the key) and the group's node linked last at level l (every group node linked before it is
+ * smaller, and nothing else was linked since the search): one comparison per level, so a group
+ * of adjacent keys (appends: stream entries, list pushes) costs no walk over its own nodes.
+ * Owner thread. */
 static void link_group(memtable *m, mt_node *const *nodes, int g) {
     mt_node *prevs[MT_GROUP][MT_MAX_HEIGHT];
+    mt_node *last[MT_MAX_HEIGHT]; /* the group's node linked last at each level (< linked_h) */
     int hs = m->height; /* levels searched */
     find_group(m, nodes, g, prevs);
     int linked_h = 0;   /* max height of the group's nodes linked so far */
@@ -394,19 +430,13 @@ static void link_group(memtable *m, mt_node *const *nodes, int g) {
         mt_node *n = nodes[j];
         mt_node **prev = prevs[j];
         for (int l = hs; l < m->height; l++) prev[l] = m->head;
-        int fix = linked_h > hs ? m->height : linked_h;
-        if (fix) {
-            const char *k = node_key(n);
-            size_t ukl = n->ikl - IKEY_TRAILER;
-            uint64_t t = decode_fixed64(k + ukl);
-            for (int l = 0; l < fix; l++) {
-                mt_node *nx;
-                while ((nx = prev[l]->next[l]) && node_cmp(nx, k, ukl, t) < 0) prev[l] = nx;
-            }
-        }
+        for (int l = 0; l < linked_h; l++)
+            if (prev[l] == m->head || node_before(prev[l], last[l])) prev[l] = last[l];
         link_node(m, n, prev);
+        for (int l = 0; l < (int)n->height; l++) last[l] = n;
         if ((int)n->height > linked_h) linked_h = (int)n->height;
     }
+    if (g > 0) memcpy(m->splice, prevs[g - 1], (size_t)m->height * sizeof(mt_node *));
 }
 
 /* Links the next group of the merging batch. */
