@@ -23,7 +23,10 @@
  * merging[] batch, which is linked one group (MT_GROUP nodes) per MT_GROUP later additions, so
  * the cost of a batch (~1.5 ms for 2048 keys) is paced over the adds that refill pending[]
  * instead of stalling one of them; the group's searches run interleaved so their cache misses
- * overlap (find_group). Before any ordered access (memtable_iter_new, an older-snapshot
+ * overlap (find_group), each starting from the splice (the predecessors of the node linked last)
+ * at the lowest level where that still brackets its key, so appends of adjacent keys (stream
+ * entries, list pushes) link without any search, and the group's nodes serve as predecessors of
+ * the ones after them (link_group). Before any ordered access (memtable_iter_new, an older-snapshot
  * memtable_get, memtable_seal) everything unlinked is linked at once. All of it happens on the
  * owner thread: lsm.c seals a memtable before it becomes immutable, so readers on other
  * threads find nothing unlinked.
