@@ -182,6 +182,8 @@ static int server_open_engine(void)
         return -1;
     }
     server.engine_failed = 0;
+    /* io_uring reads queued while commands run start together in before_sleep */
+    if (server.el) lsm_prefetch_hold(server.engine, 1);
     log_msg(LL_NOTICE, "DB loaded from disk: %.3f seconds", (double)(server_ustime() - t0) / 1e6);
     return 0;
 }
@@ -282,6 +284,8 @@ static void before_sleep(event_loop *el)
      * their pipelined commands now, so their writes join this iteration's commit */
     blocking_handle_ready();
     client_process_unblocked();
+    /* the io_uring reads the iteration's parked commands queued start now, together */
+    if (server.engine) lsm_prefetch_flush(server.engine);
     int ok = 1;
     char err[400];
     err[0] = 0;

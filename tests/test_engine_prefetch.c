@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "engine_test_util.h"
@@ -340,6 +341,135 @@ Test(prefetch, uring_reads_cold_blocks_of_open_tables)
     lsm_get_stats(db, &st);
     /* the first lookups open the tables (on a thread); the later ones read blocks themselves */
     cr_assert_gt(st.uring_block_reads, 0);
+    cr_assert_eq(lsm_close(db), 0);
+    etu_rmrf(dir);
+}
+
+/* lsm_prefetch_hold: io_uring reads queued while held start only at lsm_prefetch_flush (the
+ * server's loop flushes once per iteration: one system call and one device notification for
+ * all of them). Nothing is reported before the flush; everything is after it. */
+Test(prefetch, held_uring_reads_start_at_the_flush)
+{
+    g_uring = 1;
+    char dir[256], k[32];
+    lsm_t *db = cold_db(dir, sizeof dir, 1);
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    if (!st.read_uring) {
+        fprintf(stderr, "held_uring_reads_start_at_the_flush: no io_uring here, skipped\n");
+        lsm_close(db);
+        etu_rmrf(dir);
+        return;
+    }
+    uint64_t tag = 1;
+    /* every table opened by a full scan (read in place): what follows needs block reads only
+     * (the block cache keeps the last blocks scanned, the first ones are read again) */
+    lsm_iter *it = lsm_iter_new(db);
+    cr_assert_not_null(it);
+    int scanned = 0;
+    for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) scanned++;
+    cr_assert_eq(lsm_iter_status(it), 0);
+    lsm_iter_free(it);
+    cr_assert_eq(scanned, NKEYS);
+    evict_page_cache(dir); /* the scan read through it */
+    lsm_prefetch_hold(db, 1);
+    int keys[NKEYS / 50], n = 0;
+    uint64_t first = tag;
+    for (int i = 25; i < NKEYS; i += 50) {
+        key_of(k, sizeof k, i);
+        if (lsm_get_ready(db, k, strlen(k)) != LSM_EAGAIN) continue; /* its block is cached */
+        cr_assert_eq(lsm_prefetch(db, k, strlen(k), first + (uint64_t)n), 0);
+        keys[n++] = i;
+    }
+    cr_assert_gt(n, 5, "blocks to read (%d)", n);
+    struct pollfd p = {.fd = lsm_read_event_fd(db), .events = POLLIN, .revents = 0};
+    cr_assert_eq(poll(&p, 1, 300), 0, "held reads did not start: nothing finished");
+    lsm_prefetch_flush(db);
+    int left = n;
+    for (int round = 0; left > 0 && round < 1000; round++) {
+        struct pollfd q = {.fd = lsm_read_event_fd(db), .events = POLLIN, .revents = 0};
+        (void)poll(&q, 1, 10);
+        uint64_t tags[64];
+        int got = lsm_prefetch_done(db, tags, 64);
+        for (int j = 0; j < got; j++) {
+            cr_assert(tags[j] >= first && tags[j] < first + (uint64_t)n, "tag %llu",
+                      (unsigned long long)tags[j]);
+            left--;
+        }
+    }
+    cr_assert_eq(left, 0, "every held lookup reported after the flush");
+    /* the blocks landed in the cache (a small one: the first may be evicted by the last) */
+    int ready = 0;
+    for (int j = 0; j < n; j++) {
+        key_of(k, sizeof k, keys[j]);
+        ready += lsm_get_ready(db, k, strlen(k)) == 0;
+    }
+    cr_assert_geq(ready, 5, "%d of %d keys ready once their blocks landed", ready, n);
+    for (int j = 0; j < n; j++) expect_value(db, keys[j], 0);
+    lsm_get_stats(db, &st);
+    cr_assert_geq(st.uring_block_reads, (uint64_t)n);
+    cr_assert_eq(lsm_close(db), 0);
+    etu_rmrf(dir);
+}
+
+/* Pages of dir's .sst files in the page cache (cachestat(2)), or -1 where the kernel has no
+ * cachestat. */
+static long sst_pages_cached(const char *dir)
+{
+    struct { uint64_t off, len; } range = {0, 0}; /* len 0: to the end of the file */
+    struct { uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted; } cs;
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    long total = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 4 || strcmp(de->d_name + l - 4, ".sst") != 0) continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0) continue;
+        long r = syscall(451 /* cachestat */, fd, &range, &cs, 0);
+        close(fd);
+        if (r != 0) {
+            closedir(d);
+            return -1;
+        }
+        total += (long)cs.nr_cache;
+    }
+    closedir(d);
+    return total;
+}
+
+/* Asking whether a key is in memory never reads it from the disk: a block neither cached nor
+ * in the page cache is not read into the page cache (preadv2 RWF_NOWAIT would start that read
+ * before saying EAGAIN; the engine asks cachestat first). */
+Test(prefetch, get_ready_of_cold_blocks_reads_nothing_into_the_page_cache)
+{
+    char dir[256], k[32];
+    lsm_t *db = cold_db(dir, sizeof dir, 1);
+    lsm_iter *it = lsm_iter_new(db); /* every table opened; the block cache keeps the last ones */
+    cr_assert_not_null(it);
+    for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+    }
+    lsm_iter_free(it);
+    evict_page_cache(dir);
+    long before = sst_pages_cached(dir);
+    if (before < 0) {
+        fprintf(stderr, "get_ready_of_cold_blocks...: no cachestat here, skipped\n");
+        lsm_close(db);
+        etu_rmrf(dir);
+        return;
+    }
+    int cold = 0;
+    for (int i = 0; i < NKEYS; i += 7) {
+        key_of(k, sizeof k, i);
+        cold += lsm_get_ready(db, k, strlen(k)) == LSM_EAGAIN;
+    }
+    cr_assert_gt(cold, 50, "cold keys (%d)", cold);
+    long after = sst_pages_cached(dir);
+    cr_assert_leq(after, before + 8, "page-cache pages of the tables: %ld before, %ld after %d probes",
+                  before, after, cold);
     cr_assert_eq(lsm_close(db), 0);
     etu_rmrf(dir);
 }

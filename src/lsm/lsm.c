@@ -1529,6 +1529,14 @@ int lsm_prefetch_done(lsm_t *db, uint64_t *tags, int max) {
     return db->readers ? read_pool_done(db->readers, tags, max) : 0;
 }
 
+void lsm_prefetch_hold(lsm_t *db, int on) {
+    if (db->readers) read_pool_hold(db->readers, on);
+}
+
+void lsm_prefetch_flush(lsm_t *db) {
+    if (db->readers) read_pool_flush(db->readers);
+}
+
 int lsm_read_event_fd(lsm_t *db) { return db->readers ? read_pool_fd(db->readers) : -1; }
 
 /* ---------------- iterators ---------------- */

@@ -299,6 +299,12 @@ int lsm_get_ready(lsm_t *db, const void *key, size_t klen);
 int lsm_get_ready_value(lsm_t *db, const void *key, size_t klen, const char **val, size_t *vlen);
 int lsm_prefetch(lsm_t *db, const void *key, size_t klen, uint64_t tag);
 int lsm_prefetch_done(lsm_t *db, uint64_t *tags, int max);
+/* lsm_prefetch_hold(db, 1): the io_uring block reads lsm_prefetch queues (read_uring) start
+ * only at the next lsm_prefetch_flush or lsm_prefetch_done, all with one system call and one
+ * device notification (an event loop holds them while it runs commands and flushes before it
+ * sleeps); 0 (the default): each starts at once. Owner thread. */
+void lsm_prefetch_hold(lsm_t *db, int on);
+void lsm_prefetch_flush(lsm_t *db);
 /* The same for an iterator seek (range reads): lsm_seek_ready says whether the blocks a seek to
  * key reads in the tables (the block it lands in and the nblocks - 1 after it, in every table
  * the seek positions) are all in memory (0) or not (LSM_EAGAIN); lsm_prefetch_seek has a reader

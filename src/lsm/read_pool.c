@@ -176,6 +176,14 @@ int read_pool_fd(const read_pool *p) { return p->efd; }
 int read_pool_inflight(const read_pool *p) {
     return p->inflight + (p->uring ? uring_reader_inflight(p->uring) : 0);
 }
+void read_pool_hold(read_pool *p, int on) {
+    if (p->uring) uring_reader_hold(p->uring, on);
+}
+
+void read_pool_flush(read_pool *p) {
+    if (p->uring) uring_reader_flush(p->uring);
+}
+
 int read_pool_uses_uring(const read_pool *p) { return p->uring != NULL; }
 uint64_t read_pool_uring_reads(const read_pool *p) { return p->uring ? uring_reader_reads(p->uring) : 0; }
 

@@ -43,6 +43,10 @@ int read_pool_fd(const read_pool *p);
 /* Jobs submitted and not yet collected. */
 int read_pool_inflight(const read_pool *p);
 /* Whether point lookups go through io_uring, and how many block reads it has made. */
+/* io_uring reads: held until read_pool_flush / read_pool_done (on = 1), or started at once
+ * (uring_reader_hold). Threads' jobs are never held. */
+void read_pool_hold(read_pool *p, int on);
+void read_pool_flush(read_pool *p);
 int read_pool_uses_uring(const read_pool *p);
 uint64_t read_pool_uring_reads(const read_pool *p);
 /* Waits for the jobs in flight (discarding their tags), stops the threads, frees the pool. */

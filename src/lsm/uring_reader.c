@@ -52,6 +52,7 @@ struct uring_reader {
     table_cache *tc;
     int efd;
     int direct;        /* O_DIRECT reads where the file system allows them */
+    int hold;          /* uring_reader_hold: new reads wait for uring_reader_flush */
     unsigned depth;    /* ring entries; reads in flight are bounded by it */
     unsigned nio;      /* reads in flight */
     int inflight;      /* requests not yet reported */
@@ -237,7 +238,7 @@ int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t kle
     int s = step(u, req);
     switch (s) {
     case STEP_QUEUED:
-        io_uring_submit(&u->ring); /* one system call; the read starts now */
+        if (!u->hold) io_uring_submit(&u->ring); /* one system call; the read starts now */
         return 0;
     case STEP_DONE:
         if (finish(u, req) != 0) break;
@@ -299,6 +300,15 @@ int uring_reader_done(uring_reader *u, uint64_t *tags, int max, uring_redo_fn re
     return n;
 }
 
+void uring_reader_hold(uring_reader *u, int on) {
+    u->hold = on != 0;
+    if (!u->hold) uring_reader_flush(u);
+}
+
+void uring_reader_flush(uring_reader *u) {
+    if (io_uring_sq_ready(&u->ring)) io_uring_submit(&u->ring);
+}
+
 int uring_reader_inflight(const uring_reader *u) { return u->inflight; }
 uint64_t uring_reader_reads(const uring_reader *u) { return u->reads; }
 
@@ -339,6 +349,8 @@ int uring_reader_done(uring_reader *u, uint64_t *tags, int max, uring_redo_fn re
     (void)u; (void)tags; (void)max; (void)redo; (void)ctx;
     return 0;
 }
+void uring_reader_hold(uring_reader *u, int on) { (void)u, (void)on; }
+void uring_reader_flush(uring_reader *u) { (void)u; }
 int uring_reader_inflight(const uring_reader *u) { (void)u; return 0; }
 uint64_t uring_reader_reads(const uring_reader *u) { (void)u; return 0; }
 void uring_reader_stop(uring_reader *u) { (void)u; }

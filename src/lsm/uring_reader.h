@@ -42,6 +42,14 @@ typedef int (*uring_redo_fn)(void *ctx, version *v, const void *key, size_t klen
  * max finished tags; returns how many. Lookups left over (more than max) are reported by the
  * next call, and efd is written so the caller hears of them. */
 int uring_reader_done(uring_reader *u, uint64_t *tags, int max, uring_redo_fn redo, void *ctx);
+/* on = 1: the reads uring_reader_submit queues are handed to the kernel only at the next
+ * uring_reader_flush or uring_reader_done (or when the ring's queue fills), so the reads of many
+ * lookups start with one system call and one device notification (in a VM each notification is
+ * an exit to the host, ~10 us of the owner thread's time); on = 0 (the default): each submit
+ * starts its read at once (turning it off flushes). */
+void uring_reader_hold(uring_reader *u, int on);
+/* Hands the queued reads to the kernel. */
+void uring_reader_flush(uring_reader *u);
 /* Lookups submitted and not yet reported. */
 int uring_reader_inflight(const uring_reader *u);
 /* Block reads submitted so far (INFO, tests). */
