@@ -95,3 +95,10 @@ size_t hugemem_pool_pages(void) {
     pthread_mutex_unlock(&pool_lock);
     return n;
 }
+
+size_t hugemem_pool_limit(void) {
+    pthread_mutex_lock(&pool_lock);
+    size_t n = pool_limit;
+    pthread_mutex_unlock(&pool_lock);
+    return n;
+}

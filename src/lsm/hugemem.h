@@ -37,6 +37,7 @@ void hugemem_page_put(void *p);
 void hugemem_pool_reserve(size_t bytes);
 /* Unmaps every pooled page (tests; memory accounting). */
 void hugemem_pool_drain(void);
-/* Pages in the pool now. */
+/* Pages in the pool now; pages it may hold. */
 size_t hugemem_pool_pages(void);
+size_t hugemem_pool_limit(void);
 #endif
