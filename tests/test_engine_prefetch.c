@@ -309,19 +309,27 @@ Test(prefetch, random_mix_matches_a_model_with_uring_reads, .timeout = 120)
     random_mix();
 }
 
-Test(prefetch, uring_reads_cold_blocks_of_open_tables)
+/* cold_db with io_uring reads (one reader thread), or NULL (the test is skipped, said on stderr)
+ * where the system refuses io_uring (seccomp, io_uring_disabled). */
+static lsm_t *cold_uring_db(char *dir, size_t n, const char *test)
 {
     g_uring = 1;
-    char dir[256], k[32];
-    lsm_t *db = cold_db(dir, sizeof dir, 1);
+    lsm_t *db = cold_db(dir, n, 1);
     lsm_stats st;
     lsm_get_stats(db, &st);
-    if (!st.read_uring) { /* refused by the system (seccomp, io_uring_disabled): nothing to test */
-        fprintf(stderr, "uring_reads_cold_blocks_of_open_tables: no io_uring here, skipped\n");
-        lsm_close(db);
-        etu_rmrf(dir);
-        return;
-    }
+    if (st.read_uring) return db;
+    fprintf(stderr, "%s: no io_uring here, skipped\n", test);
+    lsm_close(db);
+    etu_rmrf(dir);
+    return NULL;
+}
+
+Test(prefetch, uring_reads_cold_blocks_of_open_tables)
+{
+    char dir[256], k[32];
+    lsm_t *db = cold_uring_db(dir, sizeof dir, "uring_reads_cold_blocks_of_open_tables");
+    if (!db) return;
+    lsm_stats st;
     uint64_t tag = 1;
     int waited = 0;
     /* two passes: the first opens the tables (a thread), the second reads other blocks of them */
@@ -350,17 +358,10 @@ Test(prefetch, uring_reads_cold_blocks_of_open_tables)
  * all of them). Nothing is reported before the flush; everything is after it. */
 Test(prefetch, held_uring_reads_start_at_the_flush)
 {
-    g_uring = 1;
     char dir[256], k[32];
-    lsm_t *db = cold_db(dir, sizeof dir, 1);
+    lsm_t *db = cold_uring_db(dir, sizeof dir, "held_uring_reads_start_at_the_flush");
+    if (!db) return;
     lsm_stats st;
-    lsm_get_stats(db, &st);
-    if (!st.read_uring) {
-        fprintf(stderr, "held_uring_reads_start_at_the_flush: no io_uring here, skipped\n");
-        lsm_close(db);
-        etu_rmrf(dir);
-        return;
-    }
     uint64_t tag = 1;
     /* every table opened by a full scan (read in place): what follows needs block reads only
      * (the block cache keeps the last blocks scanned, the first ones are read again) */
