@@ -1308,7 +1308,7 @@ Test(memtable_overwrite, random_overwrites_and_rollbacks_match_a_model, .timeout
         }
         if (RND() % 4 == 0) floor_seq = seq; /* a commit */
         for (int k = 0; k < NK; k++) {
-            char key[8], buf[64];
+            char key[16], buf[64];
             size_t l;
             snprintf(key, sizeof key, "k%02d", k);
             int r = get(m, key, MAX_SEQUENCE, buf, &l);
