@@ -103,7 +103,9 @@ static atomic_int cachestat_missing; /* the kernel said ENOSYS (or the like) onc
  * kernel cannot tell (no cachestat). */
 static int all_cached(int fd, uint64_t off, size_t n) {
     if (atomic_load_explicit(&cachestat_missing, memory_order_relaxed)) return -1;
-    uint64_t page = 4096, a = off & ~(page - 1), e = (off + n + page - 1) & ~(page - 1);
+    long ps = sysconf(_SC_PAGESIZE); /* what cachestat counts in (glibc keeps it: no call) */
+    uint64_t page = ps > 0 ? (uint64_t)ps : 4096;
+    uint64_t a = off & ~(page - 1), e = (off + n + page - 1) & ~(page - 1);
     struct fs_cachestat_range range = {a, e - a};
     struct fs_cachestat cs;
     if (syscall(__NR_cachestat, fd, &range, &cs, 0) != 0) {

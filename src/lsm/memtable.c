@@ -335,10 +335,15 @@ static void link_node(memtable *m, mt_node *n, mt_node **prev) {
     }
 }
 
+/* node_cmp of node a against node b's internal key. */
+static inline int node_order(const mt_node *a, const mt_node *b) {
+    const char *k = node_key(b);
+    size_t ukl = b->ikl - IKEY_TRAILER;
+    return node_cmp(a, k, ukl, decode_fixed64(k + ukl));
+}
+
 static int pending_cmp(const void *a, const void *b) {
-    const mt_node *x = *(mt_node *const *)a, *y = *(mt_node *const *)b;
-    size_t yukl = y->ikl - IKEY_TRAILER;
-    return node_cmp(x, node_key(y), yukl, decode_fixed64(node_key(y) + yukl));
+    return node_order(*(mt_node *const *)a, *(mt_node *const *)b);
 }
 
 /* One search of an interleaved group (find_group). */
@@ -409,13 +414,6 @@ static void find_group(const memtable *m, mt_node *const *nodes, int g,
     }
 }
 
-/* True when node a sorts before node b. */
-static inline int node_before(const mt_node *a, const mt_node *b) {
-    const char *k = node_key(b);
-    size_t ukl = b->ikl - IKEY_TRAILER;
-    return node_cmp(a, k, ukl, decode_fixed64(k + ukl)) < 0;
-}
-
 /* Links nodes[0..g) (sorted by internal key, g <= MT_GROUP, not linked) into the list: their
  * searches run interleaved (find_group), then they are linked in ascending order. A node's
  * predecessor at level l is the later of its searched one (the last node of the list as it was
@@ -434,7 +432,7 @@ static void link_group(memtable *m, mt_node *const *nodes, int g) {
         mt_node **prev = prevs[j];
         for (int l = hs; l < m->height; l++) prev[l] = m->head;
         for (int l = 0; l < linked_h; l++)
-            if (prev[l] == m->head || node_before(prev[l], last[l])) prev[l] = last[l];
+            if (prev[l] == m->head || node_order(prev[l], last[l]) < 0) prev[l] = last[l];
         link_node(m, n, prev);
         for (int l = 0; l < (int)n->height; l++) last[l] = n;
         if ((int)n->height > linked_h) linked_h = (int)n->height;

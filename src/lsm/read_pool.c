@@ -176,6 +176,7 @@ int read_pool_fd(const read_pool *p) { return p->efd; }
 int read_pool_inflight(const read_pool *p) {
     return p->inflight + (p->uring ? uring_reader_inflight(p->uring) : 0);
 }
+
 void read_pool_hold(read_pool *p, int on) {
     if (p->uring) uring_reader_hold(p->uring, on);
 }

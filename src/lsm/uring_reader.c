@@ -286,7 +286,7 @@ int uring_reader_done(uring_reader *u, uint64_t *tags, int max, uring_redo_fn re
         io_uring_cqe_seen(&u->ring, cqe);
         complete(u, io, res, redo, ctx);
     }
-    if (io_uring_sq_ready(&u->ring)) io_uring_submit(&u->ring); /* waiters' next reads */
+    uring_reader_flush(u); /* waiters' next reads, and reads held since the last flush */
     int n = 0;
     while (n < max && (size_t)n < u->nready) {
         tags[n] = u->ready[n];
