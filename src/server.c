@@ -86,7 +86,7 @@ void server_engine_options(lsm_options *o)
     o->max_open_files = config.max_open_files;
     o->read_threads = config.disk_read_threads;
     o->read_direct = config.disk_read_direct;
-    o->read_uring = config.disk_read_uring;
+    o->read_uring = config.disk_read_uring ? (config.disk_read_uring_thread ? 2 : 1) : 0;
     o->sync_mode = (lsm_sync_mode)config.appendfsync;
     o->skip_corrupt_wal = config.wal_skip_corrupt;
     o->expire_fn = keyspace_value_expire;

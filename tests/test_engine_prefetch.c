@@ -25,7 +25,9 @@ static void value_of(char *buf, int i, int gen)
     for (int j = 0; j < VLEN; j++) buf[j] = (char)('a' + (i * 7 + j + gen * 13) % 26);
 }
 
-static int g_uring; /* a test sets it first: the options then ask for io_uring reads */
+/* a test sets it first: the options then ask for io_uring reads, 1 submitted by the owner
+ * thread, 2 by the reader's submitting thread */
+static int g_uring;
 
 static lsm_options opts(int threads)
 {
@@ -309,11 +311,17 @@ Test(prefetch, random_mix_matches_a_model_with_uring_reads, .timeout = 120)
     random_mix();
 }
 
-/* cold_db with io_uring reads (one reader thread), or NULL (the test is skipped, said on stderr)
- * where the system refuses io_uring (seccomp, io_uring_disabled). */
-static lsm_t *cold_uring_db(char *dir, size_t n, const char *test)
+Test(prefetch, random_mix_matches_a_model_with_uring_reads_from_a_submitting_thread, .timeout = 120)
 {
-    g_uring = 1;
+    g_uring = 2;
+    random_mix();
+}
+
+/* cold_db with io_uring reads in mode uring (one reader thread), or NULL (the test is skipped,
+ * said on stderr) where the system refuses io_uring (seccomp, io_uring_disabled). */
+static lsm_t *cold_uring_db(char *dir, size_t n, const char *test, int uring)
+{
+    g_uring = uring;
     lsm_t *db = cold_db(dir, n, 1);
     lsm_stats st;
     lsm_get_stats(db, &st);
@@ -324,10 +332,31 @@ static lsm_t *cold_uring_db(char *dir, size_t n, const char *test)
     return NULL;
 }
 
-Test(prefetch, uring_reads_cold_blocks_of_open_tables)
+/* Threads of this process named name (/proc/self/task/N/comm). */
+static int threads_named(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    cr_assert_not_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char path[300], comm[64] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fgets(comm, sizeof comm, f)) comm[strcspn(comm, "\n")] = 0;
+        fclose(f);
+        n += strcmp(comm, name) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+static void uring_reads_cold_blocks(int uring)
 {
     char dir[256], k[32];
-    lsm_t *db = cold_uring_db(dir, sizeof dir, "uring_reads_cold_blocks_of_open_tables");
+    lsm_t *db = cold_uring_db(dir, sizeof dir, "uring_reads_cold_blocks_of_open_tables", uring);
     if (!db) return;
     lsm_stats st;
     uint64_t tag = 1;
@@ -349,17 +378,27 @@ Test(prefetch, uring_reads_cold_blocks_of_open_tables)
     lsm_get_stats(db, &st);
     /* the first lookups open the tables (on a thread); the later ones read blocks themselves */
     cr_assert_gt(st.uring_block_reads, 0);
+    /* mode 2 submits from a thread of its own, mode 1 from this one */
+    cr_assert_eq(threads_named("kevo-uring"), uring == 2 ? 1 : 0);
     cr_assert_eq(lsm_close(db), 0);
+    cr_assert_eq(threads_named("kevo-uring"), 0, "the submitting thread ends with the engine");
     etu_rmrf(dir);
+}
+
+Test(prefetch, uring_reads_cold_blocks_of_open_tables) { uring_reads_cold_blocks(1); }
+
+Test(prefetch, uring_reads_cold_blocks_of_open_tables_from_a_submitting_thread)
+{
+    uring_reads_cold_blocks(2);
 }
 
 /* lsm_prefetch_hold: io_uring reads queued while held start only at lsm_prefetch_flush (the
  * server's loop flushes once per iteration: one system call and one device notification for
  * all of them). Nothing is reported before the flush; everything is after it. */
-Test(prefetch, held_uring_reads_start_at_the_flush)
+static void held_uring_reads(int uring)
 {
     char dir[256], k[32];
-    lsm_t *db = cold_uring_db(dir, sizeof dir, "held_uring_reads_start_at_the_flush");
+    lsm_t *db = cold_uring_db(dir, sizeof dir, "held_uring_reads_start_at_the_flush", uring);
     if (!db) return;
     lsm_stats st;
     uint64_t tag = 1;
@@ -412,6 +451,10 @@ Test(prefetch, held_uring_reads_start_at_the_flush)
     cr_assert_eq(lsm_close(db), 0);
     etu_rmrf(dir);
 }
+
+Test(prefetch, held_uring_reads_start_at_the_flush) { held_uring_reads(1); }
+
+Test(prefetch, held_uring_reads_start_at_the_flush_from_a_submitting_thread) { held_uring_reads(2); }
 
 /* Pages of dir's .sst files in the page cache (cachestat(2)), or -1 where the kernel has no
  * cachestat. */

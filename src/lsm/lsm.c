@@ -215,7 +215,7 @@ void lsm_options_init(lsm_options *o) {
     o->compaction_threads = 1;
     o->max_open_files = 1000;
     o->read_direct = 1;
-    o->read_uring = 1;
+    o->read_uring = 2;
     o->sync_mode = LSM_SYNC_EVERYSEC;
     o->wal_prealloc = 1u << 20;
     o->deletion_compaction_percent = 50;

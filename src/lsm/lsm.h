@@ -128,9 +128,11 @@ typedef struct lsm_options {
     int read_direct;               /* readers read with O_DIRECT (no page-cache copy: best when the
                                       block cache holds the hot set); 0 = through the page cache,
                                       a second cache behind the block cache; 1 */
-    int read_uring;                /* with read_threads > 0: point lookups' block reads are
-                                      submitted by the owner thread through io_uring, the threads
-                                      taking only the rest (read_pool.h); 0 = threads only; 1 */
+    int read_uring;                /* with read_threads > 0: point lookups' block reads go
+                                      through io_uring, the threads taking only the rest
+                                      (read_pool.h); 0 = threads only; 1 = the owner thread
+                                      submits them; 2 = a submitting thread does (the owner only
+                                      fills the ring: uring_reader.h); 2 */
     lsm_sync_mode sync_mode;       /* LSM_SYNC_EVERYSEC */
     int skip_corrupt_wal;          /* 0: refuse to open on mid-WAL corruption; 1: log and skip */
     size_t wal_prealloc;           /* WAL files are zeroed ahead in chunks of this many bytes so

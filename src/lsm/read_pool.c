@@ -98,7 +98,8 @@ int read_pool_start(read_pool **out, int nthreads, table_cache *tc, int direct, 
         p->n++;
     }
     /* as deep as the threads' reads could be, at least 64 */
-    if (uring && uring_reader_start(&p->uring, tc, p->efd, (unsigned)(nthreads < 64 ? 64 : nthreads * 2), direct) != 0)
+    if (uring && uring_reader_start(&p->uring, tc, p->efd, (unsigned)(nthreads < 64 ? 64 : nthreads * 2), direct,
+                                    uring == 2) != 0)
         p->uring = NULL; /* no io_uring here: the threads do every read */
     *out = p;
     return 0;

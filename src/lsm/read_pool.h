@@ -23,8 +23,9 @@
 typedef struct read_pool read_pool;
 
 /* Starts nthreads (1..READ_POOL_MAX_THREADS) reader threads; direct = 1: they read with
- * O_DIRECT (sst_reader_set_direct_reads). uring = 1: point lookups read their data blocks
- * through io_uring from the owner thread (uring_reader.h), the threads taking only what that
+ * O_DIRECT (sst_reader_set_direct_reads). uring = 1 or 2: point lookups read their data blocks
+ * through io_uring, submitted by the owner thread (1) or by a submitting thread (2)
+ * (uring_reader.h), the threads taking only what that
  * cannot do (tables to open, seeks, overflow); silently threads only where io_uring is not
  * available. 0 or LSM_ENOMEM / LSM_EIO. */
 int read_pool_start(read_pool **out, int nthreads, table_cache *tc, int direct, int uring);

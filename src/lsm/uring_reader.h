@@ -12,7 +12,8 @@
  * What it cannot do (a table that is not open: opening it reads its footer, index and filter)
  * it gives back to the caller (uring_reader_done's redo callback), which uses a reader thread.
  *
- * Threads: every function on the owner thread only. Lifetime: the table cache outlives the
+ * Threads: every function on the owner thread only (the submitting thread, when there is one,
+ * is private to the reader). Lifetime: the table cache outlives the
  * reader; a request holds a reference to its version until it is reported; uring_reader_stop
  * waits for the reads in flight (the kernel writes into their buffers until then). */
 #ifndef KEVO_URING_READER_H
@@ -28,8 +29,13 @@ typedef struct uring_reader uring_reader;
  * direct = 1: blocks are read with O_DIRECT where the file system allows it (the block cache is
  * then their only cache), 0: through the OS page cache.
  * 0, LSM_EINVAL (no io_uring here: built without liburing, an old kernel, or io_uring
- * disabled by the system), LSM_ENOMEM. */
-int uring_reader_start(uring_reader **out, table_cache *tc, int efd, unsigned depth, int direct);
+ * disabled by the system), LSM_ENOMEM.
+ * submit_thread = 1: a thread of the reader's own makes the io_uring_enter calls (and runs the
+ * reads' completion work, which the kernel does on the submitting task); the owner thread only
+ * fills the ring (see "Submission" in uring_reader.c). 0: the owner thread enters itself.
+ * Either way the owner reaps the completions. */
+int uring_reader_start(uring_reader **out, table_cache *tc, int efd, unsigned depth, int direct,
+                       int submit_thread);
 /* Starts the lookup of key in v. 0: its tag will come back from uring_reader_done (at once when
  * it needs nothing read: the next call reports it); LSM_EAGAIN: it needs what only a blocking
  * read can do (a table to open): the caller uses a thread; LSM_EBUSY: too many reads in flight;
