@@ -1146,7 +1146,9 @@ Test(engine_semantics, overwrite_in_place_is_rolled_back_with_its_group_and_repl
     must(etu_put_str(db, "k", "v5"), "put v5");
     cr_assert_eq(overwrites_of(db), ow0 + 3);
     expect_str(db, "k", "v5", "inside the group");
+    uint64_t rollbacks = lsm_rollbacks(db);
     must(lsm_group_abort(db), "abort");
+    cr_assert_eq(lsm_rollbacks(db), rollbacks + 1, "a rollback is counted");
     cr_assert_neq(lsm_group_end(db), 0, "an aborted group's end fails");
     expect_str(db, "k", "v3", "after the rollback: the version before the group");
     /* the rolled-back memtable still holds v1 under v3 only if nothing dropped it: v3 is newest */
@@ -1155,8 +1157,10 @@ Test(engine_semantics, overwrite_in_place_is_rolled_back_with_its_group_and_repl
     must(lsm_group_end(db), "group end");
     must(lsm_commit(db), "commit");
     expect_str(db, "k", "v6-kept", "committed group");
+    rollbacks = lsm_rollbacks(db);
     db = reopen(db, g_dir, &o);
     expect_str(db, "k", "v6-kept", "after restart");
+    cr_assert_neq(lsm_rollbacks(db), rollbacks, "another engine: another range of rollback counts");
     must(lsm_close(db), "close");
 }
 

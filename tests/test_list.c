@@ -609,6 +609,110 @@ Test(list, aborted_group_leaves_list) {
     free(m.e);
 }
 
+/* ---- the pop read-ahead (list.c): one walk per LC_AHEAD pops of a long list ---- */
+
+static uint64_t engine_gets(void) {
+    lsm_stats st;
+    lsm_get_stats(server.engine, &st);
+    return st.gets;
+}
+
+static void push_n(int where, const char *prefix, int n) {
+    char v[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(v, sizeof v, "%s%d", prefix, i);
+        pushs(where, v);
+    }
+}
+
+static void expect_pop(int where, const char *want) {
+    char out[64];
+    size_t ol;
+    cr_assert_eq(pop(where, out, &ol), 1);
+    cr_assert_str_eq(out, want);
+}
+
+Test(list, pop_read_ahead_saves_the_lookups) {
+    push_n(LIST_TAIL, "e", 5000);
+    uint64_t g0 = engine_gets();
+    char want[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(want, sizeof want, "e%d", 4999 - i);
+        expect_pop(LIST_TAIL, want);
+        snprintf(want, sizeof want, "e%d", i);
+        expect_pop(LIST_HEAD, want);
+    }
+    uint64_t gets = engine_gets() - g0;
+    /* each pop reads the metadata (one lookup); the elements come 64 at a time from a walk */
+    cr_assert_leq(gets, 2000 + 2000 / 32, "2000 pops made %llu lookups", (unsigned long long)gets);
+    cr_assert_eq(llen(), 3000);
+    /* with the read-ahead off every pop reads its element too */
+    list_cache_enable(0);
+    g0 = engine_gets();
+    for (int i = 0; i < 100; i++) {
+        snprintf(want, sizeof want, "e%d", 3999 - i);
+        expect_pop(LIST_TAIL, want);
+    }
+    cr_assert_geq(engine_gets() - g0, 200);
+    list_cache_enable(1);
+}
+
+/* Elements rewritten where they are (LSET, LINSERT, LREM, LTRIM) are never served stale. */
+Test(list, pop_read_ahead_sees_edits_in_place) {
+    push_n(LIST_TAIL, "e", 100);
+    expect_pop(LIST_HEAD, "e0"); /* the run now holds e1..e64 */
+    coll l;
+    keyspace_begin();
+    cr_assert_eq(lopen(&l, 0), 1);
+    cr_assert_eq(list_set(&l, 0, "set", 3), 1);
+    cr_assert_eq(list_save(&l), 0);
+    cr_assert_eq(keyspace_commit(), 0);
+    coll_close(&l);
+    expect_pop(LIST_HEAD, "set");
+    expect_pop(LIST_HEAD, "e2"); /* read ahead again */
+    keyspace_begin();
+    cr_assert_eq(lopen(&l, 0), 1);
+    cr_assert_eq(list_insert_at(&l, 1, "ins", 3), 0);
+    cr_assert_eq(list_save(&l), 0);
+    cr_assert_eq(keyspace_commit(), 0);
+    coll_close(&l);
+    expect_pop(LIST_HEAD, "e3");
+    expect_pop(LIST_HEAD, "ins");
+    expect_pop(LIST_HEAD, "e4");
+    int64_t removed;
+    keyspace_begin();
+    cr_assert_eq(lopen(&l, 0), 1);
+    cr_assert_eq(list_rem(&l, "e5", 2, 1, &removed), 0);
+    cr_assert_eq(removed, 1);
+    cr_assert_eq(list_trim(&l, 1, -1 + 1000), 0); /* drops e6 */
+    cr_assert_eq(list_save(&l), 0);
+    cr_assert_eq(keyspace_commit(), 0);
+    coll_close(&l);
+    expect_pop(LIST_HEAD, "e7");
+    expect_pop(LIST_TAIL, "e99");
+}
+
+/* A push taken back after the pop's walk read it must not come back from the read-ahead when a
+ * later push reuses its position. */
+Test(list, pop_read_ahead_never_serves_a_rolled_back_push) {
+    push_n(LIST_TAIL, "e", 40);
+    coll l;
+    lsm_buf b = {0};
+    keyspace_begin();
+    cr_assert_eq(lopen(&l, 0), 1);
+    cr_assert_eq(list_push(&l, LIST_TAIL, "gone", 4), 0);
+    cr_assert_eq(list_pop(&l, LIST_HEAD, &b), 1); /* the walk from the head reads "gone" too */
+    cr_assert_eq(list_save(&l), 0);
+    keyspace_abort();
+    cr_assert_neq(keyspace_commit(), 0);
+    coll_close(&l);
+    lsm_buf_free(&b);
+    pushs(LIST_TAIL, "kept"); /* the position "gone" had */
+    expect_pop(LIST_TAIL, "kept");
+    expect_pop(LIST_HEAD, "e0");
+    expect_pop(LIST_TAIL, "e39");
+}
+
 /* A 100k-element list: the ends, an index, a short walk and an edit near either end cost a
  * bounded engine work whatever the length (the shorter side moves). */
 Test(list, big_list_operations_cost_bounded_engine_work) {

@@ -130,6 +130,7 @@ struct lsm {
     read_pool *readers;              /* NULL: read_threads == 0 */
     uint64_t read_epoch;             /* changes whenever what a lookup returns may change:
                                         every write, rollback, dropped write, lsm_poll */
+    uint64_t rollbacks;              /* applied writes taken back (lsm_rollbacks) */
     get_memo memo[GET_MEMO];         /* lsm_get_ready's answers, for the next lsm_get */
     int memo_next;                   /* round robin replacement */
     uint64_t memo_epoch;             /* read_epoch when the last memo was made */
@@ -914,6 +915,7 @@ static void enter_log_failure(lsm_t *db, const char *what) {
         lsm_batch_clear(db->group);
         db->group_failed = 1;
     }
+    db->rollbacks++;
     if (db->last_seq > db->committed_seq) {
         memtable *c = memtable_copy_upto(db->mem, db->committed_seq);
         if (!c) {
@@ -1224,6 +1226,7 @@ static void group_undo_counter(void *ctx, int idx, int64_t delta) {
  * the counters; later writes of the group are refused. */
 static int group_rollback(lsm_t *db) {
     int rc = 0;
+    db->rollbacks++;
     if (db->last_seq >= db->group_first_seq && db->wal != NULL) {
         memtable_undo_apply(db->mem); /* older versions the group overwrote in place */
         memtable *c = memtable_copy_upto(db->mem, db->group_first_seq - 1);
@@ -1282,6 +1285,8 @@ int lsm_group_end(lsm_t *db) {
 }
 
 void lsm_set_expire_clock(lsm_t *db, uint64_t now_ms) { db->expire_clock_ms = now_ms; }
+
+uint64_t lsm_rollbacks(const lsm_t *db) { return db->rollbacks; }
 
 int64_t lsm_counter(lsm_t *db, int idx) {
     if (idx < 0 || idx >= LSM_MAX_COUNTERS) return 0;
@@ -2044,6 +2049,9 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     db->mem = memtable_new();
     if (db->mem) db->mem_base = memtable_memory_usage(db->mem) - memtable_index_bytes(db->mem);
     db->read_epoch = 1; /* memo epoch 0 means empty */
+    /* rollback counts of different engines never meet: each open starts its own range */
+    static atomic_uint_fast64_t opens;
+    db->rollbacks = (uint64_t)(atomic_fetch_add(&opens, 1) + 1) << 32;
     db->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!db->bc || !db->tc || !db->vs || !db->mem) { rc = LSM_ENOMEM; goto fail; }
     if (db->efd < 0) {

@@ -227,6 +227,14 @@ void lsm_set_expire_clock(lsm_t *db, uint64_t now_ms);
 /* Current value of a persistent counter (0 if never touched). */
 int64_t lsm_counter(lsm_t *db, int idx);
 
+/* How many times writes already applied (and readable) were taken back: a write group rolled
+ * back (lsm_group_abort, a failed group record) or the writes of a failed commit dropped. A
+ * cache of what the owner read can keep its entries while this stays the same: no read it made
+ * was of a write that has since disappeared. The values of engines opened one after another in
+ * a process never repeat (each starts its own range), so a cache that outlives its engine (a
+ * reload) is not taken for valid. Owner thread. */
+uint64_t lsm_rollbacks(const lsm_t *db);
+
 /* Writes the buffered WAL records with one write(), and per sync mode one fdatasync (always).
  * Returns 0 or LSM_EIO; on failure the server must not acknowledge the writes made since the
  * previous lsm_commit: they have been dropped (reads no longer see them, they never become

@@ -82,12 +82,132 @@ int list_push(coll *l, int where, const void *v, size_t vlen) {
     return 0;
 }
 
+/* ---- read-ahead of the end elements: LPOP/RPOP without an engine lookup per pop ----
+ * Popping a long list from one end reads elements that sit next to each other, so a pop of a
+ * list of LC_MIN_LEN elements or more reads up to LC_AHEAD of them (LC_BYTES bytes) from its end
+ * with one walk, and the pops that follow take them from here: the run of positions lo..hi of one
+ * list version, each element as read from the engine. It stays right because
+ *  - a pop of a position of the run takes it out (lo++ or hi--: the run is contiguous and a pop
+ *    takes an end of the list), so the run is always inside the list's live positions
+ *    [head, head + count), and a push, which writes head - 1 or head + count, never writes one
+ *    of its positions;
+ *  - every other write of this file that rewrites or deletes elements where they are (LSET,
+ *    LINSERT, LREM, LTRIM, removals) forgets it (lc_forget), and versions are never reused (a
+ *    deleted, overwritten or recreated list has another version);
+ *  - a write taken back after the fact (an aborted command, a failed WAL commit) may have been
+ *    read into the run, or may have freed positions the run holds for a later push to reuse: the
+ *    engine's rollback count (lsm_rollbacks) is part of the run's identity, so any rollback drops
+ *    it.
+ * A pop uses the run only for the position the metadata names when it is one of the run's ends;
+ * anything else reads as before. */
+#define LC_AHEAD 64
+#define LC_BYTES (64u << 10)
+#define LC_MIN_LEN 32 /* shorter lists (a queue kept near empty) pop with one lookup each */
+static struct {
+    int valid;
+    const void *engine;
+    uint64_t version, rollbacks;
+    uint64_t first;             /* position of the element read first */
+    int down;                   /* read from the tail: element k is at first - k (else first + k) */
+    uint64_t lo, hi;            /* positions still held (inclusive) */
+    char *bytes;
+    size_t bytes_cap;
+    size_t off[LC_AHEAD + 1];   /* element k is bytes[off[k] .. off[k + 1]) */
+} lc;
+static int lc_enabled = 1;
+
+static void lc_forget(uint64_t version) {
+    if (lc.valid && lc.version == version) lc.valid = 0;
+}
+
+void list_cache_enable(int on) {
+    lc_enabled = on;
+    lc.valid = 0;
+}
+
+/* Reads up to LC_AHEAD elements (LC_BYTES bytes, at least one) from the `where` end of l into
+ * the run. 0 or a negative code (the run is then invalid). */
+static int lc_fill(const coll *l, int where) {
+    lc.valid = 0;
+    list_iter li;
+    int r = list_iter_seek(&li, l, 0, where == LIST_TAIL);
+    size_t n = 0, len = 0;
+    for (; r == 0 && list_iter_valid(&li) && n < LC_AHEAD && (n == 0 || len < LC_BYTES);
+         list_iter_next(&li), n++) {
+        size_t vl;
+        const char *v = list_iter_value(&li, &vl);
+        if (len + vl > lc.bytes_cap) {
+            size_t nc = lc.bytes_cap ? lc.bytes_cap : 4096;
+            while (nc < len + vl) nc *= 2;
+            char *nb = realloc(lc.bytes, nc);
+            if (!nb) {
+                r = LSM_ENOMEM;
+                break;
+            }
+            lc.bytes = nb;
+            lc.bytes_cap = nc;
+        }
+        if (vl) memcpy(lc.bytes + len, v, vl);
+        lc.off[n] = len;
+        len += vl;
+    }
+    if (r == 0) r = list_iter_status(&li);
+    list_iter_close(&li);
+    if (r) return r;
+    if (n == 0) return LSM_ECORRUPT; /* the count says the list has elements */
+    lc.off[n] = len;
+    uint64_t head = head_of(l);
+    lc.down = where == LIST_TAIL;
+    lc.first = lc.down ? head + (uint64_t)l->count - 1 : head;
+    lc.lo = lc.down ? lc.first - (n - 1) : lc.first;
+    lc.hi = lc.down ? lc.first : lc.first + (n - 1);
+    lc.version = l->version;
+    lc.engine = server.engine;
+    lc.rollbacks = lsm_rollbacks(server.engine);
+    lc.valid = 1;
+    return 0;
+}
+
+static int lc_holds(const coll *l, uint64_t pos) {
+    return lc.valid && lc.version == l->version && lc.engine == (const void *)server.engine &&
+           lc.rollbacks == lsm_rollbacks(server.engine) && (pos == lc.lo || pos == lc.hi);
+}
+
+/* The element at pos (an end of the list) into out from the run, reading ahead first when the
+ * list is long enough: 1 taken (the run lets it go), 0 not held (read it), or a negative code. */
+static int lc_take(const coll *l, int where, uint64_t pos, lsm_buf *out) {
+    if (!lc_enabled) return 0;
+    if (!lc_holds(l, pos)) {
+        if (l->count < LC_MIN_LEN) return 0;
+        int r = lc_fill(l, where);
+        if (r) return r;
+        if (!lc_holds(l, pos)) return 0;
+    }
+    uint64_t k = lc.down ? lc.first - pos : pos - lc.first;
+    size_t vl = lc.off[k + 1] - lc.off[k];
+    if (vl > out->cap) {
+        char *nb = realloc(out->data, vl);
+        if (!nb) return LSM_ENOMEM;
+        out->data = nb;
+        out->cap = vl;
+    }
+    if (vl) memcpy(out->data, lc.bytes + lc.off[k], vl);
+    out->len = vl;
+    if (lc.lo == lc.hi) lc.valid = 0;
+    else if (pos == lc.lo) lc.lo++;
+    else lc.hi--;
+    return 1;
+}
+
 int list_pop(coll *l, int where, lsm_buf *out) {
     if (!l->exists || l->count <= 0) return 0;
     uint64_t head = head_of(l);
     uint64_t pos = where == LIST_HEAD ? head : head + (uint64_t)l->count - 1;
-    int r = pos_get(l, pos, out);
-    if (r == 0) r = LSM_ECORRUPT; /* the count says an element is there */
+    int r = lc_take(l, where, pos, out);
+    if (r == 0) {
+        r = pos_get(l, pos, out);
+        if (r == 0) r = LSM_ECORRUPT; /* the count says an element is there */
+    }
     if (r < 0) return r;
     if ((r = pos_del(l, pos))) return r;
     if (where == LIST_HEAD) set_head(l, head + 1);
@@ -115,6 +235,7 @@ int list_index(const coll *l, int64_t idx, lsm_buf *out) {
 int list_set(coll *l, int64_t idx, const void *v, size_t vlen) {
     idx = norm_index(l, idx);
     if (idx < 0) return 0;
+    lc_forget(l->version);
     int r = pos_put(l, head_of(l) + (uint64_t)idx, v, vlen);
     return r ? r : 1;
 }
@@ -188,6 +309,7 @@ void list_iter_close(list_iter *li) { coll_iter_close(&li->ci); }
 int list_insert_at(coll *l, int64_t idx, const void *v, size_t vlen) {
     int64_t n = list_len(l);
     if (!l->exists || idx < 0 || idx > n) return LSM_EINVAL;
+    lc_forget(l->version);
     if (idx == 0) return list_push(l, LIST_HEAD, v, vlen);
     if (idx == n) return list_push(l, LIST_TAIL, v, vlen);
     uint64_t head = head_of(l);
@@ -230,6 +352,7 @@ int list_insert_at(coll *l, int64_t idx, const void *v, size_t vlen) {
 static int remove_indexes(coll *l, const int64_t *rm, int64_t k) {
     int64_t n = list_len(l);
     if (k <= 0) return 0;
+    lc_forget(l->version);
     if (k >= n) {
         coll_count_add(l, -n);
         return 0;
@@ -327,6 +450,7 @@ int list_rem(coll *l, const void *v, size_t vlen, int64_t count, int64_t *remove
 int list_trim(coll *l, int64_t start, int64_t stop) {
     int64_t n = list_len(l);
     if (n == 0) return 0;
+    lc_forget(l->version);
     if (start < 0) start = 0;
     if (stop >= n) stop = n - 1;
     if (start > stop || start >= n) {

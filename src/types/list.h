@@ -46,8 +46,12 @@ static inline int64_t list_len(const coll *l) { return l->exists ? l->count : 0;
 
 /* Pushes v at where (LIST_HEAD/LIST_TAIL); the list must exist (list_create). */
 int list_push(coll *l, int where, const void *v, size_t vlen);
-/* Pops the element at where into out: 1 popped, 0 the list is empty. */
+/* Pops the element at where into out: 1 popped, 0 the list is empty. Pops of a long list from
+ * one end take their elements from a read-ahead of that end (list.c: one walk per LC_AHEAD
+ * pops instead of one lookup each). */
 int list_pop(coll *l, int where, lsm_buf *out);
+/* Tests: on = 0 turns the pop read-ahead off (every pop reads its element), 1 back on. */
+void list_cache_enable(int on);
 /* Element at index idx (0-based; negative counts from the tail): 1 found, 0 out of range. */
 int list_index(const coll *l, int64_t idx, lsm_buf *out);
 /* Replaces the element at idx: 1 done, 0 out of range. */
