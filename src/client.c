@@ -1024,6 +1024,19 @@ void reply_int(client *c, long long v)
 
 void reply_bulk(client *c, const void *p, size_t len)
 {
+    if (len <= 512 && !(c->flags & CLIENT_REPLY_OFF)) {
+        /* straight into the output when it has room: "$<len>\r\n<bytes>\r\n" */
+        char hdr[8];
+        size_t hl = resp_fmt_header(hdr, '$', (long long)len);
+        char *dst = reply_buf_claim(&c->in->rb, hl + len + 2);
+        if (dst) {
+            memcpy(dst, hdr, hl);
+            memcpy(dst + hl, p, len);
+            dst[hl + len] = '\r';
+            dst[hl + len + 1] = '\n';
+            return;
+        }
+    }
     if (len <= 512) {
         char buf[600];
         size_t l = resp_fmt_header(buf, '$', (long long)len);

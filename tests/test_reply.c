@@ -276,3 +276,43 @@ Test(reply_fmt, header_extremes)
     b[n] = 0;
     cr_assert_str_eq(b, ":-9223372036854775808\r\n");
 }
+
+/* Every header from -20 to 20000 as printf writes it (the short fast path and the general one
+ * meet at 1000). */
+Test(reply_fmt, header_matches_printf_around_the_fast_path)
+{
+    char b[32], want[32];
+    for (long long n = -20; n <= 20000; n++) {
+        size_t l = resp_fmt_header(b, '$', n);
+        int wl = snprintf(want, sizeof want, "$%lld\r\n", n);
+        cr_assert_eq(l, (size_t)wl, "length of %lld", n);
+        cr_assert(memcmp(b, want, l) == 0, "header of %lld", n);
+    }
+}
+
+/* reply_buf_claim hands out only room already allocated: the fixed buffer's end, a chunk's end,
+ * never a deferred slot; what it refuses, reply_buf_append places, in order. */
+Test(reply_buf, claim_only_what_fits_and_keeps_the_order)
+{
+    reply_buf rb;
+    reply_buf_init(&rb);
+    char *p = reply_buf_claim(&rb, REPLY_FIXED_SIZE - 3);
+    cr_assert_not_null(p);
+    memset(p, 'a', REPLY_FIXED_SIZE - 3);
+    cr_assert_null(reply_buf_claim(&rb, 4), "past the fixed buffer");
+    cr_assert_eq(reply_buf_append(&rb, "bbbb", 4), 0); /* 3 in the buffer, 1 in a new chunk */
+    p = reply_buf_claim(&rb, 2);
+    cr_assert_not_null(p, "the tail chunk's room");
+    memcpy(p, "cc", 2);
+    void *h = reply_buf_defer(&rb);
+    cr_assert_null(reply_buf_claim(&rb, 1), "never into a deferred slot");
+    cr_assert_eq(reply_buf_append(&rb, "d", 1), 0);
+    reply_buf_set_deferred(&rb, h, "*1\r\n", 4);
+    static char got[REPLY_FIXED_SIZE + 64];
+    size_t n = reply_buf_copy(&rb, got, sizeof got);
+    cr_assert_eq(n, REPLY_FIXED_SIZE - 3 + 4 + 2 + 4 + 1);
+    cr_assert_eq(got[REPLY_FIXED_SIZE - 4], 'a');
+    cr_assert(memcmp(got + REPLY_FIXED_SIZE - 3, "bbbbcc*1\r\nd", 11) == 0);
+    cr_assert_eq(reply_buf_pending(&rb), n);
+    reply_buf_free(&rb);
+}

@@ -43,6 +43,22 @@ static void chunk_link(reply_buf *rb, reply_chunk *ch)
     rb->tail = ch;
 }
 
+char *reply_buf_claim(reply_buf *rb, size_t len)
+{
+    if (!rb->head) {
+        if (len > REPLY_FIXED_SIZE - rb->bufpos) return NULL;
+        char *p = rb->buf + rb->bufpos;
+        rb->bufpos += len;
+        return p;
+    }
+    reply_chunk *t = rb->tail;
+    if (t->deferred || len > t->cap - t->used) return NULL;
+    char *p = t->data + t->used;
+    t->used += len;
+    rb->chunk_bytes += len;
+    return p;
+}
+
 int reply_buf_append(reply_buf *rb, const void *p, size_t len)
 {
     const char *s = p;
@@ -211,6 +227,16 @@ size_t reply_buf_copy(const reply_buf *rb, char *dst, size_t cap)
 
 size_t resp_fmt_header(char *dst, char type, long long n)
 {
+    if (n >= 0 && n < 1000) { /* most headers: short strings, small aggregates */
+        size_t len = 0;
+        dst[len++] = type;
+        if (n >= 100) dst[len++] = (char)('0' + n / 100);
+        if (n >= 10) dst[len++] = (char)('0' + n / 10 % 10);
+        dst[len++] = (char)('0' + n % 10);
+        dst[len++] = '\r';
+        dst[len++] = '\n';
+        return len;
+    }
     char tmp[24];
     int i = 0;
     unsigned long long v = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;

@@ -39,6 +39,10 @@ void reply_buf_init(reply_buf *rb);
 void reply_buf_free(reply_buf *rb);      /* frees the chunks; rb is empty afterwards */
 /* Appends len bytes. 0, or -1 when out of memory (nothing appended). */
 int reply_buf_append(reply_buf *rb, const void *p, size_t len);
+/* The next len bytes of the output, when they fit in the space already allocated (the fixed
+ * buffer, or the tail chunk): appended at once, and the caller MUST write all of them before
+ * anything else touches rb. NULL when they do not fit (use reply_buf_append). */
+char *reply_buf_claim(reply_buf *rb, size_t len);
 /* Reserves a slot for an aggregate header whose count is known later; the handle is valid until
  * reply_buf_set_deferred (which must be called before the buffer is written out). */
 void *reply_buf_defer(reply_buf *rb);
