@@ -174,14 +174,13 @@ static int lc_holds(const coll *l, uint64_t pos) {
 }
 
 /* The element at pos (an end of the list) into out from the run, reading ahead first when the
- * list is long enough: 1 taken (the run lets it go), 0 not held (read it), or a negative code. */
+ * list is long enough: 1 taken (the run lets it go), 0 not held (read it), or LSM_ENOMEM. */
 static int lc_take(const coll *l, int where, uint64_t pos, lsm_buf *out) {
     if (!lc_enabled) return 0;
     if (!lc_holds(l, pos)) {
-        if (l->count < LC_MIN_LEN) return 0;
-        int r = lc_fill(l, where);
-        if (r) return r;
-        if (!lc_holds(l, pos)) return 0;
+        /* a walk that fails (no memory, a hole the count does not explain) leaves the pop to
+         * its own lookup, which reports what it finds */
+        if (l->count < LC_MIN_LEN || lc_fill(l, where) != 0 || !lc_holds(l, pos)) return 0;
     }
     uint64_t k = lc.down ? lc.first - pos : pos - lc.first;
     size_t vl = lc.off[k + 1] - lc.off[k];
