@@ -406,3 +406,66 @@ Test(set, u64set_dedupes) {
     cr_assert_eq(s.n + (size_t)s.has_zero, 10000);
     coll_u64set_free(&s);
 }
+
+/* ---- the read-ahead of the index's top ordinals (coll.c): removals in a row ---- */
+
+static uint64_t engine_gets(void) {
+    lsm_stats st;
+    lsm_get_stats(server.engine, &st);
+    return st.gets;
+}
+
+static void srem_n(const char *key, int from, int to) {
+    for (int i = from; i < to; i++) {
+        char m[16];
+        snprintf(m, sizeof m, "m%06d", i);
+        cr_assert_eq(srem(key, m), 1, "%s", m);
+    }
+}
+
+Test(set, removals_read_the_index_top_ahead) {
+    big_set("s", 2000);
+    big_set("t", 2000);
+    uint64_t g0 = engine_gets();
+    srem_n("s", 0, 500);
+    uint64_t with = engine_gets() - g0;
+    coll_rand_cache_enable(0);
+    g0 = engine_gets();
+    srem_n("t", 0, 500);
+    uint64_t without = engine_gets() - g0;
+    coll_rand_cache_enable(1);
+    /* each removal looks up the metadata and the member; the moved member's lookup is saved */
+    cr_assert_leq(with + 400, without, "%llu lookups with the read-ahead, %llu without",
+                  (unsigned long long)with, (unsigned long long)without);
+    check_exact("s");
+    check_exact("t");
+}
+
+/* A removal whose hole is inside the run rewrites an ordinal the run holds: it is forgotten, and
+ * the removals that reach that ordinal later move the right member. */
+Test(set, removal_into_the_read_ahead_forgets_it) {
+    big_set("s", 1000);
+    cr_assert_eq(srem("s", "m000000"), 1); /* the run: ordinals 998..936 */
+    cr_assert_eq(srem("s", "m000990"), 1); /* hole at 990: the member of 998 moves there */
+    srem_n("s", 1, 20);                    /* the last ordinals go down past 990 */
+    check_exact("s");
+}
+
+/* Removals of a write group that is rolled back after the run read their writes. */
+Test(set, read_ahead_never_keeps_rolled_back_writes) {
+    big_set("s", 1000);
+    coll s;
+    keyspace_begin();
+    cr_assert_eq(set_open(&s, 0, "s", 1, 0), 1);
+    cr_assert_eq(set_rem(&s, "m000990", 7), 1); /* ordinal 990 now names m000999 */
+    cr_assert_eq(set_rem(&s, "m000000", 7), 1); /* the run read 998..935, 990 included */
+    cr_assert_eq(set_save(&s), 0);
+    keyspace_abort();
+    cr_assert_neq(keyspace_commit(), 0);
+    coll_close(&s);
+    check_exact("s"); /* 990 names m000990 again */
+    cr_assert_eq(srem("s", "m000999"), 1); /* the last ordinals themselves: no walk */
+    cr_assert_eq(srem("s", "m000998"), 1);
+    srem_n("s", 1, 13); /* down past 990 */
+    check_exact("s");
+}
