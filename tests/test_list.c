@@ -776,3 +776,31 @@ Test(list, big_list_operations_cost_bounded_engine_work) {
     cr_assert(w >= 39000 && w <= 41000, "LINSERT at 60%%: %llu writes", w);
     client_free(c);
 }
+
+/* Elements too big for the read-ahead's 64 KiB are popped by their own lookups; the run around
+ * them holds what fits. */
+Test(list, pop_read_ahead_with_big_elements) {
+    static char big[100000], mid[30000];
+    memset(big, 'B', sizeof big);
+    memset(mid, 'M', sizeof mid);
+    for (int i = 0; i < 40; i++) pushs(LIST_TAIL, "small");
+    push(LIST_TAIL, mid, sizeof mid);
+    push(LIST_TAIL, mid, sizeof mid);
+    push(LIST_TAIL, mid, sizeof mid);
+    push(LIST_TAIL, big, sizeof big);
+    coll l;
+    lsm_buf b = {0};
+    size_t want[] = {sizeof big, sizeof mid, sizeof mid, sizeof mid, 5};
+    for (int i = 0; i < 5; i++) {
+        keyspace_begin();
+        cr_assert_eq(lopen(&l, 0), 1);
+        cr_assert_eq(list_pop(&l, LIST_TAIL, &b), 1);
+        cr_assert_eq(b.len, want[i], "pop %d: %zu bytes", i, b.len);
+        cr_assert_eq(b.data[0], i == 0 ? 'B' : i < 4 ? 'M' : 's');
+        cr_assert_eq(list_save(&l), 0);
+        cr_assert_eq(keyspace_commit(), 0);
+        coll_close(&l);
+    }
+    lsm_buf_free(&b);
+    cr_assert_eq(llen(), 39);
+}

@@ -587,12 +587,12 @@ static int oc_fill(const coll *c, uint64_t last) {
     coll_iter it;
     int r = coll_iter_seek_rev(&it, c, COLL_SUB_ORD, from, sizeof(from));
     size_t n = 0, len = 0;
-    for (; r == 0 && coll_iter_valid(&it) && n < OC_AHEAD && n <= last && (n == 0 || len < OC_BYTES);
-         coll_iter_prev(&it), n++) {
+    for (; r == 0 && coll_iter_valid(&it) && n < OC_AHEAD && n <= last; coll_iter_prev(&it), n++) {
         size_t ol, vl;
         const char *o = coll_iter_member(&it, &ol);
         if (ol != 8 || get_be64(o) != last - n) break; /* not dense here: stop (read later) */
         const char *v = coll_iter_value(&it, &vl);
+        if (len + vl > OC_BYTES) break; /* the buffer stays small (a big member: no run) */
         if (len + vl > oc.bytes_cap) {
             size_t nc = oc.bytes_cap ? oc.bytes_cap : 4096;
             while (nc < len + vl) nc *= 2;

@@ -125,17 +125,17 @@ void list_cache_enable(int on) {
     lc.valid = 0;
 }
 
-/* Reads up to LC_AHEAD elements (LC_BYTES bytes, at least one) from the `where` end of l into
- * the run. 0 or a negative code (the run is then invalid). */
+/* Reads up to LC_AHEAD elements (LC_BYTES bytes in all) from the `where` end of l into the run.
+ * 0, or nonzero: no run (an error, or a first element bigger than LC_BYTES). */
 static int lc_fill(const coll *l, int where) {
     lc.valid = 0;
     list_iter li;
     int r = list_iter_seek(&li, l, 0, where == LIST_TAIL);
     size_t n = 0, len = 0;
-    for (; r == 0 && list_iter_valid(&li) && n < LC_AHEAD && (n == 0 || len < LC_BYTES);
-         list_iter_next(&li), n++) {
+    for (; r == 0 && list_iter_valid(&li) && n < LC_AHEAD; list_iter_next(&li), n++) {
         size_t vl;
         const char *v = list_iter_value(&li, &vl);
+        if (len + vl > LC_BYTES) break; /* the buffer stays small (a big element: no run) */
         if (len + vl > lc.bytes_cap) {
             size_t nc = lc.bytes_cap ? lc.bytes_cap : 4096;
             while (nc < len + vl) nc *= 2;
@@ -154,7 +154,7 @@ static int lc_fill(const coll *l, int where) {
     if (r == 0) r = list_iter_status(&li);
     list_iter_close(&li);
     if (r) return r;
-    if (n == 0) return LSM_ECORRUPT; /* the count says the list has elements */
+    if (n == 0) return -1;
     lc.off[n] = len;
     uint64_t head = head_of(l);
     lc.down = where == LIST_TAIL;
