@@ -660,7 +660,8 @@ Test(list, pop_read_ahead_saves_the_lookups) {
 /* Elements rewritten where they are (LSET, LINSERT, LREM, LTRIM) are never served stale. */
 Test(list, pop_read_ahead_sees_edits_in_place) {
     push_n(LIST_TAIL, "e", 100);
-    expect_pop(LIST_HEAD, "e0"); /* the run now holds e1..e64 */
+    expect_pop(LIST_HEAD, "e0");
+    expect_pop(LIST_HEAD, "e1"); /* the second pop in a row: the run now holds e2..e65 */
     coll l;
     keyspace_begin();
     cr_assert_eq(lopen(&l, 0), 1);
@@ -669,39 +670,75 @@ Test(list, pop_read_ahead_sees_edits_in_place) {
     cr_assert_eq(keyspace_commit(), 0);
     coll_close(&l);
     expect_pop(LIST_HEAD, "set");
-    expect_pop(LIST_HEAD, "e2"); /* read ahead again */
+    expect_pop(LIST_HEAD, "e3"); /* read ahead again: e4.. */
     keyspace_begin();
     cr_assert_eq(lopen(&l, 0), 1);
-    cr_assert_eq(list_insert_at(&l, 1, "ins", 3), 0);
+    cr_assert_eq(list_insert_at(&l, 1, "ins", 3), 0); /* e4 moves one position toward the head */
     cr_assert_eq(list_save(&l), 0);
     cr_assert_eq(keyspace_commit(), 0);
     coll_close(&l);
-    expect_pop(LIST_HEAD, "e3");
-    expect_pop(LIST_HEAD, "ins");
     expect_pop(LIST_HEAD, "e4");
+    expect_pop(LIST_HEAD, "ins");
+    expect_pop(LIST_HEAD, "e5");
     int64_t removed;
     keyspace_begin();
     cr_assert_eq(lopen(&l, 0), 1);
-    cr_assert_eq(list_rem(&l, "e5", 2, 1, &removed), 0);
+    cr_assert_eq(list_rem(&l, "e6", 2, 1, &removed), 0); /* e7 moves into e6's place */
     cr_assert_eq(removed, 1);
-    cr_assert_eq(list_trim(&l, 1, -1 + 1000), 0); /* drops e6 */
     cr_assert_eq(list_save(&l), 0);
     cr_assert_eq(keyspace_commit(), 0);
     coll_close(&l);
     expect_pop(LIST_HEAD, "e7");
+    expect_pop(LIST_HEAD, "e8");
+    keyspace_begin();
+    cr_assert_eq(lopen(&l, 0), 1);
+    cr_assert_eq(list_trim(&l, 1, 1000), 0); /* drops e9 */
+    cr_assert_eq(list_save(&l), 0);
+    cr_assert_eq(keyspace_commit(), 0);
+    coll_close(&l);
+    expect_pop(LIST_HEAD, "e10");
+    /* the tail: a run there, then edits that shift or drop its positions, then pushes that
+     * reuse them: the pops must see the pushed elements */
     expect_pop(LIST_TAIL, "e99");
+    expect_pop(LIST_TAIL, "e98"); /* the run holds e97 and below */
+    keyspace_begin();
+    cr_assert_eq(lopen(&l, 0), 1);
+    cr_assert_eq(list_rem(&l, "e95", 3, -1, &removed), 0); /* e96, e97 move one toward the head */
+    cr_assert_eq(removed, 1);
+    cr_assert_eq(list_save(&l), 0);
+    cr_assert_eq(keyspace_commit(), 0);
+    coll_close(&l);
+    pushs(LIST_TAIL, "x"); /* where e97 was */
+    expect_pop(LIST_TAIL, "x");
+    expect_pop(LIST_TAIL, "e97");
+    expect_pop(LIST_TAIL, "e96"); /* the run holds e94 and below */
+    keyspace_begin();
+    cr_assert_eq(lopen(&l, 0), 1);
+    cr_assert_eq(list_trim(&l, 0, list_len(&l) - 3), 0); /* drops e93, e94 */
+    cr_assert_eq(list_save(&l), 0);
+    cr_assert_eq(keyspace_commit(), 0);
+    coll_close(&l);
+    pushs(LIST_TAIL, "y");
+    pushs(LIST_TAIL, "z"); /* where e94 was */
+    expect_pop(LIST_TAIL, "z");
+    expect_pop(LIST_TAIL, "y");
+    expect_pop(LIST_TAIL, "e92");
 }
 
 /* A push taken back after the pop's walk read it must not come back from the read-ahead when a
  * later push reuses its position. */
 Test(list, pop_read_ahead_never_serves_a_rolled_back_push) {
     push_n(LIST_TAIL, "e", 40);
+    expect_pop(LIST_HEAD, "e0");
     coll l;
     lsm_buf b = {0};
+    uint64_t w0 = list_cache_walks();
     keyspace_begin();
     cr_assert_eq(lopen(&l, 0), 1);
     cr_assert_eq(list_push(&l, LIST_TAIL, "gone", 4), 0);
-    cr_assert_eq(list_pop(&l, LIST_HEAD, &b), 1); /* the walk from the head reads "gone" too */
+    /* the second pop in a row at the head: a walk, which reads "gone" too */
+    cr_assert_eq(list_pop(&l, LIST_HEAD, &b), 1);
+    cr_assert_eq(list_cache_walks(), w0 + 1);
     cr_assert_eq(list_save(&l), 0);
     keyspace_abort();
     cr_assert_neq(keyspace_commit(), 0);
@@ -709,7 +746,7 @@ Test(list, pop_read_ahead_never_serves_a_rolled_back_push) {
     lsm_buf_free(&b);
     pushs(LIST_TAIL, "kept"); /* the position "gone" had */
     expect_pop(LIST_TAIL, "kept");
-    expect_pop(LIST_HEAD, "e0");
+    expect_pop(LIST_HEAD, "e1");
     expect_pop(LIST_TAIL, "e39");
 }
 
@@ -803,4 +840,18 @@ Test(list, pop_read_ahead_with_big_elements) {
     }
     lsm_buf_free(&b);
     cr_assert_eq(llen(), 39);
+}
+
+/* A list used as a stack (push and pop at one end in turns) pops with one lookup each: no walk. */
+Test(list, stack_use_makes_no_read_ahead) {
+    push_n(LIST_TAIL, "e", 100);
+    uint64_t w0 = list_cache_walks();
+    for (int i = 0; i < 50; i++) {
+        pushs(LIST_HEAD, "top");
+        expect_pop(LIST_HEAD, "top");
+    }
+    cr_assert_eq(list_cache_walks(), w0, "pushes and pops in turns walked");
+    expect_pop(LIST_HEAD, "e0");
+    expect_pop(LIST_HEAD, "e1"); /* the second pop in a row: a walk */
+    cr_assert_eq(list_cache_walks(), w0 + 1);
 }

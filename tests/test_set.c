@@ -469,3 +469,20 @@ Test(set, read_ahead_never_keeps_rolled_back_writes) {
     srem_n("s", 1, 13); /* down past 990 */
     check_exact("s");
 }
+
+/* Additions and removals in turns (a set used as a pool) remove with one lookup each: no walk. */
+Test(set, adds_and_removals_in_turns_make_no_read_ahead) {
+    big_set("s", 1000);
+    uint64_t w0 = coll_rand_cache_walks();
+    for (int i = 0; i < 50; i++) {
+        char m[16];
+        snprintf(m, sizeof m, "n%d", i);
+        cr_assert_eq(sadd("s", 1, (const char *[]){m}), 1);
+        snprintf(m, sizeof m, "m%06d", i);
+        cr_assert_eq(srem("s", m), 1);
+    }
+    cr_assert_eq(coll_rand_cache_walks(), w0, "additions and removals in turns walked");
+    srem_n("s", 100, 102); /* two removals in a row: the second walks */
+    cr_assert_eq(coll_rand_cache_walks(), w0 + 1);
+    check_exact("s");
+}

@@ -551,7 +551,10 @@ static lsm_buf rand_tmp; /* the member moved by a removal: amortized */
  *  - a removal that moves a member INTO an ordinal of the run (the hole is inside it) forgets
  *    the run, so does building the index, and versions are never reused;
  *  - a write taken back after the fact (an aborted command, a failed WAL commit) drops it: the
- *    engine's rollback count (lsm_rollbacks) is part of its identity. */
+ *    engine's rollback count (lsm_rollbacks) is part of its identity.
+ * A walk is made only for the second removal in a row whose last ordinal is the one right below
+ * the previous removal's: additions and removals in turns (a set used as a work pool) remove
+ * with one lookup each, as before. */
 #define OC_AHEAD 64
 #define OC_BYTES (64u << 10)
 #define OC_MIN_COUNT 256
@@ -566,8 +569,16 @@ static struct {
     size_t off[OC_AHEAD + 1]; /* entry k's member is bytes[off[k] .. off[k + 1]) */
 } oc;
 static int oc_enabled = 1;
+static uint64_t oc_walks; /* read-aheads made (tests) */
+static struct {
+    uint64_t version;
+    const void *engine;
+    uint64_t last; /* the last ordinal of the next removal, if removals go on */
+} oc_next;
 
 static void oc_drop(void) { oc.valid = 0; }
+
+uint64_t coll_rand_cache_walks(void) { return oc_walks; }
 
 void coll_rand_cache_enable(int on) {
     oc_enabled = on;
@@ -623,12 +634,14 @@ static int oc_fill(const coll *c, uint64_t last) {
 }
 
 /* The member at ordinal last (the collection's last before this removal) into out from the run
- * (reading ahead first when the collection is big enough), taking it out of the run: 1, or 0
- * (not held: look it up), or LSM_ENOMEM. */
-static int oc_take_last(const coll *c, uint64_t last, lsm_buf *out) {
+ * (reading ahead first when the collection is big enough and this removal continues a streak),
+ * taking it out of the run: 1, or 0 (not held: look it up), or LSM_ENOMEM. */
+static int oc_take_last(const coll *c, uint64_t last, int streak, lsm_buf *out) {
     if (!oc_enabled) return 0;
     if (!oc_current(c) || oc.hi != last) {
-        if (c->count + 1 < OC_MIN_COUNT || oc_fill(c, last) != 0) return 0;
+        if (!streak || c->count + 1 < OC_MIN_COUNT) return 0;
+        oc_walks++;
+        if (oc_fill(c, last) != 0) return 0;
     }
     uint64_t k = oc.top - last;
     size_t vl = oc.off[k + 1] - oc.off[k];
@@ -657,9 +670,15 @@ int coll_rand_member_removed(coll *c, const void *m, size_t mlen, uint64_t ord) 
     if (ord > last) return LSM_ECORRUPT;
     if (c->type == KTYPE_HASH && (r = coll_del(c, COLL_SUB_POS, m, mlen))) return r;
     char k[18];
+    /* a removal right after one whose last ordinal was last + 1: a streak */
+    int streak = oc_next.version == c->version && oc_next.engine == (const void *)server.engine &&
+                 oc_next.last == last;
+    oc_next.version = c->version;
+    oc_next.engine = server.engine;
+    oc_next.last = last - 1;
     if (ord != last) {
         /* the member at the last ordinal moves into the hole: from the run when it holds it */
-        r = oc_take_last(c, last, &rand_tmp);
+        r = oc_take_last(c, last, streak, &rand_tmp);
         if (r == 0) {
             ord_key(k, c->version, COLL_SUB_ORD, last);
             r = lsm_get(server.engine, k, sizeof(k), &rand_tmp);

@@ -99,7 +99,9 @@ int list_push(coll *l, int where, const void *v, size_t vlen) {
  *    engine's rollback count (lsm_rollbacks) is part of the run's identity, so any rollback drops
  *    it.
  * A pop uses the run only for the position the metadata names when it is one of the run's ends;
- * anything else reads as before. */
+ * anything else reads as before. A walk is made only for the second pop in a row at one end
+ * (the position right after the previous pop's): a list used as a stack (a push and a pop at
+ * the same end, in turns) or a queue kept short pops with one lookup each, as before. */
 #define LC_AHEAD 64
 #define LC_BYTES (64u << 10)
 #define LC_MIN_LEN 32 /* shorter lists (a queue kept near empty) pop with one lookup each */
@@ -115,6 +117,15 @@ static struct {
     size_t off[LC_AHEAD + 1];   /* element k is bytes[off[k] .. off[k + 1]) */
 } lc;
 static int lc_enabled = 1;
+static uint64_t lc_walks; /* read-aheads made (tests) */
+/* Where the next pop at each end would be if pops go on: the streak that earns a walk. */
+static struct {
+    uint64_t version;
+    const void *engine;
+    uint64_t pos[2]; /* [LIST_HEAD], [LIST_TAIL] */
+} lc_next;
+
+uint64_t list_cache_walks(void) { return lc_walks; }
 
 static void lc_forget(uint64_t version) {
     if (lc.valid && lc.version == version) lc.valid = 0;
@@ -180,7 +191,11 @@ static int lc_take(const coll *l, int where, uint64_t pos, lsm_buf *out) {
     if (!lc_holds(l, pos)) {
         /* a walk that fails (no memory, a hole the count does not explain) leaves the pop to
          * its own lookup, which reports what it finds */
-        if (l->count < LC_MIN_LEN || lc_fill(l, where) != 0 || !lc_holds(l, pos)) return 0;
+        int streak = lc_next.version == l->version && lc_next.engine == (const void *)server.engine &&
+                     lc_next.pos[where] == pos;
+        if (!streak || l->count < LC_MIN_LEN) return 0;
+        lc_walks++;
+        if (lc_fill(l, where) != 0 || !lc_holds(l, pos)) return 0;
     }
     uint64_t k = lc.down ? lc.first - pos : pos - lc.first;
     size_t vl = lc.off[k + 1] - lc.off[k];
@@ -203,6 +218,12 @@ int list_pop(coll *l, int where, lsm_buf *out) {
     uint64_t head = head_of(l);
     uint64_t pos = where == LIST_HEAD ? head : head + (uint64_t)l->count - 1;
     int r = lc_take(l, where, pos, out);
+    if (lc_next.version != l->version || lc_next.engine != (const void *)server.engine) {
+        lc_next.version = l->version;
+        lc_next.engine = server.engine;
+        lc_next.pos[0] = lc_next.pos[1] = 0;
+    }
+    lc_next.pos[where] = where == LIST_HEAD ? pos + 1 : pos - 1;
     if (r == 0) {
         r = pos_get(l, pos, out);
         if (r == 0) r = LSM_ECORRUPT; /* the count says an element is there */

@@ -50,8 +50,10 @@ int list_push(coll *l, int where, const void *v, size_t vlen);
  * one end take their elements from a read-ahead of that end (list.c: one walk per LC_AHEAD
  * pops instead of one lookup each). */
 int list_pop(coll *l, int where, lsm_buf *out);
-/* Tests: on = 0 turns the pop read-ahead off (every pop reads its element), 1 back on. */
+/* Tests: on = 0 turns the pop read-ahead off (every pop reads its element), 1 back on;
+ * list_cache_walks counts the read-ahead walks made so far. */
 void list_cache_enable(int on);
+uint64_t list_cache_walks(void);
 /* Element at index idx (0-based; negative counts from the tail): 1 found, 0 out of range. */
 int list_index(const coll *l, int64_t idx, lsm_buf *out);
 /* Replaces the element at idx: 1 done, 0 out of range. */
