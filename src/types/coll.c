@@ -483,8 +483,6 @@ size_t coll_rand_set_value(const coll *c, char out[8]) {
     return 8;
 }
 
-static void oc_drop(void); /* the read-ahead of the index's top (below) */
-
 int coll_rand_member_added(coll *c, const void *m, size_t mlen) {
     int r;
     if (coll_rand_indexed(c)) {
@@ -494,7 +492,6 @@ int coll_rand_member_added(coll *c, const void *m, size_t mlen) {
         return c->type == KTYPE_SET ? 0 : pos_put(c, m, mlen, ord);
     }
     if (c->count <= COLL_RAND_INDEX_MIN) return 0;
-    oc_drop(); /* a new index */
     /* build: number every member (the one just written included: writes are visible) */
     coll_iter it;
     uint64_t n = 0;
@@ -539,130 +536,6 @@ int coll_rand_ordinal(const coll *c, const void *m, size_t mlen, const char *set
 
 static lsm_buf rand_tmp; /* the member moved by a removal: amortized */
 
-/* ---- read-ahead of the index's top: removals without a lookup of the last ordinal each ----
- * Every removal from an indexed collection (SPOP, SREM, HDEL, ...) moves the member at the last
- * ordinal into the hole, so removals in a row read ordinals count-1, count-2, ... . A removal
- * from a collection of OC_MIN_COUNT members or more reads up to OC_AHEAD of the top ordinals'
- * members (OC_BYTES bytes) with one walk, and the removals that follow take them from here: the
- * run of ordinals lo..hi of one version. It stays right because
- *  - a removal takes the last ordinal (the run's hi) out of the run as it deletes it, so the run
- *    is always inside [0, count), and an addition, which writes ordinal count, never writes one
- *    of its ordinals;
- *  - a removal that moves a member INTO an ordinal of the run (the hole is inside it) forgets
- *    the run, so does building the index, and versions are never reused;
- *  - a write taken back after the fact (an aborted command, a failed WAL commit) drops it: the
- *    engine's rollback count (lsm_rollbacks) is part of its identity.
- * A walk is made only for the second removal in a row whose last ordinal is the one right below
- * the previous removal's: additions and removals in turns (a set used as a work pool) remove
- * with one lookup each, as before. */
-#define OC_AHEAD 64
-#define OC_BYTES (64u << 10)
-#define OC_MIN_COUNT 256
-static struct {
-    int valid;
-    const void *engine;
-    uint64_t version, rollbacks;
-    uint64_t top;             /* the ordinal read first: entry k is ordinal top - k */
-    uint64_t lo, hi;          /* ordinals still held (inclusive) */
-    char *bytes;
-    size_t bytes_cap;
-    size_t off[OC_AHEAD + 1]; /* entry k's member is bytes[off[k] .. off[k + 1]) */
-} oc;
-static int oc_enabled = 1;
-static uint64_t oc_walks; /* read-aheads made (tests) */
-static struct {
-    uint64_t version;
-    const void *engine;
-    uint64_t last; /* the last ordinal of the next removal, if removals go on */
-} oc_next;
-
-static void oc_drop(void) { oc.valid = 0; }
-
-uint64_t coll_rand_cache_walks(void) { return oc_walks; }
-
-void coll_rand_cache_enable(int on) {
-    oc_enabled = on;
-    oc_drop();
-}
-
-static int oc_current(const coll *c) {
-    return oc.valid && oc.version == c->version && oc.engine == (const void *)server.engine &&
-           oc.rollbacks == lsm_rollbacks(server.engine);
-}
-
-/* Reads the members of ordinals last, last - 1, ... into the run. 0, or nonzero (no run). */
-static int oc_fill(const coll *c, uint64_t last) {
-    oc.valid = 0;
-    char from[8];
-    put_be64(from, last);
-    coll_iter it;
-    int r = coll_iter_seek_rev(&it, c, COLL_SUB_ORD, from, sizeof(from));
-    size_t n = 0, len = 0;
-    for (; r == 0 && coll_iter_valid(&it) && n < OC_AHEAD && n <= last; coll_iter_prev(&it), n++) {
-        size_t ol, vl;
-        const char *o = coll_iter_member(&it, &ol);
-        if (ol != 8 || get_be64(o) != last - n) break; /* not dense here: stop (read later) */
-        const char *v = coll_iter_value(&it, &vl);
-        if (len + vl > OC_BYTES) break; /* the buffer stays small (a big member: no run) */
-        if (len + vl > oc.bytes_cap) {
-            size_t nc = oc.bytes_cap ? oc.bytes_cap : 4096;
-            while (nc < len + vl) nc *= 2;
-            char *nb = realloc(oc.bytes, nc);
-            if (!nb) {
-                r = LSM_ENOMEM;
-                break;
-            }
-            oc.bytes = nb;
-            oc.bytes_cap = nc;
-        }
-        if (vl) memcpy(oc.bytes + len, v, vl);
-        oc.off[n] = len;
-        len += vl;
-    }
-    if (r == 0) r = coll_iter_status(&it);
-    coll_iter_close(&it);
-    if (r || n == 0) return -1;
-    oc.off[n] = len;
-    oc.top = last;
-    oc.hi = last;
-    oc.lo = last - (n - 1);
-    oc.version = c->version;
-    oc.engine = server.engine;
-    oc.rollbacks = lsm_rollbacks(server.engine);
-    oc.valid = 1;
-    return 0;
-}
-
-/* The member at ordinal last (the collection's last before this removal) into out from the run
- * (reading ahead first when the collection is big enough and this removal continues a streak),
- * taking it out of the run: 1, or 0 (not held: look it up), or LSM_ENOMEM. */
-static int oc_take_last(const coll *c, uint64_t last, int streak, lsm_buf *out) {
-    if (!oc_enabled) return 0;
-    if (!oc_current(c) || oc.hi != last) {
-        if (!streak || c->count + 1 < OC_MIN_COUNT) return 0;
-        oc_walks++;
-        if (oc_fill(c, last) != 0) return 0;
-    }
-    uint64_t k = oc.top - last;
-    size_t vl = oc.off[k + 1] - oc.off[k];
-    if (vl > out->cap) {
-        char *nb = realloc(out->data, vl);
-        if (!nb) return LSM_ENOMEM;
-        out->data = nb;
-        out->cap = vl;
-    }
-    if (vl) memcpy(out->data, oc.bytes + oc.off[k], vl);
-    out->len = vl;
-    if (oc.lo == oc.hi) oc.valid = 0;
-    else oc.hi--;
-    return 1;
-}
-
-/* A write to ordinal ord other than removing the last: the run may not keep it. */
-static void oc_write(const coll *c, uint64_t ord) {
-    if (oc_current(c) && ord >= oc.lo && ord <= oc.hi) oc.valid = 0;
-}
-
 int coll_rand_member_removed(coll *c, const void *m, size_t mlen, uint64_t ord) {
     if (!coll_rand_indexed(c)) return 0;
     uint64_t last = (uint64_t)c->count; /* the count after the removal */
@@ -670,30 +543,14 @@ int coll_rand_member_removed(coll *c, const void *m, size_t mlen, uint64_t ord) 
     if (ord > last) return LSM_ECORRUPT;
     if (c->type == KTYPE_HASH && (r = coll_del(c, COLL_SUB_POS, m, mlen))) return r;
     char k[18];
-    /* a removal right after one whose last ordinal was last + 1: a streak */
-    int streak = oc_next.version == c->version && oc_next.engine == (const void *)server.engine &&
-                 oc_next.last == last;
-    oc_next.version = c->version;
-    oc_next.engine = server.engine;
-    oc_next.last = last - 1;
     if (ord != last) {
-        /* the member at the last ordinal moves into the hole: from the run when it holds it */
-        r = oc_take_last(c, last, streak, &rand_tmp);
-        if (r == 0) {
-            ord_key(k, c->version, COLL_SUB_ORD, last);
-            r = lsm_get(server.engine, k, sizeof(k), &rand_tmp);
-            if (r == LSM_ENOTFOUND) r = LSM_ECORRUPT;
-        } else if (r == 1) {
-            r = 0;
-        }
-        oc_write(c, ord);
+        ord_key(k, c->version, COLL_SUB_ORD, last);
+        r = lsm_get(server.engine, k, sizeof(k), &rand_tmp);
+        if (r == LSM_ENOTFOUND) r = LSM_ECORRUPT;
         if (r == 0) r = ord_put(c, ord, rand_tmp.data, rand_tmp.len);
         if (r == 0) r = pos_put(c, rand_tmp.data, rand_tmp.len, ord);
         if (rand_tmp.cap > (64u << 10)) lsm_buf_free(&rand_tmp);
         if (r) return r;
-    } else if (oc_current(c) && oc.hi == last) { /* the last itself goes: out of the run */
-        if (oc.lo == oc.hi) oc.valid = 0;
-        else oc.hi--;
     }
     ord_key(k, c->version, COLL_SUB_ORD, last);
     return lsm_delete(server.engine, k, sizeof(k));

@@ -83,11 +83,6 @@ int coll_get(const coll *c, uint8_t sub, const void *m, size_t mlen, lsm_buf *ou
 /* Writes / deletes a member record (no count change: callers adjust c->count). */
 int coll_put(coll *c, uint8_t sub, const void *m, size_t mlen, const void *v, size_t vlen);
 int coll_del(coll *c, uint8_t sub, const void *m, size_t mlen);
-/* Tests: on = 0 turns off the read-ahead of the random-pick index's top ordinals that removals
- * use (coll.c), 1 back on. */
-void coll_rand_cache_enable(int on);
-/* Tests: the read-ahead walks made so far. */
-uint64_t coll_rand_cache_walks(void);
 
 /* Count bookkeeping: sets meta_dirty. */
 static inline void coll_count_add(coll *c, int64_t d) {
