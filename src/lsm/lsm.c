@@ -1288,6 +1288,9 @@ void lsm_set_expire_clock(lsm_t *db, uint64_t now_ms) { db->expire_clock_ms = no
 
 uint64_t lsm_rollbacks(const lsm_t *db) { return db->rollbacks; }
 
+/* Engines opened by this process: where each one's rollback count starts (lsm_open). */
+static atomic_uint_fast64_t g_opens;
+
 int64_t lsm_counter(lsm_t *db, int idx) {
     if (idx < 0 || idx >= LSM_MAX_COUNTERS) return 0;
     return db->counters[idx];
@@ -2050,8 +2053,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     if (db->mem) db->mem_base = memtable_memory_usage(db->mem) - memtable_index_bytes(db->mem);
     db->read_epoch = 1; /* memo epoch 0 means empty */
     /* rollback counts of different engines never meet: each open starts its own range */
-    static atomic_uint_fast64_t opens;
-    db->rollbacks = (uint64_t)(atomic_fetch_add(&opens, 1) + 1) << 32;
+    db->rollbacks = (uint64_t)(atomic_fetch_add(&g_opens, 1) + 1) << 32;
     db->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!db->bc || !db->tc || !db->vs || !db->mem) { rc = LSM_ENOMEM; goto fail; }
     if (db->efd < 0) {

@@ -105,10 +105,18 @@ int list_push(coll *l, int where, const void *v, size_t vlen) {
 #define LC_AHEAD 64
 #define LC_BYTES (64u << 10)
 #define LC_MIN_LEN 32 /* shorter lists (a queue kept near empty) pop with one lookup each */
+/* What a run or a streak belongs to: the list's version and the engine's rollback count (whose
+ * values never repeat across engines, so a reopened engine never matches either). */
+typedef struct lc_id {
+    uint64_t version, rollbacks;
+} lc_id;
+
+static lc_id lc_id_of(const coll *l) { return (lc_id){l->version, lsm_rollbacks(server.engine)}; }
+static int lc_id_eq(lc_id a, lc_id b) { return a.version == b.version && a.rollbacks == b.rollbacks; }
+
 static struct {
     int valid;
-    const void *engine;
-    uint64_t version, rollbacks;
+    lc_id id;
     uint64_t first;             /* position of the element read first */
     int down;                   /* read from the tail: element k is at first - k (else first + k) */
     uint64_t lo, hi;            /* positions still held (inclusive) */
@@ -120,15 +128,14 @@ static int lc_enabled = 1;
 static uint64_t lc_walks; /* read-aheads made (tests) */
 /* Where the next pop at each end would be if pops go on: the streak that earns a walk. */
 static struct {
-    uint64_t version;
-    const void *engine;
+    lc_id id;
     uint64_t pos[2]; /* [LIST_HEAD], [LIST_TAIL] */
 } lc_next;
 
 uint64_t list_cache_walks(void) { return lc_walks; }
 
 static void lc_forget(uint64_t version) {
-    if (lc.valid && lc.version == version) lc.valid = 0;
+    if (lc.valid && lc.id.version == version) lc.valid = 0;
 }
 
 void list_cache_enable(int on) {
@@ -172,30 +179,26 @@ static int lc_fill(const coll *l, int where) {
     lc.first = lc.down ? head + (uint64_t)l->count - 1 : head;
     lc.lo = lc.down ? lc.first - (n - 1) : lc.first;
     lc.hi = lc.down ? lc.first : lc.first + (n - 1);
-    lc.version = l->version;
-    lc.engine = server.engine;
-    lc.rollbacks = lsm_rollbacks(server.engine);
+    lc.id = lc_id_of(l);
     lc.valid = 1;
     return 0;
 }
 
-static int lc_holds(const coll *l, uint64_t pos) {
-    return lc.valid && lc.version == l->version && lc.engine == (const void *)server.engine &&
-           lc.rollbacks == lsm_rollbacks(server.engine) && (pos == lc.lo || pos == lc.hi);
+static int lc_holds(lc_id id, uint64_t pos) {
+    return lc.valid && lc_id_eq(lc.id, id) && (pos == lc.lo || pos == lc.hi);
 }
 
 /* The element at pos (an end of the list) into out from the run, reading ahead first when the
  * list is long enough: 1 taken (the run lets it go), 0 not held (read it), or LSM_ENOMEM. */
-static int lc_take(const coll *l, int where, uint64_t pos, lsm_buf *out) {
+static int lc_take(const coll *l, lc_id id, int where, uint64_t pos, lsm_buf *out) {
     if (!lc_enabled) return 0;
-    if (!lc_holds(l, pos)) {
+    if (!lc_holds(id, pos)) {
         /* a walk that fails (no memory, a hole the count does not explain) leaves the pop to
          * its own lookup, which reports what it finds */
-        int streak = lc_next.version == l->version && lc_next.engine == (const void *)server.engine &&
-                     lc_next.pos[where] == pos;
+        int streak = lc_id_eq(lc_next.id, id) && lc_next.pos[where] == pos;
         if (!streak || l->count < LC_MIN_LEN) return 0;
         lc_walks++;
-        if (lc_fill(l, where) != 0 || !lc_holds(l, pos)) return 0;
+        if (lc_fill(l, where) != 0 || !lc_holds(id, pos)) return 0;
     }
     uint64_t k = lc.down ? lc.first - pos : pos - lc.first;
     size_t vl = lc.off[k + 1] - lc.off[k];
@@ -217,10 +220,10 @@ int list_pop(coll *l, int where, lsm_buf *out) {
     if (!l->exists || l->count <= 0) return 0;
     uint64_t head = head_of(l);
     uint64_t pos = where == LIST_HEAD ? head : head + (uint64_t)l->count - 1;
-    int r = lc_take(l, where, pos, out);
-    if (lc_next.version != l->version || lc_next.engine != (const void *)server.engine) {
-        lc_next.version = l->version;
-        lc_next.engine = server.engine;
+    lc_id id = lc_id_of(l);
+    int r = lc_take(l, id, where, pos, out);
+    if (!lc_id_eq(lc_next.id, id)) {
+        lc_next.id = id;
         lc_next.pos[0] = lc_next.pos[1] = 0;
     }
     lc_next.pos[where] = where == LIST_HEAD ? pos + 1 : pos - 1;
