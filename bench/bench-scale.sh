@@ -333,7 +333,7 @@ rep "server's reaping of expired keys does not mix into its figures)."
 rep ""
 
 # ============================================================================ fio
-FIO_QD1=- FIO_QD32=- FIO_QD32_16K=- FIO_QD1_LAT=- FIO_QD32_LAT=-
+FIO_QD1=- FIO_QD32=- FIO_QD32_8K=- FIO_QD1_LAT=- FIO_QD32_LAT=-
 if [ "$FIO" = 1 ]; then
   note "fio: $FIO_SIZE file in $TMPD, random 4k reads, O_DIRECT, QD1 and QD32, $FIO_RUNTIME s each"
   fio_run() { # name bs qd
@@ -344,9 +344,9 @@ if [ "$FIO" = 1 ]; then
   fio_iops() { $PY -c 'import json,sys; j=json.load(open(sys.argv[1])); r=j["jobs"][0]["read"]; print("%.0f %.0f" % (r["iops"], r["clat_ns"]["percentile"].get("99.000000", 0) / 1000))' "$1" 2>/dev/null; }
   fio_run qd1 4k 1 && read -r FIO_QD1 FIO_QD1_LAT < <(fio_iops "$OUT/fio-qd1.json")
   fio_run qd32 4k 32 && read -r FIO_QD32 FIO_QD32_LAT < <(fio_iops "$OUT/fio-qd32.json")
-  fio_run qd32-16k 16k 32 && read -r FIO_QD32_16K _ < <(fio_iops "$OUT/fio-qd32-16k.json")
+  fio_run qd32-8k 8k 32 && read -r FIO_QD32_8K _ < <(fio_iops "$OUT/fio-qd32-8k.json")
   rm -f "$TMPD/fio.dat"
-  note "fio: QD1 $FIO_QD1 IOPS, QD32 $FIO_QD32 IOPS (4k), QD32 16k $FIO_QD32_16K IOPS"
+  note "fio: QD1 $FIO_QD1 IOPS, QD32 $FIO_QD32 IOPS (4k), QD32 8k $FIO_QD32_8K IOPS"
 fi
 
 # ============================================================================ 1. load
@@ -383,7 +383,7 @@ if [ "$DBBENCH" = 1 ]; then
   run_bg 7200 "$OUT/db_bench.txt" "${CGWRAP[@]}" db_bench --benchmarks=fillrandom,flush,waitforcompaction,stats,levelstats \
     --db="$TMPD/rocksdb" --num="$SIZE" --key_size=$KEYLEN --value_size="$VALUE" --compression_ratio=1.0 \
     --compression_type=lz4 --cache_size="$(bytes "$BLOCK_CACHE")" \
-    --bloom_bits=10 --block_size=16384 --write_buffer_size="$(bytes "$MEMTABLE")" --max_write_buffer_number=3 \
+    --bloom_bits=10 --block_size=4096 --write_buffer_size="$(bytes "$MEMTABLE")" --max_write_buffer_number=3 \
     --target_file_size_base=67108864 --max_bytes_for_level_base=67108864 \
     --level0_file_num_compaction_trigger=4 --level0_slowdown_writes_trigger=20 --threads=1 \
     --sync=0 --disable_wal=0 --statistics=1 --seed=1 --report_interval_seconds=1 \
@@ -432,7 +432,7 @@ rep ""
 rep "Kevo: \`bench/scale.py load\`, 4 connections (one process each), pipelines of 1000 SETs of"
 rep "os.urandom values, every key written once in a scattered order. db_bench: \`fillrandom\` (keys drawn"
 rep "with replacement, so ~63% distinct), 1 thread, same memory limit, lz4, $MEMTABLE memtables x 3,"
-rep "64 MiB L1 and files, 16 KiB blocks, 10 bloom bits, no sync; ops/s of fillrandom alone; w-amp from"
+rep "64 MiB L1 and files, 4 KiB blocks (both), 10 bloom bits, no sync; ops/s of fillrandom alone; w-amp from"
 rep "\`--statistics\` (rocksdb.flush.write.bytes + rocksdb.compact.write.bytes, after flush +"
 rep "waitforcompaction). Kevo's w-amp from INFO (lsm_flush_bytes_written + lsm_compaction_bytes_written)"
 rep "after SAVE and all compactions finished. Both over SIZE x (VALUE + 16) user bytes."
@@ -585,10 +585,10 @@ rep "Side by side, GET/s with threads 32 / with threads 0: uniform $(rratio unif
 rep "$(rratio skew2 32 skew2 0), in-cache (warm) $(rratio cache2 32 cache2 0)."
 rep ""
 rep "fio on the same filesystem ($FIO_SIZE file, O_DIRECT, libaio, $FIO_RUNTIME s): 4k random reads QD1 $(fmt "$FIO_QD1") IOPS"
-rep "(p99 $FIO_QD1_LAT us), QD32 $(fmt "$FIO_QD32") IOPS (p99 $FIO_QD32_LAT us); 16k (Kevo's block size) QD32 $(fmt "$FIO_QD32_16K") IOPS."
+rep "(p99 $FIO_QD1_LAT us), QD32 $(fmt "$FIO_QD32") IOPS (p99 $FIO_QD32_LAT us); 8k (the size of Kevo's block reads: a 4 KiB block and its trailer mostly straddle two pages) QD32 $(fmt "$FIO_QD32_8K") IOPS."
 rep ""
 rep "Targets: uniform disk-bound GET/s >= 50% of fio's QD32 IOPS: $(rfio uniform 32 "$FIO_QD32") of fio QD32 4k"
-rep "($(rfio uniform 32 "$FIO_QD32_16K") of QD32 16k; threads 0: $(rfio uniform 0 "$FIO_QD32")). Skewed >= 80% of in-cache once warm:"
+rep "($(rfio uniform 32 "$FIO_QD32_8K") of QD32 8k; threads 0: $(rfio uniform 0 "$FIO_QD32")). Skewed >= 80% of in-cache once warm:"
 rep "$(rratio skew2 32 cache2 32) (threads 0: $(rratio skew2 0 cache2 0))."
 rep ""
 rep "## 3. Latency of cached keys while others read from disk"

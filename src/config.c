@@ -237,7 +237,7 @@ static const config_option options[] = {
     {"memtable-size", CFG_MEMORY, 0, "64mb", "Engine: memtable size before it is flushed.", &config.memtable_size, 64 * KB, LLONG_MAX, NULL, NULL},
     {"max-immutable-memtables", CFG_INT, 0, "2", "Engine: writes stall beyond this many memtables waiting for flush.", &config.max_immutable_memtables, 1, 64, NULL, NULL},
     {"block-cache-size", CFG_MEMORY, 0, "256mb", "Engine: block cache capacity.", &config.block_cache_size, 0, LLONG_MAX, NULL, NULL},
-    {"block-size", CFG_MEMORY, 0, "16kb", "Engine: target data block size.", &config.block_size, 512, 64 * MB, NULL, NULL},
+    {"block-size", CFG_MEMORY, 0, "4kb", "Engine: target data block size.", &config.block_size, 512, 64 * MB, NULL, NULL},
     {"bloom-bits-per-key", CFG_INT, 0, "10", "Engine: bloom filter bits per key (0 = no filter).", &config.bloom_bits_per_key, 0, 64, NULL, NULL},
     {"compression", CFG_BOOL, 0, "yes", "Engine: LZ4-compress blocks when it saves at least 1/8.", &config.compression, 0, 0, NULL, NULL},
     {"l0-compaction-trigger", CFG_INT, 0, "4", "Engine: L0 files that start a compaction into L1.", &config.l0_compaction_trigger, 1, 1000, NULL, NULL},

@@ -203,7 +203,7 @@ void lsm_options_init(lsm_options *o) {
     o->memtable_size = 64u << 20;
     o->max_immutable_memtables = 2;
     o->block_cache_size = 256u << 20;
-    o->block_size = 16u << 10;
+    o->block_size = 4u << 10;
     o->block_restart_interval = 16;
     o->bloom_bits_per_key = 10;
     o->compression = 1;

@@ -111,7 +111,7 @@ typedef struct lsm_options {
     size_t memtable_size;          /* bytes before the active memtable turns immutable; 64 MiB */
     int max_immutable_memtables;   /* writes stall beyond this many waiting for flush; 2 */
     size_t block_cache_size;       /* bytes, data+index+filter blocks; 256 MiB */
-    size_t block_size;             /* target uncompressed data block size; 16 KiB */
+    size_t block_size;             /* target uncompressed data block size; 4 KiB */
     int block_restart_interval;    /* 16 */
     int bloom_bits_per_key;        /* 10; 0 = no filter */
     int compression;               /* 1 = lz4 when it saves >= 1/8, 0 = none; 1 */

@@ -65,7 +65,7 @@ sst_builder *sst_builder_new(const char *path, const sst_options *opts) {
     sst_builder *b = calloc(1, sizeof(*b));
     if (!b) { errno = ENOMEM; return NULL; }
     b->o = *opts;
-    if (b->o.block_size == 0) b->o.block_size = 16 * 1024;
+    if (b->o.block_size == 0) b->o.block_size = 4 * 1024;
     if (b->o.restart_interval < 1) b->o.restart_interval = 16;
     size_t pl = strlen(path);
     b->path = malloc(pl + 1);

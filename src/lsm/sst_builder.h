@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 typedef struct sst_options {
-    size_t block_size;          /* target uncompressed data block size (16 KiB) */
+    size_t block_size;          /* target uncompressed data block size (4 KiB) */
     int restart_interval;       /* 16 */
     int bloom_bits_per_key;     /* 10; 0 = no filter */
     int compression;            /* 1 = lz4 when it saves >= 1/8 */
