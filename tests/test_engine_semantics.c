@@ -1125,9 +1125,9 @@ static uint64_t overwrites_of(lsm_t *db)
     return st.overwrites;
 }
 
-/* Overwrites in place (memtable.h): a write after the last commit replaces its key's newest
- * memtable version; a group rolled back restores what the group overwrote, a committed one
- * survives a restart, and committed versions are never overwritten. */
+/* Overwrites in place (memtable.h): a write replaces its key's newest memtable version (a
+ * committed one too, recorded for a failed commit: test_engine_errors); a group rolled back
+ * restores what the group overwrote, and a committed one survives a restart. */
 Test(engine_semantics, overwrite_in_place_is_rolled_back_with_its_group_and_replayed_after_restart)
 {
     lsm_options o;
@@ -1136,15 +1136,18 @@ Test(engine_semantics, overwrite_in_place_is_rolled_back_with_its_group_and_repl
     must(etu_put_str(db, "k", "v1-committed"), "put v1");
     must(lsm_commit(db), "commit");
     uint64_t ow0 = overwrites_of(db);
-    must(etu_put_str(db, "k", "v2-pending!!"), "put v2"); /* v1 is committed: a new version */
-    cr_assert_eq(overwrites_of(db), ow0, "a committed version was overwritten");
-    must(etu_put_str(db, "k", "v3"), "put v3");             /* replaces v2 in place */
-    cr_assert_eq(overwrites_of(db), ow0 + 1);
+    must(etu_put_str(db, "k", "v2-pending-and-longer"), "put v2"); /* does not fit: a new node */
+    cr_assert_eq(overwrites_of(db), ow0, "a longer value was written in place");
+    must(lsm_commit(db), "commit");
+    must(etu_put_str(db, "k", "v2-pending!!"), "put v2'"); /* replaces committed v2 in place */
+    cr_assert_eq(overwrites_of(db), ow0 + 1, "a committed version was not replaced");
+    must(etu_put_str(db, "k", "v3"), "put v3");             /* replaces v2' in place */
+    cr_assert_eq(overwrites_of(db), ow0 + 2);
     lsm_group_begin(db);
     must(etu_put_str(db, "k", "v4-in-group"), "put v4"); /* replaces v3, which predates the group */
     must(lsm_delete(db, "k2", 2), "delete k2");
     must(etu_put_str(db, "k", "v5"), "put v5");
-    cr_assert_eq(overwrites_of(db), ow0 + 3);
+    cr_assert_eq(overwrites_of(db), ow0 + 4);
     expect_str(db, "k", "v5", "inside the group");
     uint64_t rollbacks = lsm_rollbacks(db);
     must(lsm_group_abort(db), "abort");

@@ -1168,7 +1168,7 @@ Test(memtable_pending, adjacent_appends_ascending_descending_and_interleaved_lin
 
 static int put_ow(memtable *m, uint64_t seq, int kind, const char *k, const char *v,
                   uint64_t floor_seq, uint64_t undo_below) {
-    mt_overwrite ow = {floor_seq, undo_below};
+    mt_overwrite ow = {floor_seq, undo_below, 0};
     return memtable_put(m, seq, kind, k, strlen(k), v, v ? strlen(v) : 0, &ow);
 }
 
@@ -1324,5 +1324,183 @@ Test(memtable_overwrite, random_overwrites_and_rollbacks_match_a_model, .timeout
     overwrites += memtable_overwrites(m);
     cr_assert_gt(overwrites, ROUNDS / 10, "overwrites in place happened (%llu)",
                  (unsigned long long)overwrites);
+    memtable_unref(m);
+}
+
+/* ---- overwrites of committed nodes (mt_overwrite.committed) and the commit undo log ---- */
+
+static int put_cow(memtable *m, uint64_t seq, int kind, const char *k, const char *v,
+                   uint64_t floor_seq, uint64_t undo_below) {
+    mt_overwrite ow = {floor_seq, undo_below, 1};
+    return memtable_put(m, seq, kind, k, strlen(k), v, v ? strlen(v) : 0, &ow);
+}
+
+Test(memtable_overwrite, committed_node_is_replaced_recorded_and_put_back_on_a_failed_commit) {
+    memtable *m = memtable_new();
+    cr_assert_eq(memtable_add(m, 1, KIND_VALUE, "a", 1, "a1-long", 7), 0);
+    cr_assert_eq(memtable_add(m, 2, KIND_VALUE, "b", 1, "b2", 2), 0);
+    /* committed up to 2: a pop-like delete and a shorter value take the committed nodes */
+    cr_assert_eq(put_cow(m, 3, KIND_DELETE, "a", NULL, 2, 0), MEMTABLE_OVERWRITTEN);
+    cr_assert_eq(put_cow(m, 4, KIND_VALUE, "b", "b4", 2, 0), MEMTABLE_OVERWRITTEN);
+    cr_assert_eq(put_cow(m, 5, KIND_VALUE, "b", "b5", 2, 0), MEMTABLE_OVERWRITTEN); /* uncommitted */
+    cr_assert_eq(memtable_commit_undo_count(m), 2, "only the committed versions are recorded");
+    cr_assert_eq(memtable_entries(m), 2, "no node was added");
+    char buf[256];
+    size_t l;
+    dump(m, buf, sizeof buf);
+    cr_assert_str_eq(buf, "a@3=DEL b@5=b5 ", "%s", buf);
+    /* the commit of 3..5 fails: the committed versions come back, then 3..5 are dropped */
+    memtable_commit_undo_apply(m);
+    memtable *c = memtable_copy_upto(m, 2);
+    cr_assert_not_null(c);
+    dump(c, buf, sizeof buf);
+    cr_assert_str_eq(buf, "a@1=a1-long b@2=b2 ", "%s", buf);
+    cr_assert_eq(memtable_commit_undo_count(c), 0);
+    memtable_unref(c);
+    cr_assert_eq(memtable_commit_undo_count(m), 0, "applied records are forgotten");
+    /* after a successful commit the records are forgotten and nothing is put back */
+    cr_assert_eq(put_cow(m, 6, KIND_DELETE, "a", NULL, 2, 0), MEMTABLE_OVERWRITTEN);
+    memtable_commit_undo_clear(m);
+    memtable_commit_undo_apply(m);
+    cr_assert_eq(get(m, "a", MAX_SEQUENCE, buf, &l), MEMTABLE_DELETED);
+    memtable_unref(m);
+}
+
+Test(memtable_overwrite, committed_node_with_a_big_value_or_without_the_flag_gets_a_new_node) {
+    memtable *m = memtable_new();
+    char big[MEMTABLE_COMMITTED_UNDO_MAX + 2];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    cr_assert_eq(memtable_add(m, 1, KIND_VALUE, "big", 3, big, strlen(big)), 0);
+    cr_assert_eq(memtable_add(m, 2, KIND_VALUE, "small", 5, "s", 1), 0);
+    cr_assert_eq(put_cow(m, 3, KIND_DELETE, "big", NULL, 2, 0), 0, "its undo record would be too big");
+    cr_assert_eq(put_ow(m, 4, KIND_DELETE, "small", NULL, 2, 0), 0, "committed overwrites not allowed");
+    cr_assert_eq(memtable_commit_undo_count(m), 0);
+    cr_assert_eq(memtable_entries(m), 4);
+    memtable_unref(m);
+}
+
+/* A group that overwrote a committed node, on top of an earlier group of the same commit that
+ * did too, is rolled back: the copy keeps the earlier group's version and still knows the
+ * committed one, which a failed commit afterwards puts back. */
+Test(memtable_overwrite, rollback_copy_carries_the_commit_undo_log_to_the_copied_nodes) {
+    memtable *m = memtable_new();
+    cr_assert_eq(memtable_add(m, 1, KIND_VALUE, "x", 1, "x1-value", 8), 0);
+    cr_assert_eq(memtable_add(m, 2, KIND_VALUE, "y", 1, "y2", 2), 0);
+    /* group A (3) */
+    memtable_undo_clear(m);
+    cr_assert_eq(put_cow(m, 3, KIND_VALUE, "x", "x3", 2, 3), MEMTABLE_OVERWRITTEN);
+    memtable_undo_clear(m);
+    /* group B (4..5), rolled back */
+    cr_assert_eq(put_cow(m, 4, KIND_DELETE, "x", NULL, 2, 4), MEMTABLE_OVERWRITTEN);
+    cr_assert_eq(put_cow(m, 5, KIND_DELETE, "y", NULL, 2, 4), MEMTABLE_OVERWRITTEN);
+    memtable_undo_apply(m);
+    memtable *c = memtable_copy_upto(m, 3);
+    cr_assert_not_null(c);
+    memtable_unref(m);
+    char buf[256];
+    size_t l;
+    dump(c, buf, sizeof buf);
+    cr_assert_str_eq(buf, "x@3=x3 y@2=y2 ", "%s", buf);
+    cr_assert_geq(memtable_commit_undo_count(c), 1);
+    /* the commit of A fails */
+    memtable_commit_undo_apply(c);
+    memtable *d = memtable_copy_upto(c, 2);
+    cr_assert_not_null(d);
+    dump(d, buf, sizeof buf);
+    cr_assert_str_eq(buf, "x@1=x1-value y@2=y2 ", "%s", buf);
+    cr_assert_eq(get(d, "x", MAX_SEQUENCE, buf, &l), MEMTABLE_FOUND);
+    cr_assert_str_eq(buf, "x1-value");
+    memtable_unref(c);
+    memtable_unref(d);
+}
+
+/* Random puts and deletes in groups (some rolled back) with commits that succeed or fail, the
+ * committed nodes overwritten in place, against a model: after every step the latest value of
+ * every key matches; a rollback restores the pre-group state, a failed commit the last committed
+ * state. */
+Test(memtable_overwrite, random_committed_overwrites_rollbacks_and_failed_commits_match_a_model,
+     .timeout = 60) {
+    enum { NK = 48, ROUNDS = 5000 };
+    memtable *m = memtable_new();
+    char model[NK][24], saved[NK][24], committed[NK][24];
+    int present[NK] = {0}, saved_present[NK], committed_present[NK] = {0};
+    uint64_t seq = 0, floor_seq = 0, rnd = 0x2545F4914F6CDD1Dull, overwrites = 0, failures = 0;
+    memset(model, 0, sizeof model);
+    memset(committed, 0, sizeof committed);
+#define RND() (rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17, rnd)
+    for (int round = 0; round < ROUNDS; round++) {
+        int group = RND() % 2, abort_it = group && RND() % 4 == 0;
+        uint64_t first = seq + 1;
+        if (group) {
+            memtable_undo_clear(m);
+            memcpy(saved, model, sizeof model);
+            memcpy(saved_present, present, sizeof present);
+        }
+        int nops = 1 + (int)(RND() % 6);
+        for (int i = 0; i < nops; i++) {
+            int k = (int)(RND() % NK);
+            char key[8], val[24];
+            snprintf(key, sizeof key, "k%02d", k);
+            int del = RND() % 3 == 0;
+            snprintf(val, sizeof val, "%.*s", 1 + (int)(RND() % 20), "vvvvvvvvvvvvvvvvvvvvvvvv");
+            val[0] = (char)('a' + round % 26);
+            int rc = put_cow(m, ++seq, del ? KIND_DELETE : KIND_VALUE, key, del ? NULL : val,
+                             floor_seq, group ? first : 0);
+            cr_assert(rc == 0 || rc == MEMTABLE_OVERWRITTEN);
+            present[k] = !del;
+            if (!del) snprintf(model[k], sizeof model[k], "%s", val);
+        }
+        if (group) {
+            if (abort_it) {
+                memtable_undo_apply(m);
+                memtable *c = memtable_copy_upto(m, first - 1);
+                cr_assert_not_null(c);
+                overwrites += memtable_overwrites(m);
+                memtable_unref(m);
+                m = c;
+                memcpy(model, saved, sizeof model);
+                memcpy(present, saved_present, sizeof present);
+            }
+            memtable_undo_clear(m);
+        }
+        int commit = (int)(RND() % 8);
+        if (commit < 2) { /* a commit succeeds */
+            floor_seq = seq;
+            memtable_commit_undo_clear(m);
+            memcpy(committed, model, sizeof model);
+            memcpy(committed_present, present, sizeof present);
+        } else if (commit == 2 && seq > floor_seq) { /* a commit fails: back to the last one */
+            failures++;
+            memtable_commit_undo_apply(m);
+            memtable *c = memtable_copy_upto(m, floor_seq);
+            cr_assert_not_null(c);
+            overwrites += memtable_overwrites(m);
+            memtable_unref(m);
+            m = c;
+            memcpy(model, committed, sizeof model);
+            memcpy(present, committed_present, sizeof present);
+            floor_seq = seq; /* dropped sequence numbers are never reused */
+            memtable_commit_undo_clear(m);
+        }
+        for (int k = 0; k < NK; k++) {
+            char key[16], buf[64];
+            size_t l;
+            snprintf(key, sizeof key, "k%02d", k);
+            int r = get(m, key, MAX_SEQUENCE, buf, &l);
+            if (present[k]) {
+                cr_assert_eq(r, MEMTABLE_FOUND, "round %d key %d", round, k);
+                cr_assert_str_eq(buf, model[k], "round %d key %d", round, k);
+            } else {
+                cr_assert_neq(r, MEMTABLE_FOUND, "round %d key %d: deleted or never written", round, k);
+            }
+        }
+    }
+#undef RND
+    overwrites += memtable_overwrites(m);
+    cr_assert_gt(overwrites, ROUNDS / 4, "overwrites in place happened (%llu)",
+                 (unsigned long long)overwrites);
+    cr_assert_gt(failures, ROUNDS / 20, "failed commits were exercised (%llu)",
+                 (unsigned long long)failures);
     memtable_unref(m);
 }

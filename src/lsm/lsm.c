@@ -917,6 +917,7 @@ static void enter_log_failure(lsm_t *db, const char *what) {
     }
     db->rollbacks++;
     if (db->last_seq > db->committed_seq) {
+        memtable_commit_undo_apply(db->mem); /* committed versions overwritten in place */
         memtable *c = memtable_copy_upto(db->mem, db->committed_seq);
         if (!c) {
             fail_fatal(db, LSM_ENOMEM, "out of memory while dropping the writes of a failed WAL "
@@ -1042,12 +1043,12 @@ static int write_prepare(lsm_t *db, size_t nops, size_t bytes) {
 
 /* Adds one write to the active memtable (reserved by write_prepare: cannot fail for memory).
  * The key's newest memtable node takes the write in place when nobody can need the version it
- * replaces (memtable.h): no live iterator; written after the last commit (a failed commit drops
- * it anyway); recorded for a rollback when it predates the open group. */
+ * replaces (memtable.h): no live iterator; recorded for a failed commit when it was committed
+ * (enter_log_failure puts it back) and for a rollback when it predates the open group. */
 static int mem_apply(lsm_t *db, uint64_t seq, int kind, const void *key, size_t klen,
                      const void *val, size_t vlen) {
     db->read_epoch++;
-    mt_overwrite ow = {db->committed_seq, db->group_depth ? db->group_first_seq : 0};
+    mt_overwrite ow = {db->committed_seq, db->group_depth ? db->group_first_seq : 0, 1};
     int rc = memtable_put(db->mem, seq, kind, key, klen, val, vlen,
                           db->iters.next == NULL ? &ow : NULL);
     if (rc == MEMTABLE_OVERWRITTEN) {
@@ -1328,6 +1329,7 @@ static int do_commit(lsm_t *db) {
         db->committed_seq = db->last_seq;
         memcpy(db->committed_counters, db->counters, sizeof(db->counters));
     }
+    memtable_commit_undo_clear(db->mem); /* what replaced them is durable now */
     if (mem_full(db) && now_micros() >= db->rotate_retry_at && rotate_memtable(db) != 0) {
         db_log(db, 3, "%s (retrying)", db->errmsg);
         backoff(db, &db->rotate_retry_at);

@@ -32,12 +32,17 @@
  * threads find nothing unlinked.
  *
  * Overwrite in place (memtable_put with a policy from lsm.c, see memtable.h): a new version of a
- * key whose newest node is not yet committed, with no iterator alive, replaces that node's
+ * key whose newest node is in the active memtable, with no iterator alive, replaces that node's
  * trailer and value (the value must fit in vcap, the bytes the node was allocated with) instead
  * of adding a node: a hot key (a counter, a collection's metadata record) rewritten many times
- * between two commits costs one node, not one per write. A replaced node that predates the open
- * write group is first copied to the undo log (undo[], undo_bytes), which a rollback applies
- * newest first and a group's end or start clears.
+ * costs one node, not one per write, and a pop or delete of a record written a little earlier
+ * (a queue's element, a set member) turns its node into the tombstone instead of adding one
+ * (which took a random-position insert, and the list linking that goes with it). A replaced node
+ * that predates the open write group is first copied to the group's undo log (undo), which a
+ * rollback applies newest first and a group's end or start clears; a replaced node that was
+ * committed is first copied to the commit undo log (cundo), which a failed commit applies before
+ * the uncommitted writes are dropped, and a successful commit clears. memtable_copy_upto carries
+ * cundo over to the copies of its nodes (copies keep their node's vcap, so the old value fits).
  *
  * Threads: a single writer (the owner). Inserts set a new node's next pointers before linking
  * it in, level 0 first, so a reader on the owner thread between inserts always sees a
@@ -68,13 +73,21 @@ struct mt_node {
     mt_node *next[]; /* height entries, then ikey bytes, then value bytes */
 };
 
-/* One overwrite in place that a group rollback may have to take back (memtable_undo_apply). */
+/* One overwrite in place that a rollback may have to take back. */
 typedef struct mt_undo {
     mt_node *node;
     uint64_t trailer; /* the node's trailer before the overwrite */
     uint32_t vl;      /* its value length then */
-    size_t off;       /* its value bytes: undo_bytes[off .. off + vl) */
+    size_t off;       /* its value bytes: bytes[off .. off + vl) of its log */
 } mt_undo;
+
+/* A log of overwrites in place, applied newest first to take them back. */
+typedef struct mt_undo_log {
+    mt_undo *recs;
+    size_t n, cap;
+    char *bytes; /* the old values */
+    size_t len, bytes_cap;
+} mt_undo_log;
 
 typedef struct mt_slot {
     mt_node *node; /* newest node of its user key; NULL: empty slot */
@@ -106,10 +119,8 @@ struct memtable {
     size_t nmerge, mpos;           /* merging[mpos..nmerge) sorted, not yet linked */
     mt_node **pending, **merging;  /* the two halves of bufs (swapped when pending fills) */
     mt_node *bufs[2][MT_PENDING_MAX]; /* nodes in the index but not yet linked into the list */
-    mt_undo *undo;                 /* overwrites in place since memtable_undo_clear */
-    size_t nundo, undo_cap;
-    char *undo_bytes;              /* their old values */
-    size_t undo_len, undo_bytes_cap;
+    mt_undo_log undo;              /* overwrites in place since memtable_undo_clear (the group's) */
+    mt_undo_log cundo;             /* overwrites of committed nodes since memtable_commit_undo_clear */
     uint64_t overwrites;           /* overwrites in place so far (memtable_overwrites) */
 };
 
@@ -209,10 +220,8 @@ memtable *memtable_new_for(size_t expected_keys) {
     m->pending = m->bufs[0];
     m->merging = m->bufs[1];
     atomic_init(&m->index_bytes, 0);
-    m->undo = NULL;
-    m->nundo = m->undo_cap = 0;
-    m->undo_bytes = NULL;
-    m->undo_len = m->undo_bytes_cap = 0;
+    memset(&m->undo, 0, sizeof(m->undo));
+    memset(&m->cundo, 0, sizeof(m->cundo));
     m->overwrites = 0;
     size_t cap = index_cap_for(expected_keys);
     int rc = index_alloc(m, cap);
@@ -232,8 +241,10 @@ void memtable_unref(memtable *m) {
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
         arena_destroy(&m->arena);
         hugemem_free(m->slots, m->cap * sizeof(mt_slot));
-        free(m->undo);
-        free(m->undo_bytes);
+        free(m->undo.recs);
+        free(m->undo.bytes);
+        free(m->cundo.recs);
+        free(m->cundo.bytes);
         free(m);
     }
 }
@@ -489,22 +500,42 @@ int memtable_reserve(memtable *m, size_t nkeys, size_t bytes) {
     return arena_reserve(&m->arena, bytes + nkeys * MT_NODE_MAX_OVERHEAD) ? LSM_ENOMEM : 0;
 }
 
+static int put_node(memtable *m, uint64_t seq, int kind, const void *ukey, size_t ukl,
+                    const void *val, size_t vl, size_t vcap, const mt_overwrite *ow);
+static int log_push_value(mt_undo_log *l, mt_node *n, uint64_t trailer, const char *val,
+                          uint32_t vl);
+
 memtable *memtable_copy_upto(memtable *m, uint64_t max_seq) {
     memtable *c = memtable_new_for(memtable_distinct_keys(m));
-    internal_iter *it = c ? memtable_iter_new(m) : NULL;
-    if (!it) {
-        if (c) memtable_unref(c);
-        return NULL;
-    }
+    if (!c) return NULL;
+    if (has_unlinked(m)) merge_pending(m);
     int rc = 0;
-    for (iter_seek_first(it); rc == 0 && iter_valid(it); iter_next(it)) {
-        size_t kl, vl;
-        const char *k = iter_key(it, &kl);
-        const char *v = iter_value(it, &vl);
-        if (ikey_seq(k, kl) > max_seq) continue;
-        rc = memtable_add(c, ikey_seq(k, kl), ikey_kind(k, kl), k, ikey_user_len(kl), v, vl);
+    /* each copy keeps its node's value capacity: a recorded older value (below) fits it again */
+    for (const mt_node *n = m->head->next[0]; rc == 0 && n; n = n->next[0]) {
+        size_t ukl = n->ikl - IKEY_TRAILER;
+        uint64_t t = decode_fixed64(node_key(n) + ukl);
+        if ((t >> 8) > max_seq) continue;
+        rc = put_node(c, t >> 8, (int)(t & 0xff), node_key(n), ukl, node_val(n), n->vl, n->vcap,
+                      NULL);
     }
-    iter_destroy(it);
+    /* the overwrites of committed nodes not taken back, recorded again against the copies of
+     * their nodes (a node overwritten since max_seq is not copied: its record goes with it) */
+    if (rc == 0 && m->cundo.n) merge_pending(c);
+    for (size_t i = 0; rc == 0 && i < m->cundo.n; i++) {
+        const mt_undo *u = &m->cundo.recs[i];
+        const mt_node *n = u->node;
+        size_t ukl = n->ikl - IKEY_TRAILER;
+        uint64_t t = decode_fixed64(node_key(n) + ukl);
+        if ((t >> 8) > max_seq) continue;
+        mt_node *x = find_ge(c, node_key(n), ukl, t, NULL);
+        if (!x || x->ikl != n->ikl || memcmp(node_key(x), node_key(n), n->ikl) != 0 ||
+            u->vl > x->vcap) {
+            rc = LSM_ECORRUPT; /* cannot happen: every node <= max_seq was copied */
+            break;
+        }
+        if (log_push_value(&c->cundo, x, u->trailer, m->cundo.bytes + u->off, u->vl) != 0)
+            rc = LSM_ENOMEM;
+    }
     if (rc) {
         memtable_unref(c);
         return NULL;
@@ -512,49 +543,69 @@ memtable *memtable_copy_upto(memtable *m, uint64_t max_seq) {
     return c;
 }
 
-/* Records node's trailer and value before an overwrite in place: 0, or -1 (no memory). */
-static int undo_push(memtable *m, mt_node *n, uint64_t trailer) {
-    if (m->nundo == m->undo_cap) {
-        size_t nc = m->undo_cap ? m->undo_cap * 2 : 16;
-        mt_undo *u = realloc(m->undo, nc * sizeof(*u));
+/* Records in l that node n had trailer and the value val (vl bytes) before an overwrite in place:
+ * 0, or -1 (no memory). */
+static int log_push_value(mt_undo_log *l, mt_node *n, uint64_t trailer, const char *val,
+                          uint32_t vl) {
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        mt_undo *u = realloc(l->recs, nc * sizeof(*u));
         if (!u) return -1;
-        m->undo = u;
-        m->undo_cap = nc;
+        l->recs = u;
+        l->cap = nc;
     }
-    if (n->vl > m->undo_bytes_cap - m->undo_len) {
-        size_t nc = m->undo_bytes_cap ? m->undo_bytes_cap : 256;
-        while (nc - m->undo_len < n->vl) nc *= 2;
-        char *b = realloc(m->undo_bytes, nc);
+    if (vl > l->bytes_cap - l->len) {
+        size_t nc = l->bytes_cap ? l->bytes_cap : 256;
+        while (nc - l->len < vl) nc *= 2;
+        char *b = realloc(l->bytes, nc);
         if (!b) return -1;
-        m->undo_bytes = b;
-        m->undo_bytes_cap = nc;
+        l->bytes = b;
+        l->bytes_cap = nc;
     }
-    mt_undo *u = &m->undo[m->nundo++];
+    mt_undo *u = &l->recs[l->n++];
     u->node = n;
     u->trailer = trailer;
-    u->vl = n->vl;
-    u->off = m->undo_len;
-    if (n->vl) memcpy(m->undo_bytes + m->undo_len, node_val(n), n->vl);
-    m->undo_len += n->vl;
+    u->vl = vl;
+    u->off = l->len;
+    if (vl) memcpy(l->bytes + l->len, val, vl);
+    l->len += vl;
     return 0;
 }
 
-void memtable_undo_clear(memtable *m) {
-    m->nundo = 0;
-    m->undo_len = 0;
+/* log_push_value of n's current trailer-to-be-replaced and value. */
+static int log_push(mt_undo_log *l, mt_node *n, uint64_t trailer) {
+    return log_push_value(l, n, trailer, node_val(n), n->vl);
 }
 
-void memtable_undo_apply(memtable *m) {
-    while (m->nundo > 0) {
-        const mt_undo *u = &m->undo[--m->nundo];
+/* Forgets l's newest record (its overwrite did not happen). */
+static void log_pop(mt_undo_log *l) {
+    l->len -= l->recs[l->n - 1].vl;
+    l->n--;
+}
+
+static void log_clear(mt_undo_log *l) {
+    l->n = 0;
+    l->len = 0;
+}
+
+/* Takes back every overwrite l recorded, newest first, then forgets them. */
+static void log_apply(mt_undo_log *l) {
+    while (l->n > 0) {
+        const mt_undo *u = &l->recs[--l->n];
         mt_node *n = u->node;
         char *k = (char *)node_key(n);
         encode_fixed64(k + (n->ikl - IKEY_TRAILER), u->trailer);
-        if (u->vl) memcpy(k + n->ikl, m->undo_bytes + u->off, u->vl);
+        if (u->vl) memcpy(k + n->ikl, l->bytes + u->off, u->vl);
         n->vl = u->vl;
     }
-    m->undo_len = 0;
+    l->len = 0;
 }
+
+void memtable_undo_clear(memtable *m) { log_clear(&m->undo); }
+void memtable_undo_apply(memtable *m) { log_apply(&m->undo); }
+void memtable_commit_undo_clear(memtable *m) { log_clear(&m->cundo); }
+void memtable_commit_undo_apply(memtable *m) { log_apply(&m->cundo); }
+size_t memtable_commit_undo_count(const memtable *m) { return m->cundo.n; }
 
 uint64_t memtable_overwrites(const memtable *m) { return m->overwrites; }
 
@@ -565,8 +616,14 @@ static int overwrite(memtable *m, mt_node *n, uint64_t trailer, const void *val,
     size_t ukl = n->ikl - IKEY_TRAILER;
     char *k = (char *)node_key(n);
     uint64_t old = decode_fixed64(k + ukl);
-    if ((old >> 8) <= ow->floor_seq || old >= trailer) return 0;
-    if ((old >> 8) < ow->undo_below && undo_push(m, n, old) != 0) return 0;
+    if (old >= trailer) return 0;
+    int committed = (old >> 8) <= ow->floor_seq;
+    if (committed && (!ow->committed || n->vl > MEMTABLE_COMMITTED_UNDO_MAX)) return 0;
+    if (committed && log_push(&m->cundo, n, old) != 0) return 0;
+    if ((old >> 8) < ow->undo_below && log_push(&m->undo, n, old) != 0) {
+        if (committed) log_pop(&m->cundo);
+        return 0;
+    }
     encode_fixed64(k + ukl, trailer);
     if (vl) memcpy(k + n->ikl, val, vl);
     n->vl = (uint32_t)vl;
@@ -579,9 +636,10 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
     return memtable_put(m, seq, kind, ukey, ukl, val, vl, NULL);
 }
 
-int memtable_put(memtable *m, uint64_t seq, int kind, const void *ukey, size_t ukl,
-                 const void *val, size_t vl, const mt_overwrite *ow) {
-    if (ukl > UINT32_MAX - IKEY_TRAILER || vl > UINT32_MAX) return LSM_EINVAL;
+/* memtable_put, a new node getting room for a value of vcap (>= vl) bytes. */
+static int put_node(memtable *m, uint64_t seq, int kind, const void *ukey, size_t ukl,
+                    const void *val, size_t vl, size_t vcap, const mt_overwrite *ow) {
+    if (ukl > UINT32_MAX - IKEY_TRAILER || vcap > UINT32_MAX || vl > vcap) return LSM_EINVAL;
     uint64_t hh = key_hash64(ukey, ukl) & m->hash_mask;
     mt_slot *slot = NULL;
     if (ow) { /* the key's newest node may take the new version in place */
@@ -598,13 +656,13 @@ int memtable_put(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
     if (!slot) slot = index_find(m, ukey, ukl, hh);
     size_t ikl = ukl + IKEY_TRAILER;
     int h = random_height(m);
-    size_t sz = sizeof(mt_node) + (size_t)h * sizeof(mt_node *) + ikl + vl;
+    size_t sz = sizeof(mt_node) + (size_t)h * sizeof(mt_node *) + ikl + vcap;
     mt_node *n = node_alloc(&m->arena, sz);
     if (!n) return LSM_ENOMEM;
     n->ikl = (uint32_t)ikl;
     n->vl = (uint32_t)vl;
     n->height = (uint32_t)h;
-    n->vcap = (uint32_t)vl;
+    n->vcap = (uint32_t)vcap;
     char *k = (char *)&n->next[h];
     uint64_t trailer = ikey_pack_trailer(seq, kind);
     if (ukl) memcpy(k, ukey, ukl);
@@ -644,6 +702,11 @@ int memtable_put(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
                           atomic_load_explicit(&m->entries, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     return 0;
+}
+
+int memtable_put(memtable *m, uint64_t seq, int kind, const void *ukey, size_t ukl,
+                 const void *val, size_t vl, const mt_overwrite *ow) {
+    return put_node(m, seq, kind, ukey, ukl, val, vl, vl, ow);
 }
 
 int memtable_get(memtable *m, const void *ukey, size_t ukl, uint64_t snapshot, const char **val,

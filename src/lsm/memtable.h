@@ -37,18 +37,26 @@ int memtable_add(memtable *m, uint64_t seq, int kind, const void *ukey, size_t u
  * being added next to it — the older version disappears from m, as a flush with no snapshot
  * between the two would drop it. The caller (lsm.c) allows it only when nobody can need the
  * older version:
- *   - floor_seq: only a node with sequence > floor_seq is replaced (lsm.c: the last committed
- *     sequence, so a failed WAL commit, which drops every write after it, loses nothing more);
+ *   - floor_seq (lsm.c: the last committed sequence): a failed WAL commit drops every write
+ *     after it, so a node with sequence <= floor_seq (committed) must survive it. Such a node is
+ *     replaced only when committed is set and its value is at most MEMTABLE_COMMITTED_UNDO_MAX
+ *     bytes, after it was recorded in the commit undo log: memtable_commit_undo_apply puts every
+ *     recorded node back (before the failed commit's writes are dropped), and
+ *     memtable_commit_undo_clear forgets them once a commit made the replacements durable. A pop
+ *     or a delete of a record written in an earlier iteration thus costs no node either;
  *   - undo_below: a replaced node with sequence < undo_below (the open write group's first
  *     sequence) is recorded first, so memtable_undo_apply can put it back when the group is
- *     rolled back; a record that cannot be allocated means no overwrite (a normal add instead);
+ *     rolled back;
+ *   - a record that cannot be allocated means no overwrite (a normal add instead);
  *   - no reader may hold a snapshot or an iterator over m (lsm.c: no live lsm_iter), nor a
  *     pointer into a value from memtable_get past its own copy.
  * Owner thread, active (unsealed) memtable only. */
 typedef struct mt_overwrite {
     uint64_t floor_seq;
     uint64_t undo_below;
+    int committed; /* nodes <= floor_seq may be replaced (recorded in the commit undo log) */
 } mt_overwrite;
+#define MEMTABLE_COMMITTED_UNDO_MAX 512
 #define MEMTABLE_OVERWRITTEN 1
 /* memtable_add, with ow (NULL: never in place): 0 added, MEMTABLE_OVERWRITTEN replaced the key's
  * newest node in place, or LSM_ENOMEM / LSM_EINVAL. */
@@ -59,6 +67,13 @@ void memtable_undo_clear(memtable *m);
 /* Takes back every recorded overwrite, newest first (a write group is rolled back), then
  * forgets them. */
 void memtable_undo_apply(memtable *m);
+/* Forgets the recorded overwrites of committed nodes (a commit succeeded). */
+void memtable_commit_undo_clear(memtable *m);
+/* Takes back every recorded overwrite of a committed node, newest first (a commit failed: the
+ * writes after the last committed sequence are about to be dropped), then forgets them. */
+void memtable_commit_undo_apply(memtable *m);
+/* Overwrites of committed nodes recorded now (tests). */
+size_t memtable_commit_undo_count(const memtable *m);
 /* Overwrites in place done in m (tests, INFO). */
 uint64_t memtable_overwrites(const memtable *m);
 
@@ -67,7 +82,9 @@ uint64_t memtable_overwrites(const memtable *m);
  * when this fails, not at all). 0 or LSM_ENOMEM (nothing changed that matters). Owner thread. */
 int memtable_reserve(memtable *m, size_t nkeys, size_t bytes);
 /* A new memtable holding the entries of m whose sequence is <= max_seq (the writes of a failed
- * commit dropped). NULL on ENOMEM. Owner thread (m may be active). */
+ * commit dropped). m's commit undo log comes along, recorded against the copies of its nodes
+ * (a rolled-back group's later commit may still fail). NULL on ENOMEM. Owner thread (m may be
+ * active). */
 memtable *memtable_copy_upto(memtable *m, uint64_t max_seq);
 enum { MEMTABLE_NOTFOUND = 0, MEMTABLE_FOUND = 1, MEMTABLE_DELETED = 2 };
 /* Newest entry of ukey with sequence <= snapshot. O(1) through the hash index when the key is
