@@ -244,7 +244,7 @@ static const config_option options[] = {
     {"l0-slowdown-trigger", CFG_INT, 0, "20", "Engine: L0 files at which writing clients are paused.", &config.l0_slowdown_trigger, 1, 10000, NULL, NULL},
     {"level1-max-bytes", CFG_MEMORY, 0, "64mb", "Engine: target size of L1 (each deeper level 10x).", &config.level1_max_bytes, 1 * MB, LLONG_MAX, NULL, NULL},
     {"target-file-size", CFG_MEMORY, 0, "64mb", "Engine: target SSTable size.", &config.target_file_size, 64 * KB, LLONG_MAX, NULL, NULL},
-    {"compaction-threads", CFG_INT, 0, "1", "Engine: background compaction threads.", &config.compaction_threads, 1, 64, NULL, NULL},
+    {"compaction-threads", CFG_INT, 0, "2", "Engine: background compaction threads.", &config.compaction_threads, 1, 64, NULL, NULL},
     {"disk-read-threads", CFG_INT, 0, "32", "Engine: threads that read from disk for commands whose keys are not in memory, so the loop never waits for the disk (0 = the loop reads in place).", &config.disk_read_threads, 0, 128, NULL, NULL},
     {"disk-read-uring", CFG_BOOL, 0, "yes", "Engine: with disk-read-threads > 0, the loop itself submits the block reads of point lookups through io_uring (no thread hand-off per read); the threads take the rest (tables to open, range reads). Falls back to the threads where io_uring is unavailable.", &config.disk_read_uring, 0, 0, NULL, NULL},
     {"disk-read-uring-thread", CFG_BOOL, 0, "yes", "Engine: with disk-read-uring, a thread of its own hands the io_uring reads to the kernel (and runs their completion work) instead of the event loop, which only queues them.", &config.disk_read_uring_thread, 0, 0, NULL, NULL},
