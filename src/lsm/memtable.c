@@ -500,10 +500,72 @@ int memtable_reserve(memtable *m, size_t nkeys, size_t bytes) {
     return arena_reserve(&m->arena, bytes + nkeys * MT_NODE_MAX_OVERHEAD) ? LSM_ENOMEM : 0;
 }
 
+/* Records in l that node n had trailer and the value val (vl bytes) before an overwrite in place:
+ * 0, or -1 (no memory). */
+static int log_push_value(mt_undo_log *l, mt_node *n, uint64_t trailer, const char *val,
+                          uint32_t vl) {
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        mt_undo *u = realloc(l->recs, nc * sizeof(*u));
+        if (!u) return -1;
+        l->recs = u;
+        l->cap = nc;
+    }
+    if (vl > l->bytes_cap - l->len) {
+        size_t nc = l->bytes_cap ? l->bytes_cap : 256;
+        while (nc - l->len < vl) nc *= 2;
+        char *b = realloc(l->bytes, nc);
+        if (!b) return -1;
+        l->bytes = b;
+        l->bytes_cap = nc;
+    }
+    mt_undo *u = &l->recs[l->n++];
+    u->node = n;
+    u->trailer = trailer;
+    u->vl = vl;
+    u->off = l->len;
+    if (vl) memcpy(l->bytes + l->len, val, vl);
+    l->len += vl;
+    return 0;
+}
+
+/* log_push_value of n's current value, with trailer (n's trailer before the overwrite). */
+static int log_push(mt_undo_log *l, mt_node *n, uint64_t trailer) {
+    return log_push_value(l, n, trailer, node_val(n), n->vl);
+}
+
+/* Forgets l's newest record (its overwrite did not happen). */
+static void log_pop(mt_undo_log *l) {
+    l->len -= l->recs[l->n - 1].vl;
+    l->n--;
+}
+
+static void log_clear(mt_undo_log *l) {
+    l->n = 0;
+    l->len = 0;
+}
+
+/* Takes back every overwrite l recorded, newest first, then forgets them. */
+static void log_apply(mt_undo_log *l) {
+    while (l->n > 0) {
+        const mt_undo *u = &l->recs[--l->n];
+        mt_node *n = u->node;
+        char *k = (char *)node_key(n);
+        encode_fixed64(k + (n->ikl - IKEY_TRAILER), u->trailer);
+        if (u->vl) memcpy(k + n->ikl, l->bytes + u->off, u->vl);
+        n->vl = u->vl;
+    }
+    l->len = 0;
+}
+
+void memtable_undo_clear(memtable *m) { log_clear(&m->undo); }
+void memtable_undo_apply(memtable *m) { log_apply(&m->undo); }
+void memtable_commit_undo_clear(memtable *m) { log_clear(&m->cundo); }
+void memtable_commit_undo_apply(memtable *m) { log_apply(&m->cundo); }
+size_t memtable_commit_undo_count(const memtable *m) { return m->cundo.n; }
+
 static int put_node(memtable *m, uint64_t seq, int kind, const void *ukey, size_t ukl,
                     const void *val, size_t vl, size_t vcap, const mt_overwrite *ow);
-static int log_push_value(mt_undo_log *l, mt_node *n, uint64_t trailer, const char *val,
-                          uint32_t vl);
 
 memtable *memtable_copy_upto(memtable *m, uint64_t max_seq) {
     memtable *c = memtable_new_for(memtable_distinct_keys(m));
@@ -542,70 +604,6 @@ memtable *memtable_copy_upto(memtable *m, uint64_t max_seq) {
     }
     return c;
 }
-
-/* Records in l that node n had trailer and the value val (vl bytes) before an overwrite in place:
- * 0, or -1 (no memory). */
-static int log_push_value(mt_undo_log *l, mt_node *n, uint64_t trailer, const char *val,
-                          uint32_t vl) {
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 16;
-        mt_undo *u = realloc(l->recs, nc * sizeof(*u));
-        if (!u) return -1;
-        l->recs = u;
-        l->cap = nc;
-    }
-    if (vl > l->bytes_cap - l->len) {
-        size_t nc = l->bytes_cap ? l->bytes_cap : 256;
-        while (nc - l->len < vl) nc *= 2;
-        char *b = realloc(l->bytes, nc);
-        if (!b) return -1;
-        l->bytes = b;
-        l->bytes_cap = nc;
-    }
-    mt_undo *u = &l->recs[l->n++];
-    u->node = n;
-    u->trailer = trailer;
-    u->vl = vl;
-    u->off = l->len;
-    if (vl) memcpy(l->bytes + l->len, val, vl);
-    l->len += vl;
-    return 0;
-}
-
-/* log_push_value of n's current trailer-to-be-replaced and value. */
-static int log_push(mt_undo_log *l, mt_node *n, uint64_t trailer) {
-    return log_push_value(l, n, trailer, node_val(n), n->vl);
-}
-
-/* Forgets l's newest record (its overwrite did not happen). */
-static void log_pop(mt_undo_log *l) {
-    l->len -= l->recs[l->n - 1].vl;
-    l->n--;
-}
-
-static void log_clear(mt_undo_log *l) {
-    l->n = 0;
-    l->len = 0;
-}
-
-/* Takes back every overwrite l recorded, newest first, then forgets them. */
-static void log_apply(mt_undo_log *l) {
-    while (l->n > 0) {
-        const mt_undo *u = &l->recs[--l->n];
-        mt_node *n = u->node;
-        char *k = (char *)node_key(n);
-        encode_fixed64(k + (n->ikl - IKEY_TRAILER), u->trailer);
-        if (u->vl) memcpy(k + n->ikl, l->bytes + u->off, u->vl);
-        n->vl = u->vl;
-    }
-    l->len = 0;
-}
-
-void memtable_undo_clear(memtable *m) { log_clear(&m->undo); }
-void memtable_undo_apply(memtable *m) { log_apply(&m->undo); }
-void memtable_commit_undo_clear(memtable *m) { log_clear(&m->cundo); }
-void memtable_commit_undo_apply(memtable *m) { log_apply(&m->cundo); }
-size_t memtable_commit_undo_count(const memtable *m) { return m->cundo.n; }
 
 uint64_t memtable_overwrites(const memtable *m) { return m->overwrites; }
 
