@@ -89,7 +89,7 @@ static int reply_range(client *c, const coll *l, int64_t start, int64_t n, int r
     if (n == 0) return 0;
     list_iter li;
     int64_t got = 0;
-    int r = list_iter_seek(&li, l, start, reverse);
+    int r = list_iter_seek_readonly(&li, l, start, reverse);
     for (; r == 0 && got < n && list_iter_valid(&li); list_iter_next(&li), got++) {
         size_t el;
         const char *e = list_iter_value(&li, &el);
@@ -491,7 +491,7 @@ static void cmd_lpos(client *c) {
     void *h = count != -1 ? reply_defer_len(c) : NULL;
     long long scanned = 0, matches = 0, found = -1, arraylen = 0;
     list_iter li;
-    r = list_iter_seek(&li, &l, 0, reverse);
+    r = list_iter_seek_readonly(&li, &l, 0, reverse);
     for (; r == 0 && list_iter_valid(&li) && (maxlen == 0 || scanned < maxlen);
          list_iter_next(&li), scanned++) {
         size_t el;

@@ -394,7 +394,7 @@ static int load_set(sort_ctx *s, const coll *set) {
 static int load_list(sort_ctx *s, const coll *l, long long start, long long count, int desc) {
     if (count <= 0) return 0;
     list_iter li;
-    int r = list_iter_seek(&li, l, start, desc);
+    int r = list_iter_seek_readonly(&li, l, start, desc);
     while (!r && count > 0 && list_iter_valid(&li)) {
         size_t vl;
         const char *v = list_iter_value(&li, &vl);

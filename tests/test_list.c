@@ -20,6 +20,7 @@
 #include "server_test_util.h"
 #include "types/coll.h"
 #include "types/list.h"
+#include "util.h"
 
 static void setup(void) { stu_setup("list", 4 << 20); }
 static void teardown(void) { stu_teardown(); }
@@ -140,12 +141,13 @@ static void check(const model *m) {
     cr_assert_eq(list_index(&l, INT64_MIN, &b), 0);
     cr_assert_eq(list_index(&l, INT64_MAX, &b), 0);
     lsm_buf_free(&b);
-    for (int rev = 0; rev < 2; rev++) {
+    for (int walk = 0; walk < 4; walk++) {
+        int rev = walk & 1, readonly = walk >> 1;
         int64_t step = m->n > 8 ? m->n / 5 : 1;
         for (int64_t s = 0; s < m->n; s += step) {
             list_iter li;
             int64_t seen = 0;
-            r = list_iter_seek(&li, &l, s, rev);
+            r = readonly ? list_iter_seek_readonly(&li, &l, s, rev) : list_iter_seek(&li, &l, s, rev);
             for (; r == 0 && list_iter_valid(&li); list_iter_next(&li), seen++) {
                 int64_t want = rev ? m->n - 1 - s - seen : s + seen;
                 cr_assert_eq(li.index, want);
@@ -159,7 +161,8 @@ static void check(const model *m) {
             cr_assert_eq(seen, m->n - s);
         }
         list_iter li;
-        cr_assert_eq(list_iter_seek(&li, &l, m->n, rev), 0);
+        cr_assert_eq(readonly ? list_iter_seek_readonly(&li, &l, m->n, rev)
+                              : list_iter_seek(&li, &l, m->n, rev), 0);
         cr_assert(!list_iter_valid(&li));
         list_iter_close(&li);
     }
@@ -249,6 +252,69 @@ Test(list, set_negative_and_out_of_range) {
     const char *want[] = {"AA", "1", "C", "3", "E"};
     model_from(&m, want, 5);
     check(&m);
+    free(m.e);
+}
+
+/* A read-only walk (list_iter_seek_readonly) over a list whose elements are partly in the
+ * memtable and partly in tables, with elements of the table part rewritten since (their newest
+ * version is in the memtable again): every walk gives the model's elements; a walk that starts
+ * in the memtable part reads by position (point) and one that starts in the table part does
+ * not; a delete record where the count says an element is makes the walk fail as corrupt. */
+Test(list, readonly_walk_over_memtable_and_tables) {
+    model m = {0};
+    char v[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(v, sizeof v, "old-%d", i);
+        pushs(LIST_TAIL, v);
+        m_insert(&m, m.n, v, strlen(v));
+    }
+    cr_assert_eq(lsm_flush(server.engine, 1), 0);
+    for (int i = 0; i < 100; i++) {
+        snprintf(v, sizeof v, "new-%d", i);
+        pushs(LIST_HEAD, v);
+        m_insert(&m, 0, v, strlen(v));
+    }
+    coll l;
+    keyspace_begin();
+    cr_assert_eq(lopen(&l, 0), 1);
+    for (int64_t i = 150; i < 400; i += 50) { /* table part */
+        snprintf(v, sizeof v, "set-%lld", (long long)i);
+        cr_assert_eq(list_set(&l, i, v, strlen(v)), 1);
+        m.e[i].len = strlen(v);
+        memcpy(m.e[i].b, v, m.e[i].len);
+    }
+    cr_assert_eq(list_set(&l, 7, "seven", 5), 1); /* memtable part */
+    memcpy(m.e[7].b, "seven", m.e[7].len = 5);
+    cr_assert_eq(list_save(&l), 0);
+    cr_assert_eq(keyspace_commit(), 0);
+    coll_close(&l);
+    check(&m);
+
+    cr_assert_eq(lopen(&l, 0), 1);
+    list_iter li;
+    cr_assert_eq(list_iter_seek_readonly(&li, &l, 0, 0), 0);
+    cr_assert(li.point, "the head was pushed last: read from the memtable by position");
+    list_iter_close(&li);
+    cr_assert_eq(list_iter_seek_readonly(&li, &l, 120, 0), 0);
+    cr_assert(!li.point, "a table element: the engine iterator");
+    list_iter_close(&li);
+    cr_assert_eq(list_iter_seek_readonly(&li, &l, 399 - 200, 1), 0);
+    cr_assert(li.point, "index 200 was rewritten since the flush");
+    list_iter_close(&li);
+
+    /* a hole at index 50 (its record deleted behind the count's back) */
+    keyspace_begin();
+    char p[8];
+    put_be64(p, get_be64(l.extra) + 50);
+    cr_assert_eq(coll_del(&l, COLL_SUB_MEMBER, p, 8), 0);
+    cr_assert_eq(keyspace_commit(), 0);
+    int64_t seen = 0;
+    int r = list_iter_seek_readonly(&li, &l, 0, 0);
+    for (; r == 0 && list_iter_valid(&li); list_iter_next(&li)) seen++;
+    cr_assert_eq(seen, 50);
+    cr_assert_eq(list_iter_status(&li), LSM_ECORRUPT);
+    list_iter_close(&li);
+    coll_close(&l);
     free(m.e);
 }
 

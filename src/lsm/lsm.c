@@ -1452,6 +1452,33 @@ static int get_impl(lsm_t *db, const void *key, size_t klen, lsm_buf *val, int c
     return rc;
 }
 
+static int get_in_memtables_hashed(lsm_t *db, const void *key, size_t klen, uint64_t h,
+                                   const char **val, size_t *vlen) {
+    uint64_t snap = db->last_seq;
+    int r = memtable_get_hashed(db->mem, key, klen, h, snap, val, vlen);
+    for (int i = db->nimm - 1; i >= 0 && r == MEMTABLE_NOTFOUND; i--)
+        r = memtable_get_hashed(db->imm[i].mem, key, klen, h, snap, val, vlen);
+    if (r == MEMTABLE_FOUND) return 0;
+    return r == MEMTABLE_DELETED ? LSM_ENOTFOUND : LSM_EAGAIN;
+}
+
+int lsm_get_in_memtables(lsm_t *db, const void *key, size_t klen, const char **val,
+                         size_t *vlen) {
+    return get_in_memtables_hashed(db, key, klen, key_hash64(key, klen), val, vlen);
+}
+
+void lsm_get_in_memtables_batch(lsm_t *db, int n, const char *const *keys, const size_t *klens,
+                                const char **vals, size_t *vlens, int *rcs) {
+    uint64_t h[LSM_MEM_BATCH];
+    if (n > LSM_MEM_BATCH) n = LSM_MEM_BATCH;
+    for (int i = 0; i < n; i++) {
+        h[i] = key_hash64(keys[i], klens[i]);
+        memtable_prefetch_slot(db->mem, h[i]);
+    }
+    for (int i = 0; i < n; i++)
+        rcs[i] = get_in_memtables_hashed(db, keys[i], klens[i], h[i], &vals[i], &vlens[i]);
+}
+
 /* The memo lsm_get_ready left for key, or NULL. */
 static get_memo *memo_find(lsm_t *db, const void *key, size_t klen) {
     /* none made since the last change, or all used */

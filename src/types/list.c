@@ -280,33 +280,87 @@ static void iter_check(list_iter *li) {
     }
 }
 
-int list_iter_seek(list_iter *li, const coll *l, int64_t start, int reverse) {
-    memset(li, 0, sizeof(*li));
-    int64_t n = list_len(l);
-    if (start < 0 || start >= n) return 0;
-    li->head = head_of(l);
-    li->len = n;
-    li->index = reverse ? n - 1 - start : start;
+/* Positions the engine iterator at li->index. */
+static int iter_seek_at(list_iter *li) {
     char p[8];
     put_be64(p, li->head + (uint64_t)li->index);
-    int r = reverse ? coll_iter_seek_rev(&li->ci, l, COLL_SUB_MEMBER, p, 8)
-                    : coll_iter_seek(&li->ci, l, COLL_SUB_MEMBER, p, 8);
+    int r = li->reverse ? coll_iter_seek_rev(&li->ci, li->l, COLL_SUB_MEMBER, p, 8)
+                        : coll_iter_seek(&li->ci, li->l, COLL_SUB_MEMBER, p, 8);
     if (r) return r;
     iter_check(li);
     if (!coll_iter_valid(&li->ci) && !li->err) li->err = LSM_ECORRUPT; /* count said present */
     return li->err;
 }
 
-int list_iter_valid(const list_iter *li) { return coll_iter_valid(&li->ci); }
+/* Looks up the elements from idx on, in the walk's direction, in the memtables (a batch: the
+ * first of a walk holds 2, each next one twice as many up to LSM_MEM_BATCH). */
+static void point_fill(list_iter *li, int64_t idx) {
+    int64_t left = li->reverse ? idx + 1 : li->len - idx;
+    int n = left < li->pgrow ? (int)left : li->pgrow;
+    if (li->pgrow < LSM_MEM_BATCH) li->pgrow *= 2;
+    char keys[LSM_MEM_BATCH][32];
+    const char *kp[LSM_MEM_BATCH];
+    size_t kl[LSM_MEM_BATCH];
+    for (int j = 0; j < n; j++) {
+        char p[8];
+        put_be64(p, li->head + (uint64_t)(li->reverse ? idx - j : idx + j));
+        kl[j] = coll_member_key(keys[j], li->l->version, COLL_SUB_MEMBER, p, 8);
+        kp[j] = keys[j];
+    }
+    lsm_get_in_memtables_batch(server.engine, n, kp, kl, li->pv, li->pvl, li->prc);
+    li->pn = n;
+    li->pi = 0;
+}
+
+/* Moves a read-only walk to idx (inside the list; the next element when point is set): from a
+ * memtable when one holds it, else with the engine iterator from there on. */
+static int point_go(list_iter *li, int64_t idx) {
+    li->index = idx;
+    if (li->point && li->pi + 1 < li->pn) li->pi++;
+    else point_fill(li, idx);
+    int r = li->prc[li->pi];
+    li->point = r == 0;
+    if (r == 0) return 0;
+    if (r == LSM_EAGAIN) return iter_seek_at(li); /* no memtable holds it */
+    return li->err = r == LSM_ENOTFOUND ? LSM_ECORRUPT : r; /* a delete inside the list */
+}
+
+static int seek(list_iter *li, const coll *l, int64_t start, int reverse, int readonly) {
+    memset(li, 0, sizeof(*li));
+    int64_t n = list_len(l);
+    if (start < 0 || start >= n) return 0;
+    li->l = l;
+    li->head = head_of(l);
+    li->len = n;
+    li->reverse = reverse;
+    li->index = reverse ? n - 1 - start : start;
+    li->pgrow = 2;
+    return readonly ? point_go(li, li->index) : iter_seek_at(li);
+}
+
+int list_iter_seek(list_iter *li, const coll *l, int64_t start, int reverse) {
+    return seek(li, l, start, reverse, 0);
+}
+
+int list_iter_seek_readonly(list_iter *li, const coll *l, int64_t start, int reverse) {
+    return seek(li, l, start, reverse, 1);
+}
+
+int list_iter_valid(const list_iter *li) { return li->point || coll_iter_valid(&li->ci); }
 
 void list_iter_next(list_iter *li) {
-    if (!coll_iter_valid(&li->ci)) return;
-    int64_t want = li->index + (li->ci.reverse ? -1 : 1);
+    if (!list_iter_valid(li)) return;
+    int64_t want = li->index + (li->reverse ? -1 : 1);
     if (want < 0 || want >= li->len) {
+        li->point = 0;
         li->ci.valid = 0;
         return;
     }
-    if (li->ci.reverse) coll_iter_prev(&li->ci);
+    if (li->point) {
+        point_go(li, want);
+        return;
+    }
+    if (li->reverse) coll_iter_prev(&li->ci);
     else coll_iter_next(&li->ci);
     li->index = want;
     if (!coll_iter_valid(&li->ci)) {
@@ -317,6 +371,10 @@ void list_iter_next(list_iter *li) {
 }
 
 const char *list_iter_value(const list_iter *li, size_t *len) {
+    if (li->point) {
+        *len = li->pvl[li->pi];
+        return li->pv[li->pi];
+    }
     return coll_iter_value(&li->ci, len);
 }
 

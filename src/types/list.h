@@ -71,8 +71,24 @@ typedef struct list_iter {
     uint64_t head;   /* the list's head position when the walk started */
     int64_t len;     /* the list's length when the walk started (walks stop at its ends) */
     int err;         /* LSM_ECORRUPT when a record sits where the count says none should */
+    int reverse;
+    /* list_iter_seek_readonly: the walk reads each element by its position from the memtables
+     * (pv/pvl[pi], point = 1; looked up in batches of growing size) until one no memtable
+     * holds, then goes on with an engine iterator */
+    int point;
+    int pn, pi, pgrow;           /* elements looked up in the batch, the current one, next size */
+    const char *pv[LSM_MEM_BATCH];
+    size_t pvl[LSM_MEM_BATCH];
+    int prc[LSM_MEM_BATCH];
+    const coll *l;
 } list_iter;
 int list_iter_seek(list_iter *li, const coll *l, int64_t start, int reverse);
+/* As list_iter_seek, for a walk that writes nothing to the engine while it is open (LRANGE,
+ * LPOS, SORT's load): the elements the memtables hold (a list pushed recently) are read by
+ * position, one hash probe each, instead of merging every table's entries in key order; the
+ * walk switches to an engine iterator at the first element they do not hold. l must stay
+ * open and unchanged until list_iter_close. */
+int list_iter_seek_readonly(list_iter *li, const coll *l, int64_t start, int reverse);
 int list_iter_valid(const list_iter *li);
 void list_iter_next(list_iter *li);
 /* The current element; valid until the iterator moves. */
