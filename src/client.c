@@ -551,10 +551,6 @@ void client_process_unblocked(void)
     }
 }
 
-int client_unblocked_waiting(void) { return unblocked_head != NULL; }
-
-int client_replies_waiting(void) { return pending_head != NULL; }
-
 void client_schedule_input(client *c)
 {
     if (c->fd < 0 || c->in->closing) return;

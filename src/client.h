@@ -159,10 +159,6 @@ void client_unblocked(client *c);
 /* Before-sleep, before the WAL commit: processes the pending input of the clients unblocked since
  * the last call (and of those they unblock in turn). */
 void client_process_unblocked(void);
-/* 1 when client_process_unblocked has clients to run. */
-int client_unblocked_waiting(void);
-/* 1 when some client has replies queued for client_flush_all. */
-int client_replies_waiting(void);
 /* Resumes every paused client (the engine is no longer stalled): runs their pending commands. */
 void client_resume_paused(void);
 size_t client_paused_count(void);

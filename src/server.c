@@ -276,11 +276,16 @@ void server_commit_point(void)
     else server.epoch_commit_error = r; /* reported, with this epoch's replies, in before_sleep */
 }
 
-/* Commits the iteration's writes so far (the WAL policy's durability) and writes every pending
- * reply: an error in place of each write's reply when the commit failed. Starts a new commit
- * epoch (server.iteration). */
-static void commit_and_reply(void)
+static void before_sleep(event_loop *el)
 {
+    (void)el;
+    check_shutdown();
+    /* clients unblocked since the last iteration (served, timed out, CLIENT UNBLOCK) go on with
+     * their pipelined commands now, so their writes join this iteration's commit */
+    blocking_handle_ready();
+    client_process_unblocked();
+    /* the io_uring reads the iteration's parked commands queued start now, together */
+    if (server.engine) lsm_prefetch_flush(server.engine);
     int ok = 1;
     char err[400];
     err[0] = 0;
@@ -302,32 +307,11 @@ static void commit_and_reply(void)
             log_msg(LL_WARNING, "WAL commit succeeded again: writes are accepted.");
         }
     }
-    /* client-side caching in BCAST mode: the keys modified in this epoch, before the replies go
-     * out (Redis's beforeSleep order) */
+    /* client-side caching in BCAST mode: the keys modified in this iteration, before the
+     * replies go out (Redis's beforeSleep order) */
     tracking_broadcast();
     client_flush_all(ok, err);
     server.iteration++;
-}
-
-static void before_sleep(event_loop *el)
-{
-    (void)el;
-    check_shutdown();
-    if (client_unblocked_waiting()) {
-        /* Commands whose disk reads landed are about to run (each one's lookups, its reply).
-         * First the block reads of the commands parked this iteration start, and the replies of
-         * the commands that ran as their input arrived (answered from memory) go out: a client
-         * whose keys are cached does not wait behind the disk-bound ones. */
-        if (server.engine) lsm_prefetch_flush(server.engine);
-        if (client_replies_waiting()) commit_and_reply();
-    }
-    /* clients unblocked since the last iteration (served, timed out, CLIENT UNBLOCK, their
-     * reads landed) go on with their pipelined commands now, so their writes join this commit */
-    blocking_handle_ready();
-    client_process_unblocked();
-    /* the io_uring reads the iteration's parked commands queued start now, together */
-    if (server.engine) lsm_prefetch_flush(server.engine);
-    commit_and_reply();
 }
 
 static long long server_cron(event_loop *el, long long id, void *data)
