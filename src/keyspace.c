@@ -37,6 +37,7 @@
 #include "util.h"
 
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -560,7 +561,10 @@ long long keyspace_active_expire_cycle(long long budget_us) {
         if (at > now) {
             /* not due: sample a few for the avg_ttl estimate */
             if (phys < KEVO_MAX_DBS && ttl_cnt[phys] < 16) {
-                ttl_sum[phys] += (long long)(at - now);
+                /* each sample capped so that 16 of them sum without overflow (a TTL of
+                 * millions of years: EXPIREAT near the end of the 64-bit range) */
+                uint64_t d = at - now, cap = (uint64_t)LLONG_MAX / 16;
+                ttl_sum[phys] += (long long)(d < cap ? d : cap);
                 ttl_cnt[phys]++;
             }
             if (n++ >= 16) break;

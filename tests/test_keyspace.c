@@ -3,6 +3,7 @@
  * SET/DEL/EXPIRE/PERSIST/overwrite, lazy and active expiry (incl. index entries whose value the
  * engine's compaction dropped), FLUSHDB, SWAPDB persistence, SCAN cursor resume points. */
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +237,16 @@ Test(keyspace_counts, active_cycle_expires_due_keys_only) {
     cr_assert_eq(keyspace_expires(0), 1);
     cr_assert_eq(count_x_entries(), 1);
     cr_assert_eq(keyspace_active_expire_cycle(100000), 0);
+}
+
+/* INFO keyspace's avg_ttl estimate with TTLs near the end of the 64-bit range (EXPIREAT of a
+ * huge time): two samples used to overflow their sum and the estimate went negative. */
+Test(keyspace_counts, avg_ttl_of_huge_ttls_stays_positive) {
+    uint64_t huge = (uint64_t)LLONG_MAX - 1000;
+    set_key(0, "h1", "v", huge);
+    set_key(0, "h2", "v", huge - 1);
+    cr_assert_eq(keyspace_active_expire_cycle(100000), 0);
+    cr_assert_gt(keyspace_avg_ttl(0), 0);
 }
 
 Test(keyspace_counts, active_cycle_retires_index_entry_of_compacted_value) {
