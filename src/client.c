@@ -1031,7 +1031,7 @@ void reply_bulk(client *c, const void *p, size_t len)
         char *dst = reply_buf_claim(&c->in->rb, hl + len + 2);
         if (dst) {
             memcpy(dst, hdr, hl);
-            memcpy(dst + hl, p, len);
+            if (len) memcpy(dst + hl, p, len); /* an empty value may come as NULL */
             dst[hl + len] = '\r';
             dst[hl + len + 1] = '\n';
             return;
@@ -1040,7 +1040,7 @@ void reply_bulk(client *c, const void *p, size_t len)
     if (len <= 512) {
         char buf[600];
         size_t l = resp_fmt_header(buf, '$', (long long)len);
-        memcpy(buf + l, p, len);
+        if (len) memcpy(buf + l, p, len);
         l += len;
         buf[l++] = '\r';
         buf[l++] = '\n';
