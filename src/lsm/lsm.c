@@ -1418,6 +1418,16 @@ int lsm_set_sync_mode(lsm_t *db, lsm_sync_mode mode) {
 
 /* ---------------- read path ---------------- */
 
+/* The newest version of key in the memtables at snap (active first, then the immutable ones
+ * newest first): MEMTABLE_FOUND (*v / *vl point into the memtable), _DELETED or _NOTFOUND. */
+static int mem_get(lsm_t *db, const void *key, size_t klen, uint64_t h, uint64_t snap,
+                   const char **v, size_t *vl) {
+    int r = memtable_get_hashed(db->mem, key, klen, h, snap, v, vl);
+    for (int i = db->nimm - 1; i >= 0 && r == MEMTABLE_NOTFOUND; i--)
+        r = memtable_get_hashed(db->imm[i].mem, key, klen, h, snap, v, vl);
+    return r;
+}
+
 /* lsm_get's lookup; cached_only = 1 reads no file (LSM_EAGAIN where it would). */
 static int get_impl(lsm_t *db, const void *key, size_t klen, lsm_buf *val, int cached_only) {
     const char *v;
@@ -1431,9 +1441,7 @@ static int get_impl(lsm_t *db, const void *key, size_t klen, lsm_buf *val, int c
     for (int i = db->nimm - 1; i >= 0; i--) memtable_prefetch_slot(db->imm[i].mem, h);
     table_get g;
     table_get_start_ex(&g, db->vs->current, db->tc, key, klen, h, cached_only);
-    int rc = SST_NOTFOUND, r = memtable_get_hashed(db->mem, key, klen, h, snap, &v, &vl);
-    for (int i = db->nimm - 1; i >= 0 && r == MEMTABLE_NOTFOUND; i--)
-        r = memtable_get_hashed(db->imm[i].mem, key, klen, h, snap, &v, &vl);
+    int rc = SST_NOTFOUND, r = mem_get(db, key, klen, h, snap, &v, &vl);
     if (r == MEMTABLE_FOUND) {
         table_get_abort(&g);
         rc = buf_set(val, v, vl);
@@ -1452,21 +1460,6 @@ static int get_impl(lsm_t *db, const void *key, size_t klen, lsm_buf *val, int c
     return rc;
 }
 
-static int get_in_memtables_hashed(lsm_t *db, const void *key, size_t klen, uint64_t h,
-                                   const char **val, size_t *vlen) {
-    uint64_t snap = db->last_seq;
-    int r = memtable_get_hashed(db->mem, key, klen, h, snap, val, vlen);
-    for (int i = db->nimm - 1; i >= 0 && r == MEMTABLE_NOTFOUND; i--)
-        r = memtable_get_hashed(db->imm[i].mem, key, klen, h, snap, val, vlen);
-    if (r == MEMTABLE_FOUND) return 0;
-    return r == MEMTABLE_DELETED ? LSM_ENOTFOUND : LSM_EAGAIN;
-}
-
-int lsm_get_in_memtables(lsm_t *db, const void *key, size_t klen, const char **val,
-                         size_t *vlen) {
-    return get_in_memtables_hashed(db, key, klen, key_hash64(key, klen), val, vlen);
-}
-
 void lsm_get_in_memtables_batch(lsm_t *db, int n, const char *const *keys, const size_t *klens,
                                 const char **vals, size_t *vlens, int *rcs) {
     uint64_t h[LSM_MEM_BATCH];
@@ -1475,8 +1468,10 @@ void lsm_get_in_memtables_batch(lsm_t *db, int n, const char *const *keys, const
         h[i] = key_hash64(keys[i], klens[i]);
         memtable_prefetch_slot(db->mem, h[i]);
     }
-    for (int i = 0; i < n; i++)
-        rcs[i] = get_in_memtables_hashed(db, keys[i], klens[i], h[i], &vals[i], &vlens[i]);
+    for (int i = 0; i < n; i++) {
+        int r = mem_get(db, keys[i], klens[i], h[i], db->last_seq, &vals[i], &vlens[i]);
+        rcs[i] = r == MEMTABLE_FOUND ? 0 : r == MEMTABLE_DELETED ? LSM_ENOTFOUND : LSM_EAGAIN;
+    }
 }
 
 /* The memo lsm_get_ready left for key, or NULL. */

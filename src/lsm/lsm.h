@@ -277,17 +277,14 @@ void lsm_buf_free(lsm_buf *b);
  * returns 0; LSM_ENOTFOUND when absent or deleted; another negative code on I/O or corruption. */
 int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val);
 
-/* Looks key up in the memtables only (the latest state, as lsm_get): 0 with *val / *vlen
- * pointing at the value inside a memtable, LSM_ENOTFOUND when the newest version there is a
- * delete, LSM_EAGAIN when no memtable holds the key (the tables must be asked: lsm_get or an
- * iterator). One hash probe per memtable, no copy: for a caller reading many keys it can name
- * (a list's elements by position). The pointer is valid until the next write, commit, rollback
- * or lsm_poll of db: the caller must not write while it uses it. Owner thread. */
-int lsm_get_in_memtables(lsm_t *db, const void *key, size_t klen, const char **val,
-                         size_t *vlen);
-/* lsm_get_in_memtables of keys[0..n) (n <= LSM_MEM_BATCH; more are not looked up), with the
- * memtable index lines of all of them loaded at once instead of one after another: rcs[i] and
- * vals[i] / vlens[i] as that call's return value and outputs for keys[i]. Owner thread. */
+/* Looks keys[0..n) up in the memtables only (the latest state, as lsm_get; n <= LSM_MEM_BATCH,
+ * more are not looked up), with the memtable index lines of all of them loaded at once instead
+ * of one after another. rcs[i]: 0 with vals[i] / vlens[i] pointing at the value inside a
+ * memtable, LSM_ENOTFOUND when the newest version there is a delete, LSM_EAGAIN when no memtable
+ * holds the key (the tables must be asked: lsm_get or an iterator). One hash probe per memtable,
+ * no copy: for a caller reading many keys it can name (a list's elements by position). The
+ * pointers are valid until the next write, commit, rollback or lsm_poll of db: the caller must
+ * not write while it uses them. Owner thread. */
 #define LSM_MEM_BATCH 16
 void lsm_get_in_memtables_batch(lsm_t *db, int n, const char *const *keys, const size_t *klens,
                                 const char **vals, size_t *vlens, int *rcs);

@@ -301,10 +301,15 @@ static void point_fill(list_iter *li, int64_t idx) {
     char keys[LSM_MEM_BATCH][32];
     const char *kp[LSM_MEM_BATCH];
     size_t kl[LSM_MEM_BATCH];
-    for (int j = 0; j < n; j++) {
-        char p[8];
-        put_be64(p, li->head + (uint64_t)(li->reverse ? idx - j : idx + j));
-        kl[j] = coll_member_key(keys[j], li->l->version, COLL_SUB_MEMBER, p, 8);
+    char p[8];
+    put_be64(p, li->head + (uint64_t)idx);
+    size_t len = coll_member_key(keys[0], li->l->version, COLL_SUB_MEMBER, p, 8);
+    for (int j = 0; j < n; j++) { /* the same prefix, the position in the last 8 bytes */
+        if (j) {
+            memcpy(keys[j], keys[0], len - 8);
+            put_be64(keys[j] + len - 8, li->head + (uint64_t)(li->reverse ? idx - j : idx + j));
+        }
+        kl[j] = len;
         kp[j] = keys[j];
     }
     lsm_get_in_memtables_batch(server.engine, n, kp, kl, li->pv, li->pvl, li->prc);
