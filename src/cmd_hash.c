@@ -257,6 +257,10 @@ static void hgetall_generic(client *c, int what) {
         }
         if (what & HG_VALS) {
             p = coll_iter_value(&it, &l);
+            if (!(p = hash_value(&h, p, l, &l))) {
+                r = LSM_ECORRUPT;
+                break;
+            }
             reply_bulk(c, p, l);
         }
     }
@@ -446,6 +450,10 @@ static void hrandfield_count(client *c, long long l, int withvalues) {
             size_t ml, vl;
             const char *m = coll_iter_member(&it, &ml);
             const char *v = coll_iter_value(&it, &vl);
+            if (!(v = hash_value(&h, v, vl, &vl))) {
+                r = LSM_ECORRUPT;
+                break;
+            }
             if ((r = hrand_reply_one(c, &h, withvalues, m, ml, v, vl))) goto out;
             need--;
         }

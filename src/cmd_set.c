@@ -185,6 +185,7 @@ void cmd_coll_scan(client *c, coll *co, unsigned long long cursor, int pairs) {
         n++;
         if (pairs) {
             const char *v = coll_iter_value(&it, &vl);
+            if ((r = coll_hash_value(co, &v, &vl))) break; /* a hash's value, without ordinal */
             if ((r = scan_add(v, vl))) break;
             n++;
         }

@@ -39,7 +39,8 @@ static void check_index(const coll *c) {
     }
     cr_assert_eq(records_of(c->version, COLL_SUB_ORD), c->count, "one ordinal per member");
     if (c->type == KTYPE_HASH)
-        cr_assert_eq(records_of(c->version, COLL_SUB_POS), c->count, "one position per field");
+        cr_assert_eq(records_of(c->version, COLL_SUB_POS), coll_hash_pos_inline(c) ? 0 : c->count,
+                     "a position record per field only in the older layout");
     lsm_buf m = {0}, v = {0};
     for (int64_t i = 0; i < c->count; i++) {
         cr_assert_eq(coll_rand_member_at(c, (uint64_t)i, &m), 1, "ordinal %lld", (long long)i);
@@ -306,6 +307,138 @@ Test(hash, random_picks_return_members_and_reach_every_one) {
     }
     cr_assert_eq(zero, 0, "every field picked at least once in 100x picks");
     cr_assert_lt(maxh, 160, "uniform: no field far above its share of 100 (%d)", maxh);
+}
+
+/* Builds key with n fields "f%06d" whose values are "v<i>" through HSET commands. */
+static void hash_of_values(client *c, const char *key, int n) {
+    char line[96];
+    for (int i = 0; i < n; i++) {
+        snprintf(line, sizeof line, "HSET %s f%06d v%d", key, i, i);
+        cr_assert_str_eq(run(c, line), ":1\r\n");
+    }
+}
+
+/* What users see of an indexed hash, in either layout (expect_inline: ordinals in the field
+ * records, or the older 0x03 records), through every command that reads or moves values, with
+ * the index checked exact after overwrites, increments and deletes (which move the last field
+ * into the hole: its value must survive the renumbering). */
+static void check_indexed_hash_commands(client *c, const char *key, int expect_inline) {
+    char line[128], want[128];
+    coll h;
+    hopen(&h, key);
+    cr_assert(coll_rand_indexed(&h));
+    cr_assert_eq(coll_hash_pos_inline(&h), expect_inline);
+    cr_assert_eq(records_of(h.version, COLL_SUB_POS), expect_inline ? 0 : 300);
+    if (expect_inline) { /* the record itself: ordinal (BE) || value */
+        lsm_buf raw = {0};
+        cr_assert_eq(coll_get(&h, COLL_SUB_MEMBER, "f000007", 7, &raw), 1);
+        cr_assert_eq(raw.len, 8 + 2);
+        cr_assert_eq(memcmp(raw.data + 8, "v7", 2), 0);
+        uint64_t ord = 0;
+        cr_assert_eq(coll_rand_ordinal(&h, "f000007", 7, raw.data, raw.len, &ord), 1);
+        lsm_buf m = {0};
+        cr_assert_eq(coll_rand_member_at(&h, ord, &m), 1);
+        cr_assert_eq(m.len, 7);
+        cr_assert_eq(memcmp(m.data, "f000007", 7), 0, "the ordinal in front names the field");
+        lsm_buf_free(&m);
+        lsm_buf_free(&raw);
+    }
+    check_index(&h);
+    coll_close(&h);
+    snprintf(line, sizeof line, "HGET %s f000123", key);
+    cr_assert_str_eq(run(c, line), "$4\r\nv123\r\n");
+    snprintf(line, sizeof line, "HSTRLEN %s f000123", key);
+    cr_assert_str_eq(run(c, line), ":4\r\n");
+    snprintf(line, sizeof line, "HMGET %s f000001 nosuch f000299", key);
+    cr_assert_str_eq(run(c, line), "*3\r\n$2\r\nv1\r\n$-1\r\n$4\r\nv299\r\n");
+    /* overwrite and increments keep the field where it is */
+    snprintf(line, sizeof line, "HSET %s f000005 five", key);
+    cr_assert_str_eq(run(c, line), ":0\r\n");
+    snprintf(line, sizeof line, "HSET %s n 10", key);
+    cr_assert_str_eq(run(c, line), ":1\r\n");
+    snprintf(line, sizeof line, "HINCRBY %s n 5", key);
+    cr_assert_str_eq(run(c, line), ":15\r\n");
+    snprintf(line, sizeof line, "HINCRBYFLOAT %s n 0.5", key);
+    cr_assert_str_eq(run(c, line), "$4\r\n15.5\r\n");
+    snprintf(line, sizeof line, "HSETNX %s f000006 no", key);
+    cr_assert_str_eq(run(c, line), ":0\r\n");
+    /* deletes from the front, the middle and the end: the last field moves each time */
+    const char *dels[] = {"f000000", "f000150", "n", "f000299", "f000005"};
+    for (size_t i = 0; i < sizeof dels / sizeof dels[0]; i++) {
+        snprintf(line, sizeof line, "HDEL %s %s", key, dels[i]);
+        cr_assert_str_eq(run(c, line), ":1\r\n", "%s", line);
+    }
+    hopen(&h, key);
+    cr_assert_eq(h.count, 296);
+    cr_assert_eq(coll_hash_pos_inline(&h), expect_inline, "the layout stays");
+    check_index(&h);
+    coll_close(&h);
+    /* every remaining value read back whole: HGETALL, HVALS, HSCAN, HRANDFIELD WITHVALUES */
+    snprintf(line, sizeof line, "HGETALL %s", key);
+    const char *r = run(c, line);
+    cr_assert_eq(strncmp(r, "*592\r\n", 6), 0, "%.20s", r);
+    for (int i = 1; i < 299; i++) {
+        if (i == 5 || i == 150) continue;
+        snprintf(want, sizeof want, "$7\r\nf%06d\r\n$%d\r\nv%d\r\n", i, i < 10 ? 2 : i < 100 ? 3 : 4, i);
+        cr_assert(strstr(r, want), "HGETALL lacks %s", want);
+    }
+    cr_assert_null(strstr(r, "\r\nfive\r\n"));
+    snprintf(line, sizeof line, "HVALS %s", key);
+    r = run(c, line);
+    cr_assert(strstr(r, "$3\r\nv42\r\n") && strstr(r, "$4\r\nv298\r\n"), "%.60s", r);
+    snprintf(line, sizeof line, "HSCAN %s 0 MATCH f00004* COUNT 1000", key);
+    r = run(c, line);
+    cr_assert(strstr(r, "$7\r\nf000042\r\n$3\r\nv42\r\n"), "%.200s", r);
+    for (int round = 0; round < 20; round++) {
+        snprintf(line, sizeof line, "HRANDFIELD %s -3 WITHVALUES", key);
+        r = run(c, line);
+        const char *p = strchr(r, '\n') + 1;
+        for (int i = 0; i < 3; i++) { /* $7 f<idx> $n v<idx> */
+            int idx = atoi(p + 5);
+            snprintf(want, sizeof want, "$7\r\nf%06d\r\n$%d\r\nv%d\r\n", idx, idx < 10 ? 2 : idx < 100 ? 3 : 4, idx);
+            cr_assert_eq(strncmp(p, want, strlen(want)), 0, "%s: %.40s", line, p);
+            p += strlen(want);
+        }
+    }
+    /* SORT BY a hash field: the value, not the record */
+    snprintf(line, sizeof line, "RPUSH sortme %s", key);
+    cr_assert_str_eq(run(c, line), ":1\r\n");
+    cr_assert_str_eq(run(c, "SORT sortme BY nosort GET *->f000001 GET *->f000298"),
+                     "*2\r\n$2\r\nv1\r\n$4\r\nv298\r\n");
+    run(c, "DEL sortme");
+}
+
+Test(hash, pos_inline_layout_keeps_one_record_per_field_and_shows_values_alone) {
+    client *c = client_create(-1);
+    hash_of_values(c, "h", 300);
+    check_indexed_hash_commands(c, "h", 1);
+    /* a new field costs its record and its ordinal record: two writes besides the metadata */
+    lsm_stats a, b;
+    lsm_get_stats(server.engine, &a);
+    cr_assert_str_eq(run(c, "HSET h brandnew x"), ":1\r\n");
+    lsm_get_stats(server.engine, &b);
+    cr_assert_eq(b.puts - a.puts, 3, "field + ordinal + metadata: %llu",
+                 (unsigned long long)(b.puts - a.puts));
+    /* survives a restart (the flag is in the metadata) and COPY */
+    stu_close_engine();
+    stu_open_engine();
+    cr_assert_str_eq(run(c, "COPY h h2"), ":1\r\n");
+    coll h;
+    hopen(&h, "h2");
+    cr_assert(coll_hash_pos_inline(&h));
+    check_index(&h);
+    coll_close(&h);
+    cr_assert_str_eq(run(c, "HGET h2 brandnew"), "$1\r\nx\r\n");
+    client_free(c);
+}
+
+Test(hash, older_layout_with_position_records_keeps_working) {
+    client *c = client_create(-1);
+    coll_hash_pos_inline_builds = 0; /* a hash indexed by an earlier version */
+    hash_of_values(c, "old", 300);
+    coll_hash_pos_inline_builds = 1;
+    check_indexed_hash_commands(c, "old", 0);
+    client_free(c);
 }
 
 Test(hash, big_hash_field_operations_cost_constant_engine_work) {

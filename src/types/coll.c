@@ -458,6 +458,26 @@ int coll_rand_indexed(const coll *c) {
     return c->extra_len >= 1 && (c->extra[0] & COLL_XF_RANDIDX);
 }
 
+int coll_hash_pos_inline_builds = 1;
+
+int coll_hash_pos_inline(const coll *c) {
+    return c->type == KTYPE_HASH && c->extra_len >= 1 && (c->extra[0] & COLL_XF_RANDIDX) &&
+           (c->extra[0] & COLL_XF_POSINLINE);
+}
+
+int coll_hash_value(const coll *c, const char **v, size_t *vl) {
+    if (!coll_hash_pos_inline(c)) return 0;
+    if (*vl < 8) return LSM_ECORRUPT;
+    *v += 8;
+    *vl -= 8;
+    return 0;
+}
+
+/* Whether m's own record holds its ordinal (a set's value, a POSINLINE hash's value prefix). */
+static int pos_in_record(const coll *c) {
+    return c->type == KTYPE_SET || coll_hash_pos_inline(c);
+}
+
 /* 'm' || version || sub || ordinal (BE) */
 static void ord_key(char k[18], uint64_t version, uint8_t sub, uint64_t ord) {
     coll_member_key(k, version, sub, NULL, 0);
@@ -470,15 +490,43 @@ static int ord_put(coll *c, uint64_t ord, const void *m, size_t mlen) {
     return lsm_put(server.engine, k, sizeof(k), m, mlen);
 }
 
-/* Records that member m is at ord: a set rewrites its member record, a hash its 0x03 record. */
+static lsm_buf pos_tmp; /* a POSINLINE field record being renumbered: amortized */
+
+/* Rewrites POSINLINE hash field m with ordinal ord in front of value (vl bytes, the user's). */
+static int inline_pos_put(coll *c, const void *m, size_t mlen, uint64_t ord, const char *value,
+                          size_t vl) {
+    if (pos_tmp.cap < vl + 8) {
+        char *nb = realloc(pos_tmp.data, vl + 8);
+        if (!nb) return LSM_ENOMEM;
+        pos_tmp.data = nb;
+        pos_tmp.cap = vl + 8;
+    }
+    put_be64(pos_tmp.data, ord);
+    if (vl) memmove(pos_tmp.data + 8, value, vl); /* value may be pos_tmp's own bytes */
+    int r = coll_put(c, COLL_SUB_MEMBER, m, mlen, pos_tmp.data, vl + 8);
+    if (pos_tmp.cap > (64u << 10)) lsm_buf_free(&pos_tmp);
+    return r;
+}
+
+/* Records that member m is at ord: a set rewrites its member record (the ordinal is its value),
+ * a POSINLINE hash its field record (read, then written with the new ordinal in front), another
+ * hash its 0x03 record. */
 static int pos_put(coll *c, const void *m, size_t mlen, uint64_t ord) {
     char v[8];
     put_be64(v, ord);
-    return coll_put(c, c->type == KTYPE_SET ? COLL_SUB_MEMBER : COLL_SUB_POS, m, mlen, v, 8);
+    if (c->type == KTYPE_SET) return coll_put(c, COLL_SUB_MEMBER, m, mlen, v, 8);
+    if (!coll_hash_pos_inline(c)) return coll_put(c, COLL_SUB_POS, m, mlen, v, 8);
+    int r = coll_get(c, COLL_SUB_MEMBER, m, mlen, &pos_tmp);
+    if (r == 0) r = LSM_ECORRUPT; /* the ordinal index names a field that is not there */
+    if (r < 0) return r;
+    const char *val = pos_tmp.data;
+    size_t vl = pos_tmp.len;
+    if ((r = coll_hash_value(c, &val, &vl))) return r;
+    return inline_pos_put(c, m, mlen, ord, val, vl);
 }
 
 size_t coll_rand_set_value(const coll *c, char out[8]) {
-    if (!coll_rand_indexed(c)) return 0;
+    if (!coll_rand_indexed(c) || !pos_in_record(c)) return 0;
     put_be64(out, (uint64_t)c->count);
     return 8;
 }
@@ -488,25 +536,34 @@ int coll_rand_member_added(coll *c, const void *m, size_t mlen) {
     if (coll_rand_indexed(c)) {
         uint64_t ord = (uint64_t)c->count - 1;
         if ((r = ord_put(c, ord, m, mlen))) return r;
-        /* a set's member record was written with its ordinal already */
-        return c->type == KTYPE_SET ? 0 : pos_put(c, m, mlen, ord);
+        /* a set's member record and a POSINLINE field were written with their ordinal already */
+        return pos_in_record(c) ? 0 : pos_put(c, m, mlen, ord);
     }
     if (c->count <= COLL_RAND_INDEX_MIN) return 0;
-    /* build: number every member (the one just written included: writes are visible) */
+    /* build: number every member (the one just written included: writes are visible); a hash
+     * (new builds) gets its ordinals in front of its field values */
+    int inline_pos = c->type == KTYPE_HASH && coll_hash_pos_inline_builds;
     coll_iter it;
     uint64_t n = 0;
     r = coll_iter_seek(&it, c, COLL_SUB_MEMBER, NULL, 0);
     for (; r == 0 && coll_iter_valid(&it); coll_iter_next(&it), n++) {
-        size_t ml;
+        size_t ml, vl;
         const char *mm = coll_iter_member(&it, &ml);
-        if ((r = ord_put(c, n, mm, ml)) || (r = pos_put(c, mm, ml, n))) break;
+        if ((r = ord_put(c, n, mm, ml))) break;
+        if (inline_pos) {
+            const char *v = coll_iter_value(&it, &vl);
+            r = inline_pos_put(c, mm, ml, n, v, vl);
+        } else {
+            r = pos_put(c, mm, ml, n);
+        }
+        if (r) break;
     }
     if (r == 0) r = coll_iter_status(&it);
     coll_iter_close(&it);
     if (r) return r;
     if ((int64_t)n != c->count) return LSM_ECORRUPT;
     if (c->extra_len < 1) c->extra_len = 1;
-    c->extra[0] |= COLL_XF_RANDIDX;
+    c->extra[0] |= COLL_XF_RANDIDX | (inline_pos ? COLL_XF_POSINLINE : 0);
     c->meta_dirty = 1;
     return 0;
 }
@@ -523,6 +580,11 @@ int coll_rand_ordinal(const coll *c, const void *m, size_t mlen, const char *set
     if (c->type == KTYPE_SET) {
         *ord = get_be64_n(set_value, set_vlen, &ok);
         return ok ? 1 : LSM_ECORRUPT;
+    }
+    if (coll_hash_pos_inline(c)) {
+        if (!set_value || set_vlen < 8) return LSM_ECORRUPT;
+        *ord = get_be64(set_value);
+        return 1;
     }
     lsm_buf b = {0};
     int r = coll_get(c, COLL_SUB_POS, m, mlen, &b);
@@ -541,7 +603,8 @@ int coll_rand_member_removed(coll *c, const void *m, size_t mlen, uint64_t ord) 
     uint64_t last = (uint64_t)c->count; /* the count after the removal */
     int r;
     if (ord > last) return LSM_ECORRUPT;
-    if (c->type == KTYPE_HASH && (r = coll_del(c, COLL_SUB_POS, m, mlen))) return r;
+    if (c->type == KTYPE_HASH && !coll_hash_pos_inline(c) && (r = coll_del(c, COLL_SUB_POS, m, mlen)))
+        return r;
     char k[18];
     if (ord != last) {
         ord_key(k, c->version, COLL_SUB_ORD, last);
@@ -607,6 +670,7 @@ int coll_rand_open(coll_rand *r, const coll *c, long npicks, int with_values) {
         size_t ml, vl = 0;
         const char *m = coll_iter_member(&it, &ml);
         const char *v = with_values ? coll_iter_value(&it, &vl) : NULL;
+        if (v && (st = coll_hash_value(c, &v, &vl))) break;
         if (n == ocap) {
             long nc = ocap ? ocap * 2 : 64;
             size_t *no = realloc(r->off, sizeof(size_t) * (size_t)nc);

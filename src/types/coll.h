@@ -152,8 +152,13 @@ const char *coll_encoding_name(const ks_value *v);
  * index. A hash or set whose count passed COLL_RAND_INDEX_MIN numbers its members 0..count-1
  * (on-disk: never change):
  *   'm' || version || 0x02 || ordinal (8, BE) -> member        (hash, set)
- *   'm' || version || 0x03 || field -> ordinal (8, BE)         (hash: where a field is)
  *   set member records hold their ordinal (8, BE) as value     (instead of "")
+ *   hash field records hold ordinal (8, BE) || value           (COLL_XF_POSINLINE set)
+ *   'm' || version || 0x03 || field -> ordinal (8, BE)         (hash without POSINLINE)
+ * Every index built since the POSINLINE layout exists puts a hash field's ordinal in front of its
+ * value (one record per field, so a new field costs its record and its ordinal record, not a
+ * third one at another random position); hashes whose index was built before keep their 0x03
+ * records and are read and written in that layout (both stay supported).
  * A pick draws a uniform ordinal and reads one record: exactly uniform, O(1), no iterator (no
  * walk over deleted entries). Removing the member at ordinal i moves the last one (count-1) into
  * i, all in the command's write group. The metadata's extra[0] flag COLL_XF_RANDIDX says the
@@ -164,6 +169,7 @@ const char *coll_encoding_name(const ks_value *v);
 #define COLL_SUB_ORD 0x02       /* hash/set: ordinal -> member (on-disk: never change) */
 #define COLL_SUB_POS 0x03       /* hash: field -> ordinal (on-disk: never change) */
 #define COLL_XF_RANDIDX 0x01    /* extra[0] of a hash/set: the ordinal index exists */
+#define COLL_XF_POSINLINE 0x02  /* extra[0] of an indexed hash: field records hold ordinal || value */
 #define COLL_RAND_INDEX_MIN 128 /* a hash/set gets its index when count passes this */
 
 /* 64-bit hash of member bytes (for de-duplicating picks; not stored). */
@@ -174,6 +180,14 @@ uint64_t coll_random(void);
 uint64_t coll_random_below(uint64_t n);
 /* 1 when c keeps the random-pick index. */
 int coll_rand_indexed(const coll *c);
+/* 1 when c is a hash whose field records start with the field's ordinal (COLL_XF_POSINLINE). */
+int coll_hash_pos_inline(const coll *c);
+/* Tests only: 0 makes index builds use the older hash layout (0x03 records), to check that
+ * hashes stored that way keep working. Default 1. */
+extern int coll_hash_pos_inline_builds;
+/* A hash field record's value as the user sees it: *v / *vl (a record read from the engine)
+ * lose the ordinal in front when c is POSINLINE. 0, or LSM_ECORRUPT (shorter than an ordinal). */
+int coll_hash_value(const coll *c, const char **v, size_t *vl);
 
 /* Index maintenance for hashes (KTYPE_HASH) and sets (KTYPE_SET), inside the write group:
  * - a new member: the caller writes its member record (a set's with the value from
@@ -186,8 +200,8 @@ int coll_rand_indexed(const coll *c);
  * Both are no-ops for collections without an index (but for the build). 0 or a negative code. */
 size_t coll_rand_set_value(const coll *c, char out[8]);
 int coll_rand_member_added(coll *c, const void *m, size_t mlen);
-/* ordinal of member m: set_value/set_vlen are a set member record's value (from a read); hashes
- * read their 0x03 record. 1 found, 0 no index / no position, or a negative code. */
+/* ordinal of member m: set_value/set_vlen are m's member record's value (from a read) for a set
+ * or a POSINLINE hash; other hashes read their 0x03 record. 1 found, 0 no index / no position, or a negative code. */
 int coll_rand_ordinal(const coll *c, const void *m, size_t mlen, const char *set_value,
                       size_t set_vlen, uint64_t *ord);
 int coll_rand_member_removed(coll *c, const void *m, size_t mlen, uint64_t ord);

@@ -1,6 +1,7 @@
 /* hash.h - Redis hashes over the collection layer (coll.h): one member record per field,
  * 'm' || version || 0x00 || field -> value, the exact field count and the OBJECT ENCODING byte in
- * the metadata. Knows no clients (cmd_hash.c parses and replies). Main thread only.
+ * the metadata. A hash with the random-pick index in the POSINLINE layout (coll.h) stores
+ * ordinal (8, BE) || value instead: hash_get, hash_value and the handlers show the value alone. Knows no clients (cmd_hash.c parses and replies). Main thread only.
  *
  * Encoding (what OBJECT ENCODING reports; the storage is the same either way), as Redis 7.0:
  * a hash is created "listpack" (COLL_ENC_SMALL) and becomes "hashtable" (COLL_ENC_BIG) for good
@@ -28,7 +29,12 @@ void hash_check_length(coll *h, size_t len);
 int hash_get(const coll *h, const void *f, size_t flen, lsm_buf *out);
 /* Field existence: 1, 0 or a negative code. */
 int hash_exists(const coll *h, const void *f, size_t flen);
-/* Sets field to value. exists: 1 or 0 when the caller knows (from hash_get), -1 to look it up.
+/* The user's value of a field record read from the engine (raw / rawlen, e.g. from an iterator
+ * over the hash's members): raw without the ordinal of a POSINLINE hash (*len set), or NULL when
+ * the record is too short to hold one (corruption: report LSM_ECORRUPT). */
+const char *hash_value(const coll *h, const char *raw, size_t rawlen, size_t *len);
+/* Sets field to value. exists: 1 or 0 when the caller knows (from hash_get), -1 to look it up
+ * (a POSINLINE hash reads an existing field's record again, for the ordinal it keeps).
  * The hash must exist (hash_create). Keeps count, encoding (lengths of field and value, field
  * count) and the random-pick index. Returns 1 field created, 0 updated, or a negative code. */
 int hash_set(coll *h, const void *f, size_t flen, const void *v, size_t vlen, int exists);
