@@ -345,23 +345,22 @@ static void check_indexed_hash_commands(client *c, const char *key, int expect_i
     }
     check_index(&h);
     coll_close(&h);
-    snprintf(line, sizeof line, "HGET %s f000123", key);
-    cr_assert_str_eq(run(c, line), "$4\r\nv123\r\n");
-    snprintf(line, sizeof line, "HSTRLEN %s f000123", key);
-    cr_assert_str_eq(run(c, line), ":4\r\n");
-    snprintf(line, sizeof line, "HMGET %s f000001 nosuch f000299", key);
-    cr_assert_str_eq(run(c, line), "*3\r\n$2\r\nv1\r\n$-1\r\n$4\r\nv299\r\n");
-    /* overwrite and increments keep the field where it is */
-    snprintf(line, sizeof line, "HSET %s f000005 five", key);
-    cr_assert_str_eq(run(c, line), ":0\r\n");
-    snprintf(line, sizeof line, "HSET %s n 10", key);
-    cr_assert_str_eq(run(c, line), ":1\r\n");
-    snprintf(line, sizeof line, "HINCRBY %s n 5", key);
-    cr_assert_str_eq(run(c, line), ":15\r\n");
-    snprintf(line, sizeof line, "HINCRBYFLOAT %s n 0.5", key);
-    cr_assert_str_eq(run(c, line), "$4\r\n15.5\r\n");
-    snprintf(line, sizeof line, "HSETNX %s f000006 no", key);
-    cr_assert_str_eq(run(c, line), ":0\r\n");
+    /* reads, then an overwrite and increments that keep the field where it is */
+    static const char *const steps[][2] = {
+        {"HGET %s f000123", "$4\r\nv123\r\n"},
+        {"HSTRLEN %s f000123", ":4\r\n"},
+        {"HMGET %s f000001 nosuch f000299", "*3\r\n$2\r\nv1\r\n$-1\r\n$4\r\nv299\r\n"},
+        {"HSET %s f000005 five", ":0\r\n"},
+        {"HSET %s n 10", ":1\r\n"},
+        {"HINCRBY %s n 5", ":15\r\n"},
+        {"HINCRBYFLOAT %s n 0.5", "$4\r\n15.5\r\n"},
+        {"HSETNX %s f000006 no", ":0\r\n"},
+        {"HGET %s f000005", "$4\r\nfive\r\n"},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        snprintf(line, sizeof line, steps[i][0], key);
+        cr_assert_str_eq(run(c, line), steps[i][1], "%s", line);
+    }
     /* deletes from the front, the middle and the end: the last field moves each time */
     const char *dels[] = {"f000000", "f000150", "n", "f000299", "f000005"};
     for (size_t i = 0; i < sizeof dels / sizeof dels[0]; i++) {

@@ -490,11 +490,10 @@ static int ord_put(coll *c, uint64_t ord, const void *m, size_t mlen) {
     return lsm_put(server.engine, k, sizeof(k), m, mlen);
 }
 
-static lsm_buf pos_tmp; /* a POSINLINE field record being renumbered: amortized */
+static lsm_buf pos_tmp; /* a POSINLINE field record being written: amortized */
 
-/* Rewrites POSINLINE hash field m with ordinal ord in front of value (vl bytes, the user's). */
-static int inline_pos_put(coll *c, const void *m, size_t mlen, uint64_t ord, const char *value,
-                          size_t vl) {
+int coll_hash_put_inline(coll *c, const void *m, size_t mlen, uint64_t ord, const char *value,
+                         size_t vl) {
     if (pos_tmp.cap < vl + 8) {
         char *nb = realloc(pos_tmp.data, vl + 8);
         if (!nb) return LSM_ENOMEM;
@@ -522,7 +521,7 @@ static int pos_put(coll *c, const void *m, size_t mlen, uint64_t ord) {
     const char *val = pos_tmp.data;
     size_t vl = pos_tmp.len;
     if ((r = coll_hash_value(c, &val, &vl))) return r;
-    return inline_pos_put(c, m, mlen, ord, val, vl);
+    return coll_hash_put_inline(c, m, mlen, ord, val, vl);
 }
 
 size_t coll_rand_set_value(const coll *c, char out[8]) {
@@ -552,7 +551,7 @@ int coll_rand_member_added(coll *c, const void *m, size_t mlen) {
         if ((r = ord_put(c, n, mm, ml))) break;
         if (inline_pos) {
             const char *v = coll_iter_value(&it, &vl);
-            r = inline_pos_put(c, mm, ml, n, v, vl);
+            r = coll_hash_put_inline(c, mm, ml, n, v, vl);
         } else {
             r = pos_put(c, mm, ml, n);
         }

@@ -185,6 +185,10 @@ int coll_hash_pos_inline(const coll *c);
 /* Tests only: 0 makes index builds use the older hash layout (0x03 records), to check that
  * hashes stored that way keep working. Default 1. */
 extern int coll_hash_pos_inline_builds;
+/* Writes POSINLINE hash field m's record: ordinal ord (8, BE) in front of value (vl bytes, the
+ * user's; it may point into a record this layer read). 0 or a negative code. */
+int coll_hash_put_inline(coll *c, const void *m, size_t mlen, uint64_t ord, const char *value,
+                         size_t vl);
 /* A hash field record's value as the user sees it: *v / *vl (a record read from the engine)
  * lose the ordinal in front when c is POSINLINE. 0, or LSM_ECORRUPT (shorter than an ordinal). */
 int coll_hash_value(const coll *c, const char **v, size_t *vl);

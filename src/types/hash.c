@@ -48,8 +48,6 @@ const char *hash_value(const coll *h, const char *raw, size_t rawlen, size_t *le
     return coll_hash_value(h, &raw, len) ? NULL : raw;
 }
 
-static lsm_buf hash_compose; /* a POSINLINE field record: ordinal || value (amortized) */
-
 int hash_set(coll *h, const void *f, size_t flen, const void *v, size_t vlen, int exists) {
     if (!h->exists) return LSM_EINVAL;
     int inline_pos = coll_hash_pos_inline(h);
@@ -64,16 +62,7 @@ int hash_set(coll *h, const void *f, size_t flen, const void *v, size_t vlen, in
         /* an existing field keeps its ordinal; a new one takes count (count - 1 once added) */
         if (exists && hash_scratch.len < 8) return LSM_ECORRUPT;
         uint64_t ord = exists ? get_be64(hash_scratch.data) : (uint64_t)h->count;
-        if (hash_compose.cap < vlen + 8) {
-            char *nb = realloc(hash_compose.data, vlen + 8);
-            if (!nb) return LSM_ENOMEM;
-            hash_compose.data = nb;
-            hash_compose.cap = vlen + 8;
-        }
-        put_be64(hash_compose.data, ord);
-        if (vlen) memcpy(hash_compose.data + 8, v, vlen);
-        r = coll_put(h, COLL_SUB_MEMBER, f, flen, hash_compose.data, vlen + 8);
-        if (hash_compose.cap > (64u << 10)) lsm_buf_free(&hash_compose);
+        r = coll_hash_put_inline(h, f, flen, ord, v, vlen);
     } else {
         r = coll_put(h, COLL_SUB_MEMBER, f, flen, v, vlen);
     }
