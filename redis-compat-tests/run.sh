@@ -7,7 +7,8 @@
 #                 of the random hash/set commands, test_types_random.py; sorted-set
 #                 randomized checks and random sequences vs redis-server, test_zset_random.py;
 #                 list random sequences and big-list middle edits vs redis-server,
-#                 test_list_random.py;
+#                 test_list_random.py; big hashes (past the random-pick index) in random
+#                 sequences vs redis-server, test_hash_random.py;
 #                 random SORT invocations over random data vs redis-server, test_sort_random.py;
 #                 seeded random stream sequences (explicit and automatic IDs, trims, deletes,
 #                 groups, claims, pending queries) vs redis-server with restarts in between,
@@ -190,6 +191,7 @@ for s in "${suites[@]}"; do
                       run_bounded "$PY" "$here/test_types_random.py" || rc=1
                       run_bounded "$PY" "$here/test_zset_random.py" || rc=1
                       run_bounded "$PY" "$here/test_list_random.py" || rc=1
+                      run_bounded "$PY" "$here/test_hash_random.py" || rc=1
                       run_bounded "$PY" "$here/test_sort_random.py" || rc=1
                       run_bounded "$PY" "$here/test_stream_random.py" || rc=1 ;;
         differential)
