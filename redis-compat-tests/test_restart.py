@@ -615,6 +615,79 @@ def test_kill9_collection_commands_are_all_or_nothing_with_exact_counts():
 
 
 @test(timeout=240)
+def test_kill9_big_hashes_keep_their_index_exact():
+    """Hashes past the random-pick index (up to 3000 fields) grown and shrunk by pipelined HSET
+    and HDEL while the server is killed (small memtable: flushes and compactions run under
+    them). Every field record of such a hash holds its ordinal and every HDEL moves the last
+    field into the hole (doc/keyspace_format.md): after restart HLEN equals the fields stored,
+    every value is its field's (values depend on the field only), picks through the ordinals
+    (HRANDFIELD with a negative count) name present fields with their values, and deleting every
+    field one by one succeeds down to an empty, removed key."""
+    s = start_kevo("kill9bighash", appendfsync="always", memtable_size="1mb")
+    r = s.redis()
+    keys = ["bh:%d" % i for i in range(3)]
+    pad = "-" + "x" * 200  # ~2 MB of live fields, 1 MB memtables: flushes and compactions run
+
+    def val(j):
+        return "v%d%s" % (j, pad)
+
+    for k in keys:  # past the 128-field threshold from the start
+        r.hset(k, mapping={"f%d" % j: val(j) for j in range(200)})
+    acked = []
+    stop = threading.Event()
+
+    def writer():
+        c = s.redis()
+        rnd = 0
+        try:
+            while not stop.is_set():
+                p = c.pipeline(transaction=False)
+                for _ in range(10):
+                    k = keys[rnd % 3]
+                    p.hset(k, mapping={"f%d" % ((rnd * 7 + j) % 3000): val((rnd * 7 + j) % 3000)
+                                       for j in range(5)})
+                    p.hdel(k, *["f%d" % ((rnd * 11 + j) % 3000) for j in range(3)])
+                    rnd += 1
+                p.execute()
+                acked.append(rnd)
+        except Exception:
+            pass  # the kill ends the connection
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    wait_until(lambda: len(acked) >= 800, timeout=90, what="8000 acknowledged HSET+HDEL pairs")
+    flushes = int(r.info("lsm")["lsm_flushes"])
+    s.stop(signal.SIGKILL)
+    stop.set()
+    t.join(10)
+    ok(flushes >= 2, "memtables flushed under the writes (%d)" % flushes)
+    s.start()
+    r = s.redis()
+    for k in keys:
+        h = r.hgetall(k)
+        eq(r.hlen(k), len(h), "HLEN %s exact" % k)
+        ok(len(h) > 128, "%s still indexed (%d fields)" % (k, len(h)))
+        for f, v in h.items():
+            eq(v, val(int(f[1:])).encode(), "%s: value of %r" % (k, f))
+        picks = r.hrandfield(k, -300, withvalues=True)
+        eq(len(picks), 600)
+        for i in range(0, 600, 2):
+            eq(h.get(picks[i]), picks[i + 1], "%s: pick %r through the ordinals" % (k, picks[i]))
+        fields = sorted(h)
+        for at in range(0, len(fields), 500):
+            p = r.pipeline(transaction=False)
+            for f in fields[at:at + 500]:
+                p.hdel(k, f)
+            p.hlen(k)
+            got = p.execute()
+            eq(got[:-1], [1] * len(fields[at:at + 500]), "%s: every HDEL from field %d" % (k, at))
+            eq(got[-1], max(0, len(fields) - at - 500), "%s: HLEN after deleting" % k)
+        eq(r.exists(k), 0, "%s removed with its last field" % k)
+    eq(r.dbsize(), len(r.keys("*")), "DBSIZE exact")
+    s.stop()
+
+
+@test(timeout=240)
 def test_kill9_lmove_element_in_exactly_one_list():
     """LMOVE / RPOPLPUSH pipelined by three clients while the server is killed (small memtable,
     so flushes run under the moves): after restart every element is in exactly one list, in an
