@@ -463,6 +463,16 @@ def kevo_extra_args(appendfsync="always", **opts):
     return a
 
 
+def reload_both(k, r):
+    """DEBUG RELOAD on the server under test (k) and the reference (r), in RESP2, then COMPACT
+    on the server under test when it is Kevo: the differential suites' step between phases."""
+    for c in (k, r):
+        c.call("HELLO", "2")
+        eq(c.call("DEBUG", "RELOAD"), "OK")
+    if target_is_kevo():
+        eq(k.call("COMPACT"), "OK")
+
+
 def start_kevo(name, appendfsync="always", **opts):
     """A fresh server under test in $KT_TMP/<name>; when the suite targets redis-server the
     Kevo-only options (memtable-size...) are dropped."""

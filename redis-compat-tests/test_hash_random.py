@@ -17,7 +17,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import RawConn, eq, test, skip, run_all, kevo_port, redis_port, target_is_kevo  # noqa: E402
+from lib import RawConn, eq, test, skip, run_all, kevo_port, redis_port, reload_both  # noqa: E402
 
 HASHES = ["h0", "h1", "h2"]
 FIELDS = ["f%03d" % i for i in range(400)] + ["n%d" % i for i in range(8)] + ["\x00bin\xff", ""]
@@ -101,14 +101,6 @@ def fill(c, key, n):
     for i in range(n):
         args += ["f%03d" % i, "init-%d" % i]
     c.call(*args)
-
-
-def reload_both(k, r):
-    for c in (k, r):
-        c.call("HELLO", "2")
-        eq(c.call("DEBUG", "RELOAD"), "OK")
-    if target_is_kevo():
-        eq(k.call("COMPACT"), "OK")
 
 
 @test(timeout=300)

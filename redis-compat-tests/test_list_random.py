@@ -14,7 +14,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import RawConn, eq, test, skip, run_all, kevo_port, redis_port, target_is_kevo  # noqa: E402
+from lib import RawConn, eq, test, skip, run_all, kevo_port, redis_port, reload_both  # noqa: E402
 
 LISTS = ["l0", "l1", "l2", "l3"]
 OTHERS = ["str", "set", "hash", "zset"]
@@ -147,14 +147,6 @@ def state(c):
         else:
             out[key] = (t, c.call("ZRANGE", key, 0, -1, "WITHSCORES"))
     return out
-
-
-def reload_both(k, r):
-    for c in (k, r):
-        c.call("HELLO", "2")
-        eq(c.call("DEBUG", "RELOAD"), "OK")
-    if target_is_kevo():
-        eq(k.call("COMPACT"), "OK")
 
 
 @test(timeout=300)

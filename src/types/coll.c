@@ -525,7 +525,7 @@ static int pos_put(coll *c, const void *m, size_t mlen, uint64_t ord) {
 }
 
 size_t coll_rand_set_value(const coll *c, char out[8]) {
-    if (!coll_rand_indexed(c) || !pos_in_record(c)) return 0;
+    if (!coll_rand_indexed(c)) return 0;
     put_be64(out, (uint64_t)c->count);
     return 8;
 }
