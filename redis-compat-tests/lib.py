@@ -463,6 +463,18 @@ def kevo_extra_args(appendfsync="always", **opts):
     return a
 
 
+def both_servers():
+    """Connections to the server under test and the reference redis-server, both emptied and in
+    RESP2 (skips the test when no reference runs): the differential suites' start."""
+    if not redis_port():
+        skip("no reference redis-server")
+    k, r = RawConn(kevo_port()), RawConn(int(redis_port()))
+    for c in (k, r):
+        c.call("FLUSHALL")
+        c.call("HELLO", "2")
+    return k, r
+
+
 def reload_both(k, r):
     """DEBUG RELOAD on the server under test (k) and the reference (r), in RESP2, then COMPACT
     on the server under test when it is Kevo: the differential suites' step between phases."""

@@ -17,20 +17,10 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import RawConn, eq, test, skip, run_all, kevo_port, redis_port, reload_both  # noqa: E402
+from lib import eq, test, run_all, reload_both, both_servers as both  # noqa: E402
 
 HASHES = ["h0", "h1", "h2"]
 FIELDS = ["f%03d" % i for i in range(400)] + ["n%d" % i for i in range(8)] + ["\x00bin\xff", ""]
-
-
-def both():
-    if not redis_port():
-        skip("no reference redis-server")
-    k, r = RawConn(kevo_port()), RawConn(int(redis_port()))
-    for c in (k, r):
-        c.call("FLUSHALL")
-        c.call("HELLO", "2")
-    return k, r
 
 
 def enc(s):

@@ -14,21 +14,11 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import RawConn, eq, test, skip, run_all, kevo_port, redis_port, reload_both  # noqa: E402
+from lib import eq, test, run_all, reload_both, both_servers as both  # noqa: E402
 
 LISTS = ["l0", "l1", "l2", "l3"]
 OTHERS = ["str", "set", "hash", "zset"]
 VALUES = ["a", "b", "c", "", "a\x00b", "\xff", "12", "-1", "longer-element-%s" % ("x" * 40)]
-
-
-def both():
-    if not redis_port():
-        skip("no reference redis-server")
-    k, r = RawConn(kevo_port()), RawConn(int(redis_port()))
-    for c in (k, r):
-        c.call("FLUSHALL")
-        c.call("HELLO", "2")
-    return k, r
 
 
 def val(rng):
