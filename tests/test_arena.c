@@ -101,6 +101,8 @@ Test(arena, exact_block_fill_then_next_alloc_starts_new_block) {
 
 #include "hugemem.h"
 
+#include <unistd.h>
+
 Test(arena, past_the_huge_threshold_blocks_are_2mib_and_data_survives) {
     arena a;
     arena_init(&a);
@@ -187,6 +189,64 @@ Test(hugemem, page_pool_keeps_freed_pages_up_to_its_limit_and_hands_them_out_aga
     cr_assert_eq(hugemem_pool_pages(), 1);
     hugemem_pool_drain();
     free(p);
+}
+
+Test(hugemem, a_zeroed_page_is_zero_even_when_the_pool_held_a_written_one) {
+    hugemem_pool_drain();
+    hugemem_pool_reserve(4 * HUGEMEM_PAGE);
+    char *p = hugemem_page_get();
+    cr_assert_not_null(p);
+    memset(p, 0xa5, HUGEMEM_PAGE);
+    hugemem_page_put(p);
+    cr_assert_eq(hugemem_pool_pages(), 1);
+    char *z = hugemem_page_get_zeroed();
+    cr_assert_eq(z, p, "the pooled page is reused");
+    cr_assert_eq(hugemem_pool_pages(), 0);
+    for (size_t i = 0; i < HUGEMEM_PAGE; i += 8) cr_assert_eq(*(uint64_t *)(void *)(z + i), 0);
+    char *f = hugemem_page_get_zeroed(); /* pool empty: a fresh page */
+    cr_assert_not_null(f);
+    for (size_t i = 0; i < HUGEMEM_PAGE; i += 4093) cr_assert_eq(f[i], 0);
+    hugemem_page_put(z);
+    hugemem_page_put(f);
+    hugemem_pool_drain();
+}
+
+/* Waits up to ~5 s for the pool to hold want pages; returns what it holds. */
+static size_t wait_pool(size_t want) {
+    for (int i = 0; i < 500 && hugemem_pool_pages() != want; i++) usleep(10000);
+    return hugemem_pool_pages();
+}
+
+Test(hugemem, prefill_stocks_the_pool_within_its_limit_and_budget_with_zero_pages) {
+    hugemem_pool_drain();
+    hugemem_pool_reserve(4 * HUGEMEM_PAGE);
+    size_t limit = hugemem_pool_limit(); /* process-wide; this process raised it to 4 */
+    cr_assert_eq(limit, 4);
+    char *held[3];
+    for (int i = 0; i < 3; i++) cr_assert_not_null(held[i] = hugemem_page_get());
+    /* budget 6: 3 handed out, so the pool may hold 3 (below its limit of 4) */
+    hugemem_prefill_start(6 * HUGEMEM_PAGE);
+    cr_assert_eq(wait_pool(3), 3, "filled up to the budget");
+    usleep(50000);
+    cr_assert_eq(hugemem_pool_pages(), 3, "and no further");
+    /* prefilled pages are zero (they come first for a zeroed request) */
+    char *z = hugemem_page_get_zeroed();
+    for (size_t i = 0; i < HUGEMEM_PAGE; i += 8) cr_assert_eq(*(uint64_t *)(void *)(z + i), 0);
+    /* 4 out now: the pool keeps 2 (4 + 2 = the budget); pages given back are pooled */
+    usleep(50000);
+    cr_assert_eq(hugemem_pool_pages(), 2);
+    hugemem_page_put(held[0]);
+    hugemem_page_put(held[1]);
+    cr_assert_eq(hugemem_pool_pages(), 4);
+    /* a raised budget refills what a get takes, up to the limit */
+    hugemem_prefill_start(16 * HUGEMEM_PAGE);
+    char *a = hugemem_page_get(), *b = hugemem_page_get();
+    cr_assert_eq(wait_pool(4), 4, "taken pages are replaced");
+    hugemem_page_put(a);
+    hugemem_page_put(b);
+    hugemem_page_put(z);
+    hugemem_page_put(held[2]);
+    cr_assert_eq(hugemem_pool_pages(), 4, "what comes back past the limit is unmapped");
 }
 
 Test(arena, a_destroyed_big_arena_gives_its_huge_blocks_to_the_next_one) {

@@ -505,6 +505,33 @@ Test(memtable_index, debug_limit_hash_is_ignored_once_keys_exist) {
     memtable_unref(m);
 }
 
+/* An index past one huge page of slots is several pages (2^17 16-byte slots each): 180k keys need
+ * 2^18 slots, more keys than one page has slots, so a page mapping that aliased pages could not
+ * hold them; at load 0.69 probe chains also run across the boundary between the pages and from
+ * the last slot back to the first. */
+Test(memtable_index, a_two_page_index_holds_more_keys_than_one_page_has_slots, .timeout = 60) {
+    memtable *m = memtable_new();
+    enum { N = 180000 };
+    char k[24], b[24];
+    size_t l;
+    for (int i = 0; i < N; i++) {
+        int kl = snprintf(k, sizeof k, "p%d", i);
+        cr_assert_eq(memtable_add(m, (uint64_t)i + 1, KIND_VALUE, k, (size_t)kl, k, (size_t)kl),
+                     0);
+    }
+    cr_assert_eq(memtable_index_bytes(m), (size_t)16 << 18, "two pages of slots");
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof k, "p%d", i);
+        if (get(m, k, MAX_SEQUENCE, b, &l) != MEMTABLE_FOUND || strcmp(b, k) != 0)
+            cr_assert_fail("key %s", k);
+    }
+    for (int i = N; i < N + 5000; i++) {
+        snprintf(k, sizeof k, "p%d", i);
+        if (get(m, k, MAX_SEQUENCE, b, &l) != MEMTABLE_NOTFOUND) cr_assert_fail("absent %s", k);
+    }
+    memtable_unref(m);
+}
+
 typedef struct kv_ref {
     char key[24];
     size_t kl;

@@ -4,7 +4,9 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 static size_t mapped_len(size_t bytes) {
     return (bytes + HUGEMEM_PAGE - 1) & ~(size_t)(HUGEMEM_PAGE - 1);
@@ -38,31 +40,78 @@ void hugemem_free(void *p, size_t bytes) {
     munmap(p, mapped_len(bytes));
 }
 
-/* ---- the page pool: a stack of free pages, linked through their first word ---- */
+/* ---- the page pool: two stacks of free pages, linked through their first word ---- */
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static void *pool_top;     /* first pooled page (its first word: the next one) */
-static size_t pool_count;  /* pages pooled */
+static void *pool_dirty;   /* pages given back (unspecified contents) */
+static void *pool_clean;   /* pages the prefill thread faulted in: zero but their first word */
+static size_t pool_count;  /* pages pooled, both stacks */
 static size_t pool_limit;  /* pages the pool may hold */
+static size_t pages_out;   /* pages hugemem_page_get* handed out and not yet given back */
+/* prefill (hugemem_prefill_start): pooled + handed-out pages may reach this many; 0 = off */
+static size_t prefill_budget;
+static pthread_cond_t prefill_cv = PTHREAD_COND_INITIALIZER;
+static pid_t prefill_pid; /* the process whose prefill thread runs (a fork child has none) */
 
-void *hugemem_page_get(void) {
-    pthread_mutex_lock(&pool_lock);
-    void *p = pool_top;
+/* Under pool_lock: the prefill thread should fault in one more page. */
+static int prefill_wanted(void) {
+    return prefill_budget && pool_count < pool_limit && pool_count + pages_out < prefill_budget;
+}
+
+static void *pop(void **top) {
+    void *p = *top;
     if (p) {
-        pool_top = *(void **)p;
+        *top = *(void **)p;
         pool_count--;
     }
+    return p;
+}
+
+/* A pooled page, the preferred stack first (*clean: whether it came from the clean one), or
+ * a fresh mapping (zero: *clean = 1), or NULL. */
+static void *page_take(int want_clean, int *clean) {
+    pthread_mutex_lock(&pool_lock);
+    void *p = want_clean ? pop(&pool_clean) : pop(&pool_dirty);
+    *clean = want_clean;
+    if (!p) {
+        p = want_clean ? pop(&pool_dirty) : pop(&pool_clean);
+        *clean = !want_clean;
+    }
+    pages_out++;
+    if (prefill_wanted()) pthread_cond_signal(&prefill_cv);
     pthread_mutex_unlock(&pool_lock);
-    return p ? p : hugemem_alloc(HUGEMEM_PAGE);
+    if (!p) {
+        *clean = 1;
+        if (!(p = hugemem_alloc(HUGEMEM_PAGE))) {
+            pthread_mutex_lock(&pool_lock);
+            pages_out--;
+            pthread_mutex_unlock(&pool_lock);
+        }
+    }
+    return p;
+}
+
+void *hugemem_page_get(void) {
+    int clean;
+    return page_take(0, &clean);
+}
+
+void *hugemem_page_get_zeroed(void) {
+    int clean;
+    char *p = page_take(1, &clean);
+    if (p && clean) *(void **)p = NULL; /* the pool's link */
+    else if (p) memset(p, 0, HUGEMEM_PAGE);
+    return p;
 }
 
 void hugemem_page_put(void *p) {
     if (!p) return;
     pthread_mutex_lock(&pool_lock);
+    if (pages_out) pages_out--;
     int keep = pool_count < pool_limit;
     if (keep) {
-        *(void **)p = pool_top;
-        pool_top = p;
+        *(void **)p = pool_dirty;
+        pool_dirty = p;
         pool_count++;
     }
     pthread_mutex_unlock(&pool_lock);
@@ -78,15 +127,16 @@ void hugemem_pool_reserve(size_t bytes) {
 
 void hugemem_pool_drain(void) {
     pthread_mutex_lock(&pool_lock);
-    void *p = pool_top;
-    pool_top = NULL;
+    void *stacks[2] = {pool_dirty, pool_clean};
+    pool_dirty = pool_clean = NULL;
     pool_count = 0;
     pthread_mutex_unlock(&pool_lock);
-    while (p) {
-        void *next = *(void **)p;
-        munmap(p, HUGEMEM_PAGE);
-        p = next;
-    }
+    for (int i = 0; i < 2; i++)
+        for (void *p = stacks[i]; p;) {
+            void *next = *(void **)p;
+            munmap(p, HUGEMEM_PAGE);
+            p = next;
+        }
 }
 
 size_t hugemem_pool_pages(void) {
@@ -101,4 +151,54 @@ size_t hugemem_pool_limit(void) {
     size_t n = pool_limit;
     pthread_mutex_unlock(&pool_lock);
     return n;
+}
+
+/* ---- prefill: a background thread faults pages in ahead of the memtables ---- */
+
+static void *prefill_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&pool_lock);
+    for (;;) {
+        while (!prefill_wanted()) pthread_cond_wait(&prefill_cv, &pool_lock);
+        pthread_mutex_unlock(&pool_lock);
+        char *p = hugemem_alloc(HUGEMEM_PAGE);
+        /* the first write faults the page in (all 2 MiB of it where it is a huge page) */
+        if (p)
+            for (size_t i = 0; i < HUGEMEM_PAGE; i += 4096) ((volatile char *)p)[i] = 0;
+        pthread_mutex_lock(&pool_lock);
+        if (!p) { /* no memory now: try again when a page comes back or is taken */
+            pthread_cond_wait(&prefill_cv, &pool_lock);
+            continue;
+        }
+        if (prefill_wanted()) {
+            *(void **)p = pool_clean;
+            pool_clean = p;
+            pool_count++;
+        } else {
+            pthread_mutex_unlock(&pool_lock);
+            munmap(p, HUGEMEM_PAGE);
+            pthread_mutex_lock(&pool_lock);
+        }
+    }
+    return NULL;
+}
+
+void hugemem_prefill_start(size_t budget_bytes) {
+    size_t pages = budget_bytes / HUGEMEM_PAGE;
+    pthread_mutex_lock(&pool_lock);
+    if (pages > prefill_budget) prefill_budget = pages;
+    int start = prefill_pid != getpid();
+    if (start) {
+        pthread_t th;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&th, &a, prefill_main, NULL) == 0) {
+            prefill_pid = getpid();
+            pthread_setname_np(th, "kevo-prefill"); /* what ps/top/perf show */
+        }
+        pthread_attr_destroy(&a);
+    }
+    if (prefill_wanted()) pthread_cond_signal(&prefill_cv);
+    pthread_mutex_unlock(&pool_lock);
 }

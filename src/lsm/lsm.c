@@ -2016,8 +2016,11 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     else lsm_options_init(&db->o);
     lsm_options *o = &db->o;
     if (o->memtable_size < 4096) o->memtable_size = 4096;
-    hugemem_pool_reserve(o->memtable_size); /* arena pages are reused memtable to memtable */
+    /* arena and index pages are reused memtable to memtable (the index: ~1/4 of the arena) */
+    hugemem_pool_reserve(o->memtable_size + o->memtable_size / 4);
     if (o->max_immutable_memtables < 1) o->max_immutable_memtables = 1;
+    if (o->prefault_memtables)
+        hugemem_prefill_start(o->memtable_size * (1 + (size_t)o->max_immutable_memtables));
     if (o->l0_compaction_trigger < 1) o->l0_compaction_trigger = 1;
     if (o->l0_slowdown_trigger < o->l0_compaction_trigger)
         o->l0_slowdown_trigger = o->l0_compaction_trigger;

@@ -110,6 +110,9 @@ void *lsm_filter_view_scratch(lsm_filter_view *view);
 typedef struct lsm_options {
     size_t memtable_size;          /* bytes before the active memtable turns immutable; 64 MiB */
     int max_immutable_memtables;   /* writes stall beyond this many waiting for flush; 2 */
+    int prefault_memtables;        /* 1: a background thread faults memtable pages in ahead of
+                                      use, within memtable_size x (1 + max_immutable_memtables)
+                                      (hugemem.h); 0 = on first touch by the writer; 0 */
     size_t block_cache_size;       /* bytes, data+index+filter blocks; 256 MiB */
     size_t block_size;             /* target uncompressed data block size; 4 KiB */
     int block_restart_interval;    /* 16 */

@@ -14,7 +14,8 @@
  * (node NULL = empty). It maps a user key to the NEWEST node of that key, so memtable_get at the
  * latest snapshot is one probe sequence (the full 64-bit hash is compared before the key bytes,
  * so a collision in the slot index rarely touches a node). The table doubles when more than 7/10
- * of the slots would be used (load stays in 0.35..0.7). It is malloc'ed, counted in
+ * of the slots would be used (load stays in 0.35..0.7). It is made of huge pages from hugemem's
+ * pool (index_pages_new; one malloc'ed block while small), counted in
  * memtable_memory_usage, freed with the memtable. Slots are never removed (tombstones are nodes).
  *
  * Deferred linking: a new entry goes into the hash index at once (so memtable_get at the latest
@@ -110,7 +111,7 @@ struct memtable {
     mt_node *head;                 /* sentinel with MT_MAX_HEIGHT links */
     mt_node *splice[MT_MAX_HEIGHT]; /* predecessors of the node linked last (link_group), at
                                      * every level: where the next search may start */
-    mt_slot *slots;                /* hash index, cap slots */
+    mt_slot **pages;               /* hash index, cap slots in pages (slot_at) */
     size_t cap;                    /* power of two */
     size_t used;                   /* non-empty slots (distinct user keys) */
     uint64_t hash_mask;            /* ANDed into every hash; ~0 except in tests */
@@ -152,28 +153,70 @@ static inline int node_ukey_eq(const mt_node *n, const void *ukey, size_t ukl) {
 }
 
 /* The slot holding ukey, or the empty slot where it would go. The table is never full. */
+/* Index pages: an index of cap slots is one calloc'ed block below a huge page's worth of slots,
+ * else cap / MT_PAGE_SLOTS huge pages from hugemem's pool (hugemem_page_get_zeroed), so a new
+ * memtable's index reuses memory already faulted in (by the prefill thread, or by an earlier
+ * memtable) instead of faulting fresh memory in on the owner thread. */
+#define MT_PAGE_SHIFT 17
+#define MT_PAGE_SLOTS ((size_t)1 << MT_PAGE_SHIFT)
+_Static_assert(MT_PAGE_SLOTS * sizeof(mt_slot) == HUGEMEM_PAGE, "an index page is a huge page");
+
+static inline mt_slot *slot_in(mt_slot *const *pages, size_t i) {
+    return &pages[i >> MT_PAGE_SHIFT][i & (MT_PAGE_SLOTS - 1)];
+}
+static inline mt_slot *slot_at(const memtable *m, size_t i) { return slot_in(m->pages, i); }
+
+/* Frees the first n pages of an index of cap slots, and its page array. */
+static void index_pages_free(mt_slot **pages, size_t n, size_t cap) {
+    if (!pages) return;
+    for (size_t i = 0; i < n; i++) {
+        if (cap < MT_PAGE_SLOTS) free(pages[i]);
+        else hugemem_page_put(pages[i]);
+    }
+    free(pages);
+}
+
+static inline size_t index_npages(size_t cap) {
+    return cap < MT_PAGE_SLOTS ? 1 : cap >> MT_PAGE_SHIFT;
+}
+
+/* A zeroed index of cap slots, or NULL. */
+static mt_slot **index_pages_new(size_t cap) {
+    size_t n = index_npages(cap);
+    mt_slot **pages = malloc(n * sizeof(*pages));
+    if (!pages) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        pages[i] = cap < MT_PAGE_SLOTS ? calloc(cap, sizeof(mt_slot)) : hugemem_page_get_zeroed();
+        if (!pages[i]) {
+            index_pages_free(pages, i, cap);
+            return NULL;
+        }
+    }
+    return pages;
+}
+
 static inline mt_slot *index_find(const memtable *m, const void *ukey, size_t ukl, uint64_t h) {
     size_t mask = m->cap - 1;
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
-        mt_slot *s = &m->slots[i];
+        mt_slot *s = slot_at(m, i);
         if (!s->node || (s->hash == h && node_ukey_eq(s->node, ukey, ukl))) return s;
     }
 }
 
 static int index_alloc(memtable *m, size_t cap) {
     if (cap > SIZE_MAX / sizeof(mt_slot)) return LSM_ENOMEM;
-    mt_slot *ns = hugemem_alloc(cap * sizeof(mt_slot));
-    if (!ns) return LSM_ENOMEM;
+    mt_slot **np = index_pages_new(cap);
+    if (!np) return LSM_ENOMEM;
     size_t mask = cap - 1;
     for (size_t i = 0; i < m->cap; i++) {
-        const mt_slot *s = &m->slots[i];
+        const mt_slot *s = slot_at(m, i);
         if (!s->node) continue;
         size_t j = (size_t)s->hash & mask;
-        while (ns[j].node) j = (j + 1) & mask;
-        ns[j] = *s;
+        while (slot_in(np, j)->node) j = (j + 1) & mask;
+        *slot_in(np, j) = *s;
     }
-    hugemem_free(m->slots, m->cap * sizeof(mt_slot));
-    m->slots = ns;
+    index_pages_free(m->pages, m->cap ? index_npages(m->cap) : 0, m->cap);
+    m->pages = np;
     m->cap = cap;
     atomic_store_explicit(&m->index_bytes, cap * sizeof(mt_slot), memory_order_relaxed);
     return 0;
@@ -211,7 +254,7 @@ memtable *memtable_new_for(size_t expected_keys) {
         m->head->next[i] = NULL;
         m->splice[i] = m->head;
     }
-    m->slots = NULL;
+    m->pages = NULL;
     m->cap = 0;
     m->used = 0;
     m->hash_mask = UINT64_MAX;
@@ -240,7 +283,7 @@ void memtable_unref(memtable *m) {
     if (!m) return;
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
         arena_destroy(&m->arena);
-        hugemem_free(m->slots, m->cap * sizeof(mt_slot));
+        index_pages_free(m->pages, index_npages(m->cap), m->cap);
         free(m->undo.recs);
         free(m->undo.bytes);
         free(m->cundo.recs);
@@ -740,7 +783,7 @@ int memtable_get_hashed(memtable *m, const void *ukey, size_t ukl, uint64_t hash
 }
 
 void memtable_prefetch_slot(const memtable *m, uint64_t hash) {
-    cpu_prefetch(&m->slots[(size_t)(hash & m->hash_mask) & (m->cap - 1)]);
+    cpu_prefetch(slot_at(m, (size_t)(hash & m->hash_mask) & (m->cap - 1)));
 }
 
 /* ---- iterator ---- */
