@@ -1460,6 +1460,17 @@ static int get_impl(lsm_t *db, const void *key, size_t klen, lsm_buf *val, int c
     return rc;
 }
 
+void lsm_prefetch_memtables(lsm_t *db, const void *key, size_t klen) {
+    uint64_t h = key_hash64(key, klen);
+    memtable_prefetch_slot(db->mem, h);
+    for (int i = db->nimm - 1; i >= 0; i--) memtable_prefetch_slot(db->imm[i].mem, h);
+}
+
+void lsm_prefetch_memtables_entry(lsm_t *db, const void *key, size_t klen) {
+    uint64_t h = key_hash64(key, klen);
+    memtable_prefetch_node(db->mem, h);
+}
+
 void lsm_get_in_memtables_batch(lsm_t *db, int n, const char *const *keys, const size_t *klens,
                                 const char **vals, size_t *vlens, int *rcs) {
     uint64_t h[LSM_MEM_BATCH];

@@ -280,6 +280,14 @@ void lsm_buf_free(lsm_buf *b);
  * returns 0; LSM_ENOTFOUND when absent or deleted; another negative code on I/O or corruption. */
 int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val);
 
+/* A hint: starts loading the memtable index lines key hashes to (the active memtable and the
+ * immutable ones), for a get or write of key a little later that would otherwise wait for them.
+ * No effect on data; owner thread. */
+void lsm_prefetch_memtables(lsm_t *db, const void *key, size_t klen);
+/* Its second step, a little after the first: starts loading the key's entry the index lines
+ * name (reads those lines: issued before them landed, it waits for them). */
+void lsm_prefetch_memtables_entry(lsm_t *db, const void *key, size_t klen);
+
 /* Looks keys[0..n) up in the memtables only (the latest state, as lsm_get; n <= LSM_MEM_BATCH,
  * more are not looked up), with the memtable index lines of all of them loaded at once instead
  * of one after another. rcs[i]: 0 with vals[i] / vlens[i] pointing at the value inside a

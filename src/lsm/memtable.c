@@ -786,6 +786,19 @@ void memtable_prefetch_slot(const memtable *m, uint64_t hash) {
     cpu_prefetch(slot_at(m, (size_t)(hash & m->hash_mask) & (m->cap - 1)));
 }
 
+void memtable_prefetch_node(const memtable *m, uint64_t hash) {
+    uint64_t h = hash & m->hash_mask;
+    size_t mask = m->cap - 1;
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        const mt_slot *s = slot_at(m, i);
+        if (!s->node) return;
+        if (s->hash == h) {
+            cpu_prefetch(s->node);
+            return;
+        }
+    }
+}
+
 /* ---- iterator ---- */
 
 typedef struct mt_iter {

@@ -101,6 +101,9 @@ int memtable_get_hashed(memtable *m, const void *ukey, size_t ukl, uint64_t hash
 /* Prefetch hint: starts loading the index slot memtable_get_hashed(hash) will read first.
  * Changes nothing; same threads as memtable_get. */
 void memtable_prefetch_slot(const memtable *m, uint64_t hash);
+/* The second step, once the slot line is loaded: starts loading the node the first slot with
+ * that hash names (the newest entry of the key, barring a 64-bit hash collision). Owner thread. */
+void memtable_prefetch_node(const memtable *m, uint64_t hash);
 
 /* Bytes allocated by the arena plus the hash index (what counts against memtable_size). Any
  * thread (relaxed). */

@@ -143,6 +143,14 @@ int coll_del(coll *c, uint8_t sub, const void *m, size_t mlen) {
     return r;
 }
 
+void coll_prefetch(const coll *c, uint8_t sub, const void *m, size_t mlen, int step) {
+    char k[256];
+    if (mlen + 10 > sizeof(k)) return; /* a hint: long members go without */
+    size_t kl = coll_member_key(k, c->version, sub, m, mlen);
+    if (step == 1) lsm_prefetch_memtables(server.engine, k, kl);
+    else lsm_prefetch_memtables_entry(server.engine, k, kl);
+}
+
 void coll_touch(coll *c) {
     keyspace_signal_modified(c->db, c->key, c->klen); /* WATCH and client-side caching */
     blocking_signal_key(c->db, c->key, c->klen);
@@ -609,10 +617,18 @@ int coll_rand_member_removed(coll *c, const void *m, size_t mlen, uint64_t ord) 
         ord_key(k, c->version, COLL_SUB_ORD, last);
         r = lsm_get(server.engine, k, sizeof(k), &rand_tmp);
         if (r == LSM_ENOTFOUND) r = LSM_ECORRUPT;
-        if (r == 0) r = ord_put(c, ord, rand_tmp.data, rand_tmp.len);
+        if (r) return r;
+        /* the moved member's record is written last (one batch: the order is not visible), so
+         * its index line loads while the ordinal records are written; the removed member's
+         * entry (set_rem_at deletes it after this) likewise */
+        coll_prefetch(c, pos_in_record(c) ? COLL_SUB_MEMBER : COLL_SUB_POS, rand_tmp.data,
+                      rand_tmp.len, 1);
+        coll_prefetch(c, COLL_SUB_MEMBER, m, mlen, 2);
+        r = ord_put(c, ord, rand_tmp.data, rand_tmp.len);
+        if (r == 0) r = lsm_delete(server.engine, k, sizeof(k));
         if (r == 0) r = pos_put(c, rand_tmp.data, rand_tmp.len, ord);
         if (rand_tmp.cap > (64u << 10)) lsm_buf_free(&rand_tmp);
-        if (r) return r;
+        return r;
     }
     ord_key(k, c->version, COLL_SUB_ORD, last);
     return lsm_delete(server.engine, k, sizeof(k));
@@ -713,7 +729,13 @@ int coll_rand_pick(coll_rand *r, const char **m, size_t *mlen, const char **v, s
     }
     if (coll_rand_indexed(c)) {
         r->ord = coll_random_below((uint64_t)c->count);
+        /* the last ordinal's record is what a removal of the pick reads next (SPOP): its
+         * index line loads during this read, its entry after it */
+        char k[18];
+        ord_key(k, c->version, COLL_SUB_ORD, (uint64_t)c->count - 1);
+        lsm_prefetch_memtables(server.engine, k, sizeof(k));
         int st = coll_rand_member_at(c, r->ord, &r->pick);
+        lsm_prefetch_memtables_entry(server.engine, k, sizeof(k));
         if (st == 0) st = LSM_ECORRUPT; /* every ordinal below count names a member */
         if (st < 0) return st;
         *m = r->pick.data;

@@ -83,6 +83,10 @@ int coll_get(const coll *c, uint8_t sub, const void *m, size_t mlen, lsm_buf *ou
 /* Writes / deletes a member record (no count change: callers adjust c->count). */
 int coll_put(coll *c, uint8_t sub, const void *m, size_t mlen, const void *v, size_t vlen);
 int coll_del(coll *c, uint8_t sub, const void *m, size_t mlen);
+/* A hint before a coll_get/coll_put/coll_del of that member a little later: step 1 starts
+ * loading the memtable index lines its record hashes to (lsm_prefetch_memtables), step 2, a
+ * little after step 1, the entry they name (lsm_prefetch_memtables_entry). */
+void coll_prefetch(const coll *c, uint8_t sub, const void *m, size_t mlen, int step);
 
 /* Count bookkeeping: sets meta_dirty. */
 static inline void coll_count_add(coll *c, int64_t d) {

@@ -57,10 +57,12 @@ int set_add(coll *s, const void *m, size_t mlen) {
 }
 
 int set_rem_at(coll *s, const void *m, size_t mlen, uint64_t ord) {
-    int r = coll_del(s, COLL_SUB_MEMBER, m, mlen);
-    if (r) return r;
+    /* the member's own delete goes last (one batch: the order is not visible), so its index
+     * line loads while the ordinal records are read and moved */
+    coll_prefetch(s, COLL_SUB_MEMBER, m, mlen, 1);
     coll_count_add(s, -1);
-    return coll_rand_member_removed(s, m, mlen, ord);
+    int r = coll_rand_member_removed(s, m, mlen, ord);
+    return r ? r : coll_del(s, COLL_SUB_MEMBER, m, mlen);
 }
 
 /* Removes a present member whose record value (v) was just read. */
