@@ -100,6 +100,15 @@ static file_meta *meta_from_props(uint64_t number, const sst_props *p) {
     return f;
 }
 
+/* Opens a table just written into the table cache, from the job's thread: the lookups that
+ * meet it once it is installed find its reader (index and filter read) instead of each opening
+ * it (on the loop's reader threads, every parked lookup its own copy). A failure is left for
+ * those lookups to meet and report. */
+static void warm_table(table_cache *tc, uint64_t number) {
+    sst_reader *r;
+    if (tc && table_cache_get(tc, number, &r) == 0) sst_reader_unref(r);
+}
+
 static void flush_run(bg_job *bj) {
     flush_job *j = (flush_job *)bj;
     j->base.rc = 0;
@@ -183,7 +192,9 @@ static void flush_run(bg_job *bj) {
     if (!j->out) {
         fs_unlink(path);
         j->base.rc = LSM_ENOMEM;
+        return;
     }
+    warm_table(j->tc, j->file_number);
 }
 
 void flush_job_init(flush_job *j) {
@@ -210,6 +221,7 @@ static void remove_outputs(compaction_job *j) {
     char path[4096];
     for (int i = 0; i < j->nouts; i++) {
         table_file_name(path, sizeof(path), j->dir, j->outs[i]->number);
+        if (j->tc) table_cache_evict(j->tc, j->outs[i]->number); /* warm_table opened it */
         fs_unlink(path);
         file_meta_free(j->outs[i]);
     }
@@ -235,6 +247,7 @@ static int finish_output(compaction_job *j, sst_builder *b, uint64_t number) {
         file_meta_free(f);
         return LSM_ENOMEM;
     }
+    warm_table(j->tc, number);
     return 0;
 }
 

@@ -49,6 +49,7 @@ typedef struct flush_job {
                                 submit, which holds every older memtable); owner unrefs */
     const char *dir;
     sst_options sopts;
+    table_cache *tc;         /* the new table is opened into it (NULL: not) */
     void (*log_fn)(void *ctx, int level, const char *msg);
     void *log_ctx;
     /* output */

@@ -556,6 +556,7 @@ static void schedule(lsm_t *db) {
             j->smallest_snapshot = smallest_snapshot(db);
             j->dir = db->dir;
             j->sopts = db->sopts;
+            j->tc = db->tc;
             if (db->o.compaction_filter) {
                 /* the filter's view: this memtable over the current version, which holds
                  * every older memtable (flushes install in order) */
