@@ -41,6 +41,13 @@ static int pos_del(coll *l, uint64_t pos) {
     put_be64(p, pos);
     return coll_del(l, COLL_SUB_MEMBER, p, 8);
 }
+/* A hint: the next push or pop at an end writes the record at pos; start loading its memtable
+ * index line now, so that write (a command later) does not wait for it. */
+static void pos_prefetch(const coll *l, uint64_t pos) {
+    char p[8];
+    put_be64(p, pos);
+    coll_prefetch(l, COLL_SUB_MEMBER, p, 8, 1);
+}
 
 int list_open(coll *l, int db, const char *key, size_t klen, int flags) {
     int r = coll_open(l, db, key, klen, KTYPE_LIST, flags);
@@ -79,6 +86,7 @@ int list_push(coll *l, int where, const void *v, size_t vlen) {
     if (r) return r;
     if (where == LIST_HEAD) set_head(l, pos);
     coll_count_add(l, 1);
+    pos_prefetch(l, where == LIST_HEAD ? pos - 1 : pos + 1);
     return 0;
 }
 
@@ -235,6 +243,7 @@ int list_pop(coll *l, int where, lsm_buf *out) {
     if ((r = pos_del(l, pos))) return r;
     if (where == LIST_HEAD) set_head(l, head + 1);
     coll_count_add(l, -1);
+    if (l->count > 0) pos_prefetch(l, lc_next.pos[where]);
     return 1;
 }
 
