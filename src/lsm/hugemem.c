@@ -183,6 +183,19 @@ static void *prefill_main(void *arg) {
     return NULL;
 }
 
+void hugemem_prefill_stop(void) {
+    pthread_mutex_lock(&pool_lock);
+    prefill_budget = 0;
+    pthread_mutex_unlock(&pool_lock);
+}
+
+size_t hugemem_pages_out(void) {
+    pthread_mutex_lock(&pool_lock);
+    size_t n = pages_out;
+    pthread_mutex_unlock(&pool_lock);
+    return n;
+}
+
 void hugemem_prefill_start(size_t budget_bytes) {
     size_t pages = budget_bytes / HUGEMEM_PAGE;
     pthread_mutex_lock(&pool_lock);

@@ -48,6 +48,10 @@ void hugemem_pool_reserve(size_t bytes);
 /* Starts (once per process) the prefill thread and raises its budget to at least budget_bytes
  * (pooled + handed-out pages); it runs until the process exits. */
 void hugemem_prefill_start(size_t budget_bytes);
+/* Sets the budget to 0: the thread stops adding pages (tests; it stays, idle). */
+void hugemem_prefill_stop(void);
+/* Pages handed out by hugemem_page_get* and not given back. */
+size_t hugemem_pages_out(void);
 /* Unmaps every pooled page (tests; memory accounting). */
 void hugemem_pool_drain(void);
 /* Pages in the pool now; pages it may hold. */
