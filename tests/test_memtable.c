@@ -467,17 +467,23 @@ Test(memtable_index, empty_key_and_empty_value_through_the_index) {
 
 /* With the hash limited to 4 values every key collides in full (same hash, same home slot), so
  * lookups must compare key bytes along long probe chains, across growth too. */
+/* Adds keys "<c>0" .. "<c>(n-1)" (sequences 1..n), each with itself as its value. */
+static void add_numbered(memtable *m, char c, int n) {
+    char k[24];
+    for (int i = 0; i < n; i++) {
+        int kl = snprintf(k, sizeof k, "%c%d", c, i);
+        cr_assert_eq(memtable_add(m, (uint64_t)i + 1, KIND_VALUE, k, (size_t)kl, k, (size_t)kl),
+                     0);
+    }
+}
+
 Test(memtable_index, keys_with_colliding_hashes_stay_distinct) {
     memtable *m = memtable_new();
     memtable_debug_limit_hash(m, 3);
     enum { N = 6000 }; /* grows several times while fully colliding */
     char k[24], b[24];
     size_t l;
-    for (int i = 0; i < N; i++) {
-        int kl = snprintf(k, sizeof k, "c%d", i);
-        cr_assert_eq(memtable_add(m, (uint64_t)i + 1, KIND_VALUE, k, (size_t)kl, k, (size_t)kl),
-                     0);
-    }
+    add_numbered(m, 'c', N);
     /* keys of different lengths and prefixes of each other ("c1", "c10", "c100") */
     for (int i = 0; i < N; i++) {
         snprintf(k, sizeof k, "c%d", i);
@@ -514,11 +520,7 @@ Test(memtable_index, a_two_page_index_holds_more_keys_than_one_page_has_slots, .
     enum { N = 180000 };
     char k[24], b[24];
     size_t l;
-    for (int i = 0; i < N; i++) {
-        int kl = snprintf(k, sizeof k, "p%d", i);
-        cr_assert_eq(memtable_add(m, (uint64_t)i + 1, KIND_VALUE, k, (size_t)kl, k, (size_t)kl),
-                     0);
-    }
+    add_numbered(m, 'p', N);
     cr_assert_eq(memtable_index_bytes(m), (size_t)16 << 18, "two pages of slots");
     for (int i = 0; i < N; i++) {
         snprintf(k, sizeof k, "p%d", i);
