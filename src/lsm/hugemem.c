@@ -53,9 +53,15 @@ static size_t prefill_budget;
 static pthread_cond_t prefill_cv = PTHREAD_COND_INITIALIZER;
 static pid_t prefill_pid; /* the process whose prefill thread runs (a fork child has none) */
 
+/* Pages the prefill thread keeps ready at most (32 MiB): it refills as pages are taken (a page
+ * takes it ~4 ms here, a memtable filling at pipeline 16 takes one every ~30 ms), so a window is
+ * enough and an idle server does not map a whole memtable's worth ahead. */
+#define PREFILL_AHEAD_PAGES 16
+
 /* Under pool_lock: the prefill thread should fault in one more page. */
 static int prefill_wanted(void) {
-    return prefill_budget && pool_count < pool_limit && pool_count + pages_out < prefill_budget;
+    size_t ahead = pool_limit < PREFILL_AHEAD_PAGES ? pool_limit : PREFILL_AHEAD_PAGES;
+    return prefill_budget && pool_count < ahead && pool_count + pages_out < prefill_budget;
 }
 
 static void *pop(void **top) {

@@ -17,9 +17,10 @@
  * Prefill (hugemem_prefill_start, the server's engine): fresh memory is costly to fault in
  * where it is first touched (in a VM each new page also faults on the host: ~2 ms per MiB here,
  * 80x a memset of mapped memory), so a detached background thread keeps the pool stocked with
- * pages it has faulted in, up to the pool limit and while pooled + handed-out pages stay within
- * the budget (the engine's memtable bound), so a new memtable, the first ones included, fills
- * without page faults on the owner thread. Peak footprint: still within that budget.
+ * pages it has faulted in, up to 16 pages (32 MiB; at most the pool limit) and while pooled +
+ * handed-out pages stay within the budget (the engine's memtable bound), refilling as pages are
+ * taken, so a new memtable, the first ones included, fills without page faults on the owner
+ * thread. Peak footprint: still within that budget.
  * Threads: any thread; a region may be freed by another thread than the one that allocated it
  * (the pool has its own lock). */
 #ifndef KEVO_HUGEMEM_H
