@@ -75,6 +75,7 @@ void server_engine_options(lsm_options *o)
     o->memtable_size = (size_t)config.memtable_size;
     o->max_immutable_memtables = config.max_immutable_memtables;
     o->prefault_memtables = 1;
+    o->background_linking = config.memtable_link_thread;
     o->block_cache_size = (size_t)config.block_cache_size;
     o->block_size = (size_t)config.block_size;
     o->bloom_bits_per_key = config.bloom_bits_per_key;

@@ -85,7 +85,8 @@ struct lsm {
     sst_options sopts;
     compaction_policy pol;
 
-    memtable *mem;
+    memtable *mem;                   /* active; set through set_active */
+    mt_linker *linker;               /* links mem's new entries (o.background_linking) or NULL */
     size_t mem_est;                  /* estimated bytes of the active memtable's entries */
     size_t mem_base;                 /* memtable_memory_usage of the fresh active memtable */
     uint64_t mem_log;
@@ -214,6 +215,7 @@ void lsm_options_init(lsm_options *o) {
     o->target_file_size = 64ull << 20;
     o->num_levels = 7;
     o->compaction_threads = 1;
+    o->background_linking = 1;
     o->max_open_files = 1000;
     o->read_direct = 1;
     o->read_uring = 2;
@@ -813,6 +815,12 @@ static int grow_imm(lsm_t *db) {
     return 0;
 }
 
+/* m becomes the active memtable, with the linker attached (which detaches the one before). */
+static void set_active(lsm_t *db, memtable *m) {
+    db->mem = m;
+    if (db->linker) memtable_attach_linker(m, db->linker);
+}
+
 /* The active memtable becomes the newest immutable (grow_imm succeeded); its data is in WAL
  * mem_log, and later writes go to WAL next_log; nm becomes the active memtable. */
 static void push_immutable(lsm_t *db, uint64_t next_log, memtable *nm) {
@@ -823,7 +831,7 @@ static void push_immutable(lsm_t *db, uint64_t next_log, memtable *nm) {
     e->log_number = db->mem_log;
     e->next_log = next_log;
     memcpy(e->counters, db->counters, sizeof(e->counters));
-    db->mem = nm;
+    set_active(db, nm);
     db->mem_est = 0;
     db->mem_base = memtable_memory_usage(nm) - memtable_index_bytes(nm);
 }
@@ -919,14 +927,15 @@ static void enter_log_failure(lsm_t *db, const char *what) {
     db->rollbacks++;
     if (db->last_seq > db->committed_seq) {
         memtable_commit_undo_apply(db->mem); /* committed versions overwritten in place */
-        memtable *c = memtable_copy_upto(db->mem, db->committed_seq);
+        memtable *old_mem = db->mem;
+        memtable *c = memtable_copy_upto(old_mem, db->committed_seq);
         if (!c) {
             fail_fatal(db, LSM_ENOMEM, "out of memory while dropping the writes of a failed WAL "
                                        "commit; restart the server");
             return;
         }
-        memtable_unref(db->mem);
-        db->mem = c;
+        set_active(db, c);
+        memtable_unref(old_mem);
         db->read_epoch++;
     }
     memcpy(db->counters, db->committed_counters, sizeof(db->counters));
@@ -1237,8 +1246,9 @@ static int group_rollback(lsm_t *db) {
                                        "restart the server");
             rc = LSM_ENOMEM;
         } else {
-            memtable_unref(db->mem);
-            db->mem = c;
+            memtable *old_mem = db->mem;
+            set_active(db, c);
+            memtable_unref(old_mem);
             db->read_epoch++;
             /* the group's sequence numbers were never logged: hand them out again, so the WAL
              * stays gapless (replay checks that each record follows the previous one) */
@@ -1757,6 +1767,8 @@ void lsm_get_stats(lsm_t *db, lsm_stats *out) {
     out->cache_misses = cs.misses;
     out->cache_bytes = cs.bytes;
     out->cache_capacity = cs.capacity;
+    out->background_linking = db->linker != NULL;
+    mt_linker_stats(db->linker, &out->linked_by_thread, &out->linked_by_writer);
     out->stall_micros = db->st.stall_micros + (db->stalled ? now_micros() - db->stall_start : 0);
     out->last_sequence = db->last_seq;
     out->open_tables = table_cache_open_count(db->tc);
@@ -1986,6 +1998,11 @@ static int start_session_wal(lsm_t *db) {
 }
 
 static void free_db(lsm_t *db) {
+    if (db->linker) {
+        if (db->mem) memtable_seal(db->mem); /* detached before its linker goes */
+        mt_linker_stop(db->linker);
+        db->linker = NULL;
+    }
     for (int i = 0; i < db->nimm; i++) memtable_unref(db->imm[i].mem);
     for (int i = 0; i < db->nretired; i++) wal_writer_close(db->retired[i], 1);
     free(db->retired);
@@ -2243,6 +2260,8 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
         rc = LSM_ENOMEM;
         goto fail_threads;
     }
+    if (o->background_linking && (db->linker = mt_linker_start()) != NULL)
+        memtable_attach_linker(db->mem, db->linker);
     if (mem_full(db)) rotate_memtable(db);
     schedule(db);
     *out = db;

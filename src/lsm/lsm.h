@@ -113,6 +113,9 @@ typedef struct lsm_options {
     int prefault_memtables;        /* 1: a background thread faults memtable pages in ahead of
                                       use, within memtable_size x (1 + max_immutable_memtables)
                                       (hugemem.h); 0 = on first touch by the writer; 0 */
+    int background_linking;        /* 1: a thread (kevo-link) links the active memtable's new
+                                      entries into its ordered list, off the writer's thread
+                                      (memtable.h); 0 = the writer links them; 1 */
     size_t block_cache_size;       /* bytes, data+index+filter blocks; 256 MiB */
     size_t block_size;             /* target uncompressed data block size; 4 KiB */
     int block_restart_interval;    /* 16 */
@@ -458,6 +461,10 @@ typedef struct lsm_stats {
     int prefetches_in_flight;
     int read_uring;                   /* 1: lsm_prefetch reads through io_uring (read_uring) */
     uint64_t uring_block_reads;       /* data blocks read that way */
+    int background_linking;           /* 1: a linker thread links memtable entries */
+    uint64_t linked_by_thread;        /* memtable entries the linker thread linked */
+    uint64_t linked_by_writer;        /* ... that the writer's thread linked itself instead (an
+                                         ordered read or a seal right after writes, a full ring) */
 } lsm_stats;
 void lsm_get_stats(lsm_t *db, lsm_stats *out);
 

@@ -28,9 +28,11 @@
  * at the lowest level where that still brackets its key, so appends of adjacent keys (stream
  * entries, list pushes) link without any search, and the group's nodes serve as predecessors of
  * the ones after them (link_group). Before any ordered access (memtable_iter_new, an older-snapshot
- * memtable_get, memtable_seal) everything unlinked is linked at once. All of it happens on the
- * owner thread: lsm.c seals a memtable before it becomes immutable, so readers on other
- * threads find nothing unlinked.
+ * memtable_get, memtable_seal) everything unlinked is linked at once. Without a linker all of it
+ * happens on the owner thread; with one (memtable_attach_linker, "Background linking" below) a
+ * thread of its own sorts and links the new nodes, and the owner only pushes them on a ring.
+ * lsm.c seals a memtable before it becomes immutable, so readers on other threads find nothing
+ * unlinked.
  *
  * Overwrite in place (memtable_put with a policy from lsm.c, see memtable.h): a new version of a
  * key whose newest node is in the active memtable, with no iterator alive, replaces that node's
@@ -45,14 +47,17 @@
  * the uncommitted writes are dropped, and a successful commit clears. memtable_copy_upto carries
  * cundo over to the copies of its nodes (copies keep their node's vcap, so the old value fits).
  *
- * Threads: a single writer (the owner). Inserts set a new node's next pointers before linking
- * it in, level 0 first, so a reader on the owner thread between inserts always sees a
- * well-formed list. The hash index is rebuilt (grown) only inside memtable_add, on the owner
+ * Threads: a single writer of the index, the nodes' keys and values (the owner), and a single
+ * writer of the list (the owner, or whoever holds the attached linker's mutex). Inserts set a new
+ * node's next pointers before linking it in, level 0 first, with release stores that readers
+ * load with acquire, so a reader (the owner, while a linker links) always sees a well-formed
+ * list. The hash index is rebuilt (grown) only inside memtable_add, on the owner
  * thread, so owner-thread readers never see it half-built. Readers on other threads only exist
  * after the memtable was handed over through a release/acquire queue and is never written
  * again, so plain loads/stores suffice for the list and the index alike. */
 #include "memtable.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +107,36 @@ typedef struct mt_slot {
 /* Bound of the pending (not yet linked) nodes: merged into the list, sorted, when it fills. */
 #define MT_PENDING_MAX 2048
 
+/* A node to link, with its trailer as it was when it was added (the owner may overwrite the
+ * node in place while a linker thread links it: the linker never reads a trailer that can
+ * change, see "Background linking") and the key's newest node before it (or NULL). */
+typedef struct mt_link {
+    mt_node *n;
+    uint64_t t;
+    mt_node *old;
+} mt_link;
+
+/* Background linking (mt_linker): ring of nodes added but not yet linked, and batch bounds. */
+#define MT_RING 8192        /* entries; a full ring makes the owner link them itself */
+#define MT_WAKE_AT 256      /* unlinked entries at which the owner wakes a sleeping linker */
+#define MT_CONSUME_MAX 1024 /* entries one consume step sorts and links under the mutex */
+
+struct mt_linker {
+    pthread_t thread;
+    int started;
+    pthread_mutex_t mu;       /* the consumer's: whoever holds it links (thread or owner) */
+    pthread_cond_t cv;        /* the sleeping thread waits here (with mu) */
+    memtable *target;         /* the memtable whose adds the ring carries (under mu) */
+    int stop;                 /* under mu */
+    atomic_int sleeping;      /* the thread waits (or is about to) on cv */
+    atomic_int owner_waiting; /* the owner wants mu: the thread steps aside between batches */
+    _Atomic uint64_t head;    /* entries pushed (owner writes) */
+    _Atomic uint64_t tail;    /* entries linked (the consumer writes, under mu) */
+    _Atomic uint64_t by_thread, by_owner; /* entries linked by each (stats) */
+    mt_link batch[MT_CONSUME_MAX]; /* the consumer's sort buffer (under mu) */
+    mt_link ring[MT_RING];
+};
+
 struct memtable {
     atomic_int refs;
     int height;                    /* current max height of the list (owner writes) */
@@ -123,6 +158,7 @@ struct memtable {
     mt_undo_log undo;              /* overwrites in place since memtable_undo_clear (the group's) */
     mt_undo_log cundo;             /* overwrites of committed nodes since memtable_commit_undo_clear */
     uint64_t overwrites;           /* overwrites in place so far (memtable_overwrites) */
+    mt_linker *lk;                 /* attached linker (owner thread's field) or NULL */
 };
 
 /* The level-0 predecessor (head for the first node), stored just before the node; NULL while
@@ -266,6 +302,7 @@ memtable *memtable_new_for(size_t expected_keys) {
     memset(&m->undo, 0, sizeof(m->undo));
     memset(&m->cundo, 0, sizeof(m->cundo));
     m->overwrites = 0;
+    m->lk = NULL;
     size_t cap = index_cap_for(expected_keys);
     int rc = index_alloc(m, cap);
     if (rc && cap > MT_INDEX_MIN_SLOTS) rc = index_alloc(m, MT_INDEX_MIN_SLOTS); /* grows later */
@@ -277,11 +314,14 @@ memtable *memtable_new_for(size_t expected_keys) {
     return m;
 }
 
+static void detach_linker(memtable *m);
+
 void memtable_ref(memtable *m) { atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed); }
 
 void memtable_unref(memtable *m) {
     if (!m) return;
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
+        detach_linker(m); /* the active memtable of a closing engine (owner thread) */
         arena_destroy(&m->arena);
         index_pages_free(m->pages, index_npages(m->cap), m->cap);
         free(m->undo.recs);
@@ -310,7 +350,20 @@ uint64_t memtable_entries(const memtable *m) {
     return atomic_load_explicit(&((memtable *)m)->entries, memory_order_relaxed);
 }
 
-/* Compares node n with the internal key (ukey, trailer): <0 if n sorts first. */
+/* List links (next[], prev0, the list height) are read with acquire loads and published with
+ * release stores: with a linker thread (below) the owner's iterators walk the list while the
+ * linker links nodes into it, LevelDB's one-writer/many-readers skiplist rule. */
+static inline mt_node *link_load(mt_node *const *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void link_store(mt_node **p, mt_node *v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+static inline int list_height(const memtable *m) { return __atomic_load_n(&m->height, __ATOMIC_ACQUIRE); }
+
+/* Compares node n with the internal key (ukey, trailer): <0 if n sorts first. n's trailer is
+ * read only when its user key equals ukey. */
 static inline int node_cmp(const mt_node *n, const char *ukey, size_t ukl, uint64_t trailer) {
     const char *k = node_key(n);
     size_t nukl = n->ikl - IKEY_TRAILER;
@@ -330,11 +383,11 @@ static inline int node_cmp(const mt_node *n, const char *ukey, size_t ukl, uint6
 static mt_node *find_ge(const memtable *m, const char *ukey, size_t ukl, uint64_t trailer,
                         mt_node **prev) {
     mt_node *x = m->head;
-    int level = m->height - 1;
+    int level = list_height(m) - 1;
     mt_node *last_cmp = NULL; /* a node already known to be >= key at a higher level */
     for (;;) {
-        mt_node *nx = x->next[level];
-        if (level > 0) cpu_prefetch(x->next[level - 1]);
+        mt_node *nx = link_load(&x->next[level]);
+        if (level > 0) cpu_prefetch(link_load(&x->next[level - 1]));
         if (nx && nx != last_cmp && node_cmp(nx, ukey, ukl, trailer) < 0) {
             x = nx;
         } else {
@@ -349,9 +402,9 @@ static mt_node *find_ge(const memtable *m, const char *ukey, size_t ukl, uint64_
 /* Last node of the list (NULL when empty): rightmost at each level, top down. */
 static mt_node *find_last(const memtable *m) {
     mt_node *x = m->head;
-    for (int level = m->height - 1; level >= 0; level--) {
+    for (int level = list_height(m) - 1; level >= 0; level--) {
         mt_node *nx;
-        while ((nx = x->next[level]) != NULL) x = nx;
+        while ((nx = link_load(&x->next[level])) != NULL) x = nx;
     }
     return x == m->head ? NULL : x;
 }
@@ -373,31 +426,60 @@ static inline int random_height(memtable *m) {
 
 /* Links n into the list after the predecessors prev[] (prev[i]: the last node < n at level i,
  * for i < m->height). Sets n's links first, then publishes it bottom-up. Leaves prev[i] = n for
- * the levels n spans. */
+ * the levels n spans. The linking thread only. */
 static void link_node(memtable *m, mt_node *n, mt_node **prev) {
     int h = (int)n->height;
     if (h > m->height) {
         for (int i = m->height; i < h; i++) prev[i] = m->head;
-        m->height = h;
+        __atomic_store_n(&m->height, h, __ATOMIC_RELEASE);
     }
-    for (int i = 0; i < h; i++) n->next[i] = prev[i]->next[i];
+    for (int i = 0; i < h; i++) n->next[i] = link_load(&prev[i]->next[i]);
     *node_prev0(n) = prev[0];
-    if (n->next[0]) *node_prev0(n->next[0]) = n;
+    if (n->next[0]) link_store(node_prev0(n->next[0]), n);
     for (int i = 0; i < h; i++) {
-        prev[i]->next[i] = n;
+        link_store(&prev[i]->next[i], n);
         prev[i] = n;
     }
 }
 
-/* node_cmp of node a against node b's internal key. */
-static inline int node_order(const mt_node *a, const mt_node *b) {
-    const char *k = node_key(b);
-    size_t ukl = b->ikl - IKEY_TRAILER;
-    return node_cmp(a, k, ukl, decode_fixed64(k + ukl));
+/* Links n right after p at level 0 only (n's upper links stay unused: no search reaches n
+ * above level 0). For a node whose place is known: just before an older version of its key,
+ * or just after a newer one. The linking thread only. */
+static void link_after0(mt_node *p, mt_node *n) {
+    mt_node *s = link_load(&p->next[0]);
+    for (uint32_t i = 1; i < n->height; i++) n->next[i] = NULL;
+    n->next[0] = s;
+    *node_prev0(n) = p;
+    if (s) link_store(node_prev0(s), n);
+    link_store(&p->next[0], n);
+}
+
+static inline uint64_t node_trailer(const mt_node *n) {
+    return decode_fixed64(node_key(n) + n->ikl - IKEY_TRAILER);
+}
+
+/* Order of (a's user key, trailer ta) against (b's user key, tb). */
+static inline int node_cmp_keys(const mt_node *a, uint64_t ta, const mt_node *b, uint64_t tb) {
+    size_t al = a->ikl - IKEY_TRAILER, bl = b->ikl - IKEY_TRAILER;
+    int r = bytes_compare(node_key(a), node_key(b), al < bl ? al : bl);
+    if (r) return r;
+    if (al != bl) return al < bl ? -1 : 1;
+    return ta > tb ? -1 : ta < tb ? 1 : 0;
+}
+
+static inline int node_same_ukey(const mt_node *a, const mt_node *b) {
+    return a->ikl == b->ikl && memcmp(node_key(a), node_key(b), a->ikl - IKEY_TRAILER) == 0;
+}
+
+/* Order of two links by internal key (their recorded trailers): for sorting a batch. */
+static int link_cmp(const void *a, const void *b) {
+    const mt_link *x = a, *y = b;
+    return node_cmp_keys(x->n, x->t, y->n, y->t);
 }
 
 static int pending_cmp(const void *a, const void *b) {
-    return node_order(*(mt_node *const *)a, *(mt_node *const *)b);
+    const mt_node *x = *(mt_node *const *)a, *y = *(mt_node *const *)b;
+    return node_cmp_keys(x, node_trailer(x), y, node_trailer(y));
 }
 
 /* One search of an interleaved group (find_group). */
@@ -422,25 +504,25 @@ static int splice_level(const memtable *m, const char *k, size_t ukl, uint64_t t
     for (int l = m->height - 1; l >= 0; l--) {
         mt_node *p = m->splice[l];
         if (p != m->head && node_cmp(p, k, ukl, t) >= 0) break;
-        mt_node *nx = p->next[l];
+        mt_node *nx = link_load(&p->next[l]);
         if (nx && node_cmp(nx, k, ukl, t) < 0) break;
         from = l;
     }
     return from;
 }
 
-/* The find_ge descents of g (<= MT_GROUP) nodes' keys, run round-robin one step at a time: each
+/* The find_ge descents of g (<= MT_GROUP) links' keys, run round-robin one step at a time: each
  * step prefetches the node its search compares next, so the cache misses of the g searches
  * overlap instead of following one another. Fills prevs[j][level] for level < m->height. */
-static void find_group(const memtable *m, mt_node *const *nodes, int g,
+static void find_group(const memtable *m, const mt_link *e, int g,
                        mt_node *(*prevs)[MT_MAX_HEIGHT]) {
     mt_search s[MT_GROUP];
     int active = g;
     for (int j = 0; j < g; j++) {
         s[j].last_cmp = NULL;
-        s[j].k = node_key(nodes[j]);
-        s[j].ukl = nodes[j]->ikl - IKEY_TRAILER;
-        s[j].t = decode_fixed64(s[j].k + s[j].ukl);
+        s[j].k = node_key(e[j].n);
+        s[j].ukl = e[j].n->ikl - IKEY_TRAILER;
+        s[j].t = e[j].t;
         int from = splice_level(m, s[j].k, s[j].ukl, s[j].t);
         for (int l = from; l < m->height; l++) prevs[j][l] = m->splice[l];
         s[j].x = from < m->height ? m->splice[from] : m->head;
@@ -451,54 +533,66 @@ static void find_group(const memtable *m, mt_node *const *nodes, int g,
         for (int j = 0; j < g; j++) {
             mt_search *q = &s[j];
             if (q->level < 0) continue;
-            mt_node *nx = q->x->next[q->level];
+            mt_node *nx = link_load(&q->x->next[q->level]);
             if (nx && nx != q->last_cmp && node_cmp(nx, q->k, q->ukl, q->t) < 0) {
                 q->x = nx;
-                cpu_prefetch(nx->next[q->level]);
+                cpu_prefetch(link_load(&nx->next[q->level]));
             } else {
                 prevs[j][q->level] = q->x;
                 q->last_cmp = nx;
                 if (--q->level < 0) {
                     active--;
                 } else {
-                    cpu_prefetch(q->x->next[q->level]);
+                    cpu_prefetch(link_load(&q->x->next[q->level]));
                 }
             }
         }
     }
 }
 
-/* Links nodes[0..g) (sorted by internal key, g <= MT_GROUP, not linked) into the list: their
- * searches run interleaved (find_group), then they are linked in ascending order. A node's
- * predecessor at level l is the later of its searched one (the last node of the list as it was
- * < the key) and the group's node linked last at level l (every group node linked before it is
- * smaller, and nothing else was linked since the search): one comparison per level, so a group
- * of adjacent keys (appends: stream entries, list pushes) costs no walk over its own nodes.
- * Owner thread. */
-static void link_group(memtable *m, mt_node *const *nodes, int g) {
+/* Links e[0..g) (sorted by internal key, distinct user keys when a linker thread links, g <=
+ * MT_GROUP, not linked) into the list: their searches run interleaved (find_group), then they
+ * are linked in ascending order. A node's predecessor at level l is the later of its searched
+ * one (the last node of the list as it was < the key) and the group's node linked last at level
+ * l (every group node linked before it is smaller, and nothing else was linked since the
+ * search): one comparison per level, so a group of adjacent keys (appends: stream entries, list
+ * pushes) costs no walk over its own nodes. The linking thread only. */
+static void link_group(memtable *m, const mt_link *e, int g) {
     mt_node *prevs[MT_GROUP][MT_MAX_HEIGHT];
     mt_node *last[MT_MAX_HEIGHT]; /* the group's node linked last at each level (< linked_h) */
+    uint64_t last_t[MT_MAX_HEIGHT];
     int hs = m->height; /* levels searched */
-    find_group(m, nodes, g, prevs);
+    find_group(m, e, g, prevs);
     int linked_h = 0;   /* max height of the group's nodes linked so far */
     for (int j = 0; j < g; j++) {
-        mt_node *n = nodes[j];
+        mt_node *n = e[j].n;
         mt_node **prev = prevs[j];
         for (int l = hs; l < m->height; l++) prev[l] = m->head;
         for (int l = 0; l < linked_h; l++)
-            if (prev[l] == m->head || node_order(prev[l], last[l]) < 0) prev[l] = last[l];
+            if (prev[l] == m->head ||
+                node_cmp(prev[l], node_key(last[l]), last[l]->ikl - IKEY_TRAILER, last_t[l]) < 0)
+                prev[l] = last[l];
         link_node(m, n, prev);
-        for (int l = 0; l < (int)n->height; l++) last[l] = n;
+        for (int l = 0; l < (int)n->height; l++) {
+            last[l] = n;
+            last_t[l] = e[j].t;
+        }
         if ((int)n->height > linked_h) linked_h = (int)n->height;
     }
     if (g > 0) memcpy(m->splice, prevs[g - 1], (size_t)m->height * sizeof(mt_node *));
 }
 
-/* Links the next group of the merging batch. */
+/* Links the next group of the merging batch (no linker thread: trailers are read as they are). */
 static void merge_step(memtable *m) {
     size_t left = m->nmerge - m->mpos;
     int g = left < MT_GROUP ? (int)left : MT_GROUP;
-    if (g > 0) link_group(m, &m->merging[m->mpos], g);
+    mt_link e[MT_GROUP];
+    for (int j = 0; j < g; j++) {
+        e[j].n = m->merging[m->mpos + (size_t)j];
+        e[j].t = node_trailer(e[j].n);
+        e[j].old = NULL;
+    }
+    if (g > 0) link_group(m, e, g);
     m->mpos += (size_t)g;
 }
 
@@ -519,17 +613,236 @@ static void start_batch(memtable *m) {
     m->npending = 0;
 }
 
-/* Links every node not yet linked (the merging batch, then the pending ones). */
+/* ---- background linking ----
+ *
+ * With a linker attached (memtable_attach_linker), an add puts its node in the hash index and
+ * pushes {node, trailer, the key's previous newest node} onto the linker's ring; the linker
+ * thread (kevo-link) pops up to MT_CONSUME_MAX at a time, sorts them and links them, so the
+ * owner thread (the server's loop) does no list work at all. Whoever holds lk->mu is the list's
+ * only writer: the thread, or the owner when it needs everything linked now (an iterator, an
+ * older-snapshot get, a copy, sealing: drain) or when the ring is full (the thread fell behind).
+ *
+ * What the linker may read of a node the owner can still change: the owner overwrites in place
+ * (trailer, value, vl) only the newest node of a key. The linker reads node keys (fixed once
+ * pushed) and a node's trailer only when comparing it with a node of the same user key:
+ *   - the node being linked: its recorded trailer (mt_link.t), never the node's bytes;
+ *   - a node already in the list with the same user key as one being linked: pushed earlier,
+ *     so older (adds come in sequence order), so no longer its key's newest: frozen since before
+ *     the push that the linker acquired;
+ *   - two nodes of one key in one batch: sorted newest first by their recorded trailers; the
+ *     first is linked by search, each older one right after the one before it (link_after0),
+ *     with no comparison at all;
+ *   - the fast path (height 1, the key's previous newest node already linked): just before that
+ *     node (link_after0 to its prev0), which is older, hence frozen.
+ * Adds must come in sequence order while a linker is attached (lsm.c's writes do; replay and
+ * memtable_copy_upto fill memtables before one is attached). */
+
+/* Links ring entries [tail, tail + k) (k >= 1, all pushed), then publishes the new tail.
+ * Holder of lk->mu, m the attached memtable. */
+static void consume_step(mt_linker *lk, memtable *m, uint64_t tail, size_t k) {
+    size_t nb = 0;
+    for (size_t i = 0; i < k; i++) {
+        const mt_link *e = &lk->ring[(tail + i) % MT_RING];
+        mt_node *old = e->old;
+        if (e->n->height == 1 && old && *node_prev0(old) && node_trailer(old) < e->t)
+            link_after0(*node_prev0(old), e->n); /* just before the older version */
+        else
+            lk->batch[nb++] = *e;
+    }
+    if (nb > 1) qsort(lk->batch, nb, sizeof(mt_link), link_cmp);
+    /* groups of up to MT_GROUP distinct keys by search; each older version of a key right after
+     * the version before it */
+    size_t i = 0;
+    while (i < nb) {
+        mt_link grp[MT_GROUP];
+        int g = 0;
+        size_t end = i;
+        while (end < nb && g < MT_GROUP) {
+            if (end == i || !node_same_ukey(lk->batch[end - 1].n, lk->batch[end].n))
+                grp[g++] = lk->batch[end];
+            end++;
+        }
+        link_group(m, grp, g);
+        for (size_t j = i + 1; j < end; j++)
+            if (node_same_ukey(lk->batch[j - 1].n, lk->batch[j].n))
+                link_after0(lk->batch[j - 1].n, lk->batch[j].n);
+        i = end;
+        while (i < nb && node_same_ukey(lk->batch[i - 1].n, lk->batch[i].n)) { /* the run of
+                                                                            * the window's last key */
+            link_after0(lk->batch[i - 1].n, lk->batch[i].n);
+            i++;
+        }
+    }
+    atomic_store_explicit(&lk->tail, tail + k, memory_order_release);
+}
+
+/* Links ring entries until max are done or the ring is empty; returns how many. Holder of
+ * lk->mu, m the attached memtable. */
+static uint64_t consume(mt_linker *lk, memtable *m, uint64_t max) {
+    uint64_t done = 0;
+    for (;;) {
+        uint64_t t = atomic_load_explicit(&lk->tail, memory_order_relaxed);
+        uint64_t h = atomic_load_explicit(&lk->head, memory_order_acquire);
+        uint64_t k = h - t;
+        if (k > max - done) k = max - done;
+        if (k > MT_CONSUME_MAX) k = MT_CONSUME_MAX;
+        if (k == 0) return done;
+        consume_step(lk, m, t, (size_t)k);
+        done += k;
+    }
+}
+
+/* The owner takes lk->mu (the thread steps aside between its batches). */
+static void owner_lock(mt_linker *lk) {
+    atomic_store_explicit(&lk->owner_waiting, 1, memory_order_relaxed);
+    pthread_mutex_lock(&lk->mu);
+    atomic_store_explicit(&lk->owner_waiting, 0, memory_order_relaxed);
+}
+
+/* The owner links everything pushed so far (m attached). */
+static void drain(memtable *m) {
+    mt_linker *lk = m->lk;
+    owner_lock(lk);
+    uint64_t n = consume(lk, m, UINT64_MAX);
+    if (n) atomic_fetch_add_explicit(&lk->by_owner, n, memory_order_relaxed);
+    pthread_mutex_unlock(&lk->mu);
+}
+
+/* Owner: queues n (just added, not linked) for the linker. */
+static void link_push(memtable *m, mt_node *n, uint64_t t, mt_node *old) {
+    mt_linker *lk = m->lk;
+    uint64_t h = atomic_load_explicit(&lk->head, memory_order_relaxed);
+    if (h - atomic_load_explicit(&lk->tail, memory_order_acquire) >= MT_RING) drain(m);
+    mt_link *e = &lk->ring[h % MT_RING];
+    e->n = n;
+    e->t = t;
+    e->old = old;
+    if (h + 1 - atomic_load_explicit(&lk->tail, memory_order_relaxed) < MT_WAKE_AT) {
+        atomic_store_explicit(&lk->head, h + 1, memory_order_release);
+        return;
+    }
+    /* enough to wake it for: seq_cst, paired with the thread's seq_cst store of sleeping and
+     * load of head (either it sees this entry, or this sees it sleeping) */
+    atomic_store_explicit(&lk->head, h + 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&lk->sleeping, memory_order_seq_cst) &&
+        atomic_exchange_explicit(&lk->sleeping, 0, memory_order_relaxed)) {
+        pthread_mutex_lock(&lk->mu);
+        pthread_cond_signal(&lk->cv);
+        pthread_mutex_unlock(&lk->mu);
+    }
+}
+
+static void *linker_main(void *arg) {
+    mt_linker *lk = arg;
+    pthread_mutex_lock(&lk->mu);
+    while (!lk->stop) {
+        memtable *m = lk->target;
+        uint64_t t = atomic_load_explicit(&lk->tail, memory_order_relaxed);
+        if (m && atomic_load_explicit(&lk->head, memory_order_acquire) != t) {
+            uint64_t n = consume(lk, m, MT_CONSUME_MAX);
+            atomic_fetch_add_explicit(&lk->by_thread, n, memory_order_relaxed);
+            pthread_mutex_unlock(&lk->mu);
+            while (atomic_load_explicit(&lk->owner_waiting, memory_order_relaxed)) cpu_relax();
+            pthread_mutex_lock(&lk->mu);
+            continue;
+        }
+        atomic_store(&lk->sleeping, 1);
+        if (m && atomic_load(&lk->head) - t >= MT_WAKE_AT) { /* pushed meanwhile */
+            atomic_store(&lk->sleeping, 0);
+            continue;
+        }
+        pthread_cond_wait(&lk->cv, &lk->mu);
+        atomic_store(&lk->sleeping, 0);
+    }
+    pthread_mutex_unlock(&lk->mu);
+    return NULL;
+}
+
+mt_linker *mt_linker_start(void) {
+    mt_linker *lk = calloc(1, sizeof(*lk));
+    if (!lk) return NULL;
+    pthread_mutex_init(&lk->mu, NULL);
+    pthread_cond_init(&lk->cv, NULL);
+    if (pthread_create(&lk->thread, NULL, linker_main, lk) != 0) {
+        pthread_mutex_destroy(&lk->mu);
+        pthread_cond_destroy(&lk->cv);
+        free(lk);
+        return NULL;
+    }
+    pthread_setname_np(lk->thread, "kevo-link"); /* what ps/top/perf show */
+    lk->started = 1;
+    return lk;
+}
+
+void mt_linker_stop(mt_linker *lk) {
+    if (!lk) return;
+    pthread_mutex_lock(&lk->mu);
+    lk->stop = 1;
+    pthread_cond_signal(&lk->cv);
+    pthread_mutex_unlock(&lk->mu);
+    pthread_join(lk->thread, NULL);
+    pthread_mutex_destroy(&lk->mu);
+    pthread_cond_destroy(&lk->cv);
+    free(lk);
+}
+
+void mt_linker_stats(mt_linker *lk, uint64_t *by_thread, uint64_t *by_owner) {
+    *by_thread = lk ? atomic_load_explicit(&lk->by_thread, memory_order_relaxed) : 0;
+    *by_owner = lk ? atomic_load_explicit(&lk->by_owner, memory_order_relaxed) : 0;
+}
+
+/* Links every node not yet linked: with a linker, what its ring holds (drain); without, the
+ * merging batch, then the pending ones. */
 static void merge_pending(memtable *m) {
+    if (m->lk) {
+        drain(m);
+        return;
+    }
     finish_batch(m);
     if (m->npending == 0) return;
     start_batch(m);
     finish_batch(m);
 }
 
-static inline int has_unlinked(const memtable *m) { return m->npending || m->mpos < m->nmerge; }
+static inline int has_unlinked(const memtable *m) {
+    if (m->lk)
+        return atomic_load_explicit(&m->lk->head, memory_order_relaxed) !=
+               atomic_load_explicit(&m->lk->tail, memory_order_acquire);
+    return m->npending || m->mpos < m->nmerge;
+}
 
-void memtable_seal(memtable *m) { merge_pending(m); }
+void memtable_attach_linker(memtable *m, mt_linker *lk) {
+    if (m->lk == lk) return;
+    merge_pending(m); /* what was added without it */
+    owner_lock(lk);
+    memtable *prev = lk->target;
+    if (prev && prev != m) { /* the memtable m replaces: its adds linked, then it is on its own */
+        uint64_t n = consume(lk, prev, UINT64_MAX);
+        if (n) atomic_fetch_add_explicit(&lk->by_owner, n, memory_order_relaxed);
+        prev->lk = NULL;
+    }
+    lk->target = m;
+    m->lk = lk;
+    pthread_mutex_unlock(&lk->mu);
+}
+
+/* Links everything, and m is on its own again. */
+static void detach_linker(memtable *m) {
+    mt_linker *lk = m->lk;
+    if (!lk) return;
+    owner_lock(lk);
+    uint64_t n = consume(lk, m, UINT64_MAX);
+    if (n) atomic_fetch_add_explicit(&lk->by_owner, n, memory_order_relaxed);
+    if (lk->target == m) lk->target = NULL;
+    m->lk = NULL;
+    pthread_mutex_unlock(&lk->mu);
+}
+
+void memtable_seal(memtable *m) {
+    detach_linker(m);
+    merge_pending(m);
+}
+
 
 /* Worst-case arena bytes of one node beyond its key and value. */
 #define MT_NODE_MAX_OVERHEAD \
@@ -616,7 +929,8 @@ memtable *memtable_copy_upto(memtable *m, uint64_t max_seq) {
     if (has_unlinked(m)) merge_pending(m);
     int rc = 0;
     /* each copy keeps its node's value capacity: a recorded older value (below) fits it again */
-    for (const mt_node *n = m->head->next[0]; rc == 0 && n; n = n->next[0]) {
+    for (const mt_node *n = link_load(&m->head->next[0]); rc == 0 && n;
+         n = link_load((mt_node *const *)&n->next[0])) {
         size_t ukl = n->ikl - IKEY_TRAILER;
         uint64_t t = decode_fixed64(node_key(n) + ukl);
         if ((t >> 8) > max_seq) continue;
@@ -711,7 +1025,10 @@ static int put_node(memtable *m, uint64_t seq, int kind, const void *ukey, size_
     if (vl) memcpy(k + ikl, val, vl);
 
     mt_node *old = slot->node;
-    if (h == 1 && old && *node_prev0(old) && decode_fixed64(node_key(old) + ukl) < trailer) {
+    if (m->lk) { /* linked by the linker thread (background linking, above) */
+        *node_prev0(n) = NULL;
+        link_push(m, n, trailer, old);
+    } else if (h == 1 && old && *node_prev0(old) && decode_fixed64(node_key(old) + ukl) < trailer) {
         /* Fast path: old is the first (newest) node of ukey, so the new version belongs between
          * old's level-0 predecessor (a smaller user key, or head) and old. The height drawn is 1
          * anyway, so the list's shape is the same as through a descent. */
@@ -812,13 +1129,13 @@ typedef struct mt_iter {
  * link skips to, about four ahead). */
 static inline void mti_prefetch_ahead(const mt_node *n) {
     if (!n) return;
-    cpu_prefetch(n->next[0]);
-    if (n->height > 1) cpu_prefetch(n->next[1]);
+    cpu_prefetch(link_load(&n->next[0]));
+    if (n->height > 1) cpu_prefetch(link_load(&n->next[1])); /* NULL for a node linked at 0 only */
 }
 static int mti_valid(internal_iter *it) { return ((mt_iter *)it)->cur != NULL; }
 static void mti_seek_first(internal_iter *it) {
     mt_iter *i = (mt_iter *)it;
-    i->cur = i->m->head->next[0];
+    i->cur = link_load(&i->m->head->next[0]);
     mti_prefetch_ahead(i->cur);
 }
 static void mti_seek(internal_iter *it, const char *ikey, size_t ikl) {
@@ -833,7 +1150,7 @@ static void mti_seek(internal_iter *it, const char *ikey, size_t ikl) {
 static void mti_next(internal_iter *it) {
     mt_iter *i = (mt_iter *)it;
     if (i->cur) {
-        i->cur = i->cur->next[0];
+        i->cur = link_load(&i->cur->next[0]);
         mti_prefetch_ahead(i->cur);
     }
 }
@@ -848,9 +1165,9 @@ static void mti_seek_for_prev(internal_iter *it, const char *ikey, size_t ikl) {
 static void mti_prev(internal_iter *it) {
     mt_iter *i = (mt_iter *)it;
     if (i->cur) {
-        mt_node *p = *node_prev0(i->cur);
+        mt_node *p = link_load(node_prev0(i->cur));
         i->cur = p == i->m->head ? NULL : p;
-        if (i->cur) cpu_prefetch(*node_prev0(i->cur)); /* the next prev()'s node (see next) */
+        if (i->cur) cpu_prefetch(link_load(node_prev0(i->cur))); /* the next prev()'s node (see next) */
     }
 }
 static const char *mti_key(internal_iter *it, size_t *ikl) {

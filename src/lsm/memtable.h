@@ -1,7 +1,8 @@
 /* memtable.h - arena-backed skiplist of internal keys (dbformat.h).
  *
  * Threads: one writer (the owner thread) adds entries; readers on the owner thread may read and
- * iterate at any time (iterators stay valid across inserts). Once the owner makes a memtable
+ * iterate at any time (iterators stay valid across inserts). With a linker attached (below), the
+ * linker thread links the new entries into the ordered list; nothing changes for the owner. Once the owner makes a memtable
  * immutable and hands it to the flush thread (through a queue with release/acquire ordering),
  * nobody writes it again and any thread may read/iterate it.
  * The hash index (user key -> newest node, see memtable.c) follows the same rule: it is rebuilt
@@ -117,12 +118,29 @@ uint64_t memtable_entries(const memtable *m);
 /* Distinct user keys in m (slots in use). Owner thread, or any thread once m is sealed. */
 size_t memtable_distinct_keys(const memtable *m);
 
+/* Background linking: a linker thread (kevo-link) links the active memtable's new entries into
+ * its ordered list, so that an add on the owner thread is a node, a hash-index slot and a ring
+ * push. At most one memtable is attached to a linker at a time (attaching another first links
+ * everything of the previous one and detaches it); memtable_seal detaches. While attached, the
+ * owner's ordered accesses (memtable_iter_new, an older-snapshot memtable_get, memtable_copy_upto)
+ * first link what the ring holds themselves (a drain, ~0.25 us per entry), and adds must come in
+ * sequence order (lsm.c's do). Owner thread for all of these. */
+typedef struct mt_linker mt_linker;
+/* Starts the thread; NULL when it cannot (memtables then link on the owner thread). */
+mt_linker *mt_linker_start(void);
+/* Stops and frees it; no memtable may be attached (seal or unref them first). */
+void mt_linker_stop(mt_linker *lk);
+/* m (active, owner thread) gets its new entries linked by lk from now on. */
+void memtable_attach_linker(memtable *m, mt_linker *lk);
+/* Entries linked by the thread and by the owner (drains, a full ring) so far; any thread. */
+void mt_linker_stats(mt_linker *lk, uint64_t *by_thread, uint64_t *by_owner);
+
 /* Links every entry added so far into the ordered list. memtable_add links most new entries
  * lazily (they are visible to memtable_get at once, and memtable_iter_new / an older-snapshot
  * memtable_get link them first, on the owner thread). The owner MUST call this before the
  * memtable is read by another thread (before handing it to the flush thread); after it, with no
- * further memtable_add, memtable_get and memtable_iter_new write nothing. Owner thread; cannot
- * fail. */
+ * further memtable_add, memtable_get and memtable_iter_new write nothing. Detaches a linker.
+ * Owner thread; cannot fail. */
 void memtable_seal(memtable *m);
 
 /* Iterator over every entry (internal keys), both directions: seek/next O(log n)/O(1),
