@@ -117,9 +117,16 @@ typedef struct mt_link {
 } mt_link;
 
 /* Background linking (mt_linker): ring of nodes added but not yet linked, and batch bounds. */
-#define MT_RING 8192        /* entries; a full ring makes the owner link them itself */
-#define MT_WAKE_AT 256      /* unlinked entries at which the owner wakes a sleeping linker */
-#define MT_CONSUME_MAX 1024 /* entries one consume step sorts and links under the mutex */
+#ifndef MT_RING
+#define MT_RING 16384       /* entries; a full ring makes the owner link them itself */
+#endif
+#ifndef MT_WAKE_AT
+#define MT_WAKE_AT 1024     /* unlinked entries the thread waits for (the owner wakes it then):
+                             * bigger sorted batches link with shorter searches */
+#endif
+#ifndef MT_CONSUME_MAX
+#define MT_CONSUME_MAX 4096 /* entries one consume step sorts and links under the mutex */
+#endif
 
 struct mt_linker {
     pthread_t thread;
@@ -738,7 +745,7 @@ static void *linker_main(void *arg) {
     while (!lk->stop) {
         memtable *m = lk->target;
         uint64_t t = atomic_load_explicit(&lk->tail, memory_order_relaxed);
-        if (m && atomic_load_explicit(&lk->head, memory_order_acquire) != t) {
+        if (m && atomic_load_explicit(&lk->head, memory_order_acquire) - t >= MT_WAKE_AT) {
             uint64_t n = consume(lk, m, MT_CONSUME_MAX);
             atomic_fetch_add_explicit(&lk->by_thread, n, memory_order_relaxed);
             pthread_mutex_unlock(&lk->mu);
