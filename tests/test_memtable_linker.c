@@ -37,6 +37,15 @@ static uint64_t wait_linked_by_thread(mt_linker *lk, uint64_t n) {
     return by_thread;
 }
 
+/* Adds n versions of random keys <prefix><0..range) with value v, sequences from *seq on. */
+static void add_random(memtable *m, char prefix, int n, unsigned range, const char *v, uint64_t *seq) {
+    char k[24];
+    for (int i = 0; i < n; i++) {
+        int kl = snprintf(k, sizeof k, "%c%u", prefix, (unsigned)(rnd() % range));
+        cr_assert_eq(memtable_add(m, (*seq)++, KIND_VALUE, k, (size_t)kl, v, strlen(v)), 0);
+    }
+}
+
 /* Walks m forward: every step ascends in internal-key order; returns the entries seen and
  * checks each user key's first (newest) version against newest_seq[key number] when given. */
 static size_t check_order(memtable *m, const uint64_t *newest_seq) {
@@ -152,22 +161,15 @@ Test(memtable_linker, an_iterator_walks_both_ways_while_the_thread_links, .timeo
     cr_assert_not_null(lk);
     memtable *m = memtable_new();
     memtable_attach_linker(m, lk);
-    char k[24];
     uint64_t seq = 1;
-    for (int i = 0; i < 20000; i++) {
-        int kl = snprintf(k, sizeof k, "k%u", (unsigned)(rnd() % 100000));
-        cr_assert_eq(memtable_add(m, seq++, KIND_VALUE, k, (size_t)kl, "v", 1), 0);
-    }
+    add_random(m, 'k', 20000, 100000, "v", &seq);
     internal_iter *it = memtable_iter_new(m);
     iter_seek_first(it);
     char prevk[40];
     size_t prevl = 0, steps = 0;
     int dir = 1;
     while (iter_valid(it) && steps < 200000) {
-        for (int a = 0; a < 4; a++) { /* the thread links these meanwhile */
-            int kl = snprintf(k, sizeof k, "k%u", (unsigned)(rnd() % 100000));
-            cr_assert_eq(memtable_add(m, seq++, KIND_VALUE, k, (size_t)kl, "w", 1), 0);
-        }
+        add_random(m, 'k', 4, 100000, "w", &seq); /* the thread links these meanwhile */
         size_t kl;
         const char *ik = iter_key(it, &kl);
         if (steps && (steps % 5000) != 0) {
@@ -196,17 +198,10 @@ Test(memtable_linker, attaching_the_next_memtable_completes_and_detaches_the_fir
     cr_assert_not_null(lk);
     memtable *a = memtable_new(), *b = memtable_new();
     memtable_attach_linker(a, lk);
-    char k[24];
     uint64_t seq = 1;
-    for (int i = 0; i < 5000; i++) {
-        int kl = snprintf(k, sizeof k, "a%u", (unsigned)(rnd() % 1000000));
-        cr_assert_eq(memtable_add(a, seq++, KIND_VALUE, k, (size_t)kl, "v", 1), 0);
-    }
+    add_random(a, 'a', 5000, 1000000, "v", &seq);
     memtable_attach_linker(b, lk); /* no sleep: a's ring entries are likely still there */
-    for (int i = 0; i < 5000; i++) {
-        int kl = snprintf(k, sizeof k, "b%u", (unsigned)(rnd() % 1000000));
-        cr_assert_eq(memtable_add(b, seq++, KIND_VALUE, k, (size_t)kl, "v", 1), 0);
-    }
+    add_random(b, 'b', 5000, 1000000, "v", &seq);
     cr_assert_eq(check_order(a, NULL), 5000u);
     memtable_unref(a); /* detached: freeing it leaves the linker alone */
     cr_assert_eq(check_order(b, NULL), 5000u);
