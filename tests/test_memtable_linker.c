@@ -244,3 +244,29 @@ Test(memtable_linker, copy_upto_of_an_attached_memtable_drops_exactly_the_later_
     memtable_unref(c);
     mt_linker_stop(lk);
 }
+
+/* The thread held back: the owner's adds fill the ring again and again, and each time the owner
+ * links one batch itself; nothing is lost or misordered, and once let go the thread links the
+ * rest. */
+Test(memtable_linker, a_full_ring_makes_the_owner_link_a_batch_itself, .timeout = 120) {
+    mt_linker *lk = mt_linker_start();
+    cr_assert_not_null(lk);
+    memtable *m = memtable_new();
+    memtable_attach_linker(m, lk);
+    mt_linker_debug_hold(lk, 1);
+    uint64_t seq = 1;
+    add_random(m, 'f', 60000, 1000000, "v", &seq);
+    uint64_t by_thread, by_owner;
+    mt_linker_stats(lk, &by_thread, &by_owner);
+    cr_assert_eq(by_thread, 0);
+    cr_assert_geq(by_owner, 60000 - 8192, "the owner linked %llu", (unsigned long long)by_owner);
+    cr_assert_lt(by_owner, 60000); /* one batch at a time: the ring keeps the rest */
+    mt_linker_debug_hold(lk, 0);
+    cr_assert_gt(wait_linked_by_thread(lk, 1), 0);
+    memtable_seal(m);
+    cr_assert_eq(check_order(m, NULL), 60000u);
+    mt_linker_stats(lk, &by_thread, &by_owner);
+    cr_assert_eq(by_thread + by_owner, 60000u);
+    memtable_unref(m);
+    mt_linker_stop(lk);
+}

@@ -118,7 +118,8 @@ typedef struct mt_link {
 
 /* Background linking (mt_linker): ring of nodes added but not yet linked, and batch bounds. */
 #ifndef MT_RING
-#define MT_RING 16384       /* entries; a full ring makes the owner link them itself */
+#define MT_RING 8192        /* entries; a full ring makes the owner link a batch itself, and
+                             * bounds what an ordered read links first (~2 ms) */
 #endif
 #ifndef MT_WAKE_AT
 #define MT_WAKE_AT 1024     /* unlinked entries the thread waits for (the owner wakes it then):
@@ -137,6 +138,7 @@ struct mt_linker {
     int stop;                 /* under mu */
     atomic_int sleeping;      /* the thread waits (or is about to) on cv */
     atomic_int owner_waiting; /* the owner wants mu: the thread steps aside between batches */
+    atomic_int held;          /* tests: the thread links nothing (mt_linker_debug_hold) */
     _Atomic uint64_t head;    /* entries pushed (owner writes) */
     _Atomic uint64_t tail;    /* entries linked (the consumer writes, under mu) */
     _Atomic uint64_t by_thread, by_owner; /* entries linked by each (stats) */
@@ -706,20 +708,24 @@ static void owner_lock(mt_linker *lk) {
     atomic_store_explicit(&lk->owner_waiting, 0, memory_order_relaxed);
 }
 
-/* The owner links everything pushed so far (m attached). */
-static void drain(memtable *m) {
+/* The owner links up to max entries of those pushed so far (m attached). */
+static void owner_consume(memtable *m, uint64_t max) {
     mt_linker *lk = m->lk;
     owner_lock(lk);
-    uint64_t n = consume(lk, m, UINT64_MAX);
+    uint64_t n = consume(lk, m, max);
     if (n) atomic_fetch_add_explicit(&lk->by_owner, n, memory_order_relaxed);
     pthread_mutex_unlock(&lk->mu);
 }
+
+/* The owner links everything pushed so far. */
+static void drain(memtable *m) { owner_consume(m, UINT64_MAX); }
 
 /* Owner: queues n (just added, not linked) for the linker. */
 static void link_push(memtable *m, mt_node *n, uint64_t t, mt_node *old) {
     mt_linker *lk = m->lk;
     uint64_t h = atomic_load_explicit(&lk->head, memory_order_relaxed);
-    if (h - atomic_load_explicit(&lk->tail, memory_order_acquire) >= MT_RING) drain(m);
+    if (h - atomic_load_explicit(&lk->tail, memory_order_acquire) >= MT_RING)
+        owner_consume(m, MT_CONSUME_MAX); /* the thread fell behind: one batch here */
     mt_link *e = &lk->ring[h % MT_RING];
     e->n = n;
     e->t = t;
@@ -745,7 +751,8 @@ static void *linker_main(void *arg) {
     while (!lk->stop) {
         memtable *m = lk->target;
         uint64_t t = atomic_load_explicit(&lk->tail, memory_order_relaxed);
-        if (m && atomic_load_explicit(&lk->head, memory_order_acquire) - t >= MT_WAKE_AT) {
+        if (m && atomic_load_explicit(&lk->head, memory_order_acquire) - t >= MT_WAKE_AT &&
+            !atomic_load_explicit(&lk->held, memory_order_relaxed)) {
             uint64_t n = consume(lk, m, MT_CONSUME_MAX);
             atomic_fetch_add_explicit(&lk->by_thread, n, memory_order_relaxed);
             pthread_mutex_unlock(&lk->mu);
@@ -754,7 +761,8 @@ static void *linker_main(void *arg) {
             continue;
         }
         atomic_store(&lk->sleeping, 1);
-        if (m && atomic_load(&lk->head) - t >= MT_WAKE_AT) { /* pushed meanwhile */
+        if (m && atomic_load(&lk->head) - t >= MT_WAKE_AT &&
+            !atomic_load_explicit(&lk->held, memory_order_relaxed)) { /* pushed meanwhile */
             atomic_store(&lk->sleeping, 0);
             continue;
         }
@@ -791,6 +799,15 @@ void mt_linker_stop(mt_linker *lk) {
     pthread_mutex_destroy(&lk->mu);
     pthread_cond_destroy(&lk->cv);
     free(lk);
+}
+
+void mt_linker_debug_hold(mt_linker *lk, int hold) {
+    atomic_store_explicit(&lk->held, hold != 0, memory_order_relaxed);
+    if (!hold) { /* wake it for what piled up */
+        pthread_mutex_lock(&lk->mu);
+        pthread_cond_signal(&lk->cv);
+        pthread_mutex_unlock(&lk->mu);
+    }
 }
 
 void mt_linker_stats(mt_linker *lk, uint64_t *by_thread, uint64_t *by_owner) {

@@ -132,6 +132,9 @@ mt_linker *mt_linker_start(void);
 void mt_linker_stop(mt_linker *lk);
 /* m (active, owner thread) gets its new entries linked by lk from now on. */
 void memtable_attach_linker(memtable *m, mt_linker *lk);
+/* Tests: hold != 0 makes the thread link nothing (the owner then links when the ring is full
+ * and at its drains); 0 lets it go on. Any thread. */
+void mt_linker_debug_hold(mt_linker *lk, int hold);
 /* Entries linked by the thread and by the owner (drains, a full ring) so far; any thread. */
 void mt_linker_stats(mt_linker *lk, uint64_t *by_thread, uint64_t *by_owner);
 
