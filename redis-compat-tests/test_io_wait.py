@@ -18,6 +18,9 @@ first, so a test can see the loop go on while a read is in flight:
   records too (the key's metadata first, then the members the arguments name); LRANGE, XRANGE
   and XREVRANGE park for the blocks where their range starts
 * 8 concurrent clients with a model of their own keys plus shared read-only cold keys
+* a reply built from reads alone leaves as soon as its command has run, not after the rest of
+  the loop's iteration; a write's reply, and a read's that sees a write not yet committed, wait
+  for the iteration's commit
 Kevo-only (skipped against redis-server)."""
 import os
 import random
@@ -392,6 +395,44 @@ def concurrent_clients_with_a_model():
     for t in ts:
         t.join()
     eq(errors, [], "client errors")
+
+
+@test
+def read_replies_leave_before_the_rest_of_the_iteration():
+    s = server()
+    r = s.redis()
+    r.set("early:k", "v0")
+    # busy: DEBUG SLEEP 0.3 holds the loop while a (then a2) and b send; when it is over, one
+    # iteration runs a's command, a2's, then b's DEBUG SLEEP 0.6, and commits at its end
+    for case in ("read", "write", "read after write"):
+        busy, a, a2, b = s.raw(), s.raw(), s.raw(), s.raw()
+        busy.send("DEBUG", "SLEEP", "0.3")
+        time.sleep(0.1)
+        t0 = time.time()
+        if case == "read":
+            a.send("GET", "early:k")
+        else:
+            a.send("SET", "early:k", case)
+        time.sleep(0.02)
+        if case == "read after write":
+            a2.send("GET", "early:k")
+            time.sleep(0.02)
+        b.send("DEBUG", "SLEEP", "0.6")
+        got = a.reply()[1]
+        ta = time.time() - t0
+        if case == "read after write":
+            eq(a2.reply()[1], case.encode(), "the read sees the write")
+            ta = time.time() - t0
+        eq(b.reply()[1], "OK", "b's sleep")
+        eq(busy.reply()[1], "OK", "the first sleep")
+        if case == "read":
+            eq(got, b"v0", "GET")
+            ok(ta < 0.5, "a read's reply left before the 0.6 s that followed it (%.3fs)" % ta)
+        else:
+            eq(got, "OK", "SET")
+            ok(ta >= 0.6, "%s: the reply waited for the commit after b's sleep (%.3fs)" % (case, ta))
+        for c in (busy, a, a2, b):
+            c.close()
 
 
 if __name__ == "__main__":

@@ -73,6 +73,9 @@ static strmap *clients_by_id;     /* id (8 bytes, native order) -> client */
 
 /* ---------------------------------------------------------------- lists */
 
+static int write_out(client *c, int may_free);
+static int reply_may_go_now(const client *c);
+
 static void pending_add(client *c)
 {
     struct client_internal *ci = c->in;
@@ -521,6 +524,7 @@ void client_process_input(client *c)
     if (c->fd >= 0 && reply_buf_pending(&ci->rb)) {
         pending_add(c);
         client_check_output_limit(c);
+        if (reply_may_go_now(c) && write_out(c, 0) == 0 && !reply_buf_pending(&ci->rb)) pending_remove(c);
     } else if (c->fd >= 0 && (c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
         client_close_async(c);
     }
@@ -541,14 +545,17 @@ void client_unblocked(client *c)
     unblocked_add(c);
 }
 
-void client_process_unblocked(void)
+int client_process_unblocked(long long budget_us)
 {
+    uint64_t deadline = budget_us > 0 ? server_ustime() + (uint64_t)budget_us : 0;
     while (unblocked_head) {
         client *c = unblocked_head;
         unblocked_remove(c);
         if (c->in->closing) continue;
         client_process_input(c);
+        if (unblocked_head && deadline && server_ustime() >= deadline) return 1;
     }
+    return 0;
 }
 
 void client_schedule_input(client *c)
@@ -609,7 +616,24 @@ static void client_writable_handler(event_loop *el, int fd, void *data, int mask
 }
 
 /* Writes what it can; returns 0, or -1 when the client was freed. */
-static int client_write(client *c)
+static int client_write(client *c) { return write_out(c, 1); }
+
+/* 1 when c's replies may go out now, before this iteration's commit: nothing they could show
+ * is waiting for the commit (no write since the last one, in the engine or by c; no failure to
+ * report) and nothing else holds them. Replies to reads then leave as soon as their command has
+ * run, not after every other client's work of the iteration (lsm_commit_pending). */
+static int reply_may_go_now(const client *c)
+{
+    const struct client_internal *ci = c->in;
+    if (ci->closing || ci->held || ci->protected_ || ci->mark_iter == server.iteration || server.epoch_commit_error ||
+        (c->flags & CLIENT_CLOSE_AFTER_REPLY))
+        return 0;
+    return !server.engine || !lsm_commit_pending(server.engine);
+}
+
+/* Writes what it can; returns 0, or -1 when the client is gone: freed (may_free), else closed
+ * asynchronously (the caller may still touch it). */
+static int write_out(client *c, int may_free)
 {
     struct client_internal *ci = c->in;
     size_t total = 0;
@@ -622,7 +646,8 @@ static int client_write(client *c)
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
             log_msg(LL_VERBOSE, "Error writing to client: %s", strerror(errno));
-            client_free(c);
+            if (may_free) client_free(c);
+            else client_close_async(c);
             return -1;
         }
         reply_buf_consume(&ci->rb, (size_t)w);
@@ -642,7 +667,8 @@ static int client_write(client *c)
             ci->wr_handler = 0;
         }
         if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
-            client_free(c);
+            if (may_free) client_free(c);
+            else client_close_async(c);
             return -1;
         }
     }

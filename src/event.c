@@ -34,6 +34,7 @@ struct event_loop {
     long long next_timer_id;
     ev_hook_proc before_sleep;
     int stop;
+    int no_wait_once; /* ev_dont_wait */
     /* busy polling (ev_set_busy_poll): limit and current adaptive window, in ns */
     long long poll_limit_ns, poll_window_ns;
     ev_busy_poll_stats poll_stats;
@@ -243,6 +244,8 @@ static int ev_wait(event_loop *el, int timeout)
     return n;
 }
 
+void ev_dont_wait(event_loop *el) { el->no_wait_once = 1; }
+
 void ev_set_busy_poll(event_loop *el, long long limit_us)
 {
     cpu_set_t cpus;
@@ -267,7 +270,8 @@ int ev_process(event_loop *el, int dont_wait)
 {
     if (el->before_sleep) el->before_sleep(el);
     int timeout = -1;
-    if (dont_wait) {
+    if (dont_wait || el->no_wait_once) {
+        el->no_wait_once = 0;
         timeout = 0;
     } else if (el->timers) {
         long long now = ev_mstime(), nearest = -1;

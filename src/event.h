@@ -29,6 +29,10 @@ long long ev_timer_add(event_loop *el, long long ms, ev_timer_proc proc, void *d
  * 0, or -1 when no such timer exists (fired for good, or deleted). */
 int ev_timer_del(event_loop *el, long long id);
 void ev_set_before_sleep(event_loop *el, ev_hook_proc proc);
+/* The current iteration's wait (or the next one's, when called from a file event or timer) does
+ * not block: work was left for the next iteration (a before-sleep hook that ran out of its time
+ * slice). */
+void ev_dont_wait(event_loop *el);
 /* Busy polling: before a wait that would block, poll the ready list (epoll_wait with timeout 0)
  * for up to a window of at most limit_us. A client's request then arrives at a loop that is
  * not asleep: neither side pays for a wakeup, which on loopback and in VMs is a large part of a

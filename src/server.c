@@ -278,14 +278,18 @@ void server_commit_point(void)
     else server.epoch_commit_error = r; /* reported, with this epoch's replies, in before_sleep */
 }
 
+#define UNBLOCKED_SLICE_US 30 /* before_sleep's time for resumed clients per iteration */
+
 static void before_sleep(event_loop *el)
 {
-    (void)el;
     check_shutdown();
     /* clients unblocked since the last iteration (served, timed out, CLIENT UNBLOCK) go on with
      * their pipelined commands now, so their writes join this iteration's commit */
     blocking_handle_ready();
-    client_process_unblocked();
+    /* in time slices: a loop busy with many resumed clients (parked commands whose reads landed)
+     * still comes back to the sockets every slice, so a request that needs no disk waits for one
+     * slice, not for all of them */
+    if (client_process_unblocked(UNBLOCKED_SLICE_US)) ev_dont_wait(el);
     /* the io_uring reads the iteration's parked commands queued start now, together */
     if (server.engine) lsm_prefetch_flush(server.engine);
     int ok = 1;

@@ -506,6 +506,62 @@ Test(prefetch, held_uring_reads_start_at_the_flush) { held_uring_reads(1); }
 
 Test(prefetch, held_uring_reads_start_at_the_flush_from_a_submitting_thread) { held_uring_reads(2); }
 
+/* Completed io_uring reads are reaped at most max per lsm_prefetch_done (the loop serves other
+ * clients between calls): with every read landed, each call reports at most max lookups, and
+ * the event fd is readable again as long as any are left, so a caller that waits on it hears of
+ * every one. */
+static void reaped_in_small_batches(int uring)
+{
+    char dir[256], k[32];
+    lsm_t *db = cold_uring_db(dir, sizeof dir, "completions_are_reaped_in_batches_of_max", uring);
+    if (!db) return;
+    lsm_iter *it = lsm_iter_new(db); /* every table opened: what follows needs block reads only */
+    cr_assert_not_null(it);
+    for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+    }
+    cr_assert_eq(lsm_iter_status(it), 0);
+    lsm_iter_free(it);
+    evict_page_cache(dir);
+    lsm_prefetch_hold(db, 1);
+    int n = 0;
+    for (int i = 25; i < NKEYS; i += 50) {
+        key_of(k, sizeof k, i);
+        if (lsm_get_ready(db, k, strlen(k)) != LSM_EAGAIN) continue;
+        cr_assert_eq(lsm_prefetch(db, k, strlen(k), 1 + (uint64_t)n), 0);
+        n++;
+    }
+    cr_assert_gt(n, 8, "blocks to read (%d)", n);
+    lsm_prefetch_flush(db);
+    usleep(500 * 1000); /* every read lands meanwhile (a cold 4 KiB read takes well under 1 ms) */
+    char seen[NKEYS / 50 + 1];
+    memset(seen, 0, sizeof seen);
+    int left = n, calls = 0;
+    while (left > 0) {
+        struct pollfd q = {.fd = lsm_read_event_fd(db), .events = POLLIN, .revents = 0};
+        cr_assert_eq(poll(&q, 1, 5000), 1, "the event fd says %d lookups are left", left);
+        uint64_t tags[2];
+        int got = lsm_prefetch_done(db, tags, 2);
+        cr_assert_leq(got, 2);
+        calls++;
+        for (int j = 0; j < got; j++) {
+            cr_assert(tags[j] >= 1 && tags[j] <= (uint64_t)n && !seen[tags[j]], "tag %llu",
+                      (unsigned long long)tags[j]);
+            seen[tags[j]] = 1;
+            left--;
+        }
+    }
+    cr_assert_geq(calls, (n + 1) / 2, "at most 2 reported per call (%d calls for %d)", calls, n);
+    cr_assert_eq(lsm_close(db), 0);
+    etu_rmrf(dir);
+}
+
+Test(prefetch, completions_are_reaped_in_batches_of_max) { reaped_in_small_batches(1); }
+
+Test(prefetch, completions_are_reaped_in_batches_of_max_from_a_submitting_thread)
+{
+    reaped_in_small_batches(2);
+}
+
 /* Pages of dir's .sst files in the page cache (cachestat(2)), or -1 where the kernel has no
  * cachestat. */
 static long sst_pages_cached(const char *dir)

@@ -226,3 +226,36 @@ Test(event, a_short_blocking_wait_grows_the_window_back)
     cr_assert_leq(w, 1000);
     loop_with_pipe_free(el, &p);
 }
+
+static int hook_calls;
+static void hook_dont_wait_once(event_loop *el)
+{
+    if (hook_calls++ == 0) ev_dont_wait(el);
+}
+
+/* ev_dont_wait from the before-sleep hook (work left for the next iteration): that iteration's
+ * wait returns at once although nothing is ready and no timer is set; the one after blocks as
+ * usual (here until a timer fires 200 ms later). */
+Test(event, dont_wait_makes_one_wait_return_at_once, .timeout = 10)
+{
+    pipe_state p;
+    event_loop *el = loop_with_pipe(&p);
+    ev_set_busy_poll(el, 0);
+    hook_calls = 0;
+    ev_set_before_sleep(el, hook_dont_wait_once);
+    struct timespec t0, t1, t2;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(ev_process(el, 0), 0, "nothing was ready");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long long first_ms = (t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    cr_assert_lt(first_ms, 150, "the wait after ev_dont_wait did not block (%lld ms)", first_ms);
+    int fired = 0;
+    ev_timer_add(el, 200, on_timer, &fired);
+    ev_process(el, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t2);
+    long long second_ms = (t2.tv_sec - t1.tv_sec) * 1000LL + (t2.tv_nsec - t1.tv_nsec) / 1000000;
+    cr_assert_eq(fired, 1);
+    cr_assert_geq(second_ms, 150, "the next wait blocked until the timer (%lld ms)", second_ms);
+    cr_assert_eq(hook_calls, 2);
+    loop_with_pipe_free(el, &p);
+}

@@ -102,6 +102,39 @@ Test(lsm_basic, put_get_delete_overwrite) {
     cr_assert_eq(lsm_close(db), 0);
 }
 
+/* lsm_commit_pending: 1 from a write (or an open group, or counters changed) until the commit
+ * that makes it durable, 0 otherwise: the server sends replies built from reads alone before
+ * its commit only then. With `always`, a flushed but not yet fsynced WAL still counts. */
+Test(lsm_basic, commit_pending_from_a_write_until_its_commit) {
+    for (int always = 0; always < 2; always++) {
+        lsm_options o = small_opts();
+        o.sync_mode = always ? LSM_SYNC_ALWAYS : LSM_SYNC_NO;
+        lsm_t *db = open_db(&o);
+        cr_assert_eq(lsm_commit_pending(db), 0, "a fresh database");
+        expect_absent(db, "a");
+        cr_assert_eq(lsm_commit_pending(db), 0, "reads change nothing");
+        cr_assert_eq(lsm_put(db, "a", 1, "1", 1), 0);
+        cr_assert_eq(lsm_commit_pending(db), 1, "a write");
+        cr_assert_eq(lsm_commit(db), 0);
+        cr_assert_eq(lsm_commit_pending(db), 0, "committed");
+        lsm_group_begin(db);
+        cr_assert_eq(lsm_commit_pending(db), 1, "an open group");
+        cr_assert_eq(lsm_delete(db, "a", 1), 0);
+        cr_assert_eq(lsm_group_end(db), 0);
+        cr_assert_eq(lsm_commit_pending(db), 1, "a group's record");
+        cr_assert_eq(lsm_commit(db), 0);
+        cr_assert_eq(lsm_commit_pending(db), 0);
+        cr_assert_eq(lsm_counter_add(db, 0, 5), 0);
+        cr_assert_eq(lsm_commit_pending(db), 1, "a counter");
+        cr_assert_eq(lsm_commit(db), 0);
+        cr_assert_eq(lsm_commit_pending(db), 0);
+        expect_absent(db, "a");
+        cr_assert_eq(lsm_close(db), 0);
+        rm_rf(dir);
+        setup();
+    }
+}
+
 Test(lsm_basic, empty_value_survives_flush_and_reopen) {
     lsm_options o = small_opts();
     lsm_t *db = open_db(&o);

@@ -1349,6 +1349,14 @@ static int do_commit(lsm_t *db) {
     return 0;
 }
 
+int lsm_commit_pending(lsm_t *db) {
+    if (db->group_depth || db->commit_poisoned || !db->wal) return 1;
+    if (atomic_load_explicit(&db->sync_errno, memory_order_acquire)) return 1;
+    if (db->committed_seq != db->last_seq || wal_writer_buffered(db->wal)) return 1;
+    if (db->o.sync_mode == LSM_SYNC_ALWAYS && db->wal_dirty) return 1;
+    return memcmp(db->committed_counters, db->counters, sizeof(db->counters)) != 0;
+}
+
 int lsm_commit_wanted(lsm_t *db) {
     return db->group_depth == 0 && db->wal && !db->bg_error && wal_writer_buffered(db->wal) && mem_full(db);
 }

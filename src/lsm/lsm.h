@@ -263,6 +263,13 @@ int lsm_commit(lsm_t *db);
  * mean the writes before it are absent). Owner thread. */
 int lsm_commit_wanted(lsm_t *db);
 
+/* 1 when lsm_commit has something to make durable or to report: writes (or counter changes)
+ * since the last commit, WAL bytes not yet written out, an `always` WAL not yet fsynced, an open
+ * write group, or a failure waiting to be returned. 0 means every value a read sees now is as
+ * durable as the sync mode makes a commit: a reply built from reads alone may be sent before the
+ * next commit. Cheap (a few loads). Owner thread. */
+int lsm_commit_pending(lsm_t *db);
+
 /* 0 when writes are accepted; otherwise the code refusing them (LSM_EIO, or LSM_ENOMEM when
  * only a restart can recover), with *why (if not NULL) saying what failed; valid until the next
  * engine call. Owner thread. */

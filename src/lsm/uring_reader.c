@@ -371,7 +371,9 @@ static void complete(uring_reader *u, ur_io *io, int res, uring_redo_fn redo, vo
 
 int uring_reader_done(uring_reader *u, uint64_t *tags, int max, uring_redo_fn redo, void *ctx) {
     struct io_uring_cqe *cqe;
-    while (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
+    /* at most max reads reaped per call (each verifies and caches a block): the caller's loop
+     * serves others between calls; the rest are signalled like new completions */
+    for (int reaped = 0; reaped < max && io_uring_peek_cqe(&u->ring, &cqe) == 0; reaped++) {
         ur_io *io = io_uring_cqe_get_data(cqe);
         int res = cqe->res;
         io_uring_cqe_seen(&u->ring, cqe);
@@ -387,7 +389,7 @@ int uring_reader_done(uring_reader *u, uint64_t *tags, int max, uring_redo_fn re
         memmove(u->ready, u->ready + n, (u->nready - (size_t)n) * sizeof(*u->ready));
         u->nready -= (size_t)n;
     }
-    if (u->nready) signal_efd(u);
+    if (u->nready || io_uring_cq_ready(&u->ring)) signal_efd(u);
     return n;
 }
 
