@@ -158,7 +158,9 @@ void client_pause_write(client *c);
 void client_unblocked(client *c);
 /* Before-sleep, before the WAL commit: processes the pending input of the clients unblocked since
  * the last call (and of those they unblock in turn), in order, for at most budget_us
- * microseconds (<= 0: all of them). Returns 1 when clients were left for the next call. */
+ * microseconds (<= 0: all of them) while nothing waits for a commit (once a write does, all of
+ * them: their replies go out together after one commit). Returns 1 when clients were left for
+ * the next call. */
 int client_process_unblocked(long long budget_us);
 /* Resumes every paused client (the engine is no longer stalled): runs their pending commands. */
 void client_resume_paused(void);

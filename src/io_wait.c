@@ -19,10 +19,6 @@
 #define READAHEAD_COMMANDS 16    /* pipelined commands behind a parked one */
 #define READAHEAD_BYTES (64 * 1024)
 #define READAHEAD_ARGS 64
-/* Completed reads are reaped (block verified and cached, waiters resumed) REAP_BATCH at a time for
- * at most REAP_SLICE_US per event, so requests that need no disk are not stuck behind a burst. */
-#define REAP_BATCH 8
-#define REAP_SLICE_US 30
 
 static io_wait_stats st;
 
@@ -325,17 +321,15 @@ static void requeue(client *c)
 void io_wait_reads_done(void)
 {
     if (!server.engine) return;
-    uint64_t tags[REAP_BATCH];
-    uint64_t deadline = server_ustime() + REAP_SLICE_US;
+    uint64_t tags[256];
     int n;
-    while ((n = lsm_prefetch_done(server.engine, tags, REAP_BATCH)) > 0) {
+    while ((n = lsm_prefetch_done(server.engine, tags, 256)) > 0) {
         for (int i = 0; i < n; i++) {
             if (!tags[i]) continue; /* read-ahead */
             client *c = client_by_id(tags[i]);
             if (c && (c->flags & CLIENT_IO_WAIT) && --c->io_pending <= 0) requeue(c);
         }
-        /* the engine signals its event fd again for what is left: the loop comes back */
-        if (n < REAP_BATCH || server_ustime() >= deadline) break;
+        if (n < 256) break;
     }
 }
 

@@ -286,10 +286,13 @@ static void before_sleep(event_loop *el)
     /* clients unblocked since the last iteration (served, timed out, CLIENT UNBLOCK) go on with
      * their pipelined commands now, so their writes join this iteration's commit */
     blocking_handle_ready();
-    /* in time slices: a loop busy with many resumed clients (parked commands whose reads landed)
-     * still comes back to the sockets every slice, so a request that needs no disk waits for one
-     * slice, not for all of them */
-    if (client_process_unblocked(UNBLOCKED_SLICE_US)) ev_dont_wait(el);
+    /* in time slices (at least as long as the last iteration's file events took: resumed clients
+     * get an equal share): a loop busy with many resumed clients (parked commands whose reads
+     * landed) still comes back to the sockets every slice, so a request that needs no disk
+     * waits for one slice, not for all of them */
+    long long slice = ev_last_events_us(el);
+    if (slice < UNBLOCKED_SLICE_US) slice = UNBLOCKED_SLICE_US;
+    if (client_process_unblocked(slice)) ev_dont_wait(el);
     /* the io_uring reads the iteration's parked commands queued start now, together */
     if (server.engine) lsm_prefetch_flush(server.engine);
     int ok = 1;
