@@ -73,6 +73,8 @@ static strmap *clients_by_id;     /* id (8 bytes, native order) -> client */
 
 /* ---------------------------------------------------------------- lists */
 
+#define UNBLOCKED_MAX_US 2000 /* client_process_unblocked returns after this long */
+
 static int write_out(client *c, int may_free);
 static int reply_may_go_now(const client *c);
 
@@ -547,17 +549,22 @@ void client_unblocked(client *c)
 
 int client_process_unblocked(long long budget_us)
 {
-    uint64_t deadline = budget_us > 0 ? server_ustime() + (uint64_t)budget_us : 0;
+    uint64_t start = server_ustime();
+    uint64_t next_poll = budget_us > 0 ? start + (uint64_t)budget_us : 0;
     while (unblocked_head) {
         client *c = unblocked_head;
         unblocked_remove(c);
         if (c->in->closing) continue;
         client_process_input(c);
-        /* out of time: the rest wait for the next call, unless writes wait for this commit
-         * (they are acknowledged together: one WAL write and fsync for all) */
-        if (unblocked_head && deadline && server_ustime() >= deadline &&
-            !(server.engine && lsm_commit_pending(server.engine)))
-            return 1;
+        if (!unblocked_head || !next_poll) continue;
+        uint64_t now = server_ustime();
+        if (now < next_poll || (server.engine && lsm_commit_pending(server.engine))) continue;
+        if (now - start >= UNBLOCKED_MAX_US) return 1;
+        /* every budget_us while only reads ran: the sockets' new input is served in between
+         * (requests answered from memory leave at once; disk-bound ones park, their reads start) */
+        if (server.el) ev_process_file_events_nested(server.el);
+        if (server.engine) lsm_prefetch_flush(server.engine);
+        next_poll = server_ustime() + (uint64_t)budget_us;
     }
     return 0;
 }

@@ -157,10 +157,11 @@ void client_pause_write(client *c);
  * Never called while c's own input is being processed. */
 void client_unblocked(client *c);
 /* Before-sleep, before the WAL commit: processes the pending input of the clients unblocked since
- * the last call (and of those they unblock in turn), in order, for at most budget_us
- * microseconds (<= 0: all of them) while nothing waits for a commit (once a write does, all of
- * them: their replies go out together after one commit). Returns 1 when clients were left for
- * the next call. */
+ * the last call (and of those they unblock in turn), in order. While nothing waits for a commit
+ * (only reads ran), every budget_us (> 0) it handles the loop's ready file events in between
+ * (ev_process_file_events_nested: new requests, landed reads) and starts the reads they queued;
+ * after 2 ms of that it returns 1, leaving the rest for the next call. Once a write waits for
+ * the commit it goes on to the end (their replies go out together after one commit): returns 0. */
 int client_process_unblocked(long long budget_us);
 /* Resumes every paused client (the engine is no longer stalled): runs their pending commands. */
 void client_resume_paused(void);

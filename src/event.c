@@ -35,7 +35,6 @@ struct event_loop {
     ev_hook_proc before_sleep;
     int stop;
     int no_wait_once; /* ev_dont_wait */
-    long long last_events_ns; /* ev_last_events_us */
     /* busy polling (ev_set_busy_poll): limit and current adaptive window, in ns */
     long long poll_limit_ns, poll_window_ns;
     ev_busy_poll_stats poll_stats;
@@ -247,8 +246,6 @@ static int ev_wait(event_loop *el, int timeout)
 
 void ev_dont_wait(event_loop *el) { el->no_wait_once = 1; }
 
-long long ev_last_events_us(const event_loop *el) { return el->last_events_ns / 1000; }
-
 void ev_set_busy_poll(event_loop *el, long long limit_us)
 {
     cpu_set_t cpus;
@@ -286,7 +283,6 @@ int ev_process(event_loop *el, int dont_wait)
         }
     }
     int n = ev_wait(el, timeout);
-    long long events_start = n > 0 ? ev_nstime() : 0;
     int processed = 0;
     for (int i = 0; i < n; i++) {
         int fd = el->fired[i].data.fd;
@@ -312,7 +308,6 @@ int ev_process(event_loop *el, int dont_wait)
             el->nfired_cap *= 2;
         }
     }
-    el->last_events_ns = n > 0 ? ev_nstime() - events_start : 0;
     processed += ev_run_timers(el);
     return processed;
 }

@@ -33,8 +33,6 @@ void ev_set_before_sleep(event_loop *el, ev_hook_proc proc);
  * not block: work was left for the next iteration (a before-sleep hook that ran out of its time
  * slice). */
 void ev_dont_wait(event_loop *el);
-/* How long the last iteration's file events took to handle, in microseconds (0: none fired). */
-long long ev_last_events_us(const event_loop *el);
 /* Busy polling: before a wait that would block, poll the ready list (epoll_wait with timeout 0)
  * for up to a window of at most limit_us. A client's request then arrives at a loop that is
  * not asleep: neither side pays for a wakeup, which on loopback and in VMs is a large part of a

@@ -278,7 +278,7 @@ void server_commit_point(void)
     else server.epoch_commit_error = r; /* reported, with this epoch's replies, in before_sleep */
 }
 
-#define UNBLOCKED_SLICE_US 30 /* before_sleep's time for resumed clients per iteration */
+#define UNBLOCKED_SLICE_US 30 /* resumed clients' time between two polls of the sockets */
 
 static void before_sleep(event_loop *el)
 {
@@ -286,13 +286,10 @@ static void before_sleep(event_loop *el)
     /* clients unblocked since the last iteration (served, timed out, CLIENT UNBLOCK) go on with
      * their pipelined commands now, so their writes join this iteration's commit */
     blocking_handle_ready();
-    /* in time slices (at least as long as the last iteration's file events took: resumed clients
-     * get an equal share): a loop busy with many resumed clients (parked commands whose reads
-     * landed) still comes back to the sockets every slice, so a request that needs no disk
-     * waits for one slice, not for all of them */
-    long long slice = ev_last_events_us(el);
-    if (slice < UNBLOCKED_SLICE_US) slice = UNBLOCKED_SLICE_US;
-    if (client_process_unblocked(slice)) ev_dont_wait(el);
+    /* the sockets are polled every slice in between (while only reads ran): a loop busy with
+     * many resumed clients (parked commands whose reads landed) serves a request that needs no
+     * disk after one slice, not after all of them */
+    if (client_process_unblocked(UNBLOCKED_SLICE_US)) ev_dont_wait(el);
     /* the io_uring reads the iteration's parked commands queued start now, together */
     if (server.engine) lsm_prefetch_flush(server.engine);
     int ok = 1;
