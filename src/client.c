@@ -73,8 +73,6 @@ static strmap *clients_by_id;     /* id (8 bytes, native order) -> client */
 
 /* ---------------------------------------------------------------- lists */
 
-#define UNBLOCKED_MAX_US 2000 /* client_process_unblocked returns after this long */
-
 static int write_out(client *c, int may_free);
 static int reply_may_go_now(const client *c);
 
@@ -524,9 +522,9 @@ void client_process_input(client *c)
     }
     if (ci->qbpos == ci->qblen) ci->qbpos = ci->qblen = 0;
     if (c->fd >= 0 && reply_buf_pending(&ci->rb)) {
-        pending_add(c);
         client_check_output_limit(c);
-        if (reply_may_go_now(c) && write_out(c, 0) == 0 && !reply_buf_pending(&ci->rb)) pending_remove(c);
+        /* sent now when it may be (and all of it went), else in before-sleep */
+        if (!(reply_may_go_now(c) && write_out(c, 0) == 0 && !reply_buf_pending(&ci->rb))) pending_add(c);
     } else if (c->fd >= 0 && (c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
         client_close_async(c);
     }
@@ -547,8 +545,11 @@ void client_unblocked(client *c)
     unblocked_add(c);
 }
 
+#define UNBLOCKED_MAX_US 2000 /* client_process_unblocked returns after this long */
+
 int client_process_unblocked(long long budget_us)
 {
+    if (!unblocked_head) return 0;
     uint64_t start = server_ustime();
     uint64_t next_poll = budget_us > 0 ? start + (uint64_t)budget_us : 0;
     while (unblocked_head) {
