@@ -18,6 +18,8 @@ first, so a test can see the loop go on while a read is in flight:
   records too (the key's metadata first, then the members the arguments name); LRANGE, XRANGE
   and XREVRANGE park for the blocks where their range starts
 * 8 concurrent clients with a model of their own keys plus shared read-only cold keys
+* the active expire cycle queues the reads of due keys' records on disk instead of reading them
+  on the loop, and expires the keys once they landed
 * a reply built from reads alone leaves as soon as its command has run, not after the rest of
   the loop's iteration; a write's reply, and a read's that sees a write not yet committed, wait
   for the iteration's commit
@@ -433,6 +435,44 @@ def read_replies_leave_before_the_rest_of_the_iteration():
             ok(ta >= 0.6, "%s: the reply waited for the commit after b's sleep (%.3fs)" % (case, ta))
         for c in (busy, a, a2, b):
             c.close()
+
+
+@test(timeout=90)
+def expiry_reads_cold_keys_off_the_loop():
+    """The active expire cycle must read a due key's record (is the index entry still its
+    incarnation's?); a record on disk is read by the reader threads, not on the loop: the cycle
+    queues the reads and stops, and expires the keys once they landed."""
+    s = server()
+    r = s.redis()
+    n = 100
+    size0 = r.dbsize()
+    at = int(time.time() * 1000) + 3000
+    p = r.pipeline(transaction=False)
+    for i in range(n):
+        p.set(b"exp:%04d" % i, value(i), pxat=at)
+    p.execute()
+    r.execute_command("COMPACT")
+    eq(r.execute_command("DEBUG", "RELOAD"), b"OK", "DEBUG RELOAD (an empty block cache)")
+    cold()
+    st = r.info("stats")
+    e0, q0 = int(st["expired_keys"]), int(st["disk_reads_queued_by_expire"])
+    delay(r, 700)
+    try:
+        while time.time() * 1000 < at + 400:
+            time.sleep(0.05)
+        st = r.info("stats")
+        eq(int(st["expired_keys"]) - e0, 0, "no key expired before its read landed")
+        ok(int(st["disk_reads_queued_by_expire"]) - q0 >= 1, "the cycle queued reads")
+        t0 = time.time()
+        eq(r.ping(), True, "PING")
+        ok(time.time() - t0 < 0.3, "the loop answers meanwhile (%.3fs)" % (time.time() - t0))
+    finally:
+        delay(r, 0)
+    wait_until(lambda: int(r.info("stats")["expired_keys"]) - e0 >= n, 30, what="every key expired")
+    eq(int(r.info("stats")["expired_keys"]) - e0, n, "each key expired once")
+    eq(r.dbsize(), size0, "DBSIZE exact")
+    for i in range(0, n, 7):
+        eq(r.get(b"exp:%04d" % i), None, "expired key %d" % i)
 
 
 if __name__ == "__main__":

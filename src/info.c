@@ -385,6 +385,7 @@ static void sec_stats(sbuf *sb)
               "disk_wait_clients:%lld\r\n"
               "disk_reads_queued:%lld\r\n"
               "disk_readahead_queued:%lld\r\n"
+              "disk_reads_queued_by_expire:%lld\r\n"
               "busy_poll_limit_us:%lld\r\n"
               "busy_poll_window_us:%lld\r\n"
               "busy_poll_hits:%lld\r\n"
@@ -396,7 +397,7 @@ static void sec_stats(sbuf *sb)
               pubsub_pattern_count(), pubsub_channel_count(PUBSUB_SHARD), tracking_total_keys(),
               tracking_total_items(), tracking_total_prefixes(), server.stat.total_error_replies,
               server.stat_total_reads, server.stat_total_writes, server.stat_paused_writes,
-              iw.parked_commands, iw.parked_now, iw.reads_queued, iw.readahead_queued, poll.limit_us, poll.window_us, poll.hits, poll.misses);
+              iw.parked_commands, iw.parked_now, iw.reads_queued, iw.readahead_queued, keyspace_expire_reads_queued(), poll.limit_us, poll.window_us, poll.hits, poll.misses);
 }
 
 static void sec_replication(sbuf *sb)

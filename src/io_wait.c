@@ -326,6 +326,10 @@ void io_wait_reads_done(void)
     while ((n = lsm_prefetch_done(server.engine, tags, 256)) > 0) {
         for (int i = 0; i < n; i++) {
             if (!tags[i]) continue; /* read-ahead */
+            if (tags[i] == KS_EXPIRE_READ_TAG) { /* the active expire cycle's */
+                keyspace_expire_read_done();
+                continue;
+            }
             client *c = client_by_id(tags[i]);
             if (c && (c->flags & CLIENT_IO_WAIT) && --c->io_pending <= 0) requeue(c);
         }

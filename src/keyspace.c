@@ -143,6 +143,10 @@ static int ks_dbrev[KEVO_MAX_DBS];   /* physical -> logical */
 static char ks_xresume[512];         /* active cycle: resume the 'x' walk here (a lower bound) */
 static size_t ks_xresume_len;
 static uint64_t ks_last_now;     /* the cycle's previous clock reading */
+static int ks_expire_reads;        /* reads the cycle queued that have not landed */
+static uint64_t ks_expire_reads_at_us; /* when they were queued */
+static int ks_expire_fast;         /* they all landed: a fast cycle is due */
+static long long ks_expire_reads_total;
 static long long ks_avg_ttl[KEVO_MAX_DBS];
 
 
@@ -165,6 +169,8 @@ int keyspace_open(void) {
     for (int i = 0; i < KEVO_MAX_DBS; i++) ks_dbmap[i] = ks_dbrev[i] = i;
     ks_xresume_len = 0;
     ks_last_now = 0;
+    ks_expire_reads = 0; /* a reopened engine dropped the reads in flight */
+    ks_expire_fast = 0;
     memset(ks_avg_ttl, 0, sizeof(ks_avg_ttl));
     cursor_table_reset();
     if (!ks_lazy_batch) ks_lazy_batch = lsm_batch_new();
@@ -527,8 +533,57 @@ static uint64_t ks_clock_us(void) {
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+void keyspace_expire_read_done(void) {
+    if (ks_expire_reads > 0 && --ks_expire_reads == 0) ks_expire_fast = 1;
+}
+
+int keyspace_expire_fast_due(void) { return ks_expire_fast; }
+
+long long keyspace_expire_reads_queued(void) { return ks_expire_reads_total; }
+
+/* Reads still in flight after this long are taken as lost (the cycle goes on without them). */
+#define KS_EXPIRE_READ_WAIT_US 2000000
+
+/* The cycle met a due key (engine key ek) whose record is not in memory, it = its index entry:
+ * queues its read and those of the due keys after it whose records are not in memory either
+ * (moving it forward), up to KS_EXPIRE_READAHEAD entries. Returns the reads queued; 0 when the
+ * first could not be (no reader threads, too many in flight): it is then untouched and the
+ * caller reads in place. */
+static int queue_expire_reads(lsm_iter *it, uint64_t now, const char *ek, size_t eklen) {
+    if (lsm_prefetch(server.engine, ek, eklen, KS_EXPIRE_READ_TAG) != 0) return 0;
+    int queued = 1;
+    lsm_iter_next(it);
+    for (int scanned = 1; lsm_iter_valid(it) && scanned < KS_EXPIRE_READAHEAD; lsm_iter_next(it), scanned++) {
+        size_t xl;
+        const char *xk = lsm_iter_key(it, &xl);
+        if (xl < 10 || xk[0] != KS_TAG_EXPIRE || get_be64(xk + 1) > now) break;
+        int phys = (unsigned char)xk[9];
+        if (phys >= KEVO_MAX_DBS) continue;
+        ekey e;
+        if (ekey_k(&e, phys, xk + 10, xl - 10)) break;
+        int r = lsm_get_ready(server.engine, e.p, e.len);
+        if (r == LSM_EAGAIN) {
+            r = lsm_prefetch(server.engine, e.p, e.len, KS_EXPIRE_READ_TAG);
+            if (r == 0) queued++;
+        }
+        ekey_free(&e);
+        if (r != 0 && r != LSM_ENOTFOUND) break; /* refused (too many in flight): enough */
+    }
+    ks_expire_reads = queued;
+    ks_expire_reads_at_us = ks_clock_us_now();
+    ks_expire_reads_total += queued;
+    return queued;
+}
+
 long long keyspace_active_expire_cycle(long long budget_us) {
     if (!server.engine || ks_defer) return 0;
+    int fast = ks_expire_fast;
+    ks_expire_fast = 0;
+    if (ks_expire_reads > 0) {
+        /* waiting for the reads it queued: their landing starts the next (fast) cycle */
+        if (ks_clock_us_now() - ks_expire_reads_at_us < KS_EXPIRE_READ_WAIT_US) return 0;
+        ks_expire_reads = 0;
+    }
     for (int i = 0; i < KS_NBUF; i++) /* amortized buffers: do not pin huge values forever */
         if (ks_bufs[i].cap > (4u << 20)) lsm_buf_free(&ks_bufs[i]);
     long long with_expire = 0;
@@ -579,6 +634,14 @@ long long keyspace_active_expire_cycle(long long budget_us) {
         size_t klen = xl - 10;
         ekey e;
         if (ekey_k(&e, phys, key, klen)) break;
+        /* not in memory: its read (and the next due keys') goes to the reader threads and the
+         * cycle ends here, except for the first key of a fast cycle (its read landed and was
+         * evicted again: read in place, so that every round makes progress) */
+        if (!(fast && expired == 0) && lsm_get_ready(server.engine, e.p, e.len) == LSM_EAGAIN &&
+            queue_expire_reads(it, now, e.p, e.len) > 0) {
+            ekey_free(&e);
+            break;
+        }
         int r = lsm_get(server.engine, e.p, e.len, vb);
         ekey_free(&e);
         ks_value v;
@@ -616,7 +679,10 @@ long long keyspace_active_expire_cycle(long long budget_us) {
         }
     }
     lsm_iter_free(it);
-    if (budget_hit) server.stat.stat_expired_time_cap_reached_count++;
+    if (budget_hit) {
+        server.stat.stat_expired_time_cap_reached_count++;
+        if (fast) ks_expire_fast = 1; /* more are ready: the next iteration goes on */
+    }
     for (int p = 0; p < KEVO_MAX_DBS; p++) {
         if (!ttl_cnt[p]) continue;
         long long sample = ttl_sum[p] / ttl_cnt[p];

@@ -33,8 +33,22 @@ long long keyspace_expires(int db);      /* keys with an expire, logical db */
 long long keyspace_avg_ttl(int db);      /* estimate in ms, 0 if unknown */
 
 /* Active expiry: deletes due keys using the expire index, for at most budget_us. Returns the
- * number of keys expired. Called from the server cron when server.active_expire_enabled. */
+ * number of keys expired. Called from the server cron when server.active_expire_enabled (a slow
+ * cycle), and from before-sleep when keyspace_expire_fast_due() (a fast cycle).
+ * A due key's record must be read to tell whether the entry is still its incarnation's. When the
+ * record is not in memory (lsm_get_ready) and the engine has reader threads, the cycle does not
+ * read it on the loop: it queues the reads of the next due keys (up to KS_EXPIRE_READAHEAD, tag
+ * KS_EXPIRE_READ_TAG) and stops there; the server hands each finished read with that tag to
+ * keyspace_expire_read_done, and once they all landed a fast cycle goes on from that key (its
+ * first key is read in place if it was evicted again meanwhile: progress is guaranteed). */
 long long keyspace_active_expire_cycle(long long budget_us);
+#define KS_EXPIRE_READ_TAG UINT64_MAX /* lsm_prefetch tag of the expire cycle's reads */
+#define KS_EXPIRE_READAHEAD 256
+void keyspace_expire_read_done(void);
+/* 1 when the reads the cycle waited for have all landed (cleared by the next cycle). */
+int keyspace_expire_fast_due(void);
+/* Reads the expire cycle queued on reader threads since start (INFO expire_reads_queued). */
+long long keyspace_expire_reads_queued(void);
 
 /* The engine's compaction hook (lsm_options.expire_fn): expire-at of a 'k' value, else 0. The
  * engine compares it with the server's cached time (lsm_set_expire_clock), so it never drops a

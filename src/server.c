@@ -280,6 +280,8 @@ void server_commit_point(void)
 
 #define UNBLOCKED_SLICE_US 30 /* resumed clients' time between two polls of the sockets */
 
+#define EXPIRE_FAST_CYCLE_US 1000 /* as Redis's fast expire cycle */
+
 static void before_sleep(event_loop *el)
 {
     check_shutdown();
@@ -290,7 +292,13 @@ static void before_sleep(event_loop *el)
      * many resumed clients (parked commands whose reads landed) serves a request that needs no
      * disk after one slice, not after all of them */
     if (client_process_unblocked(UNBLOCKED_SLICE_US)) ev_dont_wait(el);
-    /* the io_uring reads the iteration's parked commands queued start now, together */
+    /* the keys the active expire cycle waited for are in memory now: a fast cycle goes on */
+    if (server.engine && server.active_expire_enabled && keyspace_expire_fast_due()) {
+        keyspace_active_expire_cycle(EXPIRE_FAST_CYCLE_US);
+        if (keyspace_expire_fast_due()) ev_dont_wait(el); /* its budget ran out: more next time */
+    }
+    /* the io_uring reads the iteration's parked commands (and the expire cycle) queued start
+     * now, together */
     if (server.engine) lsm_prefetch_flush(server.engine);
     int ok = 1;
     char err[400];
