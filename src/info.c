@@ -528,7 +528,8 @@ static void sec_lsm(sbuf *sb)
               "lsm_uring_block_reads:%llu\r\n"
               "lsm_background_linking:%d\r\n"
               "lsm_linked_by_thread:%llu\r\n"
-              "lsm_linked_by_loop:%llu\r\n",
+              "lsm_linked_by_loop:%llu\r\n"
+              "lsm_background_unlinks:%llu\r\n",
               st.immutable_memtables, U(memtable_bytes), U(wal_bytes_written), U(user_bytes_written),
               U(flush_bytes_written), U(compaction_bytes_read), U(compaction_bytes_written),
               st.user_bytes_written
@@ -541,7 +542,7 @@ static void sec_lsm(sbuf *sb)
               U(deletes), U(overwrites), U(expired_dropped), U(tombstones_dropped), U(total_sst_bytes), st.open_tables,
               (unsigned long long)keyspace_reclaims(), U(filter_dropped), U(deletion_compactions),
               st.queued_manual_compactions, st.read_uring, U(uring_block_reads), st.background_linking,
-              U(linked_by_thread), U(linked_by_writer));
+              U(linked_by_thread), U(linked_by_writer), U(background_unlinks));
 #undef U
 }
 

@@ -751,3 +751,54 @@ Test(lsm_basic, background_threads_yield_to_the_owner_thread) {
     cr_assert_gt(reader, owner, "reader thread nice %d, owner %d", reader, owner);
     lsm_close(db);
 }
+
+/* unlink_in_background: the tables a compaction made obsolete are unlinked by the kevo-unlink
+ * thread (counted in background_unlinks), and none is left on disk once the engine is closed;
+ * with the option off the dropping thread unlinks them itself (the count stays 0). */
+static void obsolete_tables_run(int in_background) {
+    lsm_options o = small_opts();
+    o.unlink_in_background = in_background;
+    lsm_t *db = open_db(&o);
+    char k[32], v[64];
+    for (int round = 0; round < 6; round++) {
+        for (int i = 0; i < 500; i++) {
+            key_of(k, (i * 7 + round) % 1000);
+            val_of(v, (i * 7 + round) % 1000, round);
+            cr_assert_eq(lsm_put(db, k, strlen(k), v, strlen(v)), 0);
+        }
+        cr_assert_eq(lsm_flush(db, 1), 0);
+    }
+    cr_assert_eq(lsm_compact_range(db, NULL, 0, NULL, 0, 1), 0);
+    lsm_stats st;
+    for (int i = 0; i < 500; i++) { /* the thread unlinks them shortly after */
+        lsm_poll(db);
+        lsm_get_stats(db, &st);
+        if (!in_background || st.background_unlinks >= 6) break;
+        usleep(10000);
+    }
+    if (in_background) cr_assert_geq(st.background_unlinks, 6, "the 6 flushed tables went through the thread");
+    else cr_assert_eq(st.background_unlinks, 0);
+    int live = 0;
+    for (int l = 0; l < LSM_MAX_LEVELS; l++) live += st.level_files[l];
+    cr_assert_eq(lsm_close(db), 0);
+    /* counted before a reopen, whose orphan sweep would remove leftovers itself */
+    cr_assert_eq(count_files(".sst"), live, "no obsolete table left on disk after close");
+    db = open_db(&o);
+    for (int key = 0; key < 1000; key += 37) {
+        int last = -1;
+        for (int round = 0; round < 6; round++)
+            for (int i = 0; i < 500; i++)
+                if ((i * 7 + round) % 1000 == key) last = round;
+        key_of(k, key);
+        if (last < 0) {
+            expect_absent(db, k);
+        } else {
+            val_of(v, key, last);
+            expect_value(db, k, v);
+        }
+    }
+    cr_assert_eq(lsm_close(db), 0);
+}
+
+Test(lsm_basic, obsolete_tables_are_unlinked_by_the_unlink_thread) { obsolete_tables_run(1); }
+Test(lsm_basic, obsolete_tables_are_unlinked_in_place_without_it) { obsolete_tables_run(0); }

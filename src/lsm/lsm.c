@@ -40,6 +40,7 @@
 #include "read_pool.h"
 #include "sst_reader.h"
 #include "table_cache.h"
+#include "unlinker.h"
 #include "table_get.h"
 #include "version.h"
 #include "wal.h"
@@ -87,6 +88,7 @@ struct lsm {
 
     memtable *mem;                   /* active; set through set_active */
     mt_linker *linker;               /* links mem's new entries (o.background_linking) or NULL */
+    unlinker *unlinker;              /* unlinks obsolete tables (o.unlink_in_background) or NULL */
     size_t mem_est;                  /* estimated bytes of the active memtable's entries */
     size_t mem_base;                 /* memtable_memory_usage of the fresh active memtable */
     uint64_t mem_log;
@@ -1776,6 +1778,7 @@ void lsm_get_stats(lsm_t *db, lsm_stats *out) {
     out->cache_bytes = cs.bytes;
     out->cache_capacity = cs.capacity;
     out->background_linking = db->linker != NULL;
+    out->background_unlinks = unlinker_done(db->unlinker);
     mt_linker_stats(db->linker, &out->linked_by_thread, &out->linked_by_writer);
     out->stall_micros = db->st.stall_micros + (db->stalled ? now_micros() - db->stall_start : 0);
     out->last_sequence = db->last_seq;
@@ -2005,6 +2008,12 @@ static int start_session_wal(lsm_t *db) {
     return 0;
 }
 
+/* version_set.unlink_fn: an obsolete table's path goes to the unlinker thread. */
+static int queue_unlink(void *ctx, const char *path) {
+    lsm_t *db = ctx;
+    return unlinker_add(db->unlinker, path);
+}
+
 static void free_db(lsm_t *db) {
     if (db->linker) {
         if (db->mem) memtable_seal(db->mem); /* detached before its linker goes */
@@ -2017,6 +2026,8 @@ static void free_db(lsm_t *db) {
     free(db->imm);
     if (db->mem) memtable_unref(db->mem);
     if (db->vs) vset_free(db->vs);
+    unlinker_stop(db->unlinker); /* after the last version: unlinks what it still holds */
+    db->unlinker = NULL;
     if (db->tc) table_cache_free(db->tc);
     if (db->bc) block_cache_free(db->bc);
     if (db->efd >= 0) close(db->efd);
@@ -2127,6 +2138,10 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     }
     db->vs->on_delete = on_table_deleted;
     db->vs->on_delete_ctx = db;
+    if (o->unlink_in_background && (db->unlinker = unlinker_start()) != NULL) {
+        db->vs->unlink_fn = queue_unlink;
+        db->vs->unlink_ctx = db;
+    }
 
     int found = 0;
     rc = vset_recover(db->vs, &found);

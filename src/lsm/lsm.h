@@ -113,6 +113,10 @@ typedef struct lsm_options {
     int prefault_memtables;        /* 1: a background thread faults memtable pages in ahead of
                                       use, within memtable_size x (1 + max_immutable_memtables)
                                       (hugemem.h); 0 = on first touch by the writer; 0 */
+    int unlink_in_background;      /* 1: obsolete tables are unlinked by a thread of their own
+                                      (kevo-unlink, unlinker.h), not by the thread that drops
+                                      their last reference (ext4 frees a big file inside
+                                      unlink: tens to hundreds of ms); 0 */
     int background_linking;        /* 1: a thread (kevo-link) links the active memtable's new
                                       entries into its ordered list, off the writer's thread
                                       (memtable.h); 0 = the writer links them; 1 */
@@ -468,6 +472,7 @@ typedef struct lsm_stats {
     int prefetches_in_flight;
     int read_uring;                   /* 1: lsm_prefetch reads through io_uring (read_uring) */
     uint64_t uring_block_reads;       /* data blocks read that way */
+    uint64_t background_unlinks;      /* obsolete tables the kevo-unlink thread unlinked */
     int background_linking;           /* 1: a linker thread links memtable entries */
     uint64_t linked_by_thread;        /* memtable entries the linker thread linked */
     uint64_t linked_by_writer;        /* ... that the writer's thread linked itself instead (an

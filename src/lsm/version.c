@@ -83,7 +83,7 @@ static void file_unref(version_set *vs, file_meta *f) {
         if (vs->on_delete) vs->on_delete(vs->on_delete_ctx, f->number);
         char path[4096];
         snprintf(path, sizeof(path), "%s/%06llu.sst", vs->dir, (unsigned long long)f->number);
-        fs_unlink(path);
+        if (!vs->unlink_fn || vs->unlink_fn(vs->unlink_ctx, path) != 0) fs_unlink(path);
         vs->deleted_files++;
     }
     file_meta_free(f);

@@ -113,6 +113,11 @@ typedef struct version_set {
     /* called (owner thread) for each SSTable that becomes obsolete, before it is unlinked */
     void (*on_delete)(void *ctx, uint64_t number);
     void *on_delete_ctx;
+    /* when set, an obsolete SSTable's path is handed to it instead of being unlinked by the
+     * thread that dropped the last reference; it returns 0 when it took the path (it unlinks
+     * it later), else the file is unlinked at once */
+    int (*unlink_fn)(void *ctx, const char *path);
+    void *unlink_ctx;
     uint64_t deleted_files;
     char errmsg[512];
 } version_set;
