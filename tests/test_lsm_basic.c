@@ -87,6 +87,21 @@ static void val_of(char *buf, int i, int gen) { sprintf(buf, "value-%d-%d-paddin
 
 TestSuite(lsm_basic, .init = setup, .fini = teardown, .timeout = 60);
 
+/* Six rounds of 500 puts over 1000 keys (round r writes key (i * 7 + r) % 1000 with generation
+ * r), each round flushed to its own table; with_delete: key00000003 deleted in every round. */
+static void write_rounds(lsm_t *db, int with_delete) {
+    char k[32], v[64];
+    for (int round = 0; round < 6; round++) {
+        for (int i = 0; i < 500; i++) {
+            key_of(k, (i * 7 + round) % 1000);
+            val_of(v, (i * 7 + round) % 1000, round);
+            cr_assert_eq(lsm_put(db, k, strlen(k), v, strlen(v)), 0);
+        }
+        if (with_delete) cr_assert_eq(lsm_delete(db, "key00000003", 11), 0);
+        cr_assert_eq(lsm_flush(db, 1), 0);
+    }
+}
+
 Test(lsm_basic, put_get_delete_overwrite) {
     lsm_options o = small_opts();
     lsm_t *db = open_db(&o);
@@ -199,15 +214,7 @@ Test(lsm_basic, compaction_after_many_flushes_moves_data_to_l1) {
     lsm_options o = small_opts();
     lsm_t *db = open_db(&o);
     char k[32], v[64];
-    for (int round = 0; round < 6; round++) {
-        for (int i = 0; i < 500; i++) {
-            key_of(k, (i * 7 + round) % 1000);
-            val_of(v, (i * 7 + round) % 1000, round);
-            cr_assert_eq(lsm_put(db, k, strlen(k), v, strlen(v)), 0);
-        }
-        cr_assert_eq(lsm_delete(db, "key00000003", 11), 0);
-        cr_assert_eq(lsm_flush(db, 1), 0);
-    }
+    write_rounds(db, 1);
     /* let background compactions run to completion */
     for (int i = 0; i < 200; i++) {
         lsm_poll(db);
@@ -760,14 +767,7 @@ static void obsolete_tables_run(int in_background) {
     o.unlink_in_background = in_background;
     lsm_t *db = open_db(&o);
     char k[32], v[64];
-    for (int round = 0; round < 6; round++) {
-        for (int i = 0; i < 500; i++) {
-            key_of(k, (i * 7 + round) % 1000);
-            val_of(v, (i * 7 + round) % 1000, round);
-            cr_assert_eq(lsm_put(db, k, strlen(k), v, strlen(v)), 0);
-        }
-        cr_assert_eq(lsm_flush(db, 1), 0);
-    }
+    write_rounds(db, 0);
     cr_assert_eq(lsm_compact_range(db, NULL, 0, NULL, 0, 1), 0);
     lsm_stats st;
     for (int i = 0; i < 500; i++) { /* the thread unlinks them shortly after */
