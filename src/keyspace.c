@@ -527,12 +527,6 @@ uint64_t keyspace_reclaims(void) { return ks_reclaims; }
 
 /* ---- active expiry ------------------------------------------------------------------------- */
 
-static uint64_t ks_clock_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 void keyspace_expire_read_done(void) {
     if (ks_expire_reads > 0 && --ks_expire_reads == 0) ks_expire_fast = 1;
 }
@@ -540,6 +534,15 @@ void keyspace_expire_read_done(void) {
 int keyspace_expire_fast_due(void) { return ks_expire_fast; }
 
 long long keyspace_expire_reads_queued(void) { return ks_expire_reads_total; }
+
+/* An expire index entry 'x' | at (8, BE) | phys (1) | key: 1 with *at and *phys, 0 when xk is
+ * not one (the walk has left the index). */
+static int xentry_parse(const char *xk, size_t xl, uint64_t *at, int *phys) {
+    if (xl < 10 || xk[0] != KS_TAG_EXPIRE) return 0;
+    *at = get_be64(xk + 1);
+    *phys = (unsigned char)xk[9];
+    return 1;
+}
 
 /* Reads still in flight after this long are taken as lost (the cycle goes on without them). */
 #define KS_EXPIRE_READ_WAIT_US 2000000
@@ -556,8 +559,9 @@ static int queue_expire_reads(lsm_iter *it, uint64_t now, const char *ek, size_t
     for (int scanned = 1; lsm_iter_valid(it) && scanned < KS_EXPIRE_READAHEAD; lsm_iter_next(it), scanned++) {
         size_t xl;
         const char *xk = lsm_iter_key(it, &xl);
-        if (xl < 10 || xk[0] != KS_TAG_EXPIRE || get_be64(xk + 1) > now) break;
-        int phys = (unsigned char)xk[9];
+        uint64_t at;
+        int phys;
+        if (!xentry_parse(xk, xl, &at, &phys) || at > now) break;
         if (phys >= KEVO_MAX_DBS) continue;
         ekey e;
         if (ekey_k(&e, phys, xk + 10, xl - 10)) break;
@@ -589,7 +593,7 @@ long long keyspace_active_expire_cycle(long long budget_us) {
     long long with_expire = 0;
     for (int p = 0; p < KEVO_MAX_DBS; p++) with_expire += lsm_counter(server.engine, 2 * p + 1);
     if (with_expire <= 0) return 0; /* no 'x' entry can exist (I2): skip the seek */
-    uint64_t start = ks_clock_us();
+    uint64_t start = ks_clock_us_now();
     uint64_t now = server_now_ms();
     long long expired = 0;
     /* Resume point: every index entry before it was retired, and a new entry always sorts after
@@ -610,9 +614,9 @@ long long keyspace_active_expire_cycle(long long budget_us) {
     for (; lsm_iter_valid(it); lsm_iter_next(it)) {
         size_t xl;
         const char *xk = lsm_iter_key(it, &xl);
-        if (xl < 10 || xk[0] != KS_TAG_EXPIRE) break;
-        uint64_t at = get_be64(xk + 1);
-        int phys = (unsigned char)xk[9];
+        uint64_t at;
+        int phys;
+        if (!xentry_parse(xk, xl, &at, &phys)) break;
         if (at > now) {
             /* not due: sample a few for the avg_ttl estimate */
             if (phys < KEVO_MAX_DBS && ttl_cnt[phys] < 16) {
@@ -625,7 +629,7 @@ long long keyspace_active_expire_cycle(long long budget_us) {
             if (n++ >= 16) break;
             continue;
         }
-        if ((++n & 15) == 0 && (long long)(ks_clock_us() - start) > budget_us) {
+        if ((++n & 15) == 0 && (long long)(ks_clock_us_now() - start) > budget_us) {
             budget_hit = 1;
             break;
         }

@@ -47,7 +47,7 @@ long long keyspace_active_expire_cycle(long long budget_us);
 void keyspace_expire_read_done(void);
 /* 1 when the reads the cycle waited for have all landed (cleared by the next cycle). */
 int keyspace_expire_fast_due(void);
-/* Reads the expire cycle queued on reader threads since start (INFO expire_reads_queued). */
+/* Reads the expire cycle queued on reader threads since start (INFO disk_reads_queued_by_expire). */
 long long keyspace_expire_reads_queued(void);
 
 /* The engine's compaction hook (lsm_options.expire_fn): expire-at of a 'k' value, else 0. The
