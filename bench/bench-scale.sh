@@ -443,7 +443,7 @@ rep "| keys/s (whole load) | $(fmt "$L_KEYS_S") | $(fmt "$R_OPS") | $([ "$R_OPS"
 rep "| seconds | $L_SECS | $R_SECS | |"
 rep "| write amplification | $K_WAMP (at the end of the load: $K_WAMP_END) | $R_WAMP | |"
 rep "| space amplification (SST bytes / user bytes) | $K_SAMP | $R_SAMP (of ~63% distinct keys) | |"
-rep "| write stalls | $(kvl "$OUT/load.txt" stall_count stall_count) stalls, $(calc %.1f "$(kvl "$OUT/load.txt" stall_count stall_micros) / 1e6") s in all | $(calc %.1f "${R_STALL:-0} / 1e6") s (rocksdb.stall.micros) | |"
+rep "| write stalls | $(kvl "$OUT/load.txt" stall_count stall_count) stalls, $(calc %.1f "$(kvl "$OUT/load.txt" stall_count stall_micros) / 1e6") s in all | $([[ ${R_STALL:-} =~ ^[0-9]+$ ]] && calc %.1f "$R_STALL / 1e6" || echo -) s (rocksdb.stall.micros) | |"
 rep ""
 rep "Kevo: DBSIZE $DBSIZE after the load (expected $SIZE); peak RSS $(kv "$OUT/load.txt" peak_rss_mb) MB; peak cgroup usage"
 rep "(page cache included) $(kv "$OUT/load.txt" peak_cgroup_mb) MB; longest stall time accrued within one 1-s sample"
@@ -484,6 +484,30 @@ read_phase() {
 }
 GL=(-c "$CLIENTS" -d "$DURATION" -n "$SIZE")
 PROBE=(-c 1 -r "$PROBE_RATE" -d "$DURATION" --dist range --lo 0 --hi 16)
+# The machine's share of the probe's latency: an idle redis-server (no persistence, outside the
+# cgroup) holding the probe's 16 keys gets the same probe, alone and under the same disk-bound
+# load of Kevo. It serves nothing else, so what its p99 gains under the load is the 2-core
+# machine's (the clients' and the server's wake-ups waiting for a CPU), not a server's work.
+REF_PORT= REF_PID=
+if command -v redis-server > /dev/null; then
+  REF_PORT=$(free_port)
+  start_bg 100000 "$OUT/logs/ref-redis.log" redis-server --port "$REF_PORT" --bind 127.0.0.1 \
+    --save '' --appendonly no --daemonize no
+  REF_PID=$BGPID
+  for _ in $(seq 100); do redis-cli -p "$REF_PORT" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+  run_bg 60 "$OUT/logs/ref-fill.txt" "$GETLOAD" -p "$REF_PORT" -t set -v "$VALUE" -c 1 -d 1 \
+    --dist range --lo 0 --hi 16
+  [ "$(redis-cli -p "$REF_PORT" dbsize 2>/dev/null)" = 16 ] || { note "reference redis-server: no 16 keys, skipped"; REF_PORT=; }
+else
+  note "no redis-server: the probe's machine reference is skipped"
+fi
+# ref_probe NAME THREADS GETLOAD-ARGS...: the probe against the idle reference server
+ref_probe() {
+  [ -n "$REF_PORT" ] || return 0
+  local name=$1 t=$2 f=$OUT/reads/$1-t$2.txt; shift 2
+  run_bg $((DURATION + 120)) "$f" "$GETLOAD" -p "$REF_PORT" "${PROBE[@]}" "$@"
+  local k; for k in ops p50 p99 p999; do RES[$name/$t/$k]=$(kv "$f" "$( [ $k = ops ] && echo ops_per_s || echo ${k}_us)"); done
+}
 # run_group G THREADS X: one group of phases on a server just started with THREADS, caches dropped;
 # X is the round's suffix of the phase names ("" in round 1, "@2" in round 2, ...)
 run_group() {
@@ -500,11 +524,15 @@ run_group() {
     probe)
       run_bg 60 "$OUT/reads/probe-warm$x-t$t.txt" "$GETLOAD" -p "$PORT" -c 1 -d 1 --dist range --lo 0 --hi 16
       read_phase "probe-alone$x" "$t" "${PROBE[@]}" -s 16
-      start_bg $((DURATION + 120)) "$OUT/reads/probe-bg$x-t$t.txt" "$GETLOAD" -p "$PORT" -c "$CLIENTS" \
-        -d $((DURATION + 4)) -n "$SIZE" --dist uniform -s 17
+      ref_probe "probe-ref-alone$x" "$t" -s 16
+      # the disk-bound load lasts for both probes: Kevo's, then the idle reference server's
+      local bgsecs=$((DURATION + 4)); [ -n "$REF_PORT" ] && bgsecs=$((2 * DURATION + 4))
+      start_bg $((bgsecs + 120)) "$OUT/reads/probe-bg$x-t$t.txt" "$GETLOAD" -p "$PORT" -c "$CLIENTS" \
+        -d "$bgsecs" -n "$SIZE" --dist uniform -s 17
       local bg=$BGPID
       sleep 2
       read_phase "probe-load$x" "$t" "${PROBE[@]}" -s 18
+      ref_probe "probe-ref-load$x" "$t" -s 18
       wait_bg "$bg"
       RES[probe-bg$x/$t/ops]=$(kv "$OUT/reads/probe-bg$x-t$t.txt" ops_per_s)
       RES[probe-bg$x/$t/p99]=$(kv "$OUT/reads/probe-bg$x-t$t.txt" p99_us) ;;
@@ -532,6 +560,7 @@ for ((k = 1; k <= READ_ROUNDS; k++)); do
     gi=$((gi + 1))
   done
 done
+[ -n "$REF_PID" ] && { kill -TERM -- "-$REF_PID" 2>/dev/null; wait_bg "$REF_PID"; }
 
 r() { echo "${RES[$1]:--}"; }
 ratio() { local a=$1 b=$2; [[ $a =~ ^[0-9.]+$ && $b =~ ^[0-9.]+$ ]] && [ "$b" != 0 ] && calc %.2f "$a / $b" || echo -; }
@@ -607,6 +636,22 @@ done
 rep ""
 rep "Target: p99 under load within 2x of alone (threads 32): $(rratio probe-load 32 probe-alone 32 p99)."
 rep ""
+if [ -n "$REF_PORT" ]; then
+  rep "The machine's share: the same probe against an idle redis-server $(redis-server --version | awk '{ print $3 }' | cut -d= -f2) on the same machine (no"
+  rep "persistence, no memory limit, serving nothing else), alone and while Kevo serves the same $CLIENTS disk-bound"
+  rep "clients (right after Kevo's probe, in the same load). Whatever its latency gains under the load"
+  rep "comes from the machine (its $(nproc) cores busy with the load generator, Kevo and the kernel's"
+  rep "network and I/O work), not from the server:"
+  rep ""
+  rep "| threads | | idle redis-server alone | idle redis-server under Kevo's load | under load / alone |"
+  rep "|---:|---|---:|---:|---:|"
+  for t in "${READ_THREADS[@]}"; do
+    for k in p50 p99 p999; do
+      rep "| $t | ${k/p999/p99.9} us | $(rr probe-ref-alone "$t" $k) | $(rr probe-ref-load "$t" $k) | $(rratio probe-ref-load "$t" probe-ref-alone "$t" $k) |"
+    done
+  done
+  rep ""
+fi
 
 # ============================================================================ 5. compaction burst
 SEC=5
