@@ -508,6 +508,8 @@ static void sec_lsm(sbuf *sb)
               "lsm_cache_misses:%llu\r\n"
               "lsm_cache_bytes:%llu\r\n"
               "lsm_cache_capacity:%llu\r\n"
+              "lsm_cache_entries:%llu\r\n"
+              "lsm_cache_pinned_bytes:%llu\r\n"
               "lsm_stall_micros:%llu\r\n"
               "lsm_stall_count:%llu\r\n"
               "lsm_write_stalled:%d\r\n"
@@ -538,6 +540,7 @@ static void sec_lsm(sbuf *sb)
                   : 0.0,
               U(flushes), U(compactions), U(pending_compaction_bytes), st.running_flushes, st.running_compactions,
               U(bloom_checks), U(bloom_useful), U(cache_hits), U(cache_misses), U(cache_bytes), U(cache_capacity),
+              U(cache_entries), U(cache_pinned_bytes),
               U(stall_micros), U(stall_count), lsm_write_stalled(server.engine), U(last_sequence), U(gets), U(puts),
               U(deletes), U(overwrites), U(expired_dropped), U(tombstones_dropped), U(total_sst_bytes), st.open_tables,
               (unsigned long long)keyspace_reclaims(), U(filter_dropped), U(deletion_compactions),

@@ -1,5 +1,6 @@
-/* test_cache.c - block cache (byte-bounded eviction, pinned handles never freed, replace,
- * erase_file, pinned reserve, counters, concurrent use) and table cache (bounded open readers). */
+/* test_cache.c - block cache (byte-bounded eviction, admission through probation and the ghost
+ * table, the reuse window, pinned handles never freed, replace, erase_file, pinned reserve,
+ * counters, concurrent use) and table cache (bounded open readers). */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <pthread.h>
@@ -70,6 +71,7 @@ Test(cache, eviction_keeps_bytes_within_capacity) {
 Test(cache, entry_read_once_per_sweep_survives_eviction) {
     atomic_store(&g_deleted, 0);
     block_cache *c = block_cache_new(16 * 1000);
+    block_cache_set_reuse_window(c, 0); /* every lookup after the insert counts as reuse */
     /* find keys of one shard by observing eviction is hard; use a single file/offset pattern and
      * keep touching key 0 while inserting: it must survive */
     cache_handle *h = block_cache_insert(c, 9, 0, mkv(9, 0), 100, del);
@@ -319,4 +321,84 @@ Test(cache, tag_is_kept_with_the_entry_and_zero_without_one) {
     block_cache_release(c, h);
     block_cache_free(c);
     cr_assert_eq(atomic_load(&g_deleted), 3);
+}
+
+/* Inserts n entries of file f (100 bytes each, never looked up again). */
+static void insert_once(block_cache *c, uint64_t f, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) {
+        cache_handle *h = block_cache_insert(c, f, i, mkv(f, i), 100, del);
+        cr_assert_not_null(h);
+        block_cache_release(c, h);
+    }
+}
+
+static int cached(block_cache *c, uint64_t f, uint64_t off) {
+    cache_handle *h = block_cache_lookup(c, f, off);
+    if (h) block_cache_release(c, h);
+    return h != NULL;
+}
+
+Test(cache, blocks_read_again_survive_a_flood_of_blocks_read_once) {
+    atomic_store(&g_deleted, 0);
+    block_cache *c = block_cache_new(16 * 10000); /* ~100 entries of 100 bytes per shard */
+    block_cache_set_reuse_window(c, 0);
+    /* 32 hot blocks: inserted, then read again */
+    for (uint64_t i = 0; i < 32; i++) {
+        cache_handle *h = block_cache_insert(c, 1, i, mkv(1, i), 100, del);
+        block_cache_release(c, h);
+    }
+    for (uint64_t i = 0; i < 32; i++) cr_assert(cached(c, 1, i));
+    /* ten times the cache's size of blocks read once (a scan, a cold tail) */
+    insert_once(c, 2, 16000);
+    for (uint64_t i = 0; i < 32; i++)
+        cr_assert(cached(c, 1, i), "hot block %llu evicted by blocks read once", (unsigned long long)i);
+    block_cache_stats st;
+    block_cache_get_stats(c, &st);
+    cr_assert_leq(st.bytes, 16 * 10000);
+    block_cache_free(c);
+    cr_assert_eq(atomic_load(&g_deleted), 32 + 16000);
+}
+
+Test(cache, lookups_within_the_reuse_window_are_not_reuse) {
+    atomic_store(&g_deleted, 0);
+    block_cache *c = block_cache_new(16 * 10000);
+    block_cache_set_reuse_window(c, 1u << 30); /* every lookup falls within it */
+    cache_handle *h = block_cache_insert(c, 1, 0, mkv(1, 0), 100, del);
+    block_cache_release(c, h);
+    for (int i = 0; i < 5; i++) cr_assert(cached(c, 1, 0)); /* the inserting request's own reads */
+    insert_once(c, 2, 16000);
+    cr_assert_not(cached(c, 1, 0), "a block read only by its inserter was kept");
+    block_cache_free(c);
+    cr_assert_eq(atomic_load(&g_deleted), 1 + 16000);
+}
+
+Test(cache, block_inserted_again_after_leaving_probation_unread_is_kept) {
+    atomic_store(&g_deleted, 0);
+    block_cache *c = block_cache_new(16 * 10000);
+    block_cache_set_reuse_window(c, 1u << 30); /* no reuse by lookups: only the ghost can keep it */
+    cache_handle *h = block_cache_insert(c, 1, 0, mkv(1, 0), 100, del);
+    block_cache_release(c, h);
+    /* push it out of probation, unread (each insert evicts one equal-sized entry) */
+    uint64_t i = 0;
+    for (; i < 16000; i++) {
+        h = block_cache_insert(c, 2, i, mkv(2, i), 100, del);
+        block_cache_release(c, h);
+        if (!cached(c, 1, 0)) break;
+    }
+    cr_assert_lt(i, 16000, "the block was never evicted");
+    /* read again: the ghost table remembers it, so it goes into the ring */
+    h = block_cache_insert(c, 1, 0, mkv(1, 0), 100, del);
+    block_cache_release(c, h);
+    insert_once(c, 3, 16000);
+    cr_assert(cached(c, 1, 0), "a block read twice was evicted by blocks read once");
+    block_cache_free(c);
+}
+
+Test(cache, everything_fits_nothing_is_evicted) {
+    atomic_store(&g_deleted, 0);
+    block_cache *c = block_cache_new(1 << 20);
+    insert_once(c, 1, 1000); /* 100 KB of 1 MB: probation is not a limit below the capacity */
+    for (uint64_t i = 0; i < 1000; i++) cr_assert(cached(c, 1, i));
+    cr_assert_eq(atomic_load(&g_deleted), 0);
+    block_cache_free(c);
 }

@@ -1,6 +1,11 @@
-/* cache.h - the block cache: sharded, byte-bounded CLOCK cache keyed by (file number, block offset).
+/* cache.h - the block cache: sharded, byte-bounded cache keyed by (file number, block offset):
+ * a CLOCK ring behind a probation queue (cache.c says why and how).
  * Thread-safe (a mutex per shard; release takes none): used by the owner thread and the
  * compaction workers.
+ * Admission: a new entry waits in a small probation queue and is kept (moved into the ring) only
+ * if it is looked up again later than the reuse window after its insertion, or if it was
+ * evicted unread from probation lately and is inserted again; entries read once are the first
+ * to go.
  * Entries are reference counted: a handle returned by lookup/insert pins the entry until
  * released; eviction never frees a pinned entry (its bytes still count). */
 #ifndef KEVO_CACHE_H
@@ -8,11 +13,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What an entry costs the cache's memory besides its value (callers add it to their charge). */
+#define BLOCK_CACHE_ENTRY_BYTES 128
+
 typedef struct block_cache block_cache;
 typedef struct cache_handle cache_handle;
 
 block_cache *block_cache_new(size_t capacity_bytes);
 void block_cache_free(block_cache *c); /* no handle may be outstanding */
+/* Lookups of a new entry within ms of its insertion are taken for the inserting request's own
+ * (a lookup run again when its read lands, its command's read), not reuse. Default 20 ms;
+ * tests set 0 (every later lookup is reuse). */
+void block_cache_set_reuse_window(block_cache *c, unsigned ms);
 
 /* Returns a pinned handle or NULL (counts a hit or a miss). */
 cache_handle *block_cache_lookup(block_cache *c, uint64_t file, uint64_t offset);
@@ -39,6 +51,7 @@ void block_cache_charge_pinned(block_cache *c, int64_t delta);
 
 typedef struct block_cache_stats {
     uint64_t hits, misses, bytes, capacity, entries;
+    uint64_t pinned;   /* of bytes: the reserve of block_cache_charge_pinned */
 } block_cache_stats;
 void block_cache_get_stats(block_cache *c, block_cache_stats *s);
 #endif

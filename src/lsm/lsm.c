@@ -1777,6 +1777,8 @@ void lsm_get_stats(lsm_t *db, lsm_stats *out) {
     out->cache_misses = cs.misses;
     out->cache_bytes = cs.bytes;
     out->cache_capacity = cs.capacity;
+    out->cache_entries = cs.entries;
+    out->cache_pinned_bytes = cs.pinned;
     out->background_linking = db->linker != NULL;
     out->background_unlinks = unlinker_done(db->unlinker);
     mt_linker_stats(db->linker, &out->linked_by_thread, &out->linked_by_writer);

@@ -454,6 +454,8 @@ typedef struct lsm_stats {
     uint64_t bloom_checks, bloom_useful;   /* useful = lookups the filter ruled out */
     uint64_t cache_hits, cache_misses;
     uint64_t cache_bytes, cache_capacity;
+    uint64_t cache_entries;           /* data blocks in the block cache */
+    uint64_t cache_pinned_bytes;      /* of cache_bytes: the tables' pinned indexes and filters */
     uint64_t stall_micros, stall_count;
     uint64_t last_sequence;
     uint64_t gets, puts, deletes;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "block.h"
+#include "block_alloc.h"
 #include "bloom.h"
 #include "coding.h"
 #include "crc32c.h"
@@ -213,7 +214,7 @@ void sst_bloom_stats(uint64_t *checks, uint64_t *useful) {
     *useful = atomic_load_explicit(&g_bloom_useful, memory_order_relaxed);
 }
 
-static void sst_block_delete(void *v) { free(v); }
+static void sst_block_delete(void *v) { block_free(v); }
 
 /* get_block's fill argument: 0 = read without caching, 1 = read and cache, FILL_CACHED_ONLY =
  * read only what the page cache holds (SST_WOULDBLOCK when the block is in neither). */
@@ -314,7 +315,7 @@ static int verify_decode(const sst_reader *r, uint64_t off, uint64_t size, int p
                          sst_block **out) {
     uint32_t want = crc32c_unmask(decode_fixed32(b->data + size + 1));
     if (crc32c(b->data, (size_t)size + 1) != want) {
-        free(b);
+        block_free(b);
         return sst_fail(r->file_number, LSM_ECORRUPT, "block at offset %llu (%llu bytes): checksum mismatch",
                         (unsigned long long)off, (unsigned long long)size);
     }
@@ -324,28 +325,28 @@ static int verify_decode(const sst_reader *r, uint64_t off, uint64_t size, int p
         uint32_t raw;
         const char *p = decode_varint32(b->data, b->data + size, &raw);
         if (!p || raw > SST_MAX_BLOCK_SIZE || raw > (uint32_t)LZ4_MAX_INPUT_SIZE) {
-            free(b);
+            block_free(b);
             return sst_fail(r->file_number, LSM_ECORRUPT, "block at offset %llu: bad LZ4 length",
                             (unsigned long long)off);
         }
-        sst_block *d = malloc(sizeof(*d) + raw);
-        if (!d) { free(b); return LSM_ENOMEM; }
+        sst_block *d = block_alloc(sizeof(*d) + raw);
+        if (!d) { block_free(b); return LSM_ENOMEM; }
         int n = LZ4_decompress_safe(p, d->data, (int)(b->data + size - p), (int)raw);
-        free(b);
+        block_free(b);
         if (n < 0 || (uint32_t)n != raw) {
-            free(d);
+            block_free(d);
             return sst_fail(r->file_number, LSM_ECORRUPT, "block at offset %llu: bad LZ4 payload",
                             (unsigned long long)off);
         }
         d->size = raw;
         b = d;
     } else if (type != SST_COMP_NONE) {
-        free(b);
+        block_free(b);
         return sst_fail(r->file_number, LSM_ECORRUPT, "block at offset %llu: unknown compression %d",
                         (unsigned long long)off, type);
     }
     if (parse && block_parse(&b->blk, b->data, b->size)) {
-        free(b);
+        block_free(b);
         return sst_fail(r->file_number, LSM_ECORRUPT, "block at offset %llu: bad restart array",
                         (unsigned long long)off);
     }
@@ -357,7 +358,7 @@ static int verify_decode(const sst_reader *r, uint64_t off, uint64_t size, int p
 static int finish_block(const sst_reader *r, uint64_t off, uint64_t size, int parse,
                         const char *raw, sst_block **out) {
     *out = NULL;
-    sst_block *b = malloc(sizeof(*b) + (size_t)size + SST_BLOCK_TRAILER);
+    sst_block *b = block_alloc(sizeof(*b) + (size_t)size + SST_BLOCK_TRAILER);
     if (!b) return LSM_ENOMEM;
     memcpy(b->data, raw, (size_t)size + SST_BLOCK_TRAILER);
     return verify_decode(r, off, size, parse, b, out);
@@ -375,7 +376,7 @@ static int read_block_ex(const sst_reader *r, uint64_t off, uint64_t size, int p
                         "block handle at offset %llu (size %llu) outside the file (%llu bytes)",
                         (unsigned long long)off, (unsigned long long)size,
                         (unsigned long long)r->file_size);
-    sst_block *b = malloc(sizeof(*b) + (size_t)size + SST_BLOCK_TRAILER);
+    sst_block *b = block_alloc(sizeof(*b) + (size_t)size + SST_BLOCK_TRAILER);
     if (!b) return LSM_ENOMEM;
     int rc;
     ssize_t d = t_direct && !nowait ? pread_direct((sst_reader *)r, b->data, (size_t)size + SST_BLOCK_TRAILER, off) : -2;
@@ -385,11 +386,11 @@ static int read_block_ex(const sst_reader *r, uint64_t off, uint64_t size, int p
         rc = d < 0 ? LSM_EIO : (size_t)d < (size_t)size + SST_BLOCK_TRAILER ? LSM_ECORRUPT : 0;
     }
     if (rc == LSM_EAGAIN) {
-        free(b);
+        block_free(b);
         return rc;
     }
     if (rc) {
-        free(b);
+        block_free(b);
         return sst_fail(r->file_number, rc, "block at offset %llu: %s", (unsigned long long)off,
                         rc == LSM_EIO ? strerror(errno) : "file shorter than the block");
     }
@@ -425,7 +426,8 @@ static void nowait_note(int hit) {
  * and loads the restart array without first waiting for the block's header. */
 static cache_handle *cache_insert(sst_reader *r, uint64_t off, sst_block *b) {
     uint64_t tag = (uint64_t)b->blk.restarts | (uint64_t)b->blk.num_restarts << 32;
-    return block_cache_insert_tagged(r->cache, r->file_number, off, b, sizeof(*b) + b->size,
+    return block_cache_insert_tagged(r->cache, r->file_number, off, b,
+                                     block_alloc_footprint(b) + BLOCK_CACHE_ENTRY_BYTES,
                                      sst_block_delete, tag);
 }
 
@@ -463,7 +465,7 @@ static int get_block(sst_reader *r, uint64_t off, uint64_t size, int fill, sst_b
 
 static void put_block(sst_reader *r, sst_block *b, cache_handle *h) {
     if (h) block_cache_release(r->cache, h);
-    else free(b);
+    else block_free(b);
 }
 
 static int decode_handle(const char *p, size_t n, uint64_t *off, uint64_t *size) {
@@ -526,7 +528,7 @@ static void reader_free(sst_reader *r) {
     free(r->acc.pfx);
     free(r->acc.hoff);
     free(r->acc.hsize);
-    free(r->index);
+    block_free(r->index);
     free(r->filter);
     sst_props_free(&r->props);
     free(r);
@@ -593,15 +595,15 @@ int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, 
         if ((rc = read_block(r, ho[1], hs[1], 0, &fb))) goto fail;
         size_t alloc = (fb->size + 63) & ~(size_t)63;
         r->filter = alloc ? aligned_alloc(64, alloc) : NULL;
-        if (alloc && !r->filter) { free(fb); rc = LSM_ENOMEM; goto fail; }
+        if (alloc && !r->filter) { block_free(fb); rc = LSM_ENOMEM; goto fail; }
         if (fb->size) memcpy(r->filter, fb->data, fb->size);
         r->filter_len = fb->size;
-        free(fb);
+        block_free(fb);
     }
     sst_block *pb;
     if ((rc = read_block(r, ho[2], hs[2], 1, &pb))) goto fail;
     rc = parse_props(r, pb);
-    free(pb);
+    block_free(pb);
     if (rc) {
         if (rc == LSM_ECORRUPT)
             sst_fail(file_number, rc, "properties block at offset %llu: bad entry",
@@ -610,7 +612,7 @@ int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, 
     }
     if ((rc = index_accel_build(r))) goto fail;
     if (cache) {
-        r->pinned = (int64_t)(sizeof(sst_block) + r->index->size) +
+        r->pinned = (int64_t)block_alloc_footprint(r->index) +
                     (r->acc.pfx ? (int64_t)r->acc.n * (int64_t)(sizeof(*r->acc.pfx) +
                                                                  sizeof(*r->acc.hoff) +
                                                                  sizeof(*r->acc.hsize)) : 0) +
@@ -712,7 +714,7 @@ int sst_reader_cache_block(sst_reader *r, uint64_t off, uint64_t size, const cha
     if (rc) return rc;
     ch = cache_insert(r, off, b);
     if (ch) block_cache_release(r->cache, ch);
-    else free(b); /* the cache could not take it: nothing is lost but the read */
+    else block_free(b); /* the cache could not take it: nothing is lost but the read */
     return 0;
 }
 
