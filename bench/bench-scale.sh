@@ -14,6 +14,10 @@
 #   BLOCK_CACHE, MEMTABLE (the server's block-cache-size and memtable-size: 256mb and 64mb, the
 #     defaults, when MEMORY >= 700M; below, 3/8 and 1/12 of MEMORY, so that cache + 3 memtables
 #     leave room for the page cache)
+#   READ_BLOCK_CACHE, READ_MEMTABLE (the same for the servers of the read phases, 2 and 3: a
+#     server configured for reads gives the memory to its cache: MEMORY - 140 MB and 8mb when
+#     MEMORY >= 700M, else BLOCK_CACHE and MEMTABLE; cache + 3 memtables + ~80 MB of the rest of
+#     the process stay within MEMORY, writes included)
 #   CACHE_KEYS (50000: the in-cache key range [0, CACHE_KEYS), at most SIZE/10)
 #   PROBE_RATE (1000 GET/s of the latency probe client)  BURST (20 s write burst, 8 clients)
 #   SPACE_TIMEOUT (600 s), SPACE_IDLE (180 s: the space phase also stops once the engine has run
@@ -48,6 +52,8 @@ MEMORY=${MEMORY:-700M}
 DURATION=${DURATION:-30}
 BLOCK_CACHE=${BLOCK_CACHE:-}
 MEMTABLE=${MEMTABLE:-}
+READ_BLOCK_CACHE=${READ_BLOCK_CACHE:-}
+READ_MEMTABLE=${READ_MEMTABLE:-}
 CACHE_KEYS=${CACHE_KEYS:-50000}
 PROBE_RATE=${PROBE_RATE:-1000}
 BURST=${BURST:-20}
@@ -186,6 +192,10 @@ if [ "$MEM_BYTES" -gt 0 ] && [ "$MEM_BYTES" -lt $((700 << 20)) ]; then
   : "${BLOCK_CACHE:=$((MEM_BYTES * 3 / 8 >> 20))mb}" "${MEMTABLE:=$((MEM_BYTES / 12 >> 20))mb}"
 fi
 : "${BLOCK_CACHE:=256mb}" "${MEMTABLE:=64mb}"
+if [ "$MEM_BYTES" -ge $((700 << 20)) ]; then
+  : "${READ_BLOCK_CACHE:=$(((MEM_BYTES >> 20) - 140))mb}" "${READ_MEMTABLE:=8mb}"
+fi
+: "${READ_BLOCK_CACHE:=$BLOCK_CACHE}" "${READ_MEMTABLE:=$MEMTABLE}"
 cgroup_setup() {
   [ "$MEM_BYTES" -gt 0 ] || { CG_MSG="no memory limit (MEMORY=$MEMORY)"; return; }
   if [ "$(id -u)" != 0 ]; then
@@ -242,16 +252,17 @@ PORT=
 SERVER_LOG=
 NSTART=0
 START_MS=
-# start_server THREADS: start kevo-server on DATA inside the cgroup, wait for its PING (up to
-# 900 s: a WAL replay); START_MS = launch to first PING answered
+# start_server THREADS [CACHE MEMTABLE]: start kevo-server on DATA inside the cgroup (block-cache-size
+# and memtable-size BLOCK_CACHE and MEMTABLE unless given), wait for its PING (up to 900 s: a WAL
+# replay); START_MS = launch to first PING answered
 start_server() {
-  local threads=$1
+  local threads=$1 cache=${2:-$BLOCK_CACHE} memtable=${3:-$MEMTABLE}
   NSTART=$((NSTART + 1))
   PORT=$(free_port)
   SERVER_LOG=$OUT/logs/server-$NSTART.log
   local t0=$EPOCHREALTIME
   "${CGWRAP[@]}" "$SERVER" --port "$PORT" --bind 127.0.0.1 --dir "$DATA" --appendfsync no \
-    --block-cache-size "$BLOCK_CACHE" --memtable-size "$MEMTABLE" --disk-read-threads "$threads" \
+    --block-cache-size "$cache" --memtable-size "$memtable" --disk-read-threads "$threads" \
     --logfile "$SERVER_LOG" > /dev/null 2>&1 &
   SPID=$!
   local n=0
@@ -315,7 +326,7 @@ cgroup_setup
 [ -n "$CG" ] && CGWRAP=(sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG")
 note "$CG_MSG"
 note "output: $OUT, data: $TMPD"
-note "SIZE=$SIZE VALUE=$VALUE CLIENTS=$CLIENTS MEMORY=$MEMORY DURATION=$DURATION BLOCK_CACHE=$BLOCK_CACHE MEMTABLE=$MEMTABLE"
+note "SIZE=$SIZE VALUE=$VALUE CLIENTS=$CLIENTS MEMORY=$MEMORY DURATION=$DURATION BLOCK_CACHE=$BLOCK_CACHE MEMTABLE=$MEMTABLE READ_BLOCK_CACHE=$READ_BLOCK_CACHE READ_MEMTABLE=$READ_MEMTABLE"
 
 GIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 rep "# Kevo at scale (bench/bench-scale.sh)"
@@ -323,7 +334,8 @@ rep ""
 rep "$(date -u +%FT%TZ), kevo $GIT, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM,"
 rep "load average at start: $(cut -d' ' -f1-3 /proc/loadavg), data on $(df -P "$BENCH_TMP" | awk 'NR == 2 { print $1 }') ($BENCH_TMP)."
 rep "SIZE=$SIZE keys key:%012d ($KEYLEN bytes), VALUE=$VALUE random bytes (incompressible), CLIENTS=$CLIENTS,"
-rep "MEMORY=$MEMORY, DURATION=$DURATION s, server: appendfsync no, block-cache-size $BLOCK_CACHE, memtable-size $MEMTABLE,"
+rep "MEMORY=$MEMORY, DURATION=$DURATION s, server: appendfsync no, block-cache-size $BLOCK_CACHE, memtable-size $MEMTABLE"
+rep "(sections 2 and 3, the reads: block-cache-size $READ_BLOCK_CACHE, memtable-size $READ_MEMTABLE),"
 rep "other options default (disk-read-threads as given per phase; 32 is the default; disk-read-uring yes, the default:"
 rep "with threads > 0 the loop submits point lookups' block reads through io_uring, the threads take the rest)."
 rep "Memory bound: $CG_MSG."
@@ -477,10 +489,16 @@ read_phase() {
   RES[$name/$t/max]=$(kv "$f.txt" max_us)
   RES[$name/$t/miss]=$(kv "$f.txt" misses)
   RES[$name/$t/hit]=$(calc %.1f "($h + $m) > 0 ? 100 * $h / ($h + $m) : 0")
+  # blocks read from disk per GET: the loop's io_uring reads, or (threads 0) the misses read in place
+  local g rd
+  g=$(delta "$f.before" "$f.after" lsm_gets)
+  if [ "$t" = 0 ]; then rd=$m; else rd=$(delta "$f.before" "$f.after" lsm_uring_block_reads); fi
+  RES[$name/$t/rpg]=$(calc %.2f "$g > 0 ? $rd / $g : 0")
+  RES[$name/$t/rss]=$(rss_mb)
   RES[$name/$t/diskmb]=$(calc %.1f "$(delta "$f.before" "$f.after" proc_read_bytes) / 1048576 / $DURATION")
   RES[$name/$t/wait]=$(delta "$f.before" "$f.after" disk_wait_commands)
   RES[$name/$t/load]=$(cut -d' ' -f1 /proc/loadavg)
-  note "  $name (threads $t): ${RES[$name/$t/ops]} GET/s p99 ${RES[$name/$t/p99]} us, cache hits ${RES[$name/$t/hit]}%, disk ${RES[$name/$t/diskmb]} MB/s"
+  note "  $name (threads $t): ${RES[$name/$t/ops]} GET/s p99 ${RES[$name/$t/p99]} us, cache hits ${RES[$name/$t/hit]}%, ${RES[$name/$t/rpg]} block reads/GET, RSS ${RES[$name/$t/rss]} MB, disk ${RES[$name/$t/diskmb]} MB/s"
 }
 GL=(-c "$CLIENTS" -d "$DURATION" -n "$SIZE")
 PROBE=(-c 1 -r "$PROBE_RATE" -d "$DURATION" --dist range --lo 0 --hi 16)
@@ -551,7 +569,7 @@ for ((k = 1; k <= READ_ROUNDS; k++)); do
     [ $(((gi + k - 1) % 2)) = 1 ] && order=("${READ_THREADS[1]}" "${READ_THREADS[0]}")
     for t in "${order[@]}"; do
       note "2/3. round $k: $g reads, disk-read-threads $t: restart, drop caches"
-      start_server "$t" || exit 1
+      start_server "$t" "$READ_BLOCK_CACHE" "$READ_MEMTABLE" || exit 1
       drop_caches
       run_group "$g" "$t" "${SFX[$((k - 1))]}"
       alive || { note "server died: see $SERVER_LOG (OOM kills in the cgroup: $(cg_oom_kills))"; exit 1; }
@@ -591,22 +609,23 @@ rep "setting on a freshly started server with the page cache dropped, the two se
 rep "by group (32 first, then 0 first, ...; the other way round in round 2), so both see the same machine;"
 rep "$READ_ROUNDS round(s), every cell gives each round's figure$RN."
 rep "uniform: keys uniform over all $SIZE ids (disk-bound). skewed: 90% of GETs to the hot 10%, the"
-rep "contiguous id range [0, $HOT_HI) ($HOT_MB MB of data against a $BLOCK_CACHE block cache and a $MEMORY memory limit),"
+rep "contiguous id range [0, $HOT_HI) ($HOT_MB MB of data against a $READ_BLOCK_CACHE block cache and a $MEMORY memory limit),"
 rep "10% uniform over the rest; run twice, the second is the warm figure. in-cache: uniform over"
 rep "[0, $CACHE_KEYS) ($(calc %.0f "$CACHE_KEYS * ($VALUE + $KEYLEN) / 1048576") MB), run twice. disk-read-threads 32 is the default (io_uring and reader"
-rep "threads load blocks while the loop serves others), 0 the loop reading in place. cache hit % ="
-rep "lsm_cache_hits / (hits + misses) during the phase; disk MB/s = the server's /proc/PID/io read_bytes"
+rep "threads load blocks while the loop serves others), 0 the loop reading in place. reads/GET = data blocks"
+rep "read from disk per GET during the phase (lsm_uring_block_reads, with threads 0 lsm_cache_misses, over"
+rep "lsm_gets); RSS = the server's at the end of the phase; disk MB/s = the server's /proc/PID/io read_bytes"
 rep "(storage reads) per second; parked = disk_wait_commands (INFO) during the phase; load avg = the"
 rep "machine's 1-minute load average after the phase (2 cores, shared with other work)."
 rep "Every GET found its key (nil replies: $(for k in "${!RES[@]}"; do case $k in */miss) echo "${RES[$k]}";; esac; done | awk '{ s += $1 } END { print s + 0 }') in all phases)."
 rep ""
-rep "| phase | threads | GET/s | p50 us | p99 us | p99.9 us | cache hit % | disk MB/s | parked | load avg |"
-rep "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+rep "| phase | threads | GET/s | p50 us | p99 us | p99.9 us | reads/GET | RSS MB | disk MB/s | parked | load avg |"
+rep "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for ph in uniform skew1 skew2 cache1 cache2; do
   for t in "${READ_THREADS[@]}"; do
     label=$ph; case $ph in skew1) label="skewed (1st, warming)";; skew2) label="skewed (2nd, warm)";;
                          cache1) label="in-cache (1st, warming)";; cache2) label="in-cache (2nd, warm)";; esac
-    rep "| $label | $t | $(rr "$ph" "$t" ops fmt) | $(rr "$ph" "$t" p50) | $(rr "$ph" "$t" p99) | $(rr "$ph" "$t" p999) | $(rr "$ph" "$t" hit) | $(rr "$ph" "$t" diskmb) | $(rr "$ph" "$t" wait fmt) | $(rr "$ph" "$t" load) |"
+    rep "| $label | $t | $(rr "$ph" "$t" ops fmt) | $(rr "$ph" "$t" p50) | $(rr "$ph" "$t" p99) | $(rr "$ph" "$t" p999) | $(rr "$ph" "$t" rpg) | $(rr "$ph" "$t" rss) | $(rr "$ph" "$t" diskmb) | $(rr "$ph" "$t" wait fmt) | $(rr "$ph" "$t" load) |"
   done
 done
 rep ""

@@ -299,17 +299,23 @@ static void evict_entry(cache_shard *s, centry *e, centry **dead) {
 }
 
 /* Frees bytes until usage <= cap or nothing more can go (every entry pinned, or referenced
- * twice over). The probation queue gives first while it is over its share (or the ring has
- * nothing to give): its oldest entry moves into the ring if it was reused, else is evicted and
- * leaves its fingerprint in the ghost table; a pinned one goes back to the tail. Otherwise the
- * clock sweeps the ring. Victims are chained on *dead via hnext. */
-static void evict_locked(cache_shard *s, size_t cap, centry **dead) {
+ * twice over). The probation queue gives first while it is over its share and its oldest entry
+ * is older than the reuse window (younger ones are still their inserting request's: the lookup
+ * run again when the read lands, then its command, come later), or when the ring has nothing to
+ * give: its oldest entry moves into the ring if it was reused, else is evicted and leaves its
+ * fingerprint in the ghost table; a pinned one goes back to the tail. Otherwise the clock sweeps
+ * the ring. Victims are chained on *dead via hnext. */
+static void evict_locked(block_cache *c, cache_shard *s, size_t cap, centry **dead) {
+    if (usage_of(s) <= cap) return;
     size_t ring_steps = 2 * s->ring_count + 2, probation_steps = s->probation_count;
     size_t probation_cap = cap / PROBATION_SHARE;
+    uint32_t now = now_ms();
+    unsigned window = atomic_load_explicit(&c->reuse_window_ms, memory_order_relaxed);
     while (usage_of(s) > cap) {
         int ring_can = s->ring_count && ring_steps;
         if (s->probation_count && probation_steps &&
-            (s->probation_usage > probation_cap || !ring_can)) {
+            ((s->probation_usage > probation_cap && now - s->probation.next->born_ms >= window) ||
+             !ring_can)) {
             probation_steps--;
             centry *e = s->probation.next;
             if (atomic_load_explicit(&e->refs, memory_order_acquire) > 1) {
@@ -396,7 +402,7 @@ cache_handle *block_cache_insert_tagged(block_cache *c, uint64_t file, uint64_t 
     else probation_insert(s, e, t);
     s->count++;
     if (s->count > s->tsize) table_grow(s);
-    evict_locked(s, cap, &dead);
+    evict_locked(c, s, cap, &dead);
     pthread_mutex_unlock(&s->mu);
     free_entries(dead);
     return e;
@@ -418,7 +424,7 @@ void block_cache_release(block_cache *c, cache_handle *h) {
     if (usage_of(s) <= cap) return;
     centry *dead = NULL;
     pthread_mutex_lock(&s->mu);
-    evict_locked(s, cap, &dead);
+    evict_locked(c, s, cap, &dead);
     pthread_mutex_unlock(&s->mu);
     free_entries(dead);
 }
@@ -457,7 +463,7 @@ void block_cache_charge_pinned(block_cache *c, int64_t delta) {
         cache_shard *s = &c->shards[i];
         centry *dead = NULL;
         pthread_mutex_lock(&s->mu);
-        evict_locked(s, cap, &dead);
+        evict_locked(c, s, cap, &dead);
         pthread_mutex_unlock(&s->mu);
         free_entries(dead);
     }
