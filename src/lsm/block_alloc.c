@@ -13,6 +13,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+/* Under AddressSanitizer the slots' unused tails and the free slots are poisoned, so an overrun
+ * of a block or a use after its free is reported as with malloc. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #define BLOCK_ALLOC_SLAB (128u << 10)
 #define SMALL_MIN 2048u                      /* smaller: malloc's classes are fine-grained */
 #define SMALL_MAX (16u << 10)
@@ -90,6 +101,7 @@ void *block_alloc(size_t n) {
             pthread_mutex_unlock(&c->mu);
             return NULL;
         }
+        POISON(base, BLOCK_ALLOC_SLAB);
         s->base = base;
         s->free_slots = NULL;
         s->used = s->bumped = 0;
@@ -100,6 +112,7 @@ void *block_alloc(size_t n) {
     void *slot;
     if (s->free_slots) {
         slot = s->free_slots;
+        UNPOISON(slot, sizeof(void *));
         s->free_slots = *(void **)slot;
     } else {
         slot = s->base + (size_t)s->bumped++ * sz;
@@ -107,6 +120,8 @@ void *block_alloc(size_t n) {
     if (++s->used == s->nslots) list_del(c, s);
     c->used_slots++;
     pthread_mutex_unlock(&c->mu);
+    POISON(slot, sz);
+    UNPOISON(slot, total);
     hdr *h = slot;
     h->s = s;
     h->cls_or_size = ci;
@@ -122,6 +137,7 @@ void block_free(void *p) {
         return;
     }
     size_class *c = &g_classes[h->cls_or_size];
+    POISON((char *)h + HDR, slot_size((unsigned)h->cls_or_size) - HDR);
     pthread_mutex_lock(&c->mu);
     *(void **)(void *)h = s->free_slots;
     s->free_slots = h;
@@ -131,6 +147,7 @@ void block_free(void *p) {
     if (s->used == 0 && c->partial_count > 1) { /* keep one partial slab per class at least */
         list_del(c, s);
         c->slabs--;
+        UNPOISON(s->base, BLOCK_ALLOC_SLAB);
         free(s->base);
         free(s);
     }
