@@ -535,7 +535,11 @@ run_group() {
       read_phase "uniform$x" "$t" "${GL[@]}" --dist uniform -s 11 ;;
     skew)
       read_phase "skew1$x" "$t" "${GL[@]}" --dist skew --hot-lo 0 --hot-hi "$HOT_HI" --hot-pct 90 -s 12
-      read_phase "skew2$x" "$t" "${GL[@]}" --dist skew --hot-lo 0 --hot-hi "$HOT_HI" --hot-pct 90 -s 13 ;;
+      read_phase "skew2$x" "$t" "${GL[@]}" --dist skew --hot-lo 0 --hot-hi "$HOT_HI" --hot-pct 90 -s 13
+      # side by side on this server: in-cache and warm skewed phases alternating, so that the
+      # ratio does not depend on how the machine changed between two servers minutes apart
+      read_phase "samecache$x" "$t" "${GL[@]}" --dist range --lo 0 --hi "$CACHE_KEYS" -s 19
+      read_phase "sameskew$x" "$t" "${GL[@]}" --dist skew --hot-lo 0 --hot-hi "$HOT_HI" --hot-pct 90 -s 20 ;;
     cache)
       read_phase "cache1$x" "$t" "${GL[@]}" --dist range --lo 0 --hi "$CACHE_KEYS" -s 14
       read_phase "cache2$x" "$t" "${GL[@]}" --dist range --lo 0 --hi "$CACHE_KEYS" -s 15 ;;
@@ -610,7 +614,8 @@ rep "by group (32 first, then 0 first, ...; the other way round in round 2), so 
 rep "$READ_ROUNDS round(s), every cell gives each round's figure$RN."
 rep "uniform: keys uniform over all $SIZE ids (disk-bound). skewed: 90% of GETs to the hot 10%, the"
 rep "contiguous id range [0, $HOT_HI) ($HOT_MB MB of data against a $READ_BLOCK_CACHE block cache and a $MEMORY memory limit),"
-rep "10% uniform over the rest; run twice, the second is the warm figure. in-cache: uniform over"
+rep "10% uniform over the rest; run twice, the second is the warm figure, then (same server) an in-cache"
+rep "phase and a 3rd skewed one, for a side-by-side ratio. in-cache: uniform over"
 rep "[0, $CACHE_KEYS) ($(calc %.0f "$CACHE_KEYS * ($VALUE + $KEYLEN) / 1048576") MB), run twice. disk-read-threads 32 is the default (io_uring and reader"
 rep "threads load blocks while the loop serves others), 0 the loop reading in place. reads/GET = data blocks"
 rep "read from disk per GET during the phase (lsm_uring_block_reads, with threads 0 lsm_cache_misses, over"
@@ -621,10 +626,12 @@ rep "Every GET found its key (nil replies: $(for k in "${!RES[@]}"; do case $k i
 rep ""
 rep "| phase | threads | GET/s | p50 us | p99 us | p99.9 us | reads/GET | RSS MB | disk MB/s | parked | load avg |"
 rep "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-for ph in uniform skew1 skew2 cache1 cache2; do
+for ph in uniform skew1 skew2 samecache sameskew cache1 cache2; do
   for t in "${READ_THREADS[@]}"; do
     label=$ph; case $ph in skew1) label="skewed (1st, warming)";; skew2) label="skewed (2nd, warm)";;
-                         cache1) label="in-cache (1st, warming)";; cache2) label="in-cache (2nd, warm)";; esac
+                         cache1) label="in-cache (1st, warming)";; cache2) label="in-cache (2nd, warm)";;
+                         samecache) label="in-cache, on the skewed phases' server";;
+                         sameskew) label="skewed (3rd, warm), after it";; esac
     rep "| $label | $t | $(rr "$ph" "$t" ops fmt) | $(rr "$ph" "$t" p50) | $(rr "$ph" "$t" p99) | $(rr "$ph" "$t" p999) | $(rr "$ph" "$t" rpg) | $(rr "$ph" "$t" rss) | $(rr "$ph" "$t" diskmb) | $(rr "$ph" "$t" wait fmt) | $(rr "$ph" "$t" load) |"
   done
 done
@@ -637,7 +644,9 @@ rep "(p99 $FIO_QD1_LAT us), QD32 $(fmt "$FIO_QD32") IOPS (p99 $FIO_QD32_LAT us);
 rep ""
 rep "Targets: uniform disk-bound GET/s >= 50% of fio's QD32 IOPS: $(rfio uniform 32 "$FIO_QD32") of fio QD32 4k"
 rep "($(rfio uniform 32 "$FIO_QD32_8K") of QD32 8k; threads 0: $(rfio uniform 0 "$FIO_QD32")). Skewed >= 80% of in-cache once warm:"
-rep "$(rratio skew2 32 cache2 32) (threads 0: $(rratio skew2 0 cache2 0))."
+rep "$(rratio skew2 32 cache2 32) (threads 0: $(rratio skew2 0 cache2 0)) against the in-cache phases of another server;"
+rep "side by side on one server (the 2nd and 3rd warm skewed phases against the in-cache phase"
+rep "between them): $(for x in "${SFX[@]}"; do calc %.2f "(${RES[skew2$x/32/ops]:-0} + ${RES[sameskew$x/32/ops]:-0}) / 2 / (${RES[samecache$x/32/ops]:-1})"; done | paste -sd/ | sed 's|/| / |g') (threads 0: $(for x in "${SFX[@]}"; do calc %.2f "(${RES[skew2$x/0/ops]:-0} + ${RES[sameskew$x/0/ops]:-0}) / 2 / (${RES[samecache$x/0/ops]:-1})"; done | paste -sd/ | sed 's|/| / |g'))."
 rep ""
 rep "## 3. Latency of cached keys while others read from disk"
 rep ""
