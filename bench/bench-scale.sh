@@ -646,7 +646,7 @@ rep "Targets: uniform disk-bound GET/s >= 50% of fio's QD32 IOPS: $(rfio uniform
 rep "($(rfio uniform 32 "$FIO_QD32_8K") of QD32 8k; threads 0: $(rfio uniform 0 "$FIO_QD32")). Skewed >= 80% of in-cache once warm:"
 rep "$(rratio skew2 32 cache2 32) (threads 0: $(rratio skew2 0 cache2 0)) against the in-cache phases of another server;"
 rep "side by side on one server (the 2nd and 3rd warm skewed phases against the in-cache phase"
-rep "between them): $(for x in "${SFX[@]}"; do calc %.2f "(${RES[skew2$x/32/ops]:-0} + ${RES[sameskew$x/32/ops]:-0}) / 2 / (${RES[samecache$x/32/ops]:-1})"; done | paste -sd/ | sed 's|/| / |g') (threads 0: $(for x in "${SFX[@]}"; do calc %.2f "(${RES[skew2$x/0/ops]:-0} + ${RES[sameskew$x/0/ops]:-0}) / 2 / (${RES[samecache$x/0/ops]:-1})"; done | paste -sd/ | sed 's|/| / |g'))."
+rep "between them): $(for x in "${SFX[@]}"; do calc %.2f "(${RES[skew2$x/32/ops]:-0} + ${RES[sameskew$x/32/ops]:-0}) / 2 / (${RES[samecache$x/32/ops]:-1})"; echo; done | paste -sd/ | sed 's|/| / |g') (threads 0: $(for x in "${SFX[@]}"; do calc %.2f "(${RES[skew2$x/0/ops]:-0} + ${RES[sameskew$x/0/ops]:-0}) / 2 / (${RES[samecache$x/0/ops]:-1})"; echo; done | paste -sd/ | sed 's|/| / |g'))."
 rep ""
 rep "## 3. Latency of cached keys while others read from disk"
 rep ""
