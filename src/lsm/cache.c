@@ -382,8 +382,6 @@ cache_handle *block_cache_insert_tagged(block_cache *c, uint64_t file, uint64_t 
     e->charge = charge;
     e->hash = h;
     atomic_init(&e->refs, 2); /* the cache + the returned handle */
-    e->referenced = 0;
-    e->in_probation = 0;
     cache_shard *s = shard_of(c, h);
     uint32_t t = now_ms();
     centry *dead = NULL;
