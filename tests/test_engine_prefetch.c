@@ -506,6 +506,55 @@ Test(prefetch, held_uring_reads_start_at_the_flush) { held_uring_reads(1); }
 
 Test(prefetch, held_uring_reads_start_at_the_flush_from_a_submitting_thread) { held_uring_reads(2); }
 
+/* The lookup from memory that finds a block missing (lsm_get_ready) names it, and lsm_prefetch
+ * of that key reads it without looking the key up again; when the block lands holding the key,
+ * the lookup is over without running again either. So cold keys of open tables cost their block
+ * reads and no lookup on the reader's side (but a filter's false positive, which the reader
+ * follows with a lookup of its own). */
+static void cold_keys_cost_no_reader_lookup(int uring)
+{
+    char dir[256], k[32];
+    lsm_t *db = cold_uring_db(dir, sizeof dir, "cold_keys_cost_one_read_and_no_reader_lookup", uring);
+    if (!db) return;
+    lsm_iter *it = lsm_iter_new(db); /* every table opened: what follows needs block reads only */
+    cr_assert_not_null(it);
+    for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+    }
+    cr_assert_eq(lsm_iter_status(it), 0);
+    lsm_iter_free(it);
+    evict_page_cache(dir);
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    uint64_t reads0 = st.uring_block_reads, lookups0 = st.uring_lookups;
+    int n = 0;
+    for (int i = 25; i < NKEYS; i += 50) {
+        key_of(k, sizeof k, i);
+        if (lsm_get_ready(db, k, strlen(k)) != LSM_EAGAIN) continue;
+        cr_assert_eq(lsm_prefetch(db, k, strlen(k), 1000 + (uint64_t)i), 0);
+        wait_tag(db, 1000 + (uint64_t)i);
+        cr_assert_eq(lsm_get_ready(db, k, strlen(k)), 0, "%s ready once its block landed", k);
+        expect_value(db, i, 0);
+        n++;
+    }
+    cr_assert_gt(n, 20, "cold keys (%d)", n);
+    lsm_get_stats(db, &st);
+    uint64_t reads = st.uring_block_reads - reads0, lookups = st.uring_lookups - lookups0;
+    /* a false positive costs one more read and one lookup (~1% of tables probed) */
+    cr_assert_geq(reads, (uint64_t)n);
+    cr_assert_leq(lookups, (uint64_t)n / 10 + 1, "%llu reader lookups for %d cold keys",
+                  (unsigned long long)lookups, n);
+    cr_assert_leq(reads, (uint64_t)n + lookups, "%llu reads for %d cold keys", (unsigned long long)reads, n);
+    cr_assert_eq(lsm_close(db), 0);
+    etu_rmrf(dir);
+}
+
+Test(prefetch, cold_keys_cost_one_read_and_no_reader_lookup) { cold_keys_cost_no_reader_lookup(1); }
+
+Test(prefetch, cold_keys_cost_one_read_and_no_reader_lookup_from_a_submitting_thread)
+{
+    cold_keys_cost_no_reader_lookup(2);
+}
+
 /* Completed io_uring reads are reaped at most max per lsm_prefetch_done (the loop serves other
  * clients between calls): with every read landed, each call reports at most max lookups, and
  * the event fd is readable again as long as any are left, so a caller that waits on it hears of

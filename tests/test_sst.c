@@ -16,6 +16,7 @@
 #include "cache.h"
 #include "coding.h"
 #include "dbformat.h"
+#include "hash.h"
 #include "lsm.h"
 #include "sst_builder.h"
 #include "sst_format.h"
@@ -341,6 +342,50 @@ Test(sst, round_trip_100k_keys_versions_deletes_snapshots_scan_seek) {
     block_cache_get_stats(c, &st);
     cr_assert_eq(st.bytes, 0, "pinned index/filter uncharged: %llu", (unsigned long long)st.bytes);
     cr_assert_eq(st.entries, 0);
+    block_cache_free(c);
+    sst_props_free(&props);
+}
+
+/* sst_reader_block_holds: whether a cached data block has an entry of a key (what an io_uring
+ * lookup checks when the block it waited for lands), without reading anything. */
+Test(sst, block_holds_answers_from_the_cached_block_only) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/000009.sst", g_dir);
+    sst_options o;
+    default_opts(&o);
+    sst_props props;
+    build_table(path, &o, &props);
+    block_cache *c = block_cache_new(8 << 20);
+    block_cache_set_reuse_window(c, 0);
+    sst_reader *r;
+    cr_assert_eq(sst_reader_open(path, 9, c, &r), 0);
+    char u[32], v2[32];
+    lsm_buf val = {0};
+    size_t ul = ukey(u, 51235); /* i % 5 == 0: its newest entry is a deletion */
+    uint64_t off, size;
+    cr_assert_eq(sst_reader_get_cache_only(r, u, ul, key_hash64(u, ul), MAX_SEQUENCE, &val, &off, &size),
+                 SST_WOULDBLOCK);
+    cr_assert_neq(off, UINT64_MAX);
+    cr_assert_eq(sst_reader_block_holds(r, off, u, ul), -1, "not cached: no answer");
+    cr_assert_eq(sst_reader_get_hashed(r, u, ul, key_hash64(u, ul), MAX_SEQUENCE, &val), SST_DELETED);
+    cr_assert_eq(sst_reader_block_holds(r, off, u, ul), 1, "a deletion is an entry of the key");
+    size_t l2 = ukey(v2, 51236);
+    uint64_t off2, size2;
+    int rc = sst_reader_get_cache_only(r, v2, l2, key_hash64(v2, l2), MAX_SEQUENCE, &val, &off2, &size2);
+    if (rc == SST_FOUND) { /* the same block: it holds the neighbour too */
+        cr_assert_eq(sst_reader_block_holds(r, off, v2, l2), 1);
+    } else {
+        cr_assert_eq(rc, SST_WOULDBLOCK);
+        cr_assert_neq(off2, off);
+    }
+    /* a key between two of the block's keys: the table has no entry of it */
+    memcpy(v2, u, ul);
+    v2[ul] = 'x';
+    cr_assert_eq(sst_reader_block_holds(r, off, v2, ul + 1), 0);
+    cr_assert_eq(sst_reader_block_holds(r, off, u, ul - 1), 0, "a prefix of a key is another key");
+    lsm_buf_free(&val);
+    sst_reader_unref(r);
+    block_cache_erase_file(c, 9);
     block_cache_free(c);
     sst_props_free(&props);
 }

@@ -76,6 +76,16 @@ typedef struct get_memo {
     lsm_buf key, val;
 } get_memo;
 
+/* The data block the last lookup from memory (lsm_get_ready) lacked: the lsm_prefetch of the
+ * same key that follows has it read without looking the key up again. Dropped by the next such
+ * lookup, by that lsm_prefetch, and by lsm_poll (a version change may retire the table). */
+typedef struct probe_miss {
+    sst_reader *r;       /* referenced; NULL = none */
+    uint64_t off, size;
+    const version *v;    /* the version the lookup ran in */
+    lsm_buf key;
+} probe_miss;
+
 struct lsm {
     char *dir;
     lsm_options o;
@@ -138,6 +148,7 @@ struct lsm {
     int memo_next;                   /* round robin replacement */
     uint64_t memo_epoch;             /* read_epoch when the last memo was made */
     int memo_live;                   /* memos of memo_epoch not used yet */
+    probe_miss pmiss;                /* what lsm_get_ready's last lookup lacked */
 
     /* Failure state (the Redis MISCONF model): while bg_error != 0 writes are refused with
      * LSM_EIO, reads go on, and lsm_poll retries in the background until everything
@@ -733,8 +744,14 @@ static void install_compaction(lsm_t *db, compaction_job *j) {
     compaction_job_free(j);
 }
 
+static void probe_miss_drop(lsm_t *db) {
+    if (db->pmiss.r) sst_reader_unref(db->pmiss.r);
+    db->pmiss.r = NULL;
+}
+
 int lsm_poll(lsm_t *db) {
     db->read_epoch++; /* results installed below: lookups are answered anew */
+    probe_miss_drop(db);
     uint64_t v;
     while (read(db->efd, &v, sizeof(v)) > 0) {
     }
@@ -1449,7 +1466,24 @@ static int mem_get(lsm_t *db, const void *key, size_t klen, uint64_t h, uint64_t
     return r;
 }
 
-/* lsm_get's lookup; cached_only = 1 reads no file (LSM_EAGAIN where it would). */
+/* Keeps the data block a lookup from memory lacked (g's miss) for lsm_prefetch. */
+static void probe_miss_keep(lsm_t *db, table_get *g, const void *key, size_t klen) {
+    probe_miss_drop(db);
+    uint64_t off, size;
+    sst_reader *r = table_get_miss(g, &off, &size);
+    if (!r) return;
+    if (buf_set(&db->pmiss.key, key, klen) != 0) {
+        sst_reader_unref(r);
+        return;
+    }
+    db->pmiss.r = r;
+    db->pmiss.off = off;
+    db->pmiss.size = size;
+    db->pmiss.v = db->vs->current;
+}
+
+/* lsm_get's lookup; cached_only = 1 reads no file (LSM_EAGAIN where it would: the block it
+ * lacked is kept in db->pmiss). */
 static int get_impl(lsm_t *db, const void *key, size_t klen, lsm_buf *val, int cached_only) {
     const char *v;
     size_t vl;
@@ -1472,6 +1506,7 @@ static int get_impl(lsm_t *db, const void *key, size_t klen, lsm_buf *val, int c
         rc = SST_DELETED;
     } else {
         rc = table_get_finish(&g, snap, val);
+        if (cached_only) probe_miss_keep(db, &g, key, klen);
     }
     if (rc == SST_FOUND) return 0;
     if (rc == SST_DELETED || rc == SST_NOTFOUND) return LSM_ENOTFOUND;
@@ -1570,7 +1605,17 @@ int lsm_get_ready_value(lsm_t *db, const void *key, size_t klen, const char **va
 
 int lsm_prefetch(lsm_t *db, const void *key, size_t klen, uint64_t tag) {
     if (!db->readers) return LSM_EINVAL;
-    int rc = read_pool_submit(db->readers, db->vs->current, key, klen, tag);
+    /* the block lsm_get_ready just found missing for this key: read it without a new lookup */
+    probe_miss *pm = &db->pmiss;
+    read_hint hint = {NULL, 0, 0};
+    if (pm->r && pm->v == db->vs->current && pm->key.len == klen &&
+        (klen == 0 || memcmp(pm->key.data, key, klen) == 0)) {
+        hint.r = pm->r;
+        hint.off = pm->off;
+        hint.size = pm->size;
+        pm->r = NULL;
+    }
+    int rc = read_pool_submit(db->readers, db->vs->current, key, klen, tag, hint.r ? &hint : NULL);
     if (rc == 0) db->st.prefetches++;
     return rc;
 }
@@ -1790,6 +1835,7 @@ void lsm_get_stats(lsm_t *db, lsm_stats *out) {
     out->prefetches_in_flight = db->readers ? read_pool_inflight(db->readers) : 0;
     out->read_uring = db->readers ? read_pool_uses_uring(db->readers) : 0;
     out->uring_block_reads = db->readers ? read_pool_uring_reads(db->readers) : 0;
+    out->uring_lookups = db->readers ? read_pool_uring_lookups(db->readers) : 0;
 }
 
 /* ---------------- open / recovery / close ---------------- */
@@ -2030,6 +2076,7 @@ static void free_db(lsm_t *db) {
     if (db->vs) vset_free(db->vs);
     unlinker_stop(db->unlinker); /* after the last version: unlinks what it still holds */
     db->unlinker = NULL;
+    probe_miss_drop(db); /* its reader belongs to the table cache */
     if (db->tc) table_cache_free(db->tc);
     if (db->bc) block_cache_free(db->bc);
     if (db->efd >= 0) close(db->efd);
@@ -2044,6 +2091,7 @@ static void free_db(lsm_t *db) {
         lsm_buf_free(&db->memo[i].key);
         lsm_buf_free(&db->memo[i].val);
     }
+    lsm_buf_free(&db->pmiss.key);
     manual_queue_free(&db->mq);
     free(db->dir);
     free(db);
@@ -2323,6 +2371,7 @@ int lsm_close(lsm_t *db) {
     periodic_stop(&db->syncer);
     worker_stop(&db->flush_w);
     for (int i = 0; i < db->ncomp; i++) worker_stop(&db->comp_w[i]);
+    probe_miss_drop(db);
     read_pool_stop(db->readers); /* waits for its lookups, releases their versions */
     db->readers = NULL;
     /* iterators must be gone by contract; drop any leftovers' refs defensively */

@@ -474,6 +474,9 @@ typedef struct lsm_stats {
     int prefetches_in_flight;
     int read_uring;                   /* 1: lsm_prefetch reads through io_uring (read_uring) */
     uint64_t uring_block_reads;       /* data blocks read that way */
+    uint64_t uring_lookups;           /* lookups it ran itself from memory: where the caller's
+                                         lookup did not name the missing block, or a landed block
+                                         lacked the key (a filter's false positive) */
     uint64_t background_unlinks;      /* obsolete tables the kevo-unlink thread unlinked */
     int background_linking;           /* 1: a linker thread links memtable entries */
     uint64_t linked_by_thread;        /* memtable entries the linker thread linked */

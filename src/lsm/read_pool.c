@@ -105,12 +105,17 @@ int read_pool_start(read_pool **out, int nthreads, table_cache *tc, int direct, 
     return 0;
 }
 
-int read_pool_submit(read_pool *p, version *v, const void *key, size_t klen, uint64_t tag) {
+int read_pool_submit(read_pool *p, version *v, const void *key, size_t klen, uint64_t tag,
+                     const read_hint *hint) {
     /* the owner's own io_uring reads first (not while a test delays the threads' reads: the delay
      * applies to thread jobs only); what they cannot do, or beyond their depth, goes to a thread */
     if (p->uring && atomic_load_explicit(&g_delay_us, memory_order_relaxed) == 0) {
-        int rc = uring_reader_submit(p->uring, v, key, klen, tag);
+        int rc = hint ? uring_reader_submit_block(p->uring, v, key, klen, tag, hint->r, hint->off,
+                                                  hint->size)
+                      : uring_reader_submit(p->uring, v, key, klen, tag);
         if (rc != LSM_EAGAIN && rc != LSM_EBUSY) return rc;
+    } else if (hint) {
+        sst_reader_unref(hint->r);
     }
     return read_pool_submit_seek(p, v, key, klen, 0, tag);
 }
@@ -149,9 +154,9 @@ int read_pool_submit_seek(read_pool *p, version *v, const void *key, size_t klen
 }
 
 int read_pool_done(read_pool *p, uint64_t *tags, int max) {
-    uint64_t v;
-    while (read(p->efd, &v, sizeof(v)) > 0) {
-    }
+    uint64_t v; /* one read takes the whole count (the eventfd is not a semaphore) */
+    ssize_t rd = read(p->efd, &v, sizeof(v));
+    (void)rd;
     int n = 0;
     for (int i = 0; i < p->n && n < max; i++) {
         bg_job *j;
@@ -188,6 +193,7 @@ void read_pool_flush(read_pool *p) {
 
 int read_pool_uses_uring(const read_pool *p) { return p->uring != NULL; }
 uint64_t read_pool_uring_reads(const read_pool *p) { return p->uring ? uring_reader_reads(p->uring) : 0; }
+uint64_t read_pool_uring_lookups(const read_pool *p) { return p->uring ? uring_reader_lookups(p->uring) : 0; }
 
 /* The last job of each reader thread: frees what its lookups kept for the next one. */
 static void cleanup_run(bg_job *j) {

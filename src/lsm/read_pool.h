@@ -29,10 +29,20 @@ typedef struct read_pool read_pool;
  * cannot do (tables to open, seeks, overflow); silently threads only where io_uring is not
  * available. 0 or LSM_ENOMEM / LSM_EIO. */
 int read_pool_start(read_pool **out, int nthreads, table_cache *tc, int direct, int uring);
+/* A data block of v's tables that a lookup of the key from memory just found missing (r: a
+ * reference the callee takes over), so that its read can start without the lookup running
+ * again. */
+typedef struct read_hint {
+    sst_reader *r;
+    uint64_t off, size;
+} read_hint;
+
 /* Queues a lookup of key in v (a reference is taken and kept until read_pool_done reports the
- * job). tag comes back from read_pool_done when the lookup has finished. 0, or LSM_EBUSY when
+ * job). tag comes back from read_pool_done when the lookup has finished. hint: NULL, or the
+ * block the lookup needs first (its reference is always consumed). 0, or LSM_EBUSY when
  * every worker's ring is full (the caller reads itself), LSM_ENOMEM. */
-int read_pool_submit(read_pool *p, version *v, const void *key, size_t klen, uint64_t tag);
+int read_pool_submit(read_pool *p, version *v, const void *key, size_t klen, uint64_t tag,
+                     const read_hint *hint);
 /* As read_pool_submit for the blocks an iterator seek to key reads (table_seek_blocks: nblocks
  * per table); nblocks 0 = a point lookup. */
 int read_pool_submit_seek(read_pool *p, version *v, const void *key, size_t klen, int nblocks,
@@ -50,6 +60,7 @@ void read_pool_hold(read_pool *p, int on);
 void read_pool_flush(read_pool *p);
 int read_pool_uses_uring(const read_pool *p);
 uint64_t read_pool_uring_reads(const read_pool *p);
+uint64_t read_pool_uring_lookups(const read_pool *p);
 /* Waits for the jobs in flight (discarding their tags), stops the threads, frees the pool. */
 void read_pool_stop(read_pool *p);
 #endif

@@ -406,14 +406,16 @@ static int read_block(const sst_reader *r, uint64_t off, uint64_t size, int pars
  * miss is not free: the kernel starts the read itself, on the calling thread (the owner: the
  * device kick and any memory reclaim land on the event loop), and the reader thread then waits
  * for it anyway. So the owner tracks how often such reads succeed (a moving average, per
- * thread) and, while they mostly fail (the data set is on disk), tries only one in 4 to notice
- * soon when the working set is back in memory. */
+ * thread) and, while they mostly fail (the data set is on disk), tries only one in 4 (one in 16
+ * while fewer than 1 in 16 succeed, as with O_DIRECT reads, which leave nothing in the page
+ * cache) to notice soon when the working set is back in memory. */
 static _Thread_local unsigned t_nowait_ratio = 256; /* success ratio x 256 (optimistic start) */
 static _Thread_local unsigned t_nowait_skipped;
 
 static int nowait_worth_trying(void) {
     if (t_nowait_ratio >= 64) return 1; /* >= 1 in 4 succeed */
-    return (++t_nowait_skipped & 3) == 0;
+    /* (a try is two system calls: cachestat, then the read) */
+    return (++t_nowait_skipped & (t_nowait_ratio >= 16 ? 3 : 15)) == 0;
 }
 
 static void nowait_note(int hit) {
@@ -451,11 +453,16 @@ static int get_block(sst_reader *r, uint64_t off, uint64_t size, int fill, sst_b
         return SST_WOULDBLOCK;
     }
     /* cached only: the page cache may still have it (read without waiting), else the caller
-     * has it read elsewhere */
-    if (fill == FILL_CACHED_ONLY && !nowait_worth_trying()) return SST_WOULDBLOCK;
+     * has it read elsewhere (the block named in t_miss) */
+    if (fill == FILL_CACHED_ONLY) {
+        t_miss.off = off;
+        t_miss.size = size;
+        if (!nowait_worth_trying()) return SST_WOULDBLOCK;
+    }
     int rc = read_block_ex(r, off, size, 1, fill == FILL_CACHED_ONLY, &b);
     if (fill == FILL_CACHED_ONLY) nowait_note(rc != LSM_EAGAIN);
     if (rc == LSM_EAGAIN) return SST_WOULDBLOCK;
+    if (fill == FILL_CACHED_ONLY) t_miss.off = t_miss.size = UINT64_MAX; /* read after all */
     if (rc) return rc;
     if (fill == FILL_CACHED_ONLY) fill = 1;
     if (r->cache && fill) *h = cache_insert(r, off, b);
@@ -667,8 +674,12 @@ int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t 
 }
 
 int sst_reader_get_cached(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
-                          uint64_t snapshot, lsm_buf *val) {
-    return lookup(r, ukey, ukl, h64, snapshot, val, r->cache ? FILL_CACHED_ONLY : 1);
+                          uint64_t snapshot, lsm_buf *val, uint64_t *miss_off, uint64_t *miss_size) {
+    t_miss.off = t_miss.size = UINT64_MAX;
+    int rc = lookup(r, ukey, ukl, h64, snapshot, val, r->cache ? FILL_CACHED_ONLY : 1);
+    *miss_off = rc == SST_WOULDBLOCK ? t_miss.off : UINT64_MAX;
+    *miss_size = rc == SST_WOULDBLOCK ? t_miss.size : UINT64_MAX;
+    return rc;
 }
 
 int sst_reader_get_cache_only(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
@@ -716,6 +727,34 @@ int sst_reader_cache_block(sst_reader *r, uint64_t off, uint64_t size, const cha
     if (ch) block_cache_release(r->cache, ch);
     else block_free(b); /* the cache could not take it: nothing is lost but the read */
     return 0;
+}
+
+int sst_reader_block_holds(sst_reader *r, uint64_t off, const void *ukey, size_t ukl) {
+    if (!r->cache) return -1;
+    cache_handle *h = block_cache_lookup(r->cache, r->file_number, off);
+    if (!h) return -1;
+    char kbuf[256];
+    char *lk = ukl + IKEY_TRAILER <= sizeof(kbuf) ? kbuf : malloc(ukl + IKEY_TRAILER);
+    int rc = -1;
+    if (lk) {
+        size_t lkl = ikey_lookup(lk, ukey, ukl, MAX_SEQUENCE);
+        const sst_block *b = block_cache_value(h);
+        block_iter it;
+        block_iter_init(&it, &b->blk);
+        block_iter_seek(&it, lk, lkl);
+        rc = 0;
+        if (block_iter_valid(&it)) {
+            size_t kl;
+            const char *k = block_iter_key(&it, &kl);
+            rc = kl - IKEY_TRAILER == ukl && (ukl == 0 || memcmp(k, ukey, ukl) == 0);
+        } else if (it.status) {
+            rc = -1;
+        }
+        block_iter_cleanup(&it);
+        if (lk != kbuf) free(lk);
+    }
+    block_cache_release(r->cache, h);
+    return rc;
 }
 
 int sst_reader_seek_blocks(sst_reader *r, const void *ukey, size_t ukl, int nblocks, int cached_only) {

@@ -32,9 +32,10 @@ int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t 
  * read only if the OS page cache holds it (RWF_NOWAIT; then cached), else SST_WOULDBLOCK (a
  * reader without a cache reads as usual). For a caller that must not wait for the disk (the
  * owner thread): it has the block loaded elsewhere (a background sst_reader_get_hashed caches
- * it) and asks again. */
+ * it, or the block named in *miss_off / *miss_size is read: UINT64_MAX unless the answer is
+ * SST_WOULDBLOCK for want of that data block) and asks again. */
 int sst_reader_get_cached(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
-                          uint64_t snapshot, lsm_buf *val);
+                          uint64_t snapshot, lsm_buf *val, uint64_t *miss_off, uint64_t *miss_size);
 /* As sst_reader_get_cached, but never reads anything (not even the OS page cache): when the data
  * block the lookup needs is not in the block cache, SST_WOULDBLOCK with its handle in *miss_off
  * and *miss_size (UINT64_MAX when the answer is SST_WOULDBLOCK for want of a cache). For a
@@ -54,6 +55,11 @@ int sst_reader_read_plan(sst_reader *r, uint64_t off, uint64_t size, int direct,
  * trailer bytes were read into raw (copied: raw stays the caller's). 0 (also when it was
  * cached meanwhile, or r has no cache) or LSM_ECORRUPT / LSM_ENOMEM. Any thread. */
 int sst_reader_cache_block(sst_reader *r, uint64_t off, uint64_t size, const char *raw);
+/* Whether the data block at off, if it is in the block cache, has an entry of ukey (a value or
+ * a deletion, any sequence): 1 yes, 0 no (a lookup of ukey that reaches this table goes on to
+ * the next one: its filter gave a false positive), -1 the block is not cached (or does not
+ * decode). Reads nothing. Any thread. */
+int sst_reader_block_holds(sst_reader *r, uint64_t off, const void *ukey, size_t ukl);
 /* The data blocks an iterator seek to ukey lands in (the block holding the first entry >= ukey)
  * and the nblocks - 1 after it: cached_only = 1 checks they are all in the block cache (0, or
  * SST_WOULDBLOCK when one is not), 0 reads those that are not into it (0 or a negative code).

@@ -56,15 +56,16 @@ static int window_probe(table_get *g, uint64_t snapshot, lsm_buf *val) {
         sst_reader *r = g->p[i].r;
         if (!r) {
             rc = g->p[i].rc;
-        } else if (g->cached_only == TABLE_GET_CACHE_ONLY) {
-            rc = sst_reader_get_cache_only(r, g->key, g->klen, g->h, snapshot, val, &g->miss_off,
-                                           &g->miss_size);
+        } else if (g->cached_only != TABLE_GET_READ) {
+            rc = g->cached_only == TABLE_GET_CACHE_ONLY
+                     ? sst_reader_get_cache_only(r, g->key, g->klen, g->h, snapshot, val,
+                                                 &g->miss_off, &g->miss_size)
+                     : sst_reader_get_cached(r, g->key, g->klen, g->h, snapshot, val, &g->miss_off,
+                                             &g->miss_size);
             if (rc == SST_WOULDBLOCK && g->miss_off != UINT64_MAX) {
                 sst_reader_ref(r);
                 g->miss_r = r;
             }
-        } else if (g->cached_only == TABLE_GET_NOWAIT) {
-            rc = sst_reader_get_cached(r, g->key, g->klen, g->h, snapshot, val);
         } else {
             rc = sst_reader_get_hashed(r, g->key, g->klen, g->h, snapshot, val);
         }

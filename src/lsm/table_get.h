@@ -28,7 +28,7 @@ typedef struct table_get {
     int l0, level;        /* next L0 index / next level >= 1 to consider */
     int w;                /* readers open in the current window */
     int cached_only;      /* TABLE_GET_* (table_get_start_ex) */
-    sst_reader *miss_r;   /* TABLE_GET_CACHE_ONLY: the table whose block is missing (referenced) */
+    sst_reader *miss_r;   /* cached_only: the table whose block is missing (referenced) */
     uint64_t miss_off, miss_size;
     struct {
         sst_reader *r;    /* NULL: opening failed with rc */
@@ -55,10 +55,11 @@ void table_get_start_ex(table_get *g, const version *v, table_cache *tc, const v
  * value copied into *val), SST_DELETED, SST_NOTFOUND, SST_WOULDBLOCK (cached_only), or a negative LSM_E* code (detail in
  * sst_reader_last_error() on this thread). Releases every reader. */
 int table_get_finish(table_get *g, uint64_t snapshot, lsm_buf *val);
-/* After table_get_finish returned SST_WOULDBLOCK under TABLE_GET_CACHE_ONLY: the table whose
- * data block (*off, *size) is missing, with a reference the caller must drop (sst_reader_unref),
- * or NULL when what is missing is the table itself (not open: opening it reads the file).
- * Otherwise NULL. */
+/* After table_get_finish returned SST_WOULDBLOCK under TABLE_GET_CACHE_ONLY or TABLE_GET_NOWAIT:
+ * the table whose data block (*off, *size) is missing, with a reference the caller must drop
+ * (sst_reader_unref), or NULL when what is missing is the table itself (not open: opening it
+ * reads the file). Otherwise NULL. A lookup that ends with a table named here must take it:
+ * table_get_finish does not drop it. */
 sst_reader *table_get_miss(table_get *g, uint64_t *off, uint64_t *size);
 /* Releases the readers without probing (a memtable answered). */
 void table_get_abort(table_get *g);

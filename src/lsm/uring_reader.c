@@ -67,6 +67,7 @@ struct uring_reader {
     unsigned nio;      /* reads in flight */
     int inflight;      /* requests not yet reported */
     uint64_t reads;
+    uint64_t lookups;  /* step() runs */
     uint64_t *ready;   /* finished tags not yet reported */
     size_t nready, ready_cap;
     lsm_buf scratch;   /* values found by the re-run lookups (discarded) */
@@ -186,12 +187,13 @@ static int finish(uring_reader *u, ur_req *req) {
     return 0;
 }
 
-/* Takes a reaped read out of the in-flight map and frees it; returns its waiters. */
-static ur_req *retire(uring_reader *u, ur_io *io) {
+/* Takes a reaped read out of the in-flight map and frees it; returns its waiters, and its
+ * table's reader in *r (referenced: the caller drops it). */
+static ur_req *retire(uring_reader *u, ur_io *io, sst_reader **r) {
     map_remove(u, io);
     u->nio--;
     ur_req *w = io->waiters;
-    sst_reader_unref(io->r);
+    *r = io->r;
     free(io->buf);
     free(io);
     return w;
@@ -260,6 +262,7 @@ fail:
 
 /* Runs req's lookup from memory; queues the read of the block it lacks. */
 static int step(uring_reader *u, ur_req *req) {
+    u->lookups++;
     table_get g;
     table_get_start_ex(&g, req->v, u->tc, req->key, req->klen, req->h, TABLE_GET_CACHE_ONLY);
     int rc = table_get_finish(&g, MAX_SEQUENCE, &u->scratch);
@@ -314,9 +317,13 @@ static void signal_efd(uring_reader *u) {
     (void)w;
 }
 
-int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag) {
+static int submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag, sst_reader *r,
+                  uint64_t off, uint64_t size) {
     ur_req *req = malloc(sizeof(*req) + klen);
-    if (!req) return LSM_ENOMEM;
+    if (!req) {
+        if (r) sst_reader_unref(r);
+        return LSM_ENOMEM;
+    }
     req->next = NULL;
     req->v = v;
     req->tag = tag;
@@ -326,7 +333,13 @@ int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t kle
     if (klen) memcpy(req->key, key, klen);
     version_ref(v);
     u->inflight++;
-    int s = step(u, req);
+    int s;
+    if (r) { /* the caller's lookup named the block: read it */
+        req->reads = 1;
+        s = queue_read(u, req, r, off, size);
+    } else {
+        s = step(u, req);
+    }
     switch (s) {
     case STEP_QUEUED:
         if (!u->hold) kick(u); /* the read starts now */
@@ -342,6 +355,15 @@ int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t kle
     return s == STEP_THREAD ? LSM_EAGAIN : s == STEP_BUSY ? LSM_EBUSY : LSM_ENOMEM;
 }
 
+int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag) {
+    return submit(u, v, key, klen, tag, NULL, 0, 0);
+}
+
+int uring_reader_submit_block(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag,
+                              sst_reader *r, uint64_t off, uint64_t size) {
+    return submit(u, v, key, klen, tag, r, off, size);
+}
+
 /* A request whose block landed: run it again; finished, needing a thread, or waiting again. */
 static void resume(uring_reader *u, ur_req *req, uring_redo_fn redo, void *ctx) {
     int s = step(u, req);
@@ -353,20 +375,28 @@ static void resume(uring_reader *u, ur_req *req, uring_redo_fn redo, void *ctx) 
     if (finish(u, req) != 0) drop(u, req); /* no memory to report it: its command reads itself */
 }
 
-/* One reaped read: cache the block, resume its waiters. */
+/* One reaped read: cache the block, finish the waiters whose key it holds, resume the others. */
 static void complete(uring_reader *u, ur_io *io, int res, uring_redo_fn redo, void *ctx) {
-    if (res >= 0 && (size_t)res >= io->need)
-        (void)sst_reader_cache_block(io->r, io->off, io->size, io->buf + io->skip);
-    ur_req *w = retire(u, io);
+    int cached = res >= 0 && (size_t)res >= io->need &&
+                 sst_reader_cache_block(io->r, io->off, io->size, io->buf + io->skip) == 0;
+    uint64_t off = io->off;
+    sst_reader *r;
+    ur_req *w = retire(u, io, &r);
     /* a failed read leaves the block uncached: the waiters' next step finds it missing again,
      * so they are finished instead of retried (their commands read in place and report) */
     int ok = res >= 0;
     while (w) {
         ur_req *next = w->next;
-        if (ok) resume(u, w, redo, ctx);
-        else if (finish(u, w) != 0) drop(u, w);
+        /* the lookup ends in this block when it holds the key (every table before it answered
+         * from memory): no need to run it all again */
+        if (!ok || (cached && sst_reader_block_holds(r, off, w->key, w->klen) == 1)) {
+            if (finish(u, w) != 0) drop(u, w);
+        } else {
+            resume(u, w, redo, ctx);
+        }
         w = next;
     }
+    sst_reader_unref(r);
 }
 
 int uring_reader_done(uring_reader *u, uint64_t *tags, int max, uring_redo_fn redo, void *ctx) {
@@ -402,6 +432,7 @@ void uring_reader_flush(uring_reader *u) { kick(u); }
 
 int uring_reader_inflight(const uring_reader *u) { return u->inflight; }
 uint64_t uring_reader_reads(const uring_reader *u) { return u->reads; }
+uint64_t uring_reader_lookups(const uring_reader *u) { return u->lookups; }
 
 void uring_reader_stop(uring_reader *u) {
     if (!u) return;
@@ -421,10 +452,12 @@ void uring_reader_stop(uring_reader *u) {
         if (io_uring_wait_cqe(&u->ring, &cqe) != 0) break;
         ur_io *io = io_uring_cqe_get_data(cqe);
         io_uring_cqe_seen(&u->ring, cqe);
-        for (ur_req *w = retire(u, io), *next; w; w = next) {
+        sst_reader *r;
+        for (ur_req *w = retire(u, io, &r), *next; w; w = next) {
             next = w->next;
             drop(u, w);
         }
+        sst_reader_unref(r);
     }
     io_uring_queue_exit(&u->ring);
     free(u->ready);
@@ -448,6 +481,12 @@ int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t kle
     (void)u; (void)v; (void)key; (void)klen; (void)tag;
     return LSM_EAGAIN;
 }
+int uring_reader_submit_block(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag,
+                              sst_reader *r, uint64_t off, uint64_t size) {
+    (void)u; (void)v; (void)key; (void)klen; (void)tag; (void)off; (void)size;
+    sst_reader_unref(r);
+    return LSM_EAGAIN;
+}
 int uring_reader_done(uring_reader *u, uint64_t *tags, int max, uring_redo_fn redo, void *ctx) {
     (void)u; (void)tags; (void)max; (void)redo; (void)ctx;
     return 0;
@@ -456,5 +495,6 @@ void uring_reader_hold(uring_reader *u, int on) { (void)u, (void)on; }
 void uring_reader_flush(uring_reader *u) { (void)u; }
 int uring_reader_inflight(const uring_reader *u) { (void)u; return 0; }
 uint64_t uring_reader_reads(const uring_reader *u) { (void)u; return 0; }
+uint64_t uring_reader_lookups(const uring_reader *u) { (void)u; return 0; }
 void uring_reader_stop(uring_reader *u) { (void)u; }
 #endif

@@ -4,8 +4,9 @@
  * A lookup runs from memory (TABLE_GET_CACHE_ONLY: memtables are the caller's, then bloom
  * filters, pinned indexes and the block cache) until it needs a data block that is not cached;
  * that block is read asynchronously (O_DIRECT where the file system allows it), and when the read
- * lands it is verified, decoded and inserted into the block cache, and the lookup runs again from
- * memory (a bloom false positive may need one more block). Lookups that need the same block wait
+ * lands it is verified, decoded and inserted into the block cache. When the block holds the key
+ * the lookup is finished (its answer is in memory now); otherwise (a bloom false positive) it
+ * runs again from memory and may need one more block. Lookups that need the same block wait
  * on one read. No thread hand-off, no wake-up per read: the completions are reaped in batches on
  * the owner thread, and the kernel signals them on the caller's eventfd.
  *
@@ -41,6 +42,11 @@ int uring_reader_start(uring_reader **out, table_cache *tc, int efd, unsigned de
  * read can do (a table to open): the caller uses a thread; LSM_EBUSY: too many reads in flight;
  * LSM_ENOMEM. */
 int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag);
+/* As uring_reader_submit for a lookup that the caller just ran from memory and that lacked the
+ * data block (off, size) of r: that block's read starts without the lookup running again. The
+ * reference to r is the callee's, whatever the outcome. */
+int uring_reader_submit_block(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag,
+                              sst_reader *r, uint64_t off, uint64_t size);
 /* A finished lookup that turned out to need a table opened: the callback takes it over (returns
  * 0 when it did; otherwise the tag is reported as finished, and its command reads in place). */
 typedef int (*uring_redo_fn)(void *ctx, version *v, const void *key, size_t klen, uint64_t tag);
@@ -58,8 +64,9 @@ void uring_reader_hold(uring_reader *u, int on);
 void uring_reader_flush(uring_reader *u);
 /* Lookups submitted and not yet reported. */
 int uring_reader_inflight(const uring_reader *u);
-/* Block reads submitted so far (INFO, tests). */
+/* Block reads submitted so far, and lookups run from memory by the reader itself (INFO, tests). */
 uint64_t uring_reader_reads(const uring_reader *u);
+uint64_t uring_reader_lookups(const uring_reader *u);
 /* Waits for the reads in flight, drops every pending lookup unreported, frees the ring. */
 void uring_reader_stop(uring_reader *u);
 #endif
