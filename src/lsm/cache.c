@@ -15,8 +15,8 @@
  * Probation: a block read once is not let into the ring. It waits in a FIFO (the probation
  * queue, PROBATION_SHARE of the shard's capacity; beyond it, the oldest go first), and moves into
  * the ring when it leaves the queue only if it was read again meanwhile - a lookup later than
- * the reuse window after its insertion: the lookups of the request that read it (the lookup
- * run again when its read lands, then its command's own read) come within the window and are
+ * the reuse window after its insertion: the lookups of the request that read it (the check of
+ * the landed block or the lookup run again, then its command's own read) come within the window and are
  * not reuse. A block that leaves the queue unread leaves its fingerprint in the shard's ghost
  * table (direct-mapped, about two slots per block the shard holds), and a block inserted while
  * its fingerprint is there goes straight into the ring: a block read twice, however far apart
@@ -300,8 +300,8 @@ static void evict_entry(cache_shard *s, centry *e, centry **dead) {
 
 /* Frees bytes until usage <= cap or nothing more can go (every entry pinned, or referenced
  * twice over). The probation queue gives first while it is over its share and its oldest entry
- * is older than the reuse window (younger ones are still their inserting request's: the lookup
- * run again when the read lands, then its command, come later), or when the ring has nothing to
+ * is older than the reuse window (younger ones are still their inserting request's: the check
+ * when the read lands, then its command, come later), or when the ring has nothing to
  * give: its oldest entry moves into the ring if it was reused, else is evicted and leaves its
  * fingerprint in the ghost table; a pinned one goes back to the tail. Otherwise the clock sweeps
  * the ring. Victims are chained on *dead via hnext. */
