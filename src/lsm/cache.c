@@ -16,8 +16,8 @@
  * queue, PROBATION_SHARE of the shard's capacity; beyond it, the oldest go first), and moves into
  * the ring when it leaves the queue only if it was read again meanwhile - a lookup later than
  * the reuse window after its insertion: the lookups of the request that read it (the check of
- * the landed block or the lookup run again, then its command's own read) come within the window and are
- * not reuse. A block that leaves the queue unread leaves its fingerprint in the shard's ghost
+ * the landed block or the lookup run again, then its command's own read) come within the
+ * window and are not reuse. A block that leaves the queue unread leaves its fingerprint in the shard's ghost
  * table (direct-mapped, about two slots per block the shard holds), and a block inserted while
  * its fingerprint is there goes straight into the ring: a block read twice, however far apart
  * within the ghost's memory, is worth keeping. So blocks read once - the cold tail of a skewed
