@@ -12,19 +12,19 @@
  * hand: a pinned entry (refs > 1) is skipped, a referenced one gets its flag cleared and a second
  * chance, an unreferenced one is evicted.
  *
- * Probation: a block read once is not let into the ring. It waits in a FIFO (the probation
- * queue, PROBATION_SHARE of the shard's capacity; beyond it, the oldest go first), and moves into
- * the ring when it leaves the queue only if it was read again meanwhile - a lookup later than
- * the reuse window after its insertion: the lookups of the request that read it (the check of
- * the landed block or the lookup run again, then its command's own read) come within the
- * window and are not reuse. A block that leaves the queue unread leaves its fingerprint in the shard's ghost
- * table (direct-mapped, about two slots per block the shard holds), and a block inserted while
- * its fingerprint is there goes straight into the ring: a block read twice, however far apart
- * within the ghost's memory, is worth keeping. So blocks read once - the cold tail of a skewed
- * workload, a scan, the keys a client touches once - cost the ring nothing, and a working set a
- * little larger or smaller than the cache keeps what fits instead of churning (measured: 90% of
- * GETs to a hot set of 112k blocks, 10% to 1M cold ones, 94k-entry cache: hit rate 0.62 with
- * plain CLOCK, 0.74 with probation; 123k entries: 0.76 and 0.90).
+ * Probation: a block read once is not let into the ring. It waits in a FIFO (the probation queue,
+ * PROBATION_SHARE of the shard's capacity; beyond it, the oldest go first), and moves into the
+ * ring when it leaves the queue only if it was read again meanwhile - a lookup later than the
+ * reuse window after its insertion: the lookups of the request that read it (the check of the
+ * landed block or the lookup run again, then its command's own read) come within the window and
+ * are not reuse. A block that leaves the queue unread leaves its fingerprint in the shard's ghost
+ * table (direct-mapped, about two slots per block the shard holds), and a block inserted while its
+ * fingerprint is there goes straight into the ring: a block read twice, however far apart within
+ * the ghost's memory, is worth keeping. So blocks read once - the cold tail of a skewed workload,
+ * a scan, the keys a client touches once - cost the ring nothing, and a working set a little
+ * larger or smaller than the cache keeps what fits instead of churning (measured: 90% of GETs to a
+ * hot set of 112k blocks, 10% to 1M cold ones, 94k-entry cache: hit rate 0.62 with plain CLOCK,
+ * 0.74 with probation; 123k entries: 0.76 and 0.90).
  *
  * Locking: lookup, insert, erase and eviction hold the shard mutex; release does not. Release
  * reaching refs 0 frees the entry (it was already out of the table: the cache's own reference

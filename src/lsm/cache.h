@@ -22,8 +22,8 @@ typedef struct cache_handle cache_handle;
 block_cache *block_cache_new(size_t capacity_bytes);
 void block_cache_free(block_cache *c); /* no handle may be outstanding */
 /* Lookups of a new entry within ms of its insertion are taken for the inserting request's own
- * (the check of the landed block, or the lookup run again when its read lands; its command's read), not reuse. Default 20 ms;
- * tests set 0 (every later lookup is reuse). */
+ * (the check of the landed block, or the lookup run again when its read lands; its command's
+ * read), not reuse. Default 20 ms; tests set 0 (every later lookup is reuse). */
 void block_cache_set_reuse_window(block_cache *c, unsigned ms);
 
 /* Returns a pinned handle or NULL (counts a hit or a miss). */

@@ -193,7 +193,9 @@ void read_pool_flush(read_pool *p) {
 
 int read_pool_uses_uring(const read_pool *p) { return p->uring != NULL; }
 uint64_t read_pool_uring_reads(const read_pool *p) { return p->uring ? uring_reader_reads(p->uring) : 0; }
-uint64_t read_pool_uring_lookups(const read_pool *p) { return p->uring ? uring_reader_lookups(p->uring) : 0; }
+uint64_t read_pool_uring_lookups(const read_pool *p) {
+    return p->uring ? uring_reader_lookups(p->uring) : 0;
+}
 
 /* The last job of each reader thread: frees what its lookups kept for the next one. */
 static void cleanup_run(bg_job *j) {

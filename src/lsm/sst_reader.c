@@ -674,7 +674,8 @@ int sst_reader_get_hashed(sst_reader *r, const void *ukey, size_t ukl, uint64_t 
 }
 
 int sst_reader_get_cached(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64,
-                          uint64_t snapshot, lsm_buf *val, uint64_t *miss_off, uint64_t *miss_size) {
+                          uint64_t snapshot, lsm_buf *val, uint64_t *miss_off,
+                          uint64_t *miss_size) {
     t_miss.off = t_miss.size = UINT64_MAX;
     int rc = lookup(r, ukey, ukl, h64, snapshot, val, r->cache ? FILL_CACHED_ONLY : 1);
     *miss_off = rc == SST_WOULDBLOCK ? t_miss.off : UINT64_MAX;

@@ -317,8 +317,8 @@ static void signal_efd(uring_reader *u) {
     (void)w;
 }
 
-static int submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag, sst_reader *r,
-                  uint64_t off, uint64_t size) {
+static int submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag,
+                  sst_reader *r, uint64_t off, uint64_t size) {
     ur_req *req = malloc(sizeof(*req) + klen);
     if (!req) {
         if (r) sst_reader_unref(r);
@@ -359,8 +359,8 @@ int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t kle
     return submit(u, v, key, klen, tag, NULL, 0, 0);
 }
 
-int uring_reader_submit_block(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag,
-                              sst_reader *r, uint64_t off, uint64_t size) {
+int uring_reader_submit_block(uring_reader *u, version *v, const void *key, size_t klen,
+                              uint64_t tag, sst_reader *r, uint64_t off, uint64_t size) {
     return submit(u, v, key, klen, tag, r, off, size);
 }
 
@@ -481,8 +481,8 @@ int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t kle
     (void)u; (void)v; (void)key; (void)klen; (void)tag;
     return LSM_EAGAIN;
 }
-int uring_reader_submit_block(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag,
-                              sst_reader *r, uint64_t off, uint64_t size) {
+int uring_reader_submit_block(uring_reader *u, version *v, const void *key, size_t klen,
+                              uint64_t tag, sst_reader *r, uint64_t off, uint64_t size) {
     (void)u; (void)v; (void)key; (void)klen; (void)tag; (void)off; (void)size;
     sst_reader_unref(r);
     return LSM_EAGAIN;

@@ -45,8 +45,8 @@ int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t kle
 /* As uring_reader_submit for a lookup that the caller just ran from memory and that lacked the
  * data block (off, size) of r: that block's read starts without the lookup running again. The
  * reference to r is the callee's, whatever the outcome. */
-int uring_reader_submit_block(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag,
-                              sst_reader *r, uint64_t off, uint64_t size);
+int uring_reader_submit_block(uring_reader *u, version *v, const void *key, size_t klen,
+                              uint64_t tag, sst_reader *r, uint64_t off, uint64_t size);
 /* A finished lookup that turned out to need a table opened: the callback takes it over (returns
  * 0 when it did; otherwise the tag is reported as finished, and its command reads in place). */
 typedef int (*uring_redo_fn)(void *ctx, version *v, const void *key, size_t klen, uint64_t tag);
