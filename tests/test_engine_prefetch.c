@@ -383,6 +383,21 @@ static lsm_t *cold_uring_db(char *dir, size_t n, const char *test, int uring)
 }
 
 /* Threads of this process named name (/proc/self/task/N/comm). */
+/* A full scan of db (every key, in order): every table is opened (the block cache keeps the last
+ * blocks scanned); then the page cache of dir is emptied, so that what follows needs block
+ * reads only. */
+static void open_every_table(lsm_t *db, const char *dir)
+{
+    lsm_iter *it = lsm_iter_new(db);
+    cr_assert_not_null(it);
+    int scanned = 0;
+    for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) scanned++;
+    cr_assert_eq(lsm_iter_status(it), 0);
+    lsm_iter_free(it);
+    cr_assert_eq(scanned, NKEYS);
+    evict_page_cache(dir); /* the scan read through it */
+}
+
 static int threads_named(const char *name)
 {
     DIR *d = opendir("/proc/self/task");
@@ -454,14 +469,7 @@ static void held_uring_reads(int uring)
     uint64_t tag = 1;
     /* every table opened by a full scan (read in place): what follows needs block reads only
      * (the block cache keeps the last blocks scanned, the first ones are read again) */
-    lsm_iter *it = lsm_iter_new(db);
-    cr_assert_not_null(it);
-    int scanned = 0;
-    for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) scanned++;
-    cr_assert_eq(lsm_iter_status(it), 0);
-    lsm_iter_free(it);
-    cr_assert_eq(scanned, NKEYS);
-    evict_page_cache(dir); /* the scan read through it */
+    open_every_table(db, dir);
     lsm_prefetch_hold(db, 1);
     int keys[NKEYS / 50], n = 0;
     uint64_t first = tag;
@@ -516,13 +524,7 @@ static void cold_keys_cost_no_reader_lookup(int uring)
     char dir[256], k[32];
     lsm_t *db = cold_uring_db(dir, sizeof dir, "cold_keys_cost_one_read_and_no_reader_lookup", uring);
     if (!db) return;
-    lsm_iter *it = lsm_iter_new(db); /* every table opened: what follows needs block reads only */
-    cr_assert_not_null(it);
-    for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
-    }
-    cr_assert_eq(lsm_iter_status(it), 0);
-    lsm_iter_free(it);
-    evict_page_cache(dir);
+    open_every_table(db, dir);
     lsm_stats st;
     lsm_get_stats(db, &st);
     uint64_t reads0 = st.uring_block_reads, lookups0 = st.uring_lookups;
@@ -564,13 +566,7 @@ static void reaped_in_small_batches(int uring)
     char dir[256], k[32];
     lsm_t *db = cold_uring_db(dir, sizeof dir, "completions_are_reaped_in_batches_of_max", uring);
     if (!db) return;
-    lsm_iter *it = lsm_iter_new(db); /* every table opened: what follows needs block reads only */
-    cr_assert_not_null(it);
-    for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
-    }
-    cr_assert_eq(lsm_iter_status(it), 0);
-    lsm_iter_free(it);
-    evict_page_cache(dir);
+    open_every_table(db, dir);
     lsm_prefetch_hold(db, 1);
     int n = 0;
     for (int i = 25; i < NKEYS; i += 50) {
@@ -647,12 +643,7 @@ Test(prefetch, get_ready_of_cold_blocks_reads_nothing_into_the_page_cache)
 {
     char dir[256], k[32];
     lsm_t *db = cold_db(dir, sizeof dir, 1);
-    lsm_iter *it = lsm_iter_new(db); /* every table opened; the block cache keeps the last ones */
-    cr_assert_not_null(it);
-    for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
-    }
-    lsm_iter_free(it);
-    evict_page_cache(dir);
+    open_every_table(db, dir);
     long before = sst_pages_cached(dir);
     if (before < 0) {
         fprintf(stderr, "get_ready_of_cold_blocks...: no cachestat here, skipped\n");

@@ -109,12 +109,12 @@ int read_pool_submit(read_pool *p, version *v, const void *key, size_t klen, uin
                      const read_hint *hint) {
     /* the owner's own io_uring reads first (not while a test delays the threads' reads: the delay
      * applies to thread jobs only); what they cannot do, or beyond their depth, goes to a thread */
+    static const read_hint none = {NULL, 0, 0};
+    if (!hint) hint = &none;
     if (p->uring && atomic_load_explicit(&g_delay_us, memory_order_relaxed) == 0) {
-        int rc = hint ? uring_reader_submit_block(p->uring, v, key, klen, tag, hint->r, hint->off,
-                                                  hint->size)
-                      : uring_reader_submit(p->uring, v, key, klen, tag);
+        int rc = uring_reader_submit(p->uring, v, key, klen, tag, hint->r, hint->off, hint->size);
         if (rc != LSM_EAGAIN && rc != LSM_EBUSY) return rc;
-    } else if (hint) {
+    } else if (hint->r) {
         sst_reader_unref(hint->r);
     }
     return read_pool_submit_seek(p, v, key, klen, 0, tag);

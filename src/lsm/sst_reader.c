@@ -462,7 +462,6 @@ static int get_block(sst_reader *r, uint64_t off, uint64_t size, int fill, sst_b
     int rc = read_block_ex(r, off, size, 1, fill == FILL_CACHED_ONLY, &b);
     if (fill == FILL_CACHED_ONLY) nowait_note(rc != LSM_EAGAIN);
     if (rc == LSM_EAGAIN) return SST_WOULDBLOCK;
-    if (fill == FILL_CACHED_ONLY) t_miss.off = t_miss.size = UINT64_MAX; /* read after all */
     if (rc) return rc;
     if (fill == FILL_CACHED_ONLY) fill = 1;
     if (r->cache && fill) *h = cache_insert(r, off, b);
@@ -730,6 +729,11 @@ int sst_reader_cache_block(sst_reader *r, uint64_t off, uint64_t size, const cha
     return 0;
 }
 
+/* Whether the internal key k is an entry of user key ukey. */
+static int is_entry_of(const char *k, size_t kl, const void *ukey, size_t ukl) {
+    return ikey_user_len(kl) == ukl && (ukl == 0 || memcmp(k, ukey, ukl) == 0);
+}
+
 int sst_reader_block_holds(sst_reader *r, uint64_t off, const void *ukey, size_t ukl) {
     if (!r->cache) return -1;
     cache_handle *h = block_cache_lookup(r->cache, r->file_number, off);
@@ -747,7 +751,7 @@ int sst_reader_block_holds(sst_reader *r, uint64_t off, const void *ukey, size_t
         if (block_iter_valid(&it)) {
             size_t kl;
             const char *k = block_iter_key(&it, &kl);
-            rc = kl - IKEY_TRAILER == ukl && (ukl == 0 || memcmp(k, ukey, ukl) == 0);
+            rc = is_entry_of(k, kl, ukey, ukl);
         } else if (it.status) {
             rc = -1;
         }
@@ -861,7 +865,7 @@ static int lookup(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64, uin
         /* the entry is the newest version <= snapshot of its user key (seek order) */
         size_t kl;
         const char *k = block_iter_key(&it, &kl);
-        if (kl - IKEY_TRAILER == ukl && (ukl == 0 || memcmp(k, ukey, ukl) == 0)) {
+        if (is_entry_of(k, kl, ukey, ukl)) {
             int kind = ikey_kind(k, kl);
             if (kind == KIND_VALUE) {
                 size_t vl;

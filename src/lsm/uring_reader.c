@@ -317,8 +317,8 @@ static void signal_efd(uring_reader *u) {
     (void)w;
 }
 
-static int submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag,
-                  sst_reader *r, uint64_t off, uint64_t size) {
+int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag,
+                        sst_reader *r, uint64_t off, uint64_t size) {
     ur_req *req = malloc(sizeof(*req) + klen);
     if (!req) {
         if (r) sst_reader_unref(r);
@@ -353,15 +353,6 @@ static int submit(uring_reader *u, version *v, const void *key, size_t klen, uin
     }
     drop(u, req);
     return s == STEP_THREAD ? LSM_EAGAIN : s == STEP_BUSY ? LSM_EBUSY : LSM_ENOMEM;
-}
-
-int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag) {
-    return submit(u, v, key, klen, tag, NULL, 0, 0);
-}
-
-int uring_reader_submit_block(uring_reader *u, version *v, const void *key, size_t klen,
-                              uint64_t tag, sst_reader *r, uint64_t off, uint64_t size) {
-    return submit(u, v, key, klen, tag, r, off, size);
 }
 
 /* A request whose block landed: run it again; finished, needing a thread, or waiting again. */
@@ -477,14 +468,10 @@ int uring_reader_start(uring_reader **out, table_cache *tc, int efd, unsigned de
     *out = NULL;
     return LSM_EINVAL;
 }
-int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag) {
-    (void)u; (void)v; (void)key; (void)klen; (void)tag;
-    return LSM_EAGAIN;
-}
-int uring_reader_submit_block(uring_reader *u, version *v, const void *key, size_t klen,
-                              uint64_t tag, sst_reader *r, uint64_t off, uint64_t size) {
+int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag,
+                        sst_reader *r, uint64_t off, uint64_t size) {
     (void)u; (void)v; (void)key; (void)klen; (void)tag; (void)off; (void)size;
-    sst_reader_unref(r);
+    if (r) sst_reader_unref(r);
     return LSM_EAGAIN;
 }
 int uring_reader_done(uring_reader *u, uint64_t *tags, int max, uring_redo_fn redo, void *ctx) {

@@ -40,13 +40,11 @@ int uring_reader_start(uring_reader **out, table_cache *tc, int efd, unsigned de
 /* Starts the lookup of key in v. 0: its tag will come back from uring_reader_done (at once when
  * it needs nothing read: the next call reports it); LSM_EAGAIN: it needs what only a blocking
  * read can do (a table to open): the caller uses a thread; LSM_EBUSY: too many reads in flight;
- * LSM_ENOMEM. */
-int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag);
-/* As uring_reader_submit for a lookup that the caller just ran from memory and that lacked the
- * data block (off, size) of r: that block's read starts without the lookup running again. The
- * reference to r is the callee's, whatever the outcome. */
-int uring_reader_submit_block(uring_reader *u, version *v, const void *key, size_t klen,
-                              uint64_t tag, sst_reader *r, uint64_t off, uint64_t size);
+ * LSM_ENOMEM. r: NULL, or the table whose data block (off, size) the caller's own lookup of the
+ * key from memory just found missing: that block's read starts without the lookup running
+ * again (the reference to r is the callee's, whatever the outcome). */
+int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag,
+                        sst_reader *r, uint64_t off, uint64_t size);
 /* A finished lookup that turned out to need a table opened: the callback takes it over (returns
  * 0 when it did; otherwise the tag is reported as finished, and its command reads in place). */
 typedef int (*uring_redo_fn)(void *ctx, version *v, const void *key, size_t klen, uint64_t tag);
