@@ -532,14 +532,19 @@ run_group() {
   local g=$1 t=$2 x=$3
   case $g in
     uniform)
-      read_phase "uniform$x" "$t" "${GL[@]}" --dist uniform -s 11 ;;
+      # twice on one server: the 1st starts cold (every table's index and filter blocks are read
+      # in as its first keys are looked up: the rate climbs for ~15 s), the 2nd is the steady
+      # state, still disk-bound (reads/GET ~1: 6x more data than memory)
+      read_phase "uniform1$x" "$t" "${GL[@]}" --dist uniform -s 11
+      read_phase "uniform2$x" "$t" "${GL[@]}" --dist uniform -s 21 ;;
     skew)
       read_phase "skew1$x" "$t" "${GL[@]}" --dist skew --hot-lo 0 --hot-hi "$HOT_HI" --hot-pct 90 -s 12
       read_phase "skew2$x" "$t" "${GL[@]}" --dist skew --hot-lo 0 --hot-hi "$HOT_HI" --hot-pct 90 -s 13
       # side by side on this server: in-cache and warm skewed phases alternating, so that the
       # ratio does not depend on how the machine changed between two servers minutes apart
       read_phase "samecache$x" "$t" "${GL[@]}" --dist range --lo 0 --hi "$CACHE_KEYS" -s 19
-      read_phase "sameskew$x" "$t" "${GL[@]}" --dist skew --hot-lo 0 --hot-hi "$HOT_HI" --hot-pct 90 -s 20 ;;
+      read_phase "sameskew$x" "$t" "${GL[@]}" --dist skew --hot-lo 0 --hot-hi "$HOT_HI" --hot-pct 90 -s 20
+      read_phase "samecache2$x" "$t" "${GL[@]}" --dist range --lo 0 --hi "$CACHE_KEYS" -s 22 ;;
     cache)
       read_phase "cache1$x" "$t" "${GL[@]}" --dist range --lo 0 --hi "$CACHE_KEYS" -s 14
       read_phase "cache2$x" "$t" "${GL[@]}" --dist range --lo 0 --hi "$CACHE_KEYS" -s 15 ;;
@@ -608,14 +613,16 @@ HOT_MB=$(calc %.0f "$HOT_HI * ($VALUE + $KEYLEN) / 1048576")
 rep "## 2. Reads ($DURATION s per phase, $CLIENTS clients, pipeline 1)"
 rep ""
 rep "\`build/bench/getload\` (C, one thread, epoll, one GET in flight per connection). Four groups of"
-rep "phases (uniform; skewed x2; in-cache x2; the probe of section 3), each run once per disk-read-threads"
+rep "phases (uniform x2; skewed x3 with in-cache x2 between and after; in-cache x2; the probe of section 3), each run once per disk-read-threads"
 rep "setting on a freshly started server with the page cache dropped, the two settings alternating group"
 rep "by group (32 first, then 0 first, ...; the other way round in round 2), so both see the same machine;"
 rep "$READ_ROUNDS round(s), every cell gives each round's figure$RN."
-rep "uniform: keys uniform over all $SIZE ids (disk-bound). skewed: 90% of GETs to the hot 10%, the"
+rep "uniform: keys uniform over all $SIZE ids (disk-bound), run twice on one server: the 1st from the cold"
+rep "start (tables' index and filter blocks read in as the first keys of each table are looked up), the"
+rep "2nd is the steady (warm) figure, still ~1 block read per GET. skewed: 90% of GETs to the hot 10%, the"
 rep "contiguous id range [0, $HOT_HI) ($HOT_MB MB of data against a $READ_BLOCK_CACHE block cache and a $MEMORY memory limit),"
 rep "10% uniform over the rest; run twice, the second is the warm figure, then (same server) an in-cache"
-rep "phase and a 3rd skewed one, for a side-by-side ratio. in-cache: uniform over"
+rep "phase, a 3rd skewed one and an in-cache one again, for a side-by-side ratio. in-cache: uniform over"
 rep "[0, $CACHE_KEYS) ($(calc %.0f "$CACHE_KEYS * ($VALUE + $KEYLEN) / 1048576") MB), run twice. disk-read-threads 32 is the default (io_uring and reader"
 rep "threads load blocks while the loop serves others), 0 the loop reading in place. reads/GET = data blocks"
 rep "read from disk per GET during the phase (lsm_uring_block_reads, with threads 0 lsm_cache_misses, over"
@@ -626,27 +633,36 @@ rep "Every GET found its key (nil replies: $(for k in "${!RES[@]}"; do case $k i
 rep ""
 rep "| phase | threads | GET/s | p50 us | p99 us | p99.9 us | reads/GET | RSS MB | disk MB/s | parked | load avg |"
 rep "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-for ph in uniform skew1 skew2 samecache sameskew cache1 cache2; do
+for ph in uniform1 uniform2 skew1 skew2 samecache sameskew samecache2 cache1 cache2; do
   for t in "${READ_THREADS[@]}"; do
-    label=$ph; case $ph in skew1) label="skewed (1st, warming)";; skew2) label="skewed (2nd, warm)";;
+    label=$ph; case $ph in uniform1) label="uniform (1st, from cold)";; uniform2) label="uniform (2nd, warm)";;
+                         skew1) label="skewed (1st, warming)";; skew2) label="skewed (2nd, warm)";;
                          cache1) label="in-cache (1st, warming)";; cache2) label="in-cache (2nd, warm)";;
                          samecache) label="in-cache, on the skewed phases' server";;
-                         sameskew) label="skewed (3rd, warm), after it";; esac
+                         sameskew) label="skewed (3rd, warm), after it";;
+                         samecache2) label="in-cache again, after it";; esac
     rep "| $label | $t | $(rr "$ph" "$t" ops fmt) | $(rr "$ph" "$t" p50) | $(rr "$ph" "$t" p99) | $(rr "$ph" "$t" p999) | $(rr "$ph" "$t" rpg) | $(rr "$ph" "$t" rss) | $(rr "$ph" "$t" diskmb) | $(rr "$ph" "$t" wait fmt) | $(rr "$ph" "$t" load) |"
   done
 done
 rep ""
-rep "Side by side, GET/s with threads 32 / with threads 0: uniform $(rratio uniform 32 uniform 0), skewed (warm)"
+rep "Side by side, GET/s with threads 32 / with threads 0: uniform (warm) $(rratio uniform2 32 uniform2 0), skewed (warm)"
 rep "$(rratio skew2 32 skew2 0), in-cache (warm) $(rratio cache2 32 cache2 0)."
 rep ""
 rep "fio on the same filesystem ($FIO_SIZE file, O_DIRECT, libaio, $FIO_RUNTIME s): 4k random reads QD1 $(fmt "$FIO_QD1") IOPS"
 rep "(p99 $FIO_QD1_LAT us), QD32 $(fmt "$FIO_QD32") IOPS (p99 $FIO_QD32_LAT us); 8k (the size of Kevo's block reads: a 4 KiB block and its trailer mostly straddle two pages) QD32 $(fmt "$FIO_QD32_8K") IOPS."
 rep ""
-rep "Targets: uniform disk-bound GET/s >= 50% of fio's QD32 IOPS: $(rfio uniform 32 "$FIO_QD32") of fio QD32 4k"
-rep "($(rfio uniform 32 "$FIO_QD32_8K") of QD32 8k; threads 0: $(rfio uniform 0 "$FIO_QD32")). Skewed >= 80% of in-cache once warm:"
+rep "Targets: uniform disk-bound GET/s >= 50% of fio's QD32 IOPS: $(rfio uniform2 32 "$FIO_QD32") of fio QD32 4k once warm"
+rep "(from the cold start: $(rfio uniform1 32 "$FIO_QD32"); warm: $(rfio uniform2 32 "$FIO_QD32_8K") of QD32 8k; threads 0: $(rfio uniform2 0 "$FIO_QD32")). Skewed >= 80% of in-cache once warm:"
 rep "$(rratio skew2 32 cache2 32) (threads 0: $(rratio skew2 0 cache2 0)) against the in-cache phases of another server;"
-rep "side by side on one server (the 2nd and 3rd warm skewed phases against the in-cache phase"
-rep "between them): $(for x in "${SFX[@]}"; do calc %.2f "(${RES[skew2$x/32/ops]:-0} + ${RES[sameskew$x/32/ops]:-0}) / 2 / (${RES[samecache$x/32/ops]:-1})"; echo; done | paste -sd/ | sed 's|/| / |g') (threads 0: $(for x in "${SFX[@]}"; do calc %.2f "(${RES[skew2$x/0/ops]:-0} + ${RES[sameskew$x/0/ops]:-0}) / 2 / (${RES[samecache$x/0/ops]:-1})"; echo; done | paste -sd/ | sed 's|/| / |g'))."
+# side_ratio THREADS: per round, the warm skewed phases over the in-cache phases alternating with
+# them on the same server (skewed 2nd + 3rd over in-cache 1st + 2nd)
+side_ratio() {
+  local x; for x in "${SFX[@]}"; do
+    calc %.2f "(${RES[skew2$x/$1/ops]:-0} + ${RES[sameskew$x/$1/ops]:-0}) / (${RES[samecache$x/$1/ops]:-0} + ${RES[samecache2$x/$1/ops]:-0} + 0.000001)"; echo
+  done | paste -sd/ | sed 's|/| / |g'
+}
+rep "side by side on one server (the 2nd and 3rd warm skewed phases against the two in-cache phases"
+rep "alternating with them: skewed, in-cache, skewed, in-cache): $(side_ratio 32) (threads 0: $(side_ratio 0))."
 rep ""
 rep "## 3. Latency of cached keys while others read from disk"
 rep ""
