@@ -529,6 +529,7 @@ static void sec_lsm(sbuf *sb)
               "lsm_read_uring:%d\r\n"
               "lsm_uring_block_reads:%llu\r\n"
               "lsm_uring_lookups:%llu\r\n"
+              "lsm_landed_answers:%llu\r\n"
               "lsm_background_linking:%d\r\n"
               "lsm_linked_by_thread:%llu\r\n"
               "lsm_linked_by_loop:%llu\r\n"
@@ -545,7 +546,8 @@ static void sec_lsm(sbuf *sb)
               U(stall_micros), U(stall_count), lsm_write_stalled(server.engine), U(last_sequence), U(gets), U(puts),
               U(deletes), U(overwrites), U(expired_dropped), U(tombstones_dropped), U(total_sst_bytes), st.open_tables,
               (unsigned long long)keyspace_reclaims(), U(filter_dropped), U(deletion_compactions),
-              st.queued_manual_compactions, st.read_uring, U(uring_block_reads), U(uring_lookups), st.background_linking,
+              st.queued_manual_compactions, st.read_uring, U(uring_block_reads), U(uring_lookups), U(landed_answers),
+              st.background_linking,
               U(linked_by_thread), U(linked_by_writer), U(background_unlinks));
 #undef U
 }

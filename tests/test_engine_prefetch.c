@@ -294,9 +294,12 @@ static void random_mix(void)
         } else if (op < 70) {
             int rc = lsm_get_ready(db, k, strlen(k));
             cr_assert(rc == 0 || rc == LSM_ENOTFOUND || rc == LSM_EAGAIN, "probe: %d", rc);
+            uint64_t wait_for = 0;
             if (rc == LSM_EAGAIN) {
-                int q = lsm_prefetch(db, k, strlen(k), next_tag++);
+                uint64_t tag = next_tag++;
+                int q = lsm_prefetch(db, k, strlen(k), tag);
                 cr_assert(q == 0 || q == LSM_EBUSY, "prefetch: %d", q); /* EBUSY: rings full */
+                if (q == 0 && etu_rng_below(&rng, 3) == 0) wait_for = tag;
             }
             if (rc != LSM_EAGAIN) cr_assert_eq(rc, gen[i] < 0 ? LSM_ENOTFOUND : 0, "probe of %s", k);
             unsigned between = (unsigned)etu_rng_below(&rng, 6);
@@ -313,6 +316,16 @@ static void random_mix(void)
             } else if (between == 2) { /* or deleted */
                 cr_assert_eq(lsm_delete(db, k, strlen(k)), 0);
                 gen[i] = -1;
+            }
+            if (wait_for) {
+                /* as the server does: the command waits for its read, then probes again (with
+                 * io_uring, the landed block's answer, lsm_landed_answers, unless a write came
+                 * between) */
+                wait_tag(db, wait_for);
+                rc = lsm_get_ready(db, k, strlen(k));
+                cr_assert(rc == 0 || rc == LSM_ENOTFOUND || rc == LSM_EAGAIN, "probe: %d", rc);
+                if (rc != LSM_EAGAIN)
+                    cr_assert_eq(rc, gen[i] < 0 ? LSM_ENOTFOUND : 0, "probe of %s once read", k);
             }
             if (etu_rng_below(&rng, 2) == 0) {
                 rc = lsm_get(db, k, strlen(k), &b);
@@ -347,7 +360,10 @@ static void random_mix(void)
         lsm_stats st;
         lsm_get_stats(db, &st);
         /* io_uring may be refused by the system (seccomp, io_uring_disabled): threads then */
-        if (st.read_uring) cr_assert_gt(st.uring_block_reads, 0, "reads went through io_uring");
+        if (st.read_uring) {
+            cr_assert_gt(st.uring_block_reads, 0, "reads went through io_uring");
+            cr_assert_gt(st.landed_answers, 0, "landed blocks answered lookups");
+        }
     }
     cr_assert_eq(lsm_close(db), 0);
     etu_rmrf(dir);
@@ -386,7 +402,7 @@ static lsm_t *cold_uring_db(char *dir, size_t n, const char *test, int uring)
 /* A full scan of db (every key, in order): every table is opened (the block cache keeps the last
  * blocks scanned); then the page cache of dir is emptied, so that what follows needs block
  * reads only. */
-static void open_every_table(lsm_t *db, const char *dir)
+static void open_every_table(lsm_t *db, const char *dir, int live_keys)
 {
     lsm_iter *it = lsm_iter_new(db);
     cr_assert_not_null(it);
@@ -394,7 +410,7 @@ static void open_every_table(lsm_t *db, const char *dir)
     for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) scanned++;
     cr_assert_eq(lsm_iter_status(it), 0);
     lsm_iter_free(it);
-    cr_assert_eq(scanned, NKEYS);
+    cr_assert_eq(scanned, live_keys);
     evict_page_cache(dir); /* the scan read through it */
 }
 
@@ -469,7 +485,7 @@ static void held_uring_reads(int uring)
     uint64_t tag = 1;
     /* every table opened by a full scan (read in place): what follows needs block reads only
      * (the block cache keeps the last blocks scanned, the first ones are read again) */
-    open_every_table(db, dir);
+    open_every_table(db, dir, NKEYS);
     lsm_prefetch_hold(db, 1);
     int keys[NKEYS / 50], n = 0;
     uint64_t first = tag;
@@ -524,7 +540,7 @@ static void cold_keys_cost_no_reader_lookup(int uring)
     char dir[256], k[32];
     lsm_t *db = cold_uring_db(dir, sizeof dir, "cold_keys_cost_one_read_and_no_reader_lookup", uring);
     if (!db) return;
-    open_every_table(db, dir);
+    open_every_table(db, dir, NKEYS);
     lsm_stats st;
     lsm_get_stats(db, &st);
     uint64_t reads0 = st.uring_block_reads, lookups0 = st.uring_lookups;
@@ -557,6 +573,96 @@ Test(prefetch, cold_keys_cost_one_read_and_no_reader_lookup_from_a_submitting_th
     cold_keys_cost_no_reader_lookup(2);
 }
 
+/* The block a lookup from memory found missing answers that lookup when it lands
+ * (lsm_landed_answers): the parked command's lsm_get_ready and lsm_get then run no lookup (no
+ * bloom filter is checked) and return what a lookup returns: the value, or "not found" for a key
+ * whose newest entry in the block is a deletion. A write between the probe and the landing, to
+ * the key or to any other, voids the answer: the lookup runs again and sees the write. */
+static void landed_blocks_answer(int uring)
+{
+    char dir[256], k[32], v[VLEN];
+    lsm_t *db = cold_uring_db(dir, sizeof dir, "landed_blocks_answer_their_lookups", uring);
+    if (!db) return;
+    /* the keys i % 100 == 75 deleted, and every even one (never probed below: they make the
+     * deletions' table span many blocks, most of them not cached), the deletions flushed into a
+     * table of their own (level 0) */
+    for (int i = 0; i < NKEYS; i++) {
+        if (i % 2 && i % 100 != 75) continue;
+        key_of(k, sizeof k, i);
+        cr_assert_eq(lsm_delete(db, k, strlen(k)), 0);
+    }
+    cr_assert_eq(lsm_commit(db), 0);
+    cr_assert_eq(lsm_flush(db, 1), 0);
+    (void)lsm_poll(db);
+    open_every_table(db, dir, NKEYS / 2 - NKEYS / 100);
+    lsm_stats st;
+    int n = 0, answered = 0, deleted = 0;
+    for (int i = 25; i < NKEYS - 50; i += 50) {
+        key_of(k, sizeof k, i);
+        if (lsm_get_ready(db, k, strlen(k)) != LSM_EAGAIN) continue;
+        n++;
+        lsm_get_stats(db, &st);
+        uint64_t landed0 = st.landed_answers;
+        cr_assert_eq(lsm_prefetch(db, k, strlen(k), 1 + (uint64_t)i), 0);
+        wait_tag(db, 1 + (uint64_t)i);
+        lsm_get_stats(db, &st);
+        if (st.landed_answers == landed0) continue; /* a filter's false positive: read again */
+        cr_assert_eq(st.landed_answers, landed0 + 1);
+        answered++;
+        uint64_t checks0 = st.bloom_checks;
+        int gone = i % 100 == 75;
+        cr_assert_eq(lsm_get_ready(db, k, strlen(k)), gone ? LSM_ENOTFOUND : 0, "%s", k);
+        if (gone) {
+            lsm_buf b = {0};
+            cr_assert_eq(lsm_get(db, k, strlen(k), &b), LSM_ENOTFOUND, "%s was deleted", k);
+            lsm_buf_free(&b);
+            deleted++;
+        } else {
+            expect_value(db, i, 0);
+        }
+        lsm_get_stats(db, &st);
+        cr_assert_eq(st.bloom_checks, checks0, "%s: no lookup ran for the probe and the get", k);
+    }
+    cr_assert_gt(n, 20, "cold keys (%d)", n);
+    cr_assert_geq(answered, n * 8 / 10, "%d of %d cold keys answered by their block", answered, n);
+    cr_assert_gt(deleted, 0, "deleted keys answered by their block");
+
+    /* a write between the probe and the landing: the key itself, then another key */
+    for (int round = 0; round < 2; round++) {
+        int i = -1;
+        for (int j = 27 + 2 * round; j < NKEYS; j += 50) { /* odd: live */
+            key_of(k, sizeof k, j);
+            if (lsm_get_ready(db, k, strlen(k)) == LSM_EAGAIN) {
+                i = j;
+                break;
+            }
+        }
+        cr_assert_geq(i, 0, "a cold key for round %d", round);
+        lsm_get_stats(db, &st);
+        uint64_t landed0 = st.landed_answers;
+        cr_assert_eq(lsm_prefetch(db, k, strlen(k), 7777), 0);
+        if (round == 0) {
+            value_of(v, i, 1);
+            cr_assert_eq(lsm_put(db, k, strlen(k), v, VLEN), 0);
+        } else {
+            cr_assert_eq(etu_put_str(db, "another key", "x"), 0);
+        }
+        wait_tag(db, 7777);
+        lsm_get_stats(db, &st);
+        cr_assert_eq(st.landed_answers, landed0, "round %d: no answer after a write", round);
+        expect_value(db, i, round == 0 ? 1 : 0);
+    }
+    cr_assert_eq(lsm_close(db), 0);
+    etu_rmrf(dir);
+}
+
+Test(prefetch, landed_blocks_answer_their_lookups) { landed_blocks_answer(1); }
+
+Test(prefetch, landed_blocks_answer_their_lookups_from_a_submitting_thread)
+{
+    landed_blocks_answer(2);
+}
+
 /* Completed io_uring reads are reaped at most max per lsm_prefetch_done (the loop serves other
  * clients between calls): with every read landed, each call reports at most max lookups, and
  * the event fd is readable again as long as any are left, so a caller that waits on it hears of
@@ -566,7 +672,7 @@ static void reaped_in_small_batches(int uring)
     char dir[256], k[32];
     lsm_t *db = cold_uring_db(dir, sizeof dir, "completions_are_reaped_in_batches_of_max", uring);
     if (!db) return;
-    open_every_table(db, dir);
+    open_every_table(db, dir, NKEYS);
     lsm_prefetch_hold(db, 1);
     int n = 0;
     for (int i = 25; i < NKEYS; i += 50) {
@@ -643,7 +749,7 @@ Test(prefetch, get_ready_of_cold_blocks_reads_nothing_into_the_page_cache)
 {
     char dir[256], k[32];
     lsm_t *db = cold_db(dir, sizeof dir, 1);
-    open_every_table(db, dir);
+    open_every_table(db, dir, NKEYS);
     long before = sst_pages_cached(dir);
     if (before < 0) {
         fprintf(stderr, "get_ready_of_cold_blocks...: no cachestat here, skipped\n");

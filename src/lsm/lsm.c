@@ -68,7 +68,7 @@ struct lsm_iter {
 
 /* An answer of lsm_get_ready kept for the lsm_get that follows it (valid while epoch is the
  * db's read_epoch; 0 = empty). */
-#define GET_MEMO 16
+#define GET_MEMO 64 /* a batch of landed blocks answers up to one per parked client */
 #define MEMO_KEEP_BUFFER (1u << 20) /* a bigger value buffer is freed once used */
 typedef struct get_memo {
     uint64_t epoch;
@@ -83,6 +83,7 @@ typedef struct probe_miss {
     sst_reader *r;       /* referenced; NULL = none */
     uint64_t off, size;
     const version *v;    /* the version the lookup ran in */
+    uint64_t epoch;      /* the read_epoch it ran at */
     lsm_buf key;
 } probe_miss;
 
@@ -1480,6 +1481,7 @@ static void probe_miss_keep(lsm_t *db, table_get *g, const void *key, size_t kle
     db->pmiss.off = off;
     db->pmiss.size = size;
     db->pmiss.v = db->vs->current;
+    db->pmiss.epoch = db->read_epoch;
 }
 
 /* lsm_get's lookup; cached_only = 1 reads no file (LSM_EAGAIN where it would: the block it
@@ -1557,6 +1559,27 @@ static get_memo *memo_find(lsm_t *db, const void *key, size_t klen) {
     return NULL;
 }
 
+/* The memo slot to fill next (its old answer dropped), empty until memo_publish. */
+static get_memo *memo_claim(lsm_t *db) {
+    get_memo *m = &db->memo[db->memo_next];
+    db->memo_next = (db->memo_next + 1) % GET_MEMO;
+    if (db->memo_epoch != db->read_epoch) db->memo_live = 0; /* the others are stale */
+    else if (m->epoch == db->read_epoch) db->memo_live--;  /* an unused one is replaced */
+    m->epoch = 0;
+    return m;
+}
+
+/* Makes m (from memo_claim, its value in m->val when rc is 0) the answer rc for key until the
+ * read epoch changes. 0, or LSM_ENOMEM (m stays empty). */
+static int memo_publish(lsm_t *db, get_memo *m, const void *key, size_t klen, int rc) {
+    if (buf_set(&m->key, key, klen) != 0) return LSM_ENOMEM;
+    m->rc = rc;
+    m->epoch = db->read_epoch;
+    db->memo_epoch = db->read_epoch;
+    db->memo_live++;
+    return 0;
+}
+
 int lsm_get(lsm_t *db, const void *key, size_t klen, lsm_buf *val) {
     db->st.gets++;
     get_memo *m = memo_find(db, key, klen);
@@ -1584,18 +1607,10 @@ int lsm_get_ready_value(lsm_t *db, const void *key, size_t klen, const char **va
         }
         return m->rc;
     }
-    m = &db->memo[db->memo_next];
-    db->memo_next = (db->memo_next + 1) % GET_MEMO;
-    if (db->memo_epoch != db->read_epoch) db->memo_live = 0; /* the others are stale */
-    else if (m->epoch == db->read_epoch) db->memo_live--;  /* an unused one is replaced */
-    m->epoch = 0;
+    m = memo_claim(db);
     int rc = get_impl(db, key, klen, &m->val, 1);
     if (rc != 0 && rc != LSM_ENOTFOUND) return rc; /* LSM_EAGAIN or an error: no memo */
-    if (buf_set(&m->key, key, klen) != 0) return rc;
-    m->rc = rc;
-    m->epoch = db->read_epoch;
-    db->memo_epoch = db->read_epoch;
-    db->memo_live++;
+    if (memo_publish(db, m, key, klen, rc) != 0) return rc;
     if (val && rc == 0) {
         *val = m->val.data;
         *vlen = m->val.len;
@@ -1607,17 +1622,36 @@ int lsm_prefetch(lsm_t *db, const void *key, size_t klen, uint64_t tag) {
     if (!db->readers) return LSM_EINVAL;
     /* the block lsm_get_ready just found missing for this key: read it without a new lookup */
     probe_miss *pm = &db->pmiss;
-    read_hint hint = {NULL, 0, 0};
+    read_hint hint = {NULL, 0, 0, 0};
     if (pm->r && pm->v == db->vs->current && pm->key.len == klen &&
         (klen == 0 || memcmp(pm->key.data, key, klen) == 0)) {
         hint.r = pm->r;
         hint.off = pm->off;
         hint.size = pm->size;
+        /* the lookup's walk to the block holds while nothing changes (read_epoch >= 1) */
+        hint.stamp = pm->epoch == db->read_epoch ? pm->epoch : 0;
         pm->r = NULL;
     }
     int rc = read_pool_submit(db->readers, db->vs->current, key, klen, tag, hint.r ? &hint : NULL);
     if (rc == 0) db->st.prefetches++;
     return rc;
+}
+
+/* The io_uring reader's landed callback (uring_reader.h): the block a lookup from memory found
+ * missing at read epoch stamp has landed. The lookup had found the key in no memtable and no
+ * table before that block; if nothing changed since (same epoch: no write, no new version), the
+ * block's answer is the lookup's, and it becomes a memo: the parked command's lsm_get_ready and
+ * lsm_get then run no lookup at all. */
+static int landed_answer(void *ctx, const void *key, size_t klen, uint64_t stamp, sst_reader *r,
+                         uint64_t off) {
+    lsm_t *db = ctx;
+    if (stamp != db->read_epoch) return -1;
+    get_memo *m = memo_claim(db);
+    int rc = sst_reader_block_get(r, off, key, klen, db->last_seq, &m->val);
+    if (rc != SST_FOUND && rc != SST_DELETED) return rc == SST_NOTFOUND ? 0 : -1;
+    if (memo_publish(db, m, key, klen, rc == SST_FOUND ? 0 : LSM_ENOTFOUND) == 0)
+        db->st.landed_answers++;
+    return 1;
 }
 
 int lsm_seek_ready(lsm_t *db, const void *key, size_t klen, int nblocks) {
@@ -2329,6 +2363,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
         rc = LSM_ENOMEM;
         goto fail_threads;
     }
+    if (db->readers) read_pool_on_landed(db->readers, landed_answer, db);
     if (o->sync_mode == LSM_SYNC_EVERYSEC && periodic_start(&db->syncer, 1000, sync_tick, db, "kevo-wal-sync") != 0) {
         rc = LSM_ENOMEM;
         goto fail_threads;

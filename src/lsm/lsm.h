@@ -477,6 +477,8 @@ typedef struct lsm_stats {
     uint64_t uring_lookups;           /* lookups it ran itself from memory: where the caller's
                                          lookup did not name the missing block, or a landed block
                                          lacked the key (a filter's false positive) */
+    uint64_t landed_answers;          /* lookups answered by the block that landed for them (their
+                                         command's lookup then runs from that answer, no lookup) */
     uint64_t background_unlinks;      /* obsolete tables the kevo-unlink thread unlinked */
     int background_linking;           /* 1: a linker thread links memtable entries */
     uint64_t linked_by_thread;        /* memtable entries the linker thread linked */

@@ -109,10 +109,11 @@ int read_pool_submit(read_pool *p, version *v, const void *key, size_t klen, uin
                      const read_hint *hint) {
     /* the owner's own io_uring reads first (not while a test delays the threads' reads: the delay
      * applies to thread jobs only); what they cannot do, or beyond their depth, goes to a thread */
-    static const read_hint none = {NULL, 0, 0};
+    static const read_hint none = {NULL, 0, 0, 0};
     if (!hint) hint = &none;
     if (p->uring && atomic_load_explicit(&g_delay_us, memory_order_relaxed) == 0) {
-        int rc = uring_reader_submit(p->uring, v, key, klen, tag, hint->r, hint->off, hint->size);
+        int rc = uring_reader_submit(p->uring, v, key, klen, tag, hint->r, hint->off, hint->size,
+                                     hint->stamp);
         if (rc != LSM_EAGAIN && rc != LSM_EBUSY) return rc;
     } else if (hint->r) {
         sst_reader_unref(hint->r);
@@ -176,6 +177,10 @@ int read_pool_done(read_pool *p, uint64_t *tags, int max) {
         (void)w;
     }
     return n;
+}
+
+void read_pool_on_landed(read_pool *p, uring_landed_fn fn, void *ctx) {
+    if (p->uring) uring_reader_on_landed(p->uring, fn, ctx);
 }
 
 int read_pool_fd(const read_pool *p) { return p->efd; }

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "table_cache.h"
+#include "uring_reader.h"
 #include "version.h"
 
 #define READ_POOL_MAX_THREADS 128
@@ -31,10 +32,11 @@ typedef struct read_pool read_pool;
 int read_pool_start(read_pool **out, int nthreads, table_cache *tc, int direct, int uring);
 /* A data block of v's tables that a lookup of the key from memory just found missing (r: a
  * reference the callee takes over), so that its read can start without the lookup running
- * again. */
+ * again; stamp (0 = none) goes to the landed callback (read_pool_on_landed) when it lands. */
 typedef struct read_hint {
     sst_reader *r;
     uint64_t off, size;
+    uint64_t stamp;
 } read_hint;
 
 /* Queues a lookup of key in v (a reference is taken and kept until read_pool_done reports the
@@ -47,6 +49,9 @@ int read_pool_submit(read_pool *p, version *v, const void *key, size_t klen, uin
  * per table); nblocks 0 = a point lookup. */
 int read_pool_submit_seek(read_pool *p, version *v, const void *key, size_t klen, int nblocks,
                           uint64_t tag);
+/* The io_uring reads' landed callback (uring_reader_on_landed; not called for the threads'
+ * jobs, nor without io_uring). */
+void read_pool_on_landed(read_pool *p, uring_landed_fn fn, void *ctx);
 /* Collects up to max finished jobs' tags into tags; returns how many. Drains the eventfd. */
 int read_pool_done(read_pool *p, uint64_t *tags, int max);
 /* The eventfd that becomes readable when a job has finished. */

@@ -762,6 +762,80 @@ int sst_reader_block_holds(sst_reader *r, uint64_t off, const void *ukey, size_t
     return rc;
 }
 
+/* The answer of data block b (read at off; h: its pinned cache handle, or NULL) to the lookup
+ * key lk of user key ukey, through it (any block iterator, reset here): SST_FOUND (the value
+ * copied into *val), SST_DELETED, SST_NOTFOUND (the block has no entry of ukey at or below the
+ * lookup key's sequence: nor has the table, when the index named this block) or a negative
+ * code. */
+static int block_answer(sst_reader *r, const sst_block *b, cache_handle *h, uint64_t off,
+                        block_iter *it, const char *lk, size_t lkl, const void *ukey, size_t ukl,
+                        lsm_buf *val) {
+    int rc;
+    block view;
+    uint64_t tag = h ? block_cache_tag(h) : 0;
+    if (!tag) {
+        view = b->blk;
+    } else { /* the view from the cache entry's tag: no wait for the block's header line */
+        view.data = b->data;
+        view.restarts = (uint32_t)tag;
+        view.num_restarts = (uint32_t)(tag >> 32);
+        view.size = view.restarts + 4 + (size_t)view.num_restarts * 4;
+        cpu_prefetch(view.data + view.restarts);
+        cpu_prefetch(view.data + view.size - 4);
+    }
+    block_iter_reset(it, &view);
+    block_iter_seek(it, lk, lkl);
+    if (block_iter_valid(it)) {
+        /* the entry is the newest version <= snapshot of its user key (seek order) */
+        size_t kl;
+        const char *k = block_iter_key(it, &kl);
+        if (is_entry_of(k, kl, ukey, ukl)) {
+            int kind = ikey_kind(k, kl);
+            if (kind == KIND_VALUE) {
+                size_t vl;
+                const char *v = block_iter_value(it, &vl);
+                rc = buf_set(val, v, vl);
+                if (!rc) rc = SST_FOUND;
+            } else if (kind == KIND_DELETE) {
+                rc = SST_DELETED;
+            } else {
+                rc = sst_fail(r->file_number, LSM_ECORRUPT,
+                              "data block at offset %llu: entry of unknown kind %d",
+                              (unsigned long long)off, kind);
+            }
+        } else {
+            rc = SST_NOTFOUND;
+        }
+    } else {
+        rc = it->status ? sst_fail(r->file_number, it->status,
+                                   "data block at offset %llu: an entry does not decode",
+                                   (unsigned long long)off)
+                        : SST_NOTFOUND;
+    }
+    return rc;
+}
+
+int sst_reader_block_get(sst_reader *r, uint64_t off, const void *ukey, size_t ukl,
+                         uint64_t snapshot, lsm_buf *val) {
+    if (!r->cache) return SST_WOULDBLOCK;
+    cache_handle *h = block_cache_lookup(r->cache, r->file_number, off);
+    if (!h) return SST_WOULDBLOCK;
+    char kbuf[256];
+    char *lk = ukl + IKEY_TRAILER <= sizeof(kbuf) ? kbuf : malloc(ukl + IKEY_TRAILER);
+    int rc = LSM_ENOMEM;
+    if (lk) {
+        size_t lkl = ikey_lookup(lk, ukey, ukl, snapshot > MAX_SEQUENCE ? MAX_SEQUENCE : snapshot);
+        const sst_block *b = block_cache_value(h);
+        block_iter it;
+        block_iter_init(&it, &b->blk);
+        rc = block_answer(r, b, h, off, &it, lk, lkl, ukey, ukl, val);
+        block_iter_cleanup(&it);
+        if (lk != kbuf) free(lk);
+    }
+    block_cache_release(r->cache, h);
+    return rc;
+}
+
 int sst_reader_seek_blocks(sst_reader *r, const void *ukey, size_t ukl, int nblocks, int cached_only) {
     char kbuf[256];
     char *lk = ukl + IKEY_TRAILER <= sizeof(kbuf) ? kbuf : malloc(ukl + IKEY_TRAILER);
@@ -847,47 +921,7 @@ static int lookup(sst_reader *r, const void *ukey, size_t ukl, uint64_t h64, uin
     sst_block *b;
     cache_handle *h;
     if ((rc = get_block(r, off, size, fill, &b, &h))) goto out;
-    block view;
-    uint64_t tag = h ? block_cache_tag(h) : 0;
-    if (!tag) {
-        view = b->blk;
-    } else { /* the view from the cache entry's tag: no wait for the block's header line */
-        view.data = b->data;
-        view.restarts = (uint32_t)tag;
-        view.num_restarts = (uint32_t)(tag >> 32);
-        view.size = view.restarts + 4 + (size_t)view.num_restarts * 4;
-        cpu_prefetch(view.data + view.restarts);
-        cpu_prefetch(view.data + view.size - 4);
-    }
-    block_iter_reset(&it, &view);
-    block_iter_seek(&it, lk, lkl);
-    if (block_iter_valid(&it)) {
-        /* the entry is the newest version <= snapshot of its user key (seek order) */
-        size_t kl;
-        const char *k = block_iter_key(&it, &kl);
-        if (is_entry_of(k, kl, ukey, ukl)) {
-            int kind = ikey_kind(k, kl);
-            if (kind == KIND_VALUE) {
-                size_t vl;
-                const char *v = block_iter_value(&it, &vl);
-                rc = buf_set(val, v, vl);
-                if (!rc) rc = SST_FOUND;
-            } else if (kind == KIND_DELETE) {
-                rc = SST_DELETED;
-            } else {
-                rc = sst_fail(r->file_number, LSM_ECORRUPT,
-                              "data block at offset %llu: entry of unknown kind %d",
-                              (unsigned long long)off, kind);
-            }
-        } else {
-            rc = SST_NOTFOUND;
-        }
-    } else {
-        rc = it.status ? sst_fail(r->file_number, it.status,
-                                  "data block at offset %llu: an entry does not decode",
-                                  (unsigned long long)off)
-                       : SST_NOTFOUND;
-    }
+    rc = block_answer(r, b, h, off, &it, lk, lkl, ukey, ukl, val);
     put_block(r, b, h);
 out:
     block_iter_cleanup(&it);

@@ -60,6 +60,13 @@ int sst_reader_cache_block(sst_reader *r, uint64_t off, uint64_t size, const cha
  * the next one: its filter gave a false positive), -1 the block is not cached (or does not
  * decode). Reads nothing. Any thread. */
 int sst_reader_block_holds(sst_reader *r, uint64_t off, const void *ukey, size_t ukl);
+/* The answer of the data block at off, if it is in the block cache, to a lookup of ukey at
+ * snapshot, as sst_reader_get gives it when its index names that block: SST_FOUND (the value
+ * copied into *val), SST_DELETED, SST_NOTFOUND (no entry of ukey at or below snapshot in the
+ * block), SST_WOULDBLOCK (the block is not cached) or a negative code. Reads nothing, checks no
+ * filter. Any thread. */
+int sst_reader_block_get(sst_reader *r, uint64_t off, const void *ukey, size_t ukl,
+                         uint64_t snapshot, lsm_buf *val);
 /* The data blocks an iterator seek to ukey lands in (the block holding the first entry >= ukey)
  * and the nblocks - 1 after it: cached_only = 1 checks they are all in the block cache (0, or
  * SST_WOULDBLOCK when one is not), 0 reads those that are not into it (0 or a negative code).

@@ -29,6 +29,7 @@ typedef struct ur_req {
     version *v;          /* referenced until the request is reported or dropped */
     uint64_t tag;
     uint64_t h;          /* key_hash64(key) */
+    uint64_t stamp;      /* the caller's stamp for the landed callback; 0 = none */
     int reads;           /* block reads it has waited for */
     size_t klen;
     char key[];
@@ -71,6 +72,8 @@ struct uring_reader {
     uint64_t *ready;   /* finished tags not yet reported */
     size_t nready, ready_cap;
     lsm_buf scratch;   /* values found by the re-run lookups (discarded) */
+    uring_landed_fn landed; /* uring_reader_on_landed */
+    void *landed_ctx;
     ur_io *map[UR_MAP_BUCKETS];
 };
 
@@ -318,7 +321,7 @@ static void signal_efd(uring_reader *u) {
 }
 
 int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag,
-                        sst_reader *r, uint64_t off, uint64_t size) {
+                        sst_reader *r, uint64_t off, uint64_t size, uint64_t stamp) {
     ur_req *req = malloc(sizeof(*req) + klen);
     if (!req) {
         if (r) sst_reader_unref(r);
@@ -328,6 +331,7 @@ int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t kle
     req->v = v;
     req->tag = tag;
     req->h = key_hash64(key, klen);
+    req->stamp = r ? stamp : 0;
     req->reads = 0;
     req->klen = klen;
     if (klen) memcpy(req->key, key, klen);
@@ -357,6 +361,7 @@ int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t kle
 
 /* A request whose block landed: run it again; finished, needing a thread, or waiting again. */
 static void resume(uring_reader *u, ur_req *req, uring_redo_fn redo, void *ctx) {
+    req->stamp = 0; /* the stamp vouched for the walk to the first block only */
     int s = step(u, req);
     if (s == STEP_QUEUED) return;
     if (s == STEP_THREAD && redo && redo(ctx, req->v, req->key, req->klen, req->tag) == 0) {
@@ -380,7 +385,14 @@ static void complete(uring_reader *u, ur_io *io, int res, uring_redo_fn redo, vo
         ur_req *next = w->next;
         /* the lookup ends in this block when it holds the key (every table before it answered
          * from memory): no need to run it all again */
-        if (!ok || (cached && sst_reader_block_holds(r, off, w->key, w->klen) == 1)) {
+        int held = 0;
+        if (ok && cached) {
+            held = w->stamp && u->landed
+                       ? u->landed(u->landed_ctx, w->key, w->klen, w->stamp, r, off)
+                       : -1;
+            if (held < 0) held = sst_reader_block_holds(r, off, w->key, w->klen) == 1;
+        }
+        if (!ok || held == 1) {
             if (finish(u, w) != 0) drop(u, w);
         } else {
             resume(u, w, redo, ctx);
@@ -412,6 +424,11 @@ int uring_reader_done(uring_reader *u, uint64_t *tags, int max, uring_redo_fn re
     }
     if (u->nready || io_uring_cq_ready(&u->ring)) signal_efd(u);
     return n;
+}
+
+void uring_reader_on_landed(uring_reader *u, uring_landed_fn fn, void *ctx) {
+    u->landed = fn;
+    u->landed_ctx = ctx;
 }
 
 void uring_reader_hold(uring_reader *u, int on) {
@@ -469,14 +486,17 @@ int uring_reader_start(uring_reader **out, table_cache *tc, int efd, unsigned de
     return LSM_EINVAL;
 }
 int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag,
-                        sst_reader *r, uint64_t off, uint64_t size) {
-    (void)u; (void)v; (void)key; (void)klen; (void)tag; (void)off; (void)size;
+                        sst_reader *r, uint64_t off, uint64_t size, uint64_t stamp) {
+    (void)u; (void)v; (void)key; (void)klen; (void)tag; (void)off; (void)size; (void)stamp;
     if (r) sst_reader_unref(r);
     return LSM_EAGAIN;
 }
 int uring_reader_done(uring_reader *u, uint64_t *tags, int max, uring_redo_fn redo, void *ctx) {
     (void)u; (void)tags; (void)max; (void)redo; (void)ctx;
     return 0;
+}
+void uring_reader_on_landed(uring_reader *u, uring_landed_fn fn, void *ctx) {
+    (void)u, (void)fn, (void)ctx;
 }
 void uring_reader_hold(uring_reader *u, int on) { (void)u, (void)on; }
 void uring_reader_flush(uring_reader *u) { (void)u; }

@@ -21,6 +21,7 @@
 #define KEVO_URING_READER_H
 #include <stddef.h>
 #include <stdint.h>
+#include "sst_reader.h"
 #include "table_cache.h"
 #include "version.h"
 
@@ -42,9 +43,22 @@ int uring_reader_start(uring_reader **out, table_cache *tc, int efd, unsigned de
  * read can do (a table to open): the caller uses a thread; LSM_EBUSY: too many reads in flight;
  * LSM_ENOMEM. r: NULL, or the table whose data block (off, size) the caller's own lookup of the
  * key from memory just found missing: that block's read starts without the lookup running
- * again (the reference to r is the callee's, whatever the outcome). */
+ * again (the reference to r is the callee's, whatever the outcome). stamp (with r only; 0 =
+ * none): handed to the landed callback (uring_reader_on_landed) when that block lands. */
 int uring_reader_submit(uring_reader *u, version *v, const void *key, size_t klen, uint64_t tag,
-                        sst_reader *r, uint64_t off, uint64_t size);
+                        sst_reader *r, uint64_t off, uint64_t size, uint64_t stamp);
+/* Called from uring_reader_done, on the owner thread, for each lookup submitted with a block and
+ * a stamp once that block landed and was cached (r, off: the block; r referenced for the
+ * call): returns 1 when the block holds an entry of the key (the lookup is finished), 0 when it
+ * does not (the lookup runs again from memory: a filter's false positive), -1 when it cannot
+ * tell (the reader checks with sst_reader_block_holds). The caller's own lookup knew every table
+ * before the block answered from memory: the callback may take the block's answer as the
+ * lookup's if nothing changed since (what the stamp is for). Not called for a lookup that read
+ * another block first, nor after a failed read. */
+typedef int (*uring_landed_fn)(void *ctx, const void *key, size_t klen, uint64_t stamp,
+                               sst_reader *r, uint64_t off);
+/* Sets the landed callback (NULL: none). */
+void uring_reader_on_landed(uring_reader *u, uring_landed_fn fn, void *ctx);
 /* A finished lookup that turned out to need a table opened: the callback takes it over (returns
  * 0 when it did; otherwise the tag is reported as finished, and its command reads in place). */
 typedef int (*uring_redo_fn)(void *ctx, version *v, const void *key, size_t klen, uint64_t tag);
