@@ -734,37 +734,9 @@ static int is_entry_of(const char *k, size_t kl, const void *ukey, size_t ukl) {
     return ikey_user_len(kl) == ukl && (ukl == 0 || memcmp(k, ukey, ukl) == 0);
 }
 
-int sst_reader_block_holds(sst_reader *r, uint64_t off, const void *ukey, size_t ukl) {
-    if (!r->cache) return -1;
-    cache_handle *h = block_cache_lookup(r->cache, r->file_number, off);
-    if (!h) return -1;
-    char kbuf[256];
-    char *lk = ukl + IKEY_TRAILER <= sizeof(kbuf) ? kbuf : malloc(ukl + IKEY_TRAILER);
-    int rc = -1;
-    if (lk) {
-        size_t lkl = ikey_lookup(lk, ukey, ukl, MAX_SEQUENCE);
-        const sst_block *b = block_cache_value(h);
-        block_iter it;
-        block_iter_init(&it, &b->blk);
-        block_iter_seek(&it, lk, lkl);
-        rc = 0;
-        if (block_iter_valid(&it)) {
-            size_t kl;
-            const char *k = block_iter_key(&it, &kl);
-            rc = is_entry_of(k, kl, ukey, ukl);
-        } else if (it.status) {
-            rc = -1;
-        }
-        block_iter_cleanup(&it);
-        if (lk != kbuf) free(lk);
-    }
-    block_cache_release(r->cache, h);
-    return rc;
-}
-
 /* The answer of data block b (read at off; h: its pinned cache handle, or NULL) to the lookup
  * key lk of user key ukey, through it (any block iterator, reset here): SST_FOUND (the value
- * copied into *val), SST_DELETED, SST_NOTFOUND (the block has no entry of ukey at or below the
+ * copied into *val unless val is NULL), SST_DELETED, SST_NOTFOUND (the block has no entry of ukey at or below the
  * lookup key's sequence: nor has the table, when the index named this block) or a negative
  * code. */
 static int block_answer(sst_reader *r, const sst_block *b, cache_handle *h, uint64_t off,
@@ -792,9 +764,12 @@ static int block_answer(sst_reader *r, const sst_block *b, cache_handle *h, uint
         if (is_entry_of(k, kl, ukey, ukl)) {
             int kind = ikey_kind(k, kl);
             if (kind == KIND_VALUE) {
-                size_t vl;
-                const char *v = block_iter_value(it, &vl);
-                rc = buf_set(val, v, vl);
+                rc = 0;
+                if (val) {
+                    size_t vl;
+                    const char *v = block_iter_value(it, &vl);
+                    rc = buf_set(val, v, vl);
+                }
                 if (!rc) rc = SST_FOUND;
             } else if (kind == KIND_DELETE) {
                 rc = SST_DELETED;
@@ -834,6 +809,11 @@ int sst_reader_block_get(sst_reader *r, uint64_t off, const void *ukey, size_t u
     }
     block_cache_release(r->cache, h);
     return rc;
+}
+
+int sst_reader_block_holds(sst_reader *r, uint64_t off, const void *ukey, size_t ukl) {
+    int rc = sst_reader_block_get(r, off, ukey, ukl, MAX_SEQUENCE, NULL);
+    return rc == SST_FOUND || rc == SST_DELETED ? 1 : rc == SST_NOTFOUND ? 0 : -1;
 }
 
 int sst_reader_seek_blocks(sst_reader *r, const void *ukey, size_t ukl, int nblocks, int cached_only) {

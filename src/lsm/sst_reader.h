@@ -62,7 +62,7 @@ int sst_reader_cache_block(sst_reader *r, uint64_t off, uint64_t size, const cha
 int sst_reader_block_holds(sst_reader *r, uint64_t off, const void *ukey, size_t ukl);
 /* The answer of the data block at off, if it is in the block cache, to a lookup of ukey at
  * snapshot, as sst_reader_get gives it when its index names that block: SST_FOUND (the value
- * copied into *val), SST_DELETED, SST_NOTFOUND (no entry of ukey at or below snapshot in the
+ * copied into *val; val may be NULL), SST_DELETED, SST_NOTFOUND (no entry of ukey at or below snapshot in the
  * block), SST_WOULDBLOCK (the block is not cached) or a negative code. Reads nothing, checks no
  * filter. Any thread. */
 int sst_reader_block_get(sst_reader *r, uint64_t off, const void *ukey, size_t ukl,
