@@ -575,6 +575,13 @@ int coll_rand_member_added(coll *c, const void *m, size_t mlen) {
     return 0;
 }
 
+void coll_rand_prefetch_next(const coll *c) {
+    if (!coll_rand_indexed(c)) return;
+    char k[18];
+    ord_key(k, c->version, COLL_SUB_ORD, (uint64_t)c->count);
+    lsm_prefetch_memtables(server.engine, k, sizeof(k));
+}
+
 static uint64_t get_be64_n(const char *p, size_t n, int *ok) {
     *ok = n == 8;
     return n == 8 ? get_be64(p) : 0;

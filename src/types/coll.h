@@ -208,6 +208,11 @@ int coll_hash_value(const coll *c, const char **v, size_t *vl);
  * Both are no-ops for collections without an index (but for the build). 0 or a negative code. */
 size_t coll_rand_set_value(const coll *c, char out[8]);
 int coll_rand_member_added(coll *c, const void *m, size_t mlen);
+/* A hint before a member's existence is looked up: starts loading the memtable index line of the
+ * ordinal record a new member would take (count), so that its write, which comes after the lookup,
+ * finds the line loaded (a random miss in a multi-MB index otherwise: ~8% of a SADD's loop time
+ * at pipeline 16). No effect on data; nothing for a collection without an index. */
+void coll_rand_prefetch_next(const coll *c);
 /* ordinal of member m: set_value/set_vlen are m's member record's value (from a read) for a set
  * or a POSINLINE hash; other hashes read their 0x03 record. 1 found, 0 no index / no position, or a negative code. */
 int coll_rand_ordinal(const coll *c, const void *m, size_t mlen, const char *set_value,

@@ -50,6 +50,7 @@ int set_add_new(coll *s, const void *m, size_t mlen) {
 }
 
 int set_add(coll *s, const void *m, size_t mlen) {
+    coll_rand_prefetch_next(s); /* loads while the member is looked up */
     int r = set_ismember(s, m, mlen);
     if (r) return r < 0 ? r : 0;
     r = set_add_new(s, m, mlen);
