@@ -859,6 +859,24 @@ static int hc_matches(const coll *c, int max) {
            (long long)(hc.v.n - hc.pos) <= c->count;
 }
 
+/* Hints for the pop after this one (the next read-ahead entries): starts loading the memtable
+ * index lines of the member and score records entry pos + 1 deletes (step 1), and the nodes those
+ * lines name for entry pos (step 2, a pop after their lines were asked for), so that the deletes
+ * of the next pops, which overwrite or find those entries, do not wait for them one by one. */
+static void hc_prefetch(const coll *c, size_t pos) {
+    for (int step = 2; step >= 1; step--, pos++) {
+        if (pos >= hc.v.n) return;
+        const zset_entry *e = &hc.v.e[pos];
+        const char *m = zset_vec_member(&hc.v, pos);
+        coll_prefetch(c, COLL_SUB_MEMBER, m, e->len, step);
+        ikey k;
+        if (ikey_make(&k, e->score, m, e->len) == 0) {
+            coll_prefetch(c, COLL_SUB_SCORE, k.p, k.len, step);
+            ikey_free(&k);
+        }
+    }
+}
+
 long long zset_pop(coll *c, long long count, int max, int readahead, zset_visit_fn fn,
                    void *ctx) {
     if (!c->exists || count <= 0) return 0;
@@ -908,7 +926,10 @@ long long zset_pop(coll *c, long long count, int max, int readahead, zset_visit_
         }
         ikey_free(&k);
     }
-    if (r == 0 && c->count > 0) hc_record(c);
+    if (r == 0 && c->count > 0) {
+        hc_record(c);
+        hc_prefetch(c, hc.pos);
+    }
     return n;
 }
 
