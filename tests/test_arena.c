@@ -259,17 +259,6 @@ Test(hugemem, prefill_stocks_the_pool_within_its_limit_and_budget_with_zero_page
     hugemem_pool_drain();
 }
 
-#include "thread_policy.h"
-
-/* The prefill thread runs only on CPU time nobody else wants (worker.h); a memtable that finds
- * the pool empty faults its pages in itself. */
-Test(hugemem, the_prefill_thread_runs_at_idle_priority) {
-    hugemem_prefill_start(HUGEMEM_PAGE);
-    cr_assert_eq(thread_policy_of("kevo-prefill", SCHED_IDLE), SCHED_IDLE);
-    hugemem_prefill_stop();
-    hugemem_pool_drain();
-}
-
 Test(arena, a_destroyed_big_arena_gives_its_huge_blocks_to_the_next_one) {
     hugemem_pool_drain();
     hugemem_pool_reserve(64 * HUGEMEM_PAGE);

@@ -12,7 +12,6 @@
 #include "dbformat.h"
 #include "lsm.h"
 #include "memtable.h"
-#include "thread_policy.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void) {
@@ -269,15 +268,5 @@ Test(memtable_linker, a_full_ring_makes_the_owner_link_a_batch_itself, .timeout 
     mt_linker_stats(lk, &by_thread, &by_owner);
     cr_assert_eq(by_thread + by_owner, 60000u);
     memtable_unref(m);
-    mt_linker_stop(lk);
-}
-
-/* The linker thread runs only on CPU time nobody else wants (worker.h: thread_set_idle_policy),
- * so that a woken client takes its CPU instead of preempting the event loop; what it leaves
- * undone the owner links itself (a_full_ring_makes_the_owner_link_a_batch_itself). */
-Test(memtable_linker, the_thread_runs_at_idle_priority) {
-    mt_linker *lk = mt_linker_start();
-    cr_assert_not_null(lk);
-    cr_assert_eq(thread_policy_of("kevo-link", SCHED_IDLE), SCHED_IDLE);
     mt_linker_stop(lk);
 }

@@ -1,6 +1,5 @@
 /* hugemem.c - huge-page-backed allocations and the page pool (see hugemem.h). */
 #include "hugemem.h"
-#include "worker.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -164,7 +163,6 @@ size_t hugemem_pool_limit(void) {
 
 static void *prefill_main(void *arg) {
     (void)arg;
-    (void)thread_set_idle_policy(); /* the owner faults fresh pages itself meanwhile (worker.h) */
     pthread_mutex_lock(&pool_lock);
     for (;;) {
         while (!prefill_wanted()) pthread_cond_wait(&prefill_cv, &pool_lock);

@@ -67,7 +67,6 @@
 #include "hash.h"
 #include "hugemem.h"
 #include "lsm.h"
-#include "worker.h"
 
 #define MT_MAX_HEIGHT 12
 
@@ -748,7 +747,6 @@ static void link_push(memtable *m, mt_node *n, uint64_t t, mt_node *old) {
 
 static void *linker_main(void *arg) {
     mt_linker *lk = arg;
-    (void)thread_set_idle_policy(); /* the owner links when the ring fills (worker.h) */
     pthread_mutex_lock(&lk->mu);
     while (!lk->stop) {
         memtable *m = lk->target;

@@ -2,17 +2,11 @@
 #include "worker.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdint.h>
 #include <time.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-int thread_set_idle_policy(void) {
-    struct sched_param sp = {0};
-    return pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) == 0 ? 0 : -1;
-}
 
 static void *worker_main(void *arg) {
     worker *w = arg;

@@ -58,16 +58,4 @@ typedef struct periodic {
 int periodic_start(periodic *p, int interval_ms, void (*fn)(void *ctx), void *ctx,
                    const char *name); /* name as for worker_start */
 void periodic_stop(periodic *p); /* wakes and joins the thread */
-
-/* Puts the calling thread in the SCHED_IDLE policy: it runs only on CPU time no other thread
- * wants, and the kernel counts a CPU that runs only such threads as idle when it places a
- * woken thread. For threads whose work someone else does when they fall behind: the memtable
- * linker (the owner links when the ring is full) and the page prefill thread (the owner faults
- * fresh pages in itself). Not for flush and compaction, which writers may wait for: a thread
- * cannot leave SCHED_IDLE again without CAP_SYS_NICE, so it would stay starved next to busy
- * processes. Why: at pipeline 16 the load generator shares 2 CPUs with Kevo, and a woken client
- * placed on the loop's CPU (because the other one ran the linker) preempts the loop; with the
- * linker idle the client takes the linker's CPU instead (SADD 16-34% faster, README).
- * 0, or -1 when refused (nothing changed). */
-int thread_set_idle_policy(void);
 #endif
