@@ -580,21 +580,38 @@ Test(zset, popmin_read_ahead_answers_as_plain_pops) {
 
 Test(zset, popmin_read_ahead_saves_the_iterators) {
     fill_big("q", 5000, 0);
-    uint64_t s0 = zset_stat_index_steps();
+    uint64_t s0 = zset_stat_index_steps(), f0 = zset_stat_readahead_refills();
     for (int i = 0; i < 1000; i++) run("ZPOPMIN q");
     uint64_t steps = zset_stat_index_steps() - s0;
-    /* one read-ahead of 64 entries serves 64 pops */
-    cr_assert_leq(steps, 1000 + 64, "1000 pops visited %llu", (unsigned long long)steps);
+    /* a run of pops reads ahead 64, 128, 256, 512, then 1024 entries at a time: 5 iterators for
+     * 1000 pops, and at most one read-ahead's worth visited beyond what they pop */
+    cr_assert_eq(zset_stat_readahead_refills() - f0, 5);
+    cr_assert_leq(steps, 1000 + 1024, "1000 pops visited %llu", (unsigned long long)steps);
     char exp[128];
     snprintf(exp, sizeof(exp), "*2\r\n$15\r\n%s\r\n$4\r\n1000\r\n", member_of_score(5000, 1000));
     RUN_EQ("ZRANGE q 0 0 WITHSCORES", exp);
     cr_assert_eq(check_zset("q", "read-ahead pops"), 4000);
-    /* ZPOPMAX: one walk per 64 pops, not one per pop */
+    /* ZPOPMAX: a few walks, not one per pop (the other end: the read-ahead starts over) */
     s0 = zset_stat_index_steps();
+    f0 = zset_stat_readahead_refills();
     for (int i = 0; i < 640; i++) run("ZPOPMAX q");
     steps = zset_stat_index_steps() - s0;
-    cr_assert_leq(steps, 10 * 4000 + 640, "640 ZPOPMAX visited %llu", (unsigned long long)steps);
+    cr_assert_eq(zset_stat_readahead_refills() - f0, 4, "64 + 128 + 256 + 512 >= 640");
+    cr_assert_leq(steps, 4 * 4000 + 640, "640 ZPOPMAX visited %llu", (unsigned long long)steps);
     cr_assert_eq(check_zset("q", "read-ahead popmax"), 3360);
+    /* pops mixed with adds (a queue): each add drops the read-ahead, which stays at 64 */
+    s0 = zset_stat_index_steps();
+    f0 = zset_stat_readahead_refills();
+    for (int i = 0; i < 100; i++) {
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "ZADD q -%d new%d", i + 1, i);
+        run(cmd);
+        run("ZPOPMIN q");
+    }
+    steps = zset_stat_index_steps() - s0;
+    cr_assert_eq(zset_stat_readahead_refills() - f0, 100);
+    cr_assert_leq(steps, 100 * (64 + 2), "100 add+pop pairs visited %llu", (unsigned long long)steps);
+    cr_assert_eq(check_zset("q", "adds and pops"), 3360);
 }
 
 /* A pop whose writes are dropped (an aborted transaction) must not leave the read-ahead ahead

@@ -15,6 +15,8 @@ static uint64_t index_steps;
 static lsm_buf score_buf; /* scratch for member-record reads (main thread) */
 
 uint64_t zset_stat_index_steps(void) { return index_steps; }
+static uint64_t readahead_refills;
+uint64_t zset_stat_readahead_refills(void) { return readahead_refills; }
 
 /* ---- member record value: the score's IEEE-754 bytes, little-endian ---- */
 
@@ -811,7 +813,7 @@ long long zset_remove_lex(coll *c, const zset_lex_range *r) {
 /* ---- read-ahead of the end entries: ZPOPMIN/ZPOPMAX without an engine iterator per call ----
  * A pop needs the lowest (highest) index entries, which only an iterator finds, and an engine
  * iterator is not free (the memtable links its pending inserts first; a reverse walk without
- * reverse iteration reads the whole set). So a pop reads up to HC_AHEAD entries once and the
+ * reverse iteration reads the whole set). So a pop reads up to hc_ahead entries once and the
  * pops of the same zset that follow take the next ones from here. The read-ahead is valid while
  * the zset is exactly as the last pop left it, which is checked at each use:
  *  - every other index write of this file forgets it (hc_forget), and versions are never reused
@@ -819,7 +821,14 @@ long long zset_remove_lex(coll *c, const zset_lex_range *r) {
  *  - a write that is dropped after the fact (an aborted command or transaction, a failed WAL
  *    commit) restores the metadata too: the count and the hints (the pops move a hint to the
  *    entry they popped, so both change with every pop) then differ from the ones recorded. */
-#define HC_AHEAD 64
+#define HC_AHEAD_MIN 64
+#define HC_AHEAD_MAX 1024
+/* Entries the next refill reads: HC_AHEAD_MIN, doubled (up to HC_AHEAD_MAX) each time a refill
+ * follows a read-ahead that its pops used up whole (a run of pops with nothing else writing the
+ * zset), back to the minimum when one was dropped by another write. A long run of pops then
+ * opens an iterator (and links the memtable's pending inserts on the loop) once per 1024 pops,
+ * not per 64; a queue that mixes ZADD and ZPOPMIN reads no more than 64 ahead. */
+static long long hc_ahead = HC_AHEAD_MIN;
 static struct {
     int valid;
     int max;           /* read from the top (ZPOPMAX) */
@@ -885,9 +894,11 @@ long long zset_pop(coll *c, long long count, int max, int readahead, zset_visit_
     int valid = hc_matches(c, max);
     size_t avail = valid ? hc.v.n - hc.pos : 0;
     if (!valid || ((long long)avail < count && (long long)avail < c->count)) {
+        hc_ahead = !valid ? HC_AHEAD_MIN : hc_ahead < HC_AHEAD_MAX ? hc_ahead * 2 : HC_AHEAD_MAX;
+        readahead_refills++;
         hc.valid = 0;
         zset_vec_free(&hc.v);
-        long long want = count > HC_AHEAD ? count : HC_AHEAD;
+        long long want = count > hc_ahead ? count : hc_ahead;
         if (want > c->count) want = c->count;
         long long r = zset_walk_rank(c, 0, want - 1, max, zset_vec_visit, &hc.v);
         if (r < 0) {

@@ -174,4 +174,6 @@ int zset_store(coll *c, const zset_vec *v, int *removed);
 /* Index entries visited by walks since start (tests assert that a walk reads what it returns,
  * not the whole set). */
 uint64_t zset_stat_index_steps(void);
+/* Read-ahead refills of ZPOPMIN/ZPOPMAX so far (each opens one engine iterator; tests). */
+uint64_t zset_stat_readahead_refills(void);
 #endif
