@@ -577,9 +577,9 @@ int coll_rand_member_added(coll *c, const void *m, size_t mlen) {
 
 void coll_rand_prefetch_next(const coll *c) {
     if (!coll_rand_indexed(c)) return;
-    char k[18];
-    ord_key(k, c->version, COLL_SUB_ORD, (uint64_t)c->count);
-    lsm_prefetch_memtables(server.engine, k, sizeof(k));
+    char ord[8]; /* ord_key's record: the ordinal is the "member" of COLL_SUB_ORD */
+    put_be64(ord, (uint64_t)c->count);
+    coll_prefetch(c, COLL_SUB_ORD, ord, sizeof(ord), 1);
 }
 
 static uint64_t get_be64_n(const char *p, size_t n, int *ok) {

@@ -868,22 +868,26 @@ static int hc_matches(const coll *c, int max) {
            (long long)(hc.v.n - hc.pos) <= c->count;
 }
 
-/* Hints for the pop after this one (the next read-ahead entries): starts loading the memtable
- * index lines of the member and score records entry pos + 1 deletes (step 1), and the nodes those
- * lines name for entry pos (step 2, a pop after their lines were asked for), so that the deletes
- * of the next pops, which overwrite or find those entries, do not wait for them one by one. */
-static void hc_prefetch(const coll *c, size_t pos) {
-    for (int step = 2; step >= 1; step--, pos++) {
-        if (pos >= hc.v.n) return;
-        const zset_entry *e = &hc.v.e[pos];
-        const char *m = zset_vec_member(&hc.v, pos);
-        coll_prefetch(c, COLL_SUB_MEMBER, m, e->len, step);
-        ikey k;
-        if (ikey_make(&k, e->score, m, e->len) == 0) {
-            coll_prefetch(c, COLL_SUB_SCORE, k.p, k.len, step);
-            ikey_free(&k);
-        }
+/* A hint (coll_prefetch step 1 or 2) for the member and score records a pop of read-ahead entry
+ * pos deletes. */
+static void prefetch_pop_records(const coll *c, size_t pos, int step) {
+    if (pos >= hc.v.n) return;
+    const zset_entry *e = &hc.v.e[pos];
+    const char *m = zset_vec_member(&hc.v, pos);
+    coll_prefetch(c, COLL_SUB_MEMBER, m, e->len, step);
+    ikey k;
+    if (ikey_make(&k, e->score, m, e->len) == 0) {
+        coll_prefetch(c, COLL_SUB_SCORE, k.p, k.len, step);
+        ikey_free(&k);
     }
+}
+
+/* After a pop, for the next ones: the nodes of entry pos's records (their index lines were asked
+ * for a pop earlier) and the index lines of entry pos + 1's, so that the deletes of the next pops
+ * do not wait for them one by one. */
+static void hc_prefetch(const coll *c, size_t pos) {
+    prefetch_pop_records(c, pos, 2);
+    prefetch_pop_records(c, pos + 1, 1);
 }
 
 long long zset_pop(coll *c, long long count, int max, int readahead, zset_visit_fn fn,
