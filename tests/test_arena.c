@@ -229,7 +229,7 @@ Test(hugemem, prefill_stocks_the_pool_within_its_limit_and_budget_with_zero_page
     size_t out = hugemem_pages_out();
     cr_assert_geq(out, 3);
     /* budget: what is out + 3, so the pool may hold 3 (below its limit) */
-    hugemem_prefill_start((out + 3) * HUGEMEM_PAGE);
+    hugemem_prefill_start((out + 3) * HUGEMEM_PAGE, 0);
     cr_assert_eq(wait_pool(3), 3, "filled up to the budget");
     usleep(50000);
     cr_assert_eq(hugemem_pool_pages(), 3, "and no further");
@@ -244,7 +244,7 @@ Test(hugemem, prefill_stocks_the_pool_within_its_limit_and_budget_with_zero_page
     cr_assert_eq(hugemem_pool_pages(), 4);
     /* a raised budget refills what a get takes, up to the limit */
     size_t budget = hugemem_pages_out() + 8;
-    hugemem_prefill_start(budget * HUGEMEM_PAGE);
+    hugemem_prefill_start(budget * HUGEMEM_PAGE, 0);
     char *a = hugemem_page_get(), *b = hugemem_page_get();
     size_t want = budget - hugemem_pages_out();
     if (want > limit) want = limit;

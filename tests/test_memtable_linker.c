@@ -3,6 +3,9 @@
  * iterates and reads older snapshots; every entry ends up linked once, in internal-key order,
  * each key's versions newest first, whichever thread linked it. */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,7 +84,7 @@ static size_t check_order(memtable *m, const uint64_t *newest_seq) {
 Test(memtable_linker, random_adds_and_in_place_overwrites_link_in_order_by_either_thread,
      .timeout = 120) {
     enum { NOPS = 300000, NKEYS = 30000 };
-    mt_linker *lk = mt_linker_start();
+    mt_linker *lk = mt_linker_start(0);
     cr_assert_not_null(lk);
     memtable *m = memtable_new();
     memtable_attach_linker(m, lk);
@@ -157,7 +160,7 @@ Test(memtable_linker, random_adds_and_in_place_overwrites_link_in_order_by_eithe
  * the new entries around it: every step keeps its direction's order (new entries are newer
  * than its view; lsm filters them by sequence). */
 Test(memtable_linker, an_iterator_walks_both_ways_while_the_thread_links, .timeout = 120) {
-    mt_linker *lk = mt_linker_start();
+    mt_linker *lk = mt_linker_start(0);
     cr_assert_not_null(lk);
     memtable *m = memtable_new();
     memtable_attach_linker(m, lk);
@@ -194,7 +197,7 @@ Test(memtable_linker, an_iterator_walks_both_ways_while_the_thread_links, .timeo
 /* A memtable replacing the attached one (lsm.c: a rotation, or a rolled-back group's copy):
  * attaching it links the first one's ring entries and detaches it; both end complete. */
 Test(memtable_linker, attaching_the_next_memtable_completes_and_detaches_the_first) {
-    mt_linker *lk = mt_linker_start();
+    mt_linker *lk = mt_linker_start(0);
     cr_assert_not_null(lk);
     memtable *a = memtable_new(), *b = memtable_new();
     memtable_attach_linker(a, lk);
@@ -216,7 +219,7 @@ Test(memtable_linker, attaching_the_next_memtable_completes_and_detaches_the_fir
 /* A failed commit's path (lsm.c): committed nodes overwritten in place are put back, and a copy
  * without the uncommitted writes replaces the memtable, while the linker had entries of it. */
 Test(memtable_linker, copy_upto_of_an_attached_memtable_drops_exactly_the_later_writes) {
-    mt_linker *lk = mt_linker_start();
+    mt_linker *lk = mt_linker_start(0);
     cr_assert_not_null(lk);
     memtable *m = memtable_new();
     memtable_attach_linker(m, lk);
@@ -249,7 +252,7 @@ Test(memtable_linker, copy_upto_of_an_attached_memtable_drops_exactly_the_later_
  * links one batch itself; nothing is lost or misordered, and once let go the thread links the
  * rest. */
 Test(memtable_linker, a_full_ring_makes_the_owner_link_a_batch_itself, .timeout = 120) {
-    mt_linker *lk = mt_linker_start();
+    mt_linker *lk = mt_linker_start(0);
     cr_assert_not_null(lk);
     memtable *m = memtable_new();
     memtable_attach_linker(m, lk);
@@ -268,5 +271,53 @@ Test(memtable_linker, a_full_ring_makes_the_owner_link_a_batch_itself, .timeout 
     mt_linker_stats(lk, &by_thread, &by_owner);
     cr_assert_eq(by_thread + by_owner, 60000u);
     memtable_unref(m);
+    mt_linker_stop(lk);
+}
+
+/* The niceness of this process's thread named name, or -100 when there is none. */
+static int thread_nice_of(const char *name) {
+    int found = -100;
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return found;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+        size_t nl = strlen(name);
+        if (!open || !close || (size_t)(close - open - 1) != nl || memcmp(open + 1, name, nl) != 0)
+            continue;
+        char *s = close + 2; /* field 3 (state); the nice value is field 19 */
+        for (int field = 3; field < 19 && s; field++) {
+            s = strchr(s, ' ');
+            if (s) s++;
+        }
+        if (s) found = atoi(s);
+    }
+    closedir(d);
+    return found;
+}
+
+/* The linker yields the CPU to the event loop: it runs at the niceness it was started with,
+ * added to the starter's. */
+Test(memtable_linker, the_thread_runs_at_the_niceness_it_was_started_with, .timeout = 30) {
+    errno = 0;
+    int base = getpriority(PRIO_PROCESS, 0);
+    cr_assert_eq(errno, 0);
+    int want = base + 7 > 19 ? 19 : base + 7;
+    mt_linker *lk = mt_linker_start(7);
+    cr_assert_not_null(lk);
+    int got = -100;
+    for (int i = 0; i < 1000 && got != want; i++) { /* the thread sets it as it starts */
+        got = thread_nice_of("kevo-link");
+        if (got != want) nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    cr_assert_eq(got, want, "kevo-link runs at nice %d, want %d", got, want);
     mt_linker_stop(lk);
 }

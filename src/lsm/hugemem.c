@@ -1,6 +1,8 @@
 /* hugemem.c - huge-page-backed allocations and the page pool (see hugemem.h). */
 #include "hugemem.h"
 
+#include "worker.h"
+
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,6 +54,7 @@ static size_t pages_out;   /* pages hugemem_page_get* handed out and not yet giv
 static size_t prefill_budget;
 static pthread_cond_t prefill_cv = PTHREAD_COND_INITIALIZER;
 static pid_t prefill_pid; /* the process whose prefill thread runs (a fork child has none) */
+static int prefill_nice;  /* set before the thread starts */
 
 /* Pages the prefill thread keeps ready at most (32 MiB): it refills as pages are taken (a page
  * takes it ~4 ms here, a memtable filling at pipeline 16 takes one every ~30 ms), so a window is
@@ -163,6 +166,7 @@ size_t hugemem_pool_limit(void) {
 
 static void *prefill_main(void *arg) {
     (void)arg;
+    thread_nice_self(prefill_nice);
     pthread_mutex_lock(&pool_lock);
     for (;;) {
         while (!prefill_wanted()) pthread_cond_wait(&prefill_cv, &pool_lock);
@@ -202,7 +206,7 @@ size_t hugemem_pages_out(void) {
     return n;
 }
 
-void hugemem_prefill_start(size_t budget_bytes) {
+void hugemem_prefill_start(size_t budget_bytes, int nice) {
     size_t pages = budget_bytes / HUGEMEM_PAGE;
     pthread_mutex_lock(&pool_lock);
     if (pages > prefill_budget) prefill_budget = pages;
@@ -212,6 +216,7 @@ void hugemem_prefill_start(size_t budget_bytes) {
         pthread_attr_t a;
         pthread_attr_init(&a);
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        prefill_nice = nice;
         if (pthread_create(&th, &a, prefill_main, NULL) == 0) {
             prefill_pid = getpid();
             pthread_setname_np(th, "kevo-prefill"); /* what ps/top/perf show */

@@ -46,9 +46,10 @@ void *hugemem_page_get_zeroed(void);
 void hugemem_page_put(void *p);
 /* Raises the pool limit to at least bytes (lsm_open: its memtable size). Never lowers it. */
 void hugemem_pool_reserve(size_t bytes);
-/* Starts (once per process) the prefill thread and raises its budget to at least budget_bytes
- * (pooled + handed-out pages); it runs until the process exits. */
-void hugemem_prefill_start(size_t budget_bytes);
+/* Starts (once per process) the prefill thread, nice added to its niceness (the first call's:
+ * thread_nice_self), and raises its budget to at least budget_bytes (pooled + handed-out
+ * pages); it runs until the process exits. */
+void hugemem_prefill_start(size_t budget_bytes, int nice);
 /* Sets the budget to 0: the thread stops adding pages (tests; it stays, idle). */
 void hugemem_prefill_stop(void);
 /* Pages handed out by hugemem_page_get* and not given back. */

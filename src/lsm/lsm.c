@@ -1015,11 +1015,20 @@ static void try_recover(lsm_t *db) {
     refresh_error_state(db);
 }
 
-/* Niceness of the background threads (worker_start): the event loop serves clients at the
+/* Niceness of the background threads (thread_nice_self): the event loop serves clients at the
  * process's priority; a flush (it frees memtable room writers may wait for) yields a little,
- * compactions (they only have to keep up over seconds) yield more. */
+ * compactions (they only have to keep up over seconds) yield more.
+ * The linker and the page prefill run in short bursts all through a write load: at the loop's
+ * own priority the scheduler shares a CPU with them fairly, so the client a reply wakes (or the
+ * loop itself) waits behind them while the loop idles for its next requests (perf sched, SADD at
+ * pipeline 16: the loop slept 22% of each second, the other CPU 23% idle). At nice 10 they give
+ * way to both at once. Neither can stall the loop for long: a full linker ring has the loop
+ * link a batch itself (after the thread's current one), an empty page pool has it fault a page
+ * itself. Not SCHED_IDLE: next to busy processes that starves them (README, session 23). */
 #define FLUSH_NICE 3
 #define COMPACTION_NICE 10
+#define LINK_NICE 10
+#define PREFILL_NICE 10
 
 /* Entry overhead in the skiplist beyond key+value (node, trailer, tower): an estimate. */
 #define MEM_ENTRY_OVERHEAD 40
@@ -2152,7 +2161,8 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     hugemem_pool_reserve(o->memtable_size + o->memtable_size / 4);
     if (o->max_immutable_memtables < 1) o->max_immutable_memtables = 1;
     if (o->prefault_memtables)
-        hugemem_prefill_start(o->memtable_size * (1 + (size_t)o->max_immutable_memtables));
+        hugemem_prefill_start(o->memtable_size * (1 + (size_t)o->max_immutable_memtables),
+                              PREFILL_NICE);
     if (o->l0_compaction_trigger < 1) o->l0_compaction_trigger = 1;
     if (o->l0_slowdown_trigger < o->l0_compaction_trigger)
         o->l0_slowdown_trigger = o->l0_compaction_trigger;
@@ -2368,7 +2378,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
         rc = LSM_ENOMEM;
         goto fail_threads;
     }
-    if (o->background_linking && (db->linker = mt_linker_start()) != NULL)
+    if (o->background_linking && (db->linker = mt_linker_start(LINK_NICE)) != NULL)
         memtable_attach_linker(db->mem, db->linker);
     if (mem_full(db)) rotate_memtable(db);
     schedule(db);

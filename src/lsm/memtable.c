@@ -67,6 +67,7 @@
 #include "hash.h"
 #include "hugemem.h"
 #include "lsm.h"
+#include "worker.h"
 
 #define MT_MAX_HEIGHT 12
 
@@ -132,6 +133,7 @@ typedef struct mt_link {
 struct mt_linker {
     pthread_t thread;
     int started;
+    int nice;                 /* added to the thread's niceness when it starts */
     pthread_mutex_t mu;       /* the consumer's: whoever holds it links (thread or owner) */
     pthread_cond_t cv;        /* the sleeping thread waits here (with mu) */
     memtable *target;         /* the memtable whose adds the ring carries (under mu) */
@@ -747,6 +749,7 @@ static void link_push(memtable *m, mt_node *n, uint64_t t, mt_node *old) {
 
 static void *linker_main(void *arg) {
     mt_linker *lk = arg;
+    thread_nice_self(lk->nice);
     pthread_mutex_lock(&lk->mu);
     while (!lk->stop) {
         memtable *m = lk->target;
@@ -773,9 +776,10 @@ static void *linker_main(void *arg) {
     return NULL;
 }
 
-mt_linker *mt_linker_start(void) {
+mt_linker *mt_linker_start(int nice) {
     mt_linker *lk = calloc(1, sizeof(*lk));
     if (!lk) return NULL;
+    lk->nice = nice;
     pthread_mutex_init(&lk->mu, NULL);
     pthread_cond_init(&lk->cv, NULL);
     if (pthread_create(&lk->thread, NULL, linker_main, lk) != 0) {

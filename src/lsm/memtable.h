@@ -126,8 +126,9 @@ size_t memtable_distinct_keys(const memtable *m);
  * first link what the ring holds themselves (a drain, ~0.25 us per entry), and adds must come in
  * sequence order (lsm.c's do). Owner thread for all of these. */
 typedef struct mt_linker mt_linker;
-/* Starts the thread; NULL when it cannot (memtables then link on the owner thread). */
-mt_linker *mt_linker_start(void);
+/* Starts the thread, nice added to its niceness (thread_nice_self); NULL when it cannot
+ * (memtables then link on the owner thread). */
+mt_linker *mt_linker_start(int nice);
 /* Stops and frees it; no memtable may be attached (seal or unref them first). */
 void mt_linker_stop(mt_linker *lk);
 /* m (active, owner thread) gets its new entries linked by lk from now on. */

@@ -8,13 +8,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+void thread_nice_self(int nice) {
+    if (!nice) return;
+    errno = 0;
+    int base = getpriority(PRIO_PROCESS, 0); /* the calling thread's, inherited from its creator */
+    if (errno == 0) (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), base + nice);
+}
+
 static void *worker_main(void *arg) {
     worker *w = arg;
-    if (w->nice) { /* relative to the niceness inherited from the owner */
-        errno = 0;
-        int base = getpriority(PRIO_PROCESS, 0);
-        if (errno == 0) (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), base + w->nice);
-    }
+    thread_nice_self(w->nice);
     for (;;) {
         bg_job *j = spsc_pop(&w->in);
         if (!j) {

@@ -36,6 +36,9 @@ typedef struct worker {
  * thread's scheduling niceness when it starts (0: none), so that background work yields the
  * CPU to the event loop (best effort: ignored when refused). */
 int worker_start(worker *w, int efd, const char *name, int nice);
+/* Adds nice to the calling thread's scheduling niceness (0: nothing; best effort: ignored when
+ * refused). A thread can only lower its own priority this way, never raise it back. */
+void thread_nice_self(int nice);
 /* Hands a job to the worker (owner thread). 0, or -1 when the ring is full. */
 int worker_submit(worker *w, bg_job *job);
 /* A finished job or NULL (owner thread). */
