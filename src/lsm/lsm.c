@@ -88,6 +88,7 @@ typedef struct probe_miss {
 } probe_miss;
 
 struct lsm {
+    uint64_t open_id;                /* lsm_open_id */
     char *dir;
     lsm_options o;
     int lock_fd;
@@ -2140,6 +2141,10 @@ static void free_db(lsm_t *db) {
     free(db);
 }
 
+static atomic_uint_fast64_t open_ids;
+
+uint64_t lsm_open_id(const lsm_t *db) { return db ? db->open_id : 0; }
+
 int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     *out = NULL;
     open_error[0] = 0;
@@ -2149,6 +2154,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     }
     lsm_t *db = calloc(1, sizeof(*db));
     if (!db) return LSM_ENOMEM;
+    db->open_id = atomic_fetch_add(&open_ids, 1) + 1;
     db->efd = -1;
     db->lock_fd = -1;
     pthread_mutex_init(&db->wal_mu, NULL);

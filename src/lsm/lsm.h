@@ -174,6 +174,9 @@ typedef struct lsm lsm_t;
  * replaying WALs. Takes an exclusive lock on dir/LOCK. On failure *out is NULL and the message is
  * in lsm_last_error(NULL). The options are copied. */
 int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out);
+/* A number no other lsm_open of this process gave its database (1, 2, ...), unlike the handle's
+ * address, which a later open may reuse: caches of an engine's contents outside it check it. */
+uint64_t lsm_open_id(const lsm_t *db);
 
 /* Commits buffered WAL records (as lsm_commit), waits for background jobs to finish, and frees
  * everything. Does not flush the memtable (the WAL covers it) unless lsm_flush was called. */

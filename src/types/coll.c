@@ -453,6 +453,8 @@ uint64_t coll_random(void) {
     return x * 0x2545F4914F6CDD1Dull;
 }
 
+void coll_random_seed(uint64_t seed) { coll_rng_state = seed | 1; }
+
 uint64_t coll_random_below(uint64_t n) {
     /* rejection: no modulo bias */
     uint64_t lim = UINT64_MAX - UINT64_MAX % n;
@@ -532,6 +534,189 @@ static int pos_put(coll *c, const void *m, size_t mlen, uint64_t ord) {
     return coll_hash_put_inline(c, m, mlen, ord, val, vl);
 }
 
+/* ---- read-ahead of the ordinal index's tail: a run of removals without a point read each ----
+ * A removal moves the last ordinal's member into the removed one's ordinal, so it reads the last
+ * ordinal record: a lookup through the memtables and the tables' filters and blocks. A run of
+ * removals from one collection (SPOP, SREM, HDEL) reads the tail once instead: up to tail_ahead
+ * records below the count, kept here and kept exact by the removals (the last entry moves where
+ * the removed one was) and additions (appended) that follow. Valid while the collection is as the
+ * last of them left it, checked at each use:
+ *  - the ordinal records are written by this file only (coll_rand_member_added and _removed, the
+ *    index build), which update the tail or forget it; versions are never reused (a deleted,
+ *    overwritten or recreated collection has another version), nor are engine open ids;
+ *  - a write dropped after the fact (an aborted command or transaction, a failed WAL commit)
+ *    restores the count too, which then differs from the one recorded here.
+ * A removal that does not follow another one from the same collection reads its record as before
+ * (one removal from each of many collections reads no tails). */
+#define TAIL_AHEAD_MIN 64
+#define TAIL_AHEAD_MAX 1024
+#define TAIL_ENTRIES_MAX (4 * TAIL_AHEAD_MAX) /* additions beyond: forgotten (and reread) */
+#define TAIL_BYTES_MAX (1u << 20)
+/* Records the next read reads: doubled (up to TAIL_AHEAD_MAX) each time a run of removals used the
+ * previous read whole, back to the minimum after another write dropped it. */
+static long long tail_ahead = TAIL_AHEAD_MIN;
+static struct {
+    int valid;
+    uint64_t engine_id, version;
+    int64_t count;   /* the collection's count as the last use left it */
+    uint64_t base;   /* ent[i] is ordinal base + i's member; base + n == count */
+    size_t n, cap;
+    struct tail_ent { size_t off, len; } *ent;
+    char *bytes;     /* members' bytes (a moved entry shares its bytes; freed at the next read) */
+    size_t blen, bcap;
+    /* the last removal read its record itself: the next one from the same collection reads ahead */
+    uint64_t run_engine_id, run_version;
+    int64_t run_count;
+    /* a collection whose tail members are too long to keep: its removals read their record */
+    uint64_t long_engine_id, long_version;
+} tail;
+static int tail_enabled = 1;
+static unsigned long long tail_refills;
+
+void coll_rand_tail_enable(int on) {
+    tail_enabled = on;
+    tail.valid = 0;
+}
+unsigned long long coll_stat_tail_refills(void) { return tail_refills; }
+
+/* The tail is exact for c, whose count was count_before when the current change started. */
+static int tail_matches(const coll *c, int64_t count_before) {
+    return tail.valid && tail.version == c->version && tail.count == count_before &&
+           tail.engine_id == lsm_open_id(server.engine);
+}
+
+static void tail_forget(const coll *c) {
+    if (tail.version == c->version) tail.valid = 0;
+}
+
+static int tail_push(const char *m, size_t mlen) {
+    if (tail.n == tail.cap) {
+        size_t nc = tail.cap ? tail.cap * 2 : 64;
+        struct tail_ent *ne = realloc(tail.ent, nc * sizeof(*ne));
+        if (!ne) return LSM_ENOMEM;
+        tail.ent = ne;
+        tail.cap = nc;
+    }
+    if (tail.blen + mlen > tail.bcap) {
+        size_t nc = tail.bcap ? tail.bcap * 2 : 1024;
+        while (nc < tail.blen + mlen) nc *= 2;
+        char *nb = realloc(tail.bytes, nc);
+        if (!nb) return LSM_ENOMEM;
+        tail.bytes = nb;
+        tail.bcap = nc;
+    }
+    if (mlen) memcpy(tail.bytes + tail.blen, m, mlen);
+    tail.ent[tail.n].off = tail.blen;
+    tail.ent[tail.n].len = mlen;
+    tail.blen += mlen;
+    tail.n++;
+    return 0;
+}
+
+/* Reads ordinals [lo, count) of c into the tail (c's count: the one before the current removal).
+ * 0, 1 when the members are too long to keep (more than TAIL_BYTES_MAX together: c is then left
+ * to point reads), or a negative code (the tail is invalid after 1 or an error). */
+static int tail_read(const coll *c, int64_t count) {
+    tail.valid = 0;
+    tail.n = tail.blen = 0;
+    if (tail.bcap > TAIL_BYTES_MAX) { /* a run of long members: do not keep their room */
+        free(tail.bytes);
+        tail.bytes = NULL;
+        tail.bcap = 0;
+    }
+    uint64_t lo = (uint64_t)count > (uint64_t)tail_ahead ? (uint64_t)count - (uint64_t)tail_ahead : 0;
+    char from[8];
+    put_be64(from, lo);
+    coll_iter it;
+    int r = coll_iter_seek(&it, c, COLL_SUB_ORD, from, sizeof(from));
+    uint64_t want = lo;
+    /* no step past the last ordinal: the removals' deletes of the ordinals above it lie there */
+    while (r == 0 && want < (uint64_t)count && coll_iter_valid(&it)) {
+        size_t kl, ml;
+        const char *k = coll_iter_member(&it, &kl);
+        if (kl != 8 || get_be64(k) != want) {
+            r = LSM_ECORRUPT; /* a hole in the index */
+            break;
+        }
+        const char *m = coll_iter_value(&it, &ml);
+        if (tail.blen + ml > TAIL_BYTES_MAX) {
+            r = 1; /* long members: not worth their room */
+            break;
+        }
+        r = tail_push(m, ml);
+        if (++want < (uint64_t)count) coll_iter_next(&it);
+    }
+    if (r == 0) r = coll_iter_status(&it);
+    coll_iter_close(&it);
+    if (r == 0 && want != (uint64_t)count) r = LSM_ECORRUPT;
+    if (r == 1) {
+        tail.long_engine_id = lsm_open_id(server.engine);
+        tail.long_version = c->version;
+    }
+    if (r) return r;
+    tail_refills++;
+    tail.valid = 1;
+    tail.engine_id = lsm_open_id(server.engine);
+    tail.version = c->version;
+    tail.count = count;
+    tail.base = lo;
+    return 0;
+}
+
+/* After member m was added to c (count just incremented): appended when the tail was exact. */
+static void tail_added(const coll *c, const void *m, size_t mlen) {
+    if (!tail_matches(c, c->count - 1)) {
+        tail_forget(c);
+        return;
+    }
+    if (tail.n >= TAIL_ENTRIES_MAX || tail.blen + mlen > TAIL_BYTES_MAX || tail_push(m, mlen)) {
+        tail.valid = 0;
+        return;
+    }
+    tail.count = c->count;
+}
+
+/* The member at ordinal last (= c's count after the removal) for a removal from c: from the
+ * tail (read ahead when this removal follows another one from c), else NULL (read it). */
+static const struct tail_ent *tail_last(const coll *c, uint64_t last, int *err) {
+    *err = 0;
+    if (!tail_enabled) return NULL;
+    int64_t before = (int64_t)last + 1;
+    uint64_t id = lsm_open_id(server.engine);
+    if (tail.long_version == c->version && tail.long_engine_id == id) return NULL;
+    int valid = tail_matches(c, before);
+    if (!valid || tail.n == 0) {
+        int run = tail.run_engine_id == id && tail.run_version == c->version &&
+                  tail.run_count == before;
+        tail.run_engine_id = id;
+        tail.run_version = c->version;
+        tail.run_count = (int64_t)last;
+        if (!valid && !run) {
+            tail_forget(c);
+            return NULL; /* a single removal: one point read */
+        }
+        /* a run: read ahead, more when the previous read was used up */
+        tail_ahead = !valid ? TAIL_AHEAD_MIN : tail_ahead < TAIL_AHEAD_MAX ? tail_ahead * 2
+                                                                            : TAIL_AHEAD_MAX;
+        int r = tail_read(c, before);
+        if (r) {
+            *err = r < 0 ? r : 0;
+            return NULL;
+        }
+    }
+    return &tail.ent[tail.n - 1];
+}
+
+/* After a removal from c (ord's member gone, the last moved there): the tail follows. */
+static void tail_removed(const coll *c, uint64_t ord, uint64_t last) {
+    if (tail.run_version == c->version && tail.run_count == (int64_t)last + 1)
+        tail.run_count = (int64_t)last; /* the run goes on (the last member was the one removed) */
+    if (!tail_matches(c, (int64_t)last + 1) || tail.n == 0) return;
+    if (ord != last && ord >= tail.base) tail.ent[ord - tail.base] = tail.ent[tail.n - 1];
+    tail.n--;
+    tail.count = (int64_t)last;
+}
+
 size_t coll_rand_set_value(const coll *c, char out[8]) {
     if (!coll_rand_indexed(c)) return 0;
     put_be64(out, (uint64_t)c->count);
@@ -542,10 +727,15 @@ int coll_rand_member_added(coll *c, const void *m, size_t mlen) {
     int r;
     if (coll_rand_indexed(c)) {
         uint64_t ord = (uint64_t)c->count - 1;
-        if ((r = ord_put(c, ord, m, mlen))) return r;
+        if ((r = ord_put(c, ord, m, mlen))) {
+            tail_forget(c);
+            return r;
+        }
+        tail_added(c, m, mlen);
         /* a set's member record and a POSINLINE field were written with their ordinal already */
         return pos_in_record(c) ? 0 : pos_put(c, m, mlen, ord);
     }
+    tail_forget(c);
     if (c->count <= COLL_RAND_INDEX_MIN) return 0;
     /* build: number every member (the one just written included: writes are visible); a hash
      * (new builds) gets its ordinals in front of its field values */
@@ -620,25 +810,37 @@ int coll_rand_member_removed(coll *c, const void *m, size_t mlen, uint64_t ord) 
     if (c->type == KTYPE_HASH && !coll_hash_pos_inline(c) && (r = coll_del(c, COLL_SUB_POS, m, mlen)))
         return r;
     char k[18];
+    ord_key(k, c->version, COLL_SUB_ORD, last);
     if (ord != last) {
-        ord_key(k, c->version, COLL_SUB_ORD, last);
-        r = lsm_get(server.engine, k, sizeof(k), &rand_tmp);
-        if (r == LSM_ENOTFOUND) r = LSM_ECORRUPT;
+        const struct tail_ent *te = tail_last(c, last, &r);
         if (r) return r;
+        const char *mm;
+        size_t ml;
+        if (te) {
+            mm = tail.bytes + te->off;
+            ml = te->len;
+        } else {
+            r = lsm_get(server.engine, k, sizeof(k), &rand_tmp);
+            if (r == LSM_ENOTFOUND) r = LSM_ECORRUPT;
+            if (r) return r;
+            mm = rand_tmp.data;
+            ml = rand_tmp.len;
+        }
         /* the moved member's record is written last (one batch: the order is not visible), so
          * its index line loads while the ordinal records are written; the removed member's
          * entry (set_rem_at deletes it after this) likewise */
-        coll_prefetch(c, pos_in_record(c) ? COLL_SUB_MEMBER : COLL_SUB_POS, rand_tmp.data,
-                      rand_tmp.len, 1);
+        coll_prefetch(c, pos_in_record(c) ? COLL_SUB_MEMBER : COLL_SUB_POS, mm, ml, 1);
         coll_prefetch(c, COLL_SUB_MEMBER, m, mlen, 2);
-        r = ord_put(c, ord, rand_tmp.data, rand_tmp.len);
+        r = ord_put(c, ord, mm, ml);
         if (r == 0) r = lsm_delete(server.engine, k, sizeof(k));
-        if (r == 0) r = pos_put(c, rand_tmp.data, rand_tmp.len, ord);
+        if (r == 0) r = pos_put(c, mm, ml, ord);
         if (rand_tmp.cap > (64u << 10)) lsm_buf_free(&rand_tmp);
-        return r;
+    } else {
+        r = lsm_delete(server.engine, k, sizeof(k));
     }
-    ord_key(k, c->version, COLL_SUB_ORD, last);
-    return lsm_delete(server.engine, k, sizeof(k));
+    if (r) tail_forget(c);
+    else tail_removed(c, ord, last);
+    return r;
 }
 
 int coll_rand_member_at(const coll *c, uint64_t ord, lsm_buf *out) {

@@ -180,6 +180,8 @@ const char *coll_encoding_name(const ks_value *v);
 uint64_t coll_member_hash(const void *m, size_t mlen);
 /* Fast non-cryptographic random numbers (seeded from the clock on first use). */
 uint64_t coll_random(void);
+/* Tests: the sequence coll_random continues with (seed != 0), to replay the same picks. */
+void coll_random_seed(uint64_t seed);
 /* A uniform integer in [0, n) (n > 0). */
 uint64_t coll_random_below(uint64_t n);
 /* 1 when c keeps the random-pick index. */
@@ -217,7 +219,14 @@ void coll_rand_prefetch_next(const coll *c);
  * or a POSINLINE hash; other hashes read their 0x03 record. 1 found, 0 no index / no position, or a negative code. */
 int coll_rand_ordinal(const coll *c, const void *m, size_t mlen, const char *set_value,
                       size_t set_vlen, uint64_t *ord);
+/* A removal that follows another one from the same collection reads the index's tail ahead (up to
+ * 1024 records) instead of the last ordinal's record alone; the read-ahead follows the removals
+ * and additions after it (coll.c). */
 int coll_rand_member_removed(coll *c, const void *m, size_t mlen, uint64_t ord);
+/* Tests: 0 turns the tail read-ahead off (removals read the last record each); default 1. */
+void coll_rand_tail_enable(int on);
+/* Tail read-aheads made so far (tests). */
+unsigned long long coll_stat_tail_refills(void);
 /* Reads the member at ordinal ord of an indexed collection into out: 1, 0 absent, or < 0. */
 int coll_rand_member_at(const coll *c, uint64_t ord, lsm_buf *out);
 

@@ -832,7 +832,7 @@ static long long hc_ahead = HC_AHEAD_MIN;
 static struct {
     int valid;
     int max;           /* read from the top (ZPOPMAX) */
-    const void *engine;
+    uint64_t engine_id; /* lsm_open_id: an address can be reused by a later open */
     uint64_t version;
     int64_t count;     /* the metadata as the last pop left it */
     char extra[COLL_EXTRA_MAX];
@@ -854,7 +854,7 @@ void zset_cache_enable(int on) {
 
 static void hc_record(const coll *c) {
     hc.valid = 1;
-    hc.engine = server.engine;
+    hc.engine_id = lsm_open_id(server.engine);
     hc.version = c->version;
     hc.count = c->count;
     hc.extra_len = c->extra_len;
@@ -862,7 +862,7 @@ static void hc_record(const coll *c) {
 }
 
 static int hc_matches(const coll *c, int max) {
-    return hc.valid && hc.max == max && hc.engine == (const void *)server.engine &&
+    return hc.valid && hc.max == max && hc.engine_id == lsm_open_id(server.engine) &&
            hc.version == c->version && hc.count == c->count && hc.extra_len == c->extra_len &&
            memcmp(hc.extra, c->extra, c->extra_len) == 0 &&
            (long long)(hc.v.n - hc.pos) <= c->count;
