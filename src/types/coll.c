@@ -549,11 +549,13 @@ static int pos_put(coll *c, const void *m, size_t mlen, uint64_t ord) {
  * A removal that does not follow another one from the same collection reads its record as before
  * (one removal from each of many collections reads no tails). */
 #define TAIL_AHEAD_MIN 64
-#define TAIL_AHEAD_MAX 1024
-#define TAIL_ENTRIES_MAX (4 * TAIL_AHEAD_MAX) /* additions beyond: forgotten (and reread) */
+#define TAIL_AHEAD_MAX 16384
+#define TAIL_ENTRIES_MAX (2 * TAIL_AHEAD_MAX) /* additions beyond: forgotten (and reread) */
 #define TAIL_BYTES_MAX (1u << 20)
 /* Records the next read reads: doubled (up to TAIL_AHEAD_MAX) each time a run of removals used the
- * previous read whole, back to the minimum after another write dropped it. */
+ * previous read whole, back to the minimum after another write dropped it. The maximum is large
+ * for the reason zset.c's read-ahead has (each read's iterator waits for the linker's batch in
+ * progress). */
 static long long tail_ahead = TAIL_AHEAD_MIN;
 static struct {
     int valid;

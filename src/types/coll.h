@@ -220,7 +220,7 @@ void coll_rand_prefetch_next(const coll *c);
 int coll_rand_ordinal(const coll *c, const void *m, size_t mlen, const char *set_value,
                       size_t set_vlen, uint64_t *ord);
 /* A removal that follows another one from the same collection reads the index's tail ahead (up to
- * 1024 records) instead of the last ordinal's record alone; the read-ahead follows the removals
+ * 16384 records) instead of the last ordinal's record alone; the read-ahead follows the removals
  * and additions after it (coll.c). */
 int coll_rand_member_removed(coll *c, const void *m, size_t mlen, uint64_t ord);
 /* Tests: 0 turns the tail read-ahead off (removals read the last record each); default 1. */
