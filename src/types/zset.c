@@ -830,8 +830,8 @@ long long zset_remove_lex(coll *c, const zset_lex_range *r) {
  * not per 64; a queue that mixes ZADD and ZPOPMIN reads no more than 64 ahead. The maximum is
  * large because opening the iterator also waits for the linker thread's batch in progress
  * (~1 ms): at 1024 the loop slept on it about once per 1000 pops (perf sched, SPOP at pipeline
- * 16: 65 such sleeps, 84 ms of a second; 9 at 16384). Reading 16384 entries takes the loop a few
- * ms, once per 16384 pops. */
+ * 16: 65 such sleeps, 84 ms of a second; 9 at 16384). The pop that reads 16384 entries waits
+ * longer (one client, 60k pops of a 451k-member zset: max latency 6.7 ms against 4.1 ms). */
 static long long hc_ahead = HC_AHEAD_MIN;
 static struct {
     int valid;
