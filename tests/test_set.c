@@ -579,3 +579,13 @@ Test(set, a_run_of_pops_reads_the_index_tail_a_few_times) {
     check_exact("long");
     client_free(c);
 }
+
+Test(set, read_ahead_sizes_double_up_to_the_maximum_and_the_byte_budget) {
+    cr_assert_eq(coll_readahead_next(64, 64, 16384, 64 * 8, 1 << 20), 128);
+    cr_assert_eq(coll_readahead_next(8192, 64, 16384, 8192 * 8, 1 << 20), 16384);
+    cr_assert_eq(coll_readahead_next(16384, 64, 16384, 16384 * 8, 1 << 20), 16384);
+    /* 700-byte members: about 1 MiB worth, not twice 1024 */
+    cr_assert_eq(coll_readahead_next(1024, 64, 16384, 1024 * 700, 1 << 20), (1 << 20) / 700);
+    /* members so long that even the minimum is over: the minimum */
+    cr_assert_eq(coll_readahead_next(64, 64, 16384, 64 << 20, 1 << 20), 64);
+}

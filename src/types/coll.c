@@ -552,8 +552,9 @@ static int pos_put(coll *c, const void *m, size_t mlen, uint64_t ord) {
 #define TAIL_AHEAD_MAX 16384
 #define TAIL_ENTRIES_MAX (2 * TAIL_AHEAD_MAX) /* additions beyond: forgotten (and reread) */
 #define TAIL_BYTES_MAX (1u << 20)
-/* Records the next read reads: doubled (up to TAIL_AHEAD_MAX) each time a run of removals used the
- * previous read whole, back to the minimum after another write dropped it. The maximum is large
+/* Records the next read reads: doubled (up to TAIL_AHEAD_MAX, and to about half TAIL_BYTES_MAX of
+ * members) each time a run of removals used the previous read whole, back to the minimum after
+ * another write dropped it. The maximum is large
  * for the reason zset.c's read-ahead has (each read's iterator waits for the linker's batch in
  * progress). */
 static long long tail_ahead = TAIL_AHEAD_MIN;
@@ -574,6 +575,14 @@ static struct {
 } tail;
 static int tail_enabled = 1;
 static unsigned long long tail_refills;
+
+long long coll_readahead_next(long long ahead, long long min, long long max, size_t bytes_read,
+                              size_t budget) {
+    long long next = ahead < max / 2 ? ahead * 2 : max;
+    if (bytes_read > 0 && (double)next * (double)bytes_read > (double)ahead * (double)budget)
+        next = (long long)((double)ahead * (double)budget / (double)bytes_read);
+    return next < min ? min : next;
+}
 
 void coll_rand_tail_enable(int on) {
     tail_enabled = on;
@@ -698,8 +707,9 @@ static const struct tail_ent *tail_last(const coll *c, uint64_t last, int *err) 
             return NULL; /* a single removal: one point read */
         }
         /* a run: read ahead, more when the previous read was used up */
-        tail_ahead = !valid ? TAIL_AHEAD_MIN : tail_ahead < TAIL_AHEAD_MAX ? tail_ahead * 2
-                                                                            : TAIL_AHEAD_MAX;
+        tail_ahead = !valid ? TAIL_AHEAD_MIN
+                            : coll_readahead_next(tail_ahead, TAIL_AHEAD_MIN, TAIL_AHEAD_MAX,
+                                                  tail.blen, TAIL_BYTES_MAX / 2);
         int r = tail_read(c, before);
         if (r) {
             *err = r < 0 ? r : 0;

@@ -223,6 +223,11 @@ int coll_rand_ordinal(const coll *c, const void *m, size_t mlen, const char *set
  * 16384 records) instead of the last ordinal's record alone; the read-ahead follows the removals
  * and additions after it (coll.c). */
 int coll_rand_member_removed(coll *c, const void *m, size_t mlen, uint64_t ord);
+/* The size of a run's next read-ahead (this file's tail, zset.c's pops): twice ahead, at most max,
+ * and at most what keeps its members' bytes near budget at the rate the previous read (ahead
+ * entries, bytes_read bytes of members) had; never below min. */
+long long coll_readahead_next(long long ahead, long long min, long long max, size_t bytes_read,
+                              size_t budget);
 /* Tests: 0 turns the tail read-ahead off (removals read the last record each); default 1. */
 void coll_rand_tail_enable(int on);
 /* Tail read-aheads made so far (tests). */

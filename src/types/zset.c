@@ -823,6 +823,7 @@ long long zset_remove_lex(coll *c, const zset_lex_range *r) {
  *    entry they popped, so both change with every pop) then differ from the ones recorded. */
 #define HC_AHEAD_MIN 64
 #define HC_AHEAD_MAX 16384
+#define HC_BYTES_MAX (1u << 20) /* members' bytes a refill aims at, at the previous one's rate */
 /* Entries the next refill reads: HC_AHEAD_MIN, doubled (up to HC_AHEAD_MAX) each time a refill
  * follows a read-ahead that its pops used up whole (a run of pops with nothing else writing the
  * zset), back to the minimum when one was dropped by another write. A long run of pops then
@@ -902,7 +903,9 @@ long long zset_pop(coll *c, long long count, int max, int readahead, zset_visit_
     int valid = hc_matches(c, max);
     size_t avail = valid ? hc.v.n - hc.pos : 0;
     if (!valid || ((long long)avail < count && (long long)avail < c->count)) {
-        hc_ahead = !valid ? HC_AHEAD_MIN : hc_ahead < HC_AHEAD_MAX ? hc_ahead * 2 : HC_AHEAD_MAX;
+        hc_ahead = !valid ? HC_AHEAD_MIN
+                          : coll_readahead_next(hc_ahead, HC_AHEAD_MIN, HC_AHEAD_MAX, hc.v.blen,
+                                                HC_BYTES_MAX);
         readahead_refills++;
         hc.valid = 0;
         zset_vec_free(&hc.v);
