@@ -554,9 +554,8 @@ static int pos_put(coll *c, const void *m, size_t mlen, uint64_t ord) {
 #define TAIL_BYTES_MAX (1u << 20)
 /* Records the next read reads: doubled (up to TAIL_AHEAD_MAX, and to about half TAIL_BYTES_MAX of
  * members) each time a run of removals used the previous read whole, back to the minimum after
- * another write dropped it. The maximum is large
- * for the reason zset.c's read-ahead has (each read's iterator waits for the linker's batch in
- * progress). */
+ * another write dropped it. The maximum is large for the reason zset.c's read-ahead has (each
+ * read's iterator waits for the linker's batch in progress). */
 static long long tail_ahead = TAIL_AHEAD_MIN;
 static struct {
     int valid;
