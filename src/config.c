@@ -236,6 +236,7 @@ static const config_option options[] = {
     {"lua-time-limit", CFG_LL, CFG_MUTABLE, "5000", "Alias of busy-reply-threshold.", &config.busy_reply_threshold, 0, LLONG_MAX, NULL, NULL},
     {"memtable-size", CFG_MEMORY, 0, "64mb", "Engine: memtable size before it is flushed.", &config.memtable_size, 64 * KB, LLONG_MAX, NULL, NULL},
     {"memtable-link-thread", CFG_BOOL, 0, "yes", "Engine: a thread of its own (kevo-link) links new memtable entries into the memtable's ordered list, instead of the event loop.", &config.memtable_link_thread, 0, 0, NULL, NULL},
+    {"loop-idle-linking", CFG_BOOL, CFG_MUTABLE, "yes", "Engine: while the event loop busy-polls with nothing to do, it links new memtable entries the link thread has not taken yet (that CPU time is spent anyway).", &config.loop_idle_linking, 0, 0, NULL, NULL},
     {"max-immutable-memtables", CFG_INT, 0, "2", "Engine: writes stall beyond this many memtables waiting for flush.", &config.max_immutable_memtables, 1, 64, NULL, NULL},
     {"block-cache-size", CFG_MEMORY, 0, "256mb", "Engine: block cache capacity.", &config.block_cache_size, 0, LLONG_MAX, NULL, NULL},
     {"block-size", CFG_MEMORY, 0, "4kb", "Engine: target data block size.", &config.block_size, 512, 64 * MB, NULL, NULL},

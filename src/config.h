@@ -80,6 +80,7 @@ struct config {
     int disk_read_uring;
     int disk_read_uring_thread;
     int memtable_link_thread;
+    int loop_idle_linking;
     int max_open_files;
     int wal_skip_corrupt;
 };

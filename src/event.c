@@ -33,6 +33,7 @@ struct event_loop {
     ev_timer *timers;
     long long next_timer_id;
     ev_hook_proc before_sleep;
+    ev_hook_proc idle;           /* ev_set_idle: between empty busy polls */
     int stop;
     int no_wait_once; /* ev_dont_wait */
     /* busy polling (ev_set_busy_poll): limit and current adaptive window, in ns */
@@ -170,6 +171,7 @@ int ev_timer_del(event_loop *el, long long id)
 }
 
 void ev_set_before_sleep(event_loop *el, ev_hook_proc proc) { el->before_sleep = proc; }
+void ev_set_idle(event_loop *el, ev_hook_proc proc) { el->idle = proc; }
 void ev_stop(event_loop *el) { el->stop = 1; }
 
 static int ev_run_timers(event_loop *el)
@@ -233,6 +235,7 @@ static int ev_wait(event_loop *el, int timeout)
                 return n;
             }
             polls++;
+            if (el->idle) el->idle(el); /* a slice of background work instead of a bare poll */
             now = ev_nstime();
         } while (now - start < el->poll_window_ns);
         el->poll_stats.misses++;

@@ -29,6 +29,10 @@ long long ev_timer_add(event_loop *el, long long ms, ev_timer_proc proc, void *d
  * 0, or -1 when no such timer exists (fired for good, or deleted). */
 int ev_timer_del(event_loop *el, long long id);
 void ev_set_before_sleep(event_loop *el, ev_hook_proc proc);
+/* Idle hook: called between the polls of a busy-poll window that found nothing (below), to do a
+ * short slice of deferrable work (a few us: the next request waits for it) in time the loop
+ * would otherwise spend polling. Never called when the loop blocks or does not poll. */
+void ev_set_idle(event_loop *el, ev_hook_proc proc);
 /* The current iteration's wait (or the next one's, when called from a file event or timer) does
  * not block: work was left for the next iteration (a before-sleep hook that ran out of its time
  * slice). */

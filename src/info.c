@@ -533,6 +533,7 @@ static void sec_lsm(sbuf *sb)
               "lsm_background_linking:%d\r\n"
               "lsm_linked_by_thread:%llu\r\n"
               "lsm_linked_by_loop:%llu\r\n"
+              "lsm_linked_by_loop_idle:%llu\r\n"
               "lsm_background_unlinks:%llu\r\n",
               st.immutable_memtables, U(memtable_bytes), U(wal_bytes_written), U(user_bytes_written),
               U(flush_bytes_written), U(compaction_bytes_read), U(compaction_bytes_written),
@@ -548,7 +549,7 @@ static void sec_lsm(sbuf *sb)
               (unsigned long long)keyspace_reclaims(), U(filter_dropped), U(deletion_compactions),
               st.queued_manual_compactions, st.read_uring, U(uring_block_reads), U(uring_lookups), U(landed_answers),
               st.background_linking,
-              U(linked_by_thread), U(linked_by_writer), U(background_unlinks));
+              U(linked_by_thread), U(linked_by_writer), U(linked_idle), U(background_unlinks));
 #undef U
 }
 

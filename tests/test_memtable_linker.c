@@ -33,7 +33,7 @@ static void sleep_ms(int ms) {
 static uint64_t wait_linked_by_thread(mt_linker *lk, uint64_t n) {
     uint64_t by_thread = 0, by_owner = 0;
     for (int i = 0; i < 1000; i++) {
-        mt_linker_stats(lk, &by_thread, &by_owner);
+        mt_linker_stats(lk, &by_thread, &by_owner, &(uint64_t){0});
         if (by_thread >= n) break;
         sleep_ms(10);
     }
@@ -146,7 +146,7 @@ Test(memtable_linker, random_adds_and_in_place_overwrites_link_in_order_by_eithe
         }
     }
     uint64_t by_thread, by_owner;
-    mt_linker_stats(lk, &by_thread, &by_owner);
+    mt_linker_stats(lk, &by_thread, &by_owner, &(uint64_t){0});
     cr_assert_eq(by_thread + by_owner, (uint64_t)nodes, "linked %llu + %llu of %zu entries",
                  (unsigned long long)by_thread, (unsigned long long)by_owner, nodes);
     memtable_unref(m);
@@ -211,7 +211,7 @@ Test(memtable_linker, attaching_the_next_memtable_completes_and_detaches_the_fir
     memtable_seal(b);
     memtable_unref(b);
     uint64_t by_thread, by_owner;
-    mt_linker_stats(lk, &by_thread, &by_owner);
+    mt_linker_stats(lk, &by_thread, &by_owner, &(uint64_t){0});
     cr_assert_eq(by_thread + by_owner, 10000u);
     mt_linker_stop(lk);
 }
@@ -260,7 +260,7 @@ Test(memtable_linker, a_full_ring_makes_the_owner_link_a_batch_itself, .timeout 
     uint64_t seq = 1;
     add_random(m, 'f', 60000, 1000000, "v", &seq);
     uint64_t by_thread, by_owner;
-    mt_linker_stats(lk, &by_thread, &by_owner);
+    mt_linker_stats(lk, &by_thread, &by_owner, &(uint64_t){0});
     cr_assert_eq(by_thread, 0);
     cr_assert_geq(by_owner, 60000 - 8192, "the owner linked %llu", (unsigned long long)by_owner);
     cr_assert_lt(by_owner, 60000); /* one batch at a time: the ring keeps the rest */
@@ -268,8 +268,54 @@ Test(memtable_linker, a_full_ring_makes_the_owner_link_a_batch_itself, .timeout 
     cr_assert_gt(wait_linked_by_thread(lk, 1), 0);
     memtable_seal(m);
     cr_assert_eq(check_order(m, NULL), 60000u);
-    mt_linker_stats(lk, &by_thread, &by_owner);
+    mt_linker_stats(lk, &by_thread, &by_owner, &(uint64_t){0});
     cr_assert_eq(by_thread + by_owner, 60000u);
+    memtable_unref(m);
+    mt_linker_stop(lk);
+}
+
+/* Idle time on the owner (memtable_link_idle): links at most the entries asked for, in order,
+ * while the thread is held; beside a running thread both link and every entry is linked once. */
+Test(memtable_linker, idle_time_links_on_the_owner_at_most_max_per_call, .timeout = 120) {
+    memtable *alone = memtable_new();
+    uint64_t seq = 1;
+    add_random(alone, 'a', 100, 1000, "v", &seq);
+    cr_assert_eq(memtable_link_idle(alone, 16), 0u); /* no linker: nothing to take over */
+    memtable_unref(alone);
+
+    mt_linker *lk = mt_linker_start(0);
+    cr_assert_not_null(lk);
+    memtable *m = memtable_new();
+    memtable_attach_linker(m, lk);
+    mt_linker_debug_hold(lk, 1);
+    seq = 1;
+    add_random(m, 'i', 1000, 1000000, "v", &seq);
+    size_t total = 0, calls = 0, got;
+    while ((got = memtable_link_idle(m, 16)) != 0) {
+        cr_assert_leq(got, 16u);
+        total += got;
+        calls++;
+    }
+    cr_assert_eq(total, 1000u);
+    cr_assert_eq(calls, (1000u + 15) / 16);
+    uint64_t by_thread, by_owner, by_idle;
+    mt_linker_stats(lk, &by_thread, &by_owner, &by_idle);
+    cr_assert_eq(by_thread, 0);
+    cr_assert_eq(by_idle, 1000u);
+    cr_assert_eq(by_owner, 1000u);
+    cr_assert_eq(check_order(m, NULL), 1000u); /* nothing left to drain: all linked, in order */
+
+    mt_linker_debug_hold(lk, 0);
+    for (int round = 0; round < 200; round++) { /* adds, idle slices and the thread at once */
+        add_random(m, 'j', 1500, 1000000, "v", &seq);
+        for (int i = 0; i < 20; i++) memtable_link_idle(m, 16);
+    }
+    memtable_seal(m);
+    cr_assert_eq(check_order(m, NULL), 1000u + 200u * 1500u);
+    mt_linker_stats(lk, &by_thread, &by_owner, &by_idle);
+    cr_assert_eq(by_thread + by_owner, 1000u + 200u * 1500u);
+    cr_assert_gt(by_idle, 1000u);
+    cr_assert_leq(by_idle, by_owner);
     memtable_unref(m);
     mt_linker_stop(lk);
 }

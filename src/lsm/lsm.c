@@ -751,6 +751,10 @@ static void probe_miss_drop(lsm_t *db) {
     db->pmiss.r = NULL;
 }
 
+size_t lsm_idle(lsm_t *db, size_t max) {
+    return db->mem && db->linker ? memtable_link_idle(db->mem, max) : 0;
+}
+
 int lsm_poll(lsm_t *db) {
     db->read_epoch++; /* results installed below: lookups are answered anew */
     probe_miss_drop(db);
@@ -1870,7 +1874,7 @@ void lsm_get_stats(lsm_t *db, lsm_stats *out) {
     out->cache_pinned_bytes = cs.pinned;
     out->background_linking = db->linker != NULL;
     out->background_unlinks = unlinker_done(db->unlinker);
-    mt_linker_stats(db->linker, &out->linked_by_thread, &out->linked_by_writer);
+    mt_linker_stats(db->linker, &out->linked_by_thread, &out->linked_by_writer, &out->linked_idle);
     out->stall_micros = db->st.stall_micros + (db->stalled ? now_micros() - db->stall_start : 0);
     out->last_sequence = db->last_seq;
     out->open_tables = table_cache_open_count(db->tc);

@@ -438,6 +438,12 @@ int lsm_event_fd(lsm_t *db);
  * results installed, or a negative code if a background job failed (the engine then refuses
  * writes with LSM_EIO: a Redis MISCONF-like state). */
 int lsm_poll(lsm_t *db);
+/* Idle time of the writer's thread (its event loop polled and found nothing to do): does up to
+ * max units of the background work that thread may take over without waiting (today: linking
+ * new memtable entries the linker thread has not taken yet; each unit one entry, ~0.3-1 us),
+ * so that work costs no CPU that other threads and processes could use. Returns the units done
+ * (0: nothing was waiting, or the linker thread holds it). Writer's thread. */
+size_t lsm_idle(lsm_t *db, size_t max);
 
 /* ---- stats ----------------------------------------------------------------------------------*/
 #define LSM_MAX_LEVELS 7
@@ -486,7 +492,9 @@ typedef struct lsm_stats {
     int background_linking;           /* 1: a linker thread links memtable entries */
     uint64_t linked_by_thread;        /* memtable entries the linker thread linked */
     uint64_t linked_by_writer;        /* ... that the writer's thread linked itself instead (an
-                                         ordered read or a seal right after writes, a full ring) */
+                                         ordered read or a seal right after writes, a full ring,
+                                         idle time) */
+    uint64_t linked_idle;             /* of linked_by_writer: in the writer's idle time (lsm_idle) */
 } lsm_stats;
 void lsm_get_stats(lsm_t *db, lsm_stats *out);
 

@@ -144,6 +144,7 @@ struct mt_linker {
     _Atomic uint64_t head;    /* entries pushed (owner writes) */
     _Atomic uint64_t tail;    /* entries linked (the consumer writes, under mu) */
     _Atomic uint64_t by_thread, by_owner; /* entries linked by each (stats) */
+    _Atomic uint64_t by_idle; /* of by_owner: linked in the owner's idle time (memtable_link_idle) */
     mt_link batch[MT_CONSUME_MAX]; /* the consumer's sort buffer (under mu) */
     mt_link ring[MT_RING];
 };
@@ -719,6 +720,24 @@ static void owner_consume(memtable *m, uint64_t max) {
     pthread_mutex_unlock(&lk->mu);
 }
 
+/* The owner links up to max entries of those pushed so far, when the thread does not hold the
+ * mutex now (idle time on the owner thread: never waits). */
+size_t memtable_link_idle(memtable *m, size_t max) {
+    mt_linker *lk = m->lk;
+    if (!lk || max == 0) return 0;
+    if (atomic_load_explicit(&lk->head, memory_order_relaxed) ==
+        atomic_load_explicit(&lk->tail, memory_order_acquire))
+        return 0;
+    if (pthread_mutex_trylock(&lk->mu) != 0) return 0;
+    uint64_t n = consume(lk, m, max);
+    if (n) {
+        atomic_fetch_add_explicit(&lk->by_owner, n, memory_order_relaxed);
+        atomic_fetch_add_explicit(&lk->by_idle, n, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&lk->mu);
+    return (size_t)n;
+}
+
 /* The owner links everything pushed so far. */
 static void drain(memtable *m) { owner_consume(m, UINT64_MAX); }
 
@@ -814,7 +833,8 @@ void mt_linker_debug_hold(mt_linker *lk, int hold) {
     }
 }
 
-void mt_linker_stats(mt_linker *lk, uint64_t *by_thread, uint64_t *by_owner) {
+void mt_linker_stats(mt_linker *lk, uint64_t *by_thread, uint64_t *by_owner, uint64_t *by_idle) {
+    *by_idle = lk ? atomic_load_explicit(&lk->by_idle, memory_order_relaxed) : 0;
     *by_thread = lk ? atomic_load_explicit(&lk->by_thread, memory_order_relaxed) : 0;
     *by_owner = lk ? atomic_load_explicit(&lk->by_owner, memory_order_relaxed) : 0;
 }

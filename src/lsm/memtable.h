@@ -136,8 +136,13 @@ void memtable_attach_linker(memtable *m, mt_linker *lk);
 /* Tests: hold != 0 makes the thread link nothing (the owner then links when the ring is full
  * and at its drains); 0 lets it go on. Any thread. */
 void mt_linker_debug_hold(mt_linker *lk, int hold);
-/* Entries linked by the thread and by the owner (drains, a full ring) so far; any thread. */
-void mt_linker_stats(mt_linker *lk, uint64_t *by_thread, uint64_t *by_owner);
+/* Entries linked by the thread and by the owner (drains, a full ring, idle time) so far, and of
+ * the owner's those linked in idle time (memtable_link_idle); any thread. */
+void mt_linker_stats(mt_linker *lk, uint64_t *by_thread, uint64_t *by_owner, uint64_t *by_idle);
+/* Idle time on the owner thread (its event loop polls and found nothing): links up to max of
+ * the entries added so far, unless the linker thread is linking now (never waits). Returns how
+ * many it linked. With no linker attached, 0. Owner thread. */
+size_t memtable_link_idle(memtable *m, size_t max);
 
 /* Links every entry added so far into the ordered list. memtable_add links most new entries
  * lazily (they are visible to memtable_get at once, and memtable_iter_new / an older-snapshot
