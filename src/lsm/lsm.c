@@ -752,7 +752,7 @@ static void probe_miss_drop(lsm_t *db) {
 }
 
 size_t lsm_idle(lsm_t *db, size_t max) {
-    return db->mem && db->linker ? memtable_link_idle(db->mem, max) : 0;
+    return db->mem ? memtable_link_idle(db->mem, max) : 0;
 }
 
 int lsm_poll(lsm_t *db) {

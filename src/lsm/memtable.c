@@ -711,31 +711,20 @@ static void owner_lock(mt_linker *lk) {
     atomic_store_explicit(&lk->owner_waiting, 0, memory_order_relaxed);
 }
 
-/* The owner links up to max entries of those pushed so far (m attached). */
-static void owner_consume(memtable *m, uint64_t max) {
+/* The owner, holding lk->mu: links up to max entries of those pushed so far (m attached),
+ * counts them as its own and releases the mutex. Returns how many it linked. */
+static uint64_t owner_consume_locked(memtable *m, uint64_t max) {
     mt_linker *lk = m->lk;
-    owner_lock(lk);
     uint64_t n = consume(lk, m, max);
     if (n) atomic_fetch_add_explicit(&lk->by_owner, n, memory_order_relaxed);
     pthread_mutex_unlock(&lk->mu);
+    return n;
 }
 
-/* The owner links up to max entries of those pushed so far, when the thread does not hold the
- * mutex now (idle time on the owner thread: never waits). */
-size_t memtable_link_idle(memtable *m, size_t max) {
-    mt_linker *lk = m->lk;
-    if (!lk || max == 0) return 0;
-    if (atomic_load_explicit(&lk->head, memory_order_relaxed) ==
-        atomic_load_explicit(&lk->tail, memory_order_acquire))
-        return 0;
-    if (pthread_mutex_trylock(&lk->mu) != 0) return 0;
-    uint64_t n = consume(lk, m, max);
-    if (n) {
-        atomic_fetch_add_explicit(&lk->by_owner, n, memory_order_relaxed);
-        atomic_fetch_add_explicit(&lk->by_idle, n, memory_order_relaxed);
-    }
-    pthread_mutex_unlock(&lk->mu);
-    return (size_t)n;
+/* The owner links up to max entries of those pushed so far (m attached). */
+static void owner_consume(memtable *m, uint64_t max) {
+    owner_lock(m->lk);
+    owner_consume_locked(m, max);
 }
 
 /* The owner links everything pushed so far. */
@@ -857,6 +846,15 @@ static inline int has_unlinked(const memtable *m) {
         return atomic_load_explicit(&m->lk->head, memory_order_relaxed) !=
                atomic_load_explicit(&m->lk->tail, memory_order_acquire);
     return m->npending || m->mpos < m->nmerge;
+}
+
+/* The owner links up to max entries of those pushed so far, when the thread does not hold the
+ * mutex now (idle time on the owner thread: never waits). */
+size_t memtable_link_idle(memtable *m, size_t max) {
+    if (!m->lk || max == 0 || !has_unlinked(m) || pthread_mutex_trylock(&m->lk->mu) != 0) return 0;
+    uint64_t n = owner_consume_locked(m, max);
+    if (n) atomic_fetch_add_explicit(&m->lk->by_idle, n, memory_order_relaxed);
+    return (size_t)n;
 }
 
 void memtable_attach_linker(memtable *m, mt_linker *lk) {
