@@ -99,8 +99,16 @@ $(BUILD)/libkevo.a: $(SERVER_OBJ)
 $(BUILD)/kevo-server: $(MAIN_OBJ) $(BUILD)/libkevo.a $(BUILD)/liblsm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+ifeq ($(SANITIZER),)
 kevo-server: $(BUILD)/kevo-server
 	cp --remove-destination $< $@
+else
+# a sanitizer build must never land at ./kevo-server (benchmarks and `make run` take it for
+# the release build)
+.PHONY: kevo-server
+kevo-server:
+	@echo "./kevo-server is the release build: run make without SANITIZER; this build's server is $(BUILD)/kevo-server" >&2; exit 2
+endif
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
