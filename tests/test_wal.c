@@ -399,7 +399,9 @@ static void preallocating_writer_case(int mapped) {
     size_t sizes[40];
     struct stat st;
     for (int i = 0; i < 40; i++) {
-        sizes[i] = 1000 + (size_t)i * 211; /* ~200 KB in all: several chunks */
+        /* ~100 KB in all: several chunks; each flush below WAL_MAP_MAX_FLUSH, so a mapped
+         * writer stores every one through its mapping */
+        sizes[i] = 1000 + (size_t)(i % 14) * 211;
         char *p = malloc(sizes[i]);
         fill_record(p, sizes[i], (uint32_t)i);
         cr_assert_eq(wal_writer_add(w, p, sizes[i]), 0);
@@ -433,6 +435,59 @@ Test(wal, preallocating_writer_zeroes_ahead_and_close_truncates) { preallocating
 /* The same through a shared mapping (everysec/no): records crossing chunk boundaries, the open
  * file read back from the page cache as a crash would leave it. */
 Test(wal, mapped_writer_zeroes_ahead_and_close_truncates) { preallocating_writer_case(1); }
+
+/* A mapped writer stores small flushes through its mapping and writes large ones with pwrite()
+ * (WAL_MAP_MAX_FLUSH): counted through the file-layer hooks; the log reads back whole. */
+static atomic_int g_map_stores, g_pwrites;
+static uint64_t g_flush_at; /* where the flush's bytes go, and how many (not the zeros ahead) */
+static size_t g_flush_len;
+static int count_before(void *ctx, const fs_call *c, size_t *len) {
+    (void)ctx, (void)len;
+    if (c->op == FS_MAP_STORE) atomic_fetch_add(&g_map_stores, 1);
+    if (c->op == FS_WRITE && c->off == g_flush_at && c->len == g_flush_len)
+        atomic_fetch_add(&g_pwrites, 1);
+    return 0;
+}
+static void count_after(void *ctx, const fs_call *c, long result, int err) {
+    (void)ctx, (void)c, (void)result, (void)err;
+}
+
+Test(wal, mapped_writer_pwrites_large_flushes) {
+    static const fs_hooks hooks = {count_before, count_after, NULL};
+    wal_writer *w = wal_writer_create(path);
+    cr_assert_not_null(w);
+    wal_writer_set_prealloc(w, 64 * 1024);
+    wal_writer_set_mapped(w, 1);
+    size_t sizes[30];
+    for (int i = 0; i < 30; i++) {
+        int large = i % 3 == 2;
+        sizes[i] = large ? WAL_MAP_MAX_FLUSH + 100 + (size_t)i * 331 : 100 + (size_t)i * 57;
+        char *p = malloc(sizes[i]);
+        fill_record(p, sizes[i], (uint32_t)i);
+        cr_assert_eq(wal_writer_add(w, p, sizes[i]), 0);
+        free(p);
+        atomic_store(&g_map_stores, 0);
+        atomic_store(&g_pwrites, 0);
+        g_flush_at = wal_writer_flushed(w);
+        g_flush_len = wal_writer_buffered(w);
+        fs_set_hooks(&hooks);
+        cr_assert_eq(wal_writer_flush(w), 0);
+        fs_set_hooks(NULL);
+        /* a small flush that crosses into the next chunk stores once per chunk */
+        int stores = atomic_load(&g_map_stores);
+        cr_assert(large ? stores == 0 : stores >= 1 && stores <= 2, "flush %d (%zu bytes): %d stores",
+                  i, sizes[i], stores);
+        cr_assert_eq(atomic_load(&g_pwrites), large ? 1 : 0, "flush %d (%zu bytes) pwrites", i,
+                     sizes[i]);
+    }
+    wal_reader *r = wal_reader_open(path);
+    cr_assert_not_null(r);
+    for (int i = 0; i < 30; i++) expect_record(r, sizes[i], (uint32_t)i);
+    expect_eof(r);
+    wal_reader_close(r);
+    cr_assert_eq(wal_writer_close(w, 1), 0);
+    read_all_expect(sizes, 30);
+}
 
 /* Switching between mapped stores and pwrite (CONFIG SET appendfsync) mid-log keeps one log. */
 Test(wal, mapped_and_pwrite_flushes_interleave) {

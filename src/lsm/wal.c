@@ -208,7 +208,7 @@ int wal_writer_flush(wal_writer *w) {
     }
     /* mapped: the chunks are zeroed, allocated and inside the file, so no store can fault
      * past EOF or need new blocks */
-    if (w->prealloc_chunk && w->use_map && w->len > 0) {
+    if (w->prealloc_chunk && w->use_map && w->len > 0 && w->len < WAL_MAP_MAX_FLUSH) {
         if (wal_store_mapped(w, at, w->buf, w->len) == 0) off = w->len;
         else w->use_map = 0; /* pwrite below writes the same bytes */
     }
