@@ -534,7 +534,10 @@ static void sec_lsm(sbuf *sb)
               "lsm_linked_by_thread:%llu\r\n"
               "lsm_linked_by_loop:%llu\r\n"
               "lsm_linked_by_loop_idle:%llu\r\n"
-              "lsm_background_unlinks:%llu\r\n",
+              "lsm_background_unlinks:%llu\r\n"
+              "lsm_block_slab_stock_bytes:%llu\r\n"
+              "lsm_block_slabs_from_stock:%llu\r\n"
+              "lsm_block_slabs_stock_missed:%llu\r\n",
               st.immutable_memtables, U(memtable_bytes), U(wal_bytes_written), U(user_bytes_written),
               U(flush_bytes_written), U(compaction_bytes_read), U(compaction_bytes_written),
               st.user_bytes_written
@@ -549,7 +552,8 @@ static void sec_lsm(sbuf *sb)
               (unsigned long long)keyspace_reclaims(), U(filter_dropped), U(deletion_compactions),
               st.queued_manual_compactions, st.read_uring, U(uring_block_reads), U(uring_lookups), U(landed_answers),
               st.background_linking,
-              U(linked_by_thread), U(linked_by_writer), U(linked_idle), U(background_unlinks));
+              U(linked_by_thread), U(linked_by_writer), U(linked_idle), U(background_unlinks),
+              U(slab_stock_bytes), U(slabs_from_stock), U(slabs_stock_missed));
 #undef U
 }
 

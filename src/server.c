@@ -75,6 +75,7 @@ void server_engine_options(lsm_options *o)
     o->memtable_size = (size_t)config.memtable_size;
     o->max_immutable_memtables = config.max_immutable_memtables;
     o->prefault_memtables = 1;
+    o->prefault_blocks = 1;
     o->background_linking = config.memtable_link_thread;
     o->unlink_in_background = 1; /* the loop never waits for ext4 to free an obsolete table */
     o->block_cache_size = (size_t)config.block_cache_size;

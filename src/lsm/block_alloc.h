@@ -8,12 +8,13 @@
  *
  * Thread-safe (a mutex per size class): blocks are allocated by the event loop (io_uring
  * completions) and reader threads, and freed by whichever thread drops the cache's last
- * reference. A slab whose slots are all free goes back to malloc unless it is the only slab with
- * free slots of its size. Everything block_alloc returns must be freed with block_free, never
+ * reference. A slab whose slots are all free goes back to malloc (or to the stock, below) unless
+ * it is the only slab with free slots of its size. Everything block_alloc returns must be freed with block_free, never
  * with free(). */
 #ifndef KEVO_BLOCK_ALLOC_H
 #define KEVO_BLOCK_ALLOC_H
 #include <stddef.h>
+#include <stdint.h>
 
 #define BLOCK_ALLOC_STEP 128
 
@@ -28,6 +29,18 @@ typedef struct block_alloc_stats {
     size_t slabs;        /* slabs held (each BLOCK_ALLOC_SLAB bytes) */
     size_t slab_bytes;   /* their bytes */
     size_t used_bytes;   /* of slab_bytes, in slots handed out */
+    size_t stock_bytes;  /* slab buffers held ready in the stock (not in slab_bytes) */
+    uint64_t stock_taken;  /* slabs made from a stocked buffer, since the process started */
+    uint64_t stock_missed; /* slabs made from malloc while the stock ran (it was empty) */
 } block_alloc_stats;
 void block_alloc_get_stats(block_alloc_stats *st);
+
+/* The stock: from now on a thread of its own (kevo-slabfill, nice added to its niceness with
+ * thread_nice_self) keeps slab buffers ready with every page already faulted in, and emptied
+ * slabs' buffers are kept there for the next slabs instead of going back to malloc (up to 8 MiB
+ * in all), so the thread that fills a new slab (the event loop, for the block cache) takes no
+ * page faults. Starts the thread once per process (again in a fork child). Any thread. */
+void block_alloc_stock_start(int nice);
+/* Stops keeping buffers and frees the stocked ones (the thread stays, idle). Tests. */
+void block_alloc_stock_stop(void);
 #endif

@@ -34,6 +34,7 @@
 #include "dbformat.h"
 #include "fs.h"
 #include "hash.h"
+#include "block_alloc.h"
 #include "hugemem.h"
 #include "iter.h"
 #include "memtable.h"
@@ -1875,6 +1876,11 @@ void lsm_get_stats(lsm_t *db, lsm_stats *out) {
     out->background_linking = db->linker != NULL;
     out->background_unlinks = unlinker_done(db->unlinker);
     mt_linker_stats(db->linker, &out->linked_by_thread, &out->linked_by_writer, &out->linked_idle);
+    block_alloc_stats bs;
+    block_alloc_get_stats(&bs);
+    out->slab_stock_bytes = bs.stock_bytes;
+    out->slabs_from_stock = bs.stock_taken;
+    out->slabs_stock_missed = bs.stock_missed;
     out->stall_micros = db->st.stall_micros + (db->stalled ? now_micros() - db->stall_start : 0);
     out->last_sequence = db->last_seq;
     out->open_tables = table_cache_open_count(db->tc);
@@ -2173,6 +2179,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_t **out) {
     if (o->prefault_memtables)
         hugemem_prefill_start(o->memtable_size * (1 + (size_t)o->max_immutable_memtables),
                               PREFILL_NICE);
+    if (o->prefault_blocks) block_alloc_stock_start(PREFILL_NICE);
     if (o->l0_compaction_trigger < 1) o->l0_compaction_trigger = 1;
     if (o->l0_slowdown_trigger < o->l0_compaction_trigger)
         o->l0_slowdown_trigger = o->l0_compaction_trigger;

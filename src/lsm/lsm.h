@@ -113,6 +113,9 @@ typedef struct lsm_options {
     int prefault_memtables;        /* 1: a background thread faults memtable pages in ahead of
                                       use, within memtable_size x (1 + max_immutable_memtables)
                                       (hugemem.h); 0 = on first touch by the writer; 0 */
+    int prefault_blocks;           /* 1: a background thread faults the block cache's slab
+                                      memory in ahead of use, and emptied slabs are kept for
+                                      reuse, up to 8 MiB (block_alloc_stock_start); 0 */
     int unlink_in_background;      /* 1: obsolete tables are unlinked by a thread of their own
                                       (kevo-unlink, unlinker.h), not by the thread that drops
                                       their last reference (ext4 frees a big file inside
@@ -495,6 +498,10 @@ typedef struct lsm_stats {
                                          ordered read or a seal right after writes, a full ring,
                                          idle time) */
     uint64_t linked_idle;             /* of linked_by_writer: in the writer's idle time (lsm_idle) */
+    uint64_t slab_stock_bytes;        /* block memory faulted in ahead, held ready (block_alloc.h;
+                                         the process's, not one database's) */
+    uint64_t slabs_from_stock;        /* block slabs made from that stock since the process began */
+    uint64_t slabs_stock_missed;      /* ... made from malloc while the stock was empty */
 } lsm_stats;
 void lsm_get_stats(lsm_t *db, lsm_stats *out);
 
