@@ -427,3 +427,64 @@ Test(cache, everything_fits_nothing_is_evicted) {
     cr_assert_eq(atomic_load(&g_deleted), 0);
     block_cache_free(c);
 }
+
+Test(cache, warming_fills_free_room_only_and_never_evicts) {
+    atomic_store(&g_deleted, 0);
+    block_cache *c = block_cache_new(16 * 1000); /* 1000 bytes per shard */
+    /* a block read by a lookup, then many warmed ones: the read one is never pushed out */
+    cache_handle *h = block_cache_insert(c, 9, 0, mkv(9, 0), 100, del);
+    block_cache_release(c, h);
+    int accepted = 0;
+    for (uint64_t i = 0; i < 1000; i++) {
+        val *v = mkv(1, i);
+        int room = block_cache_has_room(c, 1, i, 100);
+        int ok = block_cache_insert_warm(c, 1, i, v, 100, del, i * 7);
+        cr_assert(ok <= room, "warmed without room");
+        if (ok) accepted++;
+        else free(v); /* refused: still ours */
+        block_cache_stats st;
+        block_cache_get_stats(c, &st);
+        cr_assert_leq(st.bytes, 16 * 1000);
+    }
+    cr_assert_eq(atomic_load(&g_deleted), 0, "warming evicted an entry");
+    cr_assert_geq(accepted, 16 * 9 - 16, "warmed %d blocks into 16 x 1000 bytes", accepted);
+    cr_assert(cached(c, 9, 0));
+    /* the warmed blocks answer lookups (with their tags); an existing key is not replaced */
+    int found = 0;
+    for (uint64_t i = 0; i < 1000; i++) {
+        cache_handle *w = block_cache_lookup(c, 1, i);
+        if (!w) continue;
+        found++;
+        cr_assert_eq(((val *)block_cache_value(w))->off, i);
+        cr_assert_eq(block_cache_tag(w), i * 7);
+        val *v = mkv(1, i);
+        cr_assert_eq(block_cache_insert_warm(c, 1, i, v, 10, del, 0), 0, "replaced a cached key");
+        free(v);
+        block_cache_release(c, w);
+    }
+    cr_assert_eq(found, accepted);
+    /* blocks read by lookups still get in: warmed ones make room */
+    insert_once(c, 2, 200);
+    block_cache_stats st;
+    block_cache_get_stats(c, &st);
+    cr_assert_leq(st.bytes, 16 * 1000);
+    cr_assert(cached(c, 2, 199));
+    block_cache_free(c);
+    cr_assert_eq(atomic_load(&g_deleted), 1 + accepted + 200, "every entry freed once");
+}
+
+Test(cache, warmed_blocks_are_in_the_ring_not_on_probation) {
+    atomic_store(&g_deleted, 0);
+    block_cache *c = block_cache_new(16 * 10000); /* ~100 entries of 100 bytes per shard */
+    block_cache_set_reuse_window(c, 0);
+    for (uint64_t i = 0; i < 32; i++)
+        cr_assert(block_cache_insert_warm(c, 1, i, mkv(1, i), 100, del, 0));
+    /* ten times the cache's size of blocks read once: they churn the probation queue, where
+     * the warmed blocks, not read since, would have been dropped; in the ring they stay */
+    insert_once(c, 2, 16000);
+    for (uint64_t i = 0; i < 32; i++)
+        cr_assert(cached(c, 1, i), "warmed block %llu evicted by blocks read once",
+                  (unsigned long long)i);
+    block_cache_free(c);
+    cr_assert_eq(atomic_load(&g_deleted), 32 + 16000);
+}

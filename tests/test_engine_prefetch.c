@@ -6,7 +6,9 @@
  *   - keys no table can hold, and keys in the memtable, are ready at once;
  *   - the answer lsm_get_ready keeps for lsm_get never outlives a write, a rollback, or a poll
  *     (a model-checked random mix of writes, flushes, compactions, probes and reads);
- *   - closing with lookups in flight, and running without reader threads. */
+ *   - closing with lookups in flight, and running without reader threads;
+ *   - tables just written by flushes and compactions are read from the block cache
+ *     (warm_block_cache), and with it off their first reads miss. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -145,6 +147,41 @@ Test(prefetch, cold_key_is_read_in_the_background_then_ready)
     cr_assert_eq(lsm_get_ready(db, k, strlen(k)), 0);
     lsm_close(db);
     etu_rmrf(dir);
+}
+
+/* Every key read once after fill: returns the block cache misses that took. */
+static uint64_t misses_reading_all(lsm_t *db)
+{
+    lsm_stats st;
+    lsm_get_stats(db, &st);
+    uint64_t before = st.cache_misses;
+    for (int i = 0; i < NKEYS; i++) expect_value(db, i, 0);
+    lsm_get_stats(db, &st);
+    return st.cache_misses - before;
+}
+
+Test(prefetch, tables_just_written_are_read_from_the_cache)
+{
+    /* warm_block_cache: flushes and compactions put the blocks they write into the cache while
+     * it has room, so the first reads of a table just written miss nothing; without it they
+     * read (and decompress) every block once */
+    for (int warm = 1; warm >= 0; warm--) {
+        char dir[256];
+        etu_tmpdir(dir, sizeof dir, "prefetch");
+        lsm_options o = opts(2);
+        o.block_cache_size = 8 << 20; /* room for the data set twice over */
+        o.warm_block_cache = warm;
+        lsm_t *db = etu_open(dir, &o);
+        cr_assert_not_null(db);
+        fill(db); /* flushes, then a compaction into one level */
+        uint64_t misses = misses_reading_all(db);
+        if (warm) cr_assert_eq(misses, 0, "%llu blocks read after the compaction wrote them",
+                               (unsigned long long)misses);
+        else cr_assert_geq(misses, 100, "only %llu misses without warming", (unsigned long long)misses);
+        cr_assert_eq(misses_reading_all(db), 0, "the second pass is cached either way");
+        lsm_close(db);
+        etu_rmrf(dir);
+    }
 }
 
 Test(prefetch, keys_no_table_holds_and_memtable_keys_are_ready)

@@ -406,6 +406,43 @@ cache_handle *block_cache_insert_tagged(block_cache *c, uint64_t file, uint64_t 
     return e;
 }
 
+int block_cache_has_room(block_cache *c, uint64_t file, uint64_t offset, size_t charge) {
+    return usage_of(shard_of(c, cache_hash(file, offset))) + charge <= shard_capacity(c);
+}
+
+int block_cache_insert_warm(block_cache *c, uint64_t file, uint64_t offset, void *value,
+                            size_t charge, void (*deleter)(void *value), uint64_t tag) {
+    uint32_t h = cache_hash(file, offset);
+    cache_shard *s = shard_of(c, h);
+    size_t cap = shard_capacity(c);
+    if (usage_of(s) + charge > cap) return 0; /* (checked again under the lock) */
+    centry *e = aligned_alloc(64, CENTRY_ALLOC);
+    if (!e) return 0;
+    pthread_mutex_lock(&s->mu);
+    centry **slot = find_slot(s, file, offset, h);
+    if (*slot || usage_of(s) + charge > cap) {
+        pthread_mutex_unlock(&s->mu);
+        free(e);
+        return 0;
+    }
+    e->tag = tag;
+    e->file = file;
+    e->offset = offset;
+    e->value = value;
+    e->deleter = deleter;
+    e->charge = charge;
+    e->hash = h;
+    atomic_init(&e->refs, 1); /* the cache's */
+    e->hnext = NULL;
+    *slot = e;
+    usage_add(s, charge);
+    ring_insert(s, e);
+    s->count++;
+    if (s->count > s->tsize) table_grow(s);
+    pthread_mutex_unlock(&s->mu);
+    return 1;
+}
+
 void *block_cache_value(cache_handle *h) { return h->value; }
 uint64_t block_cache_tag(const cache_handle *h) { return h->tag; }
 

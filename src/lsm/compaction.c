@@ -109,6 +109,29 @@ static void warm_table(table_cache *tc, uint64_t number) {
     if (tc && table_cache_get(tc, number, &r) == 0) sst_reader_unref(r);
 }
 
+/* Cache warming: the blocks a job writes go into the block cache as they are written, where it
+ * has room without evicting (sst_cache_warm_block). A compaction rewrites tables the loop is
+ * reading; without this, every block of its outputs is read and decompressed again on the loop
+ * the first time a lookup meets it (measured: ~20k such reads per 200k HSETs on a 30 MB table
+ * rewritten by each L0 compaction). With a full cache it does nothing: nothing is evicted for
+ * blocks nobody has asked for. Entries of an output that is never installed are never looked up
+ * (file numbers are not reused) and go first when the cache needs room (not referenced). */
+typedef struct warm_ctx {
+    block_cache *bc;
+    uint64_t number;
+} warm_ctx;
+
+static void warm_block(void *ctx, uint64_t off, const char *raw, size_t n) {
+    const warm_ctx *w = ctx;
+    sst_cache_warm_block(w->bc, w->number, off, raw, n);
+}
+
+static void warm_output(sst_builder *b, warm_ctx *w, block_cache *bc, uint64_t number) {
+    w->bc = bc;
+    w->number = number;
+    if (w->bc) sst_builder_set_block_hook(b, warm_block, w);
+}
+
 static void flush_run(bg_job *bj) {
     flush_job *j = (flush_job *)bj;
     j->base.rc = 0;
@@ -124,6 +147,8 @@ static void flush_run(bg_job *bj) {
         j->base.rc = LSM_EIO;
         return;
     }
+    warm_ctx warm;
+    warm_output(b, &warm, j->warm_bc, j->file_number);
     internal_iter *it = memtable_iter_new(j->mem);
     if (!it) {
         sst_builder_abandon(b);
@@ -297,6 +322,7 @@ static void compaction_run(bg_job *bj) {
     int last_valid = 0;        /* a newer version of cur was seen */
     sst_builder *b = NULL;
     uint64_t bnum = 0;
+    warm_ctx warm = {NULL, 0}; /* the output being written (warm_output) */
     int last_added_is_cur = 0; /* the builder's last key has user key == cur */
     char path[4096];
 
@@ -364,6 +390,7 @@ static void compaction_run(bg_job *bj) {
                 rc = LSM_EIO;
                 break;
             }
+            warm_output(b, &warm, j->warm_bc, bnum);
         }
         rc = sst_builder_add(b, k, kl, v, vl);
         if (rc) {

@@ -50,6 +50,7 @@ typedef struct flush_job {
     const char *dir;
     sst_options sopts;
     table_cache *tc;         /* the new table is opened into it (NULL: not) */
+    block_cache *warm_bc;    /* the blocks written go into it where it has room (NULL: not) */
     void (*log_fn)(void *ctx, int level, const char *msg);
     void *log_ctx;
     /* output */
@@ -73,6 +74,8 @@ typedef struct compaction_job {
     int ninputs[LSM_MAX_LEVELS];
     uint64_t smallest_snapshot;          /* versions needed by live iterators are kept */
     table_cache *tc;
+    block_cache *warm_bc;                /* the blocks written go into it where it has room
+                                            (NULL: not) */
     version_set *vs;                     /* only vset_new_file_number (atomic) is used */
     const char *dir;
     sst_options sopts;

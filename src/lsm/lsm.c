@@ -222,6 +222,7 @@ void lsm_options_init(lsm_options *o) {
     o->block_cache_size = 256u << 20;
     o->block_size = 4u << 10;
     o->block_restart_interval = 16;
+    o->warm_block_cache = 1;
     o->bloom_bits_per_key = 10;
     o->compression = 1;
     o->l0_compaction_trigger = 4;
@@ -451,6 +452,7 @@ static int install_trivial_move(lsm_t *db, compaction_job *j) {
 static int submit_compaction(lsm_t *db, worker *w, compaction_job *j) {
     j->smallest_snapshot = smallest_snapshot(db);
     j->tc = db->tc;
+    j->warm_bc = db->o.warm_block_cache ? db->bc : NULL;
     j->vs = db->vs;
     j->dir = db->dir;
     j->sopts = db->sopts;
@@ -575,6 +577,7 @@ static void schedule(lsm_t *db) {
             j->dir = db->dir;
             j->sopts = db->sopts;
             j->tc = db->tc;
+            j->warm_bc = db->o.warm_block_cache ? db->bc : NULL;
             if (db->o.compaction_filter) {
                 /* the filter's view: this memtable over the current version, which holds
                  * every older memtable (flushes install in order) */

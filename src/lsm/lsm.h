@@ -113,6 +113,10 @@ typedef struct lsm_options {
     int prefault_memtables;        /* 1: a background thread faults memtable pages in ahead of
                                       use, within memtable_size x (1 + max_immutable_memtables)
                                       (hugemem.h); 0 = on first touch by the writer; 0 */
+    int warm_block_cache;          /* 1: flushes and compactions put the blocks they write into
+                                      the block cache where it has room without evicting
+                                      (sst_cache_warm_block), so reads of a rewritten table do
+                                      not start cold; 0: blocks enter the cache when read; 1 */
     int prefault_blocks;           /* 1: a background thread faults the block cache's slab
                                       memory in ahead of use, and emptied slabs are kept for
                                       reuse, up to 8 MiB (block_alloc_stock_start); 0 */

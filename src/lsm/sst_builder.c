@@ -51,7 +51,14 @@ struct sst_builder {
     char *smallest;
     size_t smallest_len;
     sst_props p;
+    sst_block_hook hook;        /* sst_builder_set_block_hook */
+    void *hook_ctx;
 };
+
+void sst_builder_set_block_hook(sst_builder *b, sst_block_hook fn, void *ctx) {
+    b->hook = fn;
+    b->hook_ctx = ctx;
+}
 
 void sst_props_free(sst_props *p) {
     if (!p) return;
@@ -172,6 +179,7 @@ static int flush_data_block(sst_builder *b) {
     if (!raw) return LSM_ENOMEM;
     int rc = write_block(b, raw, n, 1, &b->pend_off, &b->pend_size);
     if (rc) return rc;
+    if (b->hook) b->hook(b->hook_ctx, b->pend_off, raw, n);
     b->pending_index = 1;
     b->p.num_data_blocks++;
     block_builder_reset(&b->data);

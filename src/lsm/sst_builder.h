@@ -41,6 +41,10 @@ uint64_t sst_builder_entries(const sst_builder *b);
 /* Writes filter, index, properties and footer; fsyncs; renames to path; fsyncs the directory;
  * fills *props; frees b. On error the temp file is removed and b is freed. 0 or LSM_E*. */
 int sst_builder_finish(sst_builder *b, sst_props *props);
+/* Sees every data block as the builder writes it: its offset in the file and its uncompressed
+ * contents (valid during the call only). Called on the builder's thread. */
+typedef void (*sst_block_hook)(void *ctx, uint64_t off, const char *raw, size_t n);
+void sst_builder_set_block_hook(sst_builder *b, sst_block_hook fn, void *ctx);
 /* Removes the temp file and frees b. */
 void sst_builder_abandon(sst_builder *b);
 #endif

@@ -433,6 +433,26 @@ static cache_handle *cache_insert(sst_reader *r, uint64_t off, sst_block *b) {
                                      sst_block_delete, tag);
 }
 
+void sst_cache_warm_block(block_cache *cache, uint64_t file_number, uint64_t off, const char *raw,
+                          size_t n) {
+    if (!cache || n > SST_MAX_BLOCK_SIZE) return;
+    size_t want = sizeof(sst_block) + n;
+    if (!block_cache_has_room(cache, file_number, off, want + BLOCK_CACHE_ENTRY_BYTES)) return;
+    sst_block *b = block_alloc(want);
+    if (!b) return;
+    memcpy(b->data, raw, n);
+    b->size = n;
+    if (block_parse(&b->blk, b->data, b->size)) {
+        block_free(b);
+        return;
+    }
+    uint64_t tag = (uint64_t)b->blk.restarts | (uint64_t)b->blk.num_restarts << 32;
+    if (!block_cache_insert_warm(cache, file_number, off, b,
+                                 block_alloc_footprint(b) + BLOCK_CACHE_ENTRY_BYTES,
+                                 sst_block_delete, tag))
+        block_free(b);
+}
+
 /* Fetches a data block: from the cache (pinned handle in *h), or read (inserted into the
  * cache when fill, else owned by the caller: *h NULL). */
 static int get_block(sst_reader *r, uint64_t off, uint64_t size, int fill, sst_block **out,

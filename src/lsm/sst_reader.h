@@ -16,6 +16,13 @@ typedef struct sst_reader sst_reader;
 /* Opens the table at path; file_number keys its blocks in cache (may be NULL: no caching).
  * 0 and *out set, or LSM_EIO / LSM_ECORRUPT (bad magic, bad footer, bad checksums). */
 int sst_reader_open(const char *path, uint64_t file_number, block_cache *cache, sst_reader **out);
+/* Puts a data block a table builder has just written (table file_number, at off; raw: its
+ * uncompressed contents, copied) into cache as a read of it would, where the cache has room
+ * without evicting anything (block_cache_insert_warm); otherwise does nothing. The lookups that
+ * meet the table once it is installed then find its blocks cached instead of reading and
+ * decompressing them on the event loop. Any thread (flush and compaction jobs). */
+void sst_cache_warm_block(block_cache *cache, uint64_t file_number, uint64_t off, const char *raw,
+                          size_t n);
 void sst_reader_ref(sst_reader *r);
 void sst_reader_unref(sst_reader *r);
 
