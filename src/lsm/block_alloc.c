@@ -143,18 +143,9 @@ void block_alloc_stock_start(int nice) {
     pthread_mutex_lock(&stock_mu);
     stock_on = 1;
     if (stock_pid != getpid()) {
-        pthread_t th;
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
         stock_nice = nice;
-        if (pthread_create(&th, &a, stock_main, NULL) == 0) {
-            stock_pid = getpid();
-            pthread_setname_np(th, "kevo-slabfill"); /* what ps/top/perf show */
-        } else {
-            stock_on = 0;
-        }
-        pthread_attr_destroy(&a);
+        if (thread_start_detached(stock_main, "kevo-slabfill") == 0) stock_pid = getpid();
+        else stock_on = 0;
     }
     pthread_cond_signal(&stock_cv);
     pthread_mutex_unlock(&stock_mu);

@@ -368,20 +368,30 @@ cache_handle *block_cache_insert(block_cache *c, uint64_t file, uint64_t offset,
     return block_cache_insert_tagged(c, file, offset, value, charge, deleter, 0);
 }
 
-cache_handle *block_cache_insert_tagged(block_cache *c, uint64_t file, uint64_t offset,
-                                        void *value, size_t charge,
-                                        void (*deleter)(void *value), uint64_t tag) {
+/* A new entry for (file, offset) with hash h, not yet in any list or table; NULL on ENOMEM. */
+static centry *entry_new(uint64_t file, uint64_t offset, uint32_t h, void *value, size_t charge,
+                         void (*deleter)(void *value), uint64_t tag, unsigned refs) {
     centry *e = aligned_alloc(64, CENTRY_ALLOC);
     if (!e) return NULL;
     e->tag = tag;
-    uint32_t h = cache_hash(file, offset);
     e->file = file;
     e->offset = offset;
     e->value = value;
     e->deleter = deleter;
     e->charge = charge;
     e->hash = h;
-    atomic_init(&e->refs, 2); /* the cache + the returned handle */
+    e->hnext = NULL;
+    atomic_init(&e->refs, refs);
+    return e;
+}
+
+cache_handle *block_cache_insert_tagged(block_cache *c, uint64_t file, uint64_t offset,
+                                        void *value, size_t charge,
+                                        void (*deleter)(void *value), uint64_t tag) {
+    uint32_t h = cache_hash(file, offset);
+    /* refs: the cache + the returned handle */
+    centry *e = entry_new(file, offset, h, value, charge, deleter, tag, 2);
+    if (!e) return NULL;
     cache_shard *s = shard_of(c, h);
     uint32_t t = now_ms();
     centry *dead = NULL;
@@ -416,7 +426,7 @@ int block_cache_insert_warm(block_cache *c, uint64_t file, uint64_t offset, void
     cache_shard *s = shard_of(c, h);
     size_t cap = shard_capacity(c);
     if (usage_of(s) + charge > cap) return 0; /* (checked again under the lock) */
-    centry *e = aligned_alloc(64, CENTRY_ALLOC);
+    centry *e = entry_new(file, offset, h, value, charge, deleter, tag, 1); /* the cache's ref */
     if (!e) return 0;
     pthread_mutex_lock(&s->mu);
     centry **slot = find_slot(s, file, offset, h);
@@ -425,15 +435,6 @@ int block_cache_insert_warm(block_cache *c, uint64_t file, uint64_t offset, void
         free(e);
         return 0;
     }
-    e->tag = tag;
-    e->file = file;
-    e->offset = offset;
-    e->value = value;
-    e->deleter = deleter;
-    e->charge = charge;
-    e->hash = h;
-    atomic_init(&e->refs, 1); /* the cache's */
-    e->hnext = NULL;
     *slot = e;
     usage_add(s, charge);
     ring_insert(s, e);

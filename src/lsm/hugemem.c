@@ -212,16 +212,8 @@ void hugemem_prefill_start(size_t budget_bytes, int nice) {
     if (pages > prefill_budget) prefill_budget = pages;
     int start = prefill_pid != getpid();
     if (start) {
-        pthread_t th;
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
         prefill_nice = nice;
-        if (pthread_create(&th, &a, prefill_main, NULL) == 0) {
-            prefill_pid = getpid();
-            pthread_setname_np(th, "kevo-prefill"); /* what ps/top/perf show */
-        }
-        pthread_attr_destroy(&a);
+        if (thread_start_detached(prefill_main, "kevo-prefill") == 0) prefill_pid = getpid();
     }
     if (prefill_wanted()) pthread_cond_signal(&prefill_cv);
     pthread_mutex_unlock(&pool_lock);

@@ -426,11 +426,16 @@ static void nowait_note(int hit) {
  * the cache could not take it (b stays the caller's). The entry's tag is the parsed trailer
  * (restart array offset, count): a later get builds the block view from the cache entry alone
  * and loads the restart array without first waiting for the block's header. */
+static uint64_t cache_tag(const sst_block *b) {
+    return (uint64_t)b->blk.restarts | (uint64_t)b->blk.num_restarts << 32;
+}
+static size_t cache_charge(const sst_block *b) {
+    return block_alloc_footprint(b) + BLOCK_CACHE_ENTRY_BYTES;
+}
+
 static cache_handle *cache_insert(sst_reader *r, uint64_t off, sst_block *b) {
-    uint64_t tag = (uint64_t)b->blk.restarts | (uint64_t)b->blk.num_restarts << 32;
-    return block_cache_insert_tagged(r->cache, r->file_number, off, b,
-                                     block_alloc_footprint(b) + BLOCK_CACHE_ENTRY_BYTES,
-                                     sst_block_delete, tag);
+    return block_cache_insert_tagged(r->cache, r->file_number, off, b, cache_charge(b),
+                                     sst_block_delete, cache_tag(b));
 }
 
 void sst_cache_warm_block(block_cache *cache, uint64_t file_number, uint64_t off, const char *raw,
@@ -446,10 +451,8 @@ void sst_cache_warm_block(block_cache *cache, uint64_t file_number, uint64_t off
         block_free(b);
         return;
     }
-    uint64_t tag = (uint64_t)b->blk.restarts | (uint64_t)b->blk.num_restarts << 32;
-    if (!block_cache_insert_warm(cache, file_number, off, b,
-                                 block_alloc_footprint(b) + BLOCK_CACHE_ENTRY_BYTES,
-                                 sst_block_delete, tag))
+    if (!block_cache_insert_warm(cache, file_number, off, b, cache_charge(b), sst_block_delete,
+                                 cache_tag(b)))
         block_free(b);
 }
 

@@ -15,6 +15,18 @@ void thread_nice_self(int nice) {
     if (errno == 0) (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), base + nice);
 }
 
+int thread_start_detached(void *(*fn)(void *), const char *name) {
+    pthread_t th;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&th, &a, fn, NULL);
+    pthread_attr_destroy(&a);
+    if (rc) return -1;
+    pthread_setname_np(th, name);
+    return 0;
+}
+
 static void *worker_main(void *arg) {
     worker *w = arg;
     thread_nice_self(w->nice);

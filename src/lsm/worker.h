@@ -39,6 +39,9 @@ int worker_start(worker *w, int efd, const char *name, int nice);
 /* Adds nice to the calling thread's scheduling niceness (0: nothing; best effort: ignored when
  * refused). A thread can only lower its own priority this way, never raise it back. */
 void thread_nice_self(int nice);
+/* Starts fn(NULL) on a detached thread named name (what ps/top/perf show; at most 15 bytes).
+ * 0, or -1 when it could not be created. Any thread. */
+int thread_start_detached(void *(*fn)(void *), const char *name);
 /* Hands a job to the worker (owner thread). 0, or -1 when the ring is full. */
 int worker_submit(worker *w, bg_job *job);
 /* A finished job or NULL (owner thread). */
