@@ -385,6 +385,14 @@ static centry *entry_new(uint64_t file, uint64_t offset, uint32_t h, void *value
     return e;
 }
 
+/* Counts e, just put in s's table and in a list, against the shard: its charge and one entry
+ * (the table grows past its load bound). Under s->mu. */
+static void count_new_entry(cache_shard *s, centry *e) {
+    usage_add(s, e->charge);
+    s->count++;
+    if (s->count > s->tsize) table_grow(s);
+}
+
 cache_handle *block_cache_insert_tagged(block_cache *c, uint64_t file, uint64_t offset,
                                         void *value, size_t charge,
                                         void (*deleter)(void *value), uint64_t tag) {
@@ -405,11 +413,9 @@ cache_handle *block_cache_insert_tagged(block_cache *c, uint64_t file, uint64_t 
         old->hnext = dead;
         dead = old;
     }
-    usage_add(s, charge);
     if (ghost_take(s, file, offset, h)) ring_insert(s, e);
     else probation_insert(s, e, t);
-    s->count++;
-    if (s->count > s->tsize) table_grow(s);
+    count_new_entry(s, e);
     evict_locked(c, s, cap, &dead);
     pthread_mutex_unlock(&s->mu);
     free_entries(dead);
@@ -436,10 +442,8 @@ int block_cache_insert_warm(block_cache *c, uint64_t file, uint64_t offset, void
         return 0;
     }
     *slot = e;
-    usage_add(s, charge);
     ring_insert(s, e);
-    s->count++;
-    if (s->count > s->tsize) table_grow(s);
+    count_new_entry(s, e);
     pthread_mutex_unlock(&s->mu);
     return 1;
 }

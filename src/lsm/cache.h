@@ -46,11 +46,11 @@ cache_handle *block_cache_insert_tagged(block_cache *c, uint64_t file, uint64_t 
  * blocks of tables being read, are read again soon, but often not before a probation queue would
  * have dropped them). Returns 1: inserted (ownership passed, no handle); 0: not (value stays the
  * caller's). Any thread. */
+int block_cache_insert_warm(block_cache *c, uint64_t file, uint64_t offset, void *value,
+                            size_t charge, void (*deleter)(void *value), uint64_t tag);
 /* Whether block_cache_insert_warm of (file, offset) with charge could find room now (a hint, no
  * lock taken): a caller skips building a value the cache would refuse. Any thread. */
 int block_cache_has_room(block_cache *c, uint64_t file, uint64_t offset, size_t charge);
-int block_cache_insert_warm(block_cache *c, uint64_t file, uint64_t offset, void *value,
-                            size_t charge, void (*deleter)(void *value), uint64_t tag);
 uint64_t block_cache_tag(const cache_handle *h);
 void *block_cache_value(cache_handle *h);
 void block_cache_release(block_cache *c, cache_handle *h);

@@ -449,10 +449,13 @@ static int install_trivial_move(lsm_t *db, compaction_job *j) {
     return rc;
 }
 
+/* The block cache a flush or compaction job warms with the blocks it writes (NULL: none). */
+static block_cache *job_warm_cache(const lsm_t *db) { return db->o.warm_block_cache ? db->bc : NULL; }
+
 static int submit_compaction(lsm_t *db, worker *w, compaction_job *j) {
     j->smallest_snapshot = smallest_snapshot(db);
     j->tc = db->tc;
-    j->warm_bc = db->o.warm_block_cache ? db->bc : NULL;
+    j->warm_bc = job_warm_cache(db);
     j->vs = db->vs;
     j->dir = db->dir;
     j->sopts = db->sopts;
@@ -577,7 +580,7 @@ static void schedule(lsm_t *db) {
             j->dir = db->dir;
             j->sopts = db->sopts;
             j->tc = db->tc;
-            j->warm_bc = db->o.warm_block_cache ? db->bc : NULL;
+            j->warm_bc = job_warm_cache(db);
             if (db->o.compaction_filter) {
                 /* the filter's view: this memtable over the current version, which holds
                  * every older memtable (flushes install in order) */
