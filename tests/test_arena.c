@@ -259,6 +259,35 @@ Test(hugemem, prefill_stocks_the_pool_within_its_limit_and_budget_with_zero_page
     hugemem_pool_drain();
 }
 
+/* With prefill on, a page given back is kept past the pool's limit while everything mapped
+ * (pooled + handed out) stays within the budget: an unmapped page would have to be faulted in
+ * afresh by the prefill thread for the next memtable (in a VM, from the host). */
+Test(hugemem, with_prefill_given_back_pages_stay_pooled_up_to_the_budget_past_the_limit) {
+    hugemem_pool_drain();
+    hugemem_pool_reserve(2 * HUGEMEM_PAGE);
+    size_t limit = hugemem_pool_limit(), before = hugemem_pages_out();
+    enum { EXTRA = 4 };
+    size_t n = limit + EXTRA;
+    char **held = calloc(n, sizeof(char *));
+    cr_assert_not_null(held);
+    for (size_t i = 0; i < n; i++) cr_assert_not_null(held[i] = hugemem_page_get());
+    /* budget: two pages short of what is mapped now, so the prefill thread wants nothing */
+    size_t budget = before + limit + EXTRA - 2;
+    hugemem_prefill_start(budget * HUGEMEM_PAGE, 0);
+    for (size_t i = 0; i < n; i++) hugemem_page_put(held[i]);
+    cr_assert_eq(hugemem_pages_out(), before);
+    cr_assert_eq(hugemem_pool_pages(), budget - before,
+                 "kept up to the budget (%zu), past the limit (%zu)", budget - before, limit);
+    cr_assert_gt(hugemem_pool_pages(), limit);
+    /* without prefill the limit alone decides again: a page given back to a full pool goes */
+    hugemem_prefill_stop();
+    size_t pooled = hugemem_pool_pages();
+    hugemem_page_put(hugemem_page_get());
+    cr_assert_eq(hugemem_pool_pages(), pooled - 1);
+    free(held);
+    hugemem_pool_drain();
+}
+
 Test(arena, a_destroyed_big_arena_gives_its_huge_blocks_to_the_next_one) {
     hugemem_pool_drain();
     hugemem_pool_reserve(64 * HUGEMEM_PAGE);

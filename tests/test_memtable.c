@@ -1481,3 +1481,126 @@ Test(memtable_overwrite, random_committed_overwrites_rollbacks_and_failed_commit
      .timeout = 60) {
     overwrite_model(1);
 }
+
+/* ---- the scan iterator (memtable_scan_iter_new): what a flush walks ---- */
+
+/* Walks m with the plain and the scan iterator side by side: the very same entries (key and
+ * value pointers into the same nodes) in the same order. Returns how many. */
+static size_t scan_matches_plain(memtable *m) {
+    internal_iter *p = memtable_iter_new(m), *s = memtable_scan_iter_new(m);
+    cr_assert(p && s);
+    size_t n = 0;
+    iter_seek_first(p);
+    iter_seek_first(s);
+    for (; iter_valid(p); iter_next(p), iter_next(s), n++) {
+        cr_assert(iter_valid(s), "the scan ended early, at entry %zu", n);
+        size_t pkl, skl, pvl, svl;
+        cr_assert_eq(iter_key(p, &pkl), iter_key(s, &skl), "entry %zu", n);
+        cr_assert_eq(iter_value(p, &pvl), iter_value(s, &svl), "entry %zu", n);
+        cr_assert_eq(pkl, skl);
+        cr_assert_eq(pvl, svl);
+    }
+    cr_assert_not(iter_valid(s), "the scan goes on past the %zu entries", n);
+    iter_next(s); /* next at the end stays at the end */
+    cr_assert_not(iter_valid(s));
+    iter_destroy(p);
+    iter_destroy(s);
+    return n;
+}
+
+static void add_random_keys(memtable *m, size_t n, uint64_t seq0) {
+    char k[32];
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = rnd();
+        int kl = snprintf(k, sizeof k, "member:%llu", (unsigned long long)(r % 100000000));
+        uint32_t v = (uint32_t)(r >> 32);
+        cr_assert_eq(memtable_add(m, seq0 + i, r % 9 == 0 ? KIND_DELETE : KIND_VALUE, k,
+                                  (size_t)kl, &v, sizeof v),
+                     0);
+    }
+}
+
+Test(memtable_scan, empty_table_scan_is_invalid) {
+    memtable *m = memtable_new();
+    memtable_seal(m);
+    cr_assert_eq(scan_matches_plain(m), 0);
+    memtable_unref(m);
+}
+
+Test(memtable_scan, scan_hands_out_every_entry_in_order_for_sizes_around_its_windows,
+     .timeout = 60) {
+    /* around one segment, one window (32 segments of ~16 nodes), and many windows */
+    static const size_t sizes[] = {1, 2, 3, 15, 16, 17, 63, 64, 65, 511, 512, 513, 4096, 150000};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        memtable *m = memtable_new();
+        add_random_keys(m, sizes[i], 1);
+        memtable_seal(m);
+        cr_assert_eq(scan_matches_plain(m), memtable_entries(m), "size %zu", sizes[i]);
+        memtable_unref(m);
+    }
+}
+
+/* Versions of one key added in a batch are linked at level 0 only (link_after0), so the level
+ * the scan cuts its segments at is sparse and most segments run past the per-segment cap: the
+ * window then ends inside a segment and the next one resumes there. */
+Test(memtable_scan, long_stretches_linked_at_level_0_only_with_and_without_a_linker,
+     .timeout = 60) {
+    for (int with_linker = 0; with_linker < 2; with_linker++) {
+        mt_linker *lk = with_linker ? mt_linker_start(0) : NULL;
+        memtable *m = memtable_new();
+        if (lk) memtable_attach_linker(m, lk);
+        uint64_t seq = 1;
+        for (int round = 0; round < 4; round++) {
+            for (int v = 0; v < 5000; v++, seq++) {
+                uint32_t val = (uint32_t)seq;
+                cr_assert_eq(memtable_add(m, seq, KIND_VALUE, "hot", 3, &val, sizeof val), 0);
+            }
+            add_random_keys(m, 3000, seq);
+            seq += 3000;
+        }
+        memtable_seal(m);
+        cr_assert_eq(scan_matches_plain(m), memtable_entries(m), "linker %d", with_linker);
+        memtable_unref(m);
+        if (lk) mt_linker_stop(lk);
+    }
+}
+
+/* Any positioning but seek_first continues as the plain iterator: prev right after a window
+ * boundary, seek, then next again. */
+Test(memtable_scan, prev_and_seek_continue_where_the_plain_iterator_would, .timeout = 60) {
+    memtable *m = memtable_new();
+    add_random_keys(m, 20000, 1);
+    memtable_seal(m);
+    size_t total = (size_t)memtable_entries(m);
+    const char **keys = malloc(sizeof(char *) * total);
+    size_t *kls = malloc(sizeof(size_t) * total);
+    internal_iter *p = memtable_iter_new(m);
+    size_t n = 0;
+    for (iter_seek_first(p); iter_valid(p); iter_next(p), n++) keys[n] = iter_key(p, &kls[n]);
+    iter_destroy(p);
+    cr_assert_eq(n, total);
+    static const size_t stops[] = {1, 15, 16, 17, 300, 511, 512, 513, 1000, 4097, 19999};
+    for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
+        size_t at = stops[i] < total ? stops[i] : total - 1, kl;
+        internal_iter *s = memtable_scan_iter_new(m);
+        iter_seek_first(s);
+        for (size_t j = 0; j < at; j++) iter_next(s);
+        cr_assert_eq(iter_key(s, &kl), keys[at], "next x%zu", at);
+        iter_prev(s);
+        cr_assert_eq(iter_key(s, &kl), keys[at - 1], "prev after next x%zu", at);
+        iter_next(s);
+        iter_next(s);
+        if (at + 1 < total) cr_assert_eq(iter_key(s, &kl), keys[at + 1], "next after prev");
+        size_t target = (at * 7) % total;
+        iter_seek(s, keys[target], kls[target]);
+        cr_assert_eq(iter_key(s, &kl), keys[target], "seek to entry %zu", target);
+        iter_next(s);
+        if (target + 1 < total) cr_assert_eq(iter_key(s, &kl), keys[target + 1]);
+        iter_seek_first(s); /* back to windows */
+        cr_assert_eq(iter_key(s, &kl), keys[0]);
+        iter_destroy(s);
+    }
+    free(keys);
+    free(kls);
+    memtable_unref(m);
+}

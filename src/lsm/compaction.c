@@ -149,7 +149,7 @@ static void flush_run(bg_job *bj) {
     }
     warm_ctx warm;
     warm_output(b, &warm, j->warm_bc, j->file_number);
-    internal_iter *it = memtable_iter_new(j->mem);
+    internal_iter *it = memtable_scan_iter_new(j->mem);
     if (!it) {
         sst_builder_abandon(b);
         j->base.rc = LSM_ENOMEM;

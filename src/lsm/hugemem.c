@@ -117,7 +117,10 @@ void hugemem_page_put(void *p) {
     if (!p) return;
     pthread_mutex_lock(&pool_lock);
     if (pages_out) pages_out--;
-    int keep = pool_count < pool_limit;
+    /* With prefill on, a page is kept while everything mapped stays within the budget: an
+     * unmapped page goes back to the OS (in a VM, to the host within ~2 s), and the prefill
+     * thread would fault a fresh one in again for the next memtable at ~2 ms per MiB. */
+    int keep = pool_count < pool_limit || pool_count + pages_out < prefill_budget;
     if (keep) {
         *(void **)p = pool_dirty;
         pool_dirty = p;

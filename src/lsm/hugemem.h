@@ -20,7 +20,11 @@
  * pages it has faulted in, up to 16 pages (32 MiB; at most the pool limit) and while pooled +
  * handed-out pages stay within the budget (the engine's memtable bound), refilling as pages are
  * taken, so a new memtable, the first ones included, fills without page faults on the owner
- * thread. Peak footprint: still within that budget.
+ * thread. With prefill on, a page given back is also kept past the pool limit as long as pooled
+ * + handed-out pages stay within the budget: a page unmapped after a flush goes back to the OS
+ * (in a VM with free page reporting, to the host within ~2 s) and the next memtable would have
+ * it faulted in afresh (measured: the prefill thread's ~10 ticks of CPU per 64 MiB memtable,
+ * gone once the pages circulate). Peak footprint: still within that budget.
  * Threads: any thread; a region may be freed by another thread than the one that allocated it
  * (the pool has its own lock). */
 #ifndef KEVO_HUGEMEM_H
@@ -42,7 +46,8 @@ void *hugemem_page_get(void);
  * cleared with memset, else a fresh one. */
 void *hugemem_page_get_zeroed(void);
 /* Returns a page from hugemem_page_get (or a hugemem_alloc of HUGEMEM_PAGE bytes) to the pool,
- * or unmaps it when the pool is full. */
+ * or unmaps it when the pool is full (at its limit, and with prefill on, pooled + handed-out
+ * pages at the prefill budget). */
 void hugemem_page_put(void *p);
 /* Raises the pool limit to at least bytes (lsm_open: its memtable size). Never lowers it. */
 void hugemem_pool_reserve(size_t bytes);

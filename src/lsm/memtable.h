@@ -158,4 +158,12 @@ void memtable_seal(memtable *m);
  * Entries added after the iterator was created may or may not be seen by it. Owner thread while
  * m is active; any thread once it was sealed and handed over. */
 internal_iter *memtable_iter_new(memtable *m);
+
+/* The same iterator, made for one forward pass over m (a flush): seek_first and next hand out
+ * the entries from windows of a few hundred nodes collected by walking many stretches of the
+ * list side by side (their cache misses overlap; the plain iterator's next waits for each in
+ * turn). Any other positioning (seek, prev, seek_last, seek_for_prev) continues as
+ * memtable_iter_new's would. Same threads and lifetime rules; entries added after the current
+ * window was collected are not seen by it. */
+internal_iter *memtable_scan_iter_new(memtable *m);
 #endif
