@@ -1250,15 +1250,19 @@ static const internal_iter_ops mt_iter_ops = {
     .destroy = mti_destroy,
 };
 
-internal_iter *memtable_iter_new(memtable *m) {
-    mt_iter *i = malloc(sizeof(*i));
-    if (!i) return NULL;
+/* Sets up i over m (linking what is pending first) with ops; both iterators start here. */
+static internal_iter *mt_iter_init(mt_iter *i, memtable *m, const internal_iter_ops *ops) {
     if (has_unlinked(m)) merge_pending(m); /* owner thread: a sealed memtable has none */
-    i->base.ops = &mt_iter_ops;
+    i->base.ops = ops;
     memtable_ref(m);
     i->m = m;
     i->cur = NULL;
     return &i->base;
+}
+
+internal_iter *memtable_iter_new(memtable *m) {
+    mt_iter *i = malloc(sizeof(*i));
+    return i ? mt_iter_init(i, m, &mt_iter_ops) : NULL;
 }
 
 /* ---- scan iterator: a forward scan that overlaps its cache misses ---- */
@@ -1403,13 +1407,8 @@ static const internal_iter_ops mt_scan_iter_ops = {
 internal_iter *memtable_scan_iter_new(memtable *m) {
     mt_scan_iter *s = malloc(sizeof(*s));
     if (!s) return NULL;
-    if (has_unlinked(m)) merge_pending(m); /* owner thread: a sealed memtable has none */
-    s->plain.base.ops = &mt_scan_iter_ops;
-    memtable_ref(m);
-    s->plain.m = m;
-    s->plain.cur = NULL;
     s->windowed = 0;
     s->n = s->pos = 0;
     s->resume = s->bound = NULL;
-    return &s->plain.base;
+    return mt_iter_init(&s->plain, m, &mt_scan_iter_ops);
 }
