@@ -1036,7 +1036,8 @@ static void try_recover(lsm_t *db) {
  * pipeline 16: the loop slept 22% of each second, the other CPU 23% idle). At nice 10 they give
  * way to both at once. Neither can stall the loop for long: a full linker ring has the loop
  * link a batch itself (after the thread's current one), an empty page pool has it fault a page
- * itself. Not SCHED_IDLE: next to busy processes that starves them (README, session 23). */
+ * itself. Not SCHED_IDLE: next to busy processes that starves them (doc/performance-history.md,
+ * sessions 23 and 31). */
 #define FLUSH_NICE 3
 #define COMPACTION_NICE 10
 #define LINK_NICE 10
